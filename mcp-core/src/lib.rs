@@ -1,0 +1,14 @@
+//! `mcp-core`: the Model Context Protocol for both of its eras, a server framework,
+//! a client, and the stdio and Streamable HTTP transports.
+//!
+//! Layers, from the bottom: [`protocol`] (messages, no I/O), [`server`] (dispatch and
+//! handlers), [`transport`] (framing over stdio and HTTP), [`client`], and [`cli`] (the
+//! command line every connector binary shares).
+
+pub mod cli;
+pub mod client;
+pub mod protocol;
+pub mod server;
+pub mod transport;
+
+pub use server::{Context, Json, Server, ToolError, prompt, resource, resource_template, tool};

@@ -1,0 +1,11 @@
+//! The Model Context Protocol as data: JSON-RPC framing, revisions, and wire types.
+//!
+//! Nothing in here does I/O; transports and the server build on it.
+
+pub mod jsonrpc;
+pub mod types;
+pub mod version;
+
+pub use jsonrpc::{ErrorObject, Message, Notification, Rejection, Request, RequestId, Response, codes, parse_message};
+pub use types::*;
+pub use version::{Era, ProtocolVersion};

@@ -1,0 +1,538 @@
+//! Plain async functions as tools, resources and prompts.
+//!
+//! A tool is `async fn(Context, Args) -> Result<Out, ToolError>`: `Args` derives
+//! `Deserialize + JsonSchema` (its doc comments become the schema's descriptions) and
+//! `Out` is anything [`IntoToolResult`]. The builders here erase those types once, at
+//! registration, so dispatch is a map lookup and one boxed call.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::context::Context;
+use super::error::ToolError;
+use crate::protocol::{
+    CallToolResult, Completion, Content, GetPromptResult, Prompt, PromptArgument, Resource, ResourceContents,
+    ResourceTemplate, Tool, ToolAnnotations,
+};
+
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+type ErasedTool = dyn Fn(Context, Value) -> BoxFuture<Result<CallToolResult, ToolError>> + Send + Sync;
+type ErasedResource = dyn Fn(Context, HashMap<String, String>) -> BoxFuture<Result<Vec<ResourceContents>, ToolError>> + Send + Sync;
+type ErasedPrompt = dyn Fn(Context, Map<String, Value>) -> BoxFuture<Result<GetPromptResult, ToolError>> + Send + Sync;
+pub(crate) type ErasedCompleter = dyn Fn(Context, CompletionRequest) -> BoxFuture<Result<Completion, ToolError>> + Send + Sync;
+
+/// What a tool returns, turned into a `tools/call` result.
+pub trait IntoToolResult {
+    /// The result.
+    fn into_tool_result(self) -> CallToolResult;
+    /// The output schema, for typed (structured) results.
+    fn output_schema() -> Option<Value> {
+        None
+    }
+}
+
+impl IntoToolResult for CallToolResult {
+    fn into_tool_result(self) -> CallToolResult {
+        self
+    }
+}
+
+impl IntoToolResult for String {
+    fn into_tool_result(self) -> CallToolResult {
+        CallToolResult::success(vec![Content::text(self)])
+    }
+}
+
+impl IntoToolResult for &'static str {
+    fn into_tool_result(self) -> CallToolResult {
+        CallToolResult::success(vec![Content::text(self)])
+    }
+}
+
+impl IntoToolResult for Content {
+    fn into_tool_result(self) -> CallToolResult {
+        CallToolResult::success(vec![self])
+    }
+}
+
+impl IntoToolResult for Vec<Content> {
+    fn into_tool_result(self) -> CallToolResult {
+        CallToolResult::success(self)
+    }
+}
+
+/// A typed result: sent as `structuredContent` (with an `outputSchema` derived from `T`)
+/// and, for clients that only read text, as compact JSON text.
+#[derive(Debug, Clone)]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize + JsonSchema> IntoToolResult for Json<T> {
+    fn into_tool_result(self) -> CallToolResult {
+        match serde_json::to_value(&self.0) {
+            Ok(value) => CallToolResult {
+                content: vec![Content::text(value.to_string())],
+                structured_content: Some(value),
+                is_error: false,
+            },
+            Err(e) => CallToolResult::error(format!("could not serialize the result: {e}")),
+        }
+    }
+    fn output_schema() -> Option<Value> {
+        Some(schema_of::<T>())
+    }
+}
+
+/// The JSON Schema of `T`, inlined (no `$defs` references where avoidable) for clients
+/// that do not resolve references.
+pub fn schema_of<T: JsonSchema>() -> Value {
+    let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
+        s.inline_subschemas = true;
+    });
+    let schema = settings.into_generator().into_root_schema_for::<T>();
+    let mut value = serde_json::to_value(schema).unwrap_or_else(|_| serde_json::json!({"type": "object"}));
+    if let Value::Object(map) = &mut value {
+        // The title is the Rust type name: noise for a model.
+        map.remove("title");
+        if !map.contains_key("type") {
+            map.insert("type".into(), Value::String("object".into()));
+        }
+    }
+    value
+}
+
+/// Deserializes `value` into `T`, naming the path of the first bad member.
+pub(crate) fn parse_args<T: DeserializeOwned>(value: Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." { inner.to_string() } else { format!("`{path}`: {inner}") }
+    })
+}
+
+/// A registered tool: its description and its erased handler.
+#[derive(Clone)]
+pub struct ToolRoute {
+    pub(crate) tool: Tool,
+    pub(crate) handler: Arc<ErasedTool>,
+}
+
+impl std::fmt::Debug for ToolRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolRoute").field("name", &self.tool.name).finish()
+    }
+}
+
+/// Makes a tool from an async function `(Context, Args) -> Result<Out, ToolError>`.
+pub fn tool<F, Fut, A, O>(name: impl Into<String>, handler: F) -> ToolRoute
+where
+    F: Fn(Context, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
+    A: DeserializeOwned + JsonSchema + Send + 'static,
+    O: IntoToolResult + 'static,
+{
+    let handler = Arc::new(handler);
+    let erased: Arc<ErasedTool> = Arc::new(move |ctx: Context, args: Value| {
+        let handler = handler.clone();
+        Box::pin(async move {
+            let args: A = parse_args(args).map_err(ToolError::InvalidArguments)?;
+            handler(ctx, args).await.map(IntoToolResult::into_tool_result)
+        })
+    });
+    ToolRoute {
+        tool: Tool {
+            name: name.into(),
+            title: None,
+            description: None,
+            input_schema: schema_of::<A>(),
+            output_schema: O::output_schema(),
+            annotations: None,
+            meta: None,
+        },
+        handler: erased,
+    }
+}
+
+impl ToolRoute {
+    /// What the tool does, for the model.
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.tool.description = Some(text.into());
+        self
+    }
+    /// A human-readable title.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.tool.title = Some(title.into());
+        self
+    }
+    fn annotations(&mut self) -> &mut ToolAnnotations {
+        self.tool.annotations.get_or_insert_with(ToolAnnotations::default)
+    }
+    /// Marks the tool read-only (it changes nothing); read-only servers list only these.
+    pub fn read_only(mut self) -> Self {
+        let a = self.annotations();
+        a.read_only_hint = Some(true);
+        a.destructive_hint = Some(false);
+        self
+    }
+    /// Marks the tool destructive (it may delete or overwrite).
+    pub fn destructive(mut self) -> Self {
+        let a = self.annotations();
+        a.read_only_hint = Some(false);
+        a.destructive_hint = Some(true);
+        self
+    }
+    /// Marks the tool as changing state without destroying anything.
+    pub fn additive(mut self) -> Self {
+        let a = self.annotations();
+        a.read_only_hint = Some(false);
+        a.destructive_hint = Some(false);
+        self
+    }
+    /// Marks repeated identical calls as harmless.
+    pub fn idempotent(mut self) -> Self {
+        self.annotations().idempotent_hint = Some(true);
+        self
+    }
+    /// Marks the tool as reaching outside a closed world (the internet, other systems).
+    pub fn open_world(mut self, open: bool) -> Self {
+        self.annotations().open_world_hint = Some(open);
+        self
+    }
+    /// Replaces the generated input schema (for schemas Rust types cannot express).
+    pub fn input_schema(mut self, schema: Value) -> Self {
+        self.tool.input_schema = schema;
+        self
+    }
+    /// Sets the output schema explicitly.
+    pub fn output_schema(mut self, schema: Value) -> Self {
+        self.tool.output_schema = Some(schema);
+        self
+    }
+    /// The tool's wire description.
+    pub fn definition(&self) -> &Tool {
+        &self.tool
+    }
+    /// Whether the tool is annotated read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.tool.annotations.as_ref().and_then(|a| a.read_only_hint).unwrap_or(false)
+    }
+}
+
+/// What a resource handler returns.
+pub trait IntoResourceContents {
+    /// The contents.
+    fn into_contents(self) -> Vec<ResourceContents>;
+}
+
+impl IntoResourceContents for ResourceContents {
+    fn into_contents(self) -> Vec<ResourceContents> {
+        vec![self]
+    }
+}
+
+impl IntoResourceContents for Vec<ResourceContents> {
+    fn into_contents(self) -> Vec<ResourceContents> {
+        self
+    }
+}
+
+/// A registered resource or URI template.
+#[derive(Clone)]
+pub struct ResourceRoute {
+    pub(crate) kind: ResourceKind,
+    pub(crate) handler: Arc<ErasedResource>,
+}
+
+impl std::fmt::Debug for ResourceRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceRoute").finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum ResourceKind {
+    Static(Resource),
+    Template(ResourceTemplate, UriTemplate),
+}
+
+/// A resource at a fixed URI, read by `handler(ctx)`.
+pub fn resource<F, Fut, O>(uri: impl Into<String>, name: impl Into<String>, handler: F) -> ResourceRoute
+where
+    F: Fn(Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
+    O: IntoResourceContents + 'static,
+{
+    let handler = Arc::new(handler);
+    ResourceRoute {
+        kind: ResourceKind::Static(Resource {
+            uri: uri.into(),
+            name: name.into(),
+            title: None,
+            description: None,
+            mime_type: None,
+            size: None,
+        }),
+        handler: Arc::new(move |ctx, _| {
+            let handler = handler.clone();
+            Box::pin(async move { handler(ctx).await.map(IntoResourceContents::into_contents) })
+        }),
+    }
+}
+
+/// Resources matching an RFC 6570 template such as `file:///{path}`, read by
+/// `handler(ctx, variables)`.
+pub fn resource_template<F, Fut, O>(template: impl Into<String>, name: impl Into<String>, handler: F) -> ResourceRoute
+where
+    F: Fn(Context, HashMap<String, String>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
+    O: IntoResourceContents + 'static,
+{
+    let template = template.into();
+    let handler = Arc::new(handler);
+    ResourceRoute {
+        kind: ResourceKind::Template(
+            ResourceTemplate { uri_template: template.clone(), name: name.into(), title: None, description: None, mime_type: None },
+            UriTemplate::parse(&template),
+        ),
+        handler: Arc::new(move |ctx, vars| {
+            let handler = handler.clone();
+            Box::pin(async move { handler(ctx, vars).await.map(IntoResourceContents::into_contents) })
+        }),
+    }
+}
+
+impl ResourceRoute {
+    /// A description.
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        match &mut self.kind {
+            ResourceKind::Static(r) => r.description = Some(text.into()),
+            ResourceKind::Template(t, _) => t.description = Some(text.into()),
+        }
+        self
+    }
+    /// The MIME type.
+    pub fn mime_type(mut self, mime: impl Into<String>) -> Self {
+        match &mut self.kind {
+            ResourceKind::Static(r) => r.mime_type = Some(mime.into()),
+            ResourceKind::Template(t, _) => t.mime_type = Some(mime.into()),
+        }
+        self
+    }
+    /// A title.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        match &mut self.kind {
+            ResourceKind::Static(r) => r.title = Some(title.into()),
+            ResourceKind::Template(t, _) => t.title = Some(title.into()),
+        }
+        self
+    }
+}
+
+/// A URI template of RFC 6570 level 1 (`{var}` expansions), matched against URIs.
+#[derive(Clone, Debug)]
+pub(crate) struct UriTemplate {
+    parts: Vec<TemplatePart>,
+}
+
+#[derive(Clone, Debug)]
+enum TemplatePart {
+    Literal(String),
+    Var(String),
+}
+
+impl UriTemplate {
+    pub(crate) fn parse(template: &str) -> Self {
+        let mut parts = Vec::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                parts.push(TemplatePart::Literal(rest[..open].to_string()));
+            }
+            match rest[open..].find('}') {
+                Some(close) => {
+                    let name = rest[open + 1..open + close].trim_start_matches(['+', '#']);
+                    parts.push(TemplatePart::Var(name.to_string()));
+                    rest = &rest[open + close + 1..];
+                }
+                None => {
+                    parts.push(TemplatePart::Literal(rest[open..].to_string()));
+                    rest = "";
+                }
+            }
+        }
+        if !rest.is_empty() {
+            parts.push(TemplatePart::Literal(rest.to_string()));
+        }
+        Self { parts }
+    }
+
+    /// The variables of `uri` if it matches; a variable never spans a `/` unless it is last.
+    pub(crate) fn matches(&self, uri: &str) -> Option<HashMap<String, String>> {
+        let mut vars = HashMap::new();
+        let mut rest = uri;
+        let mut i = 0;
+        while i < self.parts.len() {
+            match &self.parts[i] {
+                TemplatePart::Literal(lit) => {
+                    rest = rest.strip_prefix(lit.as_str())?;
+                }
+                TemplatePart::Var(name) => {
+                    let value = match self.parts.get(i + 1) {
+                        Some(TemplatePart::Literal(next)) => {
+                            let end = rest.find(next.as_str())?;
+                            let v = &rest[..end];
+                            if v.contains('/') {
+                                return None;
+                            }
+                            v
+                        }
+                        _ => rest,
+                    };
+                    if value.is_empty() {
+                        return None;
+                    }
+                    vars.insert(name.clone(), value.to_string());
+                    rest = &rest[value.len()..];
+                }
+            }
+            i += 1;
+        }
+        rest.is_empty().then_some(vars)
+    }
+}
+
+/// A registered prompt.
+#[derive(Clone)]
+pub struct PromptRoute {
+    pub(crate) prompt: Prompt,
+    pub(crate) handler: Arc<ErasedPrompt>,
+}
+
+impl std::fmt::Debug for PromptRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PromptRoute").field("name", &self.prompt.name).finish()
+    }
+}
+
+/// Makes a prompt from `async fn(Context, Args) -> Result<GetPromptResult, ToolError>`;
+/// the prompt's arguments are the fields of `Args` (with their doc comments).
+pub fn prompt<F, Fut, A>(name: impl Into<String>, handler: F) -> PromptRoute
+where
+    F: Fn(Context, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<GetPromptResult, ToolError>> + Send + 'static,
+    A: DeserializeOwned + JsonSchema + Send + 'static,
+{
+    let schema = schema_of::<A>();
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let arguments = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|props| {
+            props
+                .iter()
+                .map(|(name, p)| PromptArgument {
+                    name: name.clone(),
+                    description: p.get("description").and_then(Value::as_str).map(str::to_string),
+                    required: required.contains(&name.as_str()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let handler = Arc::new(handler);
+    PromptRoute {
+        prompt: Prompt { name: name.into(), title: None, description: None, arguments },
+        handler: Arc::new(move |ctx, args| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                let args: A = parse_args(Value::Object(args)).map_err(ToolError::InvalidArguments)?;
+                handler(ctx, args).await
+            })
+        }),
+    }
+}
+
+impl PromptRoute {
+    /// A description.
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.prompt.description = Some(text.into());
+        self
+    }
+    /// A title.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.prompt.title = Some(title.into());
+        self
+    }
+}
+
+/// What `completion/complete` asks for.
+#[derive(Debug, Clone)]
+pub struct CompletionRequest {
+    /// `ref/prompt` or `ref/resource`.
+    pub ref_type: String,
+    /// The prompt name or the template URI.
+    pub ref_name: String,
+    /// The argument being completed.
+    pub argument: String,
+    /// What the user typed so far.
+    pub value: String,
+    /// Arguments already resolved.
+    pub context: HashMap<String, String>,
+}
+
+pub(crate) fn completer<F, Fut>(handler: F) -> Arc<ErasedCompleter>
+where
+    F: Fn(Context, CompletionRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Completion, ToolError>> + Send + 'static,
+{
+    let handler = Arc::new(handler);
+    Arc::new(move |ctx, req| {
+        let handler = handler.clone();
+        Box::pin(async move { handler(ctx, req).await })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_templates_match_and_extract() {
+        let t = UriTemplate::parse("test://template/{id}/data");
+        let vars = t.matches("test://template/42/data").expect("match");
+        assert_eq!(vars["id"], "42");
+        assert!(t.matches("test://template/42/other").is_none());
+        assert!(t.matches("test://template//data").is_none());
+        let t = UriTemplate::parse("file:///{path}");
+        assert_eq!(t.matches("file:///a/b.txt").expect("tail var")["path"], "a/b.txt");
+    }
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Args {
+        /// The message to echo.
+        message: String,
+        count: Option<u32>,
+    }
+
+    #[test]
+    fn schemas_carry_doc_comments_and_argument_errors_name_the_field() {
+        let s = schema_of::<Args>();
+        assert_eq!(s["type"], "object");
+        assert_eq!(s["properties"]["message"]["description"], "The message to echo.");
+        assert_eq!(s["required"], serde_json::json!(["message"]));
+        let e = parse_args::<Args>(serde_json::json!({"message": 5})).err().expect("error");
+        assert!(e.contains("message") && e.contains("expected a string"), "{e}");
+        let e = parse_args::<Args>(serde_json::json!({})).err().expect("error");
+        assert!(e.contains("missing field `message`"), "{e}");
+    }
+}

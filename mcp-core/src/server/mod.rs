@@ -1,0 +1,250 @@
+//! The server framework: register tools, resources and prompts as plain async
+//! functions, then serve them over any transport.
+//!
+//! ```no_run
+//! use mcp_core::server::{Context, Server, ToolError, tool};
+//!
+//! #[derive(serde::Deserialize, schemars::JsonSchema)]
+//! struct EchoArgs {
+//!     /// The text to send back.
+//!     message: String,
+//! }
+//!
+//! async fn echo(_ctx: Context, args: EchoArgs) -> Result<String, ToolError> {
+//!     Ok(args.message)
+//! }
+//!
+//! let server = Server::builder("echo", "1.0.0")
+//!     .tool(tool("echo", echo).description("Sends the message back").read_only())
+//!     .build();
+//! ```
+
+mod budget;
+mod context;
+mod dispatch;
+mod error;
+mod handler;
+mod session;
+mod state;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, broadcast};
+
+pub use context::{Context, InputRequest, RequestMeta, RequestSink};
+pub use error::{InputRequired, ToolError};
+pub use handler::{
+    CompletionRequest, IntoResourceContents, IntoToolResult, Json, PromptRoute, ResourceRoute, ToolRoute, prompt,
+    resource, resource_template, schema_of, tool,
+};
+pub use session::{Handshake, Outbound, Session};
+
+use crate::protocol::{Completion, Implementation};
+use handler::{ErasedCompleter, ResourceKind};
+use state::StateSealer;
+
+/// Limits and knobs every server has.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Longest a single call may run before it is stopped with an error.
+    pub call_timeout: Duration,
+    /// Most requests handled at once; more wait their turn.
+    pub max_concurrency: usize,
+    /// Most bytes of text and binary payload in one tool result.
+    pub max_output_bytes: usize,
+    /// Items per page of every list.
+    pub page_size: usize,
+    /// `ttlMs` on cacheable results (2026-07-28).
+    pub list_ttl_ms: u64,
+    /// How long the server waits for the client to answer an input request (handshake era).
+    pub input_timeout: Duration,
+    /// Key that signs `requestState`; replicas must share it. Random when `None`.
+    pub state_secret: Option<Vec<u8>>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            call_timeout: Duration::from_secs(120),
+            max_concurrency: 256,
+            max_output_bytes: 256 * 1024,
+            page_size: 100,
+            list_ttl_ms: 60_000,
+            input_timeout: Duration::from_secs(600),
+            state_secret: None,
+        }
+    }
+}
+
+/// A change clients may want to hear about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// The tool list changed.
+    Tools,
+    /// The prompt list changed.
+    Prompts,
+    /// The resource list changed.
+    Resources,
+    /// The resource at this URI changed.
+    ResourceUpdated(String),
+}
+
+pub(crate) struct ServerInner {
+    pub(crate) info: Implementation,
+    pub(crate) instructions: Option<String>,
+    pub(crate) tools: BTreeMap<String, ToolRoute>,
+    pub(crate) resources: BTreeMap<String, ResourceRoute>,
+    pub(crate) templates: Vec<ResourceRoute>,
+    pub(crate) prompts: BTreeMap<String, PromptRoute>,
+    pub(crate) completer: Option<Arc<ErasedCompleter>>,
+    pub(crate) config: ServerConfig,
+    pub(crate) permits: Semaphore,
+    pub(crate) sealer: StateSealer,
+    pub(crate) changes: broadcast::Sender<Change>,
+}
+
+/// A server: the registered handlers and their limits. Cheap to clone; one server can
+/// serve any number of transports and sessions at once.
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) inner: Arc<ServerInner>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("name", &self.inner.info.name).finish_non_exhaustive()
+    }
+}
+
+/// Collects handlers and settings for a [`Server`].
+pub struct ServerBuilder {
+    info: Implementation,
+    instructions: Option<String>,
+    tools: BTreeMap<String, ToolRoute>,
+    resources: BTreeMap<String, ResourceRoute>,
+    templates: Vec<ResourceRoute>,
+    prompts: BTreeMap<String, PromptRoute>,
+    completer: Option<Arc<ErasedCompleter>>,
+    config: ServerConfig,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder").field("name", &self.info.name).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Starts a server named `name` at `version`.
+    pub fn builder(name: impl Into<String>, version: impl Into<String>) -> ServerBuilder {
+        ServerBuilder {
+            info: Implementation::new(name, version),
+            instructions: None,
+            tools: BTreeMap::new(),
+            resources: BTreeMap::new(),
+            templates: Vec::new(),
+            prompts: BTreeMap::new(),
+            completer: None,
+            config: ServerConfig::default(),
+        }
+    }
+
+    /// The server's identity.
+    pub fn info(&self) -> &Implementation {
+        &self.inner.info
+    }
+
+    /// The server's limits.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// Tells subscribed clients that something changed.
+    pub fn notify(&self, change: Change) {
+        let _ = self.inner.changes.send(change);
+    }
+
+    /// A receiver of changes, for transports that forward them.
+    pub fn changes(&self) -> broadcast::Receiver<Change> {
+        self.inner.changes.subscribe()
+    }
+}
+
+impl ServerBuilder {
+    /// Guidance for the model on how to use this server.
+    pub fn instructions(mut self, text: impl Into<String>) -> Self {
+        self.instructions = Some(text.into());
+        self
+    }
+    /// Adds a tool (see [`tool`]). A later tool with the same name replaces an earlier one.
+    pub fn tool(mut self, route: ToolRoute) -> Self {
+        self.tools.insert(route.tool.name.clone(), route);
+        self
+    }
+    /// Adds a resource or a resource template (see [`resource`], [`resource_template`]).
+    pub fn resource(mut self, route: ResourceRoute) -> Self {
+        match &route.kind {
+            ResourceKind::Static(r) => {
+                self.resources.insert(r.uri.clone(), route);
+            }
+            ResourceKind::Template(..) => self.templates.push(route),
+        }
+        self
+    }
+    /// Adds a prompt (see [`prompt`]).
+    pub fn prompt(mut self, route: PromptRoute) -> Self {
+        self.prompts.insert(route.prompt.name.clone(), route);
+        self
+    }
+    /// Answers `completion/complete` for prompt arguments and template variables.
+    pub fn completion<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(Context, CompletionRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Completion, ToolError>> + Send + 'static,
+    {
+        self.completer = Some(handler::completer(handler));
+        self
+    }
+    /// Replaces the limits.
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+    /// Changes the limits in place.
+    pub fn configure(mut self, f: impl FnOnce(&mut ServerConfig)) -> Self {
+        f(&mut self.config);
+        self
+    }
+    /// Keeps only the tools for which `keep` is true (access policy, toolsets).
+    pub fn retain_tools(mut self, mut keep: impl FnMut(&ToolRoute) -> bool) -> Self {
+        self.tools.retain(|_, t| keep(t));
+        self
+    }
+    /// Finishes the server.
+    pub fn build(self) -> Server {
+        let key = self.config.state_secret.clone().unwrap_or_else(|| {
+            let mut k = vec![0u8; 32];
+            rand::fill(&mut k[..]);
+            k
+        });
+        let (changes, _) = broadcast::channel(64);
+        Server {
+            inner: Arc::new(ServerInner {
+                info: self.info,
+                instructions: self.instructions,
+                tools: self.tools,
+                resources: self.resources,
+                templates: self.templates,
+                prompts: self.prompts,
+                completer: self.completer,
+                permits: Semaphore::new(self.config.max_concurrency.max(1)),
+                sealer: StateSealer::new(key, 600),
+                config: self.config,
+                changes,
+            }),
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The stdio transport: one JSON-RPC message per line on stdin and stdout.
+//!
+//! Requests run concurrently, each in its own task; one writer task owns stdout and
+//! batches whatever is ready into a single write, which is what makes pipelined
+//! throughput high. stdout carries protocol only: logs go to stderr through `tracing`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::{AbortHandle, Abortable};
+use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::lines::{Frame, LineReader};
+use crate::protocol::{ErrorObject, Message, Response, parse_message};
+use crate::server::{Server, Session};
+
+/// Limits of a line-based connection.
+#[derive(Debug, Clone)]
+pub struct StdioConfig {
+    /// Longest accepted line; longer ones are answered with an error and skipped.
+    pub max_line_bytes: usize,
+    /// How long in-flight requests may finish after the input ends.
+    pub drain_timeout: Duration,
+}
+
+impl Default for StdioConfig {
+    fn default() -> Self {
+        Self { max_line_bytes: 16 * 1024 * 1024, drain_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// Serves `server` on this process's stdin and stdout until stdin closes or SIGTERM.
+pub async fn serve_stdio(server: Server, config: StdioConfig) -> std::io::Result<()> {
+    let stdin = tokio::io::BufReader::with_capacity(64 * 1024, tokio::io::stdin());
+    let stdout = tokio::io::stdout();
+    let shutdown = async {
+        #[cfg(unix)]
+        {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => futures::future::pending::<()>().await,
+            }
+        }
+        #[cfg(not(unix))]
+        futures::future::pending::<()>().await
+    };
+    serve_lines(server, stdin, stdout, config, shutdown).await
+}
+
+/// Serves `server` over any line stream (a pipe, a socket, an in-memory duplex) until the
+/// input ends or `shutdown` completes.
+pub async fn serve_lines<R, W>(
+    server: Server,
+    reader: R,
+    writer: W,
+    config: StdioConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (tx, rx) = mpsc::unbounded_channel::<Message>();
+    let writer_task = tokio::spawn(write_loop(rx, writer));
+    let session = Arc::new(Session::new());
+    session.set_push(tx.clone());
+    let forwarder = tokio::spawn(forward_changes(server.clone(), session.clone()));
+    let mut lines = LineReader::new(reader, config.max_line_bytes);
+    tokio::pin!(shutdown);
+    loop {
+        let frame = tokio::select! {
+            f = lines.next() => f,
+            _ = &mut shutdown => { tracing::info!("terminating on signal"); break; }
+        };
+        let bytes = match frame {
+            Ok(Frame::Line(bytes)) => bytes,
+            Ok(Frame::Eof) => break,
+            Ok(Frame::TooLong(n)) => {
+                let e = ErrorObject::invalid_request(format!(
+                    "Request too large: a message of {n} bytes exceeds the {} byte limit; it was discarded",
+                    config.max_line_bytes
+                ));
+                let _ = tx.send(Message::Response(Response::error(None, e)));
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading input failed");
+                break;
+            }
+        };
+        match parse_message(&bytes) {
+            Ok(Message::Request(req)) => {
+                let id = req.id.clone();
+                let (abort, registration) = AbortHandle::new_pair();
+                if !session.track(id.clone(), abort) {
+                    let e = ErrorObject::invalid_request(format!("Duplicate request id {id}: a request with this id is still running"));
+                    let _ = tx.send(Message::Response(Response::error(Some(id), e)));
+                    continue;
+                }
+                let (server, session, tx) = (server.clone(), session.clone(), tx.clone());
+                tokio::spawn(Abortable::new(
+                    async move {
+                        let response = server.handle_request(&session, req, Some(tx.clone())).await;
+                        // A request cancelled meanwhile gets no response.
+                        if session.untrack(&id) {
+                            let _ = tx.send(Message::Response(response));
+                        }
+                    },
+                    registration,
+                ));
+            }
+            Ok(Message::Notification(n)) => server.handle_notification(&session, n),
+            Ok(Message::Response(r)) => {
+                if !session.deliver_response(r) {
+                    tracing::debug!("response to no pending request ignored");
+                }
+            }
+            Err(rejection) => {
+                let _ = tx.send(Message::Response(rejection.into_response()));
+            }
+        }
+    }
+    // Let running requests finish briefly so their answers are not lost.
+    let deadline = tokio::time::Instant::now() + config.drain_timeout;
+    while session.in_flight() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    forwarder.abort();
+    session.clear_push();
+    drop(tx);
+    match writer_task.await {
+        Ok(r) => r,
+        Err(e) => Err(std::io::Error::other(e)),
+    }
+}
+
+/// Owns the output: serializes messages and writes everything ready in one go.
+async fn write_loop<W: AsyncWrite + Unpin>(mut rx: mpsc::UnboundedReceiver<Message>, mut writer: W) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    while let Some(msg) = rx.recv().await {
+        msg.write_to(&mut buf);
+        buf.push(b'\n');
+        while buf.len() < 1024 * 1024 {
+            match rx.try_recv() {
+                Ok(msg) => {
+                    msg.write_to(&mut buf);
+                    buf.push(b'\n');
+                }
+                Err(_) => break,
+            }
+        }
+        writer.write_all(&buf).await?;
+        writer.flush().await?;
+        buf.clear();
+    }
+    writer.flush().await
+}
+
+/// Forwards list and resource changes to a handshake-era client on this connection.
+pub(crate) async fn forward_changes(server: Server, session: Arc<Session>) {
+    let mut changes = server.changes();
+    loop {
+        match changes.recv().await {
+            Ok(change) => {
+                if let Some(n) = server.handshake_notification(&session, &change) {
+                    session.push(Message::Notification(n));
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
