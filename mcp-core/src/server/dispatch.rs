@@ -58,11 +58,6 @@ fn params_of(req: &Request) -> &Map<String, Value> {
     req.params.as_ref().unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
-/// The protocol version a request's `_meta` names, if any (used by transports to pick an era).
-pub fn declared_version(req: &Request) -> Option<&str> {
-    params_of(req).get("_meta")?.get(meta::PROTOCOL_VERSION)?.as_str()
-}
-
 fn unsupported_version(requested: &str) -> ErrorObject {
     ErrorObject::new(codes::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version").with_data(json!({
         "supported": ProtocolVersion::supported_strings(),

@@ -1,0 +1,865 @@
+//! The Streamable HTTP transport at `/mcp`, for both eras on one endpoint.
+//!
+//! - Stateless (2026-07-28): every POST is self-contained. The `MCP-Protocol-Version`,
+//!   `Mcp-Method` and `Mcp-Name` headers must mirror the body. Closing the response stream
+//!   cancels the request. GET and DELETE answer 405. Any replica can answer any request.
+//! - Handshake era (2025-03-26 to 2025-11-25): `initialize` mints an `Mcp-Session-Id`;
+//!   later requests carry it; GET opens the session's stream for server-initiated
+//!   messages; DELETE ends the session; SSE events carry ids and a broken stream can be
+//!   resumed with `Last-Event-ID`.
+//!
+//! A request is answered with `application/json` when its handler finishes before sending
+//! anything else, and upgraded to `text/event-stream` as soon as it emits a notification
+//! or a request, so quick calls stay cheap and long ones stream.
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use base64::Engine;
+use futures::future::{AbortHandle, Abortable};
+use futures::stream::Stream;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::protocol::types::meta;
+use crate::protocol::{Era, ErrorObject, Message, ProtocolVersion, Request, Response, codes, parse_message};
+use crate::server::{Server, Session};
+
+/// Settings of the HTTP listener.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Extra allowed `Origin` values (exact, e.g. `https://app.example.com`). Loopback
+    /// origins are always allowed.
+    pub allowed_origins: Vec<String>,
+    /// Extra allowed `Host` names (without port). Loopback names are always allowed; when
+    /// the server listens on a non-loopback address, its hosts must be listed or `*`.
+    pub allowed_hosts: Vec<String>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Interval of SSE keep-alive comments.
+    pub keep_alive: Duration,
+    /// Handshake-era sessions idle longer than this are dropped.
+    pub session_idle_timeout: Duration,
+    /// Most concurrent handshake-era sessions.
+    pub max_sessions: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            max_body_bytes: 16 * 1024 * 1024,
+            keep_alive: Duration::from_secs(15),
+            session_idle_timeout: Duration::from_secs(3600),
+            max_sessions: 10_000,
+        }
+    }
+}
+
+const SSE_RETRY_MS: u64 = 1000;
+const MAX_LOGGED_EVENTS: usize = 1024;
+const MAX_LOGGED_STREAMS: usize = 64;
+
+/// One SSE stream of a handshake-era session, logged so that it can be resumed.
+#[derive(Default)]
+struct StreamLog {
+    events: VecDeque<(u64, Option<Arc<str>>)>,
+    next_seq: u64,
+    live: Option<mpsc::UnboundedSender<SseItem>>,
+    finished: bool,
+}
+
+#[derive(Debug, Clone)]
+enum SseItem {
+    Event { id: Option<String>, data: Option<Arc<str>>, retry: Option<u64> },
+    End,
+}
+
+struct HttpSession {
+    session: Arc<Session>,
+    streams: Mutex<(u64, HashMap<u64, StreamLog>, VecDeque<u64>)>,
+    last_seen: Mutex<tokio::time::Instant>,
+    get_open: std::sync::atomic::AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl HttpSession {
+    fn new() -> Self {
+        Self {
+            session: Arc::new(Session::new()),
+            streams: Mutex::new((0, HashMap::new(), VecDeque::new())),
+            last_seen: Mutex::new(tokio::time::Instant::now()),
+            get_open: Default::default(),
+        }
+    }
+
+    /// Opens a logged stream, returning its id and the live receiver.
+    fn open_stream(&self) -> (u64, mpsc::UnboundedReceiver<SseItem>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut g = lock(&self.streams);
+        g.0 += 1;
+        let id = g.0;
+        g.1.insert(id, StreamLog { live: Some(tx), ..Default::default() });
+        g.2.push_back(id);
+        while g.2.len() > MAX_LOGGED_STREAMS {
+            if let Some(old) = g.2.pop_front() {
+                g.1.remove(&old);
+            }
+        }
+        (id, rx)
+    }
+
+    /// Appends an event (data `None`: a priming event) to a stream and sends it live.
+    fn emit(&self, stream: u64, data: Option<Arc<str>>, retry: Option<u64>) {
+        let mut g = lock(&self.streams);
+        let Some(log) = g.1.get_mut(&stream) else { return };
+        let seq = log.next_seq;
+        log.next_seq += 1;
+        log.events.push_back((seq, data.clone()));
+        if log.events.len() > MAX_LOGGED_EVENTS {
+            log.events.pop_front();
+        }
+        let item = SseItem::Event { id: Some(format!("{stream}-{seq}")), data, retry };
+        if let Some(live) = &log.live {
+            if live.send(item).is_err() {
+                log.live = None;
+            }
+        }
+    }
+
+    fn finish(&self, stream: u64) {
+        let mut g = lock(&self.streams);
+        if let Some(log) = g.1.get_mut(&stream) {
+            log.finished = true;
+            if let Some(live) = log.live.take() {
+                let _ = live.send(SseItem::End);
+            }
+        }
+    }
+
+    /// Resumes a stream after `Last-Event-ID`: replays later events, then goes live.
+    fn resume(&self, last_event_id: &str) -> Option<mpsc::UnboundedReceiver<SseItem>> {
+        let (stream, seq) = last_event_id.split_once('-')?;
+        let (stream, seq): (u64, u64) = (stream.parse().ok()?, seq.parse().ok()?);
+        let mut g = lock(&self.streams);
+        let log = g.1.get_mut(&stream)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        for (s, data) in log.events.iter().filter(|(s, _)| *s > seq) {
+            if data.is_some() {
+                let _ = tx.send(SseItem::Event { id: Some(format!("{stream}-{s}")), data: data.clone(), retry: None });
+            }
+        }
+        if log.finished {
+            let _ = tx.send(SseItem::End);
+        } else {
+            log.live = Some(tx);
+        }
+        Some(rx)
+    }
+
+    fn touch(&self) {
+        *lock(&self.last_seen) = tokio::time::Instant::now();
+    }
+}
+
+struct HttpState {
+    server: Server,
+    config: HttpConfig,
+    sessions: Mutex<HashMap<String, Arc<HttpSession>>>,
+}
+
+/// The axum router serving MCP at `/mcp`.
+pub fn router(server: Server, config: HttpConfig) -> Router {
+    let state = Arc::new(HttpState { server, config, sessions: Mutex::new(HashMap::new()) });
+    let sweeper = Arc::downgrade(&state);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            let Some(state) = sweeper.upgrade() else { break };
+            let idle = state.config.session_idle_timeout;
+            lock(&state.sessions).retain(|_, s| lock(&s.last_seen).elapsed() < idle);
+        }
+    });
+    Router::new()
+        .route("/mcp", axum::routing::any(handle))
+        .with_state(state)
+}
+
+/// Binds `addr` and serves until the process receives SIGTERM or Ctrl-C.
+pub async fn serve_http(server: Server, addr: SocketAddr, config: HttpConfig) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(address = %listener.local_addr()?, "serving MCP over Streamable HTTP at /mcp");
+    serve_listener(server, listener, config, shutdown_signal()).await
+}
+
+/// Serves on an already bound listener until `shutdown` completes.
+pub async fn serve_listener(
+    server: Server,
+    listener: tokio::net::TcpListener,
+    config: HttpConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(server, config)).with_graceful_shutdown(shutdown).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => futures::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = futures::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn json_error(status: StatusCode, error: ErrorObject, id: Option<crate::protocol::RequestId>) -> HttpResponse {
+    let body = Message::Response(Response::error(id, error)).to_vec();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "::1") || host.starts_with("127.")
+}
+
+/// The host part of a `Host` header or an origin's authority, without the port.
+fn host_of(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().map(|h| if h == "::1" { "[::1]" } else { h }).unwrap_or(authority);
+    }
+    authority.split(':').next().unwrap_or(authority)
+}
+
+/// DNS-rebinding protection: the `Origin` (when present) and `Host` must be ours.
+fn check_origin(config: &HttpConfig, headers: &HeaderMap) -> Result<(), HttpResponse> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let allowed = config.allowed_origins.iter().any(|o| o == origin || o == "*")
+            || origin
+                .split_once("://")
+                .map(|(scheme, rest)| matches!(scheme, "http" | "https") && is_loopback_host(host_of(rest)))
+                .unwrap_or(false);
+        if !allowed {
+            tracing::warn!(origin, "request refused: Origin not allowed");
+            return Err(json_error(
+                StatusCode::FORBIDDEN,
+                ErrorObject::invalid_request(format!("Forbidden: Origin {origin:?} is not allowed (DNS rebinding protection)")),
+                None,
+            ));
+        }
+    }
+    if let Some(host) = headers.get(header::HOST) {
+        let host = host_of(host.to_str().unwrap_or(""));
+        let allowed = is_loopback_host(host) || config.allowed_hosts.iter().any(|h| h == host || h == "*");
+        if !allowed {
+            tracing::warn!(host, "request refused: Host not allowed");
+            return Err(json_error(
+                StatusCode::FORBIDDEN,
+                ErrorObject::invalid_request(format!("Forbidden: Host {host:?} is not allowed (DNS rebinding protection)")),
+                None,
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn handle(State(state): State<Arc<HttpState>>, method: Method, headers: HeaderMap, body: Bytes) -> HttpResponse {
+    if let Err(r) = check_origin(&state.config, &headers) {
+        return r;
+    }
+    match method {
+        Method::POST => post(state, headers, body).await,
+        Method::GET => get(state, headers).await,
+        Method::DELETE => delete(state, headers),
+        _ => (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, POST, DELETE")]).into_response(),
+    }
+}
+
+/// Decodes an `Mcp-Name` / `Mcp-Param-*` value, which may use the `=?base64?...?=` form.
+pub fn decode_header_value(raw: &str) -> Option<String> {
+    match raw.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
+        Some(b64) => base64::engine::general_purpose::STANDARD.decode(b64).ok().and_then(|b| String::from_utf8(b).ok()),
+        None => Some(raw.to_string()),
+    }
+}
+
+/// Encodes a value for an `Mcp-Name` / `Mcp-Param-*` header.
+pub fn encode_header_value(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value.bytes().all(|b| (0x20..=0x7e).contains(&b))
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
+        && !(value.starts_with("=?base64?") && value.ends_with("?="));
+    if plain { value.to_string() } else { format!("=?base64?{}?=", base64::engine::general_purpose::STANDARD.encode(value)) }
+}
+
+fn mismatch(message: String, id: Option<crate::protocol::RequestId>) -> HttpResponse {
+    json_error(StatusCode::BAD_REQUEST, ErrorObject::new(codes::HEADER_MISMATCH, message), id)
+}
+
+/// Checks that the stateless request's headers mirror its body.
+fn validate_stateless_headers(server: &Server, headers: &HeaderMap, req: &Request, body_version: &str) -> Result<(), HttpResponse> {
+    let id = Some(req.id.clone());
+    match header_str(headers, "mcp-protocol-version") {
+        None => return Err(mismatch("Header mismatch: missing MCP-Protocol-Version header".into(), id)),
+        Some(v) if v != body_version => {
+            return Err(mismatch(
+                format!("Header mismatch: MCP-Protocol-Version header value '{v}' does not match body value '{body_version}'"),
+                id,
+            ));
+        }
+        Some(_) => {}
+    }
+    match header_str(headers, "mcp-method") {
+        None => return Err(mismatch("Header mismatch: missing Mcp-Method header".into(), id)),
+        Some(m) if m != req.method => {
+            return Err(mismatch(format!("Header mismatch: Mcp-Method header value '{m}' does not match body value '{}'", req.method), id));
+        }
+        Some(_) => {}
+    }
+    let params = req.params.as_ref();
+    let name_field = match req.method.as_str() {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    };
+    if let Some(field) = name_field {
+        let body_name = params.and_then(|p| p.get(field)).and_then(Value::as_str);
+        match (header_str(headers, "mcp-name"), body_name) {
+            (None, _) => return Err(mismatch("Header mismatch: missing Mcp-Name header".into(), id)),
+            (Some(raw), body) => {
+                let decoded = decode_header_value(raw)
+                    .ok_or_else(|| mismatch(format!("Header mismatch: Mcp-Name header value '{raw}' is not valid base64"), id.clone()))?;
+                if Some(decoded.as_str()) != body {
+                    return Err(mismatch(
+                        format!("Header mismatch: Mcp-Name header value '{decoded}' does not match body value '{}'", body.unwrap_or("")),
+                        id,
+                    ));
+                }
+            }
+        }
+    }
+    if req.method == "tools/call" {
+        validate_param_headers(server, headers, req)?;
+    }
+    Ok(())
+}
+
+/// `x-mcp-header` parameters: each annotated argument present in the body must be mirrored
+/// in its `Mcp-Param-{Name}` header, with the same value.
+fn validate_param_headers(server: &Server, headers: &HeaderMap, req: &Request) -> Result<(), HttpResponse> {
+    let params = req.params.as_ref();
+    let Some(name) = params.and_then(|p| p.get("name")).and_then(Value::as_str) else { return Ok(()) };
+    let Some(route) = server.inner.tools.get(name) else { return Ok(()) };
+    let args = params.and_then(|p| p.get("arguments"));
+    let mut annotated = Vec::new();
+    collect_header_params(&route.tool.input_schema, &mut Vec::new(), &mut annotated);
+    let id = Some(req.id.clone());
+    for (path, header_name) in annotated {
+        let mut value = args;
+        for key in &path {
+            value = value.and_then(|v| v.get(key));
+        }
+        let body_value = match value {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Bool(b)) => Some(b.to_string()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(other) => Some(other.to_string()),
+        };
+        let header = format!("mcp-param-{}", header_name.to_ascii_lowercase());
+        let raw = header_str(headers, &header);
+        if headers.get(&header).is_some() && raw.is_none() {
+            return Err(mismatch(format!("Header mismatch: Mcp-Param-{header_name} contains invalid characters"), id));
+        }
+        match (raw, body_value) {
+            (None, None) => {}
+            (None, Some(_)) => {
+                return Err(mismatch(format!("Header mismatch: missing Mcp-Param-{header_name} header for argument '{}'", path.join(".")), id));
+            }
+            (Some(_), None) => {}
+            (Some(raw), Some(body)) => {
+                let decoded = decode_header_value(raw)
+                    .ok_or_else(|| mismatch(format!("Header mismatch: Mcp-Param-{header_name} is not valid base64"), id.clone()))?;
+                let equal = decoded == body
+                    || matches!((decoded.parse::<f64>(), body.parse::<f64>()), (Ok(a), Ok(b)) if a == b);
+                if !equal {
+                    return Err(mismatch(
+                        format!("Header mismatch: Mcp-Param-{header_name} header value '{decoded}' does not match body value '{body}'"),
+                        id,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn collect_header_params(schema: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else { return };
+    for (key, prop) in props {
+        path.push(key.clone());
+        if let Some(h) = prop.get("x-mcp-header").and_then(Value::as_str) {
+            out.push((path.clone(), h.to_string()));
+        }
+        collect_header_params(prop, path, out);
+        path.pop();
+    }
+}
+
+/// The HTTP status of a JSON-RPC error in the stateless era.
+fn status_of(error: &ErrorObject) -> StatusCode {
+    match error.code {
+        codes::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+        codes::UNSUPPORTED_PROTOCOL_VERSION | codes::HEADER_MISMATCH | codes::MISSING_REQUIRED_CLIENT_CAPABILITY => {
+            StatusCode::BAD_REQUEST
+        }
+        codes::PARSE_ERROR | codes::INVALID_REQUEST => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    }
+}
+
+fn accepts(headers: &HeaderMap, post: bool) -> bool {
+    let accept = header_str(headers, "accept").unwrap_or("");
+    if accept.is_empty() {
+        // Many simple clients omit Accept; serving them JSON is harmless.
+        return true;
+    }
+    let has = |t: &str| accept.split(',').any(|p| {
+        let p = p.split(';').next().unwrap_or("").trim();
+        p == t || p == "*/*"
+    });
+    if post { has("application/json") && has("text/event-stream") } else { has("text/event-stream") }
+}
+
+async fn post(state: Arc<HttpState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
+    if body.len() > state.config.max_body_bytes {
+        return json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorObject::invalid_request(format!("Request too large: {} bytes exceeds the {} byte limit", body.len(), state.config.max_body_bytes)),
+            None,
+        );
+    }
+    if let Some(ct) = header_str(&headers, "content-type") {
+        if !ct.trim_start().to_ascii_lowercase().starts_with("application/json") {
+            return json_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorObject::invalid_request(format!("Unsupported Content-Type {ct:?}: send application/json")),
+                None,
+            );
+        }
+    }
+    if !accepts(&headers, true) {
+        return json_error(
+            StatusCode::NOT_ACCEPTABLE,
+            ErrorObject::invalid_request("Not Acceptable: the Accept header must list both application/json and text/event-stream"),
+            None,
+        );
+    }
+    let msg = match parse_message(&body) {
+        Ok(m) => m,
+        Err(rejection) => return json_error(StatusCode::BAD_REQUEST, rejection.error, rejection.id),
+    };
+    let header_version = header_str(&headers, "mcp-protocol-version").map(str::to_string);
+    match msg {
+        Message::Request(req) => {
+            let body_version = req
+                .params
+                .as_ref()
+                .and_then(|p| p.get("_meta"))
+                .and_then(|m| m.get(meta::PROTOCOL_VERSION))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let header_era = header_version.as_deref().and_then(ProtocolVersion::parse).map(|v| v.era());
+            match body_version {
+                Some(v) => {
+                    if !matches!(ProtocolVersion::parse(&v), Some(p) if p.era() == Era::Stateless) {
+                        let e = ErrorObject::new(codes::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
+                            .with_data(serde_json::json!({ "supported": ProtocolVersion::supported_strings(), "requested": v }));
+                        return json_error(StatusCode::BAD_REQUEST, e, Some(req.id));
+                    }
+                    if let Err(r) = validate_stateless_headers(&state.server, &headers, &req, &v) {
+                        return r;
+                    }
+                    stateless_request(state, req).await
+                }
+                None if header_era == Some(Era::Stateless) => mismatch(
+                    format!(
+                        "Header mismatch: MCP-Protocol-Version header says {} but the body has no `_meta.{}`",
+                        header_version.unwrap_or_default(),
+                        meta::PROTOCOL_VERSION
+                    ),
+                    Some(req.id),
+                ),
+                None if header_version.is_some() && header_era.is_none() && req.method != "initialize" => {
+                    let v = header_version.unwrap_or_default();
+                    let e = ErrorObject::new(codes::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
+                        .with_data(serde_json::json!({ "supported": ProtocolVersion::supported_strings(), "requested": v }));
+                    json_error(StatusCode::BAD_REQUEST, e, Some(req.id))
+                }
+                None => handshake_request(state, headers, req).await,
+            }
+        }
+        Message::Notification(n) => {
+            match session_of(&state, &headers) {
+                Ok(Some(s)) => state.server.handle_notification(&s.session, n),
+                Ok(None) => state.server.handle_notification(&Session::new(), n),
+                Err(r) => return r,
+            }
+            StatusCode::ACCEPTED.into_response()
+        }
+        Message::Response(r) => match session_of(&state, &headers) {
+            Ok(Some(s)) => {
+                s.session.deliver_response(r);
+                StatusCode::ACCEPTED.into_response()
+            }
+            Ok(None) => json_error(
+                StatusCode::BAD_REQUEST,
+                ErrorObject::invalid_request("a response needs the Mcp-Session-Id of the session that asked"),
+                None,
+            ),
+            Err(r) => r,
+        },
+    }
+}
+
+/// The session named by `Mcp-Session-Id`, `None` when the header is absent.
+fn session_of(state: &HttpState, headers: &HeaderMap) -> Result<Option<Arc<HttpSession>>, HttpResponse> {
+    let Some(id) = header_str(headers, "mcp-session-id") else { return Ok(None) };
+    match lock(&state.sessions).get(id) {
+        Some(s) => {
+            s.touch();
+            Ok(Some(s.clone()))
+        }
+        None => Err(json_error(
+            StatusCode::NOT_FOUND,
+            ErrorObject::invalid_request("Session not found: it ended or expired; initialize a new one"),
+            None,
+        )),
+    }
+}
+
+/// Aborts the handler when the response (or its stream) is dropped.
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How a request's output begins: finished before saying anything, or speaking first.
+enum Start {
+    Done(Response),
+    Speaking(Message, mpsc::UnboundedReceiver<Message>, tokio::sync::oneshot::Receiver<Response>),
+    Dropped,
+}
+
+/// Waits for the handler's first output. The handler's sink closes when it finishes, so
+/// `None` from the sink means the response is ready (or the request was dropped).
+async fn first_output(mut rx: mpsc::UnboundedReceiver<Message>, mut done: tokio::sync::oneshot::Receiver<Response>) -> Start {
+    tokio::select! {
+        biased;
+        r = &mut done => match (r, rx.try_recv()) {
+            (Ok(r), Err(_)) => Start::Done(r),
+            (Ok(r), Ok(first)) => {
+                let (tx, done) = tokio::sync::oneshot::channel();
+                let _ = tx.send(r);
+                Start::Speaking(first, rx, done)
+            }
+            (Err(_), _) => Start::Dropped,
+        },
+        m = rx.recv() => match m {
+            Some(first) => Start::Speaking(first, rx, done),
+            None => match done.await {
+                Ok(r) => Start::Done(r),
+                Err(_) => Start::Dropped,
+            },
+        },
+    }
+}
+
+/// Forwards a speaking handler's messages, then its response, as SSE data.
+async fn forward(
+    first: Message,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+    done: tokio::sync::oneshot::Receiver<Response>,
+    mut emit: impl FnMut(Arc<str>) -> bool,
+) {
+    if !emit(to_data(&first)) {
+        return;
+    }
+    while let Some(m) = rx.recv().await {
+        if !emit(to_data(&m)) {
+            return;
+        }
+    }
+    if let Ok(r) = done.await {
+        emit(to_data(&Message::Response(r)));
+    }
+}
+
+async fn stateless_request(state: Arc<HttpState>, req: Request) -> HttpResponse {
+    let (tx, rx) = mpsc::unbounded_channel::<Message>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Response>();
+    let (abort, registration) = AbortHandle::new_pair();
+    // Dropping the response (the client hung up) cancels the request.
+    let guard = AbortOnDrop(abort);
+    let server = state.server.clone();
+    tokio::spawn(Abortable::new(
+        async move {
+            let session = Arc::new(Session::new());
+            let response = server.handle_request(&session, req, Some(tx)).await;
+            let _ = done_tx.send(response);
+        },
+        registration,
+    ));
+    match first_output(rx, done_rx).await {
+        Start::Done(response) => {
+            let status = match &response.outcome {
+                Err(e) => status_of(e),
+                Ok(_) => StatusCode::OK,
+            };
+            (status, [(header::CONTENT_TYPE, "application/json")], Message::Response(response).to_vec()).into_response()
+        }
+        Start::Speaking(first, rx, done) => {
+            let (item_tx, item_rx) = mpsc::unbounded_channel();
+            tokio::spawn(forward(first, rx, done, move |data| {
+                item_tx.send(SseItem::Event { id: None, data: Some(data), retry: None }).is_ok()
+            }));
+            let items = unbounded_items(item_rx);
+            let guarded = futures::stream::unfold((items, guard), |(mut items, guard)| async move {
+                use futures::StreamExt;
+                let item = items.next().await?;
+                Some((item, (items, guard)))
+            });
+            sse_response(Box::pin(guarded), state.config.keep_alive, None)
+        }
+        Start::Dropped => json_error(StatusCode::INTERNAL_SERVER_ERROR, ErrorObject::internal("the request was dropped"), None),
+    }
+}
+
+fn to_data(m: &Message) -> Arc<str> {
+    String::from_utf8(m.to_vec()).unwrap_or_default().into()
+}
+
+fn sse_response(
+    items: std::pin::Pin<Box<dyn Stream<Item = SseItem> + Send>>,
+    keep_alive: Duration,
+    session_id: Option<&str>,
+) -> HttpResponse {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures::StreamExt;
+    let events = items
+        .take_while(|i| futures::future::ready(!matches!(i, SseItem::End)))
+        .map(|item| {
+            let SseItem::Event { id, data, retry } = item else { unreachable!("End is filtered above") };
+            let mut e = Event::default();
+            if let Some(id) = id {
+                e = e.id(id);
+            }
+            if let Some(ms) = retry {
+                e = e.retry(Duration::from_millis(ms));
+            }
+            e = match data {
+                Some(d) => e.event("message").data(&*d),
+                None => e.data(""),
+            };
+            Ok::<_, Infallible>(e)
+        });
+    let mut resp = Sse::new(events).keep_alive(KeepAlive::new().interval(keep_alive)).into_response();
+    resp.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Some(id) = session_id.and_then(|s| HeaderValue::from_str(s).ok()) {
+        resp.headers_mut().insert("mcp-session-id", id);
+    }
+    resp
+}
+
+async fn handshake_request(state: Arc<HttpState>, headers: HeaderMap, req: Request) -> HttpResponse {
+    let (http_session, session_id) = if req.method == "initialize" {
+        if lock(&state.sessions).len() >= state.config.max_sessions {
+            return json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorObject::internal("Too many sessions; try again later"),
+                Some(req.id),
+            );
+        }
+        let s = Arc::new(HttpSession::new());
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        (s, id)
+    } else {
+        match session_of(&state, &headers) {
+            Ok(Some(s)) => {
+                let id = header_str(&headers, "mcp-session-id").unwrap_or_default().to_string();
+                (s, id)
+            }
+            Ok(None) => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    ErrorObject::invalid_request(format!(
+                        "Bad Request: {} needs an Mcp-Session-Id header (call initialize first), \
+                         or `_meta.{}` for the stateless 2026-07-28 protocol",
+                        req.method,
+                        meta::PROTOCOL_VERSION
+                    )),
+                    Some(req.id),
+                );
+            }
+            Err(r) => return r,
+        }
+    };
+    let is_init = req.method == "initialize";
+    let (tx, rx) = mpsc::unbounded_channel::<Message>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Response>();
+    let server = state.server.clone();
+    let session = http_session.session.clone();
+    let id = req.id.clone();
+    let (abort, registration) = AbortHandle::new_pair();
+    if !session.track(id.clone(), abort) {
+        return json_error(
+            StatusCode::CONFLICT,
+            ErrorObject::invalid_request(format!("Duplicate request id {id}: a request with this id is still running")),
+            Some(id),
+        );
+    }
+    // In this era a disconnect is not a cancellation: the handler runs on, and its stream
+    // is logged so that the client can resume it with Last-Event-ID.
+    tokio::spawn(Abortable::new(
+        {
+            let session = session.clone();
+            async move {
+                let response = server.handle_request(&session, req, Some(tx)).await;
+                if session.untrack(&id) {
+                    let _ = done_tx.send(response);
+                }
+            }
+        },
+        registration,
+    ));
+    match first_output(rx, done_rx).await {
+        Start::Done(response) => {
+            if is_init && response.outcome.is_ok() {
+                lock(&state.sessions).insert(session_id.clone(), http_session.clone());
+                tokio::spawn(crate::transport::stdio::forward_changes(state.server.clone(), http_session.session.clone()));
+            }
+            let mut resp =
+                (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Message::Response(response).to_vec()).into_response();
+            if let Ok(v) = HeaderValue::from_str(&session_id) {
+                resp.headers_mut().insert("mcp-session-id", v);
+            }
+            resp
+        }
+        Start::Speaking(first, rx, done) => {
+            let (stream, live) = http_session.open_stream();
+            http_session.emit(stream, None, None);
+            let hs = http_session.clone();
+            tokio::spawn(async move {
+                let emitter = hs.clone();
+                forward(first, rx, done, move |data| {
+                    emitter.emit(stream, Some(data), None);
+                    true
+                })
+                .await;
+                hs.finish(stream);
+            });
+            sse_response(unbounded_items(live), state.config.keep_alive, Some(&session_id))
+        }
+        Start::Dropped => json_error(StatusCode::OK, ErrorObject::internal("the request was cancelled"), None),
+    }
+}
+
+fn unbounded_items(mut rx: mpsc::UnboundedReceiver<SseItem>) -> std::pin::Pin<Box<dyn Stream<Item = SseItem> + Send>> {
+    Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+}
+
+async fn get(state: Arc<HttpState>, headers: HeaderMap) -> HttpResponse {
+    let version = header_str(&headers, "mcp-protocol-version").and_then(ProtocolVersion::parse);
+    if version.map(|v| v.era()) == Some(Era::Stateless) || header_str(&headers, "mcp-session-id").is_none() {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST")],
+            "GET streams belong to handshake-era sessions; the 2026-07-28 protocol uses subscriptions/listen",
+        )
+            .into_response();
+    }
+    if !accepts(&headers, false) {
+        return json_error(StatusCode::NOT_ACCEPTABLE, ErrorObject::invalid_request("Not Acceptable: GET needs Accept: text/event-stream"), None);
+    }
+    let s = match session_of(&state, &headers) {
+        Ok(Some(s)) => s,
+        Ok(None) => unreachable!("checked above"),
+        Err(r) => return r,
+    };
+    let session_id = header_str(&headers, "mcp-session-id").unwrap_or_default().to_string();
+    if let Some(last) = header_str(&headers, "last-event-id") {
+        return match s.resume(last) {
+            Some(rx) => sse_response(unbounded_items(rx), state.config.keep_alive, Some(&session_id)),
+            None => json_error(StatusCode::BAD_REQUEST, ErrorObject::invalid_request(format!("Unknown Last-Event-ID {last:?}")), None),
+        };
+    }
+    if s.get_open.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        return json_error(StatusCode::CONFLICT, ErrorObject::invalid_request("This session already has an open GET stream"), None);
+    }
+    let (stream, live) = s.open_stream();
+    s.emit(stream, None, Some(SSE_RETRY_MS));
+    let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Message>();
+    s.session.set_push(push_tx);
+    let hs = s.clone();
+    tokio::spawn(async move {
+        while let Some(m) = push_rx.recv().await {
+            hs.emit(stream, Some(to_data(&m)), None);
+        }
+    });
+    // When the client goes away, the GET slot frees up.
+    let hs = s.clone();
+    let items = unbounded_items(live);
+    let guarded = futures::stream::unfold((items, GetSlot(hs)), |(mut items, slot)| async move {
+        use futures::StreamExt;
+        let item = items.next().await?;
+        Some((item, (items, slot)))
+    });
+    sse_response(Box::pin(guarded), state.config.keep_alive, Some(&session_id))
+}
+
+struct GetSlot(Arc<HttpSession>);
+
+impl Drop for GetSlot {
+    fn drop(&mut self) {
+        self.0.get_open.store(false, std::sync::atomic::Ordering::Release);
+        self.0.session.clear_push();
+    }
+}
+
+fn delete(state: Arc<HttpState>, headers: HeaderMap) -> HttpResponse {
+    let Some(id) = header_str(&headers, "mcp-session-id") else {
+        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")], "DELETE ends handshake-era sessions; send Mcp-Session-Id").into_response();
+    };
+    match lock(&state.sessions).remove(id) {
+        Some(_) => StatusCode::NO_CONTENT.into_response(),
+        None => json_error(StatusCode::NOT_FOUND, ErrorObject::invalid_request("Session not found"), None),
+    }
+}
