@@ -1,0 +1,118 @@
+//! The command line every connector binary shares: transport, listen address, log level
+//! and limits, each flag also read from an environment variable.
+//!
+//! ```no_run
+//! use clap::Parser;
+//! use mcp_core::cli::ServeArgs;
+//!
+//! #[derive(Parser)]
+//! struct Cli {
+//!     #[command(flatten)]
+//!     serve: ServeArgs,
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::process::ExitCode {
+//!     let cli = Cli::parse();
+//!     cli.serve.init_tracing();
+//!     let server = cli.serve.configure(mcp_core::Server::builder("demo", "1.0.0")).build();
+//!     cli.serve.run(server).await
+//! }
+//! ```
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::server::{Server, ServerBuilder};
+use crate::transport::{http, stdio};
+
+/// How the server talks to its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportKind {
+    /// Newline-delimited JSON on stdin/stdout (clients spawn the server).
+    Stdio,
+    /// Streamable HTTP at /mcp.
+    Http,
+}
+
+/// Flags common to every MCP server binary.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Transport to serve on.
+    #[arg(long, env = "MCP_TRANSPORT", value_enum, default_value = "stdio")]
+    pub transport: TransportKind,
+    /// Address for the HTTP transport (loopback by default).
+    #[arg(long, env = "MCP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Log level or tracing filter (logs go to stderr).
+    #[arg(long, env = "MCP_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Longest a single tool call may run, in seconds.
+    #[arg(long, env = "MCP_CALL_TIMEOUT_SECS", default_value_t = 120)]
+    pub call_timeout_secs: u64,
+    /// Most bytes of output one tool result may carry back to the model.
+    #[arg(long, env = "MCP_MAX_OUTPUT_BYTES", default_value_t = 256 * 1024)]
+    pub max_output_bytes: usize,
+    /// Most requests handled at once.
+    #[arg(long, env = "MCP_MAX_CONCURRENCY", default_value_t = 256)]
+    pub max_concurrency: usize,
+    /// Items per page of list results.
+    #[arg(long, env = "MCP_PAGE_SIZE", default_value_t = 100)]
+    pub page_size: usize,
+    /// Extra allowed Origin values for HTTP (comma-separated); loopback is always allowed.
+    #[arg(long, env = "MCP_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Extra allowed Host names for HTTP (comma-separated); loopback is always allowed.
+    #[arg(long, env = "MCP_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// Secret that signs requestState; set the same value on every replica.
+    #[arg(long, env = "MCP_STATE_SECRET", hide_env_values = true)]
+    pub state_secret: Option<String>,
+}
+
+impl ServeArgs {
+    /// Sends `tracing` output to stderr at the chosen level (stdout is for protocol only).
+    pub fn init_tracing(&self) {
+        let filter = tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+    }
+
+    /// Applies the limits to a server being built.
+    pub fn configure(&self, builder: ServerBuilder) -> ServerBuilder {
+        builder.configure(|c| {
+            c.call_timeout = Duration::from_secs(self.call_timeout_secs.max(1));
+            c.max_output_bytes = self.max_output_bytes.max(1024);
+            c.max_concurrency = self.max_concurrency.max(1);
+            c.page_size = self.page_size.max(1);
+            if let Some(secret) = &self.state_secret {
+                c.state_secret = Some(secret.as_bytes().to_vec());
+            }
+        })
+    }
+
+    /// The HTTP settings from the flags.
+    pub fn http_config(&self) -> http::HttpConfig {
+        http::HttpConfig {
+            allowed_origins: self.allowed_origins.clone(),
+            allowed_hosts: self.allowed_hosts.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// Serves until the client leaves (stdio) or the process is told to stop (HTTP).
+    pub async fn run(&self, server: Server) -> ExitCode {
+        let result = match self.transport {
+            TransportKind::Stdio => stdio::serve_stdio(server, stdio::StdioConfig::default()).await,
+            TransportKind::Http => http::serve_http(server, self.listen, self.http_config()).await,
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "server stopped with an error");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
