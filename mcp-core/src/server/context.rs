@@ -39,7 +39,12 @@ pub(crate) struct Scope {
     pub(crate) input_responses: Map<String, Value>,
     pub(crate) request_state: Option<String>,
     pub(crate) input_timeout: Duration,
+    pub(crate) changes: Option<tokio::sync::broadcast::Sender<super::Change>>,
 }
+
+/// The method of the internal message by which a handler asks the HTTP transport to close
+/// the current response stream (handshake era, SEP-1699 polling). Never sent on the wire.
+pub const CLOSE_STREAM: &str = "$/mcp-core/closeStream";
 
 /// The handle a tool, resource or prompt handler receives.
 #[derive(Clone)]
@@ -100,6 +105,7 @@ impl Context {
                 input_responses: Map::new(),
                 request_state: None,
                 input_timeout: Duration::from_secs(1),
+                changes: None,
             }),
         }
     }
@@ -141,6 +147,20 @@ impl Context {
             params["message"] = json!(message);
         }
         self.send(Message::Notification(Notification::new("notifications/progress", params)));
+    }
+
+    /// Tells clients that something changed (list-changed or resource-updated notifications).
+    pub fn notify(&self, change: super::Change) {
+        if let Some(changes) = &self.scope.changes {
+            let _ = changes.send(change);
+        }
+    }
+
+    /// Asks the HTTP transport to close this request's event stream now and let the client
+    /// reconnect after `retry` (handshake era, where streams are resumable); the result is
+    /// delivered on the resumed stream. Other transports ignore it.
+    pub fn close_stream(&self, retry: Duration) {
+        self.send(Message::Notification(Notification::new(CLOSE_STREAM, json!({ "retryMs": retry.as_millis() as u64 }))));
     }
 
     /// Sends a log message to the client if it asked for this level.

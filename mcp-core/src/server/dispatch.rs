@@ -438,6 +438,7 @@ impl Server {
                 input_responses,
                 request_state,
                 input_timeout: self.inner.config.input_timeout,
+                changes: Some(self.inner.changes.clone()),
             }),
         })
     }
@@ -571,6 +572,7 @@ impl Server {
                         input_responses: Map::new(),
                         request_state: None,
                         input_timeout: self.inner.config.input_timeout,
+                        changes: Some(self.inner.changes.clone()),
                     }),
                 };
                 let req = CompletionRequest { ref_type, ref_name, argument: arg_name, value, context };

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, broadcast};
 
-pub use context::{Context, InputRequest, RequestMeta, RequestSink};
+pub use context::{CLOSE_STREAM, Context, InputRequest, RequestMeta, RequestSink};
 pub use error::{InputRequired, ToolError};
 pub use handler::{
     CompletionRequest, IntoResourceContents, IntoToolResult, Json, PromptRoute, ResourceRoute, ToolRoute, prompt,

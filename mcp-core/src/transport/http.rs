@@ -139,6 +139,18 @@ impl HttpSession {
         }
     }
 
+    /// Ends the live connection of a stream (after telling the client when to come back);
+    /// events keep being logged for a `Last-Event-ID` resumption.
+    fn disconnect(&self, stream: u64, retry_ms: u64) {
+        self.emit(stream, None, Some(retry_ms));
+        let mut g = lock(&self.streams);
+        if let Some(log) = g.1.get_mut(&stream) {
+            if let Some(live) = log.live.take() {
+                let _ = live.send(SseItem::End);
+            }
+        }
+    }
+
     fn finish(&self, stream: u64) {
         let mut g = lock(&self.streams);
         if let Some(log) = g.1.get_mut(&stream) {
@@ -283,7 +295,7 @@ fn check_origin(config: &HttpConfig, headers: &HeaderMap) -> Result<(), HttpResp
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
 async fn handle(State(state): State<Arc<HttpState>>, method: Method, headers: HeaderMap, body: Bytes) -> HttpResponse {
@@ -607,18 +619,36 @@ async fn forward(
     first: Message,
     mut rx: mpsc::UnboundedReceiver<Message>,
     done: tokio::sync::oneshot::Receiver<Response>,
-    mut emit: impl FnMut(Arc<str>) -> bool,
+    mut emit: impl FnMut(Outgoing) -> bool,
 ) {
-    if !emit(to_data(&first)) {
+    if !emit(Outgoing::of(&first)) {
         return;
     }
     while let Some(m) = rx.recv().await {
-        if !emit(to_data(&m)) {
+        if !emit(Outgoing::of(&m)) {
             return;
         }
     }
     if let Ok(r) = done.await {
-        emit(to_data(&Message::Response(r)));
+        emit(Outgoing::Data(to_data(&Message::Response(r))));
+    }
+}
+
+/// What a request's stream carries next.
+enum Outgoing {
+    Data(Arc<str>),
+    /// Close the connection, keeping the stream resumable; reconnect after this many ms.
+    Close(u64),
+}
+
+impl Outgoing {
+    fn of(m: &Message) -> Self {
+        match m {
+            Message::Notification(n) if n.method == crate::server::CLOSE_STREAM => Outgoing::Close(
+                n.params.as_ref().and_then(|p| p.get("retryMs")).and_then(Value::as_u64).unwrap_or(SSE_RETRY_MS),
+            ),
+            m => Outgoing::Data(to_data(m)),
+        }
     }
 }
 
@@ -647,8 +677,10 @@ async fn stateless_request(state: Arc<HttpState>, req: Request) -> HttpResponse 
         }
         Start::Speaking(first, rx, done) => {
             let (item_tx, item_rx) = mpsc::unbounded_channel();
-            tokio::spawn(forward(first, rx, done, move |data| {
-                item_tx.send(SseItem::Event { id: None, data: Some(data), retry: None }).is_ok()
+            tokio::spawn(forward(first, rx, done, move |out| match out {
+                Outgoing::Data(data) => item_tx.send(SseItem::Event { id: None, data: Some(data), retry: None }).is_ok(),
+                // Stateless streams are not resumable: closing one would lose the request.
+                Outgoing::Close(_) => true,
             }));
             let items = unbounded_items(item_rx);
             let guarded = futures::stream::unfold((items, guard), |(mut items, guard)| async move {
@@ -775,12 +807,16 @@ async fn handshake_request(state: Arc<HttpState>, headers: HeaderMap, req: Reque
         }
         Start::Speaking(first, rx, done) => {
             let (stream, live) = http_session.open_stream();
-            http_session.emit(stream, None, None);
+            // The priming event: an id to resume from, and how long to wait before doing so.
+            http_session.emit(stream, None, Some(SSE_RETRY_MS));
             let hs = http_session.clone();
             tokio::spawn(async move {
                 let emitter = hs.clone();
-                forward(first, rx, done, move |data| {
-                    emitter.emit(stream, Some(data), None);
+                forward(first, rx, done, move |out| {
+                    match out {
+                        Outgoing::Data(data) => emitter.emit(stream, Some(data), None),
+                        Outgoing::Close(retry) => emitter.disconnect(stream, retry),
+                    }
                     true
                 })
                 .await;

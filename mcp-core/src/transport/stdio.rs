@@ -141,22 +141,29 @@ where
 async fn write_loop<W: AsyncWrite + Unpin>(mut rx: mpsc::UnboundedReceiver<Message>, mut writer: W) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(64 * 1024);
     while let Some(msg) = rx.recv().await {
-        msg.write_to(&mut buf);
-        buf.push(b'\n');
+        append(&msg, &mut buf);
         while buf.len() < 1024 * 1024 {
             match rx.try_recv() {
-                Ok(msg) => {
-                    msg.write_to(&mut buf);
-                    buf.push(b'\n');
-                }
+                Ok(msg) => append(&msg, &mut buf),
                 Err(_) => break,
             }
+        }
+        if buf.is_empty() {
+            continue;
         }
         writer.write_all(&buf).await?;
         writer.flush().await?;
         buf.clear();
     }
     writer.flush().await
+}
+
+fn append(msg: &Message, buf: &mut Vec<u8>) {
+    if matches!(msg, Message::Notification(n) if n.method == crate::server::CLOSE_STREAM) {
+        return;
+    }
+    msg.write_to(buf);
+    buf.push(b'\n');
 }
 
 /// Forwards list and resource changes to a handshake-era client on this connection.
