@@ -66,7 +66,7 @@ fn unsupported_version(requested: &str) -> ErrorObject {
 }
 
 /// Reads the stateless envelope from `_meta`, precisely rejecting what is missing.
-fn stateless_meta(params: &Map<String, Value>) -> Result<RequestMeta, ErrorObject> {
+pub(crate) fn stateless_meta(params: &Map<String, Value>) -> Result<RequestMeta, ErrorObject> {
     let m = match params.get("_meta") {
         Some(Value::Object(m)) => m,
         Some(other) => {

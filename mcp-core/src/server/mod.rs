@@ -43,6 +43,7 @@ pub use handler::{
 pub use session::{Handshake, Outbound, Session};
 
 use crate::protocol::{Completion, Implementation};
+pub(crate) use dispatch::stateless_meta;
 use handler::{ErasedCompleter, ResourceKind};
 use state::StateSealer;
 

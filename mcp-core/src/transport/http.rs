@@ -333,18 +333,8 @@ fn mismatch(message: String, id: Option<crate::protocol::RequestId>) -> HttpResp
 }
 
 /// Checks that the stateless request's headers mirror its body.
-fn validate_stateless_headers(server: &Server, headers: &HeaderMap, req: &Request, body_version: &str) -> Result<(), HttpResponse> {
+fn validate_stateless_headers(server: &Server, headers: &HeaderMap, req: &Request) -> Result<(), HttpResponse> {
     let id = Some(req.id.clone());
-    match header_str(headers, "mcp-protocol-version") {
-        None => return Err(mismatch("Header mismatch: missing MCP-Protocol-Version header".into(), id)),
-        Some(v) if v != body_version => {
-            return Err(mismatch(
-                format!("Header mismatch: MCP-Protocol-Version header value '{v}' does not match body value '{body_version}'"),
-                id,
-            ));
-        }
-        Some(_) => {}
-    }
     match header_str(headers, "mcp-method") {
         None => return Err(mismatch("Header mismatch: missing Mcp-Method header".into(), id)),
         Some(m) if m != req.method => {
@@ -506,34 +496,15 @@ async fn post(state: Arc<HttpState>, headers: HeaderMap, body: Bytes) -> HttpRes
                 .and_then(Value::as_str)
                 .map(str::to_string);
             let header_era = header_version.as_deref().and_then(ProtocolVersion::parse).map(|v| v.era());
-            match body_version {
-                Some(v) => {
-                    if !matches!(ProtocolVersion::parse(&v), Some(p) if p.era() == Era::Stateless) {
-                        let e = ErrorObject::new(codes::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
-                            .with_data(serde_json::json!({ "supported": ProtocolVersion::supported_strings(), "requested": v }));
-                        return json_error(StatusCode::BAD_REQUEST, e, Some(req.id));
-                    }
-                    if let Err(r) = validate_stateless_headers(&state.server, &headers, &req, &v) {
-                        return r;
-                    }
-                    stateless_request(state, req).await
-                }
-                None if header_era == Some(Era::Stateless) => mismatch(
-                    format!(
-                        "Header mismatch: MCP-Protocol-Version header says {} but the body has no `_meta.{}`",
-                        header_version.unwrap_or_default(),
-                        meta::PROTOCOL_VERSION
-                    ),
-                    Some(req.id),
-                ),
-                None if header_version.is_some() && header_era.is_none() && req.method != "initialize" => {
-                    let v = header_version.unwrap_or_default();
-                    let e = ErrorObject::new(codes::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
-                        .with_data(serde_json::json!({ "supported": ProtocolVersion::supported_strings(), "requested": v }));
-                    json_error(StatusCode::BAD_REQUEST, e, Some(req.id))
-                }
-                None => handshake_request(state, headers, req).await,
+            if body_version.is_some() || header_era == Some(Era::Stateless) {
+                return stateless_post(state, headers, req, body_version).await;
             }
+            if let Some(v) = header_version.filter(|_| header_era.is_none() && req.method != "initialize") {
+                let e = ErrorObject::new(codes::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
+                    .with_data(serde_json::json!({ "supported": ProtocolVersion::supported_strings(), "requested": v }));
+                return json_error(StatusCode::BAD_REQUEST, e, Some(req.id));
+            }
+            handshake_request(state, headers, req).await
         }
         Message::Notification(n) => {
             match session_of(&state, &headers) {
@@ -652,6 +623,26 @@ impl Outgoing {
     }
 }
 
+/// Validates a stateless request's envelope and headers (all failures are 400s), then serves it.
+async fn stateless_post(state: Arc<HttpState>, headers: HeaderMap, req: Request, body_version: Option<String>) -> HttpResponse {
+    let id = Some(req.id.clone());
+    let header_version = header_str(&headers, "mcp-protocol-version");
+    match (header_version, body_version.as_deref()) {
+        (None, _) => return mismatch("Header mismatch: missing MCP-Protocol-Version header".into(), id),
+        (Some(h), Some(b)) if h != b => {
+            return mismatch(format!("Header mismatch: MCP-Protocol-Version header value '{h}' does not match body value '{b}'"), id);
+        }
+        _ => {}
+    }
+    if let Err(e) = crate::server::stateless_meta(req.params.as_ref().unwrap_or(&serde_json::Map::new())) {
+        return json_error(StatusCode::BAD_REQUEST, e, id);
+    }
+    if let Err(r) = validate_stateless_headers(&state.server, &headers, &req) {
+        return r;
+    }
+    stateless_request(state, req).await
+}
+
 async fn stateless_request(state: Arc<HttpState>, req: Request) -> HttpResponse {
     let (tx, rx) = mpsc::unbounded_channel::<Message>();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Response>();
@@ -698,35 +689,57 @@ fn to_data(m: &Message) -> Arc<str> {
     String::from_utf8(m.to_vec()).unwrap_or_default().into()
 }
 
+/// Formats one SSE event. A priming event (no data) still carries an empty `data:` field,
+/// which is what clients recognise as "an id to resume from".
+fn sse_event(id: Option<&str>, data: Option<&str>, retry: Option<u64>) -> Bytes {
+    let mut out = String::with_capacity(data.map(str::len).unwrap_or(0) + 48);
+    if let Some(id) = id {
+        out.push_str("id: ");
+        out.push_str(id);
+        out.push('\n');
+    }
+    if let Some(ms) = retry {
+        out.push_str(&format!("retry: {ms}\n"));
+    }
+    match data {
+        Some(d) => {
+            out.push_str("event: message\n");
+            // Serialized JSON never contains a raw newline, so one data line suffices.
+            out.push_str("data: ");
+            out.push_str(d);
+            out.push('\n');
+        }
+        None => out.push_str("data: \n"),
+    }
+    out.push('\n');
+    Bytes::from(out)
+}
+
 fn sse_response(
     items: std::pin::Pin<Box<dyn Stream<Item = SseItem> + Send>>,
     keep_alive: Duration,
     session_id: Option<&str>,
 ) -> HttpResponse {
-    use axum::response::sse::{Event, KeepAlive, Sse};
     use futures::StreamExt;
-    let events = items
-        .take_while(|i| futures::future::ready(!matches!(i, SseItem::End)))
-        .map(|item| {
-            let SseItem::Event { id, data, retry } = item else { unreachable!("End is filtered above") };
-            let mut e = Event::default();
-            if let Some(id) = id {
-                e = e.id(id);
-            }
-            if let Some(ms) = retry {
-                e = e.retry(Duration::from_millis(ms));
-            }
-            e = match data {
-                Some(d) => e.event("message").data(&*d),
-                None => e.data(""),
-            };
-            Ok::<_, Infallible>(e)
-        });
-    let mut resp = Sse::new(events).keep_alive(KeepAlive::new().interval(keep_alive)).into_response();
-    resp.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let events = items.take_while(|i| futures::future::ready(!matches!(i, SseItem::End))).map(|item| match item {
+        SseItem::Event { id, data, retry } => sse_event(id.as_deref(), data.as_deref(), retry),
+        SseItem::End => Bytes::new(),
+    });
+    // Comments keep idle connections alive through proxies; they end with the events.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive);
+    let pings = futures::stream::poll_fn(move |cx| ticker.poll_tick(cx).map(|_| Some(Bytes::from_static(b":\n\n"))));
+    let body = futures::stream::select_with_strategy(events.map(Some).chain(futures::stream::once(async { None })), pings.map(Some), |_: &mut ()| {
+        futures::stream::PollNext::Left
+    })
+    .take_while(|b| futures::future::ready(b.is_some()))
+    .filter_map(|b| futures::future::ready(b.map(Ok::<_, Infallible>)));
+    let mut resp = HttpResponse::new(axum::body::Body::from_stream(body));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     if let Some(id) = session_id.and_then(|s| HeaderValue::from_str(s).ok()) {
-        resp.headers_mut().insert("mcp-session-id", id);
+        h.insert("mcp-session-id", id);
     }
     resp
 }
