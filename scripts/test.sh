@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The project's test command (README "Testing"; .ci/run calls exactly this).
+# Installs what the tests need into $MCP_CACHE_DIR (outside the clone), then runs the
+# format and lint gates, the Rust tests, the official conformance suite in both eras,
+# the interop checks against the official tools, and a short benchmark run.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+source scripts/lib.sh
+
+step "tools (node 24 and the official MCP test tools, cached)"
+scripts/setup-tools.sh >/dev/null
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo build (binaries and examples)"
+cargo build --workspace --all-targets
+
+step "cargo test"
+cargo test --workspace
+
+step "conformance suite (server mode, both eras)"
+scripts/conformance.sh
+
+step "interop (Inspector CLI, TypeScript SDK client, reference server)"
+scripts/interop.sh
+
+if [ "${SKIP_BENCH:-0}" != 1 ]; then
+  step "benchmark (quick run, so the bench keeps working)"
+  cargo build --release -p mcp-bench
+  target/release/echo-bench --quick
+fi
+echo "all tests passed" >&2
