@@ -1,0 +1,208 @@
+//! A line-based session end to end (the stdio framing over an in-memory pipe): bad input
+//! of every kind gets the right error and the session stays usable afterwards.
+
+use std::time::Duration;
+
+use mcp_core::server::Server;
+use mcp_core::transport::stdio::{StdioConfig, serve_lines};
+use mcp_core::{Context, ToolError, tool};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct EchoArgs {
+    /// Text to send back.
+    message: String,
+}
+
+async fn echo(_ctx: Context, args: EchoArgs) -> Result<String, ToolError> {
+    Ok(args.message)
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct SleepArgs {
+    /// Milliseconds.
+    ms: u64,
+}
+
+async fn sleep(_ctx: Context, args: SleepArgs) -> Result<String, ToolError> {
+    tokio::time::sleep(Duration::from_millis(args.ms)).await;
+    Ok("slept".into())
+}
+
+struct Peer {
+    input: DuplexStream,
+    output: tokio::io::Lines<BufReader<DuplexStream>>,
+}
+
+impl Peer {
+    fn start(max_line_bytes: usize) -> Self {
+        let server = Server::builder("test", "1.0.0")
+            .tool(tool("echo", echo).read_only())
+            .tool(tool("sleep", sleep).read_only())
+            .configure(|c| c.call_timeout = Duration::from_millis(500))
+            .build();
+        let (client_in, server_in) = tokio::io::duplex(1 << 20);
+        let (server_out, client_out) = tokio::io::duplex(1 << 20);
+        let config = StdioConfig { max_line_bytes, ..Default::default() };
+        tokio::spawn(serve_lines(server, BufReader::new(server_in), server_out, config, futures::future::pending()));
+        Self { input: client_in, output: BufReader::new(client_out).lines() }
+    }
+
+    async fn send_raw(&mut self, line: &[u8]) {
+        self.input.write_all(line).await.expect("write");
+        self.input.write_all(b"\n").await.expect("write");
+    }
+
+    async fn send(&mut self, v: Value) {
+        self.send_raw(v.to_string().as_bytes()).await;
+    }
+
+    async fn recv(&mut self) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(5), self.output.next_line())
+            .await
+            .expect("a reply within 5 s")
+            .expect("read")
+            .expect("a line");
+        serde_json::from_str(&line).expect("stdout carries JSON only")
+    }
+
+    async fn call(&mut self, v: Value) -> Value {
+        self.send(v).await;
+        self.recv().await
+    }
+
+    async fn assert_alive(&mut self, id: i64) {
+        let r = self.call(json!({"jsonrpc":"2.0","id":id,"method":"ping"})).await;
+        assert_eq!(r, json!({"jsonrpc":"2.0","id":id,"result":{}}), "session still answers");
+    }
+
+    async fn initialize(&mut self) {
+        let r = self
+            .call(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+                "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}))
+            .await;
+        assert_eq!(r["result"]["protocolVersion"], "2025-06-18");
+        self.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
+    }
+}
+
+fn modern_meta() -> Value {
+    json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}})
+}
+
+#[tokio::test]
+async fn malformed_messages_get_specific_errors_and_the_session_survives() {
+    let mut p = Peer::start(1 << 20);
+    p.send_raw(b"{this is not json").await;
+    let r = p.recv().await;
+    assert_eq!(r["error"]["code"], -32700);
+    assert_eq!(r["id"], Value::Null);
+    p.assert_alive(1).await;
+
+    let r = p.call(json!({"jsonrpc":"1.0","id":2,"method":"ping"})).await;
+    assert_eq!((r["id"].clone(), r["error"]["code"].clone()), (json!(2), json!(-32600)));
+    let r = p.call(json!({"jsonrpc":"2.0","id":3,"method":"no/such/method"})).await;
+    assert_eq!(r["error"]["code"], -32601);
+    let r = p.call(json!({"jsonrpc":"2.0","id":4,"method":"tools/list","params":[1,2]})).await;
+    assert_eq!(r["error"]["code"], -32602);
+    p.assert_alive(5).await;
+}
+
+#[tokio::test]
+async fn handshake_era_requests_before_initialize_are_refused() {
+    let mut p = Peer::start(1 << 20);
+    let r = p.call(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})).await;
+    assert_eq!(r["error"]["code"], -32600);
+    assert!(r["error"]["message"].as_str().expect("message").contains("initialize"));
+    p.initialize().await;
+    let r = p.call(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}})).await;
+    assert_eq!(r["result"]["content"][0]["text"], "hi");
+    assert!(r["result"].get("resultType").is_none(), "handshake-era results keep their old shape");
+}
+
+#[tokio::test]
+async fn stateless_requests_validate_their_meta_envelope() {
+    let mut p = Peer::start(1 << 20);
+    let r = p.call(json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}})).await;
+    assert_eq!(r["error"]["code"], -32602);
+    assert!(r["error"]["message"].as_str().expect("message").contains("clientCapabilities"));
+    let r = p
+        .call(json!({"jsonrpc":"2.0","id":2,"method":"server/discover","params":{"_meta":{
+            "io.modelcontextprotocol/protocolVersion":"1999-01-01","io.modelcontextprotocol/clientCapabilities":{}}}}))
+        .await;
+    assert_eq!(r["error"]["code"], -32022);
+    assert_eq!(r["error"]["data"]["requested"], "1999-01-01");
+    assert!(r["error"]["data"]["supported"].as_array().expect("list").contains(&json!("2026-07-28")));
+    let r = p.call(json!({"jsonrpc":"2.0","id":3,"method":"ping","params":{"_meta":modern_meta()}})).await;
+    assert_eq!(r["error"]["code"], -32601, "ping does not exist in 2026-07-28");
+    let r = p
+        .call(json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"_meta":modern_meta(),"name":"echo","arguments":{"message":"m"}}}))
+        .await;
+    assert_eq!(r["result"]["resultType"], "complete");
+    assert_eq!(r["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "test");
+}
+
+#[tokio::test]
+async fn invalid_arguments_name_the_field_and_unknown_tools_are_protocol_errors() {
+    let mut p = Peer::start(1 << 20);
+    let r = p
+        .call(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":modern_meta(),"name":"echo","arguments":{"message":42}}}))
+        .await;
+    assert_eq!(r["result"]["isError"], true);
+    let text = r["result"]["content"][0]["text"].as_str().expect("text");
+    assert!(text.contains("`message`") && text.contains("expected a string"), "{text}");
+    let r = p.call(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"_meta":modern_meta(),"name":"nope"}})).await;
+    assert_eq!(r["error"]["code"], -32602);
+}
+
+#[tokio::test]
+async fn duplicate_ids_in_flight_are_refused_and_cancellation_stops_a_call() {
+    let mut p = Peer::start(1 << 20);
+    let call = |id: i64, ms: u64| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"_meta":modern_meta(),"name":"sleep","arguments":{"ms":ms}}});
+    p.send(call(7, 300)).await;
+    let r = p.call(call(7, 1)).await;
+    assert_eq!(r["error"]["code"], -32600);
+    assert!(r["error"]["message"].as_str().expect("message").contains("Duplicate request id"));
+    let r = p.recv().await;
+    assert_eq!(r["id"], 7);
+    assert_eq!(r["result"]["content"][0]["text"], "slept");
+
+    p.send(call(8, 400)).await;
+    p.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":8}})).await;
+    // The cancelled call must not answer; the next answer is the ping's.
+    p.assert_alive(9).await;
+}
+
+#[tokio::test]
+async fn calls_past_the_deadline_are_stopped_with_a_clear_error() {
+    let mut p = Peer::start(1 << 20);
+    let r = p
+        .call(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":modern_meta(),"name":"sleep","arguments":{"ms":5000}}}))
+        .await;
+    assert_eq!(r["result"]["isError"], true);
+    assert!(r["result"]["content"][0]["text"].as_str().expect("text").contains("deadline"));
+}
+
+#[tokio::test]
+async fn a_100_mb_line_is_refused_without_ending_the_session() {
+    let mut p = Peer::start(16 * 1024 * 1024);
+    let mut huge = Vec::with_capacity(100 * 1024 * 1024 + 64);
+    huge.extend_from_slice(br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":""#);
+    huge.resize(100 * 1024 * 1024, b'x');
+    huge.extend_from_slice(br#""}}"#);
+    let writer = {
+        let mut input = p.input;
+        tokio::spawn(async move {
+            input.write_all(&huge).await.expect("write");
+            input.write_all(b"\n").await.expect("write");
+            input
+        })
+    };
+    let r = tokio::time::timeout(Duration::from_secs(30), p.output.next_line()).await.expect("reply").expect("io").expect("line");
+    let r: Value = serde_json::from_str(&r).expect("json");
+    assert_eq!(r["error"]["code"], -32600);
+    assert!(r["error"]["message"].as_str().expect("message").contains("too large"));
+    p.input = writer.await.expect("writer");
+    p.assert_alive(2).await;
+}
