@@ -76,7 +76,8 @@ impl ServeArgs {
     pub fn init_tracing(&self) {
         let filter = tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+        let _ =
+            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
     }
 
     /// Applies the limits to a server being built.

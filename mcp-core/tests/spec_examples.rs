@@ -11,7 +11,8 @@ fn examples_dir() -> PathBuf {
 
 fn examples() -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    let dir = std::fs::read_dir(examples_dir()).expect("../shared/mcp-spec/examples-2026-07-28 must exist beside the clone");
+    let dir =
+        std::fs::read_dir(examples_dir()).expect("../shared/mcp-spec/examples-2026-07-28 must exist beside the clone");
     for kind in dir {
         let kind = kind.expect("dir entry");
         let name = kind.file_name().to_string_lossy().to_string();

@@ -116,7 +116,11 @@ async fn handshake_era_requests_before_initialize_are_refused() {
     assert_eq!(r["error"]["code"], -32600);
     assert!(r["error"]["message"].as_str().expect("message").contains("initialize"));
     p.initialize().await;
-    let r = p.call(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}})).await;
+    let r = p
+        .call(
+            json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}),
+        )
+        .await;
     assert_eq!(r["result"]["content"][0]["text"], "hi");
     assert!(r["result"].get("resultType").is_none(), "handshake-era results keep their old shape");
 }
@@ -152,7 +156,9 @@ async fn invalid_arguments_name_the_field_and_unknown_tools_are_protocol_errors(
     assert_eq!(r["result"]["isError"], true);
     let text = r["result"]["content"][0]["text"].as_str().expect("text");
     assert!(text.contains("`message`") && text.contains("expected a string"), "{text}");
-    let r = p.call(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"_meta":modern_meta(),"name":"nope"}})).await;
+    let r = p
+        .call(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"_meta":modern_meta(),"name":"nope"}}))
+        .await;
     assert_eq!(r["error"]["code"], -32602);
 }
 
@@ -199,7 +205,11 @@ async fn a_100_mb_line_is_refused_without_ending_the_session() {
             input
         })
     };
-    let r = tokio::time::timeout(Duration::from_secs(30), p.output.next_line()).await.expect("reply").expect("io").expect("line");
+    let r = tokio::time::timeout(Duration::from_secs(30), p.output.next_line())
+        .await
+        .expect("reply")
+        .expect("io")
+        .expect("line");
     let r: Value = serde_json::from_str(&r).expect("json");
     assert_eq!(r["error"]["code"], -32600);
     assert!(r["error"]["message"].as_str().expect("message").contains("too large"));

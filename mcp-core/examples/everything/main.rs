@@ -170,7 +170,11 @@ async fn elicitation_defaults(ctx: Context, _: NoArgs) -> Result<String, ToolErr
         }
     });
     let answer = ctx.elicit("Please review and update the form fields with defaults", schema).await?;
-    Ok(format!("Elicitation completed: action={}, content={}", answer.action, json!(answer.content.unwrap_or_default())))
+    Ok(format!(
+        "Elicitation completed: action={}, content={}",
+        answer.action,
+        json!(answer.content.unwrap_or_default())
+    ))
 }
 
 async fn elicitation_enums(ctx: Context, _: NoArgs) -> Result<String, ToolError> {
@@ -193,7 +197,11 @@ async fn elicitation_enums(ctx: Context, _: NoArgs) -> Result<String, ToolError>
         }
     });
     let answer = ctx.elicit("Please choose from the enum fields", schema).await?;
-    Ok(format!("Elicitation completed: action={}, content={}", answer.action, json!(answer.content.unwrap_or_default())))
+    Ok(format!(
+        "Elicitation completed: action={}, content={}",
+        answer.action,
+        json!(answer.content.unwrap_or_default())
+    ))
 }
 
 async fn json_schema_tool(_ctx: Context, _: Value) -> Result<&'static str, ToolError> {
@@ -247,7 +255,10 @@ async fn template_data(_ctx: Context, vars: HashMap<String, String>) -> Result<R
 }
 
 async fn simple_prompt(_ctx: Context, _: NoArgs) -> Result<GetPromptResult, ToolError> {
-    Ok(GetPromptResult { description: None, messages: vec![PromptMessage::user(Content::text("This is a simple prompt for testing."))] })
+    Ok(GetPromptResult {
+        description: None,
+        messages: vec![PromptMessage::user(Content::text("This is a simple prompt for testing."))],
+    })
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -335,28 +346,71 @@ fn server(cli: &Cli) -> Server {
         .tool(tool("test_embedded_resource", embedded).description("Returns an embedded resource").read_only())
         .tool(tool("test_multiple_content_types", mixed).description("Returns text, image and resource").read_only())
         .tool(tool("test_tool_with_logging", with_logging).description("Logs three messages while running").read_only())
-        .tool(tool("test_tool_with_progress", with_progress).description("Reports progress 0, 50, 100 of 100").read_only())
+        .tool(
+            tool("test_tool_with_progress", with_progress)
+                .description("Reports progress 0, 50, 100 of 100")
+                .read_only(),
+        )
         .tool(tool("test_error_handling", error_handling).description("Always fails").read_only())
         .tool(tool("test_sampling", sampling).description("Asks the client's LLM to answer a prompt").read_only())
         .tool(tool("test_elicitation", elicitation).description("Asks the user for a username and email").read_only())
-        .tool(tool("test_elicitation_sep1034_defaults", elicitation_defaults).description("Elicitation with defaults").read_only())
-        .tool(tool("test_elicitation_sep1330_enums", elicitation_enums).description("Elicitation with every enum form").read_only())
+        .tool(
+            tool("test_elicitation_sep1034_defaults", elicitation_defaults)
+                .description("Elicitation with defaults")
+                .read_only(),
+        )
+        .tool(
+            tool("test_elicitation_sep1330_enums", elicitation_enums)
+                .description("Elicitation with every enum form")
+                .read_only(),
+        )
         .tool(
             tool("json_schema_2020_12_tool", json_schema_tool)
                 .description("Tool with JSON Schema 2020-12 features")
                 .input_schema(json_schema_2020_12())
                 .read_only(),
         )
-        .tool(tool("test_reconnection", reconnection).description("Closes the SSE stream mid-call to test resumption").read_only())
-        .tool(tool("test_trigger_tool_change", trigger_tool_change).description("Announces a tool list change").read_only())
-        .tool(tool("long_running", long_running).description("Runs for a while, reporting progress each second").read_only())
-        .resource(resource("test://static-text", "static-text", static_text).description("A static text resource").mime_type("text/plain"))
-        .resource(resource("test://static-binary", "static-binary", static_binary).description("A static binary resource").mime_type("image/png"))
-        .resource(resource("test://watched-resource", "watched-resource", watched).description("A resource to subscribe to").mime_type("text/plain"))
-        .resource(resource_template("test://template/{id}/data", "template-data", template_data).description("Data for an id").mime_type("application/json"))
+        .tool(
+            tool("test_reconnection", reconnection)
+                .description("Closes the SSE stream mid-call to test resumption")
+                .read_only(),
+        )
+        .tool(
+            tool("test_trigger_tool_change", trigger_tool_change)
+                .description("Announces a tool list change")
+                .read_only(),
+        )
+        .tool(
+            tool("long_running", long_running)
+                .description("Runs for a while, reporting progress each second")
+                .read_only(),
+        )
+        .resource(
+            resource("test://static-text", "static-text", static_text)
+                .description("A static text resource")
+                .mime_type("text/plain"),
+        )
+        .resource(
+            resource("test://static-binary", "static-binary", static_binary)
+                .description("A static binary resource")
+                .mime_type("image/png"),
+        )
+        .resource(
+            resource("test://watched-resource", "watched-resource", watched)
+                .description("A resource to subscribe to")
+                .mime_type("text/plain"),
+        )
+        .resource(
+            resource_template("test://template/{id}/data", "template-data", template_data)
+                .description("Data for an id")
+                .mime_type("application/json"),
+        )
         .prompt(prompt("test_simple_prompt", simple_prompt).description("A simple prompt without arguments"))
         .prompt(prompt("test_prompt_with_arguments", prompt_with_arguments).description("A prompt with two arguments"))
-        .prompt(prompt("test_prompt_with_embedded_resource", prompt_with_resource).description("A prompt embedding a resource"))
+        .prompt(
+            prompt("test_prompt_with_embedded_resource", prompt_with_resource)
+                .description("A prompt embedding a resource"),
+        )
         .prompt(prompt("test_prompt_with_image", prompt_with_image).description("A prompt with an image"))
         .completion(complete);
     let builder = mrtr::register(builder);

@@ -95,8 +95,12 @@ async fn multi_round(ctx: Context, _: NoArgs) -> Result<String, ToolError> {
     let name = match ctx.request_state().and_then(|s| s.strip_prefix("round-2:")) {
         Some(name) => name.to_string(),
         None => {
-            let answers =
-                ctx.input_with_state(vec![("step1".into(), ask_name("Step 1: What is your name?"))], Some("round-1".into())).await?;
+            let answers = ctx
+                .input_with_state(
+                    vec![("step1".into(), ask_name("Step 1: What is your name?"))],
+                    Some("round-1".into()),
+                )
+                .await?;
             accepted_field(&answers["step1"], "name")
         }
     };
@@ -201,23 +205,70 @@ fn custom_headers_schema() -> Value {
 
 pub fn register(builder: ServerBuilder) -> ServerBuilder {
     builder
-        .tool(tool("test_input_required_result_elicitation", elicitation).description("Asks the user's name (MRTR)").read_only())
-        .tool(tool("test_input_required_result_sampling", sampling).description("Asks the client's LLM a question (MRTR)").read_only())
-        .tool(tool("test_input_required_result_list_roots", list_roots).description("Asks for the client's roots (MRTR)").read_only())
-        .tool(tool("test_input_required_result_request_state", request_state).description("Round-trips requestState (MRTR)").read_only())
-        .tool(tool("test_input_required_result_multiple_inputs", multiple_inputs).description("Asks three things at once (MRTR)").read_only())
-        .tool(tool("test_input_required_result_multi_round", multi_round).description("Asks in two rounds (MRTR)").read_only())
-        .tool(tool("test_input_required_result_tampered_state", tampered_state).description("Issues signed requestState (MRTR)").read_only())
-        .tool(tool("test_input_required_result_capabilities", capabilities).description("Asks only what the client supports (MRTR)").read_only())
-        .tool(tool("test_missing_capability", missing_capability).description("Needs the sampling capability").read_only())
-        .tool(tool("test_streaming_elicitation", streaming_elicitation).description("Streams progress, then asks for input").read_only())
+        .tool(
+            tool("test_input_required_result_elicitation", elicitation)
+                .description("Asks the user's name (MRTR)")
+                .read_only(),
+        )
+        .tool(
+            tool("test_input_required_result_sampling", sampling)
+                .description("Asks the client's LLM a question (MRTR)")
+                .read_only(),
+        )
+        .tool(
+            tool("test_input_required_result_list_roots", list_roots)
+                .description("Asks for the client's roots (MRTR)")
+                .read_only(),
+        )
+        .tool(
+            tool("test_input_required_result_request_state", request_state)
+                .description("Round-trips requestState (MRTR)")
+                .read_only(),
+        )
+        .tool(
+            tool("test_input_required_result_multiple_inputs", multiple_inputs)
+                .description("Asks three things at once (MRTR)")
+                .read_only(),
+        )
+        .tool(
+            tool("test_input_required_result_multi_round", multi_round)
+                .description("Asks in two rounds (MRTR)")
+                .read_only(),
+        )
+        .tool(
+            tool("test_input_required_result_tampered_state", tampered_state)
+                .description("Issues signed requestState (MRTR)")
+                .read_only(),
+        )
+        .tool(
+            tool("test_input_required_result_capabilities", capabilities)
+                .description("Asks only what the client supports (MRTR)")
+                .read_only(),
+        )
+        .tool(
+            tool("test_missing_capability", missing_capability)
+                .description("Needs the sampling capability")
+                .read_only(),
+        )
+        .tool(
+            tool("test_streaming_elicitation", streaming_elicitation)
+                .description("Streams progress, then asks for input")
+                .read_only(),
+        )
         .tool(tool("test_logging_tool", logging_tool).description("Logs two messages").read_only())
-        .tool(tool("test_trigger_prompt_change", trigger_prompt_change).description("Announces a prompt list change").read_only())
+        .tool(
+            tool("test_trigger_prompt_change", trigger_prompt_change)
+                .description("Announces a prompt list change")
+                .read_only(),
+        )
         .tool(
             tool("test_custom_headers", custom_headers)
                 .description("Arguments mirrored into Mcp-Param headers")
                 .input_schema(custom_headers_schema())
                 .read_only(),
         )
-        .prompt(prompt("test_input_required_result_prompt", input_prompt).description("A prompt that needs user context (MRTR)"))
+        .prompt(
+            prompt("test_input_required_result_prompt", input_prompt)
+                .description("A prompt that needs user context (MRTR)"),
+        )
 }

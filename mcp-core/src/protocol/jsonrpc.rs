@@ -182,9 +182,8 @@ impl Rejection {
 
 /// Parses one JSON-RPC message from bytes, validating it strictly.
 pub fn parse_message(bytes: &[u8]) -> Result<Message, Rejection> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        Rejection::new(None, ErrorObject::parse_error(format!("Parse error: invalid JSON: {e}")))
-    })?;
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| Rejection::new(None, ErrorObject::parse_error(format!("Parse error: invalid JSON: {e}"))))?;
     message_from_value(value)
 }
 
@@ -239,7 +238,9 @@ pub fn message_from_value(value: Value) -> Result<Message, Rejection> {
         None => None,
         Some(raw) => match read_id(&raw) {
             Ok(id) => Some(id),
-            Err(msg) => return Err(Rejection::new(None, ErrorObject::invalid_request(format!("Invalid Request: {msg}")))),
+            Err(msg) => {
+                return Err(Rejection::new(None, ErrorObject::invalid_request(format!("Invalid Request: {msg}"))));
+            }
         },
     };
     match obj.get("jsonrpc") {
@@ -293,7 +294,10 @@ pub fn message_from_value(value: Value) -> Result<Message, Rejection> {
     match (has_result, has_error) {
         (true, false) => {
             let Some(id) = id else {
-                return Err(Rejection::new(None, ErrorObject::invalid_request("Invalid Request: a result response needs an `id`")));
+                return Err(Rejection::new(
+                    None,
+                    ErrorObject::invalid_request("Invalid Request: a result response needs an `id`"),
+                ));
             };
             let result = obj.remove("result").unwrap_or(Value::Null);
             Ok(Message::Response(Response::result(id, result)))
@@ -301,7 +305,10 @@ pub fn message_from_value(value: Value) -> Result<Message, Rejection> {
         (false, true) => {
             let raw = obj.remove("error").unwrap_or(Value::Null);
             let error: ErrorObject = serde_json::from_value(raw).map_err(|e| {
-                Rejection::new(id.clone(), ErrorObject::invalid_request(format!("Invalid Request: malformed `error` member: {e}")))
+                Rejection::new(
+                    id.clone(),
+                    ErrorObject::invalid_request(format!("Invalid Request: malformed `error` member: {e}")),
+                )
             })?;
             Ok(Message::Response(Response::error(id, error)))
         }
@@ -311,7 +318,9 @@ pub fn message_from_value(value: Value) -> Result<Message, Rejection> {
         )),
         (false, false) => Err(Rejection::new(
             id,
-            ErrorObject::invalid_request("Invalid Request: a message needs `method` (request or notification) or `result`/`error` (response)"),
+            ErrorObject::invalid_request(
+                "Invalid Request: a message needs `method` (request or notification) or `result`/`error` (response)",
+            ),
         )),
     }
 }
@@ -373,12 +382,10 @@ impl Message {
             Message::Response(Response { id, outcome: Err(error) }) => {
                 serde_json::to_writer(&mut *out, &WireError { jsonrpc: "2.0", id, error })
             }
-            Message::Response(Response { id: None, outcome: Ok(_) }) => {
-                serde_json::to_writer(
-                    &mut *out,
-                    &WireError { jsonrpc: "2.0", id: &None, error: &ErrorObject::internal("result without id") },
-                )
-            }
+            Message::Response(Response { id: None, outcome: Ok(_) }) => serde_json::to_writer(
+                &mut *out,
+                &WireError { jsonrpc: "2.0", id: &None, error: &ErrorObject::internal("result without id") },
+            ),
         };
     }
 

@@ -100,7 +100,13 @@ impl Context {
         Self {
             scope: Arc::new(Scope {
                 session: Arc::new(Session::new()),
-                meta: RequestMeta { version, capabilities: json!({}), client_info: None, log_level: None, progress_token: None },
+                meta: RequestMeta {
+                    version,
+                    capabilities: json!({}),
+                    client_info: None,
+                    log_level: None,
+                    progress_token: None,
+                },
                 sink: None,
                 input_responses: Map::new(),
                 request_state: None,
@@ -160,7 +166,10 @@ impl Context {
     /// reconnect after `retry` (handshake era, where streams are resumable); the result is
     /// delivered on the resumed stream. Other transports ignore it.
     pub fn close_stream(&self, retry: Duration) {
-        self.send(Message::Notification(Notification::new(CLOSE_STREAM, json!({ "retryMs": retry.as_millis() as u64 }))));
+        self.send(Message::Notification(Notification::new(
+            CLOSE_STREAM,
+            json!({ "retryMs": retry.as_millis() as u64 }),
+        )));
     }
 
     /// Sends a log message to the client if it asked for this level.
@@ -184,7 +193,8 @@ impl Context {
     pub async fn elicit(&self, message: &str, schema: Value) -> Result<ElicitResult, ToolError> {
         let mut answers = self.input(vec![("elicitation".into(), InputRequest::elicit(message, schema))]).await?;
         let answer = answers.remove("elicitation").unwrap_or(Value::Null);
-        serde_json::from_value(answer).map_err(|e| ToolError::failed(format!("the client's elicitation answer is malformed: {e}")))
+        serde_json::from_value(answer)
+            .map_err(|e| ToolError::failed(format!("the client's elicitation answer is malformed: {e}")))
     }
 
     /// Gathers input from the client: in the handshake era by sending it requests and

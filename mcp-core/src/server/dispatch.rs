@@ -106,9 +106,10 @@ pub(crate) fn stateless_meta(params: &Map<String, Value>) -> Result<RequestMeta,
     };
     let client_info = match m.get(meta::CLIENT_INFO) {
         None => None,
-        Some(v) => Some(serde_json::from_value::<Implementation>(v.clone()).map_err(|e| {
-            ErrorObject::invalid_params(format!("`_meta.{}` is malformed: {e}", meta::CLIENT_INFO))
-        })?),
+        Some(v) => Some(
+            serde_json::from_value::<Implementation>(v.clone())
+                .map_err(|e| ErrorObject::invalid_params(format!("`_meta.{}` is malformed: {e}", meta::CLIENT_INFO)))?,
+        ),
     };
     let log_level = match m.get(meta::LOG_LEVEL) {
         None => None,
@@ -135,7 +136,9 @@ fn handshake_meta(hs: &Handshake, params: &Map<String, Value>) -> RequestMeta {
 fn str_param<'a>(params: &'a Map<String, Value>, name: &str, method: &str) -> Result<&'a str, ErrorObject> {
     match params.get(name) {
         Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(ErrorObject::invalid_params(format!("`{name}` of {method} must be a string, got {}", kind(other)))),
+        Some(other) => {
+            Err(ErrorObject::invalid_params(format!("`{name}` of {method} must be a string, got {}", kind(other))))
+        }
         None => Err(ErrorObject::invalid_params(format!("{method} needs `{name}`"))),
     }
 }
@@ -144,7 +147,9 @@ fn object_param(params: &Map<String, Value>, name: &str, method: &str) -> Result
     match params.get(name) {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(o)) => Ok(o.clone()),
-        Some(other) => Err(ErrorObject::invalid_params(format!("`{name}` of {method} must be an object, got {}", kind(other)))),
+        Some(other) => {
+            Err(ErrorObject::invalid_params(format!("`{name}` of {method} must be an object, got {}", kind(other))))
+        }
     }
 }
 
@@ -186,7 +191,12 @@ impl Server {
 
     /// Handles any incoming message; returns what must be sent back, if anything.
     /// Transports that need no concurrency (tests, simple embeddings) can use this.
-    pub async fn handle_message(&self, session: &Arc<Session>, msg: Message, sink: Option<RequestSink>) -> Option<Response> {
+    pub async fn handle_message(
+        &self,
+        session: &Arc<Session>,
+        msg: Message,
+        sink: Option<RequestSink>,
+    ) -> Option<Response> {
         match msg {
             Message::Request(req) => Some(self.handle_request(session, req, sink).await),
             Message::Notification(n) => {
@@ -200,7 +210,12 @@ impl Server {
         }
     }
 
-    async fn route(&self, session: &Arc<Session>, req: Request, sink: Option<RequestSink>) -> Result<Value, ErrorObject> {
+    async fn route(
+        &self,
+        session: &Arc<Session>,
+        req: Request,
+        sink: Option<RequestSink>,
+    ) -> Result<Value, ErrorObject> {
         let params = params_of(&req);
         let has_stateless_meta = params.get("_meta").and_then(|m| m.get(meta::PROTOCOL_VERSION)).is_some();
         let meta = if has_stateless_meta {
@@ -217,7 +232,9 @@ impl Server {
                 _ => {}
             }
             let Some(hs) = session.handshake() else {
-                if !HANDSHAKE_METHODS.contains(&req.method.as_str()) && !STATELESS_METHODS.contains(&req.method.as_str()) {
+                if !HANDSHAKE_METHODS.contains(&req.method.as_str())
+                    && !STATELESS_METHODS.contains(&req.method.as_str())
+                {
                     return Err(ErrorObject::method_not_found(&req.method));
                 }
                 return Err(ErrorObject::invalid_request(format!(
@@ -277,8 +294,10 @@ impl Server {
         if let Value::Object(m) = m {
             m.insert(meta::SERVER_INFO.into(), json!(self.inner.info));
         }
-        if matches!(method, "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" | "resources/read")
-            && obj.get("resultType").and_then(Value::as_str) == Some("complete")
+        if matches!(
+            method,
+            "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" | "resources/read"
+        ) && obj.get("resultType").and_then(Value::as_str) == Some("complete")
         {
             obj.entry("ttlMs").or_insert_with(|| json!(self.inner.config.list_ttl_ms));
             obj.entry("cacheScope").or_insert_with(|| json!("public"));
@@ -312,16 +331,19 @@ impl Server {
             Some(v @ Value::Object(_)) => v.clone(),
             None => json!({}),
             Some(other) => {
-                return Err(ErrorObject::invalid_params(format!("`capabilities` of initialize must be an object, got {}", kind(other))));
+                return Err(ErrorObject::invalid_params(format!(
+                    "`capabilities` of initialize must be an object, got {}",
+                    kind(other)
+                )));
             }
         };
-        let client_info = match params.get("clientInfo") {
-            None => None,
-            Some(v) => Some(
-                serde_json::from_value::<Implementation>(v.clone())
-                    .map_err(|e| ErrorObject::invalid_params(format!("`clientInfo` of initialize is malformed: {e}")))?,
-            ),
-        };
+        let client_info =
+            match params.get("clientInfo") {
+                None => None,
+                Some(v) => Some(serde_json::from_value::<Implementation>(v.clone()).map_err(|e| {
+                    ErrorObject::invalid_params(format!("`clientInfo` of initialize is malformed: {e}"))
+                })?),
+            };
         session.set_handshake(Handshake { version, capabilities, client_info });
         let mut result = json!({
             "protocolVersion": version.as_str(),
@@ -350,12 +372,20 @@ impl Server {
         result
     }
 
-    fn page<T: serde::Serialize>(&self, params: &Map<String, Value>, items: impl ExactSizeIterator<Item = T>, key: &str) -> Result<Value, ErrorObject> {
+    fn page<T: serde::Serialize>(
+        &self,
+        params: &Map<String, Value>,
+        items: impl ExactSizeIterator<Item = T>,
+        key: &str,
+    ) -> Result<Value, ErrorObject> {
         let start = match params.get("cursor") {
             None | Some(Value::Null) => 0,
-            Some(Value::String(c)) => decode_cursor(c)
-                .ok_or_else(|| ErrorObject::invalid_params(format!("`cursor` {c:?} is not a cursor this server issued")))?,
-            Some(other) => return Err(ErrorObject::invalid_params(format!("`cursor` must be a string, got {}", kind(other)))),
+            Some(Value::String(c)) => decode_cursor(c).ok_or_else(|| {
+                ErrorObject::invalid_params(format!("`cursor` {c:?} is not a cursor this server issued"))
+            })?,
+            Some(other) => {
+                return Err(ErrorObject::invalid_params(format!("`cursor` must be a string, got {}", kind(other))));
+            }
         };
         let total = items.len();
         let size = self.inner.config.page_size.max(1);
@@ -403,7 +433,14 @@ impl Server {
 
     /// Builds the handler's context; for stateless retries, verifies `requestState` and
     /// reads `inputResponses`.
-    fn context(&self, session: &Arc<Session>, req: &Request, binding: &str, meta: RequestMeta, sink: Option<RequestSink>) -> Result<Context, ErrorObject> {
+    fn context(
+        &self,
+        session: &Arc<Session>,
+        req: &Request,
+        binding: &str,
+        meta: RequestMeta,
+        sink: Option<RequestSink>,
+    ) -> Result<Context, ErrorObject> {
         let params = params_of(req);
         let (input_responses, request_state) = if meta.version.era() == Era::Stateless {
             let responses = object_param(params, "inputResponses", &req.method)?;
@@ -423,7 +460,10 @@ impl Server {
                     .open(binding, s)
                     .map_err(|why| ErrorObject::invalid_params(format!("Invalid requestState: {why}")))?,
                 Some(other) => {
-                    return Err(ErrorObject::invalid_params(format!("`requestState` must be a string, got {}", kind(other))));
+                    return Err(ErrorObject::invalid_params(format!(
+                        "`requestState` must be a string, got {}",
+                        kind(other)
+                    )));
                 }
             };
             (responses, state)
@@ -445,7 +485,8 @@ impl Server {
 
     /// Runs a handler under the concurrency bound and the call deadline.
     async fn run<T>(&self, what: &str, fut: impl Future<Output = Result<T, ToolError>>) -> Result<T, ToolError> {
-        let _permit = self.inner.permits.acquire().await.map_err(|_| ToolError::failed("the server is shutting down"))?;
+        let _permit =
+            self.inner.permits.acquire().await.map_err(|_| ToolError::failed("the server is shutting down"))?;
         let timeout = self.inner.config.call_timeout;
         match tokio::time::timeout(timeout, fut).await {
             Ok(r) => r,
@@ -457,7 +498,12 @@ impl Server {
     }
 
     /// Turns an input-required outcome into the stateless interim result.
-    fn input_required(&self, binding: &str, meta: &RequestMeta, ir: super::error::InputRequired) -> Result<Value, ErrorObject> {
+    fn input_required(
+        &self,
+        binding: &str,
+        meta: &RequestMeta,
+        ir: super::error::InputRequired,
+    ) -> Result<Value, ErrorObject> {
         if meta.version.era() != Era::Stateless {
             return Err(ErrorObject::internal("input required outside the stateless era"));
         }
@@ -469,17 +515,28 @@ impl Server {
         Ok(result)
     }
 
-    async fn call_tool(&self, session: &Arc<Session>, req: &Request, meta: RequestMeta, sink: Option<RequestSink>) -> Result<Value, ErrorObject> {
+    async fn call_tool(
+        &self,
+        session: &Arc<Session>,
+        req: &Request,
+        meta: RequestMeta,
+        sink: Option<RequestSink>,
+    ) -> Result<Value, ErrorObject> {
         let params = params_of(req);
         let name = str_param(params, "name", "tools/call")?;
         let Some(route) = self.inner.tools.get(name) else {
-            return Err(ErrorObject::invalid_params(format!("Unknown tool: {name:?}. Call tools/list to see the available tools")));
+            return Err(ErrorObject::invalid_params(format!(
+                "Unknown tool: {name:?}. Call tools/list to see the available tools"
+            )));
         };
         let args = match params.get("arguments") {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(v @ Value::Object(_)) => v.clone(),
             Some(other) => {
-                return Err(ErrorObject::invalid_params(format!("`arguments` of tools/call must be an object, got {}", kind(other))));
+                return Err(ErrorObject::invalid_params(format!(
+                    "`arguments` of tools/call must be an object, got {}",
+                    kind(other)
+                )));
             }
         };
         let binding = format!("tools/call:{name}");
@@ -493,10 +550,17 @@ impl Server {
         if super::budget::enforce(&mut result, self.inner.config.max_output_bytes) {
             tracing::debug!(tool = name, "result cut to the output budget");
         }
-        Ok(serde_json::to_value(result).unwrap_or_else(|e| json!({"content": [{"type": "text", "text": e.to_string()}], "isError": true})))
+        Ok(serde_json::to_value(result)
+            .unwrap_or_else(|e| json!({"content": [{"type": "text", "text": e.to_string()}], "isError": true})))
     }
 
-    async fn read_resource(&self, session: &Arc<Session>, req: &Request, meta: RequestMeta, sink: Option<RequestSink>) -> Result<Value, ErrorObject> {
+    async fn read_resource(
+        &self,
+        session: &Arc<Session>,
+        req: &Request,
+        meta: RequestMeta,
+        sink: Option<RequestSink>,
+    ) -> Result<Value, ErrorObject> {
         let params = params_of(req);
         let uri = str_param(params, "uri", "resources/read")?;
         let (route, vars) = if let Some(route) = self.inner.resources.get(uri) {
@@ -516,7 +580,9 @@ impl Server {
         match self.run(&format!("reading {uri}"), (route.handler)(ctx, vars)).await {
             Ok(contents) => Ok(json!({ "contents": contents })),
             Err(ToolError::InputRequired(ir)) => self.input_required(&binding, &meta, ir),
-            Err(ToolError::Protocol(e)) if e.code == codes::INVALID_PARAMS && e.message.starts_with("Resource not found") => {
+            Err(ToolError::Protocol(e))
+                if e.code == codes::INVALID_PARAMS && e.message.starts_with("Resource not found") =>
+            {
                 Err(self.resource_not_found(uri, meta.version))
             }
             Err(e) => Err(e.into_error_object()),
@@ -525,15 +591,24 @@ impl Server {
 
     fn resource_not_found(&self, uri: &str, version: ProtocolVersion) -> ErrorObject {
         // 2026-07-28 moved "not found" from -32002 to -32602.
-        let code = if version.era() == Era::Stateless { codes::INVALID_PARAMS } else { codes::RESOURCE_NOT_FOUND_LEGACY };
+        let code =
+            if version.era() == Era::Stateless { codes::INVALID_PARAMS } else { codes::RESOURCE_NOT_FOUND_LEGACY };
         ErrorObject::new(code, format!("Resource not found: {uri}")).with_data(json!({ "uri": uri }))
     }
 
-    async fn get_prompt(&self, session: &Arc<Session>, req: &Request, meta: RequestMeta, sink: Option<RequestSink>) -> Result<Value, ErrorObject> {
+    async fn get_prompt(
+        &self,
+        session: &Arc<Session>,
+        req: &Request,
+        meta: RequestMeta,
+        sink: Option<RequestSink>,
+    ) -> Result<Value, ErrorObject> {
         let params = params_of(req);
         let name = str_param(params, "name", "prompts/get")?;
         let Some(route) = self.inner.prompts.get(name) else {
-            return Err(ErrorObject::invalid_params(format!("Unknown prompt: {name:?}. Call prompts/list to see the available prompts")));
+            return Err(ErrorObject::invalid_params(format!(
+                "Unknown prompt: {name:?}. Call prompts/list to see the available prompts"
+            )));
         };
         let args = object_param(params, "arguments", "prompts/get")?;
         let binding = format!("prompts/get:{name}");
@@ -545,13 +620,22 @@ impl Server {
         }
     }
 
-    async fn complete(&self, session: &Arc<Session>, params: &Map<String, Value>, meta: RequestMeta) -> Result<Value, ErrorObject> {
+    async fn complete(
+        &self,
+        session: &Arc<Session>,
+        params: &Map<String, Value>,
+        meta: RequestMeta,
+    ) -> Result<Value, ErrorObject> {
         let reference = object_param(params, "ref", "completion/complete")?;
         let ref_type = str_param(&reference, "type", "completion/complete ref")?.to_string();
         let ref_name = match ref_type.as_str() {
             "ref/prompt" => str_param(&reference, "name", "completion/complete ref")?.to_string(),
             "ref/resource" => str_param(&reference, "uri", "completion/complete ref")?.to_string(),
-            other => return Err(ErrorObject::invalid_params(format!("`ref.type` must be ref/prompt or ref/resource, got {other:?}"))),
+            other => {
+                return Err(ErrorObject::invalid_params(format!(
+                    "`ref.type` must be ref/prompt or ref/resource, got {other:?}"
+                )));
+            }
         };
         let argument = object_param(params, "argument", "completion/complete")?;
         let arg_name = str_param(&argument, "name", "completion/complete argument")?.to_string();
@@ -594,8 +678,17 @@ impl Server {
         let params = params_of(req);
         let filter = match params.get("notifications") {
             Some(Value::Object(f)) => f.clone(),
-            Some(other) => return Err(ErrorObject::invalid_params(format!("`notifications` must be an object, got {}", kind(other)))),
-            None => return Err(ErrorObject::invalid_params("subscriptions/listen needs `notifications` (the filter of notification types)")),
+            Some(other) => {
+                return Err(ErrorObject::invalid_params(format!(
+                    "`notifications` must be an object, got {}",
+                    kind(other)
+                )));
+            }
+            None => {
+                return Err(ErrorObject::invalid_params(
+                    "subscriptions/listen needs `notifications` (the filter of notification types)",
+                ));
+            }
         };
         let Some(sink) = sink else {
             return Err(ErrorObject::internal("this transport cannot stream notifications"));
@@ -640,8 +733,12 @@ impl Server {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             };
             let note = match change {
-                Change::Tools if tools => Notification::new("notifications/tools/list_changed", json!({ "_meta": sub_meta })),
-                Change::Prompts if prompts => Notification::new("notifications/prompts/list_changed", json!({ "_meta": sub_meta })),
+                Change::Tools if tools => {
+                    Notification::new("notifications/tools/list_changed", json!({ "_meta": sub_meta }))
+                }
+                Change::Prompts if prompts => {
+                    Notification::new("notifications/prompts/list_changed", json!({ "_meta": sub_meta }))
+                }
                 Change::Resources if resources => {
                     Notification::new("notifications/resources/list_changed", json!({ "_meta": sub_meta }))
                 }

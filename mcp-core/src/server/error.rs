@@ -57,7 +57,9 @@ impl ToolError {
             ToolError::Failed(m) => Ok(CallToolResult::error(m)),
             e @ ToolError::InvalidArguments(_) => Ok(CallToolResult::error(e.to_string())),
             ToolError::Protocol(e) => Err(e),
-            ToolError::InputRequired(_) => Err(ErrorObject::internal("input required outside a request that allows it")),
+            ToolError::InputRequired(_) => {
+                Err(ErrorObject::internal("input required outside a request that allows it"))
+            }
         }
     }
 

@@ -24,9 +24,11 @@ use crate::protocol::{
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 type ErasedTool = dyn Fn(Context, Value) -> BoxFuture<Result<CallToolResult, ToolError>> + Send + Sync;
-type ErasedResource = dyn Fn(Context, HashMap<String, String>) -> BoxFuture<Result<Vec<ResourceContents>, ToolError>> + Send + Sync;
+type ErasedResource =
+    dyn Fn(Context, HashMap<String, String>) -> BoxFuture<Result<Vec<ResourceContents>, ToolError>> + Send + Sync;
 type ErasedPrompt = dyn Fn(Context, Map<String, Value>) -> BoxFuture<Result<GetPromptResult, ToolError>> + Send + Sync;
-pub(crate) type ErasedCompleter = dyn Fn(Context, CompletionRequest) -> BoxFuture<Result<Completion, ToolError>> + Send + Sync;
+pub(crate) type ErasedCompleter =
+    dyn Fn(Context, CompletionRequest) -> BoxFuture<Result<Completion, ToolError>> + Send + Sync;
 
 /// What a tool returns, turned into a `tools/call` result.
 pub trait IntoToolResult {
@@ -297,7 +299,13 @@ where
     let handler = Arc::new(handler);
     ResourceRoute {
         kind: ResourceKind::Template(
-            ResourceTemplate { uri_template: template.clone(), name: name.into(), title: None, description: None, mime_type: None },
+            ResourceTemplate {
+                uri_template: template.clone(),
+                name: name.into(),
+                title: None,
+                description: None,
+                mime_type: None,
+            },
             UriTemplate::parse(&template),
         ),
         handler: Arc::new(move |ctx, vars| {

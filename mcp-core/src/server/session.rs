@@ -8,9 +8,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use futures::future::AbortHandle;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
-use futures::future::AbortHandle;
 
 use crate::protocol::{ErrorObject, Implementation, LoggingLevel, Message, ProtocolVersion, RequestId, Response};
 

@@ -70,11 +70,8 @@ impl StateSealer {
         let mut mac = self.mac();
         mac.update(body.as_bytes());
         mac.verify_slice(&sig).map_err(|_| "requestState failed integrity verification")?;
-        let payload: Payload = B64
-            .decode(body)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or("requestState is malformed")?;
+        let payload: Payload =
+            B64.decode(body).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or("requestState is malformed")?;
         if payload.m != binding {
             return Err("requestState belongs to a different request");
         }

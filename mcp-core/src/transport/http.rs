@@ -12,6 +12,10 @@
 //! anything else, and upgraded to `text/event-stream` as soon as it emits a notification
 //! or a request, so quick calls stay cheap and long ones stream.
 
+// Validation helpers return the finished HTTP error response as their `Err`: it is built
+// once, on the rejection path only, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -132,10 +136,10 @@ impl HttpSession {
             log.events.pop_front();
         }
         let item = SseItem::Event { id: Some(format!("{stream}-{seq}")), data, retry };
-        if let Some(live) = &log.live {
-            if live.send(item).is_err() {
-                log.live = None;
-            }
+        if let Some(live) = &log.live
+            && live.send(item).is_err()
+        {
+            log.live = None;
         }
     }
 
@@ -144,10 +148,10 @@ impl HttpSession {
     fn disconnect(&self, stream: u64, retry_ms: u64) {
         self.emit(stream, None, Some(retry_ms));
         let mut g = lock(&self.streams);
-        if let Some(log) = g.1.get_mut(&stream) {
-            if let Some(live) = log.live.take() {
-                let _ = live.send(SseItem::End);
-            }
+        if let Some(log) = g.1.get_mut(&stream)
+            && let Some(live) = log.live.take()
+        {
+            let _ = live.send(SseItem::End);
         }
     }
 
@@ -204,9 +208,7 @@ pub fn router(server: Server, config: HttpConfig) -> Router {
             lock(&state.sessions).retain(|_, s| lock(&s.last_seen).elapsed() < idle);
         }
     });
-    Router::new()
-        .route("/mcp", axum::routing::any(handle))
-        .with_state(state)
+    Router::new().route("/mcp", axum::routing::any(handle)).with_state(state)
 }
 
 /// Binds `addr` and serves until the process receives SIGTERM or Ctrl-C.
@@ -274,7 +276,9 @@ fn check_origin(config: &HttpConfig, headers: &HeaderMap) -> Result<(), HttpResp
             tracing::warn!(origin, "request refused: Origin not allowed");
             return Err(json_error(
                 StatusCode::FORBIDDEN,
-                ErrorObject::invalid_request(format!("Forbidden: Origin {origin:?} is not allowed (DNS rebinding protection)")),
+                ErrorObject::invalid_request(format!(
+                    "Forbidden: Origin {origin:?} is not allowed (DNS rebinding protection)"
+                )),
                 None,
             ));
         }
@@ -286,7 +290,9 @@ fn check_origin(config: &HttpConfig, headers: &HeaderMap) -> Result<(), HttpResp
             tracing::warn!(host, "request refused: Host not allowed");
             return Err(json_error(
                 StatusCode::FORBIDDEN,
-                ErrorObject::invalid_request(format!("Forbidden: Host {host:?} is not allowed (DNS rebinding protection)")),
+                ErrorObject::invalid_request(format!(
+                    "Forbidden: Host {host:?} is not allowed (DNS rebinding protection)"
+                )),
                 None,
             ));
         }
@@ -320,12 +326,17 @@ pub fn decode_header_value(raw: &str) -> Option<String> {
 
 /// Encodes a value for an `Mcp-Name` / `Mcp-Param-*` header.
 pub fn encode_header_value(value: &str) -> String {
+    let looks_encoded = value.starts_with("=?base64?") && value.ends_with("?=");
     let plain = !value.is_empty()
         && value.bytes().all(|b| (0x20..=0x7e).contains(&b))
         && !value.starts_with(' ')
         && !value.ends_with(' ')
-        && !(value.starts_with("=?base64?") && value.ends_with("?="));
-    if plain { value.to_string() } else { format!("=?base64?{}?=", base64::engine::general_purpose::STANDARD.encode(value)) }
+        && !looks_encoded;
+    if plain {
+        value.to_string()
+    } else {
+        format!("=?base64?{}?=", base64::engine::general_purpose::STANDARD.encode(value))
+    }
 }
 
 fn mismatch(message: String, id: Option<crate::protocol::RequestId>) -> HttpResponse {
@@ -338,7 +349,10 @@ fn validate_stateless_headers(server: &Server, headers: &HeaderMap, req: &Reques
     match header_str(headers, "mcp-method") {
         None => return Err(mismatch("Header mismatch: missing Mcp-Method header".into(), id)),
         Some(m) if m != req.method => {
-            return Err(mismatch(format!("Header mismatch: Mcp-Method header value '{m}' does not match body value '{}'", req.method), id));
+            return Err(mismatch(
+                format!("Header mismatch: Mcp-Method header value '{m}' does not match body value '{}'", req.method),
+                id,
+            ));
         }
         Some(_) => {}
     }
@@ -353,11 +367,15 @@ fn validate_stateless_headers(server: &Server, headers: &HeaderMap, req: &Reques
         match (header_str(headers, "mcp-name"), body_name) {
             (None, _) => return Err(mismatch("Header mismatch: missing Mcp-Name header".into(), id)),
             (Some(raw), body) => {
-                let decoded = decode_header_value(raw)
-                    .ok_or_else(|| mismatch(format!("Header mismatch: Mcp-Name header value '{raw}' is not valid base64"), id.clone()))?;
+                let decoded = decode_header_value(raw).ok_or_else(|| {
+                    mismatch(format!("Header mismatch: Mcp-Name header value '{raw}' is not valid base64"), id.clone())
+                })?;
                 if Some(decoded.as_str()) != body {
                     return Err(mismatch(
-                        format!("Header mismatch: Mcp-Name header value '{decoded}' does not match body value '{}'", body.unwrap_or("")),
+                        format!(
+                            "Header mismatch: Mcp-Name header value '{decoded}' does not match body value '{}'",
+                            body.unwrap_or("")
+                        ),
                         id,
                     ));
                 }
@@ -400,17 +418,26 @@ fn validate_param_headers(server: &Server, headers: &HeaderMap, req: &Request) -
         match (raw, body_value) {
             (None, None) => {}
             (None, Some(_)) => {
-                return Err(mismatch(format!("Header mismatch: missing Mcp-Param-{header_name} header for argument '{}'", path.join(".")), id));
+                return Err(mismatch(
+                    format!(
+                        "Header mismatch: missing Mcp-Param-{header_name} header for argument '{}'",
+                        path.join(".")
+                    ),
+                    id,
+                ));
             }
             (Some(_), None) => {}
             (Some(raw), Some(body)) => {
-                let decoded = decode_header_value(raw)
-                    .ok_or_else(|| mismatch(format!("Header mismatch: Mcp-Param-{header_name} is not valid base64"), id.clone()))?;
+                let decoded = decode_header_value(raw).ok_or_else(|| {
+                    mismatch(format!("Header mismatch: Mcp-Param-{header_name} is not valid base64"), id.clone())
+                })?;
                 let equal = decoded == body
                     || matches!((decoded.parse::<f64>(), body.parse::<f64>()), (Ok(a), Ok(b)) if a == b);
                 if !equal {
                     return Err(mismatch(
-                        format!("Header mismatch: Mcp-Param-{header_name} header value '{decoded}' does not match body value '{body}'"),
+                        format!(
+                            "Header mismatch: Mcp-Param-{header_name} header value '{decoded}' does not match body value '{body}'"
+                        ),
                         id,
                     ));
                 }
@@ -450,10 +477,12 @@ fn accepts(headers: &HeaderMap, post: bool) -> bool {
         // Many simple clients omit Accept; serving them JSON is harmless.
         return true;
     }
-    let has = |t: &str| accept.split(',').any(|p| {
-        let p = p.split(';').next().unwrap_or("").trim();
-        p == t || p == "*/*"
-    });
+    let has = |t: &str| {
+        accept.split(',').any(|p| {
+            let p = p.split(';').next().unwrap_or("").trim();
+            p == t || p == "*/*"
+        })
+    };
     if post { has("application/json") && has("text/event-stream") } else { has("text/event-stream") }
 }
 
@@ -461,23 +490,29 @@ async fn post(state: Arc<HttpState>, headers: HeaderMap, body: Bytes) -> HttpRes
     if body.len() > state.config.max_body_bytes {
         return json_error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorObject::invalid_request(format!("Request too large: {} bytes exceeds the {} byte limit", body.len(), state.config.max_body_bytes)),
+            ErrorObject::invalid_request(format!(
+                "Request too large: {} bytes exceeds the {} byte limit",
+                body.len(),
+                state.config.max_body_bytes
+            )),
             None,
         );
     }
-    if let Some(ct) = header_str(&headers, "content-type") {
-        if !ct.trim_start().to_ascii_lowercase().starts_with("application/json") {
-            return json_error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                ErrorObject::invalid_request(format!("Unsupported Content-Type {ct:?}: send application/json")),
-                None,
-            );
-        }
+    if let Some(ct) = header_str(&headers, "content-type")
+        && !ct.to_ascii_lowercase().starts_with("application/json")
+    {
+        return json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorObject::invalid_request(format!("Unsupported Content-Type {ct:?}: send application/json")),
+            None,
+        );
     }
     if !accepts(&headers, true) {
         return json_error(
             StatusCode::NOT_ACCEPTABLE,
-            ErrorObject::invalid_request("Not Acceptable: the Accept header must list both application/json and text/event-stream"),
+            ErrorObject::invalid_request(
+                "Not Acceptable: the Accept header must list both application/json and text/event-stream",
+            ),
             None,
         );
     }
@@ -501,7 +536,9 @@ async fn post(state: Arc<HttpState>, headers: HeaderMap, body: Bytes) -> HttpRes
             }
             if let Some(v) = header_version.filter(|_| header_era.is_none() && req.method != "initialize") {
                 let e = ErrorObject::new(codes::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
-                    .with_data(serde_json::json!({ "supported": ProtocolVersion::supported_strings(), "requested": v }));
+                    .with_data(
+                        serde_json::json!({ "supported": ProtocolVersion::supported_strings(), "requested": v }),
+                    );
                 return json_error(StatusCode::BAD_REQUEST, e, Some(req.id));
             }
             handshake_request(state, headers, req).await
@@ -563,7 +600,10 @@ enum Start {
 
 /// Waits for the handler's first output. The handler's sink closes when it finishes, so
 /// `None` from the sink means the response is ready (or the request was dropped).
-async fn first_output(mut rx: mpsc::UnboundedReceiver<Message>, mut done: tokio::sync::oneshot::Receiver<Response>) -> Start {
+async fn first_output(
+    mut rx: mpsc::UnboundedReceiver<Message>,
+    mut done: tokio::sync::oneshot::Receiver<Response>,
+) -> Start {
     tokio::select! {
         biased;
         r = &mut done => match (r, rx.try_recv()) {
@@ -624,13 +664,21 @@ impl Outgoing {
 }
 
 /// Validates a stateless request's envelope and headers (all failures are 400s), then serves it.
-async fn stateless_post(state: Arc<HttpState>, headers: HeaderMap, req: Request, body_version: Option<String>) -> HttpResponse {
+async fn stateless_post(
+    state: Arc<HttpState>,
+    headers: HeaderMap,
+    req: Request,
+    body_version: Option<String>,
+) -> HttpResponse {
     let id = Some(req.id.clone());
     let header_version = header_str(&headers, "mcp-protocol-version");
     match (header_version, body_version.as_deref()) {
         (None, _) => return mismatch("Header mismatch: missing MCP-Protocol-Version header".into(), id),
         (Some(h), Some(b)) if h != b => {
-            return mismatch(format!("Header mismatch: MCP-Protocol-Version header value '{h}' does not match body value '{b}'"), id);
+            return mismatch(
+                format!("Header mismatch: MCP-Protocol-Version header value '{h}' does not match body value '{b}'"),
+                id,
+            );
         }
         _ => {}
     }
@@ -669,7 +717,9 @@ async fn stateless_request(state: Arc<HttpState>, req: Request) -> HttpResponse 
         Start::Speaking(first, rx, done) => {
             let (item_tx, item_rx) = mpsc::unbounded_channel();
             tokio::spawn(forward(first, rx, done, move |out| match out {
-                Outgoing::Data(data) => item_tx.send(SseItem::Event { id: None, data: Some(data), retry: None }).is_ok(),
+                Outgoing::Data(data) => {
+                    item_tx.send(SseItem::Event { id: None, data: Some(data), retry: None }).is_ok()
+                }
                 // Stateless streams are not resumable: closing one would lose the request.
                 Outgoing::Close(_) => true,
             }));
@@ -681,7 +731,9 @@ async fn stateless_request(state: Arc<HttpState>, req: Request) -> HttpResponse 
             });
             sse_response(Box::pin(guarded), state.config.keep_alive, None)
         }
-        Start::Dropped => json_error(StatusCode::INTERNAL_SERVER_ERROR, ErrorObject::internal("the request was dropped"), None),
+        Start::Dropped => {
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, ErrorObject::internal("the request was dropped"), None)
+        }
     }
 }
 
@@ -728,9 +780,11 @@ fn sse_response(
     // Comments keep idle connections alive through proxies; they end with the events.
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive);
     let pings = futures::stream::poll_fn(move |cx| ticker.poll_tick(cx).map(|_| Some(Bytes::from_static(b":\n\n"))));
-    let body = futures::stream::select_with_strategy(events.map(Some).chain(futures::stream::once(async { None })), pings.map(Some), |_: &mut ()| {
-        futures::stream::PollNext::Left
-    })
+    let body = futures::stream::select_with_strategy(
+        events.map(Some).chain(futures::stream::once(async { None })),
+        pings.map(Some),
+        |_: &mut ()| futures::stream::PollNext::Left,
+    )
     .take_while(|b| futures::future::ready(b.is_some()))
     .filter_map(|b| futures::future::ready(b.map(Ok::<_, Infallible>)));
     let mut resp = HttpResponse::new(axum::body::Body::from_stream(body));
@@ -809,10 +863,14 @@ async fn handshake_request(state: Arc<HttpState>, headers: HeaderMap, req: Reque
         Start::Done(response) => {
             if is_init && response.outcome.is_ok() {
                 lock(&state.sessions).insert(session_id.clone(), http_session.clone());
-                tokio::spawn(crate::transport::stdio::forward_changes(state.server.clone(), http_session.session.clone()));
+                tokio::spawn(crate::transport::stdio::forward_changes(
+                    state.server.clone(),
+                    http_session.session.clone(),
+                ));
             }
             let mut resp =
-                (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Message::Response(response).to_vec()).into_response();
+                (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Message::Response(response).to_vec())
+                    .into_response();
             if let Ok(v) = HeaderValue::from_str(&session_id) {
                 resp.headers_mut().insert("mcp-session-id", v);
             }
@@ -856,7 +914,11 @@ async fn get(state: Arc<HttpState>, headers: HeaderMap) -> HttpResponse {
             .into_response();
     }
     if !accepts(&headers, false) {
-        return json_error(StatusCode::NOT_ACCEPTABLE, ErrorObject::invalid_request("Not Acceptable: GET needs Accept: text/event-stream"), None);
+        return json_error(
+            StatusCode::NOT_ACCEPTABLE,
+            ErrorObject::invalid_request("Not Acceptable: GET needs Accept: text/event-stream"),
+            None,
+        );
     }
     let s = match session_of(&state, &headers) {
         Ok(Some(s)) => s,
@@ -867,11 +929,19 @@ async fn get(state: Arc<HttpState>, headers: HeaderMap) -> HttpResponse {
     if let Some(last) = header_str(&headers, "last-event-id") {
         return match s.resume(last) {
             Some(rx) => sse_response(unbounded_items(rx), state.config.keep_alive, Some(&session_id)),
-            None => json_error(StatusCode::BAD_REQUEST, ErrorObject::invalid_request(format!("Unknown Last-Event-ID {last:?}")), None),
+            None => json_error(
+                StatusCode::BAD_REQUEST,
+                ErrorObject::invalid_request(format!("Unknown Last-Event-ID {last:?}")),
+                None,
+            ),
         };
     }
     if s.get_open.swap(true, std::sync::atomic::Ordering::AcqRel) {
-        return json_error(StatusCode::CONFLICT, ErrorObject::invalid_request("This session already has an open GET stream"), None);
+        return json_error(
+            StatusCode::CONFLICT,
+            ErrorObject::invalid_request("This session already has an open GET stream"),
+            None,
+        );
     }
     let (stream, live) = s.open_stream();
     s.emit(stream, None, Some(SSE_RETRY_MS));
@@ -905,7 +975,12 @@ impl Drop for GetSlot {
 
 fn delete(state: Arc<HttpState>, headers: HeaderMap) -> HttpResponse {
     let Some(id) = header_str(&headers, "mcp-session-id") else {
-        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")], "DELETE ends handshake-era sessions; send Mcp-Session-Id").into_response();
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST")],
+            "DELETE ends handshake-era sessions; send Mcp-Session-Id",
+        )
+            .into_response();
     };
     match lock(&state.sessions).remove(id) {
         Some(_) => StatusCode::NO_CONTENT.into_response(),

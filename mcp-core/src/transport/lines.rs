@@ -79,7 +79,12 @@ mod tests {
 
     #[tokio::test]
     async fn lines_are_split_and_oversized_ones_skipped() {
-        let data = b"{\"a\":1}\n\n".to_vec().into_iter().chain(vec![b'x'; 100]).chain(b"\n{\"b\":2}\r\ntail".iter().copied()).collect::<Vec<u8>>();
+        let data = b"{\"a\":1}\n\n"
+            .to_vec()
+            .into_iter()
+            .chain(vec![b'x'; 100])
+            .chain(b"\n{\"b\":2}\r\ntail".iter().copied())
+            .collect::<Vec<u8>>();
         let mut r = LineReader::new(tokio::io::BufReader::with_capacity(16, &data[..]), 50);
         assert_eq!(r.next().await.expect("io"), Frame::Line(b"{\"a\":1}".to_vec()));
         assert_eq!(r.next().await.expect("io"), Frame::TooLong(100));

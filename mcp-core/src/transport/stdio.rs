@@ -96,7 +96,9 @@ where
                 let id = req.id.clone();
                 let (abort, registration) = AbortHandle::new_pair();
                 if !session.track(id.clone(), abort) {
-                    let e = ErrorObject::invalid_request(format!("Duplicate request id {id}: a request with this id is still running"));
+                    let e = ErrorObject::invalid_request(format!(
+                        "Duplicate request id {id}: a request with this id is still running"
+                    ));
                     let _ = tx.send(Message::Response(Response::error(Some(id), e)));
                     continue;
                 }
@@ -138,7 +140,10 @@ where
 }
 
 /// Owns the output: serializes messages and writes everything ready in one go.
-async fn write_loop<W: AsyncWrite + Unpin>(mut rx: mpsc::UnboundedReceiver<Message>, mut writer: W) -> std::io::Result<()> {
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut rx: mpsc::UnboundedReceiver<Message>,
+    mut writer: W,
+) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(64 * 1024);
     while let Some(msg) = rx.recv().await {
         append(&msg, &mut buf);
