@@ -1,1 +1,444 @@
+//! The MCP client: connects over stdio (spawning the server) or Streamable HTTP, finds
+//! out which protocol era the server speaks, and offers typed calls with automatic
+//! pagination and multi round-trip (`input_required`) retries.
+//!
+//! Era discovery follows the 2026-07-28 compatibility rules: probe with
+//! `server/discover`; a discover result or a recognised modern error means a stateless
+//! server, anything else (another error, silence) means a handshake-era server, which is
+//! then initialized.
 
+mod http;
+mod stdio;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::protocol::types::meta;
+use crate::protocol::{
+    CallToolResult, Era, ErrorObject, Implementation, Message, Notification, ProtocolVersion, Request, RequestId,
+    Response, Tool, codes,
+};
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with a JSON-RPC error.
+    #[error("server error {}: {}", .0.code, .0.message)]
+    Protocol(ErrorObject),
+    /// The connection failed or carried something that is not MCP.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// No answer in time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The answer did not have the expected shape.
+    #[error("unexpected answer: {0}")]
+    Unexpected(String),
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+/// Answers a server's request for input (`elicitation/create`, `sampling/createMessage`,
+/// `roots/list`) with the client's result for it.
+pub type InputHandler = Arc<dyn Fn(String, Value) -> BoxFuture<Result<Value, ErrorObject>> + Send + Sync>;
+/// Receives notifications (progress, logs, list changes).
+pub type NotificationHandler = Arc<dyn Fn(Notification) + Send + Sync>;
+
+/// Which era to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EraChoice {
+    /// Probe with `server/discover`, fall back to `initialize`.
+    Auto,
+    /// Always 2026-07-28.
+    Stateless,
+    /// Always the `initialize` handshake.
+    Handshake,
+}
+
+/// Options for connecting.
+#[derive(Clone)]
+pub struct ClientOptions {
+    /// The client's identity.
+    pub info: Implementation,
+    /// The era to speak.
+    pub era: EraChoice,
+    /// Deadline of each request.
+    pub request_timeout: Duration,
+    /// Answers input requests; without one, input requests are declined.
+    pub on_input: Option<InputHandler>,
+    /// Receives notifications.
+    pub on_notification: Option<NotificationHandler>,
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions").field("era", &self.era).finish_non_exhaustive()
+    }
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            info: Implementation::new("mcp-core-client", env!("CARGO_PKG_VERSION")),
+            era: EraChoice::Auto,
+            request_timeout: Duration::from_secs(60),
+            on_input: None,
+            on_notification: None,
+        }
+    }
+}
+
+impl ClientOptions {
+    fn capabilities(&self) -> Value {
+        if self.on_input.is_some() { json!({ "elicitation": {}, "sampling": {}, "roots": {} }) } else { json!({}) }
+    }
+
+    /// Answers a server's input request through the handler.
+    async fn answer(&self, method: &str, params: Value) -> Result<Value, ErrorObject> {
+        match &self.on_input {
+            Some(h) => h(method.to_string(), params).await,
+            None => Err(ErrorObject::method_not_found(method)),
+        }
+    }
+}
+
+enum Conn {
+    Stdio(stdio::StdioConn),
+    Http(http::HttpConn),
+}
+
+/// A connected client.
+pub struct Client {
+    conn: Conn,
+    options: ClientOptions,
+    version: ProtocolVersion,
+    server_info: Option<Implementation>,
+    capabilities: Value,
+    next_id: AtomicI64,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("version", &self.version).finish_non_exhaustive()
+    }
+}
+
+fn is_modern_error(e: &ErrorObject) -> bool {
+    matches!(
+        e.code,
+        codes::UNSUPPORTED_PROTOCOL_VERSION | codes::HEADER_MISMATCH | codes::MISSING_REQUIRED_CLIENT_CAPABILITY
+    )
+}
+
+impl Client {
+    /// Spawns `command` and speaks MCP on its stdin/stdout (stderr is inherited).
+    pub async fn connect_stdio(command: tokio::process::Command, options: ClientOptions) -> Result<Self, ClientError> {
+        let conn = stdio::StdioConn::spawn(command, options.clone())?;
+        Self::start(Conn::Stdio(conn), options).await
+    }
+
+    /// Connects to a Streamable HTTP endpoint such as `http://127.0.0.1:8080/mcp`.
+    pub async fn connect_http(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
+        let conn = http::HttpConn::new(url, options.clone())?;
+        Self::start(Conn::Http(conn), options).await
+    }
+
+    async fn start(conn: Conn, options: ClientOptions) -> Result<Self, ClientError> {
+        let mut client = Self {
+            conn,
+            options,
+            version: ProtocolVersion::LATEST,
+            server_info: None,
+            capabilities: json!({}),
+            next_id: AtomicI64::new(1),
+        };
+        let modern = match client.options.era {
+            EraChoice::Handshake => false,
+            EraChoice::Stateless => true,
+            EraChoice::Auto => client.probe().await,
+        };
+        if modern {
+            let discovered = client.request("server/discover", Map::new()).await?;
+            client.adopt_discovery(&discovered);
+        } else {
+            client.initialize().await?;
+        }
+        Ok(client)
+    }
+
+    /// The discover probe: true when the server speaks the stateless era.
+    async fn probe(&mut self) -> bool {
+        let params = self.with_meta(Map::new(), ProtocolVersion::LATEST);
+        let req = Request { id: self.id(), method: "server/discover".into(), params: Some(params) };
+        let probe = tokio::time::timeout(Duration::from_secs(5), self.send(req, ProtocolVersion::LATEST)).await;
+        match probe {
+            Ok(Ok(Response { outcome: Ok(result), .. })) => {
+                self.adopt_discovery(&result);
+                result.get("supportedVersions").is_some()
+            }
+            Ok(Ok(Response { outcome: Err(e), .. })) if is_modern_error(&e) => true,
+            _ => false,
+        }
+    }
+
+    fn adopt_discovery(&mut self, result: &Value) {
+        self.capabilities = result.get("capabilities").cloned().unwrap_or_else(|| json!({}));
+        self.server_info = result
+            .get("_meta")
+            .and_then(|m| m.get(meta::SERVER_INFO))
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        let supported: Vec<&str> = result
+            .get("supportedVersions")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        self.version = ProtocolVersion::ALL
+            .iter()
+            .rev()
+            .copied()
+            .find(|v| v.era() == Era::Stateless && supported.contains(&v.as_str()))
+            .unwrap_or(ProtocolVersion::LATEST);
+    }
+
+    async fn initialize(&mut self) -> Result<(), ClientError> {
+        let params = json!({
+            "protocolVersion": ProtocolVersion::LATEST_HANDSHAKE.as_str(),
+            "capabilities": self.options.capabilities(),
+            "clientInfo": self.options.info,
+        });
+        let req = Request::new(self.id(), "initialize", params);
+        let result = self.send(req, ProtocolVersion::LATEST_HANDSHAKE).await?.outcome.map_err(ClientError::Protocol)?;
+        let version = result.get("protocolVersion").and_then(Value::as_str).and_then(ProtocolVersion::parse);
+        self.version = version.filter(|v| v.era() == Era::Handshake).ok_or_else(|| {
+            ClientError::Unexpected(format!("initialize answered an unknown protocolVersion: {result}"))
+        })?;
+        self.capabilities = result.get("capabilities").cloned().unwrap_or_else(|| json!({}));
+        self.server_info = result.get("serverInfo").and_then(|v| serde_json::from_value(v.clone()).ok());
+        let note = Notification::new("notifications/initialized", Value::Null);
+        match &self.conn {
+            Conn::Stdio(c) => c.notify(note),
+            Conn::Http(c) => c.notify(note, self.version).await,
+        }
+    }
+
+    fn id(&self) -> RequestId {
+        RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn with_meta(&self, mut params: Map<String, Value>, version: ProtocolVersion) -> Map<String, Value> {
+        if version.era() == Era::Stateless {
+            let m = params.entry("_meta").or_insert_with(|| json!({}));
+            if let Value::Object(m) = m {
+                m.insert(meta::PROTOCOL_VERSION.into(), json!(version.as_str()));
+                m.insert(meta::CLIENT_CAPABILITIES.into(), self.options.capabilities());
+                m.insert(meta::CLIENT_INFO.into(), json!(self.options.info));
+            }
+        }
+        params
+    }
+
+    async fn send(&self, req: Request, version: ProtocolVersion) -> Result<Response, ClientError> {
+        let timeout = self.options.request_timeout;
+        let fut = async {
+            match &self.conn {
+                Conn::Stdio(c) => c.request(req).await,
+                Conn::Http(c) => c.request(req, version).await,
+            }
+        };
+        tokio::time::timeout(timeout, fut).await.map_err(|_| ClientError::Timeout(timeout))?
+    }
+
+    /// The revision in use.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// The server's identity, when it gave one.
+    pub fn server_info(&self) -> Option<&Implementation> {
+        self.server_info.as_ref()
+    }
+
+    /// The server's capabilities.
+    pub fn server_capabilities(&self) -> &Value {
+        &self.capabilities
+    }
+
+    /// Sends any request and returns its result. In the stateless era, `input_required`
+    /// results are answered through the input handler and the request retried (at most
+    /// 10 rounds).
+    pub async fn request(&self, method: &str, params: Map<String, Value>) -> Result<Value, ClientError> {
+        let mut params = params;
+        for _ in 0..10 {
+            let req = Request {
+                id: self.id(),
+                method: method.into(),
+                params: Some(self.with_meta(params.clone(), self.version)),
+            };
+            let result = self.send(req, self.version).await?.outcome.map_err(ClientError::Protocol)?;
+            if result.get("resultType").and_then(Value::as_str) != Some("input_required") {
+                return Ok(result);
+            }
+            let mut responses = Map::new();
+            if let Some(Value::Object(requests)) = result.get("inputRequests") {
+                for (key, r) in requests {
+                    let m = r.get("method").and_then(Value::as_str).unwrap_or_default();
+                    let p = r.get("params").cloned().unwrap_or(Value::Null);
+                    let answer = self.options.answer(m, p).await.map_err(|e| {
+                        ClientError::Unexpected(format!(
+                            "the server needs input ({m}) that this client cannot give: {}",
+                            e.message
+                        ))
+                    })?;
+                    responses.insert(key.clone(), answer);
+                }
+            }
+            params.insert("inputResponses".into(), Value::Object(responses));
+            match result.get("requestState") {
+                Some(state) => params.insert("requestState".into(), state.clone()),
+                None => params.remove("requestState"),
+            };
+        }
+        Err(ClientError::Unexpected(format!("{method} still needed input after 10 rounds")))
+    }
+
+    async fn list_all(&self, method: &str, key: &str) -> Result<Vec<Value>, ClientError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..1000 {
+            let mut params = Map::new();
+            if let Some(c) = &cursor {
+                params.insert("cursor".into(), json!(c));
+            }
+            let page = self.request(method, params).await?;
+            if let Some(Value::Array(a)) = page.get(key) {
+                items.extend(a.iter().cloned());
+            }
+            cursor = page.get("nextCursor").and_then(Value::as_str).map(str::to_string);
+            if cursor.is_none() {
+                return Ok(items);
+            }
+        }
+        Err(ClientError::Unexpected(format!("{method} returned more than 1000 pages")))
+    }
+
+    /// Every tool, across pages.
+    pub async fn list_tools(&self) -> Result<Vec<Tool>, ClientError> {
+        let raw = self.list_all("tools/list", "tools").await?;
+        raw.into_iter()
+            .map(|t| serde_json::from_value(t).map_err(|e| ClientError::Unexpected(format!("malformed tool: {e}"))))
+            .collect()
+    }
+
+    /// Every resource, across pages (as JSON).
+    pub async fn list_resources(&self) -> Result<Vec<Value>, ClientError> {
+        self.list_all("resources/list", "resources").await
+    }
+
+    /// Every resource template, across pages (as JSON).
+    pub async fn list_resource_templates(&self) -> Result<Vec<Value>, ClientError> {
+        self.list_all("resources/templates/list", "resourceTemplates").await
+    }
+
+    /// Every prompt, across pages (as JSON).
+    pub async fn list_prompts(&self) -> Result<Vec<Value>, ClientError> {
+        self.list_all("prompts/list", "prompts").await
+    }
+
+    /// Calls a tool.
+    pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<CallToolResult, ClientError> {
+        let mut params = Map::new();
+        params.insert("name".into(), json!(name));
+        params.insert("arguments".into(), arguments);
+        let mut result = self.request("tools/call", params).await?;
+        if let Value::Object(m) = &mut result {
+            m.remove("resultType");
+            m.remove("_meta");
+        }
+        serde_json::from_value(result).map_err(|e| ClientError::Unexpected(format!("malformed tool result: {e}")))
+    }
+
+    /// Reads a resource (the `contents` array and the rest of the result, as JSON).
+    pub async fn read_resource(&self, uri: &str) -> Result<Value, ClientError> {
+        let mut params = Map::new();
+        params.insert("uri".into(), json!(uri));
+        self.request("resources/read", params).await
+    }
+
+    /// Gets a prompt with arguments.
+    pub async fn get_prompt(&self, name: &str, arguments: Value) -> Result<Value, ClientError> {
+        let mut params = Map::new();
+        params.insert("name".into(), json!(name));
+        params.insert("arguments".into(), arguments);
+        self.request("prompts/get", params).await
+    }
+
+    /// Ends the connection (stdio: closes stdin, waits briefly, then kills; HTTP: ends
+    /// the session).
+    pub async fn close(self) {
+        match self.conn {
+            Conn::Stdio(c) => c.close().await,
+            Conn::Http(c) => c.close().await,
+        }
+    }
+}
+
+/// Routes an incoming message for a connection: responses complete pending requests,
+/// notifications go to the handler, server requests are answered via `reply`.
+pub(crate) fn dispatch_incoming(
+    msg: Message,
+    pending: &pending::Pending,
+    options: &ClientOptions,
+    reply: impl Fn(Response) + Send + Sync + 'static,
+) {
+    match msg {
+        Message::Response(r) => pending.complete(r),
+        Message::Notification(n) => {
+            if let Some(h) = &options.on_notification {
+                h(n);
+            }
+        }
+        Message::Request(req) => {
+            let options = options.clone();
+            tokio::spawn(async move {
+                let params = req.params.map(Value::Object).unwrap_or(Value::Null);
+                let outcome =
+                    if req.method == "ping" { Ok(json!({})) } else { options.answer(&req.method, params).await };
+                reply(Response { id: Some(req.id), outcome });
+            });
+        }
+    }
+}
+
+pub(crate) mod pending {
+    //! Requests awaiting their response, by id.
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use tokio::sync::oneshot;
+
+    use crate::protocol::{RequestId, Response};
+
+    #[derive(Default)]
+    pub(crate) struct Pending(Mutex<HashMap<RequestId, oneshot::Sender<Response>>>);
+
+    impl Pending {
+        pub(crate) fn register(&self, id: RequestId) -> oneshot::Receiver<Response> {
+            let (tx, rx) = oneshot::channel();
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id, tx);
+            rx
+        }
+        pub(crate) fn complete(&self, r: Response) {
+            let Some(id) = r.id.clone() else { return };
+            if let Some(tx) = self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id) {
+                let _ = tx.send(r);
+            }
+        }
+        pub(crate) fn fail_all(&self) {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+    }
+}

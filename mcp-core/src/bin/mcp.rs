@@ -1,0 +1,150 @@
+//! `mcp`: a command-line MCP client for trying any server.
+//!
+//! ```sh
+//! mcp tools -- CMD ARGS...                 # spawn a stdio server
+//! mcp call TOOL '{"arg":1}' -- CMD ARGS...
+//! mcp tools --url http://127.0.0.1:8080/mcp
+//! ```
+//!
+//! Results are printed to stdout as JSON; errors go to stderr with a non-zero exit code.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use mcp_core::client::{Client, ClientError, ClientOptions, EraChoice};
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(name = "mcp", about = "Talk to any MCP server over stdio or Streamable HTTP")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Streamable HTTP endpoint (instead of a command after `--`).
+    #[arg(long, global = true)]
+    url: Option<String>,
+    /// Protocol era: auto (probe), modern (2026-07-28) or legacy (initialize handshake).
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    era: Era,
+    /// Answer elicitation requests by accepting with this JSON content (default: decline).
+    #[arg(long, global = true)]
+    accept_elicitation: Option<String>,
+    /// Seconds to wait for each answer.
+    #[arg(long, global = true, default_value_t = 60)]
+    timeout: u64,
+    /// The server command and its arguments (stdio).
+    #[arg(last = true, global = true)]
+    server: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Era {
+    Auto,
+    Modern,
+    Legacy,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the server's identity, protocol version and capabilities.
+    Discover,
+    /// List tools.
+    Tools,
+    /// Call a tool with JSON arguments.
+    Call { name: String, arguments: Option<String> },
+    /// List resources and resource templates.
+    Resources,
+    /// Read a resource.
+    Read { uri: String },
+    /// List prompts.
+    Prompts,
+    /// Get a prompt with JSON arguments.
+    Prompt { name: String, arguments: Option<String> },
+}
+
+fn parse_json(what: &str, text: Option<&str>) -> Result<Value, String> {
+    match text {
+        None => Ok(json!({})),
+        Some(t) => serde_json::from_str(t).map_err(|e| format!("{what} must be JSON: {e}")),
+    }
+}
+
+async fn run(cli: Cli) -> Result<Value, String> {
+    let accept = cli.accept_elicitation.as_deref().map(|t| parse_json("--accept-elicitation", Some(t))).transpose()?;
+    let mut options = ClientOptions {
+        era: match cli.era {
+            Era::Auto => EraChoice::Auto,
+            Era::Modern => EraChoice::Stateless,
+            Era::Legacy => EraChoice::Handshake,
+        },
+        request_timeout: std::time::Duration::from_secs(cli.timeout.max(1)),
+        ..Default::default()
+    };
+    options.on_input = Some(std::sync::Arc::new(move |method: String, _params: Value| {
+        let accept = accept.clone();
+        Box::pin(async move {
+            match (method.as_str(), accept) {
+                ("elicitation/create", Some(content)) => Ok(json!({ "action": "accept", "content": content })),
+                ("elicitation/create", None) => Ok(json!({ "action": "decline" })),
+                ("roots/list", _) => Ok(json!({ "roots": [] })),
+                (other, _) => Err(mcp_core::protocol::ErrorObject::method_not_found(other)),
+            }
+        })
+    }));
+    let client = match (&cli.url, cli.server.split_first()) {
+        (Some(url), _) => Client::connect_http(url, options).await,
+        (None, Some((program, args))) => {
+            let mut cmd = tokio::process::Command::new(program);
+            cmd.args(args);
+            Client::connect_stdio(cmd, options).await
+        }
+        (None, None) => return Err("give a server: --url URL, or -- COMMAND ARGS...".into()),
+    }
+    .map_err(|e| format!("could not connect: {e}"))?;
+    let result = match &cli.command {
+        Command::Discover => Ok(json!({
+            "protocolVersion": client.protocol_version().as_str(),
+            "serverInfo": client.server_info(),
+            "capabilities": client.server_capabilities(),
+        })),
+        Command::Tools => client.list_tools().await.map(|t| json!({ "tools": t })),
+        Command::Call { name, arguments } => {
+            let args = parse_json("the tool arguments", arguments.as_deref())?;
+            client.call_tool(name, args).await.map(|r| json!(r))
+        }
+        Command::Resources => {
+            async {
+                Ok::<_, ClientError>(json!({
+                    "resources": client.list_resources().await?,
+                    "resourceTemplates": client.list_resource_templates().await?,
+                }))
+            }
+            .await
+        }
+        Command::Read { uri } => client.read_resource(uri).await,
+        Command::Prompts => client.list_prompts().await.map(|p| json!({ "prompts": p })),
+        Command::Prompt { name, arguments } => {
+            let args = parse_json("the prompt arguments", arguments.as_deref())?;
+            client.get_prompt(name, args).await
+        }
+    };
+    client.close().await;
+    result.map_err(|e| e.to_string())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter("warn").try_init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(v) => {
+            use std::io::Write;
+            // A closed pipe (e.g. `| head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mcp: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
