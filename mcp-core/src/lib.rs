@@ -9,6 +9,7 @@ pub mod cli;
 pub mod client;
 pub mod protocol;
 pub mod server;
+mod sync;
 pub mod transport;
 
 pub use server::{Context, Json, Server, ToolError, prompt, resource, resource_template, tool};

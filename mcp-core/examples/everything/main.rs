@@ -12,9 +12,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use mcp_core::cli::ServeArgs;
-use mcp_core::protocol::{
-    CallToolResult, Completion, Content, GetPromptResult, LoggingLevel, PromptMessage, ResourceContents,
-};
+use mcp_core::protocol::{Completion, Content, GetPromptResult, LoggingLevel, PromptMessage, ResourceContents};
 use mcp_core::server::{Change, CompletionRequest, InputRequest, Json, Server};
 use mcp_core::{Context, ToolError, prompt, resource, resource_template, tool};
 use schemars::JsonSchema;
@@ -424,6 +422,5 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     cli.serve.init_tracing();
     let server = server(&cli);
-    let _ = CallToolResult::default();
     cli.serve.run(server).await
 }

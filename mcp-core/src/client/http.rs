@@ -2,6 +2,7 @@
 //! SSE stream (read incrementally, so server requests on the stream can be answered
 //! while it is open), the handshake era's session id, and the 2026-07-28 headers.
 
+use crate::sync::lock;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
@@ -17,10 +18,6 @@ pub(crate) struct HttpConn {
     url: String,
     session: Arc<Mutex<Option<String>>>,
     options: ClientOptions,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl HttpConn {

@@ -428,17 +428,17 @@ pub(crate) mod pending {
     impl Pending {
         pub(crate) fn register(&self, id: RequestId) -> oneshot::Receiver<Response> {
             let (tx, rx) = oneshot::channel();
-            self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id, tx);
+            crate::sync::lock(&self.0).insert(id, tx);
             rx
         }
         pub(crate) fn complete(&self, r: Response) {
             let Some(id) = r.id.clone() else { return };
-            if let Some(tx) = self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id) {
+            if let Some(tx) = crate::sync::lock(&self.0).remove(&id) {
                 let _ = tx.send(r);
             }
         }
         pub(crate) fn fail_all(&self) {
-            self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            crate::sync::lock(&self.0).clear();
         }
     }
 }

@@ -58,7 +58,8 @@ fn params_of(req: &Request) -> &Map<String, Value> {
     req.params.as_ref().unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
-fn unsupported_version(requested: &str) -> ErrorObject {
+/// `UnsupportedProtocolVersionError`, listing what this server supports.
+pub(crate) fn unsupported_version(requested: &str) -> ErrorObject {
     ErrorObject::new(codes::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version").with_data(json!({
         "supported": ProtocolVersion::supported_strings(),
         "requested": requested,
@@ -228,7 +229,7 @@ impl Server {
             match req.method.as_str() {
                 "initialize" => return self.initialize(session, params),
                 "ping" => return Ok(json!({})),
-                "server/discover" => return Ok(self.discover(None)),
+                "server/discover" => return Ok(self.discover()),
                 _ => {}
             }
             let Some(hs) = session.handshake() else {
@@ -252,7 +253,7 @@ impl Server {
         };
         let stateless = meta.version.era() == Era::Stateless;
         let mut result = match req.method.as_str() {
-            "server/discover" => return Ok(self.discover(Some(&meta))),
+            "server/discover" => return Ok(self.discover()),
             "logging/setLevel" => {
                 let level: LoggingLevel = serde_json::from_value(params.get("level").cloned().unwrap_or(Value::Null))
                     .map_err(|_| ErrorObject::invalid_params("logging/setLevel needs `level`: one of debug, info, notice, warning, error, critical, alert, emergency"))?;
@@ -356,8 +357,7 @@ impl Server {
         Ok(result)
     }
 
-    fn discover(&self, meta: Option<&RequestMeta>) -> Value {
-        let _ = meta;
+    fn discover(&self) -> Value {
         let mut result = json!({
             "resultType": "complete",
             "supportedVersions": ProtocolVersion::supported_strings(),
@@ -470,7 +470,18 @@ impl Server {
         } else {
             (Map::new(), None)
         };
-        Ok(Context {
+        Ok(self.new_context(session, meta, sink, input_responses, request_state))
+    }
+
+    fn new_context(
+        &self,
+        session: &Arc<Session>,
+        meta: RequestMeta,
+        sink: Option<RequestSink>,
+        input_responses: Map<String, Value>,
+        request_state: Option<String>,
+    ) -> Context {
+        Context {
             scope: Arc::new(Scope {
                 session: session.clone(),
                 meta,
@@ -480,7 +491,7 @@ impl Server {
                 input_timeout: self.inner.config.input_timeout,
                 changes: Some(self.inner.changes.clone()),
             }),
-        })
+        }
     }
 
     /// Runs a handler under the concurrency bound and the call deadline.
@@ -648,17 +659,7 @@ impl Server {
         let completion = match &self.inner.completer {
             None => Default::default(),
             Some(completer) => {
-                let ctx = Context {
-                    scope: Arc::new(Scope {
-                        session: session.clone(),
-                        meta,
-                        sink: None,
-                        input_responses: Map::new(),
-                        request_state: None,
-                        input_timeout: self.inner.config.input_timeout,
-                        changes: Some(self.inner.changes.clone()),
-                    }),
-                };
+                let ctx = self.new_context(session, meta, None, Map::new(), None);
                 let req = CompletionRequest { ref_type, ref_name, argument: arg_name, value, context };
                 let mut c = self.run("completion", completer(ctx, req)).await.map_err(ToolError::into_error_object)?;
                 if c.values.len() > 100 {

@@ -43,7 +43,7 @@ pub use handler::{
 pub use session::{Handshake, Outbound, Session};
 
 use crate::protocol::{Completion, Implementation};
-pub(crate) use dispatch::stateless_meta;
+pub(crate) use dispatch::{stateless_meta, unsupported_version};
 use handler::{ErasedCompleter, ResourceKind};
 use state::StateSealer;
 
@@ -246,6 +246,23 @@ impl ServerBuilder {
                 config: self.config,
                 changes,
             }),
+        }
+    }
+}
+
+/// Forwards list and resource changes to a handshake-era client on `session`'s push
+/// channel, until the server is dropped. Every transport with sessions spawns one.
+pub(crate) async fn forward_changes(server: Server, session: Arc<Session>) {
+    let mut changes = server.changes();
+    loop {
+        match changes.recv().await {
+            Ok(change) => {
+                if let Some(n) = server.handshake_notification(&session, &change) {
+                    session.push(crate::protocol::Message::Notification(n));
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => break,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! A stateless (2026-07-28) request never reads this state: everything it needs comes in
 //! its own `_meta`. The session exists for the handshake era and for cancellation.
 
+use crate::sync::lock;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -39,12 +40,6 @@ pub struct Session {
     next_id: AtomicI64,
     subscriptions: Mutex<HashSet<String>>,
     push: Mutex<Option<Outbound>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding one of these locks cannot leave the maps inconsistent
-    // (every critical section is a single insert or remove), so poisoning is ignored.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Session {

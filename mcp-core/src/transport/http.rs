@@ -16,6 +16,7 @@
 // once, on the rejection path only, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+use crate::sync::lock;
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -93,10 +94,6 @@ struct HttpSession {
     streams: Mutex<(u64, HashMap<u64, StreamLog>, VecDeque<u64>)>,
     last_seen: Mutex<tokio::time::Instant>,
     get_open: std::sync::atomic::AtomicBool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl HttpSession {
@@ -535,11 +532,7 @@ async fn post(state: Arc<HttpState>, headers: HeaderMap, body: Bytes) -> HttpRes
                 return stateless_post(state, headers, req, body_version).await;
             }
             if let Some(v) = header_version.filter(|_| header_era.is_none() && req.method != "initialize") {
-                let e = ErrorObject::new(codes::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
-                    .with_data(
-                        serde_json::json!({ "supported": ProtocolVersion::supported_strings(), "requested": v }),
-                    );
-                return json_error(StatusCode::BAD_REQUEST, e, Some(req.id));
+                return json_error(StatusCode::BAD_REQUEST, crate::server::unsupported_version(&v), Some(req.id));
             }
             handshake_request(state, headers, req).await
         }
@@ -863,10 +856,7 @@ async fn handshake_request(state: Arc<HttpState>, headers: HeaderMap, req: Reque
         Start::Done(response) => {
             if is_init && response.outcome.is_ok() {
                 lock(&state.sessions).insert(session_id.clone(), http_session.clone());
-                tokio::spawn(crate::transport::stdio::forward_changes(
-                    state.server.clone(),
-                    http_session.session.clone(),
-                ));
+                tokio::spawn(crate::server::forward_changes(state.server.clone(), http_session.session.clone()));
             }
             let mut resp =
                 (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Message::Response(response).to_vec())

@@ -67,7 +67,7 @@ where
     let writer_task = tokio::spawn(write_loop(rx, writer));
     let session = Arc::new(Session::new());
     session.set_push(tx.clone());
-    let forwarder = tokio::spawn(forward_changes(server.clone(), session.clone()));
+    let forwarder = tokio::spawn(crate::server::forward_changes(server.clone(), session.clone()));
     let mut lines = LineReader::new(reader, config.max_line_bytes);
     tokio::pin!(shutdown);
     loop {
@@ -169,20 +169,4 @@ fn append(msg: &Message, buf: &mut Vec<u8>) {
     }
     msg.write_to(buf);
     buf.push(b'\n');
-}
-
-/// Forwards list and resource changes to a handshake-era client on this connection.
-pub(crate) async fn forward_changes(server: Server, session: Arc<Session>) {
-    let mut changes = server.changes();
-    loop {
-        match changes.recv().await {
-            Ok(change) => {
-                if let Some(n) = server.handshake_notification(&session, &change) {
-                    session.push(Message::Notification(n));
-                }
-            }
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-        }
-    }
 }
