@@ -11,12 +11,13 @@
 //!     serve: ServeArgs,
 //! }
 //!
-//! #[tokio::main]
-//! async fn main() -> std::process::ExitCode {
+//! fn main() -> std::process::ExitCode {
 //!     let cli = Cli::parse();
 //!     cli.serve.init_tracing();
-//!     let server = cli.serve.configure(mcp_core::Server::builder("demo", "1.0.0")).build();
-//!     cli.serve.run(server).await
+//!     cli.serve.block_on(async {
+//!         let server = cli.serve.configure(mcp_core::Server::builder("demo", "1.0.0")).build();
+//!         cli.serve.run(server).await
+//!     })
 //! }
 //! ```
 
@@ -66,6 +67,10 @@ pub struct ServeArgs {
     /// Extra allowed Host names for HTTP (comma-separated); loopback is always allowed.
     #[arg(long, env = "MCP_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+    /// Threads running requests; 0 chooses by transport: one for stdio (a single client,
+    /// and no cross-thread wake-ups on each message), one per core for HTTP.
+    #[arg(long, env = "MCP_WORKER_THREADS", default_value_t = 0)]
+    pub worker_threads: usize,
     /// Secret that signs requestState; set the same value on every replica.
     #[arg(long, env = "MCP_STATE_SECRET", hide_env_values = true)]
     pub state_secret: Option<String>,
@@ -78,6 +83,34 @@ impl ServeArgs {
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
         let _ =
             tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+    }
+
+    /// The async runtime suited to the transport (see `--worker-threads`).
+    pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        let threads = match (self.worker_threads, self.transport) {
+            (0, TransportKind::Stdio) => 1,
+            (0, TransportKind::Http) => std::thread::available_parallelism().map_or(2, usize::from),
+            (n, _) => n,
+        };
+        let mut builder = if threads == 1 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(threads);
+            b
+        };
+        builder.enable_all().build()
+    }
+
+    /// Runs a connector's `main` on [`ServeArgs::runtime`].
+    pub fn block_on(&self, main: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+        match self.runtime() {
+            Ok(runtime) => runtime.block_on(main),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the async runtime");
+                ExitCode::FAILURE
+            }
+        }
     }
 
     /// Applies the limits to a server being built.

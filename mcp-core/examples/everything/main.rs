@@ -417,10 +417,8 @@ fn server(cli: &Cli) -> Server {
 
 mod mrtr;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     cli.serve.init_tracing();
-    let server = server(&cli);
-    cli.serve.run(server).await
+    cli.serve.block_on(async { cli.serve.run(server(&cli)).await })
 }

@@ -222,6 +222,12 @@ pub async fn serve_listener(
     config: HttpConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // Without TCP_NODELAY, a response written in parts (SSE events) waits for the peer's
+    // delayed ACK: 40 ms per streamed answer.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(server, config)).with_graceful_shutdown(shutdown).await
 }
 

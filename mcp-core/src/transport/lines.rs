@@ -20,23 +20,23 @@ pub struct LineReader<R> {
     inner: R,
     max_len: usize,
     buf: Vec<u8>,
+    /// Bytes of an oversized line discarded so far.
+    skipped: usize,
 }
 
 impl<R: AsyncBufRead + Unpin> LineReader<R> {
     /// Wraps a buffered reader.
     pub fn new(inner: R, max_len: usize) -> Self {
-        Self { inner, max_len, buf: Vec::new() }
+        Self { inner, max_len, buf: Vec::new(), skipped: 0 }
     }
 
-    /// The next frame.
+    /// The next frame. Cancel-safe: a partly read line is kept for the next call.
     pub async fn next(&mut self) -> std::io::Result<Frame> {
-        self.buf.clear();
-        let mut skipped = 0usize;
         loop {
             let available = self.inner.fill_buf().await?;
             if available.is_empty() {
-                if skipped > 0 {
-                    return Ok(Frame::TooLong(skipped));
+                if self.skipped > 0 {
+                    return Ok(Frame::TooLong(std::mem::take(&mut self.skipped)));
                 }
                 if self.buf.is_empty() {
                     return Ok(Frame::Eof);
@@ -47,8 +47,8 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
                 Some(i) => (&available[..i], Some(i + 1)),
                 None => (available, None),
             };
-            if skipped > 0 || self.buf.len() + chunk.len() > self.max_len {
-                skipped += self.buf.len() + chunk.len();
+            if self.skipped > 0 || self.buf.len() + chunk.len() > self.max_len {
+                self.skipped += self.buf.len() + chunk.len();
                 self.buf.clear();
             } else {
                 self.buf.extend_from_slice(chunk);
@@ -56,8 +56,8 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             let consumed = found.unwrap_or(available.len());
             self.inner.consume(consumed);
             if found.is_some() {
-                if skipped > 0 {
-                    return Ok(Frame::TooLong(skipped));
+                if self.skipped > 0 {
+                    return Ok(Frame::TooLong(std::mem::take(&mut self.skipped)));
                 }
                 if self.buf.last() == Some(&b'\r') {
                     self.buf.pop();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::{AbortHandle, Abortable};
-use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::lines::{Frame, LineReader};
@@ -32,8 +32,8 @@ impl Default for StdioConfig {
 
 /// Serves `server` on this process's stdin and stdout until stdin closes or SIGTERM.
 pub async fn serve_stdio(server: Server, config: StdioConfig) -> std::io::Result<()> {
-    let stdin = tokio::io::BufReader::with_capacity(64 * 1024, tokio::io::stdin());
-    let stdout = tokio::io::stdout();
+    let stdin = tokio::io::BufReader::with_capacity(64 * 1024, stdin());
+    let stdout = stdout();
     let shutdown = async {
         #[cfg(unix)]
         {
@@ -50,6 +50,36 @@ pub async fn serve_stdio(server: Server, config: StdioConfig) -> std::io::Result
     serve_lines(server, stdin, stdout, config, shutdown).await
 }
 
+/// stdin: when it is a pipe (as when a client spawns the server), it is read through the
+/// runtime's reactor; tokio's own `stdin()` reads on a blocking thread, and the hop between
+/// threads doubles a round trip's latency. Anything else (a file, a terminal) falls back.
+fn stdin() -> Box<dyn AsyncRead + Unpin + Send> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        let pipe =
+            std::io::stdin().as_fd().try_clone_to_owned().and_then(tokio::net::unix::pipe::Receiver::from_owned_fd);
+        if let Ok(pipe) = pipe {
+            return Box::new(pipe);
+        }
+    }
+    Box::new(tokio::io::stdin())
+}
+
+/// stdout, through the reactor when it is a pipe, for the same reason as [`stdin`].
+fn stdout() -> Box<dyn AsyncWrite + Unpin + Send> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        let pipe =
+            std::io::stdout().as_fd().try_clone_to_owned().and_then(tokio::net::unix::pipe::Sender::from_owned_fd);
+        if let Ok(pipe) = pipe {
+            return Box::new(pipe);
+        }
+    }
+    Box::new(tokio::io::stdout())
+}
+
 /// Serves `server` over any line stream (a pipe, a socket, an in-memory duplex) until the
 /// input ends or `shutdown` completes.
 pub async fn serve_lines<R, W>(
@@ -63,8 +93,8 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (tx, rx) = mpsc::unbounded_channel::<Message>();
-    let writer_task = tokio::spawn(write_loop(rx, writer));
+    let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+    let mut output = Output { writer, buf: Vec::with_capacity(64 * 1024) };
     let session = Arc::new(Session::new());
     session.set_push(tx.clone());
     let forwarder = tokio::spawn(crate::server::forward_changes(server.clone(), session.clone()));
@@ -72,7 +102,13 @@ where
     tokio::pin!(shutdown);
     loop {
         let frame = tokio::select! {
-            f = lines.next() => f,
+            // Answers first: they free the client's window before more input is taken in.
+            biased;
+            Some(message) = rx.recv() => {
+                output.send(message, &mut rx).await?;
+                continue;
+            }
+            frame = lines.next() => frame,
             _ = &mut shutdown => { tracing::info!("terminating on signal"); break; }
         };
         let bytes = match frame {
@@ -103,7 +139,7 @@ where
                     continue;
                 }
                 let (server, session, tx) = (server.clone(), session.clone(), tx.clone());
-                tokio::spawn(Abortable::new(
+                let mut request = Box::pin(Abortable::new(
                     async move {
                         let response = server.handle_request(&session, req, Some(tx.clone())).await;
                         // A request cancelled meanwhile gets no response.
@@ -113,6 +149,12 @@ where
                     },
                     registration,
                 ));
+                // Most requests finish without waiting on anything: run them here, and spawn
+                // only those that wait. Spawning each one wakes idle runtime workers and
+                // costs more than the request itself.
+                if futures::poll!(request.as_mut()).is_pending() {
+                    tokio::spawn(request);
+                }
             }
             Ok(Message::Notification(n)) => server.handle_notification(&session, n),
             Ok(Message::Response(r)) => {
@@ -125,42 +167,42 @@ where
             }
         }
     }
-    // Let running requests finish briefly so their answers are not lost.
-    let deadline = tokio::time::Instant::now() + config.drain_timeout;
-    while session.in_flight() > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    // Let running requests finish briefly so their answers are not lost: the channel closes
+    // once the last of them has answered.
     forwarder.abort();
     session.clear_push();
     drop(tx);
-    match writer_task.await {
-        Ok(r) => r,
-        Err(e) => Err(std::io::Error::other(e)),
+    let deadline = tokio::time::Instant::now() + config.drain_timeout;
+    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        output.send(message, &mut rx).await?;
     }
+    output.writer.flush().await
 }
 
-/// Owns the output: serializes messages and writes everything ready in one go.
-async fn write_loop<W: AsyncWrite + Unpin>(
-    mut rx: mpsc::UnboundedReceiver<Message>,
-    mut writer: W,
-) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(64 * 1024);
-    while let Some(msg) = rx.recv().await {
-        append(&msg, &mut buf);
-        while buf.len() < 1024 * 1024 {
-            match rx.try_recv() {
-                Ok(msg) => append(&msg, &mut buf),
+/// The output side: serializes messages and writes everything ready in one go, which is
+/// what makes pipelined throughput high. A client that stops reading stops the input too.
+struct Output<W> {
+    writer: W,
+    buf: Vec<u8>,
+}
+
+impl<W: AsyncWrite + Unpin> Output<W> {
+    async fn send(&mut self, first: Message, more: &mut mpsc::UnboundedReceiver<Message>) -> std::io::Result<()> {
+        append(&first, &mut self.buf);
+        while self.buf.len() < 1024 * 1024 {
+            match more.try_recv() {
+                Ok(message) => append(&message, &mut self.buf),
                 Err(_) => break,
             }
         }
-        if buf.is_empty() {
-            continue;
+        if self.buf.is_empty() {
+            return Ok(());
         }
-        writer.write_all(&buf).await?;
-        writer.flush().await?;
-        buf.clear();
+        let written = self.writer.write_all(&self.buf).await;
+        self.buf.clear();
+        written?;
+        self.writer.flush().await
     }
-    writer.flush().await
 }
 
 fn append(msg: &Message, buf: &mut Vec<u8>) {
