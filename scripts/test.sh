@@ -31,7 +31,7 @@ scripts/interop.sh
 
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
   step "benchmark (quick run, so the bench keeps working)"
-  cargo build --release -p mcp-bench
-  if [ -x target/release/echo-bench ]; then target/release/echo-bench --quick; else echo "no echo-bench binary yet" >&2; fi
+  cargo build --release -p mcp-bench --examples
+  cargo bench -p mcp-bench --bench echo -- --quick
 fi
 echo "all tests passed" >&2

@@ -25,7 +25,8 @@ struct Cli {
     /// Protocol era: auto (probe), modern (2026-07-28) or legacy (initialize handshake).
     #[arg(long, global = true, value_enum, default_value = "auto")]
     era: Era,
-    /// Answer elicitation requests by accepting with this JSON content (default: decline).
+    /// Answer elicitation requests by accepting with this JSON content, over the defaults the
+    /// request declares (default: decline).
     #[arg(long, global = true)]
     accept_elicitation: Option<String>,
     /// Seconds to wait for each answer.
@@ -79,11 +80,13 @@ async fn run(cli: Cli) -> Result<Value, String> {
         request_timeout: std::time::Duration::from_secs(cli.timeout.max(1)),
         ..Default::default()
     };
-    options.on_input = Some(std::sync::Arc::new(move |method: String, _params: Value| {
+    options.on_input = Some(std::sync::Arc::new(move |method: String, params: Value| {
         let accept = accept.clone();
         Box::pin(async move {
             match (method.as_str(), accept) {
-                ("elicitation/create", Some(content)) => Ok(json!({ "action": "accept", "content": content })),
+                ("elicitation/create", Some(given)) => {
+                    Ok(json!({ "action": "accept", "content": mcp_core::client::elicitation_content(&params, &given) }))
+                }
                 ("elicitation/create", None) => Ok(json!({ "action": "decline" })),
                 ("roots/list", _) => Ok(json!({ "roots": [] })),
                 (other, _) => Err(mcp_core::protocol::ErrorObject::method_not_found(other)),

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use crate::protocol::headers;
 use crate::protocol::types::meta;
 use crate::protocol::{
     CallToolResult, Era, ErrorObject, Implementation, Message, Notification, ProtocolVersion, Request, RequestId,
@@ -162,7 +163,14 @@ impl Client {
             EraChoice::Auto => client.probe().await,
         };
         if modern {
-            let discovered = client.request("server/discover", Map::new()).await?;
+            let discovered = match client.request("server/discover", Map::new()).await {
+                // Retry once with a revision the server says it supports.
+                Err(ClientError::Protocol(e)) if e.code == codes::UNSUPPORTED_PROTOCOL_VERSION => {
+                    client.version = client.supported_from(&e).ok_or(ClientError::Protocol(e))?;
+                    client.request("server/discover", Map::new()).await?
+                }
+                other => other?,
+            };
             client.adopt_discovery(&discovered);
         } else {
             client.initialize().await?;
@@ -183,6 +191,17 @@ impl Client {
             Ok(Ok(Response { outcome: Err(e), .. })) if is_modern_error(&e) => true,
             _ => false,
         }
+    }
+
+    /// The newest stateless revision both sides support, from an UnsupportedProtocolVersion
+    /// error's `data.supported`.
+    fn supported_from(&self, error: &ErrorObject) -> Option<ProtocolVersion> {
+        let supported = error.data.as_ref()?.get("supported")?.as_array()?;
+        ProtocolVersion::ALL
+            .iter()
+            .rev()
+            .copied()
+            .find(|v| v.era() == Era::Stateless && supported.iter().any(|s| s.as_str() == Some(v.as_str())))
     }
 
     fn adopt_discovery(&mut self, result: &Value) {
@@ -221,7 +240,11 @@ impl Client {
         let note = Notification::new("notifications/initialized", Value::Null);
         match &self.conn {
             Conn::Stdio(c) => c.notify(note),
-            Conn::Http(c) => c.notify(note, self.version).await,
+            Conn::Http(c) => {
+                c.notify(note, self.version).await?;
+                c.listen(self.version).await;
+                Ok(())
+            }
         }
     }
 
@@ -326,11 +349,28 @@ impl Client {
     }
 
     /// Every tool, across pages.
+    ///
+    /// Over HTTP, a tool whose `x-mcp-header` annotations break the spec's rules is left
+    /// out (with a warning), as the 2026-07-28 revision requires; the others' annotated
+    /// arguments are mirrored into `Mcp-Param-*` headers when they are called.
     pub async fn list_tools(&self) -> Result<Vec<Tool>, ClientError> {
         let raw = self.list_all("tools/list", "tools").await?;
-        raw.into_iter()
-            .map(|t| serde_json::from_value(t).map_err(|e| ClientError::Unexpected(format!("malformed tool: {e}"))))
-            .collect()
+        let mut tools = Vec::with_capacity(raw.len());
+        for value in raw {
+            let tool: Tool =
+                serde_json::from_value(value).map_err(|e| ClientError::Unexpected(format!("malformed tool: {e}")))?;
+            if let Conn::Http(conn) = &self.conn {
+                match headers::checked_header_params(&tool.input_schema) {
+                    Ok(params) => conn.learn_tool(&tool.name, params),
+                    Err(reason) => {
+                        tracing::warn!(tool = %tool.name, %reason, "tool left out: invalid x-mcp-header");
+                        continue;
+                    }
+                }
+            }
+            tools.push(tool);
+        }
+        Ok(tools)
     }
 
     /// Every resource, across pages (as JSON).
@@ -353,7 +393,21 @@ impl Client {
         let mut params = Map::new();
         params.insert("name".into(), json!(name));
         params.insert("arguments".into(), arguments);
-        let mut result = self.request("tools/call", params).await?;
+        // Over HTTP, a tool's x-mcp-header arguments must be mirrored: learn them first.
+        if let Conn::Http(conn) = &self.conn
+            && self.version.era() == Era::Stateless
+            && !conn.knows_tool(name)
+        {
+            self.list_tools().await?;
+        }
+        let mut result = match self.request("tools/call", params.clone()).await {
+            // The tool's header annotations are unknown or changed: learn them and retry.
+            Err(ClientError::Protocol(e)) if e.code == codes::HEADER_MISMATCH && matches!(self.conn, Conn::Http(_)) => {
+                self.list_tools().await?;
+                self.request("tools/call", params).await?
+            }
+            other => other?,
+        };
         if let Value::Object(m) = &mut result {
             m.remove("resultType");
             m.remove("_meta");
@@ -384,6 +438,23 @@ impl Client {
             Conn::Http(c) => c.close().await,
         }
     }
+}
+
+/// The content that accepts an elicitation with every default its `requestedSchema`
+/// declares, overlaid with `given` (SEP-1034: clients pre-fill defaults).
+pub fn elicitation_content(params: &Value, given: &Value) -> Value {
+    let mut content = Map::new();
+    if let Some(props) = params.pointer("/requestedSchema/properties").and_then(Value::as_object) {
+        for (key, prop) in props {
+            if let Some(default) = prop.get("default") {
+                content.insert(key.clone(), default.clone());
+            }
+        }
+    }
+    if let Value::Object(given) = given {
+        content.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    Value::Object(content)
 }
 
 /// Routes an incoming message for a connection: responses complete pending requests,

@@ -2,6 +2,7 @@
 //!
 //! Nothing in here does I/O; transports and the server build on it.
 
+pub mod headers;
 pub mod jsonrpc;
 pub mod types;
 pub mod version;

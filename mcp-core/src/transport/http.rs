@@ -28,12 +28,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
-use base64::Engine;
-use futures::future::{AbortHandle, Abortable};
+use futures::future::AbortHandle;
 use futures::stream::Stream;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::protocol::headers::{self as mirror, HeaderParam};
 use crate::protocol::types::meta;
 use crate::protocol::{Era, ErrorObject, Message, ProtocolVersion, Request, Response, codes, parse_message};
 use crate::server::{Server, Session};
@@ -319,29 +319,6 @@ async fn handle(State(state): State<Arc<HttpState>>, method: Method, headers: He
     }
 }
 
-/// Decodes an `Mcp-Name` / `Mcp-Param-*` value, which may use the `=?base64?...?=` form.
-pub fn decode_header_value(raw: &str) -> Option<String> {
-    match raw.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
-        Some(b64) => base64::engine::general_purpose::STANDARD.decode(b64).ok().and_then(|b| String::from_utf8(b).ok()),
-        None => Some(raw.to_string()),
-    }
-}
-
-/// Encodes a value for an `Mcp-Name` / `Mcp-Param-*` header.
-pub fn encode_header_value(value: &str) -> String {
-    let looks_encoded = value.starts_with("=?base64?") && value.ends_with("?=");
-    let plain = !value.is_empty()
-        && value.bytes().all(|b| (0x20..=0x7e).contains(&b))
-        && !value.starts_with(' ')
-        && !value.ends_with(' ')
-        && !looks_encoded;
-    if plain {
-        value.to_string()
-    } else {
-        format!("=?base64?{}?=", base64::engine::general_purpose::STANDARD.encode(value))
-    }
-}
-
 fn mismatch(message: String, id: Option<crate::protocol::RequestId>) -> HttpResponse {
     json_error(StatusCode::BAD_REQUEST, ErrorObject::new(codes::HEADER_MISMATCH, message), id)
 }
@@ -370,7 +347,7 @@ fn validate_stateless_headers(server: &Server, headers: &HeaderMap, req: &Reques
         match (header_str(headers, "mcp-name"), body_name) {
             (None, _) => return Err(mismatch("Header mismatch: missing Mcp-Name header".into(), id)),
             (Some(raw), body) => {
-                let decoded = decode_header_value(raw).ok_or_else(|| {
+                let decoded = mirror::decode_value(raw).ok_or_else(|| {
                     mismatch(format!("Header mismatch: Mcp-Name header value '{raw}' is not valid base64"), id.clone())
                 })?;
                 if Some(decoded.as_str()) != body {
@@ -398,10 +375,8 @@ fn validate_param_headers(server: &Server, headers: &HeaderMap, req: &Request) -
     let Some(name) = params.and_then(|p| p.get("name")).and_then(Value::as_str) else { return Ok(()) };
     let Some(route) = server.inner.tools.get(name) else { return Ok(()) };
     let args = params.and_then(|p| p.get("arguments"));
-    let mut annotated = Vec::new();
-    collect_header_params(&route.tool.input_schema, &mut Vec::new(), &mut annotated);
     let id = Some(req.id.clone());
-    for (path, header_name) in annotated {
+    for HeaderParam { path, name: header_name } in mirror::header_params(&route.tool.input_schema) {
         let mut value = args;
         for key in &path {
             value = value.and_then(|v| v.get(key));
@@ -431,7 +406,7 @@ fn validate_param_headers(server: &Server, headers: &HeaderMap, req: &Request) -
             }
             (Some(_), None) => {}
             (Some(raw), Some(body)) => {
-                let decoded = decode_header_value(raw).ok_or_else(|| {
+                let decoded = mirror::decode_value(raw).ok_or_else(|| {
                     mismatch(format!("Header mismatch: Mcp-Param-{header_name} is not valid base64"), id.clone())
                 })?;
                 let equal = decoded == body
@@ -448,18 +423,6 @@ fn validate_param_headers(server: &Server, headers: &HeaderMap, req: &Request) -
         }
     }
     Ok(())
-}
-
-fn collect_header_params(schema: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
-    let Some(props) = schema.get("properties").and_then(Value::as_object) else { return };
-    for (key, prop) in props {
-        path.push(key.clone());
-        if let Some(h) = prop.get("x-mcp-header").and_then(Value::as_str) {
-            out.push((path.clone(), h.to_string()));
-        }
-        collect_header_params(prop, path, out);
-        path.pop();
-    }
 }
 
 /// The HTTP status of a JSON-RPC error in the stateless era.
@@ -697,14 +660,15 @@ async fn stateless_request(state: Arc<HttpState>, req: Request) -> HttpResponse 
     // Dropping the response (the client hung up) cancels the request.
     let guard = AbortOnDrop(abort);
     let server = state.server.clone();
-    tokio::spawn(Abortable::new(
+    super::run_or_spawn(
         async move {
             let session = Arc::new(Session::new());
             let response = server.handle_request(&session, req, Some(tx)).await;
             let _ = done_tx.send(response);
         },
         registration,
-    ));
+    )
+    .await;
     match first_output(rx, done_rx).await {
         Start::Done(response) => {
             let status = match &response.outcome {
@@ -846,7 +810,7 @@ async fn handshake_request(state: Arc<HttpState>, headers: HeaderMap, req: Reque
     }
     // In this era a disconnect is not a cancellation: the handler runs on, and its stream
     // is logged so that the client can resume it with Last-Event-ID.
-    tokio::spawn(Abortable::new(
+    super::run_or_spawn(
         {
             let session = session.clone();
             async move {
@@ -857,7 +821,8 @@ async fn handshake_request(state: Arc<HttpState>, headers: HeaderMap, req: Reque
             }
         },
         registration,
-    ));
+    )
+    .await;
     match first_output(rx, done_rx).await {
         Start::Done(response) => {
             if is_init && response.outcome.is_ok() {

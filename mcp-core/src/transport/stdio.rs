@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::{AbortHandle, Abortable};
+use futures::future::AbortHandle;
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -139,7 +139,7 @@ where
                     continue;
                 }
                 let (server, session, tx) = (server.clone(), session.clone(), tx.clone());
-                let mut request = Box::pin(Abortable::new(
+                super::run_or_spawn(
                     async move {
                         let response = server.handle_request(&session, req, Some(tx.clone())).await;
                         // A request cancelled meanwhile gets no response.
@@ -148,13 +148,8 @@ where
                         }
                     },
                     registration,
-                ));
-                // Most requests finish without waiting on anything: run them here, and spawn
-                // only those that wait. Spawning each one wakes idle runtime workers and
-                // costs more than the request itself.
-                if futures::poll!(request.as_mut()).is_pending() {
-                    tokio::spawn(request);
-                }
+                )
+                .await;
             }
             Ok(Message::Notification(n)) => server.handle_notification(&session, n),
             Ok(Message::Response(r)) => {
