@@ -25,6 +25,9 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use crate::security::{AuditLog, Authenticator, Policy};
 use crate::server::{Server, ServerBuilder};
 use crate::transport::{http, stdio};
 
@@ -71,6 +74,32 @@ pub struct ServeArgs {
     /// and no cross-thread wake-ups on each message), one per core for HTTP.
     #[arg(long, env = "MCP_WORKER_THREADS", default_value_t = 0)]
     pub worker_threads: usize,
+    /// Only tools annotated read-only are listed and callable.
+    #[arg(long, env = "MCP_READ_ONLY")]
+    pub read_only: bool,
+    /// Only these tools (comma-separated globs) are listed and callable.
+    #[arg(long, env = "MCP_ALLOW_TOOLS", value_delimiter = ',')]
+    pub allow_tools: Vec<String>,
+    /// These tools (comma-separated globs) are never listed or callable.
+    #[arg(long, env = "MCP_DENY_TOOLS", value_delimiter = ',')]
+    pub deny_tools: Vec<String>,
+    /// Access policy per client identity, with resource scopes (TOML).
+    #[arg(long, env = "MCP_POLICY_FILE")]
+    pub policy_file: Option<std::path::PathBuf>,
+    /// Ask the client to confirm before any destructive tool runs.
+    #[arg(long, env = "MCP_CONFIRM_DESTRUCTIVE")]
+    pub confirm_destructive: bool,
+    /// Audit trail: a file to append to, or `stderr`.
+    #[arg(long, env = "MCP_AUDIT_LOG")]
+    pub audit_log: Option<String>,
+    /// Bearer tokens for HTTP and WebSocket clients: a file of `name=token` lines (the
+    /// MCP_AUTH_TOKENS variable may hold the same entries instead).
+    #[arg(long, env = "MCP_AUTH_TOKENS_FILE")]
+    pub auth_tokens_file: Option<std::path::PathBuf>,
+    /// Serve a non-loopback address without authentication (anyone who can reach it can
+    /// use every allowed tool).
+    #[arg(long, env = "MCP_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
     /// Secret that signs requestState; set the same value on every replica.
     #[arg(long, env = "MCP_STATE_SECRET", hide_env_values = true)]
     pub state_secret: Option<String>,
@@ -113,8 +142,22 @@ impl ServeArgs {
         }
     }
 
-    /// Applies the limits to a server being built.
+    /// Applies the limits, the access policy and the audit trail to a server being built.
+    /// A bad policy file or an audit log that cannot be opened makes [`ServeArgs::run`]
+    /// refuse to start, saying why.
     pub fn configure(&self, builder: ServerBuilder) -> ServerBuilder {
+        let builder = match self.policy() {
+            Ok(policy) => builder.policy(policy),
+            Err(e) => builder.fail(e),
+        };
+        let builder = match self.audit_log.as_deref() {
+            None => builder,
+            Some("stderr") => builder.audit(AuditLog::to_stderr()),
+            Some(path) => match AuditLog::to_file(std::path::Path::new(path)) {
+                Ok(log) => builder.audit(log),
+                Err(e) => builder.fail(format!("cannot open the audit log {path}: {e}")),
+            },
+        };
         builder.configure(|c| {
             c.call_timeout = Duration::from_secs(self.call_timeout_secs.max(1));
             c.max_output_bytes = self.max_output_bytes.max(1024);
@@ -126,21 +169,62 @@ impl ServeArgs {
         })
     }
 
+    /// The access policy from the flags and the policy file.
+    pub fn policy(&self) -> Result<Policy, String> {
+        let policy = Policy::from_flags(self.read_only, self.allow_tools.clone(), self.deny_tools.clone())?
+            .confirm_destructive(self.confirm_destructive);
+        match &self.policy_file {
+            Some(path) => policy.with_file(path),
+            None => Ok(policy),
+        }
+    }
+
+    /// The bearer tokens from `--auth-tokens-file` or `MCP_AUTH_TOKENS`, if any.
+    pub fn authenticator(&self) -> Result<Option<Authenticator>, String> {
+        if let Some(path) = &self.auth_tokens_file {
+            return Authenticator::from_file(path).map(Some);
+        }
+        match std::env::var("MCP_AUTH_TOKENS") {
+            Ok(tokens) => Authenticator::from_tokens(&tokens, "MCP_AUTH_TOKENS").map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
     /// The HTTP settings from the flags.
-    pub fn http_config(&self) -> http::HttpConfig {
-        http::HttpConfig {
+    pub fn http_config(&self) -> Result<http::HttpConfig, String> {
+        let auth = self.authenticator()?.map(Arc::new);
+        if auth.is_none() && !self.listen.ip().is_loopback() && !self.insecure_no_auth {
+            return Err(format!(
+                "refusing to listen on {} without authentication: anyone who can reach it could use every tool. \
+                 Give --auth-tokens-file (or MCP_AUTH_TOKENS), listen on 127.0.0.1, or pass --insecure-no-auth",
+                self.listen
+            ));
+        }
+        Ok(http::HttpConfig {
             allowed_origins: self.allowed_origins.clone(),
             allowed_hosts: self.allowed_hosts.clone(),
+            auth,
             ..Default::default()
-        }
+        })
     }
 
     /// Serves until the client leaves (stdio) or the process is told to stop (HTTP).
     pub async fn run(&self, server: Server) -> ExitCode {
+        if let Some(e) = server.startup_error() {
+            tracing::error!("not starting: {e}");
+            return ExitCode::FAILURE;
+        }
         let result = match self.transport {
-            TransportKind::Stdio => stdio::serve_stdio(server, stdio::StdioConfig::default()).await,
-            TransportKind::Http => http::serve_http(server, self.listen, self.http_config()).await,
+            TransportKind::Stdio => stdio::serve_stdio(server.clone(), stdio::StdioConfig::default()).await,
+            TransportKind::Http => match self.http_config() {
+                Ok(config) => http::serve_http(server.clone(), self.listen, config).await,
+                Err(e) => {
+                    tracing::error!("not starting: {e}");
+                    return ExitCode::FAILURE;
+                }
+            },
         };
+        server.flush_audit();
         match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

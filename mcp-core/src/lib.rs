@@ -2,12 +2,13 @@
 //! a client, and the stdio and Streamable HTTP transports.
 //!
 //! Layers, from the bottom: [`protocol`] (messages, no I/O), [`server`] (dispatch and
-//! handlers), [`transport`] (framing over stdio and HTTP), [`client`], and [`cli`] (the
+//! handlers), [`security`] (authentication, access policy, audit trail), [`transport`] (framing over stdio and HTTP), [`client`], and [`cli`] (the
 //! command line every connector binary shares).
 
 pub mod cli;
 pub mod client;
 pub mod protocol;
+pub mod security;
 pub mod server;
 mod sync;
 pub mod transport;

@@ -4,6 +4,7 @@
 //! mcp tools -- CMD ARGS...                 # spawn a stdio server
 //! mcp call TOOL '{"arg":1}' -- CMD ARGS...
 //! mcp tools --url http://127.0.0.1:8080/mcp
+//! mcp audit verify audit.jsonl             # check an audit trail's hash chain
 //! ```
 //!
 //! Results are printed to stdout as JSON; errors go to stderr with a non-zero exit code.
@@ -29,6 +30,9 @@ struct Cli {
     /// request declares (default: decline).
     #[arg(long, global = true)]
     accept_elicitation: Option<String>,
+    /// Bearer token for HTTP servers that require one (better given in MCP_TOKEN).
+    #[arg(long, global = true, env = "MCP_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Seconds to wait for each answer.
     #[arg(long, global = true, default_value_t = 60)]
     timeout: u64,
@@ -45,6 +49,12 @@ enum Era {
 }
 
 #[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of an audit trail; report the first broken line.
+    Verify { file: std::path::PathBuf },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Show the server's identity, protocol version and capabilities.
     Discover,
@@ -56,6 +66,9 @@ enum Command {
     Resources,
     /// Read a resource.
     Read { uri: String },
+    /// Work with audit trails written by `--audit-log`.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// List prompts.
     Prompts,
     /// Get a prompt with JSON arguments.
@@ -69,7 +82,18 @@ fn parse_json(what: &str, text: Option<&str>) -> Result<Value, String> {
     }
 }
 
+fn verify_audit(file: &std::path::Path) -> Result<Value, String> {
+    let reader = std::fs::File::open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+    match mcp_core::security::audit::verify(reader) {
+        Ok(lines) => Ok(json!({ "file": file, "lines": lines, "chain": "intact" })),
+        Err(b) => Err(format!("{}: the chain is broken at {b}", file.display())),
+    }
+}
+
 async fn run(cli: Cli) -> Result<Value, String> {
+    if let Command::Audit(AuditCommand::Verify { file }) = &cli.command {
+        return verify_audit(file);
+    }
     let accept = cli.accept_elicitation.as_deref().map(|t| parse_json("--accept-elicitation", Some(t))).transpose()?;
     let mut options = ClientOptions {
         era: match cli.era {
@@ -78,6 +102,7 @@ async fn run(cli: Cli) -> Result<Value, String> {
             Era::Legacy => EraChoice::Handshake,
         },
         request_timeout: std::time::Duration::from_secs(cli.timeout.max(1)),
+        bearer_token: cli.token.clone(),
         ..Default::default()
     };
     options.on_input = Some(std::sync::Arc::new(move |method: String, params: Value| {
@@ -124,6 +149,7 @@ async fn run(cli: Cli) -> Result<Value, String> {
             .await
         }
         Command::Read { uri } => client.read_resource(uri).await,
+        Command::Audit(_) => unreachable!("handled before connecting"),
         Command::Prompts => client.list_prompts().await.map(|p| json!({ "prompts": p })),
         Command::Prompt { name, arguments } => {
             let args = parse_json("the prompt arguments", arguments.as_deref())?;

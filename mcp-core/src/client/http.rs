@@ -100,7 +100,18 @@ enum StreamEnd {
 
 impl HttpConn {
     pub(crate) fn new(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder().build().map_err(|e| ClientError::Transport(e.to_string()))?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = &options.bearer_token {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                ClientError::Transport("the bearer token holds characters not allowed in a header".into())
+            })?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
         Ok(Self {
             endpoint: Endpoint { http, url: url.to_string(), session: Arc::new(Mutex::new(None)) },
             options,

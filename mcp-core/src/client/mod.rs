@@ -73,6 +73,8 @@ pub struct ClientOptions {
     pub on_input: Option<InputHandler>,
     /// Receives notifications.
     pub on_notification: Option<NotificationHandler>,
+    /// Sent as `Authorization: Bearer …` to HTTP servers.
+    pub bearer_token: Option<String>,
 }
 
 impl std::fmt::Debug for ClientOptions {
@@ -89,6 +91,7 @@ impl Default for ClientOptions {
             request_timeout: Duration::from_secs(60),
             on_input: None,
             on_notification: None,
+            bearer_token: None,
         }
     }
 }

@@ -40,6 +40,7 @@ pub(crate) struct Scope {
     pub(crate) request_state: Option<String>,
     pub(crate) input_timeout: Duration,
     pub(crate) changes: Option<tokio::sync::broadcast::Sender<super::Change>>,
+    pub(crate) policy: Arc<crate::security::Policy>,
 }
 
 /// The method of the internal message by which a handler asks the HTTP transport to close
@@ -112,8 +113,21 @@ impl Context {
                 request_state: None,
                 input_timeout: Duration::from_secs(1),
                 changes: None,
+                policy: Arc::default(),
             }),
         }
+    }
+
+    /// Who the client is (token name, OAuth subject, `local` on stdio).
+    pub fn identity(&self) -> Arc<crate::security::Identity> {
+        self.scope.session.identity()
+    }
+
+    /// A named resource scope the access policy sets for this client (for example the
+    /// schemas or namespaces it may touch); `None` when the policy does not restrict it.
+    /// Connectors enforce their resource-level rules with it.
+    pub fn policy_scope(&self, name: &str) -> Option<Vec<String>> {
+        self.scope.policy.scope(&self.identity(), name).map(<[String]>::to_vec)
     }
 
     /// The revision the request speaks.

@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use futures::FutureExt;
 use serde_json::{Map, Value, json};
 
-use super::context::{Context, RequestMeta, RequestSink, Scope};
+use super::context::{Context, InputRequest, RequestMeta, RequestSink, Scope};
 use super::error::ToolError;
 use super::handler::{CompletionRequest, ResourceKind};
 use super::session::{Handshake, Session};
@@ -20,6 +21,7 @@ use crate::protocol::{
     Era, ErrorObject, Implementation, LoggingLevel, Message, Notification, ProtocolVersion, Request, RequestId,
     Response, codes, jsonrpc::kind,
 };
+use crate::security::audit::AuditRecord;
 
 /// Methods a stateless (2026-07-28) request may name.
 const STATELESS_METHODS: &[&str] = &[
@@ -154,19 +156,81 @@ fn object_param(params: &Map<String, Value>, name: &str, method: &str) -> Result
     }
 }
 
+/// Completes an audit record with the request's outcome.
+fn finish_record(mut record: AuditRecord, response: &Response, started: Instant) -> AuditRecord {
+    record.duration_ms = started.elapsed().as_secs_f64() * 1e3;
+    match &response.outcome {
+        Ok(result) => {
+            record.bytes_out = serde_json::to_vec(result).map_or(0, |b| b.len());
+            if result.get("isError") == Some(&Value::Bool(true)) {
+                record.outcome = "tool_error";
+                record.error = result.pointer("/content/0/text").and_then(Value::as_str).map(|t| {
+                    let end = (0..=t.len().min(500)).rev().find(|&i| t.is_char_boundary(i)).unwrap_or(0);
+                    t[..end].to_string()
+                });
+            } else if result.get("resultType").and_then(Value::as_str) == Some("input_required") {
+                record.outcome = "input_required";
+            }
+        }
+        Err(e) => {
+            record.outcome = if e.message.contains(DENIED_MARK) { "denied" } else { "error" };
+            record.error = Some(e.message.clone());
+            record.bytes_out = e.message.len();
+        }
+    }
+    record
+}
+
+/// Words every policy denial carries (see [`Policy::check`]).
+const DENIED_MARK: &str = "is not allowed for";
+
 impl Server {
     /// Answers one request. `sink` carries the request's own messages (progress, logs,
     /// handshake-era input requests) ahead of the response.
     pub async fn handle_request(&self, session: &Arc<Session>, req: Request, sink: Option<RequestSink>) -> Response {
         let id = req.id.clone();
+        let audit = self.inner.audit.as_ref().map(|log| (log, self.audit_start(session, &req), Instant::now()));
         let outcome = AssertUnwindSafe(self.route(session, req, sink)).catch_unwind().await;
-        match outcome {
+        let response = match outcome {
             Ok(Ok(result)) => Response::result(id, result),
             Ok(Err(e)) => Response::error(Some(id), e),
             Err(_) => {
                 tracing::error!(request = %id, "handler panicked");
                 Response::error(Some(id), ErrorObject::internal("Internal error: the handler failed unexpectedly"))
             }
+        };
+        if let Some((log, record, started)) = audit {
+            log.record(finish_record(record, &response, started));
+        }
+        response
+    }
+
+    /// The audit record of a request, before it runs.
+    fn audit_start(&self, session: &Session, req: &Request) -> AuditRecord {
+        let params = params_of(req);
+        let stateless = params.get("_meta").and_then(|m| m.get(meta::PROTOCOL_VERSION)).and_then(Value::as_str);
+        let (era, version) = match (stateless, session.handshake()) {
+            (Some(v), _) => ("stateless", v.to_string()),
+            (None, Some(hs)) => ("handshake", hs.version.as_str().to_string()),
+            (None, None) => ("handshake", String::new()),
+        };
+        let target = params.get("name").or_else(|| params.get("uri")).and_then(Value::as_str).map(str::to_string);
+        let sensitive =
+            target.as_deref().and_then(|t| self.inner.tools.get(t)).map(|r| r.sensitive.as_slice()).unwrap_or_default();
+        let arguments = params.get("arguments").map(|a| crate::security::audit::redact(a, sensitive));
+        AuditRecord {
+            transport: session.transport(),
+            identity: session.identity().name.clone(),
+            era,
+            version,
+            method: req.method.clone(),
+            target,
+            arguments,
+            outcome: "ok",
+            error: None,
+            duration_ms: 0.0,
+            bytes_in: req.params.as_ref().and_then(|p| serde_json::to_vec(p).ok()).map_or(0, |b| b.len()),
+            bytes_out: 0,
         }
     }
 
@@ -260,7 +324,7 @@ impl Server {
                 session.set_log_level(level);
                 json!({})
             }
-            "tools/list" => self.list_tools(params)?,
+            "tools/list" => self.list_tools(session, params)?,
             "tools/call" => self.call_tool(session, &req, meta.clone(), sink).await?,
             "resources/list" => self.list_resources(params)?,
             "resources/templates/list" => self.list_templates(params)?,
@@ -397,8 +461,17 @@ impl Server {
         Ok(result)
     }
 
-    fn list_tools(&self, params: &Map<String, Value>) -> Result<Value, ErrorObject> {
-        self.page(params, self.inner.tools.values().map(|t| &t.tool), "tools")
+    /// The tools the policy lets this client use.
+    fn list_tools(&self, session: &Session, params: &Map<String, Value>) -> Result<Value, ErrorObject> {
+        let identity = session.identity();
+        let allowed: Vec<&crate::protocol::Tool> = self
+            .inner
+            .tools
+            .values()
+            .map(|t| &t.tool)
+            .filter(|t| self.inner.policy.check(&identity, t).is_ok())
+            .collect();
+        self.page(params, allowed.into_iter(), "tools")
     }
 
     fn list_resources(&self, params: &Map<String, Value>) -> Result<Value, ErrorObject> {
@@ -490,6 +563,7 @@ impl Server {
                 request_state,
                 input_timeout: self.inner.config.input_timeout,
                 changes: Some(self.inner.changes.clone()),
+                policy: self.inner.policy.clone(),
             }),
         }
     }
@@ -550,9 +624,19 @@ impl Server {
                 )));
             }
         };
+        let identity = session.identity();
+        self.inner.policy.check(&identity, &route.tool).map_err(ErrorObject::invalid_params)?;
         let binding = format!("tools/call:{name}");
         let ctx = self.context(session, req, &binding, meta.clone(), sink)?;
-        let outcome = self.run(&format!("tool {name}"), (route.handler)(ctx, args)).await;
+        let confirm = self.inner.policy.needs_confirmation(&identity, &route.tool);
+        let handler = route.handler.clone();
+        let call = async move {
+            if confirm {
+                confirm_destructive(&ctx, name).await?;
+            }
+            handler(ctx, args).await
+        };
+        let outcome = self.run(&format!("tool {name}"), call).await;
         let mut result = match outcome {
             Ok(r) => r,
             Err(ToolError::InputRequired(ir)) => return self.input_required(&binding, &meta, ir),
@@ -767,6 +851,38 @@ impl Server {
             }
             Change::ResourceUpdated(_) => return None,
         })
+    }
+}
+
+/// Key of the framework's own confirmation among a call's input requests.
+const CONFIRM_KEY: &str = "mcp-core/confirm";
+
+/// Asks the client to confirm a destructive tool (elicitation in the handshake era,
+/// `input_required` in 2026-07-28); refuses when it cannot ask or the user declines.
+async fn confirm_destructive(ctx: &Context, tool: &str) -> Result<(), ToolError> {
+    let request = InputRequest::elicit(
+        format!("The tool {tool:?} is destructive: it may delete or overwrite data. Run it?"),
+        json!({
+            "type": "object",
+            "properties": {"confirm": {"type": "boolean", "title": "Run it", "default": false}},
+            "required": ["confirm"]
+        }),
+    );
+    if ctx.client_capabilities().get("elicitation").is_none() {
+        return Err(ToolError::failed(format!(
+            "The tool {tool:?} is destructive and this server requires the user's confirmation before running it, \
+             but this client cannot ask for it (it does not support elicitation). Use a client that does, or ask \
+             the operator to disable confirmation for this tool."
+        )));
+    }
+    let answers = ctx.input(vec![(CONFIRM_KEY.to_string(), request)]).await?;
+    let answer = answers.get(CONFIRM_KEY);
+    let accepted = answer.and_then(|a| a.get("action")).and_then(Value::as_str) == Some("accept")
+        && answer.and_then(|a| a.pointer("/content/confirm")).and_then(Value::as_bool) == Some(true);
+    if accepted {
+        Ok(())
+    } else {
+        Err(ToolError::failed(format!("The user did not confirm the destructive tool {tool:?}; it was not run.")))
     }
 }
 

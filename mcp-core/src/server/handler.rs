@@ -123,6 +123,8 @@ pub(crate) fn parse_args<T: DeserializeOwned>(value: Value) -> Result<T, String>
 pub struct ToolRoute {
     pub(crate) tool: Tool,
     pub(crate) handler: Arc<ErasedTool>,
+    /// Argument names the audit trail redacts, besides the secret-looking ones.
+    pub(crate) sensitive: Vec<String>,
 }
 
 impl std::fmt::Debug for ToolRoute {
@@ -158,10 +160,17 @@ where
             meta: None,
         },
         handler: erased,
+        sensitive: Vec::new(),
     }
 }
 
 impl ToolRoute {
+    /// Arguments the audit trail must redact (names that do not look secret by themselves,
+    /// such as a connection string).
+    pub fn sensitive<S: Into<String>>(mut self, fields: impl IntoIterator<Item = S>) -> Self {
+        self.sensitive.extend(fields.into_iter().map(Into::into));
+        self
+    }
     /// What the tool does, for the model.
     pub fn description(mut self, text: impl Into<String>) -> Self {
         self.tool.description = Some(text.into());

@@ -32,6 +32,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::security::{AuditLog, Policy};
 use tokio::sync::{Semaphore, broadcast};
 
 pub use context::{CLOSE_STREAM, Context, InputRequest, RequestMeta, RequestSink};
@@ -105,6 +106,9 @@ pub(crate) struct ServerInner {
     pub(crate) permits: Semaphore,
     pub(crate) sealer: StateSealer,
     pub(crate) changes: broadcast::Sender<Change>,
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) audit: Option<AuditLog>,
+    pub(crate) startup_error: Option<String>,
 }
 
 /// A server: the registered handlers and their limits. Cheap to clone; one server can
@@ -130,6 +134,9 @@ pub struct ServerBuilder {
     prompts: BTreeMap<String, PromptRoute>,
     completer: Option<Arc<ErasedCompleter>>,
     config: ServerConfig,
+    policy: Policy,
+    audit: Option<AuditLog>,
+    startup_error: Option<String>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -150,6 +157,27 @@ impl Server {
             prompts: BTreeMap::new(),
             completer: None,
             config: ServerConfig::default(),
+            policy: Policy::default(),
+            audit: None,
+            startup_error: None,
+        }
+    }
+
+    /// A configuration error found while building (a bad policy file, an audit log that
+    /// cannot be opened); the server refuses to serve with it.
+    pub fn startup_error(&self) -> Option<&str> {
+        self.inner.startup_error.as_deref()
+    }
+
+    /// The access policy.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// Waits until the audit trail holds every request answered so far.
+    pub fn flush_audit(&self) {
+        if let Some(audit) = &self.inner.audit {
+            audit.flush();
         }
     }
 
@@ -224,6 +252,24 @@ impl ServerBuilder {
         self.tools.retain(|_, t| keep(t));
         self
     }
+    /// Sets the access policy (see [`Policy`]).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Records every request in an audit trail.
+    pub fn audit(mut self, log: AuditLog) -> Self {
+        self.audit = Some(log);
+        self
+    }
+
+    /// Records a configuration error: the built server will refuse to serve, saying why.
+    pub fn fail(mut self, error: impl Into<String>) -> Self {
+        self.startup_error.get_or_insert(error.into());
+        self
+    }
+
     /// Finishes the server.
     pub fn build(self) -> Server {
         let key = self.config.state_secret.clone().unwrap_or_else(|| {
@@ -245,6 +291,9 @@ impl ServerBuilder {
                 sealer: StateSealer::new(key, 600),
                 config: self.config,
                 changes,
+                policy: Arc::new(self.policy),
+                audit: self.audit,
+                startup_error: self.startup_error,
             }),
         }
     }

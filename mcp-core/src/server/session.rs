@@ -14,6 +14,8 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::protocol::{ErrorObject, Implementation, LoggingLevel, Message, ProtocolVersion, RequestId, Response};
+use crate::security::Identity;
+use std::sync::Arc;
 
 /// What a handshake-era client told us in `initialize`.
 #[derive(Debug, Clone)]
@@ -40,12 +42,32 @@ pub struct Session {
     next_id: AtomicI64,
     subscriptions: Mutex<HashSet<String>>,
     push: Mutex<Option<Outbound>>,
+    transport: std::sync::OnceLock<&'static str>,
+    identity: Mutex<Option<Arc<Identity>>>,
 }
 
 impl Session {
     /// A fresh session.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A fresh session on `transport` (`stdio`, `http`, `ws`) for `identity`.
+    pub fn for_client(transport: &'static str, identity: Identity) -> Self {
+        let session = Self::default();
+        let _ = session.transport.set(transport);
+        *lock(&session.identity) = Some(Arc::new(identity));
+        session
+    }
+
+    /// The transport name, for the audit trail.
+    pub fn transport(&self) -> &'static str {
+        self.transport.get().copied().unwrap_or("embedded")
+    }
+
+    /// Who the client is; `local` when no transport said otherwise.
+    pub fn identity(&self) -> Arc<Identity> {
+        lock(&self.identity).clone().unwrap_or_else(|| Arc::new(Identity::local()))
     }
 
     /// The handshake, once `initialize` succeeded.

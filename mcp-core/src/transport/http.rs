@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 use crate::protocol::headers::{self as mirror, HeaderParam};
 use crate::protocol::types::meta;
 use crate::protocol::{Era, ErrorObject, Message, ProtocolVersion, Request, Response, codes, parse_message};
+use crate::security::{Authenticator, Identity};
 use crate::server::{Server, Session};
 
 /// Settings of the HTTP listener.
@@ -55,6 +56,8 @@ pub struct HttpConfig {
     pub session_idle_timeout: Duration,
     /// Most concurrent handshake-era sessions.
     pub max_sessions: usize,
+    /// Bearer-token authentication; `None` serves everyone as `anonymous`.
+    pub auth: Option<Arc<Authenticator>>,
 }
 
 impl Default for HttpConfig {
@@ -66,6 +69,7 @@ impl Default for HttpConfig {
             keep_alive: Duration::from_secs(15),
             session_idle_timeout: Duration::from_secs(3600),
             max_sessions: 10_000,
+            auth: None,
         }
     }
 }
@@ -97,9 +101,9 @@ struct HttpSession {
 }
 
 impl HttpSession {
-    fn new() -> Self {
+    fn new(identity: Identity) -> Self {
         Self {
-            session: Arc::new(Session::new()),
+            session: Arc::new(Session::for_client("http", identity)),
             streams: Mutex::new((0, HashMap::new(), VecDeque::new())),
             last_seen: Mutex::new(tokio::time::Instant::now()),
             get_open: Default::default(),
@@ -311,12 +315,27 @@ async fn handle(State(state): State<Arc<HttpState>>, method: Method, headers: He
     if let Err(r) = check_origin(&state.config, &headers) {
         return r;
     }
+    let identity = match authenticate(&state.config, &headers) {
+        Ok(identity) => identity,
+        Err(r) => return r,
+    };
     match method {
-        Method::POST => post(state, headers, body).await,
-        Method::GET => get(state, headers).await,
-        Method::DELETE => delete(state, headers),
+        Method::POST => post(state, headers, body, identity).await,
+        Method::GET => get(state, headers, &identity).await,
+        Method::DELETE => delete(state, headers, &identity),
         _ => (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, POST, DELETE")]).into_response(),
     }
+}
+
+/// The client's identity from its bearer token, or the 401 that refuses it.
+pub(crate) fn authenticate(config: &HttpConfig, headers: &HeaderMap) -> Result<Identity, HttpResponse> {
+    let Some(auth) = &config.auth else { return Ok(Identity::anonymous()) };
+    auth.authenticate(header_str(headers, "authorization")).map_err(|e| {
+        tracing::debug!(error = %e, "request refused: not authenticated");
+        let challenge = HeaderValue::from_str(&auth.challenge(&e)).unwrap_or(HeaderValue::from_static("Bearer"));
+        let body = Message::Response(Response::error(None, ErrorObject::invalid_request(format!("Unauthorized: {e}"))));
+        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, challenge)], body.to_vec()).into_response()
+    })
 }
 
 fn mismatch(message: String, id: Option<crate::protocol::RequestId>) -> HttpResponse {
@@ -452,7 +471,7 @@ fn accepts(headers: &HeaderMap, post: bool) -> bool {
     if post { has("application/json") && has("text/event-stream") } else { has("text/event-stream") }
 }
 
-async fn post(state: Arc<HttpState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
+async fn post(state: Arc<HttpState>, headers: HeaderMap, body: Bytes, identity: Identity) -> HttpResponse {
     if body.len() > state.config.max_body_bytes {
         return json_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -498,22 +517,22 @@ async fn post(state: Arc<HttpState>, headers: HeaderMap, body: Bytes) -> HttpRes
                 .map(str::to_string);
             let header_era = header_version.as_deref().and_then(ProtocolVersion::parse).map(|v| v.era());
             if body_version.is_some() || header_era == Some(Era::Stateless) {
-                return stateless_post(state, headers, req, body_version).await;
+                return stateless_post(state, headers, req, body_version, identity).await;
             }
             if let Some(v) = header_version.filter(|_| header_era.is_none() && req.method != "initialize") {
                 return json_error(StatusCode::BAD_REQUEST, crate::server::unsupported_version(&v), Some(req.id));
             }
-            handshake_request(state, headers, req).await
+            handshake_request(state, headers, req, identity).await
         }
         Message::Notification(n) => {
-            match session_of(&state, &headers) {
+            match session_of(&state, &headers, &identity) {
                 Ok(Some(s)) => state.server.handle_notification(&s.session, n),
-                Ok(None) => state.server.handle_notification(&Session::new(), n),
+                Ok(None) => state.server.handle_notification(&Session::for_client("http", identity), n),
                 Err(r) => return r,
             }
             StatusCode::ACCEPTED.into_response()
         }
-        Message::Response(r) => match session_of(&state, &headers) {
+        Message::Response(r) => match session_of(&state, &headers, &identity) {
             Ok(Some(s)) => {
                 s.session.deliver_response(r);
                 StatusCode::ACCEPTED.into_response()
@@ -529,9 +548,19 @@ async fn post(state: Arc<HttpState>, headers: HeaderMap, body: Bytes) -> HttpRes
 }
 
 /// The session named by `Mcp-Session-Id`, `None` when the header is absent.
-fn session_of(state: &HttpState, headers: &HeaderMap) -> Result<Option<Arc<HttpSession>>, HttpResponse> {
+/// A session is only ever used by the client that opened it.
+fn session_of(
+    state: &HttpState,
+    headers: &HeaderMap,
+    identity: &Identity,
+) -> Result<Option<Arc<HttpSession>>, HttpResponse> {
     let Some(id) = header_str(headers, "mcp-session-id") else { return Ok(None) };
     match lock(&state.sessions).get(id) {
+        Some(s) if s.session.identity().name != identity.name => Err(json_error(
+            StatusCode::FORBIDDEN,
+            ErrorObject::invalid_request("Forbidden: this session belongs to another client"),
+            None,
+        )),
         Some(s) => {
             s.touch();
             Ok(Some(s.clone()))
@@ -631,6 +660,7 @@ async fn stateless_post(
     headers: HeaderMap,
     req: Request,
     body_version: Option<String>,
+    identity: Identity,
 ) -> HttpResponse {
     let id = Some(req.id.clone());
     let header_version = header_str(&headers, "mcp-protocol-version");
@@ -650,10 +680,10 @@ async fn stateless_post(
     if let Err(r) = validate_stateless_headers(&state.server, &headers, &req) {
         return r;
     }
-    stateless_request(state, req).await
+    stateless_request(state, req, identity).await
 }
 
-async fn stateless_request(state: Arc<HttpState>, req: Request) -> HttpResponse {
+async fn stateless_request(state: Arc<HttpState>, req: Request, identity: Identity) -> HttpResponse {
     let (tx, rx) = mpsc::unbounded_channel::<Message>();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Response>();
     let (abort, registration) = AbortHandle::new_pair();
@@ -662,7 +692,7 @@ async fn stateless_request(state: Arc<HttpState>, req: Request) -> HttpResponse 
     let server = state.server.clone();
     super::run_or_spawn(
         async move {
-            let session = Arc::new(Session::new());
+            let session = Arc::new(Session::for_client("http", identity));
             let response = server.handle_request(&session, req, Some(tx)).await;
             let _ = done_tx.send(response);
         },
@@ -761,7 +791,12 @@ fn sse_response(
     resp
 }
 
-async fn handshake_request(state: Arc<HttpState>, headers: HeaderMap, req: Request) -> HttpResponse {
+async fn handshake_request(
+    state: Arc<HttpState>,
+    headers: HeaderMap,
+    req: Request,
+    identity: Identity,
+) -> HttpResponse {
     let (http_session, session_id) = if req.method == "initialize" {
         if lock(&state.sessions).len() >= state.config.max_sessions {
             return json_error(
@@ -770,11 +805,11 @@ async fn handshake_request(state: Arc<HttpState>, headers: HeaderMap, req: Reque
                 Some(req.id),
             );
         }
-        let s = Arc::new(HttpSession::new());
+        let s = Arc::new(HttpSession::new(identity));
         let id = uuid::Uuid::new_v4().simple().to_string();
         (s, id)
     } else {
-        match session_of(&state, &headers) {
+        match session_of(&state, &headers, &identity) {
             Ok(Some(s)) => {
                 let id = header_str(&headers, "mcp-session-id").unwrap_or_default().to_string();
                 (s, id)
@@ -864,7 +899,7 @@ fn unbounded_items(mut rx: mpsc::UnboundedReceiver<SseItem>) -> std::pin::Pin<Bo
     Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
 }
 
-async fn get(state: Arc<HttpState>, headers: HeaderMap) -> HttpResponse {
+async fn get(state: Arc<HttpState>, headers: HeaderMap, identity: &Identity) -> HttpResponse {
     let version = header_str(&headers, "mcp-protocol-version").and_then(ProtocolVersion::parse);
     if version.map(|v| v.era()) == Some(Era::Stateless) || header_str(&headers, "mcp-session-id").is_none() {
         return (
@@ -881,7 +916,7 @@ async fn get(state: Arc<HttpState>, headers: HeaderMap) -> HttpResponse {
             None,
         );
     }
-    let s = match session_of(&state, &headers) {
+    let s = match session_of(&state, &headers, identity) {
         Ok(Some(s)) => s,
         Ok(None) => unreachable!("checked above"),
         Err(r) => return r,
@@ -934,7 +969,7 @@ impl Drop for GetSlot {
     }
 }
 
-fn delete(state: Arc<HttpState>, headers: HeaderMap) -> HttpResponse {
+fn delete(state: Arc<HttpState>, headers: HeaderMap, identity: &Identity) -> HttpResponse {
     let Some(id) = header_str(&headers, "mcp-session-id") else {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -943,6 +978,9 @@ fn delete(state: Arc<HttpState>, headers: HeaderMap) -> HttpResponse {
         )
             .into_response();
     };
+    if let Err(refused) = session_of(&state, &headers, identity) {
+        return refused;
+    }
     match lock(&state.sessions).remove(id) {
         Some(_) => StatusCode::NO_CONTENT.into_response(),
         None => json_error(StatusCode::NOT_FOUND, ErrorObject::invalid_request("Session not found"), None),

@@ -95,7 +95,7 @@ where
 {
     let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
     let mut output = Output { writer, buf: Vec::with_capacity(64 * 1024) };
-    let session = Arc::new(Session::new());
+    let session = Arc::new(Session::for_client("stdio", crate::security::Identity::local()));
     session.set_push(tx.clone());
     let forwarder = tokio::spawn(crate::server::forward_changes(server.clone(), session.clone()));
     let mut lines = LineReader::new(reader, config.max_line_bytes);

@@ -1,0 +1,311 @@
+//! The audit trail: one JSON line per request, on every transport, each carrying the
+//! SHA-256 of the line before it, so that editing or deleting a line breaks the chain
+//! ([`verify`] finds the first broken line; `mcp audit verify FILE` runs it).
+//!
+//! Lines are written by a dedicated thread, so a request never waits on the disk: to a
+//! file opened for append (flushed and fsync'd whenever the queue runs empty, which
+//! batches the syncs under load) or to stderr. Arguments are redacted first: any field
+//! whose name looks secret, and any field the connector declared sensitive.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The `prev` of a trail's first line.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Field names whose values are always redacted (matched case-insensitively, as parts).
+const SECRET_NAMES: &[&str] =
+    &["password", "passwd", "secret", "token", "apikey", "api_key", "authorization", "credential", "private_key"];
+
+/// What happened in one request.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRecord {
+    /// The transport: `stdio`, `http` or `ws`.
+    pub transport: &'static str,
+    /// The client identity (token name, OAuth subject, `local`, `anonymous`).
+    pub identity: String,
+    /// `handshake` or `stateless`, with the protocol revision.
+    pub era: &'static str,
+    /// The protocol revision.
+    pub version: String,
+    /// The JSON-RPC method.
+    pub method: String,
+    /// The tool, prompt or resource the request is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The arguments, redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Value>,
+    /// `ok`, `tool_error`, `input_required`, `denied` or `error`.
+    pub outcome: &'static str,
+    /// The error message, for failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Time taken, in milliseconds.
+    pub duration_ms: f64,
+    /// Size of the request's params, in bytes.
+    pub bytes_in: usize,
+    /// Size of the result or error, in bytes.
+    pub bytes_out: usize,
+}
+
+/// One written line: the record with its time and the previous line's hash.
+#[derive(Serialize)]
+struct Line<'a> {
+    ts: String,
+    prev: &'a str,
+    #[serde(flatten)]
+    record: &'a AuditRecord,
+}
+
+enum Command {
+    Record(Box<AuditRecord>),
+    Flush(mpsc::Sender<()>),
+}
+
+/// A handle on the trail's writer thread; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    tx: mpsc::Sender<Command>,
+}
+
+impl AuditLog {
+    /// Appends to `path`, continuing the chain of the lines already there.
+    pub fn to_file(path: &Path) -> std::io::Result<Self> {
+        let mut file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
+        let prev = last_line(&mut file)?.map_or_else(|| GENESIS.to_string(), |l| hash(&l));
+        Ok(Self::spawn(Sink::File(file), prev))
+    }
+
+    /// Writes to stderr (a chain of its own, starting now).
+    pub fn to_stderr() -> Self {
+        Self::spawn(Sink::Stderr, GENESIS.to_string())
+    }
+
+    fn spawn(sink: Sink, prev: String) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let spawned = std::thread::Builder::new().name("audit".into()).spawn(move || write_loop(rx, sink, prev));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the audit writer; audit lines will be lost");
+        }
+        Self { tx }
+    }
+
+    /// Queues a record.
+    pub fn record(&self, record: AuditRecord) {
+        if self.tx.send(Command::Record(Box::new(record))).is_err() {
+            tracing::error!("the audit writer has stopped; an audit line was lost");
+        }
+    }
+
+    /// Waits until every queued record is on disk (at shutdown, and in tests).
+    pub fn flush(&self) {
+        let (done, wait) = mpsc::channel();
+        if self.tx.send(Command::Flush(done)).is_ok() {
+            let _ = wait.recv_timeout(std::time::Duration::from_secs(10));
+        }
+    }
+}
+
+enum Sink {
+    File(File),
+    Stderr,
+}
+
+fn write_loop(rx: mpsc::Receiver<Command>, sink: Sink, mut prev: String) {
+    let mut out: Box<dyn Write> = match &sink {
+        Sink::File(f) => match f.try_clone() {
+            Ok(f) => Box::new(std::io::BufWriter::with_capacity(64 * 1024, f)),
+            Err(e) => {
+                tracing::error!(error = %e, "audit file unusable");
+                return;
+            }
+        },
+        Sink::Stderr => Box::new(std::io::stderr()),
+    };
+    let mut waiting: Vec<mpsc::Sender<()>> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(command) = next.take() {
+            match command {
+                Command::Record(record) => {
+                    let line = Line { ts: timestamp(), prev: &prev, record: &record };
+                    match serde_json::to_string(&line) {
+                        Ok(text) => {
+                            if let Err(e) = writeln!(out, "{text}") {
+                                tracing::error!(error = %e, "writing the audit trail failed");
+                            }
+                            prev = hash(&text);
+                        }
+                        Err(e) => tracing::error!(error = %e, "an audit record could not be serialized"),
+                    }
+                }
+                Command::Flush(done) => waiting.push(done),
+            }
+            next = rx.try_recv().ok();
+        }
+        // The queue ran empty: make the batch durable.
+        let _ = out.flush();
+        if let Sink::File(f) = &sink
+            && let Err(e) = f.sync_data()
+        {
+            tracing::error!(error = %e, "fsync of the audit trail failed");
+        }
+        for done in waiting.drain(..) {
+            let _ = done.send(());
+        }
+    }
+    let _ = out.flush();
+}
+
+fn hash(line: &str) -> String {
+    Sha256::digest(line.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// RFC 3339 UTC time with milliseconds, without a date-time dependency.
+fn timestamp() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (secs, millis) = (now.as_secs() as i64, now.subsec_millis());
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// The last non-empty line of a file, read from its end.
+fn last_line(file: &mut File) -> std::io::Result<Option<String>> {
+    let len = file.seek(SeekFrom::End(0))?;
+    let start = len.saturating_sub(1024 * 1024);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = String::new();
+    file.read_to_string(&mut tail)?;
+    Ok(tail.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string))
+}
+
+/// A copy of `arguments` with secret-looking and `sensitive` fields replaced.
+pub fn redact(arguments: &Value, sensitive: &[String]) -> Value {
+    match arguments {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let lower = k.to_ascii_lowercase();
+                    let secret = SECRET_NAMES.iter().any(|s| lower.contains(s)) || sensitive.iter().any(|s| s == k);
+                    (k.clone(), if secret { Value::String("[REDACTED]".into()) } else { redact(v, sensitive) })
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| redact(v, sensitive)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Where a trail's chain breaks.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {reason}")]
+pub struct ChainBreak {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong there.
+    pub reason: String,
+}
+
+/// Checks a trail's chain; `Ok` is the number of lines.
+pub fn verify(reader: impl std::io::Read) -> Result<usize, ChainBreak> {
+    let mut prev: Option<String> = None;
+    let mut count = 0;
+    for (i, line) in BufReader::new(reader).lines().enumerate() {
+        let line = line.map_err(|e| ChainBreak { line: i + 1, reason: format!("unreadable: {e}") })?;
+        let value: Value = serde_json::from_str(&line)
+            .map_err(|e| ChainBreak { line: i + 1, reason: format!("not a JSON audit line: {e}") })?;
+        let claimed = value.get("prev").and_then(Value::as_str).unwrap_or_default();
+        // The first line of a file may continue an earlier, rotated file's chain.
+        if let Some(expected) = &prev
+            && claimed != expected
+        {
+            return Err(ChainBreak {
+                line: i + 1,
+                reason:
+                    "its `prev` does not match the hash of the line before: a line was changed, removed or inserted"
+                        .into(),
+            });
+        }
+        prev = Some(hash(&line));
+        count += 1;
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(method: &str) -> AuditRecord {
+        AuditRecord {
+            transport: "stdio",
+            identity: "local".into(),
+            era: "handshake",
+            version: "2025-11-25".into(),
+            method: method.into(),
+            target: Some("echo".into()),
+            arguments: Some(redact(&json!({"message": "hi", "apiKey": "k", "nested": {"password": "p"}}), &[])),
+            outcome: "ok",
+            error: None,
+            duration_ms: 0.1,
+            bytes_in: 10,
+            bytes_out: 20,
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted_by_name_and_by_declaration() {
+        let v = redact(&json!({"query": "select", "dsn": "postgres://u:p@h", "Token": "t"}), &["dsn".into()]);
+        assert_eq!(v, json!({"query": "select", "dsn": "[REDACTED]", "Token": "[REDACTED]"}));
+    }
+
+    #[test]
+    fn the_chain_survives_reopening_and_catches_tampering() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.jsonl");
+        for round in 0..2 {
+            let log = AuditLog::to_file(&path).expect("open");
+            for i in 0..3 {
+                log.record(record(&format!("tools/call#{round}.{i}")));
+            }
+            log.flush();
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(verify(text.as_bytes()), Ok(6));
+        assert!(text.lines().next().is_some_and(|l| l.contains(GENESIS)));
+        assert!(!text.contains("\"k\"") && !text.contains("\"p\""), "secrets leaked: {text}");
+
+        let tampered = text.replacen("tools/call#1.1", "tools/call#1.9", 1);
+        let err = verify(tampered.as_bytes()).expect_err("tampering detected");
+        assert_eq!(err.line, 6, "{err}");
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.remove(2);
+        assert_eq!(verify(lines.join("\n").as_bytes()).map_err(|e| e.line), Err(3));
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        let ts = timestamp();
+        assert_eq!(ts.len(), 24, "{ts}");
+        assert!(ts.starts_with("20") && ts.ends_with('Z') && &ts[10..11] == "T", "{ts}");
+    }
+}

@@ -1,0 +1,228 @@
+//! Authentication, access policy, confirmation of destructive tools and the audit trail,
+//! over real HTTP on loopback with this crate's client, in both protocol eras.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use clap::Parser;
+use mcp_core::cli::ServeArgs;
+use mcp_core::client::{Client, ClientError, ClientOptions, EraChoice, InputHandler};
+use mcp_core::protocol::ErrorObject;
+use mcp_core::security::{AuditLog, Authenticator, Policy};
+use mcp_core::server::Server;
+use mcp_core::transport::http::{HttpConfig, serve_listener};
+use mcp_core::{Context, ToolError, tool};
+use serde_json::{Value, json};
+
+const ALICE: &str = "alice-token-0123456789";
+const OPS: &str = "ops-token-0123456789abc";
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct NoteArgs {
+    /// The note.
+    text: String,
+    /// A credential that must never reach the audit trail.
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct NoArgs {}
+
+struct Fixture {
+    url: String,
+    dropped: Arc<AtomicUsize>,
+    audit: tempfile::NamedTempFile,
+    server: Server,
+}
+
+async fn start(policy_toml: &str) -> Fixture {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let counter = dropped.clone();
+    let audit = tempfile::NamedTempFile::new().expect("temp file");
+    let policy = Policy::default().with_toml(policy_toml, "test").expect("policy");
+    let server = Server::builder("security-test", "1.0.0")
+        .tool(tool("list_notes", |_ctx: Context, _: NoArgs| async { Ok::<_, ToolError>("no notes") }).read_only())
+        .tool(
+            tool("add_note", |_ctx: Context, args: NoteArgs| async move {
+                Ok::<_, ToolError>(format!("added {}", args.text.len() + args.password.map_or(0, |p| p.len())))
+            })
+            .additive(),
+        )
+        .tool(
+            tool("drop_notes", move |ctx: Context, _: NoArgs| {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, ToolError>(format!("dropped, for {}", ctx.identity().name))
+                }
+            })
+            .destructive(),
+        )
+        .policy(policy)
+        .audit(AuditLog::to_file(audit.path()).expect("audit log"))
+        .build();
+    let auth = Authenticator::from_tokens(&format!("alice={ALICE}\nops={OPS}"), "test").expect("tokens");
+    let config = HttpConfig { auth: Some(Arc::new(auth)), ..Default::default() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/mcp", listener.local_addr().expect("addr"));
+    tokio::spawn(serve_listener(server.clone(), listener, config, futures::future::pending()));
+    Fixture { url, dropped, audit, server }
+}
+
+/// A client with `token`; `confirm` answers confirmation prompts (`None`: it cannot).
+fn options(era: EraChoice, token: &str, confirm: Option<bool>) -> ClientOptions {
+    let on_input: Option<InputHandler> = confirm.map(|yes| {
+        let handler: InputHandler = Arc::new(move |method: String, _params: Value| {
+            Box::pin(async move {
+                match method.as_str() {
+                    "elicitation/create" => Ok(json!({"action": "accept", "content": {"confirm": yes}})),
+                    other => Err(ErrorObject::method_not_found(other)),
+                }
+            })
+        });
+        handler
+    });
+    ClientOptions { era, bearer_token: Some(token.to_string()), on_input, ..Default::default() }
+}
+
+async fn tool_names(client: &Client) -> Vec<String> {
+    client.list_tools().await.expect("tools/list").into_iter().map(|t| t.name).collect()
+}
+
+#[tokio::test]
+async fn missing_or_wrong_tokens_get_401_with_a_challenge() {
+    let f = start("").await;
+    let http = reqwest::Client::new();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    for (token, expect_error) in [(None, false), (Some("wrong-token-0123456789"), true)] {
+        let mut req = http
+            .post(&f.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("send");
+        assert_eq!(resp.status(), 401);
+        let challenge = resp.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(challenge.starts_with("Bearer"), "{challenge}");
+        assert_eq!(challenge.contains("invalid_token"), expect_error, "{challenge}");
+    }
+    let err = Client::connect_http(&f.url, ClientOptions::default()).await.expect_err("no token");
+    assert!(err.to_string().contains("401"), "{err}");
+    let client = Client::connect_http(&f.url, options(EraChoice::Auto, ALICE, None)).await.expect("alice connects");
+    assert_eq!(tool_names(&client).await.len(), 3);
+}
+
+#[tokio::test]
+async fn the_policy_hides_and_refuses_tools_per_identity_in_both_eras() {
+    let f = start("read_only = true\n[identities.ops]\nread_only = false\ndeny_tools = [\"drop_*\"]").await;
+    for era in [EraChoice::Handshake, EraChoice::Stateless] {
+        let alice = Client::connect_http(&f.url, options(era, ALICE, None)).await.expect("alice");
+        assert_eq!(tool_names(&alice).await, ["list_notes"]);
+        let err = alice.call_tool("add_note", json!({"text": "x"})).await.expect_err("denied");
+        let ClientError::Protocol(e) = err else { panic!("expected a JSON-RPC error, got {err}") };
+        assert!(e.message.contains("read-only mode") && e.message.contains("\"alice\""), "{}", e.message);
+
+        let ops = Client::connect_http(&f.url, options(era, OPS, None)).await.expect("ops");
+        assert_eq!(tool_names(&ops).await, ["add_note", "list_notes"]);
+        let err = ops.call_tool("drop_notes", json!({})).await.expect_err("denied");
+        assert!(err.to_string().contains("deny_tools pattern \"drop_*\""), "{err}");
+        let added = ops.call_tool("add_note", json!({"text": "hi", "password": "hunter2"})).await.expect("add");
+        assert!(!added.is_error);
+    }
+    assert_eq!(f.dropped.load(Ordering::SeqCst), 0);
+
+    f.server.flush_audit();
+    let trail = std::fs::read_to_string(f.audit.path()).expect("audit");
+    assert_eq!(mcp_core::security::audit::verify(trail.as_bytes()), Ok(trail.lines().count()));
+    assert!(!trail.contains("hunter2"), "a password reached the audit trail");
+    let lines: Vec<Value> = trail.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    let denied: Vec<&Value> = lines.iter().filter(|l| l["outcome"] == "denied").collect();
+    assert_eq!(denied.len(), 4, "{trail}");
+    assert!(denied.iter().any(|l| l["identity"] == "alice" && l["target"] == "add_note" && l["transport"] == "http"));
+    let added: Vec<&Value> = lines.iter().filter(|l| l["target"] == "add_note" && l["outcome"] == "ok").collect();
+    assert_eq!(added.len(), 2);
+    assert_eq!(added[0]["arguments"], json!({"text": "hi", "password": "[REDACTED]"}));
+    assert!(lines.iter().any(|l| l["era"] == "stateless" && l["version"] == "2026-07-28"));
+}
+
+#[tokio::test]
+async fn destructive_tools_wait_for_confirmation_in_both_eras() {
+    let f = start("confirm_destructive = true").await;
+    let mut expected_runs = 0;
+    for era in [EraChoice::Handshake, EraChoice::Stateless] {
+        let yes = Client::connect_http(&f.url, options(era, OPS, Some(true))).await.expect("connect");
+        let result = yes.call_tool("drop_notes", json!({})).await.expect("confirmed call");
+        assert!(!result.is_error, "{result:?}");
+        expected_runs += 1;
+        assert_eq!(f.dropped.load(Ordering::SeqCst), expected_runs);
+
+        let no = Client::connect_http(&f.url, options(era, OPS, Some(false))).await.expect("connect");
+        let result = no.call_tool("drop_notes", json!({})).await.expect("declined call");
+        assert!(result.is_error);
+        assert!(format!("{result:?}").contains("did not confirm"), "{result:?}");
+
+        let cannot_ask = Client::connect_http(&f.url, options(era, OPS, None)).await.expect("connect");
+        let result = cannot_ask.call_tool("drop_notes", json!({})).await.expect("refused call");
+        assert!(result.is_error);
+        assert!(format!("{result:?}").contains("does not support elicitation"), "{result:?}");
+        assert_eq!(f.dropped.load(Ordering::SeqCst), expected_runs, "a declined or unasked call ran");
+
+        let list = cannot_ask.call_tool("list_notes", json!({})).await.expect("read-only call");
+        assert!(!list.is_error, "read-only tools need no confirmation");
+    }
+}
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[test]
+fn serving_a_public_address_without_auth_is_refused_unless_forced() {
+    let cli = Cli::parse_from(["t", "--transport", "http", "--listen", "0.0.0.0:0"]);
+    let err = cli.serve.http_config().expect_err("refused");
+    assert!(err.contains("--insecure-no-auth") && err.contains("without authentication"), "{err}");
+    let cli = Cli::parse_from(["t", "--transport", "http", "--listen", "0.0.0.0:0", "--insecure-no-auth"]);
+    assert!(cli.serve.http_config().is_ok());
+    let cli = Cli::parse_from(["t", "--transport", "http", "--listen", "127.0.0.1:0"]);
+    assert!(cli.serve.http_config().is_ok());
+}
+
+#[test]
+fn the_mcp_cli_verifies_audit_trails_and_finds_tampering() {
+    let file = tempfile::NamedTempFile::new().expect("temp");
+    let log = AuditLog::to_file(file.path()).expect("open");
+    for method in ["tools/list", "tools/call", "resources/read"] {
+        log.record(mcp_core::security::audit::AuditRecord {
+            transport: "stdio",
+            identity: "local".into(),
+            era: "handshake",
+            version: "2025-11-25".into(),
+            method: method.into(),
+            target: None,
+            arguments: None,
+            outcome: "ok",
+            error: None,
+            duration_ms: 1.0,
+            bytes_in: 1,
+            bytes_out: 1,
+        });
+    }
+    log.flush();
+    let mcp = env!("CARGO_BIN_EXE_mcp");
+    let ok = std::process::Command::new(mcp).args(["audit", "verify"]).arg(file.path()).output().expect("run mcp");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("\"lines\": 3"));
+
+    let text = std::fs::read_to_string(file.path()).expect("read");
+    std::fs::write(file.path(), text.replacen("tools/call", "tools/kill", 1)).expect("tamper");
+    let bad = std::process::Command::new(mcp).args(["audit", "verify"]).arg(file.path()).output().expect("run mcp");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("line 3"), "{}", String::from_utf8_lossy(&bad.stderr));
+}
