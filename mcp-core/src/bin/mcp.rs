@@ -4,6 +4,7 @@
 //! mcp tools -- CMD ARGS...                 # spawn a stdio server
 //! mcp call TOOL '{"arg":1}' -- CMD ARGS...
 //! mcp tools --url http://127.0.0.1:8080/mcp
+//! mcp tools --url ws://127.0.0.1:8080/ws
 //! mcp audit verify audit.jsonl             # check an audit trail's hash chain
 //! ```
 //!
@@ -20,7 +21,8 @@ use serde_json::{Value, json};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Streamable HTTP endpoint (instead of a command after `--`).
+    /// Streamable HTTP (`http://…/mcp`) or WebSocket (`ws://…/ws`) endpoint, instead of a
+    /// command after `--`.
     #[arg(long, global = true)]
     url: Option<String>,
     /// Protocol era: auto (probe), modern (2026-07-28) or legacy (initialize handshake).
@@ -119,7 +121,7 @@ async fn run(cli: Cli) -> Result<Value, String> {
         })
     }));
     let client = match (&cli.url, cli.server.split_first()) {
-        (Some(url), _) => Client::connect_http(url, options).await,
+        (Some(url), _) => Client::connect_url(url, options).await,
         (None, Some((program, args))) => {
             let mut cmd = tokio::process::Command::new(program);
             cmd.args(args);

@@ -9,6 +9,7 @@
 
 mod http;
 mod stdio;
+mod ws;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -113,6 +114,7 @@ impl ClientOptions {
 enum Conn {
     Stdio(stdio::StdioConn),
     Http(http::HttpConn),
+    Ws(ws::WsConn),
 }
 
 /// A connected client.
@@ -143,6 +145,22 @@ impl Client {
     pub async fn connect_stdio(command: tokio::process::Command, options: ClientOptions) -> Result<Self, ClientError> {
         let conn = stdio::StdioConn::spawn(command, options.clone())?;
         Self::start(Conn::Stdio(conn), options).await
+    }
+
+    /// Connects to a WebSocket endpoint such as `ws://127.0.0.1:8080/ws`.
+    pub async fn connect_ws(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
+        let conn = ws::WsConn::connect(url, options.clone()).await?;
+        Self::start(Conn::Ws(conn), options).await
+    }
+
+    /// Connects to `url`: `ws://` / `wss://` over WebSocket, anything else over
+    /// Streamable HTTP.
+    pub async fn connect_url(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
+        if url.starts_with("ws://") || url.starts_with("wss://") {
+            Self::connect_ws(url, options).await
+        } else {
+            Self::connect_http(url, options).await
+        }
     }
 
     /// Connects to a Streamable HTTP endpoint such as `http://127.0.0.1:8080/mcp`.
@@ -242,7 +260,8 @@ impl Client {
         self.server_info = result.get("serverInfo").and_then(|v| serde_json::from_value(v.clone()).ok());
         let note = Notification::new("notifications/initialized", Value::Null);
         match &self.conn {
-            Conn::Stdio(c) => c.notify(note),
+            Conn::Stdio(c) => c.channel.notify(note),
+            Conn::Ws(c) => c.channel.notify(note),
             Conn::Http(c) => {
                 c.notify(note, self.version).await?;
                 c.listen(self.version).await;
@@ -271,7 +290,8 @@ impl Client {
         let timeout = self.options.request_timeout;
         let fut = async {
             match &self.conn {
-                Conn::Stdio(c) => c.request(req).await,
+                Conn::Stdio(c) => c.channel.request(req).await,
+                Conn::Ws(c) => c.channel.request(req).await,
                 Conn::Http(c) => c.request(req, version).await,
             }
         };
@@ -438,6 +458,7 @@ impl Client {
     pub async fn close(self) {
         match self.conn {
             Conn::Stdio(c) => c.close().await,
+            Conn::Ws(c) => c.close().await,
             Conn::Http(c) => c.close().await,
         }
     }
@@ -484,6 +505,25 @@ pub(crate) fn dispatch_incoming(
                 reply(Response { id: Some(req.id), outcome });
             });
         }
+    }
+}
+
+/// A message-framed connection (stdio, WebSocket): what is sent goes into `out`, what
+/// arrives is matched to `pending` requests by a reader task.
+pub(crate) struct Channel {
+    out: tokio::sync::mpsc::UnboundedSender<Message>,
+    pending: Arc<pending::Pending>,
+}
+
+impl Channel {
+    async fn request(&self, req: Request) -> Result<Response, ClientError> {
+        let rx = self.pending.register(req.id.clone());
+        self.out.send(Message::Request(req)).map_err(|_| ClientError::Transport("the connection is closed".into()))?;
+        rx.await.map_err(|_| ClientError::Transport("the connection closed before the answer".into()))
+    }
+
+    fn notify(&self, n: Notification) -> Result<(), ClientError> {
+        self.out.send(Message::Notification(n)).map_err(|_| ClientError::Transport("the connection is closed".into()))
     }
 }
 

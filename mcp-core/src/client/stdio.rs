@@ -10,14 +10,13 @@ use tokio::process::Child;
 use tokio::sync::mpsc;
 
 use super::pending::Pending;
-use super::{ClientError, ClientOptions, dispatch_incoming};
-use crate::protocol::{Message, Notification, Request, Response, parse_message};
+use super::{Channel, ClientError, ClientOptions, dispatch_incoming};
+use crate::protocol::{Message, parse_message};
 use crate::transport::lines::{Frame, LineReader};
 
 pub(crate) struct StdioConn {
     child: Child,
-    out: mpsc::UnboundedSender<Message>,
-    pending: Arc<Pending>,
+    pub(crate) channel: Channel,
 }
 
 impl StdioConn {
@@ -60,25 +59,11 @@ impl StdioConn {
             }
             reader_pending.fail_all();
         });
-        Ok(Self { child, out, pending })
-    }
-
-    pub(crate) async fn request(&self, req: Request) -> Result<Response, ClientError> {
-        let rx = self.pending.register(req.id.clone());
-        self.out
-            .send(Message::Request(req))
-            .map_err(|_| ClientError::Transport("the server's stdin is closed".into()))?;
-        rx.await.map_err(|_| ClientError::Transport("the server exited before answering".into()))
-    }
-
-    pub(crate) fn notify(&self, n: Notification) -> Result<(), ClientError> {
-        self.out
-            .send(Message::Notification(n))
-            .map_err(|_| ClientError::Transport("the server's stdin is closed".into()))
+        Ok(Self { child, channel: Channel { out, pending } })
     }
 
     pub(crate) async fn close(mut self) {
-        drop(self.out);
+        drop(self.channel);
         if tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await.is_err() {
             let _ = self.child.kill().await;
         }

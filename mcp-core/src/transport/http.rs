@@ -58,6 +58,8 @@ pub struct HttpConfig {
     pub max_sessions: usize,
     /// Bearer-token authentication; `None` serves everyone as `anonymous`.
     pub auth: Option<Arc<Authenticator>>,
+    /// How often the WebSocket transport pings; a peer silent for two intervals is dropped.
+    pub ws_ping_interval: Duration,
 }
 
 impl Default for HttpConfig {
@@ -70,6 +72,7 @@ impl Default for HttpConfig {
             session_idle_timeout: Duration::from_secs(3600),
             max_sessions: 10_000,
             auth: None,
+            ws_ping_interval: Duration::from_secs(30),
         }
     }
 }
@@ -191,9 +194,9 @@ impl HttpSession {
     }
 }
 
-struct HttpState {
-    server: Server,
-    config: HttpConfig,
+pub(crate) struct HttpState {
+    pub(crate) server: Server,
+    pub(crate) config: HttpConfig,
     sessions: Mutex<HashMap<String, Arc<HttpSession>>>,
 }
 
@@ -209,7 +212,10 @@ pub fn router(server: Server, config: HttpConfig) -> Router {
             lock(&state.sessions).retain(|_, s| lock(&s.last_seen).elapsed() < idle);
         }
     });
-    Router::new().route("/mcp", axum::routing::any(handle)).with_state(state)
+    Router::new()
+        .route("/mcp", axum::routing::any(handle))
+        .route("/ws", axum::routing::get(super::ws::upgrade))
+        .with_state(state)
 }
 
 /// Binds `addr` and serves until the process receives SIGTERM or Ctrl-C.
@@ -253,7 +259,11 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-fn json_error(status: StatusCode, error: ErrorObject, id: Option<crate::protocol::RequestId>) -> HttpResponse {
+pub(crate) fn json_error(
+    status: StatusCode,
+    error: ErrorObject,
+    id: Option<crate::protocol::RequestId>,
+) -> HttpResponse {
     let body = Message::Response(Response::error(id, error)).to_vec();
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
@@ -271,7 +281,7 @@ fn host_of(authority: &str) -> &str {
 }
 
 /// DNS-rebinding protection: the `Origin` (when present) and `Host` must be ours.
-fn check_origin(config: &HttpConfig, headers: &HeaderMap) -> Result<(), HttpResponse> {
+pub(crate) fn check_origin(config: &HttpConfig, headers: &HeaderMap) -> Result<(), HttpResponse> {
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
         let allowed = config.allowed_origins.iter().any(|o| o == origin || o == "*")
@@ -328,9 +338,19 @@ async fn handle(State(state): State<Arc<HttpState>>, method: Method, headers: He
 }
 
 /// The client's identity from its bearer token, or the 401 that refuses it.
-pub(crate) fn authenticate(config: &HttpConfig, headers: &HeaderMap) -> Result<Identity, HttpResponse> {
+fn authenticate(config: &HttpConfig, headers: &HeaderMap) -> Result<Identity, HttpResponse> {
+    authenticate_with(config, headers, None)
+}
+
+/// Like [`authenticate`], with a credential found elsewhere than `Authorization` (the
+/// WebSocket subprotocol) used when the header is absent.
+pub(crate) fn authenticate_with(
+    config: &HttpConfig,
+    headers: &HeaderMap,
+    fallback: Option<&str>,
+) -> Result<Identity, HttpResponse> {
     let Some(auth) = &config.auth else { return Ok(Identity::anonymous()) };
-    auth.authenticate(header_str(headers, "authorization")).map_err(|e| {
+    auth.authenticate(header_str(headers, "authorization").or(fallback)).map_err(|e| {
         tracing::debug!(error = %e, "request refused: not authenticated");
         let challenge = HeaderValue::from_str(&auth.challenge(&e)).unwrap_or(HeaderValue::from_static("Bearer"));
         let body = Message::Response(Response::error(None, ErrorObject::invalid_request(format!("Unauthorized: {e}"))));

@@ -1,11 +1,13 @@
-//! Transports: framing of JSON-RPC messages over stdio and Streamable HTTP.
+//! Transports: framing of JSON-RPC messages over stdio, Streamable HTTP and WebSocket.
 //!
 //! A transport knows nothing about tools: it turns bytes into [`crate::protocol::Message`]s,
 //! hands them to [`crate::server::Server`], and writes back what comes out.
 
+mod connection;
 pub mod http;
 pub mod lines;
 pub mod stdio;
+pub mod ws;
 
 /// Runs a request's task right here when it finishes without waiting, and spawns it only
 /// when it waits: most requests never wait, and a spawn wakes idle runtime workers, which

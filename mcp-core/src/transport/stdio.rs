@@ -1,19 +1,19 @@
 //! The stdio transport: one JSON-RPC message per line on stdin and stdout.
 //!
-//! Requests run concurrently, each in its own task; one writer task owns stdout and
-//! batches whatever is ready into a single write, which is what makes pipelined
-//! throughput high. stdout carries protocol only: logs go to stderr through `tracing`.
+//! Requests run concurrently (see [`Connection`]); answers are batched into single writes,
+//! which is what makes pipelined throughput high. stdout carries protocol only: logs go
+//! to stderr through `tracing`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::AbortHandle;
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::connection::{Connection, batch};
 use super::lines::{Frame, LineReader};
-use crate::protocol::{ErrorObject, Message, Response, parse_message};
-use crate::server::{Server, Session};
+use crate::protocol::Message;
+use crate::security::Identity;
+use crate::server::Server;
 
 /// Limits of a line-based connection.
 #[derive(Debug, Clone)]
@@ -93,11 +93,8 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+    let (connection, mut rx) = Connection::open(server, "stdio", Identity::local());
     let mut output = Output { writer, buf: Vec::with_capacity(64 * 1024) };
-    let session = Arc::new(Session::for_client("stdio", crate::security::Identity::local()));
-    session.set_push(tx.clone());
-    let forwarder = tokio::spawn(crate::server::forward_changes(server.clone(), session.clone()));
     let mut lines = LineReader::new(reader, config.max_line_bytes);
     tokio::pin!(shutdown);
     loop {
@@ -111,63 +108,18 @@ where
             frame = lines.next() => frame,
             _ = &mut shutdown => { tracing::info!("terminating on signal"); break; }
         };
-        let bytes = match frame {
-            Ok(Frame::Line(bytes)) => bytes,
+        match frame {
+            Ok(Frame::Line(bytes)) => connection.accept(&bytes).await,
+            Ok(Frame::TooLong(n)) => connection.refuse_oversized(n, config.max_line_bytes),
             Ok(Frame::Eof) => break,
-            Ok(Frame::TooLong(n)) => {
-                let e = ErrorObject::invalid_request(format!(
-                    "Request too large: a message of {n} bytes exceeds the {} byte limit; it was discarded",
-                    config.max_line_bytes
-                ));
-                let _ = tx.send(Message::Response(Response::error(None, e)));
-                continue;
-            }
             Err(e) => {
                 tracing::error!(error = %e, "reading input failed");
                 break;
             }
-        };
-        match parse_message(&bytes) {
-            Ok(Message::Request(req)) => {
-                let id = req.id.clone();
-                let (abort, registration) = AbortHandle::new_pair();
-                if !session.track(id.clone(), abort) {
-                    let e = ErrorObject::invalid_request(format!(
-                        "Duplicate request id {id}: a request with this id is still running"
-                    ));
-                    let _ = tx.send(Message::Response(Response::error(Some(id), e)));
-                    continue;
-                }
-                let (server, session, tx) = (server.clone(), session.clone(), tx.clone());
-                super::run_or_spawn(
-                    async move {
-                        let response = server.handle_request(&session, req, Some(tx.clone())).await;
-                        // A request cancelled meanwhile gets no response.
-                        if session.untrack(&id) {
-                            let _ = tx.send(Message::Response(response));
-                        }
-                    },
-                    registration,
-                )
-                .await;
-            }
-            Ok(Message::Notification(n)) => server.handle_notification(&session, n),
-            Ok(Message::Response(r)) => {
-                if !session.deliver_response(r) {
-                    tracing::debug!("response to no pending request ignored");
-                }
-            }
-            Err(rejection) => {
-                let _ = tx.send(Message::Response(rejection.into_response()));
-            }
         }
     }
-    // Let running requests finish briefly so their answers are not lost: the channel closes
-    // once the last of them has answered.
-    forwarder.abort();
-    session.clear_push();
-    drop(tx);
-    let deadline = tokio::time::Instant::now() + config.drain_timeout;
+    // Let running requests finish briefly so their answers are not lost.
+    let deadline = connection.close(config.drain_timeout);
     while let Ok(Some(message)) = tokio::time::timeout_at(deadline, rx.recv()).await {
         output.send(message, &mut rx).await?;
     }
@@ -183,12 +135,9 @@ struct Output<W> {
 
 impl<W: AsyncWrite + Unpin> Output<W> {
     async fn send(&mut self, first: Message, more: &mut mpsc::UnboundedReceiver<Message>) -> std::io::Result<()> {
-        append(&first, &mut self.buf);
-        while self.buf.len() < 1024 * 1024 {
-            match more.try_recv() {
-                Ok(message) => append(&message, &mut self.buf),
-                Err(_) => break,
-            }
+        for message in batch(first, more, 4096) {
+            message.write_to(&mut self.buf);
+            self.buf.push(b'\n');
         }
         if self.buf.is_empty() {
             return Ok(());
@@ -198,12 +147,4 @@ impl<W: AsyncWrite + Unpin> Output<W> {
         written?;
         self.writer.flush().await
     }
-}
-
-fn append(msg: &Message, buf: &mut Vec<u8>) {
-    if matches!(msg, Message::Notification(n) if n.method == crate::server::CLOSE_STREAM) {
-        return;
-    }
-    msg.write_to(buf);
-    buf.push(b'\n');
 }

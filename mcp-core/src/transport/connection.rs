@@ -1,0 +1,106 @@
+//! What stdio and WebSocket share: a long-lived connection carrying one JSON-RPC message
+//! per frame in each direction, with requests running concurrently and their answers,
+//! notifications and server requests funnelled into one outgoing queue.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::AbortHandle;
+use tokio::sync::mpsc;
+
+use crate::protocol::{ErrorObject, Message, Response, parse_message};
+use crate::security::Identity;
+use crate::server::{Server, Session};
+
+/// One client connection, from the server's side.
+pub(crate) struct Connection {
+    server: Server,
+    session: Arc<Session>,
+    out: mpsc::UnboundedSender<Message>,
+    forwarder: tokio::task::JoinHandle<()>,
+}
+
+impl Connection {
+    /// Opens a connection on `transport` for `identity`; the receiver yields everything
+    /// to send to the client.
+    pub(crate) fn open(
+        server: Server,
+        transport: &'static str,
+        identity: Identity,
+    ) -> (Self, mpsc::UnboundedReceiver<Message>) {
+        let (out, rx) = mpsc::unbounded_channel();
+        let session = Arc::new(Session::for_client(transport, identity));
+        session.set_push(out.clone());
+        let forwarder = tokio::spawn(crate::server::forward_changes(server.clone(), session.clone()));
+        (Self { server, session, out, forwarder }, rx)
+    }
+
+    /// Handles one incoming frame. Requests run here until they first wait, then on
+    /// their own task, so that a slow request never holds up the next frame.
+    pub(crate) async fn accept(&self, bytes: &[u8]) {
+        match parse_message(bytes) {
+            Ok(Message::Request(req)) => {
+                let id = req.id.clone();
+                let (abort, registration) = AbortHandle::new_pair();
+                if !self.session.track(id.clone(), abort) {
+                    let e = ErrorObject::invalid_request(format!(
+                        "Duplicate request id {id}: a request with this id is still running"
+                    ));
+                    let _ = self.out.send(Message::Response(Response::error(Some(id), e)));
+                    return;
+                }
+                let (server, session, out) = (self.server.clone(), self.session.clone(), self.out.clone());
+                super::run_or_spawn(
+                    async move {
+                        let response = server.handle_request(&session, req, Some(out.clone())).await;
+                        // A request cancelled meanwhile gets no response.
+                        if session.untrack(&id) {
+                            let _ = out.send(Message::Response(response));
+                        }
+                    },
+                    registration,
+                )
+                .await;
+            }
+            Ok(Message::Notification(n)) => self.server.handle_notification(&self.session, n),
+            Ok(Message::Response(r)) => {
+                if !self.session.deliver_response(r) {
+                    tracing::debug!("response to no pending request ignored");
+                }
+            }
+            Err(rejection) => {
+                let _ = self.out.send(Message::Response(rejection.into_response()));
+            }
+        }
+    }
+
+    /// Answers a frame that was too large to read.
+    pub(crate) fn refuse_oversized(&self, size: usize, limit: usize) {
+        let e = ErrorObject::invalid_request(format!(
+            "Request too large: a message of {size} bytes exceeds the {limit} byte limit; it was discarded"
+        ));
+        let _ = self.out.send(Message::Response(Response::error(None, e)));
+    }
+
+    /// Stops taking input and returns until when requests still running may answer: read
+    /// the queue until then; it closes as soon as the last one has answered.
+    pub(crate) fn close(self, drain: Duration) -> tokio::time::Instant {
+        self.forwarder.abort();
+        self.session.clear_push();
+        drop(self.out);
+        tokio::time::Instant::now() + drain
+    }
+}
+
+/// `first` and the messages queued right now behind it (at most `max`), to send in one go.
+pub(crate) fn batch(first: Message, more: &mut mpsc::UnboundedReceiver<Message>, max: usize) -> Vec<Message> {
+    let mut batch = vec![first];
+    while batch.len() < max {
+        match more.try_recv() {
+            Ok(message) => batch.push(message),
+            Err(_) => break,
+        }
+    }
+    batch.retain(|m| !matches!(m, Message::Notification(n) if n.method == crate::server::CLOSE_STREAM));
+    batch
+}

@@ -1,0 +1,124 @@
+//! The WebSocket transport at `/ws`, on the same listener as `/mcp`.
+//!
+//! MCP has no official WebSocket binding yet; this follows the draft (SEP-1288) where it
+//! decides something:
+//!
+//! - The client offers the `mcp` subprotocol (`Sec-WebSocket-Protocol: mcp`); the server
+//!   selects it, and refuses an upgrade that does not offer it.
+//! - Authentication as for HTTP (`Authorization: Bearer`), or, for browsers that cannot
+//!   set headers, an extra offered subprotocol `mcp.auth.<token>`.
+//! - One JSON-RPC message per UTF-8 text frame, in both directions. Binary frames close
+//!   the connection with 1003; a message over the size limit with 1009.
+//! - The connection is the session: both eras work over it as over stdio (`initialize`
+//!   first, or `_meta` on every request).
+//! - The server pings every `ws_ping_interval`; a peer silent for two intervals is closed
+//!   with 1001. A normal end is 1000.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response as HttpResponse};
+
+use super::connection::{Connection, batch};
+use super::http::{HttpConfig, HttpState, authenticate_with, check_origin, json_error};
+use crate::protocol::ErrorObject;
+use crate::security::Identity;
+use crate::server::Server;
+
+/// The subprotocol clients must offer.
+pub const SUBPROTOCOL: &str = "mcp";
+/// Prefix of the subprotocol that carries a bearer token.
+const AUTH_PREFIX: &str = "mcp.auth.";
+
+pub(crate) async fn upgrade(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> HttpResponse {
+    if let Err(r) = check_origin(&state.config, &headers) {
+        return r;
+    }
+    let offered: Vec<&str> = headers
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    if !offered.contains(&SUBPROTOCOL) {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            ErrorObject::invalid_request("WebSocket clients must offer the `mcp` subprotocol (Sec-WebSocket-Protocol)"),
+            None,
+        );
+    }
+    let token = offered.iter().find_map(|p| p.strip_prefix(AUTH_PREFIX)).map(|t| format!("Bearer {t}"));
+    let identity = match authenticate_with(&state.config, &headers, token.as_deref()) {
+        Ok(identity) => identity,
+        Err(r) => return r,
+    };
+    let (server, config) = (state.server.clone(), state.config.clone());
+    ws.protocols([SUBPROTOCOL])
+        .max_message_size(config.max_body_bytes)
+        .on_upgrade(move |socket| serve(server, socket, identity, config))
+        .into_response()
+}
+
+fn close(code: u16, reason: &str) -> WsMessage {
+    WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason) }))
+}
+
+async fn serve(server: Server, mut socket: WebSocket, identity: Identity, config: HttpConfig) {
+    let (connection, mut rx) = Connection::open(server, "ws", identity);
+    let mut ping = tokio::time::interval(config.ws_ping_interval);
+    ping.tick().await;
+    let mut last_heard = tokio::time::Instant::now();
+    let ending = loop {
+        tokio::select! {
+            biased;
+            Some(first) = rx.recv() => {
+                for message in batch(first, &mut rx, 256) {
+                    let text = String::from_utf8(message.to_vec()).unwrap_or_default();
+                    if socket.send(WsMessage::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            frame = socket.recv() => {
+                last_heard = tokio::time::Instant::now();
+                match frame {
+                    Some(Ok(WsMessage::Text(text))) => connection.accept(text.as_bytes()).await,
+                    Some(Ok(WsMessage::Binary(_))) => {
+                        break Some(close(1003, "binary frames are not supported: send JSON-RPC messages as text"));
+                    }
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                    Some(Ok(WsMessage::Close(_))) | None => break None,
+                    Some(Err(e)) => {
+                        let too_big = e.to_string().contains("too long");
+                        tracing::debug!(error = %e, "WebSocket read failed");
+                        break too_big.then(|| close(1009, "message too big"));
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > config.ws_ping_interval * 2 {
+                    break Some(close(1001, "no answer to pings"));
+                }
+                if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    let deadline = connection.close(Duration::from_secs(5));
+    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        let text = String::from_utf8(message.to_vec()).unwrap_or_default();
+        if socket.send(WsMessage::Text(text.into())).await.is_err() {
+            return;
+        }
+    }
+    let _ = socket.send(ending.unwrap_or_else(|| close(1000, "bye"))).await;
+}

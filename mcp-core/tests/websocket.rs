@@ -1,0 +1,182 @@
+//! The WebSocket transport over real sockets: round trips in both eras with this crate's
+//! client, input requests over the socket, authentication (header and subprotocol),
+//! and the framing rules (subprotocol, binary frames, oversized messages, bad JSON,
+//! Origin, keepalive).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use mcp_core::client::{Client, ClientOptions, EraChoice};
+use mcp_core::protocol::ErrorObject;
+use mcp_core::security::Authenticator;
+use mcp_core::server::Server;
+use mcp_core::transport::http::{HttpConfig, serve_listener};
+use mcp_core::{Context, ToolError, tool};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+const TOKEN: &str = "ws-test-token-0123456789";
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct EchoArgs {
+    /// Text to send back.
+    message: String,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct NoArgs {}
+
+async fn start(config: HttpConfig) -> String {
+    let server = Server::builder("ws-test", "1.0.0")
+        .tool(tool("echo", |_ctx: Context, a: EchoArgs| async move { Ok::<_, ToolError>(a.message) }).read_only())
+        .tool(
+            tool("ask", |ctx: Context, _: NoArgs| async move {
+                let answer =
+                    ctx.elicit("Name?", json!({"type": "object", "properties": {"name": {"type": "string"}}})).await?;
+                Ok::<_, ToolError>(format!("hello {}", answer.content.unwrap_or_default()["name"]))
+            })
+            .read_only(),
+        )
+        .build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(serve_listener(server, listener, config, futures::future::pending()));
+    format!("ws://{addr}/ws")
+}
+
+fn with_auth() -> HttpConfig {
+    let auth = Authenticator::from_tokens(&format!("tester={TOKEN}"), "test").expect("tokens");
+    HttpConfig { auth: Some(Arc::new(auth)), ..Default::default() }
+}
+
+fn options(era: EraChoice, token: Option<&str>) -> ClientOptions {
+    ClientOptions {
+        era,
+        bearer_token: token.map(str::to_string),
+        on_input: Some(Arc::new(|method: String, _params: Value| {
+            Box::pin(async move {
+                match method.as_str() {
+                    "elicitation/create" => Ok(json!({"action": "accept", "content": {"name": "Ada"}})),
+                    other => Err(ErrorObject::method_not_found(other)),
+                }
+            })
+        })),
+        ..Default::default()
+    }
+}
+
+/// A raw socket offering `protocols`, for the framing tests.
+async fn raw(
+    url: &str,
+    protocols: &str,
+    origin: Option<&str>,
+) -> Result<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, String> {
+    let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", HeaderValue::from_str(protocols).map_err(|e| e.to_string())?);
+    if let Some(o) = origin {
+        request.headers_mut().insert("origin", HeaderValue::from_str(o).map_err(|e| e.to_string())?);
+    }
+    tokio_tungstenite::connect_async(request).await.map(|(s, _)| s).map_err(|e| e.to_string())
+}
+
+async fn next_text(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) -> Value {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+            Ok(Some(Ok(WsMessage::Text(t)))) => return serde_json::from_str(&t).expect("JSON frame"),
+            Ok(Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_)))) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+async fn close_code(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) -> u16 {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+            Ok(Some(Ok(WsMessage::Close(Some(frame))))) => return frame.code.into(),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn both_eras_round_trip_with_input_requests() {
+    let url = start(with_auth()).await;
+    for era in [EraChoice::Handshake, EraChoice::Stateless] {
+        let client = Client::connect_ws(&url, options(era, Some(TOKEN))).await.expect("connect");
+        let tools = client.list_tools().await.expect("tools/list");
+        assert_eq!(tools.len(), 2);
+        let echoed = client.call_tool("echo", json!({"message": "over ws"})).await.expect("call");
+        assert_eq!(echoed.content[0].as_text(), Some("over ws"));
+        let asked = client.call_tool("ask", json!({})).await.expect("call with input");
+        assert_eq!(asked.content[0].as_text(), Some("hello \"Ada\""), "{era:?}");
+        client.close().await;
+    }
+    // The mcp CLI's URL dispatch picks WebSocket for ws:// URLs.
+    let client = Client::connect_url(&url, options(EraChoice::Auto, Some(TOKEN))).await.expect("connect_url");
+    assert!(client.server_info().is_some());
+}
+
+#[tokio::test]
+async fn authentication_by_header_or_subprotocol() {
+    let url = start(with_auth()).await;
+    let err = Client::connect_ws(&url, options(EraChoice::Auto, None)).await.expect_err("no token");
+    assert!(err.to_string().contains("401"), "{err}");
+    let err =
+        Client::connect_ws(&url, options(EraChoice::Auto, Some("wrong-token-0123456789"))).await.expect_err("bad");
+    assert!(err.to_string().contains("401"), "{err}");
+    let mut socket = raw(&url, &format!("mcp, mcp.auth.{TOKEN}"), None).await.expect("token as subprotocol");
+    socket
+        .send(WsMessage::Text(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}})
+            .to_string()
+            .into(),
+        ))
+        .await
+        .expect("send");
+    assert_eq!(next_text(&mut socket).await["result"]["protocolVersion"], "2025-11-25");
+}
+
+#[tokio::test]
+async fn framing_rules_are_enforced_with_clear_close_codes() {
+    let config = HttpConfig { max_body_bytes: 4096, ..Default::default() };
+    let url = start(config).await;
+
+    let refused = raw(&url, "graphql-ws", None).await.expect_err("no mcp subprotocol");
+    assert!(refused.contains("400"), "{refused}");
+    let refused = raw(&url, "mcp", Some("http://evil.example")).await.expect_err("foreign origin");
+    assert!(refused.contains("403"), "{refused}");
+
+    let mut socket = raw(&url, "mcp", None).await.expect("connect");
+    socket.send(WsMessage::Text("{not json".into())).await.expect("send");
+    assert_eq!(next_text(&mut socket).await["error"]["code"], -32700);
+    let discover = json!({"jsonrpc": "2.0", "id": 2, "method": "server/discover", "params": {"_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}});
+    socket.send(WsMessage::Text(discover.to_string().into())).await.expect("send");
+    assert!(next_text(&mut socket).await["result"]["supportedVersions"].is_array(), "alive after bad JSON");
+    socket.send(WsMessage::Binary(vec![1, 2, 3].into())).await.expect("send");
+    assert_eq!(close_code(&mut socket).await, 1003);
+
+    let mut socket = raw(&url, "mcp", None).await.expect("connect");
+    socket.send(WsMessage::Text("x".repeat(10_000).into())).await.expect("send");
+    assert_eq!(close_code(&mut socket).await, 1009);
+}
+
+#[tokio::test]
+async fn silent_peers_are_dropped_after_two_ping_intervals() {
+    let url = start(HttpConfig { ws_ping_interval: Duration::from_millis(100), ..Default::default() }).await;
+    let mut socket = raw(&url, "mcp", None).await.expect("connect");
+    // Not reading means not answering pings.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(close_code(&mut socket).await, 1001);
+}
