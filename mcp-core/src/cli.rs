@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// Most requests handled at once.
     #[arg(long, env = "MCP_MAX_CONCURRENCY", default_value_t = 256)]
     pub max_concurrency: usize,
+    /// Most requests one authenticated client may have in flight (0: no bound).
+    #[arg(long, env = "MCP_MAX_IN_FLIGHT_PER_CLIENT", default_value_t = 64)]
+    pub max_in_flight_per_client: usize,
     /// Items per page of list results.
     #[arg(long, env = "MCP_PAGE_SIZE", default_value_t = 100)]
     pub page_size: usize,
@@ -162,6 +165,7 @@ impl ServeArgs {
             c.call_timeout = Duration::from_secs(self.call_timeout_secs.max(1));
             c.max_output_bytes = self.max_output_bytes.max(1024);
             c.max_concurrency = self.max_concurrency.max(1);
+            c.max_in_flight_per_client = self.max_in_flight_per_client;
             c.page_size = self.page_size.max(1);
             if let Some(secret) = &self.state_secret {
                 c.state_secret = Some(secret.as_bytes().to_vec());

@@ -21,6 +21,7 @@ use crate::protocol::{
     Era, ErrorObject, Implementation, LoggingLevel, Message, Notification, ProtocolVersion, Request, RequestId,
     Response, codes, jsonrpc::kind,
 };
+use crate::security::Identity;
 use crate::security::audit::AuditRecord;
 
 /// Methods a stateless (2026-07-28) request may name.
@@ -156,29 +157,21 @@ fn object_param(params: &Map<String, Value>, name: &str, method: &str) -> Result
     }
 }
 
-/// Completes an audit record with the request's outcome.
-fn finish_record(mut record: AuditRecord, response: &Response, started: Instant) -> AuditRecord {
-    record.duration_ms = started.elapsed().as_secs_f64() * 1e3;
+/// A response's outcome for metrics and the audit trail, with its error message.
+fn classify(response: &Response) -> (&'static str, Option<String>) {
     match &response.outcome {
-        Ok(result) => {
-            record.bytes_out = serde_json::to_vec(result).map_or(0, |b| b.len());
-            if result.get("isError") == Some(&Value::Bool(true)) {
-                record.outcome = "tool_error";
-                record.error = result.pointer("/content/0/text").and_then(Value::as_str).map(|t| {
-                    let end = (0..=t.len().min(500)).rev().find(|&i| t.is_char_boundary(i)).unwrap_or(0);
-                    t[..end].to_string()
-                });
-            } else if result.get("resultType").and_then(Value::as_str) == Some("input_required") {
-                record.outcome = "input_required";
-            }
+        Ok(result) if result.get("isError") == Some(&Value::Bool(true)) => {
+            let text = result.pointer("/content/0/text").and_then(Value::as_str).unwrap_or_default();
+            let end = (0..=text.len().min(500)).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+            ("tool_error", Some(text[..end].to_string()))
         }
-        Err(e) => {
-            record.outcome = if e.message.contains(DENIED_MARK) { "denied" } else { "error" };
-            record.error = Some(e.message.clone());
-            record.bytes_out = e.message.len();
+        Ok(result) if result.get("resultType").and_then(Value::as_str) == Some("input_required") => {
+            ("input_required", None)
         }
+        Ok(_) => ("ok", None),
+        Err(e) if e.message.contains(DENIED_MARK) => ("denied", Some(e.message.clone())),
+        Err(e) => ("error", Some(e.message.clone())),
     }
-    record
 }
 
 /// Words every policy denial carries (see [`Policy::check`]).
@@ -189,20 +182,68 @@ impl Server {
     /// handshake-era input requests) ahead of the response.
     pub async fn handle_request(&self, session: &Arc<Session>, req: Request, sink: Option<RequestSink>) -> Response {
         let id = req.id.clone();
-        let audit = self.inner.audit.as_ref().map(|log| (log, self.audit_start(session, &req), Instant::now()));
-        let outcome = AssertUnwindSafe(self.route(session, req, sink)).catch_unwind().await;
-        let response = match outcome {
-            Ok(Ok(result)) => Response::result(id, result),
-            Ok(Err(e)) => Response::error(Some(id), e),
-            Err(_) => {
-                tracing::error!(request = %id, "handler panicked");
-                Response::error(Some(id), ErrorObject::internal("Internal error: the handler failed unexpectedly"))
-            }
+        let started = Instant::now();
+        let _in_flight = self.inner.metrics.start();
+        let method = req.method.clone();
+        let tool = self.metric_label(&req);
+        let audit = self.inner.audit.as_ref().map(|log| (log, self.audit_start(session, &req)));
+        let response = match self.client_slot(session) {
+            Err(e) => Response::error(Some(id), e),
+            Ok(_slot) => match AssertUnwindSafe(self.route(session, req, sink)).catch_unwind().await {
+                Ok(Ok(result)) => Response::result(id, result),
+                Ok(Err(e)) => Response::error(Some(id), e),
+                Err(_) => {
+                    tracing::error!(request = %id, "handler panicked");
+                    Response::error(Some(id), ErrorObject::internal("Internal error: the handler failed unexpectedly"))
+                }
+            },
         };
-        if let Some((log, record, started)) = audit {
-            log.record(finish_record(record, &response, started));
+        let (outcome, error) = classify(&response);
+        self.inner.metrics.finish(&method, tool, outcome, started.elapsed().as_secs_f64());
+        if let Some((log, mut record)) = audit {
+            record.duration_ms = started.elapsed().as_secs_f64() * 1e3;
+            record.outcome = outcome;
+            record.error = error;
+            record.bytes_out = match &response.outcome {
+                Ok(result) => serde_json::to_vec(result).map_or(0, |b| b.len()),
+                Err(e) => e.message.len(),
+            };
+            log.record(record);
         }
         response
+    }
+
+    /// The tool or prompt a request names, if registered (metrics labels stay bounded).
+    fn metric_label(&self, req: &Request) -> &str {
+        let name = req.params.as_ref().and_then(|p| p.get("name")).and_then(Value::as_str);
+        match (req.method.as_str(), name) {
+            ("tools/call", Some(n)) => self.inner.tools.get_key_value(n).map_or("unknown", |(k, _)| k.as_str()),
+            ("prompts/get", Some(n)) => self.inner.prompts.get_key_value(n).map_or("unknown", |(k, _)| k.as_str()),
+            _ => "",
+        }
+    }
+
+    /// A slot among the requests this client may have in flight at once.
+    fn client_slot(&self, session: &Session) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ErrorObject> {
+        let limit = self.inner.config.max_in_flight_per_client;
+        if limit == 0 {
+            return Ok(None);
+        }
+        let identity = session.identity();
+        // Unauthenticated HTTP clients all share one name: a bound on it would bound them all.
+        if *identity == Identity::anonymous() {
+            return Ok(None);
+        }
+        let slots = crate::sync::lock(&self.inner.client_slots)
+            .entry(identity.name.clone())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(limit)))
+            .clone();
+        slots.try_acquire_owned().map(Some).map_err(|_| {
+            ErrorObject::internal(format!(
+                "Too many requests in flight for client {:?}: the limit is {limit}; wait for some to finish",
+                identity.name
+            ))
+        })
     }
 
     /// The audit record of a request, before it runs.

@@ -24,6 +24,7 @@ mod context;
 mod dispatch;
 mod error;
 mod handler;
+mod metrics;
 mod session;
 mod state;
 
@@ -55,6 +56,9 @@ pub struct ServerConfig {
     pub call_timeout: Duration,
     /// Most requests handled at once; more wait their turn.
     pub max_concurrency: usize,
+    /// Most requests one client identity may have in flight (0: no bound of its own);
+    /// more are refused at once rather than queued.
+    pub max_in_flight_per_client: usize,
     /// Most bytes of text and binary payload in one tool result.
     pub max_output_bytes: usize,
     /// Items per page of every list.
@@ -72,6 +76,7 @@ impl Default for ServerConfig {
         Self {
             call_timeout: Duration::from_secs(120),
             max_concurrency: 256,
+            max_in_flight_per_client: 64,
             max_output_bytes: 256 * 1024,
             page_size: 100,
             list_ttl_ms: 60_000,
@@ -109,7 +114,13 @@ pub(crate) struct ServerInner {
     pub(crate) policy: Arc<Policy>,
     pub(crate) audit: Option<AuditLog>,
     pub(crate) startup_error: Option<String>,
+    pub(crate) metrics: metrics::Metrics,
+    pub(crate) client_slots: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
+    pub(crate) readiness: Option<Arc<Readiness>>,
 }
+
+/// A connector's readiness check: does its backend answer?
+pub type Readiness = dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync;
 
 /// A server: the registered handlers and their limits. Cheap to clone; one server can
 /// serve any number of transports and sessions at once.
@@ -137,6 +148,7 @@ pub struct ServerBuilder {
     policy: Policy,
     audit: Option<AuditLog>,
     startup_error: Option<String>,
+    readiness: Option<Arc<Readiness>>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -160,6 +172,23 @@ impl Server {
             policy: Policy::default(),
             audit: None,
             startup_error: None,
+            readiness: None,
+        }
+    }
+
+    /// The Prometheus text exposition of the server's metrics.
+    pub fn metrics_text(&self) -> String {
+        self.inner.metrics.encode()
+    }
+
+    /// Whether the connector's backend answers (always ready without a check).
+    pub async fn ready(&self) -> Result<(), String> {
+        match &self.inner.readiness {
+            None => Ok(()),
+            Some(check) => match tokio::time::timeout(Duration::from_secs(5), check()).await {
+                Ok(result) => result,
+                Err(_) => Err("the readiness check did not answer within 5 s".into()),
+            },
         }
     }
 
@@ -264,6 +293,16 @@ impl ServerBuilder {
         self
     }
 
+    /// Sets the readiness check behind `/readyz` (for example, a `SELECT 1`).
+    pub fn readiness<F, Fut>(mut self, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.readiness = Some(Arc::new(move || Box::pin(check())));
+        self
+    }
+
     /// Records a configuration error: the built server will refuse to serve, saying why.
     pub fn fail(mut self, error: impl Into<String>) -> Self {
         self.startup_error.get_or_insert(error.into());
@@ -294,6 +333,9 @@ impl ServerBuilder {
                 policy: Arc::new(self.policy),
                 audit: self.audit,
                 startup_error: self.startup_error,
+                metrics: metrics::Metrics::new(),
+                client_slots: Default::default(),
+                readiness: self.readiness,
             }),
         }
     }

@@ -206,7 +206,10 @@ pub fn router(server: Server, config: HttpConfig) -> Router {
     let sweeper = Arc::downgrade(&state);
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(Duration::from_secs(30)).await;
+            let every = sweeper.upgrade().map_or(Duration::from_secs(30), |s| {
+                (s.config.session_idle_timeout / 2).clamp(Duration::from_millis(10), Duration::from_secs(30))
+            });
+            tokio::time::sleep(every).await;
             let Some(state) = sweeper.upgrade() else { break };
             let idle = state.config.session_idle_timeout;
             lock(&state.sessions).retain(|_, s| lock(&s.last_seen).elapsed() < idle);
@@ -215,7 +218,32 @@ pub fn router(server: Server, config: HttpConfig) -> Router {
     Router::new()
         .route("/mcp", axum::routing::any(handle))
         .route("/ws", axum::routing::get(super::ws::upgrade))
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route("/readyz", axum::routing::get(readyz))
+        .route("/metrics", axum::routing::get(metrics))
+        // Our own limit applies (with a JSON-RPC error), not axum's 2 MB default.
+        .layer(axum::extract::DefaultBodyLimit::max(state.config.max_body_bytes.saturating_add(1)))
         .with_state(state)
+}
+
+/// Readiness: the connector's backend answers.
+async fn readyz(State(state): State<Arc<HttpState>>) -> HttpResponse {
+    match state.server.ready().await {
+        Ok(()) => "ready".into_response(),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")).into_response(),
+    }
+}
+
+/// Prometheus metrics; behind the same authentication as `/mcp`, since they name tools.
+async fn metrics(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> HttpResponse {
+    if let Err(r) = authenticate(&state.config, &headers) {
+        return r;
+    }
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        state.server.metrics_text(),
+    )
+        .into_response()
 }
 
 /// Binds `addr` and serves until the process receives SIGTERM or Ctrl-C.
@@ -579,6 +607,11 @@ fn session_of(
         Some(s) if s.session.identity().name != identity.name => Err(json_error(
             StatusCode::FORBIDDEN,
             ErrorObject::invalid_request("Forbidden: this session belongs to another client"),
+            None,
+        )),
+        Some(s) if lock(&s.last_seen).elapsed() >= state.config.session_idle_timeout => Err(json_error(
+            StatusCode::NOT_FOUND,
+            ErrorObject::invalid_request("Session expired after being idle; initialize a new one"),
             None,
         )),
         Some(s) => {
