@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use crate::security::auth::{JwksSource, OAuthConfig};
 use crate::security::{AuditLog, Authenticator, Policy};
 use crate::server::{Server, ServerBuilder};
 use crate::transport::{http, stdio};
@@ -99,6 +100,18 @@ pub struct ServeArgs {
     /// MCP_AUTH_TOKENS variable may hold the same entries instead).
     #[arg(long, env = "MCP_AUTH_TOKENS_FILE")]
     pub auth_tokens_file: Option<std::path::PathBuf>,
+    /// OAuth: the authorization server whose access tokens (JWT) are accepted (`iss`).
+    #[arg(long, env = "MCP_OAUTH_ISSUER", requires_all = ["oauth_audience", "oauth_jwks"])]
+    pub oauth_issuer: Option<String>,
+    /// OAuth: this server's resource URL, which tokens must name in `aud`.
+    #[arg(long, env = "MCP_OAUTH_AUDIENCE")]
+    pub oauth_audience: Option<String>,
+    /// OAuth: the issuer's signing keys, a JWKS file or an http(s) URL.
+    #[arg(long, env = "MCP_OAUTH_JWKS")]
+    pub oauth_jwks: Option<String>,
+    /// OAuth: scopes every token must hold (comma-separated).
+    #[arg(long, env = "MCP_OAUTH_REQUIRED_SCOPES", value_delimiter = ',')]
+    pub oauth_required_scopes: Vec<String>,
     /// Serve a non-loopback address without authentication (anyone who can reach it can
     /// use every allowed tool).
     #[arg(long, env = "MCP_INSECURE_NO_AUTH")]
@@ -183,20 +196,35 @@ impl ServeArgs {
         }
     }
 
-    /// The bearer tokens from `--auth-tokens-file` or `MCP_AUTH_TOKENS`, if any.
-    pub fn authenticator(&self) -> Result<Option<Authenticator>, String> {
-        if let Some(path) = &self.auth_tokens_file {
-            return Authenticator::from_file(path).map(Some);
-        }
-        match std::env::var("MCP_AUTH_TOKENS") {
-            Ok(tokens) => Authenticator::from_tokens(&tokens, "MCP_AUTH_TOKENS").map(Some),
-            Err(_) => Ok(None),
-        }
+    /// The authentication the flags ask for: bearer tokens from `--auth-tokens-file` or
+    /// `MCP_AUTH_TOKENS`, OAuth from the `--oauth-*` flags; `None` when neither is given.
+    pub async fn authenticator(&self) -> Result<Option<Authenticator>, String> {
+        let tokens = match (&self.auth_tokens_file, std::env::var("MCP_AUTH_TOKENS")) {
+            (Some(path), _) => Some(Authenticator::from_file(path)?),
+            (None, Ok(tokens)) => Some(Authenticator::from_tokens(&tokens, "MCP_AUTH_TOKENS")?),
+            (None, Err(_)) => None,
+        };
+        let (Some(issuer), Some(audience), Some(jwks)) = (&self.oauth_issuer, &self.oauth_audience, &self.oauth_jwks)
+        else {
+            return Ok(tokens);
+        };
+        let jwks = if jwks.starts_with("http://") || jwks.starts_with("https://") {
+            JwksSource::Url(jwks.clone())
+        } else {
+            JwksSource::File(jwks.into())
+        };
+        let config = OAuthConfig {
+            issuer: issuer.clone(),
+            audience: audience.clone(),
+            jwks,
+            required_scopes: self.oauth_required_scopes.clone(),
+        };
+        tokens.unwrap_or_default().with_oauth(config).await.map(Some)
     }
 
     /// The HTTP settings from the flags.
-    pub fn http_config(&self) -> Result<http::HttpConfig, String> {
-        let auth = self.authenticator()?.map(Arc::new);
+    pub async fn http_config(&self) -> Result<http::HttpConfig, String> {
+        let auth = self.authenticator().await?.map(Arc::new);
         if auth.is_none() && !self.listen.ip().is_loopback() && !self.insecure_no_auth {
             return Err(format!(
                 "refusing to listen on {} without authentication: anyone who can reach it could use every tool. \
@@ -220,7 +248,7 @@ impl ServeArgs {
         }
         let result = match self.transport {
             TransportKind::Stdio => stdio::serve_stdio(server.clone(), stdio::StdioConfig::default()).await,
-            TransportKind::Http => match self.http_config() {
+            TransportKind::Http => match self.http_config().await {
                 Ok(config) => http::serve_http(server.clone(), self.listen, config).await,
                 Err(e) => {
                     tracing::error!("not starting: {e}");

@@ -183,15 +183,15 @@ struct Cli {
     serve: ServeArgs,
 }
 
-#[test]
-fn serving_a_public_address_without_auth_is_refused_unless_forced() {
+#[tokio::test]
+async fn serving_a_public_address_without_auth_is_refused_unless_forced() {
     let cli = Cli::parse_from(["t", "--transport", "http", "--listen", "0.0.0.0:0"]);
-    let err = cli.serve.http_config().expect_err("refused");
+    let err = cli.serve.http_config().await.expect_err("refused");
     assert!(err.contains("--insecure-no-auth") && err.contains("without authentication"), "{err}");
     let cli = Cli::parse_from(["t", "--transport", "http", "--listen", "0.0.0.0:0", "--insecure-no-auth"]);
-    assert!(cli.serve.http_config().is_ok());
+    assert!(cli.serve.http_config().await.is_ok());
     let cli = Cli::parse_from(["t", "--transport", "http", "--listen", "127.0.0.1:0"]);
-    assert!(cli.serve.http_config().is_ok());
+    assert!(cli.serve.http_config().await.is_ok());
 }
 
 #[test]

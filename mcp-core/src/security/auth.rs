@@ -1,16 +1,29 @@
-//! Authentication of network clients: named bearer tokens, compared in constant time.
-//! A client without a valid token gets 401 with a `WWW-Authenticate` challenge; the
-//! token's name becomes the client's [`Identity`] for the policy and the audit trail.
+//! Authentication of network clients, two ways, usable together:
 //!
-//! Tokens come from a file or an environment variable, one `name=token` per line (or
-//! comma-separated), `#` starting a comment. The tokens themselves are never logged.
+//! - Named bearer tokens, compared in constant time. They come from a file or an
+//!   environment variable, one `name=token` per line (or comma-separated), `#` starting a
+//!   comment; the token's name becomes the client's [`Identity`].
+//! - OAuth 2.1, as a resource server (the specification's authorization pages): JWT
+//!   access tokens verified against a JWKS (file or URL), their issuer, their audience
+//!   (this server), their expiry and their scopes; the subject becomes the identity and
+//!   its scopes select policy sections. The protected-resource metadata document tells
+//!   clients where to get tokens. Tokens are never passed on to backends.
+//!
+//! A client without a valid token gets 401 with a `WWW-Authenticate` challenge, one
+//! without a required scope 403. Tokens are never logged.
 
 use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::Identity;
+use crate::sync::lock;
 
 /// Why a request was not authenticated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +34,113 @@ pub enum AuthError {
     /// A token that is not valid here.
     #[error("invalid token: {0}")]
     Invalid(String),
+    /// A valid token without a scope this server requires.
+    #[error("insufficient scope: the token needs {0}")]
+    InsufficientScope(String),
+}
+
+/// Where the JWT signing keys come from.
+#[derive(Debug, Clone)]
+pub enum JwksSource {
+    /// A JWKS document on disk.
+    File(std::path::PathBuf),
+    /// A JWKS URL, fetched at start and again when a token names an unknown key.
+    Url(String),
+}
+
+/// The OAuth resource-server settings.
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    /// The authorization server: tokens must carry it as `iss`.
+    pub issuer: String,
+    /// This server's resource URL (e.g. `https://mcp.example.com/mcp`): tokens must carry
+    /// it in `aud`, so that a token minted for another service is refused.
+    pub audience: String,
+    /// The signing keys.
+    pub jwks: JwksSource,
+    /// Scopes every token must hold.
+    pub required_scopes: Vec<String>,
+}
+
+struct OAuth {
+    config: OAuthConfig,
+    keys: Mutex<(JwkSet, Instant)>,
+}
+
+#[derive(serde::Deserialize)]
+struct Claims {
+    sub: String,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    scp: Option<Vec<String>>,
+}
+
+async fn load_jwks(source: &JwksSource) -> Result<JwkSet, String> {
+    let text = match source {
+        JwksSource::File(path) => {
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read JWKS {}: {e}", path.display()))?
+        }
+        JwksSource::Url(url) => reqwest::get(url)
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("cannot fetch JWKS {url}: {e}"))?
+            .text()
+            .await
+            .map_err(|e| format!("cannot read JWKS {url}: {e}"))?,
+    };
+    serde_json::from_str(&text).map_err(|e| format!("JWKS is not a valid key set: {e}"))
+}
+
+impl OAuth {
+    async fn verify(&self, token: &str) -> Result<Identity, AuthError> {
+        let invalid = |why: String| AuthError::Invalid(why);
+        let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("not a JWT: {e}")))?;
+        let kid = header.kid.clone().unwrap_or_default();
+        let mut jwk = lock(&self.keys).0.find(&kid).cloned();
+        if jwk.is_none() && matches!(self.config.jwks, JwksSource::Url(_)) {
+            // Keys rotate: look again, at most once a minute.
+            let stale = lock(&self.keys).1.elapsed() > Duration::from_secs(60);
+            if stale && let Ok(fresh) = load_jwks(&self.config.jwks).await {
+                jwk = fresh.find(&kid).cloned();
+                *lock(&self.keys) = (fresh, Instant::now());
+            }
+        }
+        let jwk = jwk.ok_or_else(|| invalid(format!("signed with an unknown key {kid:?}")))?;
+        let key = DecodingKey::from_jwk(&jwk).map_err(|e| invalid(format!("unusable key {kid:?}: {e}")))?;
+        if let Some(alg) = jwk.common.key_algorithm
+            && alg.to_string() != format!("{:?}", header.alg)
+        {
+            return Err(invalid(format!("algorithm {:?} does not match the key's {alg}", header.alg)));
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_audience(&[&self.config.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            invalid(match e.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired".into(),
+                ErrorKind::InvalidIssuer => format!("the token was not issued by {}", self.config.issuer),
+                ErrorKind::InvalidAudience => format!("the token is not meant for {}", self.config.audience),
+                ErrorKind::InvalidSignature => "bad signature".into(),
+                other => format!("{other:?}"),
+            })
+        })?;
+        let claims = data.claims;
+        let scopes: Vec<String> = match (claims.scope, claims.scp) {
+            (Some(s), _) => s.split_whitespace().map(str::to_string).collect(),
+            (None, Some(list)) => list,
+            (None, None) => Vec::new(),
+        };
+        let missing: Vec<&String> = self.config.required_scopes.iter().filter(|s| !scopes.contains(s)).collect();
+        if !missing.is_empty() {
+            let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+            return Err(AuthError::InsufficientScope(list.join(" ")));
+        }
+        Ok(Identity { name: claims.sub, scopes })
+    }
 }
 
 struct NamedToken {
@@ -29,14 +149,17 @@ struct NamedToken {
 }
 
 /// Checks the `Authorization` header of HTTP and WebSocket requests.
+#[derive(Default)]
 pub struct Authenticator {
     tokens: Vec<NamedToken>,
+    oauth: Option<OAuth>,
 }
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.tokens.iter().map(|t| t.name.as_str()).collect();
-        f.debug_struct("Authenticator").field("tokens", &names).finish()
+        let oauth = self.oauth.as_ref().map(|o| &o.config.issuer);
+        f.debug_struct("Authenticator").field("tokens", &names).field("oauth_issuer", &oauth).finish()
     }
 }
 
@@ -64,7 +187,37 @@ impl Authenticator {
         if tokens.is_empty() {
             return Err(format!("{origin} holds no tokens"));
         }
-        Ok(Self { tokens })
+        Ok(Self { tokens, oauth: None })
+    }
+
+    /// Accepts OAuth access tokens too (loads the JWKS now).
+    pub async fn with_oauth(mut self, config: OAuthConfig) -> Result<Self, String> {
+        if config.audience.is_empty() || config.issuer.is_empty() {
+            return Err("OAuth needs both an issuer and an audience (this server's URL)".into());
+        }
+        let keys = load_jwks(&config.jwks).await?;
+        self.oauth = Some(OAuth { config, keys: Mutex::new((keys, Instant::now())) });
+        Ok(self)
+    }
+
+    /// The protected-resource metadata document (RFC 9728), when OAuth is on.
+    pub fn resource_metadata(&self) -> Option<Value> {
+        let c = &self.oauth.as_ref()?.config;
+        Some(json!({
+            "resource": c.audience,
+            "authorization_servers": [c.issuer],
+            "scopes_supported": c.required_scopes,
+            "bearer_methods_supported": ["header"],
+        }))
+    }
+
+    /// Where the metadata document is served for this resource.
+    fn resource_metadata_url(&self) -> Option<String> {
+        let audience = &self.oauth.as_ref()?.config.audience;
+        let (scheme, rest) = audience.split_once("://")?;
+        let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+        let path = if path.is_empty() { String::new() } else { format!("/{path}") };
+        Some(format!("{scheme}://{host}/.well-known/oauth-protected-resource{path}"))
     }
 
     /// Tokens from a file.
@@ -74,11 +227,20 @@ impl Authenticator {
     }
 
     /// Who sent this `Authorization` header value.
-    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Identity, AuthError> {
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Identity, AuthError> {
         let Some(value) = authorization else { return Err(AuthError::Missing) };
         let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) else {
             return Err(AuthError::Invalid("the Authorization scheme must be Bearer".into()));
         };
+        if let Some(oauth) = &self.oauth
+            && token.split('.').count() == 3
+        {
+            return oauth.verify(token.trim()).await;
+        }
+        self.static_token(token)
+    }
+
+    fn static_token(&self, token: &str) -> Result<Identity, AuthError> {
         let digest: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
         // Compare against every token, so the time taken says nothing about which matched.
         let mut found = None;
@@ -90,14 +252,22 @@ impl Authenticator {
         found.map(Identity::named).ok_or_else(|| AuthError::Invalid("unknown bearer token".into()))
     }
 
-    /// The `WWW-Authenticate` value that goes with a 401 for `error`.
+    /// The `WWW-Authenticate` value that goes with a 401 or 403 for `error`.
     pub fn challenge(&self, error: &AuthError) -> String {
+        let mut value = String::from(r#"Bearer realm="mcp""#);
+        if let Some(url) = self.resource_metadata_url() {
+            value.push_str(&format!(r#", resource_metadata="{url}""#));
+        }
         match error {
-            AuthError::Missing => r#"Bearer realm="mcp""#.to_string(),
+            AuthError::Missing => {}
             AuthError::Invalid(why) => {
-                format!(r#"Bearer realm="mcp", error="invalid_token", error_description="{}""#, why.replace('"', "'"))
+                value.push_str(&format!(r#", error="invalid_token", error_description="{}""#, why.replace('"', "'")))
+            }
+            AuthError::InsufficientScope(scope) => {
+                value.push_str(&format!(r#", error="insufficient_scope", scope="{scope}""#))
             }
         }
+        value
     }
 }
 
@@ -105,18 +275,18 @@ impl Authenticator {
 mod tests {
     use super::*;
 
-    #[test]
-    fn named_tokens_authenticate_and_others_do_not() {
+    #[tokio::test]
+    async fn named_tokens_authenticate_and_others_do_not() {
         let auth = Authenticator::from_tokens(
             "# team tokens\nalice = aaaaaaaaaaaaaaaaaaaa\nci=bbbbbbbbbbbbbbbbbbbbbbbb",
             "test",
         )
         .expect("tokens");
-        assert_eq!(auth.authenticate(Some("Bearer aaaaaaaaaaaaaaaaaaaa")), Ok(Identity::named("alice")));
-        assert_eq!(auth.authenticate(Some("Bearer bbbbbbbbbbbbbbbbbbbbbbbb")), Ok(Identity::named("ci")));
-        assert_eq!(auth.authenticate(None), Err(AuthError::Missing));
-        assert!(matches!(auth.authenticate(Some("Bearer nope-nope-nope-nope")), Err(AuthError::Invalid(_))));
-        assert!(matches!(auth.authenticate(Some("Basic YWxpY2U6eA==")), Err(AuthError::Invalid(_))));
+        assert_eq!(auth.authenticate(Some("Bearer aaaaaaaaaaaaaaaaaaaa")).await, Ok(Identity::named("alice")));
+        assert_eq!(auth.authenticate(Some("Bearer bbbbbbbbbbbbbbbbbbbbbbbb")).await, Ok(Identity::named("ci")));
+        assert_eq!(auth.authenticate(None).await, Err(AuthError::Missing));
+        assert!(matches!(auth.authenticate(Some("Bearer nope-nope-nope-nope")).await, Err(AuthError::Invalid(_))));
+        assert!(matches!(auth.authenticate(Some("Basic YWxpY2U6eA==")).await, Err(AuthError::Invalid(_))));
         assert!(!format!("{auth:?}").contains("aaaa"), "tokens must not appear in debug output");
     }
 

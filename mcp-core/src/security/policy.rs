@@ -15,6 +15,9 @@
 //! read_only = false
 //! allow_tools = ["*"]
 //! scopes = { schemas = ["public", "sales"] }
+//!
+//! [identities."scope:mcp.write"]  # OAuth clients whose token holds this scope
+//! read_only = false
 //! ```
 //!
 //! The command-line flags (`--read-only`, `--allow-tools`, `--deny-tools`) bound
@@ -151,9 +154,14 @@ impl Policy {
         Ok(self)
     }
 
-    /// The file rules that apply to `identity`: its own section, else the top level.
+    /// The file rules that apply to `identity`: its own section, else the section of the
+    /// first of its OAuth scopes that has one (`[identities."scope:NAME"]`), else the top
+    /// level.
     fn file_rules(&self, identity: &Identity) -> Option<&Compiled> {
-        self.identities.get(&identity.name).or(self.defaults.as_ref())
+        self.identities
+            .get(&identity.name)
+            .or_else(|| identity.scopes.iter().find_map(|s| self.identities.get(&format!("scope:{s}"))))
+            .or(self.defaults.as_ref())
     }
 
     /// `Err` with the rule that denies `identity` the use of `tool`.
@@ -245,6 +253,16 @@ mod tests {
         assert_eq!(p.scope(&ops, "schemas"), Some(&["public".to_string(), "sales".to_string()][..]));
         assert_eq!(p.scope(&guest, "schemas"), Some(&["public".to_string()][..]));
         assert_eq!(p.scope(&guest, "namespaces"), None);
+    }
+
+    #[test]
+    fn oauth_scopes_select_sections() {
+        let text = "read_only = true\n[identities.\"scope:mcp.write\"]\nread_only = false";
+        let p = Policy::default().with_toml(text, "test").expect("policy");
+        let writer = Identity { name: "user-1".into(), scopes: vec!["mcp".into(), "mcp.write".into()] };
+        let reader = Identity { name: "user-2".into(), scopes: vec!["mcp".into()] };
+        assert!(p.check(&writer, &tool("execute_sql", false, true)).is_ok());
+        assert!(p.check(&reader, &tool("execute_sql", false, true)).is_err());
     }
 
     #[test]

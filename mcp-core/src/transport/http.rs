@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 use crate::protocol::headers::{self as mirror, HeaderParam};
 use crate::protocol::types::meta;
 use crate::protocol::{Era, ErrorObject, Message, ProtocolVersion, Request, Response, codes, parse_message};
+use crate::security::auth::AuthError;
 use crate::security::{Authenticator, Identity};
 use crate::server::{Server, Session};
 
@@ -221,6 +222,8 @@ pub fn router(server: Server, config: HttpConfig) -> Router {
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route("/readyz", axum::routing::get(readyz))
         .route("/metrics", axum::routing::get(metrics))
+        .route("/.well-known/oauth-protected-resource", axum::routing::get(resource_metadata))
+        .route("/.well-known/oauth-protected-resource/{*path}", axum::routing::get(resource_metadata))
         // Our own limit applies (with a JSON-RPC error), not axum's 2 MB default.
         .layer(axum::extract::DefaultBodyLimit::max(state.config.max_body_bytes.saturating_add(1)))
         .with_state(state)
@@ -236,7 +239,7 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> HttpResponse {
 
 /// Prometheus metrics; behind the same authentication as `/mcp`, since they name tools.
 async fn metrics(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> HttpResponse {
-    if let Err(r) = authenticate(&state.config, &headers) {
+    if let Err(r) = authenticate(&state.config, &headers).await {
         return r;
     }
     (
@@ -353,7 +356,7 @@ async fn handle(State(state): State<Arc<HttpState>>, method: Method, headers: He
     if let Err(r) = check_origin(&state.config, &headers) {
         return r;
     }
-    let identity = match authenticate(&state.config, &headers) {
+    let identity = match authenticate(&state.config, &headers).await {
         Ok(identity) => identity,
         Err(r) => return r,
     };
@@ -366,24 +369,36 @@ async fn handle(State(state): State<Arc<HttpState>>, method: Method, headers: He
 }
 
 /// The client's identity from its bearer token, or the 401 that refuses it.
-fn authenticate(config: &HttpConfig, headers: &HeaderMap) -> Result<Identity, HttpResponse> {
-    authenticate_with(config, headers, None)
+async fn authenticate(config: &HttpConfig, headers: &HeaderMap) -> Result<Identity, HttpResponse> {
+    authenticate_with(config, headers, None).await
 }
 
 /// Like [`authenticate`], with a credential found elsewhere than `Authorization` (the
 /// WebSocket subprotocol) used when the header is absent.
-pub(crate) fn authenticate_with(
+pub(crate) async fn authenticate_with(
     config: &HttpConfig,
     headers: &HeaderMap,
     fallback: Option<&str>,
 ) -> Result<Identity, HttpResponse> {
     let Some(auth) = &config.auth else { return Ok(Identity::anonymous()) };
-    auth.authenticate(header_str(headers, "authorization").or(fallback)).map_err(|e| {
+    auth.authenticate(header_str(headers, "authorization").or(fallback)).await.map_err(|e| {
         tracing::debug!(error = %e, "request refused: not authenticated");
         let challenge = HeaderValue::from_str(&auth.challenge(&e)).unwrap_or(HeaderValue::from_static("Bearer"));
-        let body = Message::Response(Response::error(None, ErrorObject::invalid_request(format!("Unauthorized: {e}"))));
-        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, challenge)], body.to_vec()).into_response()
+        let (status, word) = match e {
+            AuthError::InsufficientScope(_) => (StatusCode::FORBIDDEN, "Forbidden"),
+            _ => (StatusCode::UNAUTHORIZED, "Unauthorized"),
+        };
+        let body = Message::Response(Response::error(None, ErrorObject::invalid_request(format!("{word}: {e}"))));
+        (status, [(header::WWW_AUTHENTICATE, challenge)], body.to_vec()).into_response()
     })
+}
+
+/// The OAuth protected-resource metadata (RFC 9728); 404 without OAuth.
+async fn resource_metadata(State(state): State<Arc<HttpState>>) -> HttpResponse {
+    match state.config.auth.as_ref().and_then(|a| a.resource_metadata()) {
+        Some(doc) => axum::Json(doc).into_response(),
+        None => (StatusCode::NOT_FOUND, "this server does not use OAuth").into_response(),
+    }
 }
 
 fn mismatch(message: String, id: Option<crate::protocol::RequestId>) -> HttpResponse {
