@@ -1,9 +1,64 @@
-//! Shared pieces of the echo benchmark: the servers under test live in `examples/`, the
-//! driver in `benches/echo.rs`.
+//! The echo benchmark's shared pieces: the request shapes of both protocol eras, answer
+//! checks, result rows and statistics. The servers under test live in `examples/`, the
+//! driver in `benches/echo/`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// Latency percentiles of a sorted-on-demand sample.
+use serde_json::{Value, json};
+
+/// Requests kept outstanding in the throughput runs.
+pub const IN_FLIGHT: usize = 32;
+/// The handshake-era revision the bench speaks.
+pub const HANDSHAKE: &str = "2025-11-25";
+/// The stateless revision.
+pub const STATELESS: &str = "2026-07-28";
+
+/// Which protocol era a run speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Era {
+    /// `initialize` first.
+    Handshake,
+    /// `_meta` on every request.
+    Stateless,
+}
+
+/// How many calls each measurement makes.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    /// Timed sequential round trips.
+    pub sequential: usize,
+    /// Calls in the 32-in-flight throughput run.
+    pub pipelined: usize,
+    /// Spawns timed to their first answer.
+    pub spawns: usize,
+}
+
+/// One server on one transport.
+#[derive(Debug, Default, Clone)]
+pub struct Row {
+    /// Median sequential round trip, in microseconds.
+    pub p50_us: f64,
+    /// 99th percentile sequential round trip, in microseconds.
+    pub p99_us: f64,
+    /// Calls per second with 32 in flight.
+    pub calls_per_sec: f64,
+    /// Median time from spawn to the first answer (stdio only).
+    pub first_response_ms: Option<f64>,
+}
+
+/// How to start a server under test.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The example binary.
+    pub binary: PathBuf,
+    /// Flags beyond the transport's.
+    pub args: Vec<String>,
+    /// Bearer token to send over HTTP and WebSocket.
+    pub token: Option<String>,
+}
+
+/// A latency percentile (sorts the sample).
 pub fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
     if samples.is_empty() {
         return Duration::ZERO;
@@ -11,6 +66,70 @@ pub fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
     samples.sort_unstable();
     let rank = ((samples.len() - 1) as f64 * fraction).round() as usize;
     samples[rank.min(samples.len() - 1)]
+}
+
+/// Microseconds, as a float.
+pub fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// The JSON-RPC request for call `id` in the given era (2026-07-28 carries `_meta` on each).
+pub fn request(era: Era, id: usize, method: &str, params: Value) -> Value {
+    let mut params = params;
+    if era == Era::Stateless
+        && let Some(object) = params.as_object_mut()
+    {
+        object.insert(
+            "_meta".into(),
+            json!({
+                "io.modelcontextprotocol/protocolVersion": STATELESS,
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": "echo-bench", "version": "0"}
+            }),
+        );
+    }
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+/// The echo call `id`, as a line.
+pub fn echo_request(era: Era, id: usize) -> Vec<u8> {
+    let mut line = request(era, id, "tools/call", json!({"name": "echo", "arguments": {"message": "hello"}}))
+        .to_string()
+        .into_bytes();
+    line.push(b'\n');
+    line
+}
+
+/// `initialize` or `server/discover`.
+pub fn opening_request(era: Era) -> Value {
+    match era {
+        Era::Handshake => request(
+            era,
+            0,
+            "initialize",
+            json!({"protocolVersion": HANDSHAKE, "capabilities": {}, "clientInfo": {"name": "echo-bench", "version": "0"}}),
+        ),
+        Era::Stateless => request(era, 0, "server/discover", json!({})),
+    }
+}
+
+/// The method of [`opening_request`].
+pub fn opening_method(era: Era) -> &'static str {
+    match era {
+        Era::Handshake => "initialize",
+        Era::Stateless => "server/discover",
+    }
+}
+
+/// Whether `haystack` contains `needle`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A successful echo answer: a result, not a JSON-RPC error and not a tool error.
+pub fn check_answer(body: &[u8]) -> Result<(), String> {
+    let ok = contains(body, b"\"result\"") && !contains(body, b"\"isError\":true") && contains(body, b"hello");
+    if ok { Ok(()) } else { Err(format!("unexpected answer: {}", String::from_utf8_lossy(body))) }
 }
 
 #[cfg(test)]
@@ -23,5 +142,12 @@ mod tests {
         assert_eq!(percentile(&mut samples, 0.5), Duration::from_micros(51));
         assert_eq!(percentile(&mut samples, 0.99), Duration::from_micros(99));
         assert_eq!(percentile(&mut [], 0.5), Duration::ZERO);
+    }
+
+    #[test]
+    fn answers_are_checked() {
+        assert!(check_answer(br#"{"result":{"content":[{"type":"text","text":"hello"}]}}"#).is_ok());
+        assert!(check_answer(br#"{"result":{"content":[{"text":"hello"}],"isError":true}}"#).is_err());
+        assert!(check_answer(br#"{"error":{"message":"hello"}}"#).is_err());
     }
 }

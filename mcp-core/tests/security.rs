@@ -201,9 +201,9 @@ fn the_mcp_cli_verifies_audit_trails_and_finds_tampering() {
     for method in ["tools/list", "tools/call", "resources/read"] {
         log.record(mcp_core::security::audit::AuditRecord {
             transport: "stdio",
-            identity: "local".into(),
+            identity: Arc::new(mcp_core::security::Identity::local()),
             era: "handshake",
-            version: "2025-11-25".into(),
+            version: "2025-11-25",
             method: method.into(),
             target: None,
             arguments: None,

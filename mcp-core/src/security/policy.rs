@@ -86,8 +86,9 @@ impl Compiled {
 
     /// Why `tool` is denied by these rules, if it is.
     fn denial(&self, tool: &Tool) -> Option<String> {
-        if let Some(&i) = self.deny.1.matches(&tool.name).first() {
-            return Some(format!("denied by deny_tools pattern {:?} ({})", self.deny.0[i], self.origin));
+        if self.deny.1.is_match(&tool.name) {
+            let pattern = self.deny.1.matches(&tool.name).first().map_or("?", |&i| self.deny.0[i].as_str());
+            return Some(format!("denied by deny_tools pattern {pattern:?} ({})", self.origin));
         }
         if let Some((globs, set)) = &self.allow
             && !set.is_match(&tool.name)

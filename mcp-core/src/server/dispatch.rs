@@ -205,7 +205,7 @@ impl Server {
             record.outcome = outcome;
             record.error = error;
             record.bytes_out = match &response.outcome {
-                Ok(result) => serde_json::to_vec(result).map_or(0, |b| b.len()),
+                Ok(result) => crate::security::audit::json_size(result),
                 Err(e) => e.message.len(),
             };
             log.record(record);
@@ -250,10 +250,10 @@ impl Server {
     fn audit_start(&self, session: &Session, req: &Request) -> AuditRecord {
         let params = params_of(req);
         let stateless = params.get("_meta").and_then(|m| m.get(meta::PROTOCOL_VERSION)).and_then(Value::as_str);
-        let (era, version) = match (stateless, session.handshake()) {
-            (Some(v), _) => ("stateless", v.to_string()),
-            (None, Some(hs)) => ("handshake", hs.version.as_str().to_string()),
-            (None, None) => ("handshake", String::new()),
+        let (era, version) = match (stateless, session.negotiated_version()) {
+            (Some(v), _) => ("stateless", ProtocolVersion::parse(v).map_or("unsupported", |v| v.as_str())),
+            (None, Some(v)) => ("handshake", v.as_str()),
+            (None, None) => ("handshake", ""),
         };
         let target = params.get("name").or_else(|| params.get("uri")).and_then(Value::as_str).map(str::to_string);
         let sensitive =
@@ -261,7 +261,7 @@ impl Server {
         let arguments = params.get("arguments").map(|a| crate::security::audit::redact(a, sensitive));
         AuditRecord {
             transport: session.transport(),
-            identity: session.identity().name.clone(),
+            identity: session.identity(),
             era,
             version,
             method: req.method.clone(),
@@ -270,7 +270,7 @@ impl Server {
             outcome: "ok",
             error: None,
             duration_ms: 0.0,
-            bytes_in: req.params.as_ref().and_then(|p| serde_json::to_vec(p).ok()).map_or(0, |b| b.len()),
+            bytes_in: req.params.as_ref().map_or(0, crate::security::audit::json_size),
             bytes_out: 0,
         }
     }

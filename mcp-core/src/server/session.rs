@@ -70,6 +70,11 @@ impl Session {
         lock(&self.identity).clone().unwrap_or_else(|| Arc::new(Identity::local()))
     }
 
+    /// The negotiated revision, without copying the rest of the handshake.
+    pub fn negotiated_version(&self) -> Option<ProtocolVersion> {
+        lock(&self.handshake).as_ref().map(|hs| hs.version)
+    }
+
     /// The handshake, once `initialize` succeeded.
     pub fn handshake(&self) -> Option<Handshake> {
         lock(&self.handshake).clone()

@@ -1,0 +1,276 @@
+//! The echo benchmark: the same `echo` tool served by mcp-core, by rmcp and by the floor (a
+//! bare read-parse-write loop), driven side by side in one run over a real stdio pipe,
+//! over HTTP on loopback and (mcp-core only: rmcp has no WebSocket server) over WebSocket.
+//!
+//! ```sh
+//! cargo build --release -p mcp-bench --examples
+//! cargo bench -p mcp-bench --bench echo -- [--quick] [--json PATH] [--check] [--only mcp-core,rmcp,…]
+//!     [--transport stdio|http|ws] [--sessions N]
+//! ```
+//!
+//! For each server it measures sequential round trips (p50, p99), throughput with 32
+//! requests in flight on one connection (stdio and WebSocket: pipelined on the one
+//! connection; HTTP: 32 concurrent requests on a keep-alive pool) and, over stdio, the
+//! time from spawn to the first response. The "secure" rows run mcp-core with everything
+//! on: bearer-token auth, a policy file and an audit trail written to a file. `--sessions
+//! N` measures instead the server's memory per idle session (N HTTP sessions, then N
+//! WebSocket connections). `--check` exits non-zero when a target is missed.
+
+// The report is this program's output.
+#![allow(clippy::print_stdout)]
+
+mod http;
+mod sessions;
+mod stdio;
+mod ws;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, ensure};
+use mcp_bench::{Era, Launch, Row, Sizes};
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Stdio,
+    Http,
+    Ws,
+}
+
+impl Transport {
+    fn name(self) -> &'static str {
+        match self {
+            Transport::Stdio => "stdio",
+            Transport::Http => "http",
+            Transport::Ws => "ws",
+        }
+    }
+}
+
+struct Target {
+    name: &'static str,
+    example: &'static str,
+    era: Era,
+    /// Auth, policy and audit on.
+    secure: bool,
+    transports: &'static [Transport],
+}
+
+const ALL: &[Transport] = &[Transport::Stdio, Transport::Http, Transport::Ws];
+const NO_WS: &[Transport] = &[Transport::Stdio, Transport::Http];
+
+const TARGETS: &[Target] = &[
+    Target { name: "mcp-core", example: "bench_server_mcp_core", era: Era::Handshake, secure: false, transports: ALL },
+    Target {
+        name: "mcp-core secure",
+        example: "bench_server_mcp_core",
+        era: Era::Handshake,
+        secure: true,
+        transports: ALL,
+    },
+    Target {
+        name: "mcp-core 2026",
+        example: "bench_server_mcp_core",
+        era: Era::Stateless,
+        secure: false,
+        transports: ALL,
+    },
+    Target { name: "rmcp", example: "bench_server_rmcp", era: Era::Handshake, secure: false, transports: NO_WS },
+    Target { name: "rmcp 2026", example: "bench_server_rmcp", era: Era::Stateless, secure: false, transports: NO_WS },
+    Target { name: "floor", example: "bench_server_floor", era: Era::Handshake, secure: false, transports: NO_WS },
+];
+
+const TOKEN: &str = "echo-bench-token-0123456789";
+
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let check = args.iter().any(|a| a == "--check");
+    let sizes = if quick {
+        Sizes { sequential: 2_000, pipelined: 10_000, spawns: 5 }
+    } else {
+        Sizes { sequential: 20_000, pipelined: 200_000, spawns: 30 }
+    };
+    let bin_dir = examples_dir()?;
+    let scratch = tempfile::tempdir()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+
+    if let Some(count) = flag(&args, "--sessions") {
+        let count: usize = count.parse().context("--sessions takes a number")?;
+        let launch = Launch { binary: bin_dir.join("bench_server_mcp_core"), args: Vec::new(), token: None };
+        let (http, ws) = runtime.block_on(sessions::bench_sessions(&launch, count))?;
+        println!(
+            "idle memory per session, {count} open: HTTP {:.1} KiB, WebSocket {:.1} KiB",
+            http / 1024.0,
+            ws / 1024.0
+        );
+        return Ok(());
+    }
+
+    let only = flag(&args, "--only");
+    let transports: Vec<Transport> = match flag(&args, "--transport") {
+        Some("stdio") => vec![Transport::Stdio],
+        Some("http") => vec![Transport::Http],
+        Some("ws") => vec![Transport::Ws],
+        _ => ALL.to_vec(),
+    };
+    let mut results: Vec<(String, &'static str, Row)> = Vec::new();
+    for transport in transports {
+        for (i, target) in TARGETS.iter().enumerate() {
+            if !target.transports.contains(&transport) || only.is_some_and(|o| !o.split(',').any(|n| n == target.name))
+            {
+                continue;
+            }
+            let launch = launch(&bin_dir, target, scratch.path(), i)?;
+            let what = format!("{} over {}", target.name, transport.name());
+            // The machines are noisy: a full run keeps the median of three.
+            let mut runs = Vec::new();
+            for _ in 0..if quick { 1 } else { 3 } {
+                let row = match transport {
+                    Transport::Stdio => stdio::bench_stdio(&launch, target.era, &sizes),
+                    Transport::Http => runtime.block_on(http::bench_http(&launch, target.era, &sizes)),
+                    Transport::Ws => runtime.block_on(ws::bench_ws(&launch, target.era, &sizes)),
+                }
+                .with_context(|| what.clone())?;
+                runs.push(row);
+            }
+            let row = median_row(runs);
+            print_row(target.name, transport.name(), &row);
+            results.push((target.name.to_owned(), transport.name(), row));
+        }
+    }
+
+    let find = |name: &str, transport: &str| {
+        results.iter().find(|(n, t, _)| n == name && *t == transport).map(|(_, _, r)| r.clone())
+    };
+    // Each target compares two rows of this run; targets whose rows were not run are skipped.
+    let ratio = |a: Option<Row>, b: Option<Row>, f: fn(&Row) -> f64| Some(f(&a?) / f(&b?));
+    let throughput = |r: &Row| r.calls_per_sec;
+    let checks = [
+        (
+            "stdio throughput vs rmcp (>= 5x)",
+            ratio(find("mcp-core", "stdio"), find("rmcp", "stdio"), throughput),
+            5.0,
+            true,
+        ),
+        (
+            "HTTP throughput vs rmcp (>= 2x)",
+            ratio(find("mcp-core", "http"), find("rmcp", "http"), throughput),
+            2.0,
+            true,
+        ),
+        (
+            "stdio sequential p50 vs floor (<= 1.5x)",
+            ratio(find("mcp-core", "stdio"), find("floor", "stdio"), |r| r.p50_us),
+            1.5,
+            false,
+        ),
+        (
+            "first response after spawn, ms (<= 5)",
+            find("mcp-core", "stdio").and_then(|r| r.first_response_ms),
+            5.0,
+            false,
+        ),
+        (
+            "HTTP secure vs plain throughput (>= 0.9)",
+            ratio(find("mcp-core secure", "http"), find("mcp-core", "http"), throughput),
+            0.9,
+            true,
+        ),
+        (
+            "WebSocket secure vs plain throughput (>= 0.9)",
+            ratio(find("mcp-core secure", "ws"), find("mcp-core", "ws"), throughput),
+            0.9,
+            true,
+        ),
+        // stdio has no authentication; its policy + audit cost is reported, not a target.
+        (
+            "stdio policy+audit vs plain (reported)",
+            ratio(find("mcp-core secure", "stdio"), find("mcp-core", "stdio"), throughput),
+            0.0,
+            true,
+        ),
+    ];
+    println!();
+    let mut missed = 0;
+    for (label, value, bound, at_least) in checks {
+        let Some(value) = value else { continue };
+        let met = if at_least { value >= bound } else { value <= bound };
+        missed += usize::from(!met);
+        println!("{label:<46} {value:>8.2}  {}", if met { "met" } else { "MISSED" });
+    }
+
+    if let Some(path) = flag(&args, "--json") {
+        let rows: Vec<Value> = results
+            .iter()
+            .map(|(name, transport, r)| {
+                json!({"server": name, "transport": transport, "p50_us": r.p50_us, "p99_us": r.p99_us,
+                       "calls_per_sec": r.calls_per_sec, "first_response_ms": r.first_response_ms})
+            })
+            .collect();
+        std::fs::write(path, serde_json::to_vec_pretty(&rows)?)?;
+    }
+    ensure!(!check || missed == 0, "{missed} target(s) missed");
+    Ok(())
+}
+
+/// How to start `target`: the secure rows get a token file, a policy and an audit trail.
+fn launch(bin_dir: &Path, target: &Target, scratch: &Path, index: usize) -> anyhow::Result<Launch> {
+    let binary = bin_dir.join(target.example);
+    if !target.secure {
+        return Ok(Launch { binary, args: Vec::new(), token: None });
+    }
+    let tokens = scratch.join("tokens");
+    std::fs::write(&tokens, format!("bench={TOKEN}\n"))?;
+    let policy = scratch.join("policy.toml");
+    std::fs::write(&policy, "deny_tools = [\"drop_*\", \"delete_*\"]\n[identities.bench]\nallow_tools = [\"echo\"]\n")?;
+    let audit = scratch.join(format!("audit-{index}-{}.jsonl", std::process::id()));
+    let path = |p: &Path| p.display().to_string();
+    Ok(Launch {
+        binary,
+        args: vec![
+            "--auth-tokens-file".into(),
+            path(&tokens),
+            "--policy-file".into(),
+            path(&policy),
+            "--audit-log".into(),
+            path(&audit),
+        ],
+        token: Some(TOKEN.into()),
+    })
+}
+
+/// Examples are built next to the bench binary's `deps/` directory.
+fn examples_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("MCP_BENCH_EXAMPLES") {
+        return Ok(PathBuf::from(dir));
+    }
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe.parent().and_then(Path::parent).context("bench binary has no profile directory")?;
+    let dir = profile_dir.join("examples");
+    ensure!(
+        dir.join("bench_server_floor").exists(),
+        "servers not built in {}: run `cargo build --release -p mcp-bench --examples` first",
+        dir.display()
+    );
+    Ok(dir)
+}
+
+/// The run with the median throughput.
+fn median_row(mut runs: Vec<Row>) -> Row {
+    runs.sort_by(|a, b| a.calls_per_sec.total_cmp(&b.calls_per_sec));
+    let middle = runs.len() / 2;
+    runs.swap_remove(middle)
+}
+
+fn print_row(name: &str, transport: &str, row: &Row) {
+    let first = row.first_response_ms.map(|ms| format!("{ms:.2} ms")).unwrap_or_else(|| "-".into());
+    println!(
+        "{name:<16} {transport:<6} p50 {:>7.1} us  p99 {:>7.1} us  {:>9.0} calls/s (32 in flight)  first response {first}",
+        row.p50_us, row.p99_us, row.calls_per_sec
+    );
+}
