@@ -65,6 +65,15 @@ pub struct ServeArgs {
     /// Most requests one authenticated client may have in flight (0: no bound).
     #[arg(long, env = "MCP_MAX_IN_FLIGHT_PER_CLIENT", default_value_t = 64)]
     pub max_in_flight_per_client: usize,
+    /// Most open handshake-era HTTP sessions.
+    #[arg(long, env = "MCP_MAX_SESSIONS", default_value_t = 10_000)]
+    pub max_sessions: usize,
+    /// HTTP sessions idle this long (seconds) are ended.
+    #[arg(long, env = "MCP_SESSION_IDLE_SECS", default_value_t = 3600)]
+    pub session_idle_secs: u64,
+    /// Largest accepted HTTP body or WebSocket message, in bytes.
+    #[arg(long, env = "MCP_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
     /// Items per page of list results.
     #[arg(long, env = "MCP_PAGE_SIZE", default_value_t = 100)]
     pub page_size: usize,
@@ -235,6 +244,9 @@ impl ServeArgs {
         Ok(http::HttpConfig {
             allowed_origins: self.allowed_origins.clone(),
             allowed_hosts: self.allowed_hosts.clone(),
+            max_sessions: self.max_sessions.max(1),
+            session_idle_timeout: Duration::from_secs(self.session_idle_secs.max(1)),
+            max_body_bytes: self.max_body_bytes.max(1024),
             auth,
             ..Default::default()
         })

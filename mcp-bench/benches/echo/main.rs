@@ -101,7 +101,8 @@ fn main() -> anyhow::Result<()> {
 
     if let Some(count) = flag(&args, "--sessions") {
         let count: usize = count.parse().context("--sessions takes a number")?;
-        let launch = Launch { binary: bin_dir.join("bench_server_mcp_core"), args: Vec::new(), token: None };
+        let args = vec!["--max-sessions".to_string(), (count + 10).to_string()];
+        let launch = Launch { binary: bin_dir.join("bench_server_mcp_core"), args, token: None };
         let (http, ws) = runtime.block_on(sessions::bench_sessions(&launch, count))?;
         println!(
             "idle memory per session, {count} open: HTTP {:.1} KiB, WebSocket {:.1} KiB",

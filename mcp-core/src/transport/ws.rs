@@ -61,7 +61,11 @@ pub(crate) async fn upgrade(
         Err(r) => return r,
     };
     let (server, config) = (state.server.clone(), state.config.clone());
+    // Small buffers: tungstenite's defaults (128 KiB each way) would cost every idle
+    // connection a quarter of a megabyte; messages larger than a buffer still arrive whole.
     ws.protocols([SUBPROTOCOL])
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
         .max_message_size(config.max_body_bytes)
         .on_upgrade(move |socket| serve(server, socket, identity, config))
         .into_response()
