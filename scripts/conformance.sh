@@ -43,6 +43,30 @@ for revision in 2025-11-25 2026-07-28; do
   check_results "$OUT/$revision"
 done
 
+# The same suite with the security layers on (a policy file and an audit trail; the suite
+# cannot send credentials, so authentication is covered by the Rust tests): they must
+# change no protocol behaviour, and the trail must record the run with an intact chain.
+SECURE_PORT=$(free_port)
+cat > "$OUT/policy.toml" <<'TOML'
+deny_tools = ["admin_*"]
+[scopes]
+schemas = ["public"]
+[identities.anonymous]
+deny_tools = ["admin_*", "drop_*"]
+TOML
+"$SERVER" --transport http --listen "127.0.0.1:$SECURE_PORT" --log-level warn \
+  --policy-file "$OUT/policy.toml" --audit-log "$OUT/audit.jsonl" &
+OWNED_PIDS+=($!)
+wait_http "http://127.0.0.1:$SECURE_PORT/mcp"
+step "conformance suite, server mode, requirements 2026-07-28, policy and audit on"
+(cd "$CACHE/npm" && npx --no-install conformance server --url "http://localhost:$SECURE_PORT/mcp" \
+    --requirements 2026-07-28 -o "$OUT/secure") 2>&1 | sed -n '/=== SUMMARY ===/,$p' | tail -3
+check_results "$OUT/secure"
+MCP_BIN=${MCP_BIN:-$ROOT/target/debug/mcp}
+"$MCP_BIN" audit verify "$OUT/audit.jsonl"
+lines=$(wc -l < "$OUT/audit.jsonl")
+[ "$lines" -gt 100 ] || { echo "the audit trail holds only $lines lines" >&2; exit 1; }
+
 CLIENT=${CONFORMANCE_CLIENT_BIN:-$ROOT/target/debug/examples/conformance_client}
 declare -A CLIENT_SCENARIOS=(
   [2025-11-25]="initialize tools_call elicitation-sep1034-client-defaults sse-retry json-schema-2020-12-preservation"

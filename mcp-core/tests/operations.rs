@@ -145,3 +145,27 @@ async fn oversized_bodies_get_413_and_idle_sessions_expire() {
     let err = client.call_tool("ping", json!({})).await.expect_err("session expired");
     assert!(err.to_string().contains("expired") || err.to_string().contains("not found"), "{err}");
 }
+
+#[tokio::test]
+async fn shutdown_drains_within_its_bound_even_with_open_streams() {
+    let server = Server::builder("drain-test", "1.0.0")
+        .tool(tool("ping", |_ctx: Context, _: NoArgs| async { Ok::<_, ToolError>("pong") }).read_only())
+        .build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/mcp", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let config = HttpConfig { drain_timeout: Duration::from_millis(300), ..Default::default() };
+    let serving = tokio::spawn(serve_listener(server, listener, config, async {
+        let _ = stopped.await;
+    }));
+    // A handshake-era client holds the session's GET stream open.
+    let client = Client::connect_http(&url, ClientOptions { era: EraChoice::Handshake, ..Default::default() })
+        .await
+        .expect("connect");
+    client.call_tool("ping", json!({})).await.expect("ping");
+    let began = std::time::Instant::now();
+    let _ = stop.send(());
+    let finished = tokio::time::timeout(Duration::from_secs(5), serving).await;
+    assert!(finished.is_ok(), "the server did not stop");
+    assert!(began.elapsed() < Duration::from_secs(2), "took {:?}", began.elapsed());
+}

@@ -115,6 +115,11 @@ async fn missing_or_wrong_tokens_get_401_with_a_challenge() {
     assert!(err.to_string().contains("401"), "{err}");
     let client = Client::connect_http(&f.url, options(EraChoice::Auto, ALICE, None)).await.expect("alice connects");
     assert_eq!(tool_names(&client).await.len(), 3);
+    f.server.flush_audit();
+    let trail = std::fs::read_to_string(f.audit.path()).expect("audit");
+    let refusals = trail.lines().filter(|l| l.contains("\"(authentication)\"") && l.contains("\"denied\"")).count();
+    assert!(refusals >= 3, "failed authentications must be audited: {trail}");
+    assert!(!trail.contains("wrong-token"), "a presented token reached the audit trail");
 }
 
 #[tokio::test]

@@ -210,6 +210,26 @@ impl Server {
         }
     }
 
+    /// Records a request refused before it reached the protocol (failed authentication).
+    pub fn audit_refusal(&self, transport: &'static str, reason: &str) {
+        if let Some(audit) = &self.inner.audit {
+            audit.record(crate::security::audit::AuditRecord {
+                transport,
+                identity: Arc::new(crate::security::Identity::named("unauthenticated")),
+                era: "",
+                version: "",
+                method: "(authentication)".into(),
+                target: None,
+                arguments: None,
+                outcome: "denied",
+                error: Some(reason.to_string()),
+                duration_ms: 0.0,
+                bytes_in: 0,
+                bytes_out: 0,
+            });
+        }
+    }
+
     /// The server's identity.
     pub fn info(&self) -> &Implementation {
         &self.inner.info

@@ -61,6 +61,8 @@ pub struct HttpConfig {
     pub auth: Option<Arc<Authenticator>>,
     /// How often the WebSocket transport pings; a peer silent for two intervals is dropped.
     pub ws_ping_interval: Duration,
+    /// At shutdown, how long in-flight requests and open streams may take to finish.
+    pub drain_timeout: Duration,
 }
 
 impl Default for HttpConfig {
@@ -74,6 +76,7 @@ impl Default for HttpConfig {
             max_sessions: 10_000,
             auth: None,
             ws_ping_interval: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -239,7 +242,7 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> HttpResponse {
 
 /// Prometheus metrics; behind the same authentication as `/mcp`, since they name tools.
 async fn metrics(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> HttpResponse {
-    if let Err(r) = authenticate(&state.config, &headers).await {
+    if let Err(r) = authenticate(&state, &headers).await {
         return r;
     }
     (
@@ -269,7 +272,27 @@ pub async fn serve_listener(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(server, config)).with_graceful_shutdown(shutdown).await
+    // Graceful, within a bound: open streams (SSE, WebSocket) may never end by themselves.
+    let drain = config.drain_timeout;
+    let (fired, on_fire) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = fired.send(());
+    };
+    let serve = axum::serve(listener, router(server, config)).with_graceful_shutdown(shutdown);
+    tokio::select! {
+        served = serve.into_future() => served,
+        () = async {
+            if on_fire.await.is_ok() {
+                tokio::time::sleep(drain).await;
+            } else {
+                futures::future::pending::<()>().await;
+            }
+        } => {
+            tracing::warn!("connections still open {} s after shutdown began; stopping anyway", drain.as_secs_f64());
+            Ok(())
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -356,7 +379,7 @@ async fn handle(State(state): State<Arc<HttpState>>, method: Method, headers: He
     if let Err(r) = check_origin(&state.config, &headers) {
         return r;
     }
-    let identity = match authenticate(&state.config, &headers).await {
+    let identity = match authenticate(&state, &headers).await {
         Ok(identity) => identity,
         Err(r) => return r,
     };
@@ -369,20 +392,22 @@ async fn handle(State(state): State<Arc<HttpState>>, method: Method, headers: He
 }
 
 /// The client's identity from its bearer token, or the 401 that refuses it.
-async fn authenticate(config: &HttpConfig, headers: &HeaderMap) -> Result<Identity, HttpResponse> {
-    authenticate_with(config, headers, None).await
+async fn authenticate(state: &HttpState, headers: &HeaderMap) -> Result<Identity, HttpResponse> {
+    authenticate_with(state, "http", headers, None).await
 }
 
 /// Like [`authenticate`], with a credential found elsewhere than `Authorization` (the
 /// WebSocket subprotocol) used when the header is absent.
 pub(crate) async fn authenticate_with(
-    config: &HttpConfig,
+    state: &HttpState,
+    transport: &'static str,
     headers: &HeaderMap,
     fallback: Option<&str>,
 ) -> Result<Identity, HttpResponse> {
-    let Some(auth) = &config.auth else { return Ok(Identity::anonymous()) };
+    let Some(auth) = &state.config.auth else { return Ok(Identity::anonymous()) };
     auth.authenticate(header_str(headers, "authorization").or(fallback)).await.map_err(|e| {
         tracing::debug!(error = %e, "request refused: not authenticated");
+        state.server.audit_refusal(transport, &e.to_string());
         let challenge = HeaderValue::from_str(&auth.challenge(&e)).unwrap_or(HeaderValue::from_static("Bearer"));
         let (status, word) = match e {
             AuthError::InsufficientScope(_) => (StatusCode::FORBIDDEN, "Forbidden"),

@@ -56,7 +56,7 @@ pub(crate) async fn upgrade(
         );
     }
     let token = offered.iter().find_map(|p| p.strip_prefix(AUTH_PREFIX)).map(|t| format!("Bearer {t}"));
-    let identity = match authenticate_with(&state.config, &headers, token.as_deref()).await {
+    let identity = match authenticate_with(&state, "ws", &headers, token.as_deref()).await {
         Ok(identity) => identity,
         Err(r) => return r,
     };
