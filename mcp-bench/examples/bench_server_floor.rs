@@ -3,7 +3,6 @@
 //! dispatch. No real server can be faster; the benchmark reports everyone against it.
 
 use std::io::{BufRead, Write};
-use std::net::SocketAddr;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -12,18 +11,8 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::serve::ListenerExt;
 use clap::Parser;
+use mcp_bench::ServerArgs;
 use serde_json::{Value, json};
-
-#[derive(Parser)]
-struct Cli {
-    #[arg(long, default_value = "stdio")]
-    transport: String,
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// Accepted for symmetry with the other servers.
-    #[arg(long, default_value = "warn")]
-    log_level: String,
-}
 
 fn answer(request: &[u8]) -> Option<Vec<u8>> {
     let request: Value = serde_json::from_slice(request).ok()?;
@@ -61,7 +50,7 @@ async fn mcp(body: Bytes) -> impl IntoResponse {
 }
 
 fn main() -> std::io::Result<()> {
-    let cli = Cli::parse();
+    let cli = ServerArgs::parse();
     if cli.transport == "stdio" {
         return serve_stdio();
     }

@@ -1,26 +1,14 @@
 //! The same echo tool on rmcp, the official Rust SDK, written the way its README shows.
 
-use std::net::SocketAddr;
-
 use axum::serve::ListenerExt;
 use clap::Parser;
+use mcp_bench::ServerArgs;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ServiceExt, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
-
-#[derive(Parser)]
-struct Cli {
-    #[arg(long, default_value = "stdio")]
-    transport: String,
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// Accepted for symmetry with the other servers.
-    #[arg(long, default_value = "warn")]
-    log_level: String,
-}
 
 #[derive(Deserialize, JsonSchema)]
 struct EchoArgs {
@@ -41,7 +29,7 @@ impl EchoServer {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = ServerArgs::parse();
     if cli.transport == "stdio" {
         EchoServer.serve(rmcp::transport::stdio()).await?.waiting().await?;
         return Ok(());

@@ -47,6 +47,32 @@ pub struct Row {
     pub first_response_ms: Option<f64>,
 }
 
+impl Row {
+    /// A row from sequential round-trip times and a throughput run of `calls` in `elapsed`.
+    pub fn measured(latencies: &mut [Duration], calls: usize, elapsed: Duration) -> Self {
+        Self {
+            p50_us: micros(percentile(latencies, 0.50)),
+            p99_us: micros(percentile(latencies, 0.99)),
+            calls_per_sec: calls as f64 / elapsed.as_secs_f64(),
+            first_response_ms: None,
+        }
+    }
+}
+
+/// The flags every server under test takes (the mcp-core one takes `ServeArgs`).
+#[derive(Debug, clap::Parser)]
+pub struct ServerArgs {
+    /// `stdio` or `http`.
+    #[arg(long, default_value = "stdio")]
+    pub transport: String,
+    /// Address for HTTP.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Accepted for symmetry with the mcp-core server.
+    #[arg(long, default_value = "warn")]
+    pub log_level: String,
+}
+
 /// How to start a server under test.
 #[derive(Debug, Clone)]
 pub struct Launch {

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use mcp_bench::{
-    Era, HANDSHAKE, IN_FLIGHT, Launch, Row, STATELESS, Sizes, contains, echo_request, micros, opening_method,
-    opening_request, percentile,
+    Era, HANDSHAKE, IN_FLIGHT, Launch, Row, STATELESS, Sizes, contains, echo_request, opening_method, opening_request,
 };
 
 fn check_answer(body: &[u8]) -> anyhow::Result<()> {
@@ -160,12 +159,7 @@ pub(crate) async fn drive_http(
         worker.await??;
     }
     let elapsed = started.elapsed();
-    Ok(Row {
-        p50_us: micros(percentile(&mut latencies, 0.50)),
-        p99_us: micros(percentile(&mut latencies, 0.99)),
-        calls_per_sec: total as f64 / elapsed.as_secs_f64(),
-        first_response_ms: None,
-    })
+    Ok(Row::measured(&mut latencies, total, elapsed))
 }
 
 /// A free port on loopback.

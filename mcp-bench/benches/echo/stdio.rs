@@ -6,7 +6,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
-use mcp_bench::{Era, IN_FLIGHT, Launch, Row, Sizes, contains, echo_request, micros, opening_request, percentile};
+use mcp_bench::{Era, IN_FLIGHT, Launch, Row, Sizes, contains, echo_request, opening_request, percentile};
 
 fn check_answer(body: &[u8]) -> anyhow::Result<()> {
     mcp_bench::check_answer(body).map_err(anyhow::Error::msg)
@@ -146,10 +146,9 @@ pub(crate) fn bench_stdio(launch: &Launch, era: Era, sizes: &Sizes) -> anyhow::R
     let elapsed = started.elapsed();
     StdioServer { child, stdin, stdout }.stop();
 
+    let first_response = percentile(&mut first_responses, 0.50);
     Ok(Row {
-        p50_us: micros(percentile(&mut latencies, 0.50)),
-        p99_us: micros(percentile(&mut latencies, 0.99)),
-        calls_per_sec: total as f64 / elapsed.as_secs_f64(),
-        first_response_ms: Some(percentile(&mut first_responses, 0.50).as_secs_f64() * 1e3),
+        first_response_ms: Some(first_response.as_secs_f64() * 1e3),
+        ..Row::measured(&mut latencies, total, elapsed)
     })
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use futures::{SinkExt, StreamExt};
-use mcp_bench::{Era, IN_FLIGHT, Launch, Row, Sizes, contains, echo_request, micros, opening_request, percentile};
+use mcp_bench::{Era, IN_FLIGHT, Launch, Row, Sizes, contains, echo_request, opening_request};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -101,10 +101,5 @@ pub(crate) async fn bench_ws(launch: &Launch, era: Era, sizes: &Sizes) -> anyhow
     }
     reader.await??;
     let elapsed = started.elapsed();
-    Ok(Row {
-        p50_us: micros(percentile(&mut latencies, 0.50)),
-        p99_us: micros(percentile(&mut latencies, 0.99)),
-        calls_per_sec: total as f64 / elapsed.as_secs_f64(),
-        first_response_ms: None,
-    })
+    Ok(Row::measured(&mut latencies, total, elapsed))
 }
