@@ -23,7 +23,7 @@
 //! The command-line flags (`--read-only`, `--allow-tools`, `--deny-tools`) bound
 //! everyone, whatever the file grants.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -122,6 +122,21 @@ pub struct Policy {
     /// The file's top-level rules: identities without a section of their own get these.
     defaults: Option<Compiled>,
     identities: BTreeMap<String, Compiled>,
+    allowed: AllowedCache,
+}
+
+/// Tools already found allowed, per identity without OAuth scopes: a policy never
+/// changes, and matching globs on every call costs more than the call itself.
+#[derive(Debug, Default)]
+struct AllowedCache(std::sync::Mutex<HashMap<String, HashSet<String>>>);
+
+/// Entries beyond which nothing more is cached (the rules still apply, uncached).
+const ALLOWED_CACHE_LIMIT: usize = 10_000;
+
+impl Clone for AllowedCache {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
 }
 
 impl Policy {
@@ -167,9 +182,21 @@ impl Policy {
 
     /// `Err` with the rule that denies `identity` the use of `tool`.
     pub fn check(&self, identity: &Identity, tool: &Tool) -> Result<(), String> {
+        let cacheable = identity.scopes.is_empty();
+        if cacheable
+            && crate::sync::lock(&self.allowed.0).get(&identity.name).is_some_and(|tools| tools.contains(&tool.name))
+        {
+            return Ok(());
+        }
         for rules in [self.flags.as_ref(), self.file_rules(identity)].into_iter().flatten() {
             if let Some(why) = rules.denial(tool) {
                 return Err(format!("Tool {:?} is not allowed for {:?}: {why}", tool.name, identity.name));
+            }
+        }
+        if cacheable {
+            let mut cache = crate::sync::lock(&self.allowed.0);
+            if cache.values().map(HashSet::len).sum::<usize>() < ALLOWED_CACHE_LIMIT {
+                cache.entry(identity.name.clone()).or_default().insert(tool.name.clone());
             }
         }
         Ok(())
