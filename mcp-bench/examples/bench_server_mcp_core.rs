@@ -1,5 +1,10 @@
 //! The echo tool on mcp-core, as a connector would write it.
 
+// As every connector binary does: glibc's malloc takes a lock when one thread frees what
+// another allocated, which the audit trail's writer thread does for every request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -174,9 +174,17 @@ async fn framing_rules_are_enforced_with_clear_close_codes() {
 
 #[tokio::test]
 async fn silent_peers_are_dropped_after_two_ping_intervals() {
+    use tokio::io::AsyncReadExt;
     let url = start(HttpConfig { ws_ping_interval: Duration::from_millis(100), ..Default::default() }).await;
     let mut socket = raw(&url, "mcp", None).await.expect("connect");
-    // Not reading means not answering pings.
+    // Not reading means not answering pings. Read the raw bytes afterwards: a WebSocket
+    // client would try to answer the queued pings first and fail on the closed socket.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(close_code(&mut socket).await, 1001);
+    let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = socket.get_mut() else { panic!("plain TCP expected") };
+    let mut bytes = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut bytes)).await;
+    assert!(read.is_ok(), "the server did not close the connection");
+    // An unmasked close frame (0x88) whose payload starts with the code 1001.
+    let closed_1001 = bytes.windows(4).any(|w| w[0] == 0x88 && w[1] >= 2 && w[2..4] == 1001u16.to_be_bytes());
+    assert!(closed_1001, "no close frame with 1001 in {bytes:?}");
 }

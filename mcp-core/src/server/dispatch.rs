@@ -6,6 +6,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio::sync::Semaphore;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use futures::FutureExt;
@@ -234,10 +236,13 @@ impl Server {
         if *identity == Identity::anonymous() {
             return Ok(None);
         }
-        let slots = crate::sync::lock(&self.inner.client_slots)
-            .entry(identity.name.clone())
-            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(limit)))
-            .clone();
+        let slots = {
+            let mut all = crate::sync::lock(&self.inner.client_slots);
+            match all.get(&identity.name) {
+                Some(slots) => slots.clone(),
+                None => all.entry(identity.name.clone()).or_insert_with(|| Arc::new(Semaphore::new(limit))).clone(),
+            }
+        };
         slots.try_acquire_owned().map(Some).map_err(|_| {
             ErrorObject::internal(format!(
                 "Too many requests in flight for client {:?}: the limit is {limit}; wait for some to finish",

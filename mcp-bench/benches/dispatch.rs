@@ -1,0 +1,97 @@
+//! In-process cost of the security layers: `Server::handle_request` for the echo tool,
+//! without any transport, plain and with the policy, the audit trail (to a file) and
+//! both. Separates what the layers cost from the noise of sockets and pipes.
+//!
+//! ```sh
+//! cargo bench -p mcp-bench --bench dispatch
+//! ```
+
+// The report is this program's output.
+#![allow(clippy::print_stdout)]
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mcp_core::protocol::{Request, RequestId};
+use mcp_core::security::{AuditLog, Identity, Policy};
+use mcp_core::server::{Server, ServerBuilder, Session};
+use mcp_core::{Context, ToolError, tool};
+use serde_json::json;
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct EchoArgs {
+    /// The text to send back.
+    message: String,
+}
+
+fn builder() -> ServerBuilder {
+    Server::builder("dispatch-bench", "1")
+        .tool(tool("echo", |_ctx: Context, a: EchoArgs| async move { Ok::<_, ToolError>(a.message) }).read_only())
+}
+
+fn policy() -> Policy {
+    Policy::default()
+        .with_toml("deny_tools = [\"drop_*\", \"delete_*\"]\n[identities.bench]\nallow_tools = [\"echo\"]\n", "bench")
+        .unwrap_or_default()
+}
+
+/// Time per call over one run of `calls`.
+fn per_call(runtime: &tokio::runtime::Runtime, server: &Server, calls: usize) -> Duration {
+    let session = Arc::new(Session::for_client("bench", Identity::named("bench")));
+    let request = |id: i64| Request {
+        id: RequestId::Number(id),
+        method: "tools/call".into(),
+        // Stateless: no initialize needed.
+        params: json!({"name": "echo", "arguments": {"message": "hello"}, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}
+        }})
+        .as_object()
+        .cloned(),
+    };
+    runtime.block_on(async {
+        let started = Instant::now();
+        for id in 0..calls {
+            let response = server.handle_request(&session, request(id as i64), None).await;
+            assert!(response.outcome.is_ok());
+        }
+        started.elapsed() / calls as u32
+    })
+}
+
+fn main() -> std::io::Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let calls = if quick { 20_000 } else { 200_000 };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let dir = tempfile::tempdir()?;
+    let audit = |name: &str| AuditLog::to_file(&dir.path().join(name));
+    let servers = [
+        ("plain", builder().build()),
+        ("policy", builder().policy(policy()).build()),
+        ("audit", builder().audit(audit("a.jsonl")?).build()),
+        ("policy+audit", builder().policy(policy()).audit(audit("b.jsonl")?).build()),
+    ];
+    // Rounds interleave the servers, so that drifts of the machine hit them all alike;
+    // each keeps its median round.
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); servers.len()];
+    for _ in 0..7 {
+        for (i, (_, server)) in servers.iter().enumerate() {
+            times[i].push(per_call(&runtime, server, calls));
+            server.flush_audit();
+        }
+    }
+    let medians: Vec<f64> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort();
+            t[t.len() / 2].as_nanos() as f64
+        })
+        .collect();
+    for ((name, _), t) in servers.iter().zip(&medians) {
+        println!("{name:<14} {t:>7.0} ns per call  (+{:>5.0} ns over plain)", t - medians[0]);
+    }
+    Ok(())
+}
