@@ -131,6 +131,7 @@ async fn the_policy_hides_and_refuses_tools_per_identity_in_both_eras() {
         let err = alice.call_tool("add_note", json!({"text": "x"})).await.expect_err("denied");
         let ClientError::Protocol(e) = err else { panic!("expected a JSON-RPC error, got {err}") };
         assert!(e.message.contains("read-only mode") && e.message.contains("\"alice\""), "{}", e.message);
+        assert_eq!(e.data, Some(json!({"deniedBy": "policy"})), "clients can tell a denial from a bad call");
 
         let ops = Client::connect_http(&f.url, options(era, OPS, None)).await.expect("ops");
         assert_eq!(tool_names(&ops).await, ["add_note", "list_notes"]);

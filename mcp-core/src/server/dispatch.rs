@@ -171,13 +171,14 @@ fn classify(response: &Response) -> (&'static str, Option<String>) {
             ("input_required", None)
         }
         Ok(_) => ("ok", None),
-        Err(e) if e.message.contains(DENIED_MARK) => ("denied", Some(e.message.clone())),
+        Err(e) if e.data.as_ref().and_then(|d| d.get(DENIED_BY)).is_some() => ("denied", Some(e.message.clone())),
         Err(e) => ("error", Some(e.message.clone())),
     }
 }
 
-/// Words every policy denial carries (see [`Policy::check`]).
-const DENIED_MARK: &str = "is not allowed for";
+/// The `data` key of the error for a call the access policy refused: clients and the
+/// audit trail tell a denial from other invalid calls by it.
+const DENIED_BY: &str = "deniedBy";
 
 impl Server {
     /// Answers one request. `sink` carries the request's own messages (progress, logs,
@@ -671,7 +672,10 @@ impl Server {
             }
         };
         let identity = session.identity();
-        self.inner.policy.check(&identity, &route.tool).map_err(ErrorObject::invalid_params)?;
+        self.inner
+            .policy
+            .check(&identity, &route.tool)
+            .map_err(|why| ErrorObject::invalid_params(why).with_data(json!({ DENIED_BY: "policy" })))?;
         let binding = format!("tools/call:{name}");
         let ctx = self.context(session, req, &binding, meta.clone(), sink)?;
         let confirm = self.inner.policy.needs_confirmation(&identity, &route.tool);
