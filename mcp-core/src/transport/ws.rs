@@ -21,6 +21,7 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
+use futures::SinkExt;
 
 use super::connection::{Connection, batch};
 use super::http::{HttpConfig, HttpState, authenticate_with, check_origin, json_error};
@@ -84,11 +85,15 @@ async fn serve(server: Server, mut socket: WebSocket, identity: Identity, config
         tokio::select! {
             biased;
             Some(first) = rx.recv() => {
+                // Frames queue up and go out in one write: one syscall per batch, not per answer.
                 for message in batch(first, &mut rx, 256) {
                     let text = String::from_utf8(message.to_vec()).unwrap_or_default();
-                    if socket.send(WsMessage::Text(text.into())).await.is_err() {
+                    if socket.feed(WsMessage::Text(text.into())).await.is_err() {
                         return;
                     }
+                }
+                if socket.flush().await.is_err() {
+                    return;
                 }
             }
             frame = socket.recv() => {
