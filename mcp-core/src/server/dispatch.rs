@@ -164,8 +164,7 @@ fn classify(response: &Response) -> (&'static str, Option<String>) {
     match &response.outcome {
         Ok(result) if result.get("isError") == Some(&Value::Bool(true)) => {
             let text = result.pointer("/content/0/text").and_then(Value::as_str).unwrap_or_default();
-            let end = (0..=text.len().min(500)).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
-            ("tool_error", Some(text[..end].to_string()))
+            ("tool_error", Some(text[..super::budget::floor_char_boundary(text, 500)].to_string()))
         }
         Ok(result) if result.get("resultType").and_then(Value::as_str) == Some("input_required") => {
             ("input_required", None)

@@ -43,7 +43,8 @@ pub struct Session {
     subscriptions: Mutex<HashSet<String>>,
     push: Mutex<Option<Outbound>>,
     transport: std::sync::OnceLock<&'static str>,
-    identity: Mutex<Option<Arc<Identity>>>,
+    /// Set once, when the transport opens the session; read on every request.
+    identity: std::sync::OnceLock<Arc<Identity>>,
 }
 
 impl Session {
@@ -56,7 +57,7 @@ impl Session {
     pub fn for_client(transport: &'static str, identity: Identity) -> Self {
         let session = Self::default();
         let _ = session.transport.set(transport);
-        *lock(&session.identity) = Some(Arc::new(identity));
+        let _ = session.identity.set(Arc::new(identity));
         session
     }
 
@@ -67,7 +68,7 @@ impl Session {
 
     /// Who the client is; `local` when no transport said otherwise.
     pub fn identity(&self) -> Arc<Identity> {
-        lock(&self.identity).clone().unwrap_or_else(|| Arc::new(Identity::local()))
+        self.identity.get_or_init(|| Arc::new(Identity::local())).clone()
     }
 
     /// The negotiated revision, without copying the rest of the handshake.
