@@ -68,23 +68,27 @@ impl Endpoint {
 
     /// Posts answers to server requests back (handshake era, same session).
     fn replier(&self, version: ProtocolVersion) -> impl Fn(Response) + Send + Sync + 'static {
-        let http = self.http.clone();
-        let url = self.url.clone();
-        let session = lock(&self.session).clone();
+        let endpoint = self.clone();
         move |r: Response| {
-            let mut b = http
-                .post(&url)
-                .header("content-type", "application/json")
-                .header("accept", "application/json, text/event-stream")
-                .header("mcp-protocol-version", version.as_str());
-            if let Some(id) = &session {
-                b = b.header("mcp-session-id", id);
-            }
-            let body = Message::Response(r).to_vec();
+            let post = endpoint.post(version).body(Message::Response(r).to_vec());
             tokio::spawn(async move {
-                let _ = b.body(body).send().await;
+                let _ = post.send().await;
             });
         }
+    }
+
+    /// A POST carrying what every message needs: the media types, the revision, the session.
+    fn post(&self, version: ProtocolVersion) -> reqwest::RequestBuilder {
+        let mut b = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", version.as_str());
+        if let Some(id) = lock(&self.session).clone() {
+            b = b.header("mcp-session-id", id);
+        }
+        b
     }
 }
 
@@ -156,16 +160,7 @@ impl HttpConn {
     }
 
     fn post(&self, msg: &Message, version: ProtocolVersion) -> reqwest::RequestBuilder {
-        let mut b = self
-            .endpoint
-            .http
-            .post(&self.endpoint.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", version.as_str());
-        if let Some(id) = lock(&self.endpoint.session).clone() {
-            b = b.header("mcp-session-id", id);
-        }
+        let mut b = self.endpoint.post(version);
         if let Message::Request(req) = msg
             && version.era() == Era::Stateless
         {
