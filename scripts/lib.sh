@@ -23,3 +23,27 @@ wait_http() {
 }
 
 step() { printf '\n== %s\n' "$*" >&2; }
+
+# start_postgres: installs PostgreSQL 15 and HypoPG from Debian's packages when missing,
+# starts a throwaway cluster (trust auth, loopback, a free port, pg_stat_statements
+# preloaded) and exports MCP_POSTGRES_TEST_URL, MCP_POSTGRES_TEST_DATA (its data
+# directory) and MCP_POSTGRES_TEST_BIN (its bin directory) for the tests.
+start_postgres() {
+  local bin=/usr/lib/postgresql/15/bin
+  if [ ! -x "$bin/initdb" ] || [ ! -f /usr/share/postgresql/15/extension/hypopg.control ]; then
+    step "installing PostgreSQL 15 and HypoPG"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-15-hypopg >/dev/null
+  fi
+  local dir port
+  dir=$(mktemp -d /tmp/mcp-pg.XXXXXX)
+  chown postgres "$dir"
+  port=$(free_port)
+  su postgres -c "$bin/initdb -D $dir/data -A trust -U postgres" >/dev/null
+  su postgres -c "$bin/pg_ctl -D $dir/data -l $dir/log -w start -o \
+    '-c listen_addresses=127.0.0.1 -p $port -k $dir -c shared_preload_libraries=pg_stat_statements'" >/dev/null
+  OWNED_PIDS+=("$(head -1 "$dir/data/postmaster.pid")")
+  export MCP_POSTGRES_TEST_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  export MCP_POSTGRES_TEST_DATA="$dir/data"
+  export MCP_POSTGRES_TEST_BIN="$bin"
+}

@@ -1,0 +1,178 @@
+//! Results as the model sees them: typed JSON in `structuredContent` and the same rows as
+//! a compact tab-separated table in the text (a fraction of JSON's tokens), with a line
+//! saying when the result was cut and how to get the rest.
+
+use mcp_core::protocol::{CallToolResult, Content};
+use mcp_core::server::IntoToolResult;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::transaction::{ColumnInfo, Cut, Rows};
+
+/// The serialized length of `value`.
+pub fn json_len(value: &Value) -> usize {
+    mcp_core::security::audit::json_size(value)
+}
+
+/// The schema of a tabular result, for `outputSchema`.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct TableSchema {
+    /// The database the statement ran on.
+    database: String,
+    /// Result columns, in order, with their Postgres types.
+    columns: Vec<ColumnInfo>,
+    /// Rows as arrays in column order: numbers, strings (numeric, timestamps, uuid,
+    /// base64 bytea), JSON for json/jsonb, arrays, null.
+    rows: Vec<Vec<Value>>,
+    /// Rows returned in this result.
+    row_count: usize,
+    /// Whether more rows exist than were returned.
+    truncated: bool,
+    /// The `offset` that returns the next rows, when truncated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_offset: Option<usize>,
+    /// Rows changed by a write.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rows_affected: Option<u64>,
+    /// What else the model should know (dry runs, truncation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+/// A tabular tool result.
+#[derive(Debug)]
+pub struct Table {
+    pub database: String,
+    pub rows: Rows,
+    /// The offset the rows start at.
+    pub offset: usize,
+    /// Rows changed (writes only).
+    pub rows_affected: Option<u64>,
+    pub note: Option<String>,
+}
+
+impl Table {
+    fn next_offset(&self) -> Option<usize> {
+        self.rows.cut.map(|_| self.offset + self.rows.rows.len())
+    }
+
+    /// The line that says what was cut and how to get the rest.
+    fn truncation_note(&self) -> Option<String> {
+        let next = self.next_offset()?;
+        let why = match self.rows.cut? {
+            Cut::Rows => format!("the {}-row limit", self.rows.rows.len()),
+            Cut::Bytes => "the result size budget".to_string(),
+        };
+        Some(format!(
+            "Result truncated at {why}: more rows exist. Get the next ones with offset={next} (add ORDER BY for a \
+             stable order), or aggregate / filter in SQL."
+        ))
+    }
+}
+
+/// Tab-separated: a header of column names, then one line per row. NULL is `\N` and
+/// tabs, newlines and backslashes in values are escaped, as in Postgres's COPY text.
+pub fn tsv(columns: &[ColumnInfo], rows: &[Value]) -> String {
+    let mut out = String::with_capacity(64 * (rows.len() + 1));
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            out.push('\t');
+        }
+        escape_into(&mut out, &c.name);
+    }
+    out.push('\n');
+    for row in rows {
+        let Value::Array(values) = row else { continue };
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                out.push('\t');
+            }
+            match v {
+                Value::Null => out.push_str("\\N"),
+                Value::String(s) => escape_into(&mut out, s),
+                Value::Bool(b) => out.push_str(if *b { "t" } else { "f" }),
+                Value::Number(n) => out.push_str(&n.to_string()),
+                other => escape_into(&mut out, &other.to_string()),
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn escape_into(out: &mut String, s: &str) {
+    if !s.contains(['\t', '\n', '\r', '\\']) {
+        out.push_str(s);
+        return;
+    }
+    for c in s.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+}
+
+impl IntoToolResult for Table {
+    fn into_tool_result(self) -> CallToolResult {
+        let note = match (self.truncation_note(), &self.note) {
+            (Some(t), Some(n)) => Some(format!("{n}\n{t}")),
+            (t, n) => t.or_else(|| n.clone()),
+        };
+        let mut text = tsv(&self.rows.columns, &self.rows.rows);
+        if let Some(affected) = self.rows_affected {
+            text = format!("{affected} row(s) affected\n{}", if self.rows.columns.is_empty() { "" } else { &text });
+        }
+        if let Some(note) = &note {
+            text.push_str(note);
+            text.push('\n');
+        }
+        let mut structured = Map::new();
+        structured.insert("database".into(), Value::String(self.database.clone()));
+        structured.insert("columns".into(), json!(self.rows.columns));
+        let row_count = self.rows.rows.len();
+        let next_offset = self.next_offset();
+        structured.insert("rows".into(), Value::Array(self.rows.rows));
+        structured.insert("rowCount".into(), json!(row_count));
+        structured.insert("truncated".into(), Value::Bool(next_offset.is_some()));
+        if let Some(next) = next_offset {
+            structured.insert("nextOffset".into(), json!(next));
+        }
+        if let Some(affected) = self.rows_affected {
+            structured.insert("rowsAffected".into(), json!(affected));
+        }
+        if let Some(note) = note {
+            structured.insert("note".into(), Value::String(note));
+        }
+        CallToolResult {
+            content: vec![Content::text(text)],
+            structured_content: Some(Value::Object(structured)),
+            is_error: false,
+        }
+    }
+
+    fn output_schema() -> Option<Value> {
+        Some(mcp_core::server::schema_of::<TableSchema>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsv_escapes_like_copy_text() {
+        let columns = vec![
+            ColumnInfo { name: "a".into(), type_name: "text".into() },
+            ColumnInfo { name: "b".into(), type_name: "int4".into() },
+        ];
+        let rows = vec![json!(["x\ty\nz\\", 1]), json!([null, true])];
+        assert_eq!(tsv(&columns, &rows), "a\tb\nx\\ty\\nz\\\\\t1\n\\N\tt\n");
+    }
+}

@@ -1,0 +1,68 @@
+//! The tools, one module per area; [`register`] adds them all to a server being built.
+
+pub mod explain;
+pub mod sql;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use mcp_core::server::{IntoToolResult, ServerBuilder, ToolRoute};
+use mcp_core::{Context, ToolError, tool};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+
+use crate::databases::Databases;
+
+/// A tool whose handler also receives the databases.
+fn with_dbs<F, Fut, A, O>(name: &str, dbs: &Arc<Databases>, handler: F) -> ToolRoute
+where
+    F: Fn(Arc<Databases>, Context, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
+    A: DeserializeOwned + JsonSchema + Send + 'static,
+    O: IntoToolResult + 'static,
+{
+    let dbs = dbs.clone();
+    tool(name, move |ctx, args| handler(dbs.clone(), ctx, args))
+}
+
+/// Every tool of the connector.
+pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
+    let limits = format!(
+        "Returns at most {} rows / {} KiB per call; a truncated result says so and gives the `nextOffset` for the rest.",
+        dbs.settings.max_rows,
+        dbs.settings.max_result_bytes / 1024
+    );
+    builder
+        .tool(
+            with_dbs("query", dbs, sql::query)
+                .title("Run a read-only SQL query")
+                .description(format!(
+                    "Runs one reading SQL statement (SELECT, WITH, VALUES, TABLE, SHOW, EXPLAIN) in a READ ONLY \
+                     transaction that is always rolled back, with a statement timeout. Pass values as `params` \
+                     ($1, $2, ...). Returns columns with their Postgres types and rows as typed JSON, and the rows \
+                     as a tab-separated table. {limits}"
+                ))
+                .read_only(),
+        )
+        .tool(
+            with_dbs("execute", dbs, sql::execute)
+                .title("Run one write statement")
+                .description(
+                    "Runs one writing SQL statement (INSERT, UPDATE, DELETE, MERGE; DDL if the server allows it) in \
+                     its own transaction and commits it. Returns rows affected and any RETURNING rows. With \
+                     `dry_run` the statement runs and is rolled back, reporting what it would change. Only \
+                     available when the server was started with --allow-write.",
+                )
+                .destructive(),
+        )
+        .tool(
+            with_dbs("explain", dbs, explain::explain)
+                .title("Explain a query plan")
+                .description(
+                    "Shows how Postgres would run a statement (EXPLAIN, FORMAT JSON) with a summary: the costliest \
+                     nodes, large sequential scans and, with `analyze`, row misestimates and real timings. \
+                     `hypothetical_indexes` (needs hypopg) shows whether indexes that do not exist would be used.",
+                )
+                .read_only(),
+        )
+}

@@ -1,0 +1,314 @@
+//! One tool call's transaction: a pooled connection, a transaction with a statement
+//! timeout, and the guarantee that the server stops working when the call goes away.
+//!
+//! When a call is cancelled (by the client, or by the call timeout) its future is dropped
+//! mid-query; dropping the connection alone would leave the statement running on the
+//! server. [`Tx`]'s drop asks the server to cancel the backend (`pg_cancel_backend`,
+//! from another connection) and closes the connection instead of returning it to the
+//! pool.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::TryStreamExt as _;
+use futures::future::BoxFuture;
+use mcp_core::ToolError;
+use serde_json::{Map, Value};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgConnection, PgRow};
+use sqlx::{Column as _, Executor as _, Postgres, Row as _, Statement as _, TypeInfo as _};
+
+use crate::databases::Database;
+use crate::errors::{describe, describe_in, is_connection_error};
+use crate::values::{self, Kind};
+
+/// How a transaction starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `BEGIN READ ONLY`, always rolled back.
+    ReadOnly,
+    /// `BEGIN READ WRITE`, committed or rolled back by the caller.
+    ReadWrite,
+}
+
+/// A transaction in progress on one connection.
+pub struct Tx {
+    conn: Option<PoolConnection<Postgres>>,
+    /// The server process running this connection, for cancelling it.
+    pid: i32,
+    db: Arc<Database>,
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx").field("db", &self.db.name).field("pid", &self.pid).finish()
+    }
+}
+
+impl Tx {
+    /// Begins a transaction on `db` whose statements stop after `timeout`. A connection
+    /// that died while idle (the server restarted) is replaced once.
+    pub fn begin(db: &Arc<Database>, access: Access, timeout: Duration) -> BoxFuture<'static, Result<Tx, ToolError>> {
+        Box::pin(Self::begin_inner(db.clone(), access, timeout))
+    }
+
+    async fn begin_inner(db: Arc<Database>, access: Access, timeout: Duration) -> Result<Tx, ToolError> {
+        let begin = format!(
+            "BEGIN {}; SET LOCAL statement_timeout = {}; SELECT pg_backend_pid()",
+            match access {
+                Access::ReadOnly => "READ ONLY",
+                Access::ReadWrite => "READ WRITE",
+            },
+            timeout.as_millis().max(1)
+        );
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut conn = db.pool.acquire().await.map_err(|e| unavailable(&db, &e))?;
+            match (&mut *conn).fetch_all(sqlx::raw_sql(&begin)).await {
+                Ok(rows) => {
+                    let pid = rows.last().and_then(|r| r.try_get::<i32, _>(0).ok()).unwrap_or(0);
+                    return Ok(Tx { conn: Some(conn), pid, db });
+                }
+                Err(e) if attempt == 1 && is_connection_error(&e) => {
+                    conn.close_on_drop();
+                    continue;
+                }
+                Err(e) => {
+                    conn.close_on_drop();
+                    return Err(unavailable(&db, &e));
+                }
+            }
+        }
+    }
+
+    /// The connection, for running statements.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        match self.conn.as_mut() {
+            Some(conn) => conn,
+            // The connection is only taken by `finish` and `drop`, which consume `self`.
+            None => unreachable!("transaction used after it ended"),
+        }
+    }
+
+    /// Ends the transaction with ROLLBACK.
+    pub async fn rollback(self) -> Result<(), ToolError> {
+        self.finish("ROLLBACK").await
+    }
+
+    /// Ends the transaction with COMMIT.
+    pub async fn commit(self) -> Result<(), ToolError> {
+        self.finish("COMMIT").await
+    }
+
+    fn finish(self, command: &'static str) -> BoxFuture<'static, Result<(), ToolError>> {
+        Box::pin(self.finish_inner(command))
+    }
+
+    async fn finish_inner(mut self, command: &'static str) -> Result<(), ToolError> {
+        let Some(mut conn) = self.conn.take() else { return Ok(()) };
+        let mut result = (&mut *conn).execute(sqlx::raw_sql(command)).await;
+        if command == "ROLLBACK" && result.as_ref().is_err_and(was_cancelled) {
+            // The error of a statement cancelled after its rows were cut arrives here;
+            // the rollback itself is still to be answered.
+            result = (&mut *conn).execute(sqlx::raw_sql(command)).await;
+        }
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                conn.close_on_drop();
+                Err(ToolError::failed(format!("{command} failed: {}", describe(&e))))
+            }
+        }
+    }
+
+    /// Asks the server to stop the statement running on this transaction's connection.
+    /// Uses another connection from the pool; a failure is only logged.
+    pub fn cancel_running(&self) -> BoxFuture<'static, ()> {
+        cancel_backend(self.db.clone(), self.pid)
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        // Dropped mid-call: the statement may still run. Cancel it, then close the
+        // connection rather than hand a busy one back to the pool.
+        let db = self.db.clone();
+        let pid = self.pid;
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    cancel_backend(db, pid).await;
+                    let _ = conn.close().await;
+                });
+            }
+            Err(_) => {
+                let mut conn = conn;
+                conn.close_on_drop();
+            }
+        }
+    }
+}
+
+fn cancel_backend(db: Arc<Database>, pid: i32) -> BoxFuture<'static, ()> {
+    Box::pin(async move {
+        if pid != 0 {
+            cancel_backend_inner(&db, pid).await;
+        }
+    })
+}
+
+async fn cancel_backend_inner(db: &Database, pid: i32) {
+    let cancel = async {
+        let mut conn = db.pool.acquire().await?;
+        (&mut *conn).execute(sqlx::query("SELECT pg_cancel_backend($1)").bind(pid)).await
+    };
+    match tokio::time::timeout(Duration::from_secs(5), cancel).await {
+        Ok(Ok(_)) => tracing::debug!(database = %db.name, pid, "cancelled a statement"),
+        Ok(Err(e)) => tracing::warn!(database = %db.name, pid, error = %describe(&e), "could not cancel a statement"),
+        Err(_) => tracing::warn!(database = %db.name, pid, "timed out cancelling a statement"),
+    }
+}
+
+fn was_cancelled(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("57014"))
+}
+
+fn unavailable(db: &Database, e: &sqlx::Error) -> ToolError {
+    ToolError::failed(format!("database `{}` is unavailable: {}", db.name, describe(e)))
+}
+
+/// A result column: its name and Postgres type.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct ColumnInfo {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+/// How much of a result to keep.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// Rows to skip first.
+    pub offset: usize,
+    /// Most rows to keep.
+    pub max_rows: usize,
+    /// Most bytes of row data (as JSON) to keep.
+    pub max_bytes: usize,
+    /// Stop the statement once the window is full (reads); writes run to their end.
+    pub stop_early: bool,
+}
+
+impl Window {
+    /// Everything, for the connector's own bounded catalog queries.
+    pub const ALL: Window = Window { offset: 0, max_rows: usize::MAX, max_bytes: usize::MAX, stop_early: false };
+}
+
+/// Rows read from one statement, as JSON arrays in column order.
+#[derive(Debug, Default)]
+pub struct Rows {
+    pub columns: Vec<ColumnInfo>,
+    pub rows: Vec<Value>,
+    /// Why reading stopped early, when it did.
+    pub cut: Option<Cut>,
+    /// Rows the statement changed (for writes).
+    pub rows_affected: u64,
+}
+
+/// Why a result is partial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    Rows,
+    Bytes,
+}
+
+/// Prepares `sql` (one statement, extended protocol), binds `params` by the types the
+/// server inferred, runs it and keeps the rows inside `window`. A statement with more
+/// rows than the window is cancelled on the server rather than read to its end.
+pub fn run<'a>(tx: &'a mut Tx, sql: &'a str, params: &'a [Value], window: Window) -> BoxFuture<'a, Result<Rows, ToolError>> {
+    // Boxed: sqlx's executor futures are only provably `Send` at a concrete lifetime.
+    Box::pin(run_inner(tx, sql, params, window))
+}
+
+async fn run_inner(tx: &mut Tx, sql: &str, params: &[Value], window: Window) -> Result<Rows, ToolError> {
+    let statement = tx.conn().prepare(sql).await.map_err(|e| ToolError::failed(describe_in(&e, Some(sql))))?;
+    let types = match statement.parameters() {
+        Some(sqlx::Either::Left(types)) => types.to_vec(),
+        _ => Vec::new(),
+    };
+    let args: PgArguments = values::bind_all(&types, params).map_err(ToolError::invalid_arguments)?;
+    let columns: Vec<ColumnInfo> = statement
+        .columns()
+        .iter()
+        .map(|c| ColumnInfo { name: c.name().to_string(), type_name: c.type_info().name().to_lowercase() })
+        .collect();
+    let kinds: Vec<Kind> = statement.columns().iter().map(|c| Kind::of(c.type_info())).collect();
+    let mut out = Rows { columns, ..Rows::default() };
+    let mut bytes = 0usize;
+    let mut seen = 0usize;
+    // One statement (the extended protocol allows no more); `fetch_many` is how sqlx
+    // yields its rows and its command tag (rows affected) together.
+    #[allow(deprecated)]
+    let mut stream = statement.query_with(args).fetch_many(tx.conn());
+    let mut stopped = false;
+    while let Some(item) = stream.try_next().await.map_err(|e| ToolError::failed(describe_in(&e, Some(sql))))? {
+        let row: PgRow = match item {
+            sqlx::Either::Left(done) => {
+                out.rows_affected += done.rows_affected();
+                continue;
+            }
+            sqlx::Either::Right(row) => row,
+        };
+        seen += 1;
+        if seen <= window.offset {
+            continue;
+        }
+        if out.cut.is_some() {
+            continue;
+        }
+        if out.rows.len() >= window.max_rows {
+            out.cut = Some(Cut::Rows);
+        } else {
+            let values: Vec<Value> = kinds.iter().enumerate().map(|(i, k)| values::decode(&row, i, k)).collect();
+            let value = Value::Array(values);
+            bytes += crate::output::json_len(&value);
+            if bytes > window.max_bytes && !out.rows.is_empty() {
+                out.cut = Some(Cut::Bytes);
+            } else {
+                out.rows.push(value);
+            }
+        }
+        if out.cut.is_some() && window.stop_early {
+            stopped = true;
+            break;
+        }
+    }
+    drop(stream);
+    if stopped {
+        // The rest would be read and thrown away; stop the server producing it.
+        tx.cancel_running().await;
+    }
+    Ok(out)
+}
+
+/// Runs a catalog query read-only and returns its rows as JSON objects (column name →
+/// value). For the connector's own SQL, which bounds its rows itself.
+pub async fn fetch_objects(
+    db: &Arc<Database>,
+    timeout: Duration,
+    sql: &str,
+    params: &[Value],
+) -> Result<Vec<Map<String, Value>>, ToolError> {
+    let mut tx = Tx::begin(db, Access::ReadOnly, timeout).await?;
+    let rows = run(&mut tx, sql, params, Window::ALL).await?;
+    tx.rollback().await?;
+    Ok(rows
+        .rows
+        .into_iter()
+        .map(|row| {
+            let Value::Array(values) = row else { return Map::new() };
+            rows.columns.iter().map(|c| c.name.clone()).zip(values).collect()
+        })
+        .collect())
+}
