@@ -6,6 +6,8 @@ mod databases;
 mod errors;
 mod guard;
 mod output;
+mod prompts;
+mod resources;
 mod tools;
 mod transaction;
 mod values;
@@ -47,6 +49,8 @@ fn server(builder: mcp_core::server::ServerBuilder, dbs: Arc<databases::Database
             let dbs = ready.clone();
             async move { dbs.ping().await }
         });
+    let builder = resources::register(builder, &dbs);
+    let builder = prompts::register(builder, &dbs);
     tools::register(builder, &dbs)
 }
 

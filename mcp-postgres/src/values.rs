@@ -151,7 +151,7 @@ fn decode_value(raw: PgValueRef<'_>, kind: &Kind) -> DecodeResult {
         }
         Kind::Interval => Value::String(iso_duration(&get::<PgInterval>(raw)?)),
         Kind::Inet => Value::String(get::<IpNetwork>(raw)?.to_string()),
-        Kind::MacAddr => Value::String(get::<MacAddress>(raw)?.to_string()),
+        Kind::MacAddr => Value::String(get::<MacAddress>(raw)?.to_string().to_lowercase()),
         Kind::Bits => Value::String(get::<BitVec>(raw)?.iter().map(|b| if b { '1' } else { '0' }).collect()),
         Kind::Int4Range => range(get::<PgRange<i32>>(raw)?),
         Kind::Int8Range => range(get::<PgRange<i64>>(raw)?),

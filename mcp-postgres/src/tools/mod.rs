@@ -1,6 +1,9 @@
 //! The tools, one module per area; [`register`] adds them all to a server being built.
 
 pub mod explain;
+pub mod explore;
+pub mod operations;
+pub mod performance;
 pub mod sql;
 
 use std::future::Future;
@@ -14,7 +17,7 @@ use serde::de::DeserializeOwned;
 use crate::databases::Databases;
 
 /// A tool whose handler also receives the databases.
-fn with_dbs<F, Fut, A, O>(name: &str, dbs: &Arc<Databases>, handler: F) -> ToolRoute
+pub(crate) fn with_dbs<F, Fut, A, O>(name: &str, dbs: &Arc<Databases>, handler: F) -> ToolRoute
 where
     F: Fn(Arc<Databases>, Context, A) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
@@ -32,6 +35,9 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
         dbs.settings.max_rows,
         dbs.settings.max_result_bytes / 1024
     );
+    let builder = explore::register(builder, dbs);
+    let builder = operations::register(builder, dbs);
+    let builder = performance::register(builder, dbs);
     builder
         .tool(
             with_dbs("query", dbs, sql::query)
