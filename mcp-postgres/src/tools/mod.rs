@@ -38,7 +38,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
     let builder = explore::register(builder, dbs);
     let builder = operations::register(builder, dbs);
     let builder = performance::register(builder, dbs);
-    builder
+    let builder = builder
         .tool(
             with_dbs("query", dbs, sql::query)
                 .title("Run a read-only SQL query")
@@ -51,17 +51,6 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("execute", dbs, sql::execute)
-                .title("Run one write statement")
-                .description(
-                    "Runs one writing SQL statement (INSERT, UPDATE, DELETE, MERGE; DDL if the server allows it) in \
-                     its own transaction and commits it. Returns rows affected and any RETURNING rows. With \
-                     `dry_run` the statement runs and is rolled back, reporting what it would change. Only \
-                     available when the server was started with --allow-write.",
-                )
-                .destructive(),
-        )
-        .tool(
             with_dbs("explain", dbs, explain::explain)
                 .title("Explain a query plan")
                 .description(
@@ -70,5 +59,20 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      `hypothetical_indexes` (needs hypopg) shows whether indexes that do not exist would be used.",
                 )
                 .read_only(),
-        )
+        );
+    if !dbs.settings.allow_write {
+        // Not listed at all: no tokens spent on a tool that could only refuse.
+        return builder;
+    }
+    builder.tool(
+        with_dbs("execute", dbs, sql::execute)
+            .title("Run one write statement")
+            .description(
+                "Runs one writing SQL statement (INSERT, UPDATE, DELETE, MERGE; DDL if the server allows it) in \
+                     its own transaction and commits it. Returns rows affected and any RETURNING rows. With \
+                     `dry_run` the statement runs and is rolled back, reporting what it would change. Only \
+                     available when the server was started with --allow-write.",
+            )
+            .destructive(),
+    )
 }

@@ -1,0 +1,144 @@
+//! `query` cannot change anything, whatever SQL it is given: one test per known escape
+//! (the archived reference server's `COMMIT; DROP`, transaction-mode tricks, writes in
+//! CTEs and functions, and the functions that reach outside the database even in a
+//! read-only transaction, also when called in FROM). Each asserts the data is unchanged.
+
+mod common;
+
+use common::{Connector, TRANSPORTS, admin, setup, start};
+use serde_json::json;
+
+async fn fixture(tag: &str) -> String {
+    let s = common::schema(tag);
+    setup(&format!(
+        "DROP SCHEMA IF EXISTS {s} CASCADE; CREATE SCHEMA {s};
+         CREATE TABLE {s}.t (id int PRIMARY KEY, v text);
+         INSERT INTO {s}.t SELECT g, 'v' || g FROM generate_series(1, 3) g;
+         CREATE SEQUENCE {s}.seq;
+         CREATE FUNCTION {s}.wipe() RETURNS int LANGUAGE sql AS 'DELETE FROM {s}.t RETURNING 1';"
+    ))
+    .await;
+    s
+}
+
+/// The table still holds its three original rows.
+async fn assert_intact(s: &str) {
+    let pool = admin().await;
+    let rows: Vec<(i32, String)> =
+        sqlx::query_as(&format!("SELECT id, v FROM {s}.t ORDER BY id")).fetch_all(&pool).await.expect("read back");
+    assert_eq!(rows, vec![(1, "v1".into()), (2, "v2".into()), (3, "v3".into())], "data changed in {s}");
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(format!("{s}.t"))
+        .fetch_one(&pool)
+        .await
+        .expect("q");
+    assert!(exists);
+    pool.close().await;
+}
+
+async fn refused(c: &Connector, sql: &str, reason: &str) {
+    let err = c.fails("query", json!({ "sql": sql })).await;
+    assert!(err.contains(reason), "{sql}\n→ {err}");
+}
+
+#[tokio::test]
+async fn commit_then_write_in_one_string_is_refused() {
+    let s = fixture("commit").await;
+    for transport in TRANSPORTS {
+        let c = start(transport, &[]).await;
+        refused(&c, &format!("COMMIT; DROP TABLE {s}.t"), "exactly one").await;
+        refused(&c, &format!("SELECT 1; DELETE FROM {s}.t"), "exactly one").await;
+        refused(&c, &format!("SELECT 1 /* ; */ ; DELETE FROM {s}.t -- ;"), "exactly one").await;
+        refused(&c, "COMMIT", "only reading statements").await;
+        refused(&c, "ROLLBACK", "only reading statements").await;
+        refused(&c, "BEGIN", "only reading statements").await;
+        refused(&c, "END", "only reading statements").await;
+        assert_intact(&s).await;
+    }
+}
+
+#[tokio::test]
+async fn transaction_mode_tricks_are_refused() {
+    let s = fixture("txmode").await;
+    for transport in TRANSPORTS {
+        let c = start(transport, &[]).await;
+        refused(&c, "SET TRANSACTION READ WRITE", "only reading statements").await;
+        refused(&c, "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "only reading statements").await;
+        refused(&c, "SELECT set_config('transaction_read_only', 'off', true)", "set_config").await;
+        refused(&c, "RESET ALL", "only reading statements").await;
+        assert_intact(&s).await;
+    }
+}
+
+#[tokio::test]
+async fn writes_hidden_in_reading_statements_are_stopped_by_the_database() {
+    let s = fixture("hidden").await;
+    for transport in TRANSPORTS {
+        let c = start(transport, &[]).await;
+        let read_only = "read-only transaction";
+        refused(&c, &format!("WITH d AS (DELETE FROM {s}.t RETURNING *) SELECT count(*) FROM d"), read_only).await;
+        refused(&c, &format!("SELECT {s}.wipe()"), read_only).await;
+        refused(&c, &format!("SELECT * FROM {s}.wipe()"), read_only).await;
+        refused(&c, &format!("SELECT nextval('{s}.seq')"), read_only).await;
+        refused(&c, &format!("SELECT * FROM {s}.t FOR UPDATE"), read_only).await;
+        refused(&c, &format!("EXPLAIN ANALYZE DELETE FROM {s}.t"), read_only).await;
+        refused(&c, &format!("SELECT * INTO {s}.copy FROM {s}.t"), read_only).await;
+        assert_intact(&s).await;
+    }
+}
+
+#[tokio::test]
+async fn functions_reaching_outside_the_database_are_refused_anywhere() {
+    let s = fixture("outside").await;
+    for transport in TRANSPORTS {
+        let c = start(transport, &[]).await;
+        for sql in [
+            "SELECT pg_read_file('/etc/passwd')",
+            // The Postgres MCP Pro bypass: a function called in FROM.
+            "SELECT * FROM pg_read_file('/etc/passwd')",
+            "SELECT * FROM pg_catalog.pg_read_binary_file('/etc/passwd')",
+            "SELECT * FROM pg_ls_dir('.')",
+            "SELECT lo_import('/etc/passwd')",
+            "SELECT * FROM \"lo_export\"(1, '/tmp/x')",
+            "SELECT * FROM dblink('host=127.0.0.1', 'DELETE FROM t') AS r(x text)",
+            "SELECT pg_terminate_backend(pg_backend_pid())",
+            "SELECT 1 FROM pg_stat_activity WHERE pg_cancel_backend(pid)",
+            "SELECT query_to_xml('SELECT pg_read_file(''/etc/passwd'')', true, true, '')",
+            "SELECT pg_reload_conf()",
+            "SELECT pg_advisory_lock(1)",
+        ] {
+            refused(&c, sql, "is refused").await;
+        }
+        refused(&c, &format!("COPY {s}.t TO PROGRAM 'cat > /tmp/mcp-pg-x'"), "PROGRAM is refused").await;
+        refused(&c, &format!("COPY (SELECT 1) TO '/tmp/mcp-pg-y'"), "only reading statements").await;
+        refused(&c, &format!("DO $$ BEGIN DELETE FROM {s}.t; END $$"), "only reading statements").await;
+        refused(&c, &format!("CALL {s}.nothing()"), "only reading statements").await;
+        assert!(!std::path::Path::new("/tmp/mcp-pg-x").exists() && !std::path::Path::new("/tmp/mcp-pg-y").exists());
+        assert_intact(&s).await;
+    }
+}
+
+#[tokio::test]
+async fn an_operator_can_allow_a_refused_function_by_name() {
+    for transport in TRANSPORTS {
+        let c = start(transport, &["--allow-function", "pg_ls_dir"]).await;
+        let out = c.ok("query", json!({"sql": "SELECT count(*) > 0 AS any FROM pg_ls_dir('.')"})).await;
+        assert_eq!(out["rows"][0], json!([true]));
+        refused(&c, "SELECT pg_read_file('PG_VERSION')", "is refused").await;
+    }
+}
+
+#[tokio::test]
+async fn the_write_tool_is_absent_unless_writes_are_allowed() {
+    for transport in TRANSPORTS {
+        let c = start(transport, &[]).await;
+        let tools = c.client.list_tools().await.expect("tools");
+        assert!(tools.iter().any(|t| t.name == "query"));
+        assert!(!tools.iter().any(|t| t.name == "execute"), "execute listed without --allow-write");
+        for t in &tools {
+            let a = t.annotations.as_ref().expect("annotated");
+            assert_eq!(a.read_only_hint, Some(true), "{} must be read-only", t.name);
+        }
+        assert!(c.client.call_tool("execute", json!({"sql": "SELECT 1"})).await.is_err());
+    }
+}
