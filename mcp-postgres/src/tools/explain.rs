@@ -3,6 +3,7 @@
 //! large tables. With `hypothetical_indexes` (HypoPG), the plan as it would be with
 //! those indexes, without building them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use mcp_core::protocol::{CallToolResult, Content};
@@ -99,13 +100,17 @@ pub async fn explain(dbs: Arc<Databases>, ctx: Context, args: ExplainArgs) -> Re
     let mut tx = Tx::begin(&db, access, dbs.settings.statement_timeout).await?;
     Relations::of(&ctx)?.check_statement(&mut tx, &args.sql, &args.params).await?;
     let result = plan_in(&mut tx, &args).await;
+    let sizes = match &result {
+        Ok(plan) => scanned_sizes(&mut tx, plan).await,
+        Err(_) => HashMap::new(),
+    };
     if !args.hypothetical_indexes.is_empty() {
         // Hypothetical indexes live in the session, not the transaction.
         let _ = run(&mut tx, "SELECT hypopg_reset()", &[], Window::ALL).await;
     }
     tx.rollback().await?;
     let plan = result?;
-    let summary = summarize(&plan);
+    let summary = summarize(&plan, &sizes);
     let mut text = summary.join("\n");
     text.push_str("\n\nPlan:\n");
     render_tree(plan.pointer("/0/Plan").unwrap_or(&Value::Null), 0, &mut text);
@@ -133,11 +138,32 @@ async fn plan_in(tx: &mut Tx, args: &ExplainArgs) -> Result<Value, ToolError> {
     }
     let options = if args.analyze { "ANALYZE, BUFFERS, VERBOSE, FORMAT JSON" } else { "VERBOSE, FORMAT JSON" };
     let rows = run(tx, &format!("EXPLAIN ({options}) {}", args.sql), &args.params, Window::ALL).await?;
-    rows.rows
-        .first()
-        .and_then(|r| r.get(0))
-        .cloned()
-        .ok_or_else(|| ToolError::failed("EXPLAIN returned no plan"))
+    rows.rows.first().and_then(|r| r.get(0)).cloned().ok_or_else(|| ToolError::failed("EXPLAIN returned no plan"))
+}
+
+/// The estimated row count of each table the plan scans sequentially, by `schema.table`.
+async fn scanned_sizes(tx: &mut Tx, plan: &Value) -> HashMap<String, f64> {
+    let mut sizes = HashMap::new();
+    for node in nodes(plan) {
+        if node.get("Node Type").and_then(Value::as_str) != Some("Seq Scan") {
+            continue;
+        }
+        let (Some(schema), Some(table)) =
+            (node.get("Schema").and_then(Value::as_str), node.get("Relation Name").and_then(Value::as_str))
+        else {
+            continue;
+        };
+        let name = format!("{schema}.{table}");
+        let sql = "SELECT c.reltuples::float8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                   WHERE n.nspname = $1 AND c.relname = $2";
+        let params = [Value::String(schema.into()), Value::String(table.into())];
+        if let Ok(rows) = run(tx, sql, &params, Window::ALL).await
+            && let Some(n) = rows.rows.first().and_then(|r| r.get(0)).and_then(Value::as_f64)
+        {
+            sizes.insert(name, n);
+        }
+    }
+    sizes
 }
 
 /// Plan nodes in depth-first order, with their depth.
@@ -172,7 +198,7 @@ fn label(node: &Value) -> String {
 }
 
 /// The findings worth reading before the plan itself.
-pub fn summarize(plan: &Value) -> Vec<String> {
+pub fn summarize(plan: &Value, sizes: &HashMap<String, f64>) -> Vec<String> {
     let all = nodes(plan);
     let mut out = Vec::new();
     let Some(root) = all.first() else { return vec!["No plan.".into()] };
@@ -208,13 +234,23 @@ pub fn summarize(plan: &Value) -> Vec<String> {
         out.push(format!("Costly: {name} (own cost {cost:.2})"));
     }
     for n in &all {
-        if n.get("Node Type").and_then(Value::as_str) == Some("Seq Scan") && number(n, "Plan Rows") >= 10_000.0 {
-            out.push(format!(
-                "Sequential scan of {} rows: {}{}",
-                number(n, "Plan Rows"),
-                label(n),
-                n.get("Filter").and_then(Value::as_str).map(|f| format!(" filtering {f}; an index may help")).unwrap_or_default()
-            ));
+        if n.get("Node Type").and_then(Value::as_str) == Some("Seq Scan") {
+            let table = format!(
+                "{}.{}",
+                n.get("Schema").and_then(Value::as_str).unwrap_or_default(),
+                n.get("Relation Name").and_then(Value::as_str).unwrap_or_default()
+            );
+            let size = sizes.get(&table).copied().unwrap_or(0.0);
+            if size >= 10_000.0 {
+                out.push(format!(
+                    "Sequential scan of {size} rows: {}{}",
+                    label(n),
+                    n.get("Filter")
+                        .and_then(Value::as_str)
+                        .map(|f| format!(" filtering {f}; an index may help"))
+                        .unwrap_or_default()
+                ));
+            }
         }
         if analyzed && n.get("Actual Rows").is_some() {
             let (planned, actual) = (number(n, "Plan Rows").max(1.0), number(n, "Actual Rows").max(1.0));
