@@ -1,9 +1,14 @@
 # Shared helpers for the test scripts: free ports, background processes we own, waits.
 # Every process started here is recorded and stopped by PID on exit.
 OWNED_PIDS=()
+OWNED_PG_DATA=()
 cleanup_owned() {
   for pid in "${OWNED_PIDS[@]:-}"; do
     [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  # Clusters by data directory: the tests restart them, so their PIDs change.
+  for data in "${OWNED_PG_DATA[@]:-}"; do
+    [ -n "$data" ] && su postgres -c "/usr/lib/postgresql/15/bin/pg_ctl -D $data -m immediate stop" >/dev/null 2>&1 || true
   done
 }
 trap cleanup_owned EXIT
@@ -27,7 +32,8 @@ step() { printf '\n== %s\n' "$*" >&2; }
 # start_postgres: installs PostgreSQL 15 and HypoPG from Debian's packages when missing,
 # starts a throwaway cluster (trust auth, loopback, a free port, pg_stat_statements
 # preloaded) and exports MCP_POSTGRES_TEST_URL, MCP_POSTGRES_TEST_DATA (its data
-# directory) and MCP_POSTGRES_TEST_BIN (its bin directory) for the tests.
+# directory), MCP_POSTGRES_TEST_BIN (its bin directory) and MCP_POSTGRES_TEST_OPTS (its
+# server options, to start it again) for the tests.
 start_postgres() {
   local bin=/usr/lib/postgresql/15/bin
   if [ ! -x "$bin/initdb" ] || [ ! -f /usr/share/postgresql/15/extension/hypopg.control ]; then
@@ -40,10 +46,11 @@ start_postgres() {
   chown postgres "$dir"
   port=$(free_port)
   su postgres -c "$bin/initdb -D $dir/data -A trust -U postgres" >/dev/null
-  su postgres -c "$bin/pg_ctl -D $dir/data -l $dir/log -w start -o \
-    '-c listen_addresses=127.0.0.1 -p $port -k $dir -c shared_preload_libraries=pg_stat_statements'" >/dev/null
-  OWNED_PIDS+=("$(head -1 "$dir/data/postmaster.pid")")
+  local opts="-c listen_addresses=127.0.0.1 -p $port -k $dir -c shared_preload_libraries=pg_stat_statements"
+  su postgres -c "$bin/pg_ctl -D $dir/data -l $dir/log -w start -o '$opts'" >/dev/null
+  OWNED_PG_DATA+=("$dir/data")
   export MCP_POSTGRES_TEST_URL="postgres://postgres@127.0.0.1:$port/postgres"
   export MCP_POSTGRES_TEST_DATA="$dir/data"
   export MCP_POSTGRES_TEST_BIN="$bin"
+  export MCP_POSTGRES_TEST_OPTS="$opts"
 }
