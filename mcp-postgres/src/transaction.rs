@@ -223,16 +223,45 @@ pub enum Cut {
     Bytes,
 }
 
-/// Prepares `sql` (one statement, extended protocol), binds `params` by the types the
-/// server inferred, runs it and keeps the rows inside `window`. A statement with more
-/// rows than the window is cancelled on the server rather than read to its end.
-pub fn run<'a>(tx: &'a mut Tx, sql: &'a str, params: &'a [Value], window: Window) -> BoxFuture<'a, Result<Rows, ToolError>> {
-    // Boxed: sqlx's executor futures are only provably `Send` at a concrete lifetime.
-    Box::pin(run_inner(tx, sql, params, window))
+/// Whether to go on reading rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Read the next row.
+    More,
+    /// Stop: the statement is cancelled on the server rather than read to its end.
+    Stop,
 }
 
-async fn run_inner(tx: &mut Tx, sql: &str, params: &[Value], window: Window) -> Result<Rows, ToolError> {
-    let statement = tx.conn().prepare(sql).await.map_err(|e| ToolError::failed(describe_in(&e, Some(sql))))?;
+/// What a statement did, besides its rows.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub columns: Vec<ColumnInfo>,
+    /// Rows the statement changed (writes).
+    pub rows_affected: u64,
+}
+
+/// Prepares `sql` (one statement, extended protocol), binds `params` by the types the
+/// server inferred, runs it and hands each row, decoded to JSON values in column order,
+/// to `on_row`.
+pub fn each_row<'a, F>(
+    tx: &'a mut Tx,
+    sql: &'a str,
+    params: &'a [Value],
+    on_row: F,
+) -> BoxFuture<'a, Result<Outcome, ToolError>>
+where
+    F: FnMut(&[ColumnInfo], Vec<Value>) -> Result<Flow, ToolError> + Send + 'a,
+{
+    // Boxed: sqlx's executor futures are only provably `Send` at a concrete lifetime.
+    Box::pin(each_row_inner(tx, sql, params, on_row))
+}
+
+async fn each_row_inner<F>(tx: &mut Tx, sql: &str, params: &[Value], mut on_row: F) -> Result<Outcome, ToolError>
+where
+    F: FnMut(&[ColumnInfo], Vec<Value>) -> Result<Flow, ToolError> + Send,
+{
+    let failed = |e: sqlx::Error| ToolError::failed(describe_in(&e, Some(sql)));
+    let statement = tx.conn().prepare(sql).await.map_err(failed)?;
     let types = match statement.parameters() {
         Some(sqlx::Either::Left(types)) => types.to_vec(),
         _ => Vec::new(),
@@ -244,42 +273,22 @@ async fn run_inner(tx: &mut Tx, sql: &str, params: &[Value], window: Window) -> 
         .map(|c| ColumnInfo { name: c.name().to_string(), type_name: c.type_info().name().to_lowercase() })
         .collect();
     let kinds: Vec<Kind> = statement.columns().iter().map(|c| Kind::of(c.type_info())).collect();
-    let mut out = Rows { columns, ..Rows::default() };
-    let mut bytes = 0usize;
-    let mut seen = 0usize;
+    let mut outcome = Outcome { columns, rows_affected: 0 };
     // One statement (the extended protocol allows no more); `fetch_many` is how sqlx
     // yields its rows and its command tag (rows affected) together.
     #[allow(deprecated)]
     let mut stream = statement.query_with(args).fetch_many(tx.conn());
     let mut stopped = false;
-    while let Some(item) = stream.try_next().await.map_err(|e| ToolError::failed(describe_in(&e, Some(sql))))? {
+    while let Some(item) = stream.try_next().await.map_err(failed)? {
         let row: PgRow = match item {
             sqlx::Either::Left(done) => {
-                out.rows_affected += done.rows_affected();
+                outcome.rows_affected += done.rows_affected();
                 continue;
             }
             sqlx::Either::Right(row) => row,
         };
-        seen += 1;
-        if seen <= window.offset {
-            continue;
-        }
-        if out.cut.is_some() {
-            continue;
-        }
-        if out.rows.len() >= window.max_rows {
-            out.cut = Some(Cut::Rows);
-        } else {
-            let values: Vec<Value> = kinds.iter().enumerate().map(|(i, k)| values::decode(&row, i, k)).collect();
-            let value = Value::Array(values);
-            bytes += crate::output::json_len(&value);
-            if bytes > window.max_bytes && !out.rows.is_empty() {
-                out.cut = Some(Cut::Bytes);
-            } else {
-                out.rows.push(value);
-            }
-        }
-        if out.cut.is_some() && window.stop_early {
+        let values: Vec<Value> = kinds.iter().enumerate().map(|(i, k)| values::decode(&row, i, k)).collect();
+        if on_row(&outcome.columns, values)? == Flow::Stop {
             stopped = true;
             break;
         }
@@ -289,7 +298,35 @@ async fn run_inner(tx: &mut Tx, sql: &str, params: &[Value], window: Window) -> 
         // The rest would be read and thrown away; stop the server producing it.
         tx.cancel_running().await;
     }
-    Ok(out)
+    Ok(outcome)
+}
+
+/// Runs `sql` like [`each_row`] and keeps the rows inside `window`.
+pub async fn run(tx: &mut Tx, sql: &str, params: &[Value], window: Window) -> Result<Rows, ToolError> {
+    let mut rows = Vec::new();
+    let mut cut = None;
+    let mut seen = 0usize;
+    let mut bytes = 0usize;
+    let outcome = each_row(tx, sql, params, |_, values| {
+        seen += 1;
+        if seen <= window.offset || cut.is_some() {
+            return Ok(Flow::More);
+        }
+        if rows.len() >= window.max_rows {
+            cut = Some(Cut::Rows);
+        } else {
+            let value = Value::Array(values);
+            bytes += crate::output::json_len(&value);
+            if bytes > window.max_bytes && !rows.is_empty() {
+                cut = Some(Cut::Bytes);
+            } else {
+                rows.push(value);
+            }
+        }
+        Ok(if cut.is_some() && window.stop_early { Flow::Stop } else { Flow::More })
+    })
+    .await?;
+    Ok(Rows { columns: outcome.columns, rows, cut, rows_affected: outcome.rows_affected })
 }
 
 /// Runs a catalog query read-only and returns its rows as JSON objects (column name →

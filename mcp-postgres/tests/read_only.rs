@@ -110,7 +110,7 @@ async fn functions_reaching_outside_the_database_are_refused_anywhere() {
             refused(&c, sql, "is refused").await;
         }
         refused(&c, &format!("COPY {s}.t TO PROGRAM 'cat > /tmp/mcp-pg-x'"), "PROGRAM is refused").await;
-        refused(&c, &format!("COPY (SELECT 1) TO '/tmp/mcp-pg-y'"), "only reading statements").await;
+        refused(&c, "COPY (SELECT 1) TO '/tmp/mcp-pg-y'", "only reading statements").await;
         refused(&c, &format!("DO $$ BEGIN DELETE FROM {s}.t; END $$"), "only reading statements").await;
         refused(&c, &format!("CALL {s}.nothing()"), "only reading statements").await;
         assert!(!std::path::Path::new("/tmp/mcp-pg-x").exists() && !std::path::Path::new("/tmp/mcp-pg-y").exists());

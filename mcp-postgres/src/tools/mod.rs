@@ -2,6 +2,7 @@
 
 pub mod explain;
 pub mod explore;
+pub mod export;
 pub mod operations;
 pub mod performance;
 pub mod sql;
@@ -60,6 +61,20 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 )
                 .read_only(),
         );
+    let builder = if dbs.settings.export_dir.is_some() {
+        builder.tool(
+            with_dbs("export", dbs, export::export)
+                .title("Export a query result to a file")
+                .description(
+                    "Runs one reading statement (as `query` does) and streams its whole result, unbounded by the row \
+                     limit, to a CSV or JSON Lines file under the server's export directory, reporting progress. \
+                     Returns the file path, row count and size; the rows themselves are not returned.",
+                )
+                .additive(),
+        )
+    } else {
+        builder
+    };
     if !dbs.settings.allow_write {
         // Not listed at all: no tokens spent on a tool that could only refuse.
         return builder;
