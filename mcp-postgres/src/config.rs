@@ -108,8 +108,10 @@ impl PgArgs {
             let Some((name, url)) = spec.split_once('=') else {
                 return Err(format!("--database expects NAME=URL, got `{}`", redact_url(spec)));
             };
-            databases
-                .push((name.trim().into(), DatabaseEntry { url: url.trim().into(), description: None, read_only: false }));
+            databases.push((
+                name.trim().into(),
+                DatabaseEntry { url: url.trim().into(), description: None, read_only: false },
+            ));
         }
         if let Some(path) = &self.databases_file {
             databases.extend(read_databases_file(path)?);
@@ -127,7 +129,10 @@ impl PgArgs {
         if databases.is_empty() {
             // libpq's defaults: PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD.
             if std::env::vars().any(|(k, _)| k.starts_with("PG")) {
-                databases.push(("default".into(), DatabaseEntry { url: String::new(), description: None, read_only: false }));
+                databases.push((
+                    "default".into(),
+                    DatabaseEntry { url: String::new(), description: None, read_only: false },
+                ));
             } else {
                 return Err("no database: give --database-url (or DATABASE_URL), --database NAME=URL, \
                             --databases-file, or libpq's PG* variables"

@@ -148,9 +148,7 @@ impl FunctionGuard {
     /// One statement, its kind, and no refused function anywhere in it.
     fn check(&self, sql: &str) -> Result<Statement, String> {
         let dialect = PostgreSqlDialect {};
-        let tokens = Tokenizer::new(&dialect, sql)
-            .tokenize()
-            .map_err(|e| format!("cannot read the SQL: {e}"))?;
+        let tokens = Tokenizer::new(&dialect, sql).tokenize().map_err(|e| format!("cannot read the SQL: {e}"))?;
         let significant: Vec<&Token> = tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
         let mut kind = None;
         let mut ended = false;

@@ -43,12 +43,10 @@ fn main() -> ExitCode {
 
 fn server(builder: mcp_core::server::ServerBuilder, dbs: Arc<databases::Databases>) -> mcp_core::server::ServerBuilder {
     let ready = dbs.clone();
-    let builder = builder
-        .instructions(instructions(&dbs))
-        .readiness(move || {
-            let dbs = ready.clone();
-            async move { dbs.ping().await }
-        });
+    let builder = builder.instructions(instructions(&dbs)).readiness(move || {
+        let dbs = ready.clone();
+        async move { dbs.ping().await }
+    });
     let builder = resources::register(builder, &dbs);
     let builder = prompts::register(builder, &dbs);
     tools::register(builder, &dbs)

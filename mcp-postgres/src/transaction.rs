@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures::TryStreamExt as _;
 use futures::future::BoxFuture;
 use mcp_core::ToolError;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnection, PgRow};
 use sqlx::{Column as _, Executor as _, Postgres, Row as _, Statement as _, TypeInfo as _};
@@ -37,6 +37,7 @@ pub struct Tx {
     /// The server process running this connection, for cancelling it.
     pid: i32,
     db: Arc<Database>,
+    access: Access,
 }
 
 impl std::fmt::Debug for Tx {
@@ -53,13 +54,16 @@ impl Tx {
     }
 
     async fn begin_inner(db: Arc<Database>, access: Access, timeout: Duration) -> Result<Tx, ToolError> {
+        // Read-only work may cut a statement short (see `settle_after_cut`); the savepoint
+        // lets the transaction go on after that.
         let begin = format!(
-            "BEGIN {}; SET LOCAL statement_timeout = {}; SELECT pg_backend_pid()",
+            "BEGIN {}; SET LOCAL statement_timeout = {}; SELECT pg_backend_pid(){}",
             match access {
                 Access::ReadOnly => "READ ONLY",
                 Access::ReadWrite => "READ WRITE",
             },
-            timeout.as_millis().max(1)
+            timeout.as_millis().max(1),
+            if access == Access::ReadOnly { "; SAVEPOINT mcp_cut" } else { "" }
         );
         let mut attempt = 0;
         loop {
@@ -68,7 +72,7 @@ impl Tx {
             match (&mut *conn).fetch_all(sqlx::raw_sql(&begin)).await {
                 Ok(rows) => {
                     let pid = rows.last().and_then(|r| r.try_get::<i32, _>(0).ok()).unwrap_or(0);
-                    return Ok(Tx { conn: Some(conn), pid, db });
+                    return Ok(Tx { conn: Some(conn), pid, db, access });
                 }
                 Err(e) if attempt == 1 && is_connection_error(&e) => {
                     conn.close_on_drop();
@@ -126,6 +130,34 @@ impl Tx {
     /// Uses another connection from the pool; a failure is only logged.
     pub fn cancel_running(&self) -> BoxFuture<'static, ()> {
         cancel_backend(self.db.clone(), self.pid)
+    }
+
+    /// After a statement was cut short and cancelled: reads what is left of it (its rows,
+    /// or the cancellation error), then returns the transaction to its savepoint, since a
+    /// cancelled statement leaves it aborted. The transaction is usable again afterwards.
+    fn settle_after_cut(&mut self) -> BoxFuture<'_, Result<(), ToolError>> {
+        Box::pin(async move {
+            let failed = |e: sqlx::Error| ToolError::failed(format!("after cutting a result: {}", describe(&e)));
+            // Each error read ends one pending exchange; a few rounds drain them all.
+            let mut settled = false;
+            for _ in 0..4 {
+                match sqlx::Connection::ping(self.conn()).await {
+                    Ok(()) => {
+                        settled = true;
+                        break;
+                    }
+                    Err(e) if was_cancelled(&e) => continue,
+                    Err(e) => return Err(failed(e)),
+                }
+            }
+            if !settled {
+                return Err(ToolError::failed("the connection did not settle after cutting a result"));
+            }
+            if self.access == Access::ReadOnly {
+                (&mut *self.conn()).execute(sqlx::raw_sql("ROLLBACK TO SAVEPOINT mcp_cut")).await.map_err(failed)?;
+            }
+            Ok(())
+        })
     }
 }
 
@@ -297,6 +329,7 @@ where
     if stopped {
         // The rest would be read and thrown away; stop the server producing it.
         tx.cancel_running().await;
+        tx.settle_after_cut().await?;
     }
     Ok(outcome)
 }
@@ -327,25 +360,4 @@ pub async fn run(tx: &mut Tx, sql: &str, params: &[Value], window: Window) -> Re
     })
     .await?;
     Ok(Rows { columns: outcome.columns, rows, cut, rows_affected: outcome.rows_affected })
-}
-
-/// Runs a catalog query read-only and returns its rows as JSON objects (column name →
-/// value). For the connector's own SQL, which bounds its rows itself.
-pub async fn fetch_objects(
-    db: &Arc<Database>,
-    timeout: Duration,
-    sql: &str,
-    params: &[Value],
-) -> Result<Vec<Map<String, Value>>, ToolError> {
-    let mut tx = Tx::begin(db, Access::ReadOnly, timeout).await?;
-    let rows = run(&mut tx, sql, params, Window::ALL).await?;
-    tx.rollback().await?;
-    Ok(rows
-        .rows
-        .into_iter()
-        .map(|row| {
-            let Value::Array(values) = row else { return Map::new() };
-            rows.columns.iter().map(|c| c.name.clone()).zip(values).collect()
-        })
-        .collect())
 }

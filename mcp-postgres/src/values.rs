@@ -146,9 +146,7 @@ fn decode_value(raw: PgValueRef<'_>, kind: &Kind) -> DecodeResult {
             Value::String(format!("{}{}", t.time, t.offset))
         }
         Kind::Timestamp => Value::String(get::<NaiveDateTime>(raw)?.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
-        Kind::Timestamptz => {
-            Value::String(get::<DateTime<Utc>>(raw)?.to_rfc3339_opts(chrono_secs_format(), true))
-        }
+        Kind::Timestamptz => Value::String(get::<DateTime<Utc>>(raw)?.to_rfc3339_opts(chrono_secs_format(), true)),
         Kind::Interval => Value::String(iso_duration(&get::<PgInterval>(raw)?)),
         Kind::Inet => Value::String(get::<IpNetwork>(raw)?.to_string()),
         Kind::MacAddr => Value::String(get::<MacAddress>(raw)?.to_string().to_lowercase()),
@@ -218,9 +216,7 @@ fn array(raw: PgValueRef<'_>, elem: &Kind) -> DecodeResult {
         Kind::Uuid => map::<Uuid>(raw, |u| Value::String(u.to_string())),
         Kind::Bytea => map::<Vec<u8>>(raw, |b| Value::String(BASE64.encode(b))),
         Kind::Date => map::<NaiveDate>(raw, |d| Value::String(d.to_string())),
-        Kind::Timestamp => {
-            map::<NaiveDateTime>(raw, |t| Value::String(t.format("%Y-%m-%dT%H:%M:%S%.f").to_string()))
-        }
+        Kind::Timestamp => map::<NaiveDateTime>(raw, |t| Value::String(t.format("%Y-%m-%dT%H:%M:%S%.f").to_string())),
         Kind::Timestamptz => {
             map::<DateTime<Utc>>(raw, |t| Value::String(t.to_rfc3339_opts(chrono_secs_format(), true)))
         }
@@ -236,7 +232,8 @@ fn numeric_text(bytes: &[u8]) -> Result<String, sqlx::error::BoxDynError> {
         let b = bytes.get(2 * i..2 * i + 2).ok_or("numeric value too short")?;
         Ok(i16::from_be_bytes([b[0], b[1]]))
     };
-    let (ndigits, weight, sign, dscale) = (word(0)? as usize, word(1)? as i32, word(2)? as u16, word(3)?.max(0) as usize);
+    let (ndigits, weight, sign, dscale) =
+        (word(0)? as usize, word(1)? as i32, word(2)? as u16, word(3)?.max(0) as usize);
     match sign {
         0xC000 => return Ok("NaN".into()),
         0xD000 => return Ok("Infinity".into()),
@@ -388,7 +385,10 @@ fn bind(args: &mut PgArguments, ty: &PgTypeInfo, value: &Value) -> Result<(), St
             push(args, t.with_timezone(&Utc))
         }
         Kind::Array(elem) => bind_array(args, &elem, value),
-        _ => Err(format!("cannot bind this type directly; pass text and cast it in the SQL (e.g. $n::text::{})", ty.name())),
+        _ => Err(format!(
+            "cannot bind this type directly; pass text and cast it in the SQL (e.g. $n::text::{})",
+            ty.name()
+        )),
     }
 }
 
@@ -405,15 +405,14 @@ fn bind_array(args: &mut PgArguments, elem: &Kind, value: &Value) -> Result<(), 
         Kind::Int4 => args.add(items.iter().map(|v| integer(v).map(|i| i as i32)).collect::<Result<Vec<_>, _>>()?),
         Kind::Int8 => args.add(items.iter().map(integer).collect::<Result<Vec<_>, _>>()?),
         Kind::Float8 => args.add(items.iter().map(number).collect::<Result<Vec<_>, _>>()?),
-        Kind::Bool => args.add(items.iter().map(|v| v.as_bool().ok_or("expected booleans")).collect::<Result<Vec<_>, _>>()?),
+        Kind::Bool => {
+            args.add(items.iter().map(|v| v.as_bool().ok_or("expected booleans")).collect::<Result<Vec<_>, _>>()?)
+        }
         Kind::Text => args.add(
             items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect::<Vec<_>>(),
         ),
         Kind::Uuid => args.add(
-            items
-                .iter()
-                .map(|v| text(v)?.parse::<Uuid>().map_err(|e| e.to_string()))
-                .collect::<Result<Vec<_>, _>>()?,
+            items.iter().map(|v| text(v)?.parse::<Uuid>().map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?,
         ),
         _ => return Err("arrays of this element type cannot be bound; pass text and cast it in the SQL".into()),
     };

@@ -35,7 +35,11 @@ async fn every_type_maps_to_typed_json() {
             "10.1.2.3/32", "08:00:2b:01:02:03", "1010", [1, null, 3], ["a", "b c"], "[1,5)", "happy", "<a>x</a>", null
         ]);
         for (i, (got, want)) in row.as_array().expect("row").iter().zip(expected.as_array().expect("row")).enumerate() {
-            assert_eq!(got, want, "column {} ({}) over {transport:?}", out["columns"][i]["name"], out["columns"][i]["type"]);
+            assert_eq!(
+                got, want,
+                "column {} ({}) over {transport:?}",
+                out["columns"][i]["name"], out["columns"][i]["type"]
+            );
         }
         assert_eq!(out["columns"][6], json!({"name": "n", "type": "numeric"}));
         assert_eq!(out["columns"][23], json!({"name": "ia", "type": "int4[]"}));
@@ -62,7 +66,17 @@ async fn parameters_are_bound_by_their_inferred_types() {
             .await;
         assert_eq!(
             out["rows"][0],
-            json!([42, "hi!", "2.50", "2023-12-31T23:00:00Z", [true], "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", [1, 2], true, true])
+            json!([
+                42,
+                "hi!",
+                "2.50",
+                "2023-12-31T23:00:00Z",
+                [true],
+                "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+                [1, 2],
+                true,
+                true
+            ])
         );
         let err = c.fails("query", json!({"sql": "SELECT $1::int, $2::int", "params": [1]})).await;
         assert!(err.contains("2 parameters") && err.contains("1 given"), "{err}");

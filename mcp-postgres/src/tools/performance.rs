@@ -245,9 +245,17 @@ pub async fn top_queries(dbs: Arc<Databases>, _ctx: Context, args: TopQueriesArg
         view = pss.view,
         sort = args.sort_by.column(),
     );
-    // The statistics' age first: a result cut short cancels its statement, and the
-    // cancellation can reach the transaction's next one.
+    let rows = run(&mut tx, &sql, &[json!(min_calls), json!(args.all_databases), json!(chars)], window).await.map_err(
+        |e| match e {
+            ToolError::Failed(m) if m.contains("shared_preload_libraries") => ToolError::failed(format!(
+                "{m}\npg_stat_statements must be in shared_preload_libraries (postgresql.conf) and the server \
+                 restarted before it collects statistics."
+            )),
+            other => other,
+        },
+    )?;
     let mut note = format!("Times in milliseconds, sorted by {} (highest first).", args.sort_by.column());
+    // Read after a possibly cut result: the transaction stays usable (see `run`).
     if let Some(info) = &pss.info {
         let stats = run(&mut tx, &format!("SELECT stats_reset::text, dealloc FROM {info}"), &[], Window::ALL).await?;
         if let Some(Value::Array(r)) = stats.rows.first() {
@@ -261,15 +269,6 @@ pub async fn top_queries(dbs: Arc<Databases>, _ctx: Context, args: TopQueriesArg
             }
         }
     }
-    let rows = run(&mut tx, &sql, &[json!(min_calls), json!(args.all_databases), json!(chars)], window).await.map_err(
-        |e| match e {
-            ToolError::Failed(m) if m.contains("shared_preload_libraries") => ToolError::failed(format!(
-                "{m}\npg_stat_statements must be in shared_preload_libraries (postgresql.conf) and the server \
-                 restarted before it collects statistics."
-            )),
-            other => other,
-        },
-    )?;
     if rows.rows.is_empty() && args.offset == 0 {
         note.push_str(" No statement recorded yet (or none with min_calls); statistics accumulate as queries run.");
     }

@@ -1,0 +1,182 @@
+//! The `query` benchmark: the same SQL through sqlx directly, through mcp-postgres over
+//! stdio (mcp-core's client, parsing every response) and through the archived reference
+//! server `@modelcontextprotocol/server-postgres` (npm), side by side, in rounds that
+//! alternate between them so that a noisy machine slows all of them alike.
+//!
+//! ```sh
+//! MCP_POSTGRES_TEST_URL=postgres://... cargo bench -p mcp-postgres --bench query -- [--quick]
+//! ```
+//!
+//! Cases: a point select by primary key, and a 10,000-row select of five typed columns.
+//! The reference server runs when MCP_SERVER_POSTGRES_JS names its `dist/index.js` and
+//! `node` is on PATH (scripts/test.sh sets both). Target: mcp-postgres at most 1.2x raw
+//! sqlx on the 10,000-row case.
+
+// The report is this program's output.
+#![allow(clippy::print_stdout)]
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use mcp_core::client::{Client, ClientOptions};
+use serde_json::json;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::types::chrono::{DateTime, Utc};
+use sqlx::{Executor as _, PgPool, Row as _};
+
+const POINT: &str = "SELECT id, name, score, created, active FROM mcp_bench.rows WHERE id = 4242";
+const MANY: &str = "SELECT id, name, score, created, active FROM mcp_bench.rows ORDER BY id LIMIT 10000";
+
+struct Case {
+    name: &'static str,
+    sql: &'static str,
+    rows: usize,
+    iterations: usize,
+}
+
+enum Target {
+    Sqlx(PgPool),
+    Mcp(Box<Client>),
+}
+
+impl Target {
+    async fn run(&self, case: &Case) -> anyhow::Result<()> {
+        match self {
+            Target::Sqlx(pool) => {
+                // What an application does: fetch and decode every column.
+                let rows = sqlx::query(case.sql).fetch_all(pool).await?;
+                let mut check = 0usize;
+                for row in &rows {
+                    let id: i32 = row.try_get(0)?;
+                    let name: String = row.try_get(1)?;
+                    let score: f64 = row.try_get(2)?;
+                    let created: DateTime<Utc> = row.try_get(3)?;
+                    let active: bool = row.try_get(4)?;
+                    check +=
+                        (id as usize) + name.len() + (score as usize) + created.timestamp() as usize + active as usize;
+                }
+                std::hint::black_box(check);
+                if rows.len() != case.rows {
+                    bail!("sqlx returned {} rows", rows.len());
+                }
+            }
+            Target::Mcp(client) => {
+                let result = client.call_tool("query", json!({ "sql": case.sql })).await?;
+                if result.is_error {
+                    bail!("query failed: {:?}", result.content);
+                }
+                // mcp-postgres returns structured rows; the reference server only text.
+                let rows = match &result.structured_content {
+                    Some(s) => s["rowCount"].as_u64().unwrap_or(0) as usize,
+                    None => case.rows,
+                };
+                if rows != case.rows {
+                    bail!("the server returned {rows} rows");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn setup(pool: &PgPool) -> anyhow::Result<()> {
+    pool.execute(sqlx::raw_sql(
+        "CREATE SCHEMA IF NOT EXISTS mcp_bench;
+         CREATE TABLE IF NOT EXISTS mcp_bench.rows (id int PRIMARY KEY, name text, score float8, created timestamptz, active bool);
+         INSERT INTO mcp_bench.rows SELECT g, 'name-' || g, g * 0.5, '2024-01-01'::timestamptz + g * interval '1 minute', g % 2 = 0
+           FROM generate_series(1, 20000) g ON CONFLICT DO NOTHING;
+         ANALYZE mcp_bench.rows;",
+    ))
+    .await
+    .context("creating the bench table")?;
+    Ok(())
+}
+
+async fn stdio(program: &str, args: &[&str]) -> anyhow::Result<Client> {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args).env("MCP_LOG_LEVEL", "warn").kill_on_drop(true);
+    Client::connect_stdio(cmd, ClientOptions::default()).await.with_context(|| format!("starting {program}"))
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let url = std::env::var("MCP_POSTGRES_TEST_URL").context("set MCP_POSTGRES_TEST_URL to a PostgreSQL to measure")?;
+    let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.context("connecting")?;
+    setup(&pool).await?;
+
+    let mut targets: Vec<(&str, Target)> = vec![("sqlx (direct)", Target::Sqlx(pool))];
+    let connector = env!("CARGO_BIN_EXE_mcp-postgres");
+    let mcp_args = [
+        "--database-url",
+        url.as_str(),
+        "--pool-size",
+        "1",
+        "--max-rows",
+        "10000",
+        "--max-result-bytes",
+        "67108864",
+        "--max-output-bytes",
+        "67108864",
+    ];
+    targets.push(("mcp-postgres", Target::Mcp(Box::new(stdio(connector, &mcp_args).await?))));
+    match std::env::var("MCP_SERVER_POSTGRES_JS") {
+        Ok(js) => targets
+            .push(("server-postgres (npm)", Target::Mcp(Box::new(stdio("node", &[js.as_str(), url.as_str()]).await?)))),
+        Err(_) => println!("(MCP_SERVER_POSTGRES_JS not set: the npm reference server is not measured)"),
+    }
+
+    let scale = if quick { 10 } else { 1 };
+    let cases = [
+        Case { name: "point select", sql: POINT, rows: 1, iterations: 2000 / scale },
+        Case { name: "10,000 rows", sql: MANY, rows: 10_000, iterations: 100 / scale },
+    ];
+    let rounds = if quick { 1 } else { 3 };
+    let mut results: Vec<Vec<Duration>> = vec![Vec::new(); targets.len() * cases.len()];
+    for (ci, case) in cases.iter().enumerate() {
+        for (_, target) in &targets {
+            for _ in 0..(case.iterations / 10).max(3) {
+                target.run(case).await?;
+            }
+        }
+        for _ in 0..rounds {
+            for (ti, (_, target)) in targets.iter().enumerate() {
+                let mut samples = Vec::with_capacity(case.iterations);
+                for _ in 0..case.iterations {
+                    let started = Instant::now();
+                    target.run(case).await?;
+                    samples.push(started.elapsed());
+                }
+                results[ci * targets.len() + ti].push(median(samples));
+            }
+        }
+    }
+
+    println!("{:<24} {:<14} {:>12}", "target", "case", "median");
+    let at = |ci: usize, ti: usize| median(results[ci * targets.len() + ti].clone());
+    for (ci, case) in cases.iter().enumerate() {
+        for (ti, (name, _)) in targets.iter().enumerate() {
+            println!("{name:<24} {:<14} {:>9.1} us", case.name, at(ci, ti).as_secs_f64() * 1e6);
+        }
+    }
+    println!();
+    for (ci, case) in cases.iter().enumerate() {
+        let ratio = at(ci, 1).as_secs_f64() / at(ci, 0).as_secs_f64();
+        let verdict = if ci == 1 {
+            if ratio <= 1.2 { "  (target <= 1.2: met)" } else { "  (target <= 1.2: MISSED)" }
+        } else {
+            ""
+        };
+        println!("{:<14} mcp-postgres / sqlx direct: {ratio:.2}x{verdict}", case.name);
+        if targets.len() > 2 {
+            let ratio = at(ci, 2).as_secs_f64() / at(ci, 1).as_secs_f64();
+            println!("{:<14} server-postgres (npm) / mcp-postgres: {ratio:.2}x", case.name);
+        }
+    }
+    Ok(())
+}
