@@ -2,6 +2,8 @@
 //! a compact tab-separated table in the text (a fraction of JSON's tokens), with a line
 //! saying when the result was cut and how to get the rest.
 
+use std::fmt::Write as _;
+
 use mcp_core::protocol::{CallToolResult, Content};
 use mcp_core::server::IntoToolResult;
 use schemars::JsonSchema;
@@ -10,9 +12,30 @@ use serde_json::{Map, Value, json};
 
 use crate::transaction::{ColumnInfo, Cut, Rows};
 
-/// The serialized length of `value`.
+/// About the serialized length of `value`, without serializing it: exact for strings
+/// without escapes, booleans and null, close for numbers. The byte budget it feeds is
+/// a bound on context use, where a few bytes either way do not matter but a second
+/// serialization of every row would.
 pub fn json_len(value: &Value) -> usize {
-    mcp_core::security::audit::json_size(value)
+    match value {
+        Value::Null => 4,
+        Value::Bool(b) => 4 + usize::from(!*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.unsigned_abs().checked_ilog10().map_or(1, |d| d as usize + 1) + usize::from(i < 0)
+            } else if n.is_u64() {
+                20
+            } else {
+                // Shortest round-trip floats are at most 24 characters, typically far fewer.
+                12
+            }
+        }
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => 2 + items.iter().map(json_len).sum::<usize>() + items.len().saturating_sub(1),
+        Value::Object(map) => {
+            2 + map.iter().map(|(k, v)| k.len() + 3 + json_len(v)).sum::<usize>() + map.len().saturating_sub(1)
+        }
+    }
 }
 
 /// The schema of a tabular result, for `outputSchema`.
@@ -94,7 +117,9 @@ pub fn tsv(columns: &[ColumnInfo], rows: &[Value]) -> String {
                 Value::Null => out.push_str("\\N"),
                 Value::String(s) => escape_into(&mut out, s),
                 Value::Bool(b) => out.push_str(if *b { "t" } else { "f" }),
-                Value::Number(n) => out.push_str(&n.to_string()),
+                Value::Number(n) => {
+                    let _ = write!(out, "{n}");
+                }
                 other => escape_into(&mut out, &other.to_string()),
             }
         }
@@ -165,6 +190,17 @@ impl IntoToolResult for Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_length_estimates_are_close() {
+        let v = json!([1, -20, "abc", null, true, false, {"k": [1.5]}, 12345678901_i64]);
+        let exact = v.to_string().len() as i64;
+        assert!((json_len(&v) as i64 - exact).abs() <= 12, "{} vs {exact}", json_len(&v));
+        assert_eq!(
+            json_len(&json!([1, -20, "abc", null, true, false])),
+            json!([1, -20, "abc", null, true, false]).to_string().len()
+        );
+    }
 
     #[test]
     fn tsv_escapes_like_copy_text() {

@@ -9,7 +9,9 @@ use crate::protocol::{CallToolResult, Content};
 /// Cuts `result` down to `max_bytes` of text and binary payload; returns whether it cut.
 pub(crate) fn enforce(result: &mut CallToolResult, max_bytes: usize) -> bool {
     let total: usize = result.content.iter().map(payload_len).sum();
-    let structured = result.structured_content.as_ref().map(|v| v.to_string().len()).unwrap_or(0);
+    // Counted, not rendered: a large result would otherwise be serialized into a
+    // throwaway string on every call.
+    let structured = result.structured_content.as_ref().map(crate::security::audit::json_size).unwrap_or(0);
     if total <= max_bytes && structured <= max_bytes {
         return false;
     }
