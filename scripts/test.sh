@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The project's test command (README "Testing"; .ci/run calls exactly this).
-# Installs what the tests need into $MCP_CACHE_DIR (outside the clone), then runs the
-# format and lint gates, the Rust tests, the official conformance suite in both eras,
-# the interop checks against the official tools, and a short benchmark run.
+# Installs what the tests need into $MCP_CACHE_DIR (outside the clone) and starts a
+# throwaway PostgreSQL on loopback, then runs the format and lint gates, the Rust tests,
+# the official conformance suite in both eras, the interop checks against the official
+# tools, and short benchmark runs.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 source scripts/lib.sh
 
 step "tools (node 24 and the official MCP test tools, cached)"
-scripts/setup-tools.sh >/dev/null
+NODE_BIN=$(scripts/setup-tools.sh)
+
+step "PostgreSQL 15 (Debian's packages; a throwaway cluster on loopback)"
+start_postgres
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -33,5 +37,8 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
   step "benchmark (quick run, so the bench keeps working)"
   cargo build --release -p mcp-bench --examples
   cargo bench -p mcp-bench --bench echo -- --quick
+  PATH="$NODE_BIN:$PATH" \
+    MCP_SERVER_POSTGRES_JS="${MCP_CACHE_DIR:-$HOME/.cache/mcp-connectors}/npm/node_modules/@modelcontextprotocol/server-postgres/dist/index.js" \
+    cargo bench -p mcp-postgres --bench query -- --quick
 fi
 echo "all tests passed" >&2

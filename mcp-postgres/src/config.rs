@@ -18,6 +18,21 @@ pub enum WriteMode {
     All,
 }
 
+/// Groups of tools, to list only what a deployment needs (every tool definition costs
+/// the model context).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Toolset {
+    /// list_databases, list_schemas, list_objects, describe_table, search_objects,
+    /// list_functions, list_extensions, list_enums, list_sequences.
+    Explore,
+    /// query, explain, and export / execute when enabled.
+    Sql,
+    /// active_queries, locks, long_transactions, settings, roles, grants.
+    Operations,
+    /// top_queries, database_health, index_advice.
+    Performance,
+}
+
 /// The flags of `mcp-postgres`, besides the ones every connector shares.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PgArgs {
@@ -59,6 +74,9 @@ pub struct PgArgs {
     /// The directory `export` writes files into (export is off without it).
     #[arg(long, env = "MCP_POSTGRES_EXPORT_DIR")]
     pub export_dir: Option<PathBuf>,
+    /// Only the tools of these groups (comma-separated; default: all).
+    #[arg(long, env = "MCP_POSTGRES_TOOLSETS", value_enum, value_delimiter = ',')]
+    pub toolsets: Vec<Toolset>,
 }
 
 /// One database as the file describes it.
@@ -95,6 +113,8 @@ pub struct Settings {
     pub max_result_bytes: usize,
     pub allow_functions: Vec<String>,
     pub export_dir: Option<PathBuf>,
+    /// Empty: every toolset.
+    pub toolsets: Vec<Toolset>,
 }
 
 impl PgArgs {
@@ -161,6 +181,7 @@ impl PgArgs {
             max_result_bytes: self.max_result_bytes,
             allow_functions: self.allow_functions.iter().map(|f| f.trim().to_ascii_lowercase()).collect(),
             export_dir: self.export_dir.clone(),
+            toolsets: self.toolsets.clone(),
         })
     }
 }

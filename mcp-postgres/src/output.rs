@@ -38,29 +38,24 @@ pub fn json_len(value: &Value) -> usize {
     }
 }
 
-/// The schema of a tabular result, for `outputSchema`.
+/// The schema of a tabular result, for `outputSchema` (kept terse: every tabular tool
+/// repeats it in `tools/list`).
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct TableSchema {
-    /// The database the statement ran on.
     database: String,
-    /// Result columns, in order, with their Postgres types.
+    /// Name and Postgres type of each column.
     columns: Vec<ColumnInfo>,
-    /// Rows as arrays in column order: numbers, strings (numeric, timestamps, uuid,
-    /// base64 bytea), JSON for json/jsonb, arrays, null.
+    /// Arrays in column order.
     rows: Vec<Vec<Value>>,
-    /// Rows returned in this result.
     row_count: usize,
-    /// Whether more rows exist than were returned.
     truncated: bool,
-    /// The `offset` that returns the next rows, when truncated.
+    /// Pass as `offset` for the next rows.
     #[serde(skip_serializing_if = "Option::is_none")]
     next_offset: Option<usize>,
-    /// Rows changed by a write.
     #[serde(skip_serializing_if = "Option::is_none")]
     rows_affected: Option<u64>,
-    /// What else the model should know (dry runs, truncation).
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<String>,
 }

@@ -140,3 +140,13 @@ async fn statement_timeout_stops_a_slow_query() {
         assert_eq!(c.ok("query", json!({"sql": "SELECT 7"})).await["rows"][0], json!([7]));
     }
 }
+
+#[tokio::test]
+async fn toolsets_trim_the_tool_list() {
+    let c = start(TRANSPORTS[0], &["--toolsets", "sql,performance"]).await;
+    let mut names: Vec<String> = c.client.list_tools().await.expect("tools").into_iter().map(|t| t.name).collect();
+    names.sort();
+    assert_eq!(names, ["database_health", "explain", "index_advice", "query", "top_queries"]);
+    let all = start(TRANSPORTS[0], &[]).await.client.list_tools().await.expect("tools").len();
+    assert!(all >= 20, "{all} tools by default");
+}

@@ -15,7 +15,18 @@ use mcp_core::{Context, ToolError, tool};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
+use crate::config::Toolset;
 use crate::databases::Databases;
+
+/// The group a tool belongs to, for `--toolsets`.
+fn toolset(tool: &str) -> Toolset {
+    match tool {
+        "query" | "explain" | "export" | "execute" => Toolset::Sql,
+        "active_queries" | "locks" | "long_transactions" | "settings" | "roles" | "grants" => Toolset::Operations,
+        "top_queries" | "database_health" | "index_advice" => Toolset::Performance,
+        _ => Toolset::Explore,
+    }
+}
 
 /// A tool whose handler also receives the databases.
 pub(crate) fn with_dbs<F, Fut, A, O>(name: &str, dbs: &Arc<Databases>, handler: F) -> ToolRoute
@@ -29,8 +40,14 @@ where
     tool(name, move |ctx, args| handler(dbs.clone(), ctx, args))
 }
 
-/// Every tool of the connector.
+/// Every tool of the connector, as far as `--toolsets` keeps them.
 pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
+    let selected = dbs.settings.toolsets.clone();
+    all_tools(builder, dbs)
+        .retain_tools(move |route| selected.is_empty() || selected.contains(&toolset(&route.definition().name)))
+}
+
+fn all_tools(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
     let limits = format!(
         "Returns at most {} rows / {} KiB per call; a truncated result says so and gives the `nextOffset` for the rest.",
         dbs.settings.max_rows,
