@@ -1,9 +1,11 @@
 //! In-process cost of the security layers: `Server::handle_request` for the echo tool,
 //! without any transport, plain and with the policy, the audit trail (to a file) and
-//! both. Separates what the layers cost from the noise of sockets and pipes.
+//! both. Separates what the layers cost from the noise of sockets and pipes. Besides the
+//! time per call, it reports the CPU time per call of the whole process, the audit
+//! writer thread included (what a request costs a machine whose cores are all busy).
 //!
 //! ```sh
-//! cargo bench -p mcp-bench --bench dispatch
+//! cargo bench -p mcp-bench --bench dispatch -- [--quick] [--only plain|policy|audit|policy+audit]
 //! ```
 
 // The report is this program's output.
@@ -62,6 +64,29 @@ fn per_call(runtime: &tokio::runtime::Runtime, server: &Server, calls: usize) ->
     })
 }
 
+/// The median of each server's rounds, in nanoseconds.
+fn medians(mut rounds: Vec<Vec<Duration>>) -> Vec<f64> {
+    rounds
+        .iter_mut()
+        .map(|t| {
+            t.sort();
+            t[t.len() / 2].as_nanos() as f64
+        })
+        .collect()
+}
+
+/// CPU time used so far by the threads of this process that are still running (from
+/// Linux's per-thread schedstat; zero elsewhere).
+fn process_cpu() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Duration::ZERO };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .map(Duration::from_nanos)
+        .sum()
+}
+
 fn main() -> std::io::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     let calls = if quick { 20_000 } else { 200_000 };
@@ -74,24 +99,28 @@ fn main() -> std::io::Result<()> {
         ("audit", builder().audit(audit("a.jsonl")?).build()),
         ("policy+audit", builder().policy(policy()).audit(audit("b.jsonl")?).build()),
     ];
+    // `--only NAME` runs one server alone (to profile it).
+    let only = std::env::args().skip_while(|a| a != "--only").nth(1);
+    let servers: Vec<_> = servers.into_iter().filter(|(name, _)| only.as_ref().is_none_or(|o| o == name)).collect();
     // Rounds interleave the servers, so that drifts of the machine hit them all alike;
     // each keeps its median round.
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); servers.len()];
+    let mut cpu: Vec<Vec<Duration>> = vec![Vec::new(); servers.len()];
     for _ in 0..7 {
         for (i, (_, server)) in servers.iter().enumerate() {
+            let before = process_cpu();
             times[i].push(per_call(&runtime, server, calls));
             server.flush_audit();
+            cpu[i].push((process_cpu().saturating_sub(before)) / calls as u32);
         }
     }
-    let medians: Vec<f64> = times
-        .iter_mut()
-        .map(|t| {
-            t.sort();
-            t[t.len() / 2].as_nanos() as f64
-        })
-        .collect();
-    for ((name, _), t) in servers.iter().zip(&medians) {
-        println!("{name:<14} {t:>7.0} ns per call  (+{:>5.0} ns over plain)", t - medians[0]);
+    let (medians, cpu) = (medians(times), medians(cpu));
+    for (((name, _), t), c) in servers.iter().zip(&medians).zip(&cpu) {
+        println!(
+            "{name:<14} {t:>7.0} ns per call  (+{:>5.0} ns over plain)   CPU {c:>7.0} ns per call  (+{:>5.0} ns)",
+            t - medians[0],
+            c - cpu[0]
+        );
     }
     Ok(())
 }

@@ -10,12 +10,14 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::sync::lock;
 
 /// The `prev` of a trail's first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -53,66 +55,235 @@ pub struct AuditRecord {
     pub bytes_out: usize,
 }
 
-/// The body of a line, serialized by the thread that handled the request (so that the
-/// writer thread frees one buffer, not the record's many allocations: cross-thread frees
-/// contend on the allocator). The writer puts `ts` and `prev` in front. Spelled out
-/// rather than `#[serde(flatten)]`, which is several times slower.
-#[derive(Serialize)]
-struct Body<'a> {
-    transport: &'a str,
-    identity: &'a str,
-    era: &'a str,
-    version: &'a str,
-    method: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    target: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    arguments: Option<&'a Value>,
-    outcome: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
-    duration_ms: f64,
-    bytes_in: usize,
-    bytes_out: usize,
+/// The fields of a request known before it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditStart<'a> {
+    /// The transport: `stdio`, `http` or `ws`.
+    pub transport: &'static str,
+    /// The client identity.
+    pub identity: &'a str,
+    /// `handshake` or `stateless`.
+    pub era: &'static str,
+    /// The protocol revision (empty before a handshake).
+    pub version: &'static str,
+    /// The JSON-RPC method.
+    pub method: &'a str,
+    /// The tool, prompt or resource the request is about.
+    pub target: Option<&'a str>,
+    /// The arguments as received: they are redacted as they are written.
+    pub arguments: Option<&'a Value>,
+    /// Argument names the tool declared sensitive.
+    pub sensitive: &'a [String],
+    /// Size of the request's params, in bytes.
+    pub bytes_in: usize,
 }
 
-enum Command {
-    /// A serialized [`Body`].
-    Line(Vec<u8>),
-    Flush(mpsc::Sender<()>),
+/// How a request ended.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditEnd<'a> {
+    /// `ok`, `tool_error`, `input_required`, `denied` or `error`.
+    pub outcome: &'static str,
+    /// The error message, for failures.
+    pub error: Option<&'a str>,
+    /// Time taken, in milliseconds.
+    pub duration_ms: f64,
+    /// Size of the result or error, in bytes.
+    pub bytes_out: usize,
+}
+
+/// A line begun before its request runs: the fields known then are already serialized
+/// (arguments redacted), so that nothing of the request is cloned for the audit trail.
+#[derive(Debug)]
+pub struct PendingLine {
+    /// The body so far, without the opening brace (the writer puts `ts` and `prev` first).
+    body: Vec<u8>,
+    bytes_in: usize,
+}
+
+impl PendingLine {
+    /// Serializes the fields known before the request runs.
+    pub fn begin(start: AuditStart<'_>) -> Self {
+        let mut body = Vec::with_capacity(256);
+        body.extend_from_slice(b"\"transport\":");
+        push_str(&mut body, start.transport);
+        body.extend_from_slice(b",\"identity\":");
+        push_str(&mut body, start.identity);
+        body.extend_from_slice(b",\"era\":");
+        push_str(&mut body, start.era);
+        body.extend_from_slice(b",\"version\":");
+        push_str(&mut body, start.version);
+        body.extend_from_slice(b",\"method\":");
+        push_str(&mut body, start.method);
+        if let Some(target) = start.target {
+            body.extend_from_slice(b",\"target\":");
+            push_str(&mut body, target);
+        }
+        if let Some(arguments) = start.arguments {
+            body.extend_from_slice(b",\"arguments\":");
+            write_redacted(&mut body, arguments, start.sensitive);
+        }
+        Self { body, bytes_in: start.bytes_in }
+    }
+
+    /// Adds the outcome: the body is complete.
+    fn finish(mut self, end: AuditEnd<'_>) -> Vec<u8> {
+        let body = &mut self.body;
+        body.extend_from_slice(b",\"outcome\":");
+        push_str(body, end.outcome);
+        if let Some(error) = end.error {
+            body.extend_from_slice(b",\"error\":");
+            push_str(body, error);
+        }
+        body.extend_from_slice(b",\"duration_ms\":");
+        push_json(body, &end.duration_ms);
+        body.extend_from_slice(b",\"bytes_in\":");
+        push_json(body, &self.bytes_in);
+        body.extend_from_slice(b",\"bytes_out\":");
+        push_json(body, &end.bytes_out);
+        body.push(b'}');
+        self.body
+    }
+}
+
+/// Appends `value` as JSON.
+fn push_json(buf: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
+    // Writing into a Vec cannot fail, and these values (strings, numbers) always serialize.
+    let _ = serde_json::to_writer(&mut *buf, value);
+}
+
+fn push_str(buf: &mut Vec<u8>, s: &str) {
+    push_json(buf, s);
+}
+
+/// Writes `value` as compact JSON with secret-looking and `sensitive` fields replaced:
+/// the same text as serializing [`redact`]'s copy, without building the copy.
+fn write_redacted(buf: &mut Vec<u8>, value: &Value, sensitive: &[String]) {
+    match value {
+        Value::Object(map) => {
+            buf.push(b'{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                push_str(buf, k);
+                buf.push(b':');
+                if is_secret(k, sensitive) {
+                    buf.extend_from_slice(b"\"[REDACTED]\"");
+                } else {
+                    write_redacted(buf, v, sensitive);
+                }
+            }
+            buf.push(b'}');
+        }
+        Value::Array(items) => {
+            buf.push(b'[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                write_redacted(buf, v, sensitive);
+            }
+            buf.push(b']');
+        }
+        leaf => push_json(buf, leaf),
+    }
+}
+
+/// The queue between request threads and the writer: complete bodies, end to end.
+/// Appending is a copy under a lock held for nothing else, and the writer swaps the whole
+/// batch out at once: no allocation per request, and no buffer freed on another thread
+/// than the one that allocated it (cross-thread frees contend on the allocator).
+#[derive(Debug, Default)]
+struct Queue {
+    batch: Batch,
+    flushes: Vec<mpsc::Sender<()>>,
+    /// The writer is blocked waiting for work: the next record must wake it.
+    idle: bool,
+    /// Every handle is gone: write what is queued and stop.
+    closed: bool,
+    /// The writer could not start or has failed: records are dropped (and said to be).
+    stopped: bool,
+}
+
+/// Bodies stored end to end, and where each ends.
+#[derive(Debug, Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Batch {
+    fn push(&mut self, body: &[u8]) {
+        self.bytes.extend_from_slice(body);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn bodies(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(start, &end)| &self.bytes[start..end])
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+}
+
+/// Tells the writer to finish when the last [`AuditLog`] handle goes.
+#[derive(Debug)]
+struct Handle(Arc<Shared>);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        lock(&self.0.queue).closed = true;
+        self.0.wake.notify_one();
+    }
 }
 
 /// A handle on the trail's writer thread; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
-    tx: mpsc::Sender<Command>,
+    handle: Arc<Handle>,
 }
 
 impl AuditLog {
     /// Appends to `path`, continuing the chain of the lines already there.
     pub fn to_file(path: &Path) -> std::io::Result<Self> {
         let mut file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
-        let prev = last_line(&mut file)?.map_or_else(|| GENESIS.to_string(), |l| hash(&l));
+        let prev = last_line(&mut file)?.map_or(GENESIS_HEX, |l| hex_digest(l.as_bytes()));
         Ok(Self::spawn(Sink::File(file), prev))
     }
 
     /// Writes to stderr (a chain of its own, starting now).
     pub fn to_stderr() -> Self {
-        Self::spawn(Sink::Stderr, GENESIS.to_string())
+        Self::spawn(Sink::Stderr, GENESIS_HEX)
     }
 
-    fn spawn(sink: Sink, prev: String) -> Self {
-        let (tx, rx) = mpsc::channel();
-        let spawned = std::thread::Builder::new().name("audit".into()).spawn(move || write_loop(rx, sink, prev));
+    fn spawn(sink: Sink, prev: [u8; 64]) -> Self {
+        let shared = Arc::new(Shared::default());
+        let writer = Arc::clone(&shared);
+        let spawned =
+            std::thread::Builder::new().name("audit".into()).spawn(move || Writer::new(sink, prev).run(&writer));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the audit writer; audit lines will be lost");
+            lock(&shared.queue).stopped = true;
         }
-        Self { tx }
+        Self { handle: Arc::new(Handle(shared)) }
     }
 
     /// Queues a record.
     pub fn record(&self, record: AuditRecord) {
-        let body = Body {
+        let line = PendingLine::begin(AuditStart {
             transport: record.transport,
             identity: &record.identity.name,
             era: record.era,
@@ -120,28 +291,53 @@ impl AuditLog {
             method: &record.method,
             target: record.target.as_deref(),
             arguments: record.arguments.as_ref(),
-            outcome: record.outcome,
-            error: record.error.as_deref(),
-            duration_ms: record.duration_ms,
+            sensitive: &[],
             bytes_in: record.bytes_in,
-            bytes_out: record.bytes_out,
-        };
-        let mut bytes = Vec::with_capacity(256);
-        if let Err(e) = serde_json::to_writer(&mut bytes, &body) {
-            tracing::error!(error = %e, "an audit record could not be serialized");
+        });
+        self.finish(
+            line,
+            AuditEnd {
+                outcome: record.outcome,
+                error: record.error.as_deref(),
+                duration_ms: record.duration_ms,
+                bytes_out: record.bytes_out,
+            },
+        );
+    }
+
+    /// Completes a line begun with [`PendingLine::begin`] and queues it.
+    pub fn finish(&self, line: PendingLine, end: AuditEnd<'_>) {
+        let body = line.finish(end);
+        let shared = &self.handle.0;
+        let mut queue = lock(&shared.queue);
+        if queue.stopped {
+            drop(queue);
+            tracing::error!("the audit writer has stopped; an audit line was lost");
             return;
         }
-        if self.tx.send(Command::Line(bytes)).is_err() {
-            tracing::error!("the audit writer has stopped; an audit line was lost");
+        queue.batch.push(&body);
+        let wake = std::mem::take(&mut queue.idle);
+        drop(queue);
+        if wake {
+            shared.wake.notify_one();
         }
     }
 
     /// Waits until every queued record is on disk (at shutdown, and in tests).
     pub fn flush(&self) {
         let (done, wait) = mpsc::channel();
-        if self.tx.send(Command::Flush(done)).is_ok() {
-            let _ = wait.recv_timeout(std::time::Duration::from_secs(10));
+        let shared = &self.handle.0;
+        let mut queue = lock(&shared.queue);
+        if queue.stopped {
+            return;
         }
+        queue.flushes.push(done);
+        let wake = std::mem::take(&mut queue.idle);
+        drop(queue);
+        if wake {
+            shared.wake.notify_one();
+        }
+        let _ = wait.recv_timeout(std::time::Duration::from_secs(10));
     }
 }
 
@@ -155,80 +351,106 @@ const TICK: std::time::Duration = std::time::Duration::from_millis(5);
 /// How often a busy trail is fsync'd (an idle one is synced as soon as it goes idle).
 const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
-fn write_loop(rx: mpsc::Receiver<Command>, sink: Sink, mut prev: String) {
-    let mut out: Box<dyn Write> = match &sink {
-        Sink::File(f) => match f.try_clone() {
-            Ok(f) => Box::new(std::io::BufWriter::with_capacity(256 * 1024, f)),
-            Err(e) => {
-                tracing::error!(error = %e, "audit file unusable");
-                return;
-            }
-        },
-        Sink::Stderr => Box::new(std::io::stderr()),
-    };
-    let mut waiting: Vec<mpsc::Sender<()>> = Vec::new();
-    let mut line = Vec::with_capacity(1024);
-    let mut last_sync = std::time::Instant::now();
-    // Idle: block until a record comes. Busy: wake every TICK and take everything queued,
-    // so that requests never pay for waking this thread, and disk syncs are batched.
-    'idle: while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
+/// The writer thread's state: the chain, and buffers reused from batch to batch.
+struct Writer {
+    sink: Sink,
+    prev: [u8; 64],
+    clock: Clock,
+    /// The bodies taken from the queue (swapped with the queue's, keeping both capacities).
+    batch: Batch,
+    /// The batch's lines, written with one system call.
+    out: Vec<u8>,
+}
+
+impl Writer {
+    fn new(sink: Sink, prev: [u8; 64]) -> Self {
+        Self { sink, prev, clock: Clock::default(), batch: Batch::default(), out: Vec::new() }
+    }
+
+    /// Idle: block until a record comes. Busy: wake every TICK and take everything queued,
+    /// so that requests never pay for waking this thread, and disk syncs are batched.
+    fn run(mut self, shared: &Shared) {
+        let mut last_sync = std::time::Instant::now();
+        let mut unsynced = false;
         loop {
-            let mut took = false;
-            while let Some(command) = next.take().or_else(|| rx.try_recv().ok()) {
-                took = true;
-                match command {
-                    Command::Line(body) => write_line(&mut out, &mut prev, &body, &mut line),
-                    Command::Flush(done) => waiting.push(done),
+            let (flushes, closed) = {
+                let mut queue = lock(&shared.queue);
+                if !unsynced {
+                    while queue.batch.is_empty() && queue.flushes.is_empty() && !queue.closed {
+                        queue.idle = true;
+                        queue = shared.wake.wait(queue).unwrap_or_else(|p| p.into_inner());
+                    }
+                    queue.idle = false;
                 }
+                std::mem::swap(&mut queue.batch, &mut self.batch);
+                (std::mem::take(&mut queue.flushes), queue.closed)
+            };
+            let took = !self.batch.is_empty();
+            if took {
+                if let Err(e) = self.write_batch() {
+                    tracing::error!(error = %e, "writing the audit trail failed");
+                }
+                unsynced = true;
             }
-            let _ = out.flush();
-            if !took || !waiting.is_empty() || last_sync.elapsed() >= SYNC_EVERY {
-                if let Sink::File(f) = &sink
+            if unsynced && (!took || !flushes.is_empty() || closed || last_sync.elapsed() >= SYNC_EVERY) {
+                if let Sink::File(f) = &self.sink
                     && let Err(e) = f.sync_data()
                 {
                     tracing::error!(error = %e, "fsync of the audit trail failed");
                 }
+                unsynced = false;
                 last_sync = std::time::Instant::now();
-                for done in waiting.drain(..) {
-                    let _ = done.send(());
-                }
             }
-            if !took {
-                continue 'idle;
+            for done in flushes {
+                let _ = done.send(());
             }
-            std::thread::sleep(TICK);
+            if closed {
+                return;
+            }
+            if took {
+                std::thread::sleep(TICK);
+            }
         }
     }
-    let _ = out.flush();
-}
 
-/// Writes `{"ts":…,"prev":…,` + the body's fields, and advances the chain.
-fn write_line(out: &mut dyn Write, prev: &mut String, body: &[u8], line: &mut Vec<u8>) {
-    let Some(fields) = body.strip_prefix(b"{") else { return };
-    line.clear();
-    line.extend_from_slice(b"{\"ts\":\"");
-    line.extend_from_slice(timestamp().as_bytes());
-    line.extend_from_slice(b"\",\"prev\":\"");
-    line.extend_from_slice(prev.as_bytes());
-    line.extend_from_slice(b"\",");
-    line.extend_from_slice(fields);
-    *prev = hash(&line);
-    line.push(b'\n');
-    if let Err(e) = out.write_all(line) {
-        tracing::error!(error = %e, "writing the audit trail failed");
+    /// Writes each queued body as `{"ts":…,"prev":…,` + its fields, advancing the chain.
+    fn write_batch(&mut self) -> std::io::Result<()> {
+        self.out.clear();
+        for body in self.batch.bodies() {
+            let start = self.out.len();
+            self.out.extend_from_slice(b"{\"ts\":\"");
+            self.clock.write_now(&mut self.out);
+            self.out.extend_from_slice(b"\",\"prev\":\"");
+            self.out.extend_from_slice(&self.prev);
+            self.out.extend_from_slice(b"\",");
+            self.out.extend_from_slice(body);
+            self.prev = hex_digest(&self.out[start..]);
+            self.out.push(b'\n');
+        }
+        self.batch.clear();
+        match &mut self.sink {
+            Sink::File(f) => f.write_all(&self.out),
+            Sink::Stderr => std::io::stderr().lock().write_all(&self.out),
+        }
     }
 }
 
-fn hash(line: impl AsRef<[u8]>) -> String {
+/// [`GENESIS`] as bytes.
+const GENESIS_HEX: [u8; 64] = [b'0'; 64];
+
+/// The SHA-256 of `bytes`, in lowercase hex.
+fn hex_digest(bytes: &[u8]) -> [u8; 64] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(line.as_ref());
-    let mut hex = String::with_capacity(64);
-    for b in digest {
-        hex.push(char::from(HEX[usize::from(b >> 4)]));
-        hex.push(char::from(HEX[usize::from(b & 15)]));
+    let mut hex = [0; 64];
+    for (i, b) in Sha256::digest(bytes).into_iter().enumerate() {
+        hex[2 * i] = HEX[usize::from(b >> 4)];
+        hex[2 * i + 1] = HEX[usize::from(b & 15)];
     }
     hex
+}
+
+fn hash(line: &str) -> String {
+    String::from_utf8_lossy(&hex_digest(line.as_bytes())).into_owned()
 }
 
 /// The size of `value` as JSON, without building the text.
@@ -248,21 +470,31 @@ pub fn json_size(value: &impl Serialize) -> usize {
     count.0
 }
 
-/// RFC 3339 UTC time with milliseconds. The date and time of day are formatted once a
-/// second (the writer thread is the only caller).
-fn timestamp() -> String {
-    thread_local! {
-        static SECOND: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((-1, String::new())) };
+/// RFC 3339 UTC time with milliseconds, written by the writer thread for each line; the
+/// date and time of day are formatted once a second.
+#[derive(Default)]
+struct Clock {
+    second: Option<(u64, String)>,
+}
+
+impl Clock {
+    fn write_now(&mut self, out: &mut Vec<u8>) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let (secs, millis) = (now.as_secs(), now.subsec_millis());
+        let second = match &mut self.second {
+            Some((s, text)) if *s == secs => text,
+            slot => &slot.insert((secs, format_second(secs as i64))).1,
+        };
+        out.extend_from_slice(second.as_bytes());
+        // Milliseconds are below 1000: three ASCII digits.
+        out.extend_from_slice(&[
+            b'.',
+            b'0' + (millis / 100) as u8,
+            b'0' + (millis / 10 % 10) as u8,
+            b'0' + (millis % 10) as u8,
+            b'Z',
+        ]);
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let (secs, millis) = (now.as_secs() as i64, now.subsec_millis());
-    SECOND.with(|cell| {
-        let mut cached = cell.borrow_mut();
-        if cached.0 != secs {
-            *cached = (secs, format_second(secs));
-        }
-        format!("{}.{millis:03}Z", cached.1)
-    })
 }
 
 /// `YYYY-MM-DDTHH:MM:SS` of a Unix time, without a date-time dependency.
@@ -297,15 +529,20 @@ pub fn redact(arguments: &Value, sensitive: &[String]) -> Value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
-                    let secret =
-                        SECRET_NAMES.iter().any(|s| contains_ignoring_case(k, s)) || sensitive.iter().any(|s| s == k);
-                    (k.clone(), if secret { Value::String("[REDACTED]".into()) } else { redact(v, sensitive) })
+                    let value =
+                        if is_secret(k, sensitive) { Value::String("[REDACTED]".into()) } else { redact(v, sensitive) };
+                    (k.clone(), value)
                 })
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(|v| redact(v, sensitive)).collect()),
         other => other.clone(),
     }
+}
+
+/// Whether the field `name` holds a secret: by its name, or declared sensitive.
+fn is_secret(name: &str, sensitive: &[String]) -> bool {
+    SECRET_NAMES.iter().any(|s| contains_ignoring_case(name, s)) || sensitive.iter().any(|s| s == name)
 }
 
 /// Whether `name` contains the lowercase `part`, ignoring ASCII case (without allocating:
@@ -403,8 +640,43 @@ mod tests {
     }
 
     #[test]
+    fn lines_hold_every_field_in_order_with_arguments_redacted_as_they_are_written() {
+        let arguments = json!({"b": [1, {"secret": "s"}], "a": "x\ny\"", "dsn": "d", "n": null, "f": 1.5});
+        let line = PendingLine::begin(AuditStart {
+            transport: "http",
+            identity: "ci \"bot\"",
+            era: "stateless",
+            version: "2026-07-28",
+            method: "tools/call",
+            target: Some("query"),
+            arguments: Some(&arguments),
+            sensitive: &["dsn".into()],
+            bytes_in: 42,
+        });
+        let end = AuditEnd { outcome: "tool_error", error: Some("bad\nthing"), duration_ms: 0.25, bytes_out: 7 };
+        let text = String::from_utf8([b"{".as_slice(), &line.finish(end)].concat()).expect("utf-8");
+        let body: Value = serde_json::from_str(&text).expect("json");
+        let expected = json!({
+            "transport": "http", "identity": "ci \"bot\"", "era": "stateless", "version": "2026-07-28",
+            "method": "tools/call", "target": "query", "arguments": redact(&arguments, &["dsn".into()]),
+            "outcome": "tool_error", "error": "bad\nthing", "duration_ms": 0.25, "bytes_in": 42, "bytes_out": 7,
+        });
+        assert_eq!(body, expected);
+        // The order of the lines written before (and that readers of the trail may expect).
+        let order = ["transport", "identity", "era", "version", "method", "target", "arguments", "outcome"];
+        let order = order.iter().chain(&["error", "duration_ms", "bytes_in", "bytes_out"]);
+        let at: Vec<Option<usize>> = order.map(|k| text.find(&format!("\"{k}\":"))).collect();
+        assert!(at.iter().all(Option::is_some) && at.is_sorted(), "{text}");
+        let mut written = Vec::new();
+        write_redacted(&mut written, &arguments, &["dsn".into()]);
+        assert_eq!(written, serde_json::to_vec(&redact(&arguments, &["dsn".into()])).expect("json"));
+    }
+
+    #[test]
     fn timestamps_are_rfc3339() {
-        let ts = timestamp();
+        let mut out = Vec::new();
+        Clock::default().write_now(&mut out);
+        let ts = String::from_utf8(out).expect("ascii");
         assert_eq!(ts.len(), 24, "{ts}");
         assert!(ts.starts_with("20") && ts.ends_with('Z') && &ts[10..11] == "T", "{ts}");
     }

@@ -23,8 +23,9 @@
 //! The command-line flags (`--read-only`, `--allow-tools`, `--deny-tools`) bound
 //! everyone, whatever the file grants.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
@@ -126,12 +127,20 @@ pub struct Policy {
 }
 
 /// Tools already found allowed, per identity without OAuth scopes: a policy never
-/// changes, and matching globs on every call costs more than the call itself.
+/// changes, and matching globs on every call costs more than the call itself. Ordered
+/// maps of a few short names compare faster than they hash, and concurrent requests
+/// only read.
 #[derive(Debug, Default)]
-struct AllowedCache(std::sync::Mutex<HashMap<String, HashSet<String>>>);
+struct AllowedCache(RwLock<BTreeMap<String, BTreeSet<String>>>);
 
 /// Entries beyond which nothing more is cached (the rules still apply, uncached).
 const ALLOWED_CACHE_LIMIT: usize = 10_000;
+
+impl AllowedCache {
+    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, BTreeSet<String>>> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 impl Clone for AllowedCache {
     fn clone(&self) -> Self {
@@ -183,8 +192,7 @@ impl Policy {
     /// `Err` with the rule that denies `identity` the use of `tool`.
     pub fn check(&self, identity: &Identity, tool: &Tool) -> Result<(), String> {
         let cacheable = identity.scopes.is_empty();
-        if cacheable
-            && crate::sync::lock(&self.allowed.0).get(&identity.name).is_some_and(|tools| tools.contains(&tool.name))
+        if cacheable && self.allowed.read().get(&identity.name).is_some_and(|tools| tools.contains(tool.name.as_str()))
         {
             return Ok(());
         }
@@ -194,8 +202,8 @@ impl Policy {
             }
         }
         if cacheable {
-            let mut cache = crate::sync::lock(&self.allowed.0);
-            if cache.values().map(HashSet::len).sum::<usize>() < ALLOWED_CACHE_LIMIT {
+            let mut cache = self.allowed.0.write().unwrap_or_else(PoisonError::into_inner);
+            if cache.values().map(BTreeSet::len).sum::<usize>() < ALLOWED_CACHE_LIMIT {
                 cache.entry(identity.name.clone()).or_default().insert(tool.name.clone());
             }
         }

@@ -4,9 +4,8 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-
-use tokio::sync::Semaphore;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -23,8 +22,7 @@ use crate::protocol::{
     Era, ErrorObject, Implementation, LoggingLevel, Message, Notification, ProtocolVersion, Request, RequestId,
     Response, codes, jsonrpc::kind,
 };
-use crate::security::Identity;
-use crate::security::audit::AuditRecord;
+use crate::security::audit::{AuditEnd, AuditStart, PendingLine};
 
 /// Methods a stateless (2026-07-28) request may name.
 const STATELESS_METHODS: &[&str] = &[
@@ -179,6 +177,24 @@ fn classify(response: &Response) -> (&'static str, Option<String>) {
 /// audit trail tell a denial from other invalid calls by it.
 const DENIED_BY: &str = "deniedBy";
 
+/// A request's place among those its client has in flight, given back when dropped. A
+/// counter rather than a semaphore: taking and giving back are one atomic operation
+/// each, where a semaphore's release takes a lock (this runs on every request).
+struct ClientSlot(Arc<AtomicUsize>);
+
+impl ClientSlot {
+    fn take(count: Arc<AtomicUsize>, limit: usize) -> Option<Self> {
+        count.fetch_update(Ordering::Acquire, Ordering::Relaxed, |n| (n < limit).then_some(n + 1)).ok()?;
+        Some(Self(count))
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
+}
+
 impl Server {
     /// Answers one request. `sink` carries the request's own messages (progress, logs,
     /// handshake-era input requests) ahead of the response.
@@ -188,7 +204,7 @@ impl Server {
         let _in_flight = self.inner.metrics.start();
         let method = req.method.clone();
         let tool = self.metric_label(&req);
-        let audit = self.inner.audit.as_ref().map(|log| (log, self.audit_start(session, &req)));
+        let audit = self.inner.audit.as_ref().map(|log| (log, self.audit_start(session, &req, &method)));
         let response = match self.client_slot(session) {
             Err(e) => Response::error(Some(id), e),
             Ok(_slot) => match AssertUnwindSafe(self.route(session, req, sink)).catch_unwind().await {
@@ -202,15 +218,13 @@ impl Server {
         };
         let (outcome, error) = classify(&response);
         self.inner.metrics.finish(&method, tool, outcome, started.elapsed().as_secs_f64());
-        if let Some((log, mut record)) = audit {
-            record.duration_ms = started.elapsed().as_secs_f64() * 1e3;
-            record.outcome = outcome;
-            record.error = error;
-            record.bytes_out = match &response.outcome {
+        if let Some((log, line)) = audit {
+            let bytes_out = match &response.outcome {
                 Ok(result) => crate::security::audit::json_size(result),
                 Err(e) => e.message.len(),
             };
-            log.record(record);
+            let duration_ms = started.elapsed().as_secs_f64() * 1e3;
+            log.finish(line, AuditEnd { outcome, error: error.as_deref(), duration_ms, bytes_out });
         }
         response
     }
@@ -226,24 +240,24 @@ impl Server {
     }
 
     /// A slot among the requests this client may have in flight at once.
-    fn client_slot(&self, session: &Session) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ErrorObject> {
+    fn client_slot(&self, session: &Session) -> Result<Option<ClientSlot>, ErrorObject> {
         let limit = self.inner.config.max_in_flight_per_client;
         if limit == 0 {
             return Ok(None);
         }
         let identity = session.identity();
         // Unauthenticated HTTP clients all share one name: a bound on it would bound them all.
-        if *identity == Identity::anonymous() {
+        if identity.name == "anonymous" && identity.scopes.is_empty() {
             return Ok(None);
         }
-        let slots = {
+        let count = {
             let mut all = crate::sync::lock(&self.inner.client_slots);
             match all.get(&identity.name) {
-                Some(slots) => slots.clone(),
-                None => all.entry(identity.name.clone()).or_insert_with(|| Arc::new(Semaphore::new(limit))).clone(),
+                Some(count) => count.clone(),
+                None => all.entry(identity.name.clone()).or_default().clone(),
             }
         };
-        slots.try_acquire_owned().map(Some).map_err(|_| {
+        ClientSlot::take(count, limit).map(Some).ok_or_else(|| {
             ErrorObject::internal(format!(
                 "Too many requests in flight for client {:?}: the limit is {limit}; wait for some to finish",
                 identity.name
@@ -251,8 +265,8 @@ impl Server {
         })
     }
 
-    /// The audit record of a request, before it runs.
-    fn audit_start(&self, session: &Session, req: &Request) -> AuditRecord {
+    /// The audit line of a request, begun before it runs (`method` is the request's).
+    fn audit_start(&self, session: &Session, req: &Request, method: &str) -> PendingLine {
         let params = params_of(req);
         let stateless = params.get("_meta").and_then(|m| m.get(meta::PROTOCOL_VERSION)).and_then(Value::as_str);
         let (era, version) = match (stateless, session.negotiated_version()) {
@@ -260,24 +274,20 @@ impl Server {
             (None, Some(v)) => ("handshake", v.as_str()),
             (None, None) => ("handshake", ""),
         };
-        let target = params.get("name").or_else(|| params.get("uri")).and_then(Value::as_str).map(str::to_string);
+        let target = params.get("name").or_else(|| params.get("uri")).and_then(Value::as_str);
         let sensitive =
-            target.as_deref().and_then(|t| self.inner.tools.get(t)).map(|r| r.sensitive.as_slice()).unwrap_or_default();
-        let arguments = params.get("arguments").map(|a| crate::security::audit::redact(a, sensitive));
-        AuditRecord {
+            target.and_then(|t| self.inner.tools.get(t)).map(|r| r.sensitive.as_slice()).unwrap_or_default();
+        PendingLine::begin(AuditStart {
             transport: session.transport(),
-            identity: session.identity(),
+            identity: &session.identity().name,
             era,
             version,
-            method: req.method.clone(),
+            method,
             target,
-            arguments,
-            outcome: "ok",
-            error: None,
-            duration_ms: 0.0,
+            arguments: params.get("arguments"),
+            sensitive,
             bytes_in: req.params.as_ref().map_or(0, crate::security::audit::json_size),
-            bytes_out: 0,
-        }
+        })
     }
 
     /// Handles a notification from the client.

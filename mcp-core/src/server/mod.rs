@@ -115,7 +115,8 @@ pub(crate) struct ServerInner {
     pub(crate) audit: Option<AuditLog>,
     pub(crate) startup_error: Option<String>,
     pub(crate) metrics: metrics::Metrics,
-    pub(crate) client_slots: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
+    /// Requests in flight per client identity.
+    pub(crate) client_slots: std::sync::Mutex<std::collections::HashMap<String, Arc<std::sync::atomic::AtomicUsize>>>,
     pub(crate) readiness: Option<Arc<Readiness>>,
 }
 
