@@ -70,6 +70,9 @@ pub struct Table {
     /// Rows changed (writes only).
     pub rows_affected: Option<u64>,
     pub note: Option<String>,
+    /// The rows come from the model's own SQL, whose order may not be stable between
+    /// calls; catalog listings are ordered.
+    pub user_sql: bool,
 }
 
 impl Table {
@@ -84,10 +87,16 @@ impl Table {
             Cut::Rows => format!("the {}-row limit", self.rows.rows.len()),
             Cut::Bytes => "the result size budget".to_string(),
         };
-        Some(format!(
-            "Result truncated at {why}: more rows exist. Get the next ones with offset={next} (add ORDER BY for a \
-             stable order), or aggregate / filter in SQL."
-        ))
+        Some(if self.user_sql {
+            format!(
+                "Result truncated at {why}: more rows exist. Get the next ones with offset={next} (add ORDER BY for \
+                 a stable order), or aggregate / filter in SQL."
+            )
+        } else {
+            format!(
+                "Result truncated at {why}: more rows exist. Get the next ones with offset={next}, or narrow the filter."
+            )
+        })
     }
 }
 

@@ -158,7 +158,7 @@ async fn list(
     let rows = run(&mut tx, &sql, &params, window).await?;
     tx.rollback().await?;
     let note = note.filter(|_| rows.rows.is_empty());
-    Ok(Table { database: db.name.clone(), rows, offset: window.offset, rows_affected: None, note })
+    Ok(Table { database: db.name.clone(), rows, offset: window.offset, rows_affected: None, note, user_sql: false })
 }
 
 /// Rows of `sql` as JSON objects, inside `tx`.

@@ -707,7 +707,7 @@ pub(crate) fn filter_window(all: Rows, window: Window, keep: &dyn Fn(&[Value]) -
 
 /// A [`Table`] of `rows` read from `db`.
 pub(crate) fn table(db: &Database, rows: Rows, offset: usize, note: Option<String>) -> Table {
-    Table { database: db.name.clone(), rows, offset, rows_affected: None, note }
+    Table { database: db.name.clone(), rows, offset, rows_affected: None, note, user_sql: false }
 }
 
 #[cfg(test)]

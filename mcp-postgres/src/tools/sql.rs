@@ -57,7 +57,7 @@ pub async fn query(dbs: Arc<Databases>, ctx: Context, args: QueryArgs) -> Result
     }
     let rows = run(&mut tx, &args.sql, &args.params, window).await?;
     tx.rollback().await?;
-    Ok(Table { database: db.name.clone(), rows, offset: args.offset, rows_affected: None, note: None })
+    Ok(Table { database: db.name.clone(), rows, offset: args.offset, rows_affected: None, note: None, user_sql: true })
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -103,5 +103,5 @@ pub async fn execute(dbs: Arc<Databases>, ctx: Context, args: ExecuteArgs) -> Re
         tx.commit().await?;
         None
     };
-    Ok(Table { database: db.name.clone(), rows, offset: 0, rows_affected: Some(affected), note })
+    Ok(Table { database: db.name.clone(), rows, offset: 0, rows_affected: Some(affected), note, user_sql: true })
 }
