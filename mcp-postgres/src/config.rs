@@ -74,6 +74,10 @@ pub struct PgArgs {
     /// The directory `export` writes files into (export is off without it).
     #[arg(long, env = "MCP_POSTGRES_EXPORT_DIR")]
     pub export_dir: Option<PathBuf>,
+    /// How often to look for created or dropped tables, to tell clients their table
+    /// resources changed, in seconds (0: never).
+    #[arg(long, env = "MCP_POSTGRES_SCHEMA_POLL_SECS", default_value_t = 30)]
+    pub schema_poll_secs: u64,
     /// Only the tools of these groups (comma-separated; default: all).
     #[arg(long, env = "MCP_POSTGRES_TOOLSETS", value_enum, value_delimiter = ',')]
     pub toolsets: Vec<Toolset>,

@@ -8,12 +8,14 @@ mod guard;
 mod output;
 mod prompts;
 mod resources;
+mod schema_watch;
 mod tools;
 mod transaction;
 mod values;
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use mcp_core::Server;
@@ -38,11 +40,19 @@ fn main() -> ExitCode {
     cli.serve.init_tracing();
     cli.serve.block_on(async {
         let builder = Server::builder("mcp-postgres", env!("CARGO_PKG_VERSION"));
-        let builder = match cli.postgres.settings().and_then(databases::Databases::open) {
-            Ok(dbs) => server(builder, Arc::new(dbs)),
-            Err(e) => builder.fail(e),
+        let dbs = cli.postgres.settings().and_then(databases::Databases::open).map(Arc::new);
+        let builder = match &dbs {
+            Ok(dbs) => server(builder, dbs.clone()),
+            Err(e) => builder.fail(e.clone()),
         };
-        cli.serve.run(cli.serve.configure(builder).build()).await
+        let server = cli.serve.configure(builder).build();
+        if let Ok(dbs) = dbs
+            && cli.postgres.schema_poll_secs > 0
+            && server.startup_error().is_none()
+        {
+            schema_watch::spawn(server.clone(), dbs, Duration::from_secs(cli.postgres.schema_poll_secs));
+        }
+        cli.serve.run(server).await
     })
 }
 

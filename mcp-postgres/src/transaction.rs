@@ -38,6 +38,8 @@ pub struct Tx {
     pid: i32,
     db: Arc<Database>,
     access: Access,
+    /// A statement is running (its rows not all read): dropping now must cancel it.
+    busy: bool,
 }
 
 impl std::fmt::Debug for Tx {
@@ -72,7 +74,7 @@ impl Tx {
             match (&mut *conn).fetch_all(sqlx::raw_sql(&begin)).await {
                 Ok(rows) => {
                     let pid = rows.last().and_then(|r| r.try_get::<i32, _>(0).ok()).unwrap_or(0);
-                    return Ok(Tx { conn: Some(conn), pid, db, access });
+                    return Ok(Tx { conn: Some(conn), pid, db, access, busy: false });
                 }
                 Err(e) if attempt == 1 && is_connection_error(&e) => {
                     conn.close_on_drop();
@@ -163,22 +165,28 @@ impl Tx {
 
 impl Drop for Tx {
     fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else { return };
-        // Dropped mid-call: the statement may still run. Cancel it, then close the
-        // connection rather than hand a busy one back to the pool.
+        let Some(mut conn) = self.conn.take() else { return };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            conn.close_on_drop();
+            return;
+        };
         let db = self.db.clone();
         let pid = self.pid;
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(async move {
-                    cancel_backend(db, pid).await;
-                    let _ = conn.close().await;
-                });
-            }
-            Err(_) => {
-                let mut conn = conn;
-                conn.close_on_drop();
-            }
+        if self.busy {
+            // Dropped mid-statement (the call was cancelled or timed out): the statement
+            // may still run. Cancel it, then close the connection rather than hand a busy
+            // one back to the pool.
+            handle.spawn(async move {
+                cancel_backend(db, pid).await;
+                let _ = conn.close().await;
+            });
+        } else {
+            // Left by an early return (an error): end the transaction and reuse the connection.
+            handle.spawn(async move {
+                if (&mut *conn).execute(sqlx::raw_sql("ROLLBACK")).await.is_err() {
+                    conn.close_on_drop();
+                }
+            });
         }
     }
 }
@@ -308,10 +316,21 @@ where
     let mut outcome = Outcome { columns, rows_affected: 0 };
     // One statement (the extended protocol allows no more); `fetch_many` is how sqlx
     // yields its rows and its command tag (rows affected) together.
+    tx.busy = true;
     #[allow(deprecated)]
     let mut stream = statement.query_with(args).fetch_many(tx.conn());
     let mut stopped = false;
-    while let Some(item) = stream.try_next().await.map_err(failed)? {
+    loop {
+        let item = match stream.try_next().await {
+            Ok(Some(item)) => item,
+            Ok(None) => break,
+            Err(e) => {
+                // An error ends the statement; nothing is left running.
+                drop(stream);
+                tx.busy = false;
+                return Err(failed(e));
+            }
+        };
         let row: PgRow = match item {
             sqlx::Either::Left(done) => {
                 outcome.rows_affected += done.rows_affected();
@@ -326,10 +345,14 @@ where
         }
     }
     drop(stream);
+    if !stopped {
+        tx.busy = false;
+    }
     if stopped {
         // The rest would be read and thrown away; stop the server producing it.
         tx.cancel_running().await;
         tx.settle_after_cut().await?;
+        tx.busy = false;
     }
     Ok(outcome)
 }

@@ -507,7 +507,12 @@ async fn an_access_policy_hides_denied_schemas_and_tables_everywhere() {
         assert!(err.to_string().contains("access denied"), "{err}");
         let listing = c.client.read_resource("postgres://default/tables").await.expect("listing");
         let body = listing["contents"][0]["text"].as_str().expect("text");
-        assert!(body.contains(&format!("{s}/employees")) && !body.contains("salaries") && !body.contains(&secret));
+        assert!(
+            body.contains(&format!("{s}/employees"))
+                && !body.contains(&format!("{s}/salaries"))
+                && !body.contains(&secret),
+            "{body}"
+        );
     }
     drop_schema(&s).await;
     drop_schema(&secret).await;

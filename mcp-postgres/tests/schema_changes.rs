@@ -1,0 +1,42 @@
+//! Clients hear when tables appear or disappear: `notifications/resources/list_changed`
+//! and an update of the database's table listing.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{TRANSPORTS, setup, start_with};
+use mcp_core::client::{ClientOptions, EraChoice, NotificationHandler};
+
+#[tokio::test]
+async fn creating_a_table_announces_that_the_resources_changed() {
+    let s = common::schema("watch");
+    setup(&format!("DROP SCHEMA IF EXISTS {s} CASCADE; CREATE SCHEMA {s};")).await;
+    for transport in TRANSPORTS {
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = seen.clone();
+        let handler: NotificationHandler = Arc::new(move |n| {
+            let uri = n.params.as_ref().and_then(|p| p.get("uri")).and_then(|u| u.as_str()).unwrap_or_default();
+            sink.lock().expect("lock").push(format!("{} {uri}", n.method));
+        });
+        let options = ClientOptions { era: EraChoice::Handshake, on_notification: Some(handler), ..Default::default() };
+        let c = start_with(transport, &["--schema-poll-secs", "1"], options).await;
+        // Subscribe to the listing so that its update is sent too.
+        let mut params = serde_json::Map::new();
+        params.insert("uri".into(), "postgres://default/tables".into());
+        c.client.request("resources/subscribe", params).await.expect("subscribe");
+        // Let the watcher take its first fingerprint, then change the schema.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        setup(&format!("CREATE TABLE {s}.new_{} (id int);", transport as u8)).await;
+        let started = Instant::now();
+        let wanted = |seen: &[String]| {
+            seen.iter().any(|m| m.starts_with("notifications/resources/list_changed"))
+                && seen.iter().any(|m| m == "notifications/resources/updated postgres://default/tables")
+        };
+        while !wanted(&seen.lock().expect("lock")) && started.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(wanted(&seen.lock().expect("lock")), "over {transport:?}: {:?}", seen.lock().expect("lock"));
+    }
+}
