@@ -1,0 +1,215 @@
+//! Results as the model sees them: a compact text rendering (a `docker ps`-style table,
+//! log lines) plus typed `structuredContent`, and the helpers that keep both bounded.
+
+use mcp_core::protocol::{CallToolResult, Content};
+use mcp_core::server::{IntoToolResult, schema_of};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// A tool result: `text` for the model to read, `data` as structured content.
+#[derive(Debug)]
+pub struct Rendered<T> {
+    pub text: String,
+    pub data: T,
+}
+
+impl<T: Serialize + JsonSchema> IntoToolResult for Rendered<T> {
+    fn into_tool_result(self) -> CallToolResult {
+        match serde_json::to_value(&self.data) {
+            Ok(value) => CallToolResult {
+                content: vec![Content::text(self.text)],
+                structured_content: Some(value),
+                is_error: false,
+            },
+            Err(e) => CallToolResult::error(format!("could not serialize the result: {e}")),
+        }
+    }
+    fn output_schema() -> Option<serde_json::Value> {
+        Some(schema_of::<T>())
+    }
+}
+
+/// Which slice of a longer list a call returns, and why it stopped.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PageInfo {
+    /// Items in the whole (filtered) list.
+    pub total: usize,
+    /// Index of the first item returned.
+    pub offset: usize,
+    /// Items returned.
+    pub returned: usize,
+    pub truncated: bool,
+    /// Pass as `offset` for the next items.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<usize>,
+}
+
+impl PageInfo {
+    /// The line saying what was left out and how to get it, if anything was.
+    pub fn note(&self, what: &str) -> Option<String> {
+        self.next_offset.map(|next| {
+            format!(
+                "Showing {what} {}-{} of {}; get the next ones with offset={next}, or narrow the filters.",
+                self.offset + 1,
+                self.offset + self.returned,
+                self.total
+            )
+        })
+    }
+}
+
+/// Rows `offset..` of `rows`, at most `limit` of them and at most `max_bytes` of text as
+/// `render` writes them; `render` is called on the kept rows only.
+pub fn page<T>(
+    rows: Vec<T>,
+    offset: usize,
+    limit: usize,
+    max_bytes: usize,
+    render: impl Fn(&T) -> String,
+) -> (Vec<(T, String)>, PageInfo) {
+    let total = rows.len();
+    let mut kept = Vec::new();
+    let mut bytes = 0;
+    for row in rows.into_iter().skip(offset).take(limit.max(1)) {
+        let line = render(&row);
+        // Always keep one row, so a huge row cannot stall paging.
+        if !kept.is_empty() && bytes + line.len() + 1 > max_bytes {
+            break;
+        }
+        bytes += line.len() + 1;
+        kept.push((row, line));
+    }
+    let returned = kept.len();
+    let end = offset.min(total) + returned;
+    let info = PageInfo { total, offset, returned, truncated: end < total, next_offset: (end < total).then_some(end) };
+    (kept, info)
+}
+
+/// A table with aligned columns, as `docker ps` prints it (cells are already one line).
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        for (i, cell) in cells.iter().enumerate() {
+            out.push_str(cell);
+            if i < last {
+                let pad = widths[i].saturating_sub(cell.chars().count()) + 2;
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    };
+    line(headers.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+/// `s` cut to at most `max` bytes at a character boundary, with `…` when cut.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// One line: newlines and tabs as spaces, so a cell cannot break the table.
+pub fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+/// Bytes as Docker prints them (1000-based, as `docker images` does).
+pub fn human_size(bytes: i64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes.max(0) as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < units.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{value:.3}").trim_end_matches('0').trim_end_matches('.').to_string() + units[unit]
+    }
+}
+
+/// Bytes in binary units (memory, as `docker stats` prints it).
+pub fn human_bytes(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes}B") } else { format!("{value:.2}{}", units[unit]) }
+}
+
+/// A Unix time as RFC 3339 (UTC), or the number if it is out of range.
+pub fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map_or_else(|| secs.to_string(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+/// How long ago a Unix time was, as `docker ps` says it ("5 minutes ago").
+pub fn ago(secs: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let d = (now - secs).max(0);
+    let (n, unit) = match d {
+        0..60 => (d, "second"),
+        60..3600 => (d / 60, "minute"),
+        3600..86400 => (d / 3600, "hour"),
+        86400..2_592_000 => (d / 86400, "day"),
+        2_592_000..31_536_000 => (d / 2_592_000, "month"),
+        _ => (d / 31_536_000, "year"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+/// The short form of an id (`sha256:` dropped, 12 characters), as Docker prints it.
+pub fn short_id(id: &str) -> String {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    id.chars().take(12).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_stop_at_rows_and_bytes() {
+        let rows: Vec<usize> = (0..10).collect();
+        let (kept, info) = page(rows.clone(), 2, 3, 1000, |r| r.to_string());
+        assert_eq!(kept.iter().map(|(r, _)| *r).collect::<Vec<_>>(), vec![2, 3, 4]);
+        assert_eq!(info.next_offset, Some(5));
+        let (kept, info) = page(rows.clone(), 0, 100, 4, |r| r.to_string());
+        assert_eq!(kept.len(), 2);
+        assert!(info.truncated);
+        let (kept, info) = page(rows, 8, 100, 1000, |r| r.to_string());
+        assert_eq!(kept.len(), 2);
+        assert!(!info.truncated && info.next_offset.is_none());
+    }
+
+    #[test]
+    fn sizes_read_like_docker() {
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(1_500_000), "1.5MB");
+        assert_eq!(human_bytes(2048), "2.00KiB");
+        assert_eq!(clip("héllo world", 5), "h…");
+    }
+}

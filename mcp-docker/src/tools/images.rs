@@ -1,0 +1,345 @@
+//! Images: `list_images` (a `docker images` table), `inspect_image`, `image_history`;
+//! with --allow-write, `tag_image` and `remove_image`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bollard::query_parameters::{ListImagesOptions, RemoveImageOptions, TagImageOptions};
+use mcp_core::server::ServerBuilder;
+use mcp_core::{Context, ToolError};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{check_ref, with_daemons};
+use crate::daemons::Daemons;
+use crate::errors::{NO_IMAGE, failed};
+use crate::guard::redact_env;
+use crate::output::{PageInfo, Rendered, ago, clip, human_size, one_line, page, rfc3339, short_id, table};
+
+pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
+    builder
+        .tool(
+            with_daemons("list_images", daemons, list_images)
+                .title("List images")
+                .description(
+                    "Lists images as a compact `docker images` table: repository, tag, id, created, size (one row per \
+                     tag). Filter by `reference` (e.g. `busybox`, `nginx:1.*`), `dangling`, `label`. Bounded, with \
+                     `nextOffset` for the rest.",
+                )
+                .read_only(),
+        )
+        .tool(
+            with_daemons("inspect_image", daemons, inspect_image)
+                .title("Inspect an image")
+                .description(
+                    "Full detail of one image (docker image inspect): config, layers, architecture. Environment values \
+                     whose names look secret are redacted.",
+                )
+                .read_only(),
+        )
+        .tool(
+            with_daemons("image_history", daemons, image_history)
+                .title("Image layer history")
+                .description(
+                    "The layers of an image with the instruction that created each and its size (docker history).",
+                )
+                .read_only(),
+        )
+}
+
+/// The image tools that change something, listed only with --allow-write.
+pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
+    builder
+        .tool(
+            with_daemons("tag_image", daemons, tag_image)
+                .title("Tag an image")
+                .description("Gives an image another name (`repository` and `tag`, docker tag).")
+                .additive()
+                .idempotent(),
+        )
+        .tool(
+            with_daemons("remove_image", daemons, remove_image)
+                .title("Remove an image")
+                .description(
+                    "Removes an image or one of its tags (docker rmi). Refused while containers use it unless `force`.",
+                )
+                .destructive(),
+        )
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListImagesArgs {
+    /// Which configured Docker host (default: the first).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Include intermediate images.
+    #[serde(default)]
+    pub all: bool,
+    /// Only images matching this reference (`name`, `name:tag`, globs allowed).
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// Only untagged (true) or only tagged (false) images.
+    #[serde(default)]
+    pub dangling: Option<bool>,
+    /// Only images with these labels: `key` or `key=value` each.
+    #[serde(default)]
+    pub label: Vec<String>,
+    /// Rows to skip: pass the `nextOffset` of a cut list.
+    #[serde(default)]
+    pub offset: usize,
+    /// Most rows to return (at most the server's row limit).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// One image tag, as `docker images` shows it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ImageRow {
+    /// `<none>` for an untagged image.
+    pub repository: String,
+    pub tag: String,
+    /// Short id (12 characters).
+    pub id: String,
+    /// RFC 3339.
+    pub created: String,
+    /// Bytes.
+    pub size: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageList {
+    pub host: String,
+    pub images: Vec<ImageRow>,
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
+
+pub async fn list_images(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: ListImagesArgs,
+) -> Result<Rendered<ImageList>, ToolError> {
+    let daemon = daemons.get(args.host.as_deref())?;
+    let mut filters: HashMap<String, Vec<String>> = HashMap::new();
+    if let Some(reference) = &args.reference {
+        if reference.is_empty() || reference.len() > 256 || reference.chars().any(char::is_whitespace) {
+            return Err(ToolError::invalid_arguments("`reference`: a non-empty image reference without spaces"));
+        }
+        filters.insert("reference".into(), vec![reference.clone()]);
+    }
+    if let Some(dangling) = args.dangling {
+        filters.insert("dangling".into(), vec![dangling.to_string()]);
+    }
+    if !args.label.is_empty() {
+        filters.insert("label".into(), args.label.clone());
+    }
+    let options =
+        ListImagesOptions { all: args.all, filters: (!filters.is_empty()).then_some(filters), ..Default::default() };
+    let client = daemon.client().await?;
+    let images = client.list_images(Some(options)).await.map_err(|e| failed(&daemon, &e, NO_IMAGE))?;
+    let mut rows = Vec::new();
+    for image in images {
+        let created = image.created;
+        let tags = if image.repo_tags.is_empty() { vec!["<none>:<none>".to_string()] } else { image.repo_tags.clone() };
+        for tag in tags {
+            let (repository, tag) = match tag.rsplit_once(':') {
+                Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
+                _ => (tag.clone(), String::new()),
+            };
+            rows.push(ImageRow {
+                repository: one_line(&repository),
+                tag: one_line(&tag),
+                id: short_id(&image.id),
+                created: format!("{} ({})", rfc3339(created), ago(created)),
+                size: image.size,
+            });
+        }
+    }
+    rows.sort_by(|a, b| (&a.repository, &a.tag, &a.id).cmp(&(&b.repository, &b.tag, &b.id)));
+    let settings = &daemons.settings;
+    let limit = args.limit.unwrap_or(settings.max_rows).clamp(1, settings.max_rows);
+    let (kept, info) = page(rows, args.offset, limit, settings.max_result_bytes, |r| {
+        format!("{} {} {} {} {}", r.repository, r.tag, r.id, r.created, r.size)
+    });
+    let cells: Vec<Vec<String>> = kept
+        .iter()
+        .map(|(r, _)| vec![r.repository.clone(), r.tag.clone(), r.id.clone(), r.created.clone(), human_size(r.size)])
+        .collect();
+    let mut text = if cells.is_empty() {
+        format!("No images match on host `{}`.\n", daemon.name)
+    } else {
+        table(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &cells)
+    };
+    if let Some(note) = info.note("images") {
+        text += &note;
+    }
+    Ok(Rendered {
+        text,
+        data: ImageList { host: daemon.name.clone(), images: kept.into_iter().map(|(r, _)| r).collect(), page: info },
+    })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageArgs {
+    /// Which configured Docker host (default: the first).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The image: `name:tag`, `name@sha256:…` or an id.
+    pub image: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InspectedImage {
+    pub host: String,
+    /// Docker's inspect document, with secret env values redacted.
+    pub image: Value,
+}
+
+pub async fn inspect_image(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: ImageArgs,
+) -> Result<Rendered<InspectedImage>, ToolError> {
+    check_ref("image", &args.image)?;
+    let daemon = daemons.get(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    let info = client.inspect_image(&args.image).await.map_err(|e| failed(&daemon, &e, NO_IMAGE))?;
+    let mut value = serde_json::to_value(&info)?;
+    if !daemons.settings.show_secrets {
+        for pointer in ["/Config/Env", "/ContainerConfig/Env"] {
+            if let Some(env) = value.pointer_mut(pointer).and_then(Value::as_array_mut) {
+                for entry in env.iter_mut() {
+                    if let Some(s) = entry.as_str() {
+                        *entry = Value::String(redact_env(s));
+                    }
+                }
+            }
+        }
+    }
+    let text = serde_json::to_string(&value)?;
+    Ok(Rendered { text, data: InspectedImage { host: daemon.name.clone(), image: value } })
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Layer {
+    /// Short id, or `<missing>` for layers built elsewhere.
+    pub id: String,
+    /// RFC 3339.
+    pub created: String,
+    /// The instruction that made the layer (cut at 300 bytes).
+    pub created_by: String,
+    /// Bytes.
+    pub size: i64,
+    pub comment: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct History {
+    pub host: String,
+    pub image: String,
+    /// Newest layer first.
+    pub layers: Vec<Layer>,
+}
+
+pub async fn image_history(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: ImageArgs,
+) -> Result<Rendered<History>, ToolError> {
+    check_ref("image", &args.image)?;
+    let daemon = daemons.get(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    let history = client.image_history(&args.image).await.map_err(|e| failed(&daemon, &e, NO_IMAGE))?;
+    let layers: Vec<Layer> = history
+        .into_iter()
+        .take(daemons.settings.max_rows)
+        .map(|h| Layer {
+            id: if h.id == "<missing>" { h.id } else { short_id(&h.id) },
+            created: rfc3339(h.created),
+            created_by: clip(&one_line(&h.created_by), 300),
+            size: h.size,
+            comment: one_line(&h.comment),
+        })
+        .collect();
+    let cells: Vec<Vec<String>> = layers
+        .iter()
+        .map(|l| vec![l.id.clone(), l.created.clone(), clip(&l.created_by, 80), human_size(l.size), l.comment.clone()])
+        .collect();
+    let text = table(&["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], &cells);
+    Ok(Rendered { text, data: History { host: daemon.name.clone(), image: args.image, layers } })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagArgs {
+    /// Which configured Docker host (required when several are configured).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The image to tag: `name:tag` or an id.
+    pub image: String,
+    /// The new repository, e.g. `registry.example:5000/team/app`.
+    pub repository: String,
+    /// The new tag (default `latest`).
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Done {
+    pub host: String,
+    /// What happened, in a sentence.
+    pub message: String,
+}
+
+pub async fn tag_image(daemons: Arc<Daemons>, _ctx: Context, args: TagArgs) -> Result<Rendered<Done>, ToolError> {
+    check_ref("image", &args.image)?;
+    check_ref("repository", &args.repository)?;
+    let tag = args.tag.clone().unwrap_or_else(|| "latest".into());
+    if tag.is_empty() || tag.len() > 128 || !tag.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+        return Err(ToolError::invalid_arguments(format!(
+            "`tag`: `{}` is not a valid tag (letters, digits, _ . -; at most 128)",
+            clip(&tag, 80)
+        )));
+    }
+    let daemon = daemons.writable(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    let options = TagImageOptions { repo: Some(args.repository.clone()), tag: Some(tag.clone()) };
+    client.tag_image(&args.image, Some(options)).await.map_err(|e| failed(&daemon, &e, NO_IMAGE))?;
+    let message = format!("Tagged {} as {}:{tag}.", args.image, args.repository);
+    Ok(Rendered { text: message.clone(), data: Done { host: daemon.name.clone(), message } })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveImageArgs {
+    /// Which configured Docker host (required when several are configured).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The image or tag to remove.
+    pub image: String,
+    /// Remove even if containers use it, and every tag of an id.
+    #[serde(default)]
+    pub force: bool,
+}
+
+pub async fn remove_image(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: RemoveImageArgs,
+) -> Result<Rendered<Done>, ToolError> {
+    check_ref("image", &args.image)?;
+    let daemon = daemons.writable(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    let options = RemoveImageOptions { force: args.force, ..Default::default() };
+    let removed =
+        client.remove_image(&args.image, Some(options), None).await.map_err(|e| failed(&daemon, &e, NO_IMAGE))?;
+    let untagged = removed.iter().filter(|r| r.untagged.is_some()).count();
+    let deleted = removed.iter().filter(|r| r.deleted.is_some()).count();
+    let message = format!("Removed {}: {untagged} tag(s) untagged, {deleted} layer(s) deleted.", args.image);
+    Ok(Rendered { text: message.clone(), data: Done { host: daemon.name.clone(), message } })
+}

@@ -1,0 +1,58 @@
+//! The tools, one module per area; [`register`] adds them all to a server being built.
+
+pub mod containers;
+pub mod images;
+pub mod lifecycle;
+pub mod logs;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use mcp_core::server::{IntoToolResult, ServerBuilder, ToolRoute};
+use mcp_core::{Context, ToolError, tool};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+
+use crate::daemons::Daemons;
+
+/// A tool whose handler also receives the daemons.
+pub(crate) fn with_daemons<F, Fut, A, O>(name: &str, daemons: &Arc<Daemons>, handler: F) -> ToolRoute
+where
+    F: Fn(Arc<Daemons>, Context, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
+    A: DeserializeOwned + JsonSchema + Send + 'static,
+    O: IntoToolResult + 'static,
+{
+    let daemons = daemons.clone();
+    tool(name, move |ctx, args| handler(daemons.clone(), ctx, args))
+}
+
+/// Every tool of the connector; the changing ones only with `--allow-write`.
+pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
+    let builder = containers::register(builder, daemons);
+    let builder = logs::register(builder, daemons);
+    let builder = images::register(builder, daemons);
+    let builder = lifecycle::register_read(builder, daemons);
+    if !daemons.settings.allow_write {
+        // Not listed at all: no tokens spent on tools that could only refuse.
+        return builder;
+    }
+    let builder = lifecycle::register(builder, daemons);
+    images::register_write(builder, daemons)
+}
+
+/// Rejects an id or name that cannot be one before it reaches a URL path.
+pub(crate) fn check_ref(what: &str, value: &str) -> Result<(), ToolError> {
+    let ok = !value.is_empty()
+        && value.len() <= 256
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || "_.-:/@+".contains(c))
+        && !value.contains("..");
+    if ok {
+        Ok(())
+    } else {
+        Err(ToolError::invalid_arguments(format!(
+            "`{what}`: `{}` is not a valid id or name (letters, digits and _.-:/@+ only)",
+            crate::output::clip(value, 80)
+        )))
+    }
+}
