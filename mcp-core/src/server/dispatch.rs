@@ -220,7 +220,7 @@ impl Server {
         self.inner.metrics.finish(&method, tool, outcome, started.elapsed().as_secs_f64());
         if let Some((log, line)) = audit {
             let bytes_out = match &response.outcome {
-                Ok(result) => crate::security::audit::json_size(result),
+                Ok(result) => crate::security::audit::value_size(result),
                 Err(e) => e.message.len(),
             };
             let duration_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -286,7 +286,7 @@ impl Server {
             target,
             arguments: params.get("arguments"),
             sensitive,
-            bytes_in: req.params.as_ref().map_or(0, crate::security::audit::json_size),
+            bytes_in: req.params.as_ref().map_or(0, crate::security::audit::object_size),
         })
     }
 
