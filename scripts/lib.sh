@@ -2,6 +2,7 @@
 # Every process started here is recorded and stopped by PID on exit.
 OWNED_PIDS=()
 OWNED_PG_DATA=()
+OWNED_DOCKERD=()
 cleanup_owned() {
   for pid in "${OWNED_PIDS[@]:-}"; do
     [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
@@ -9,6 +10,10 @@ cleanup_owned() {
   # Clusters by data directory: the tests restart them, so their PIDs change.
   for data in "${OWNED_PG_DATA[@]:-}"; do
     [ -n "$data" ] && su postgres -c "/usr/lib/postgresql/15/bin/pg_ctl -D $data -m immediate stop" >/dev/null 2>&1 || true
+  done
+  # dockerd got SIGTERM above; give it time to stop its containers and containerd.
+  for pid in "${OWNED_DOCKERD[@]:-}"; do
+    for _ in $(seq 1 100); do [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && sleep 0.1 || break; done
   done
 }
 trap cleanup_owned EXIT
@@ -53,4 +58,38 @@ start_postgres() {
   export MCP_POSTGRES_TEST_DATA="$dir/data"
   export MCP_POSTGRES_TEST_BIN="$bin"
   export MCP_POSTGRES_TEST_OPTS="$opts"
+}
+
+# start_docker: installs Debian's docker.io and busybox-static when missing, starts a
+# private dockerd (its own socket, data root, exec root and pidfile under a temp dir; no
+# bridge, no iptables: containers run with --network none), imports the test image
+# mcp-test/busybox:latest from the static busybox, and exports MCP_DOCKER_TEST_HOST
+# (unix://...) and MCP_DOCKER_TEST_DIR for the tests. Stopped by PID at exit.
+start_docker() {
+  if ! command -v dockerd >/dev/null || [ ! -x /bin/busybox ] || ! command -v ps >/dev/null; then
+    step "installing docker.io and busybox-static"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io busybox-static procps >/dev/null
+  fi
+  local dir sock
+  dir=$(mktemp -d /tmp/mcp-docker.XXXXXX)
+  sock="$dir/docker.sock"
+  dockerd --host "unix://$sock" --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/docker.pid" \
+    --bridge=none --iptables=false --ip6tables=false >"$dir/dockerd.log" 2>&1 &
+  local pid=$!
+  OWNED_PIDS+=("$pid")
+  OWNED_DOCKERD+=("$pid")
+  for _ in $(seq 1 300); do
+    if docker -H "unix://$sock" version >/dev/null 2>&1; then break; fi
+    if ! kill -0 "$pid" 2>/dev/null; then cat "$dir/dockerd.log" >&2; echo "dockerd exited at start" >&2; return 1; fi
+    sleep 0.1
+  done
+  docker -H "unix://$sock" version >/dev/null || { tail -20 "$dir/dockerd.log" >&2; return 1; }
+  local root="$dir/busybox-root"
+  mkdir -p "$root/bin"
+  cp /bin/busybox "$root/bin/"
+  for a in sh ls echo cat sleep env head yes true false mkdir rm touch; do ln -s busybox "$root/bin/$a"; done
+  tar -C "$root" -c . | docker -H "unix://$sock" import - mcp-test/busybox:latest >/dev/null
+  export MCP_DOCKER_TEST_HOST="unix://$sock"
+  export MCP_DOCKER_TEST_DIR="$dir"
 }

@@ -15,6 +15,9 @@ NODE_BIN=$(scripts/setup-tools.sh)
 step "PostgreSQL 15 (Debian's packages; a throwaway cluster on loopback)"
 start_postgres
 
+step "Docker engine (Debian's docker.io; a private dockerd on loopback, no bridge)"
+start_docker
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

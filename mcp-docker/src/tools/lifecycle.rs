@@ -574,12 +574,13 @@ pub async fn start_container(
 ) -> Result<Rendered<Action>, ToolError> {
     let daemon = target(&daemons, args.host.as_deref(), &args.container, None).await?;
     let client = daemon.client().await?;
-    let message = match client.start_container(&args.container, None).await {
-        Ok(()) => format!("Started {}.", args.container),
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => {
-            format!("{} was already running.", args.container)
-        }
-        Err(e) => return Err(failed(&daemon, &e, NO_CONTAINER)),
+    // Docker answers 304 for a container already running, which bollard reports as
+    // success: ask first, so the model is told what really happened.
+    let message = if running(&daemon, &args.container).await? {
+        format!("{} was already running.", args.container)
+    } else {
+        client.start_container(&args.container, None).await.map_err(|e| failed(&daemon, &e, NO_CONTAINER))?;
+        format!("Started {}.", args.container)
     };
     Ok(done(&daemon, &args.container, message))
 }
@@ -592,14 +593,23 @@ pub async fn stop_container(
     let daemon = target(&daemons, args.host.as_deref(), &args.container, Some("stopping")).await?;
     let client = daemon.client().await?;
     let t = args.timeout_secs.map(|t| t.min(600) as i32);
-    let message = match client.stop_container(&args.container, Some(StopContainerOptions { t, signal: None })).await {
-        Ok(()) => format!("Stopped {}.", args.container),
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => {
-            format!("{} was not running.", args.container)
-        }
-        Err(e) => return Err(failed(&daemon, &e, NO_CONTAINER)),
+    let message = if running(&daemon, &args.container).await? {
+        client
+            .stop_container(&args.container, Some(StopContainerOptions { t, signal: None }))
+            .await
+            .map_err(|e| failed(&daemon, &e, NO_CONTAINER))?;
+        format!("Stopped {}.", args.container)
+    } else {
+        format!("{} was not running.", args.container)
     };
     Ok(done(&daemon, &args.container, message))
+}
+
+/// Whether the container is running (paused counts: it still holds its processes).
+async fn running(daemon: &Daemon, container: &str) -> Result<bool, ToolError> {
+    let client = daemon.client().await?;
+    let info = client.inspect_container(container, None).await.map_err(|e| failed(daemon, &e, NO_CONTAINER))?;
+    Ok(info.state.and_then(|s| s.running).unwrap_or(false))
 }
 
 pub async fn restart_container(

@@ -1,0 +1,260 @@
+//! The reading container tools against a real dockerd, over stdio and HTTP: the compact
+//! list with filters and paging, inspect with secrets redacted, bounded logs, stats, top,
+//! diff and wait, and the errors for unknown ids and bad arguments.
+
+mod common;
+
+use common::{TRANSPORTS, admin, name, remove, run, start};
+use serde_json::json;
+
+#[tokio::test]
+async fn list_containers_is_a_compact_filtered_paged_table() {
+    let docker = admin().await;
+    let group = name("list");
+    let a = format!("{group}-a");
+    let b = format!("{group}-b");
+    let c = format!("{group}-c");
+    run(&docker, &a, &["sleep", "300"], &[("group", &group), ("role", "web")], &[]).await;
+    run(&docker, &b, &["sleep", "300"], &[("group", &group), ("role", "db")], &[]).await;
+    run(&docker, &c, &["true"], &[("group", &group)], &[]).await;
+    common::wait_exit(&docker, &c).await;
+    let label = format!("group={group}");
+    for transport in TRANSPORTS {
+        let conn = start(transport, &[]).await;
+        let (text, out) = conn.ok_text("list_containers", json!({"label": [label]})).await;
+        assert_eq!(out["total"], 2, "running only by default: {out}");
+        assert!(text.starts_with("CONTAINER ID"), "{text}");
+        assert!(text.contains(&a) && text.contains(&b) && !text.contains(&c), "{text}");
+        let row = &out["containers"][0];
+        for key in ["id", "name", "image", "state", "status", "ports", "created"] {
+            assert!(row.get(key).is_some(), "{key} missing in {row}");
+        }
+        assert_eq!(row["id"].as_str().map(str::len), Some(12));
+        // Nothing bulky: no labels, mounts, network settings or health logs.
+        assert!(row.get("labels").is_none() && row.get("mounts").is_none());
+
+        let out = conn.ok("list_containers", json!({"label": [label], "all": true})).await;
+        assert_eq!(out["total"], 3);
+        let out = conn.ok("list_containers", json!({"label": [label], "status": "exited"})).await;
+        assert_eq!(out["containers"][0]["name"], c);
+        let out = conn.ok("list_containers", json!({"label": [label, "role=db"]})).await;
+        assert_eq!(out["total"], 1);
+        assert_eq!(out["containers"][0]["name"], b);
+        let out = conn.ok("list_containers", json!({"name": a, "all": true})).await;
+        assert_eq!(out["total"], 1);
+        let out = conn.ok("list_containers", json!({"ancestor": "mcp-test/busybox", "label": [label]})).await;
+        assert_eq!(out["total"], 2);
+
+        // Paging: one at a time, with the offset the cut result gives.
+        let (text, first) = conn.ok_text("list_containers", json!({"label": [label], "all": true, "limit": 1})).await;
+        assert_eq!(first["truncated"], true);
+        assert_eq!(first["nextOffset"], 1);
+        assert!(text.contains("offset=1"), "{text}");
+        let second = conn.ok("list_containers", json!({"label": [label], "all": true, "limit": 2, "offset": 1})).await;
+        assert_eq!(second["returned"], 2);
+        assert_eq!(second["truncated"], false);
+        assert!(second.get("nextOffset").is_none());
+
+        let err = conn.fails("list_containers", json!({"status": "sleeping"})).await;
+        assert!(err.contains("`status`") && err.contains("running"), "{err}");
+        let err = conn.fails("list_containers", json!({"nope": 1})).await;
+        assert!(err.contains("nope"), "{err}");
+        let err = conn.fails("list_containers", json!({"host": "elsewhere"})).await;
+        assert!(err.contains("no host named `elsewhere`"), "{err}");
+    }
+    for n in [&a, &b, &c] {
+        remove(&docker, n).await;
+    }
+}
+
+#[tokio::test]
+async fn inspect_redacts_secret_environment_values() {
+    let docker = admin().await;
+    let n = name("inspect");
+    run(
+        &docker,
+        &n,
+        &["sleep", "300"],
+        &[],
+        &["DB_PASSWORD=hunter2", "API_TOKEN=abc123", "DATABASE_URL=postgres://u:pw@db/x", "MODE=prod"],
+    )
+    .await;
+    for transport in TRANSPORTS {
+        let conn = start(transport, &[]).await;
+        let (text, out) = conn.ok_text("inspect_container", json!({"container": n})).await;
+        assert!(!text.contains("hunter2") && !text.contains("abc123") && !text.contains(":pw@"), "{text}");
+        let env = out["container"]["Config"]["Env"].as_array().expect("env").clone();
+        assert!(env.contains(&json!("MODE=prod")), "{env:?}");
+        assert!(env.contains(&json!("DB_PASSWORD=<redacted: 7 chars>")), "{env:?}");
+        assert_eq!(out["container"]["Name"], format!("/{n}"));
+
+        let shown = start(transport, &["--show-secrets"]).await;
+        let (text, _) = shown.ok_text("inspect_container", json!({"container": n})).await;
+        assert!(text.contains("hunter2"), "--show-secrets shows values");
+
+        let err = conn.fails("inspect_container", json!({"container": "mcp-no-such-container"})).await;
+        assert!(err.contains("No such container") && err.contains("list_containers"), "{err}");
+        let err = conn.fails("inspect_container", json!({"container": "../../etc"})).await;
+        assert!(err.contains("not a valid id or name"), "{err}");
+    }
+    remove(&docker, &n).await;
+}
+
+#[tokio::test]
+async fn logs_are_bounded_by_lines_and_bytes_and_say_so() {
+    let docker = admin().await;
+    let n = name("logs");
+    // 5000 numbered lines on stdout, one marker on stderr, then idle.
+    run(
+        &docker,
+        &n,
+        &["sh", "-c", "i=1; while [ $i -le 5000 ]; do echo \"line $i padding-padding-padding\"; i=$((i+1)); done; echo oops >&2; sleep 300"],
+        &[],
+        &[],
+    )
+    .await;
+    for transport in TRANSPORTS {
+        let conn = start(transport, &[]).await;
+        // Wait until the writer is done (a busy machine may take a while).
+        for _ in 0..300 {
+            let (text, _) = conn.ok_text("container_logs", json!({"container": n, "tail": 1})).await;
+            if text.contains("oops") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let (text, out) = conn.ok_text("container_logs", json!({"container": n, "tail": 3})).await;
+        assert_eq!(out["lines"], 3, "{text}");
+        assert_eq!(out["truncated"], true);
+        assert!(
+            text.contains("line 4999 ") && text.contains("[stderr] oops") && !text.contains("line 4997 "),
+            "{text}"
+        );
+        assert!(text.contains("Older lines exist"), "{text}");
+
+        let (text, out) = conn.ok_text("container_logs", json!({"container": n, "tail": 3, "stderr": false})).await;
+        assert!(text.contains("line 5000 ") && !text.contains("oops"), "{text}");
+        assert_eq!(out["lines"], 3);
+
+        let (text, _) = conn
+            .ok_text("container_logs", json!({"container": n, "tail": 1, "timestamps": true, "stderr": false}))
+            .await;
+        let last = text.lines().last().expect("a line");
+        assert!(last.starts_with("20") && last.contains('T'), "timestamp first: {last}");
+
+        // The byte budget cuts before the line limit does: 1000 lines of ~35 bytes > 16 KiB.
+        let small = start(transport, &["--max-result-bytes", "16384"]).await;
+        let (text, out) = small.ok_text("container_logs", json!({"container": n, "tail": 1000})).await;
+        assert!(out["bytes"].as_u64().expect("bytes") <= 16384, "{out}");
+        assert_eq!(out["truncated"], true);
+        assert!(text.contains("output budget"), "{text}");
+        assert!(text.contains("[stderr] oops"), "newest lines are kept: {text}");
+
+        // until before the container existed: nothing.
+        let (text, out) =
+            conn.ok_text("container_logs", json!({"container": n, "until": "2001-09-09T01:46:40Z"})).await;
+        assert_eq!(out["lines"], 0, "{text}");
+        let out = conn.ok("container_logs", json!({"container": n, "since": "1h", "tail": 2})).await;
+        assert_eq!(out["lines"], 2);
+
+        let err = conn.fails("container_logs", json!({"container": n, "tail": 100000})).await;
+        assert!(err.contains("--max-log-lines"), "{err}");
+        let err = conn.fails("container_logs", json!({"container": n, "since": "yesterday"})).await;
+        assert!(err.contains("`since`") && err.contains("RFC 3339"), "{err}");
+        let err = conn.fails("container_logs", json!({"container": n, "stdout": false, "stderr": false})).await;
+        assert!(err.contains("nothing to read"), "{err}");
+        let err = conn.fails("container_logs", json!({"container": "mcp-no-such-container"})).await;
+        assert!(err.contains("No such container"), "{err}");
+    }
+    remove(&docker, &n).await;
+}
+
+#[tokio::test]
+async fn stats_top_and_diff_describe_a_running_container() {
+    let docker = admin().await;
+    let n = name("observe");
+    run(&docker, &n, &["sh", "-c", "mkdir /made && echo x > /made/file && rm /bin/true && exec sleep 300"], &[], &[])
+        .await;
+    // Until the shell has made its changes and become `sleep`.
+    for _ in 0..100 {
+        let top = docker.top_processes(&n, None::<bollard::query_parameters::TopOptions>).await.expect("top");
+        if top
+            .processes
+            .unwrap_or_default()
+            .iter()
+            .any(|p| p.join(" ").contains("sleep 300") && !p.join(" ").contains("sh -c"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for transport in TRANSPORTS {
+        let conn = start(transport, &[]).await;
+        let (text, out) = conn.ok_text("container_stats", json!({"container": n})).await;
+        assert_eq!(out["running"], true, "{out}");
+        assert!(out["memoryUsage"].as_u64().expect("memory") > 0);
+        assert!(out["memoryLimit"].as_u64().expect("limit") > 0);
+        assert!(out["pids"].as_u64().expect("pids") >= 1);
+        assert!(out["cpuPercent"].as_f64().is_some());
+        assert!(text.contains("CPU %") && text.contains("MEM USAGE / LIMIT"), "{text}");
+
+        let (text, out) = conn.ok_text("container_top", json!({"container": n})).await;
+        assert!(text.contains("sleep 300"), "{text}");
+        assert!(out["titles"].as_array().expect("titles").contains(&json!("PID")));
+        let out = conn.ok("container_top", json!({"container": n, "ps_args": "-o pid,comm"})).await;
+        assert_eq!(out["titles"], json!(["PID", "COMMAND"]));
+        let err = conn.fails("container_top", json!({"container": n, "ps_args": "; rm -rf /"})).await;
+        assert!(err.contains("`ps_args`"), "{err}");
+
+        let (text, out) = conn.ok_text("container_diff", json!({"container": n})).await;
+        assert!(text.contains("A /made/file") && text.contains("D /bin/true"), "{text}");
+        let changes = out["changes"].as_array().expect("changes");
+        assert!(changes.iter().any(|c| c["kind"] == "A" && c["path"] == "/made"));
+        let paged = conn.ok("container_diff", json!({"container": n, "offset": 1})).await;
+        assert_eq!(paged["offset"], 1);
+
+        for tool in ["container_stats", "container_top", "container_diff"] {
+            let err = conn.fails(tool, json!({"container": "mcp-no-such-container"})).await;
+            assert!(err.contains("No such container"), "{tool}: {err}");
+        }
+    }
+    remove(&docker, &n).await;
+}
+
+#[tokio::test]
+async fn stats_of_a_stopped_container_say_it_is_not_running() {
+    let docker = admin().await;
+    let n = name("stopped");
+    common::create(&docker, &n, &["true"]).await;
+    for transport in TRANSPORTS {
+        let conn = start(transport, &[]).await;
+        let (text, out) = conn.ok_text("container_stats", json!({"container": n})).await;
+        assert_eq!(out["running"], false, "{out}");
+        assert!(text.contains("not running"), "{text}");
+    }
+    remove(&docker, &n).await;
+}
+
+#[tokio::test]
+async fn wait_returns_the_exit_code_or_says_it_still_runs() {
+    let docker = admin().await;
+    let quick = name("wait-quick");
+    let slow = name("wait-slow");
+    for transport in TRANSPORTS {
+        run(&docker, &quick, &["sh", "-c", "sleep 1; exit 7"], &[], &[]).await;
+        run(&docker, &slow, &["sleep", "300"], &[], &[]).await;
+        // Listed without --allow-write: waiting changes nothing.
+        let conn = start(transport, &[]).await;
+        let (text, out) = conn.ok_text("wait_container", json!({"container": quick, "timeout_secs": 20})).await;
+        assert_eq!(out["stopped"], true, "{text}");
+        assert_eq!(out["exitCode"], 7);
+        let out = conn.ok("wait_container", json!({"container": slow, "timeout_secs": 1})).await;
+        assert_eq!(out["stopped"], false);
+        let err = conn.fails("wait_container", json!({"container": "mcp-no-such-container", "timeout_secs": 5})).await;
+        assert!(err.contains("No such container"), "{err}");
+        let err = conn.fails("wait_container", json!({"container": slow, "timeout_secs": 0})).await;
+        assert!(err.contains("`timeout_secs`"), "{err}");
+    }
+    remove(&docker, &quick).await;
+    remove(&docker, &slow).await;
+}
