@@ -64,3 +64,36 @@ fn mistakes_stop_the_server_with_a_reason() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && !stderr.contains("s3cret"), "{stderr}");
 }
+
+#[tokio::test]
+async fn tls_connections_verify_the_server() {
+    let ca = std::env::var("MCP_POSTGRES_TEST_CA").expect("MCP_POSTGRES_TEST_CA (set by scripts/test.sh)");
+    let url = format!("{}?sslmode=verify-full&sslrootcert={ca}", common::url());
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-postgres"));
+    cmd.args(["--database-url", &url]).env("MCP_LOG_LEVEL", "warn").kill_on_drop(true);
+    let client = Client::connect_stdio(cmd, ClientOptions::default()).await.expect("connect");
+    let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    let result = client.call_tool("query", json!({ "sql": sql })).await.expect("call");
+    assert!(!result.is_error, "{}", common::text(&result));
+    assert_eq!(result.structured_content.expect("structured")["rows"], json!([[true]]), "the session is encrypted");
+    // A certificate the server's is not signed by is refused, and the call says why.
+    let other = tempfile::tempdir().expect("tempdir");
+    let wrong_ca = other.path().join("ca.crt");
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other"])
+        .arg("-keyout")
+        .arg(other.path().join("ca.key"))
+        .arg("-out")
+        .arg(&wrong_ca)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success());
+    let url = format!("{}?sslmode=verify-full&sslrootcert={}", common::url(), wrong_ca.display());
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-postgres"));
+    cmd.args(["--database-url", &url, "--connect-timeout-secs", "2"]).env("MCP_LOG_LEVEL", "warn").kill_on_drop(true);
+    let client = Client::connect_stdio(cmd, ClientOptions::default()).await.expect("connect");
+    let result = client.call_tool("query", json!({ "sql": "SELECT 1" })).await.expect("call");
+    assert!(result.is_error);
+    let text = common::text(&result);
+    assert!(text.contains("unavailable") && text.to_lowercase().contains("certificate"), "{text}");
+}
