@@ -4,7 +4,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bollard::query_parameters::{ListImagesOptions, RemoveImageOptions, TagImageOptions};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use bollard::auth::DockerCredentials;
+use bollard::query_parameters::{
+    CreateImageOptions, ListImagesOptions, PushImageOptions, RemoveImageOptions, TagImageOptions,
+};
+use futures::StreamExt;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError};
 use schemars::JsonSchema;
@@ -51,6 +58,27 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
 /// The image tools that change something, listed only with --allow-write.
 pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
+        .tool(
+            with_daemons("pull_image", daemons, pull_image)
+                .title("Pull an image")
+                .description(
+                    "Pulls an image from its registry (docker pull), reporting progress per layer as it downloads. \
+                     `image` is `name[:tag]` or `name@sha256:...`; the tag defaults to `latest`.",
+                )
+                .additive()
+                .idempotent()
+                .open_world(true),
+        )
+        .tool(
+            with_daemons("push_image", daemons, push_image)
+                .title("Push an image")
+                .description(
+                    "Pushes a local image to the registry its name points to (docker push), reporting progress. \
+                     Tag it for that registry first with tag_image.",
+                )
+                .additive()
+                .open_world(true),
+        )
         .tool(
             with_daemons("tag_image", daemons, tag_image)
                 .title("Tag an image")
@@ -342,4 +370,191 @@ pub async fn remove_image(
     let deleted = removed.iter().filter(|r| r.deleted.is_some()).count();
     let message = format!("Removed {}: {untagged} tag(s) untagged, {deleted} layer(s) deleted.", args.image);
     Ok(Rendered { text: message.clone(), data: Done { host: daemon.name.clone(), message } })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PullArgs {
+    /// Which configured Docker host (required when several are configured).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The image: `name[:tag]` or `name@sha256:...` (tag default `latest`).
+    pub image: String,
+    /// The platform to pull, e.g. `linux/arm64` (default: the daemon's).
+    #[serde(default)]
+    pub platform: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Transfer {
+    pub host: String,
+    pub image: String,
+    /// Layers seen, and how many were already present.
+    pub layers: usize,
+    pub already_present: usize,
+    /// Docker's last status line (e.g. `Status: Downloaded newer image for ...`).
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+}
+
+/// Splits `name[:tag]` / `name@digest`, checking it can be a reference at all.
+fn reference(image: &str) -> Result<(String, String), ToolError> {
+    check_ref("image", image)?;
+    if image.chars().any(|c| c.is_ascii_uppercase()) && !image.contains('@') {
+        let (name, _) = image.rsplit_once(':').filter(|(_, t)| !t.contains('/')).unwrap_or((image, ""));
+        if name.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(ToolError::invalid_arguments(format!(
+                "`image`: `{image}`: repository names must be lowercase"
+            )));
+        }
+    }
+    if let Some((name, digest)) = image.split_once('@') {
+        return Ok((name.to_string(), digest.to_string()));
+    }
+    match image.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => Ok((name.to_string(), tag.to_string())),
+        _ => Ok((image.to_string(), "latest".to_string())),
+    }
+}
+
+/// Turns Docker's per-layer progress lines into progress notifications: bytes done of
+/// bytes known, at most a few per second.
+struct Progress {
+    layers: BTreeMap<String, (i64, i64, String)>,
+    last: Option<Instant>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Self { layers: BTreeMap::new(), last: None }
+    }
+
+    fn update(&mut self, ctx: &Context, id: Option<&str>, status: &str, current: Option<i64>, total: Option<i64>) {
+        let Some(id) = id.filter(|id| id.len() >= 8 && id.chars().all(|c| c.is_ascii_hexdigit())) else { return };
+        let entry = self.layers.entry(id.to_string()).or_insert((0, 0, String::new()));
+        if let Some(total) = total.filter(|t| *t > 0) {
+            entry.1 = total;
+        }
+        if let Some(current) = current {
+            entry.0 = current.min(entry.1.max(current));
+        }
+        if matches!(
+            status,
+            "Pull complete" | "Already exists" | "Pushed" | "Layer already exists" | "Download complete"
+        ) {
+            entry.0 = entry.1;
+        }
+        let changed = entry.2 != status;
+        entry.2 = status.to_string();
+        let due = self.last.is_none_or(|t| t.elapsed() >= Duration::from_millis(200));
+        if changed || due {
+            self.last = Some(Instant::now());
+            let done: i64 = self.layers.values().map(|l| l.0).sum();
+            let total: i64 = self.layers.values().map(|l| l.1).sum();
+            let finished = self.layers.values().filter(|l| is_final(&l.2)).count();
+            let message = format!("layer {}: {status} ({finished}/{} layers done)", short_id(id), self.layers.len());
+            if total > 0 {
+                ctx.progress(done as f64, Some(total as f64), Some(&message));
+            } else {
+                ctx.progress(finished as f64, Some(self.layers.len() as f64), Some(&message));
+            }
+        }
+    }
+}
+
+fn is_final(status: &str) -> bool {
+    matches!(status, "Pull complete" | "Already exists" | "Pushed" | "Layer already exists" | "Mounted from")
+}
+
+pub async fn pull_image(daemons: Arc<Daemons>, ctx: Context, args: PullArgs) -> Result<Rendered<Transfer>, ToolError> {
+    let (name, tag) = reference(&args.image)?;
+    let daemon = daemons.writable(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    let (from_image, tag) = if args.image.contains('@') { (args.image.clone(), None) } else { (name, Some(tag)) };
+    let options = CreateImageOptions {
+        from_image: Some(from_image),
+        tag,
+        platform: args.platform.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    let mut stream = client.create_image(Some(options), None, None);
+    let mut progress = Progress::new();
+    let mut status = String::new();
+    let mut digest = None;
+    while let Some(item) = stream.next().await {
+        let info =
+            item.map_err(|e| failed(&daemon, &e, "check the image name and tag, and that the registry is reachable"))?;
+        let line = info.status.unwrap_or_default();
+        let detail = info.progress_detail.unwrap_or_default();
+        progress.update(&ctx, info.id.as_deref(), &line, detail.current, detail.total);
+        if let Some(d) = line.strip_prefix("Digest: ") {
+            digest = Some(d.trim().to_string());
+        }
+        if info.id.is_none() && !line.is_empty() {
+            status = line;
+        }
+    }
+    let layers = progress.layers.len();
+    let already_present = progress.layers.values().filter(|l| l.2 == "Already exists").count();
+    let text = format!("{status} ({layers} layer(s), {already_present} already present)");
+    Ok(Rendered {
+        text,
+        data: Transfer { host: daemon.name.clone(), image: args.image, layers, already_present, status, digest },
+    })
+}
+
+pub async fn push_image(daemons: Arc<Daemons>, ctx: Context, args: PullArgs) -> Result<Rendered<Transfer>, ToolError> {
+    let (name, tag) = reference(&args.image)?;
+    if args.image.contains('@') {
+        return Err(ToolError::invalid_arguments("`image`: push a tag (`name:tag`), not a digest"));
+    }
+    let daemon = daemons.writable(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    let options = PushImageOptions { tag: Some(tag), platform: args.platform.clone() };
+    // Older daemons refuse a push without an X-Registry-Auth header, even an empty one.
+    let mut stream = client.push_image(&name, Some(options), Some(DockerCredentials::default()));
+    let (mut events, mut pushed, mut existing) = (0usize, 0usize, 0usize);
+    let mut last: Option<Instant> = None;
+    let mut status = String::new();
+    let mut digest = None;
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| {
+            failed(&daemon, &e, "tag the image for the registry first (tag_image), then push that name")
+        })?;
+        let line = info.status.unwrap_or_default();
+        let detail = info.progress_detail.unwrap_or_default();
+        // bollard's push lines carry no layer id, so progress counts status lines.
+        if info.error_detail.is_none() && !line.is_empty() {
+            events += 1;
+            let due = last.is_none_or(|t: Instant| t.elapsed() >= Duration::from_millis(200));
+            if due {
+                last = Some(Instant::now());
+                let message = match (detail.current, detail.total) {
+                    (Some(c), Some(t)) if t > 0 => format!("{line} ({c}/{t} bytes)"),
+                    _ => line.clone(),
+                };
+                ctx.progress(events as f64, None, Some(&message));
+            }
+        }
+        if line == "Pushed" {
+            pushed += 1;
+        } else if line == "Layer already exists" || line.starts_with("Mounted from") {
+            existing += 1;
+        }
+        if let Some(at) = line.find("digest: ") {
+            digest = line[at + 8..].split_whitespace().next().map(str::to_string);
+        }
+        if line.contains("digest: ") || line.starts_with("The push refers") {
+            status = line.clone();
+        }
+    }
+    let (layers, already_present) = (pushed + existing, existing);
+    let text =
+        format!("Pushed {}: {status} ({layers} layer(s), {already_present} already in the registry)", args.image);
+    Ok(Rendered {
+        text,
+        data: Transfer { host: daemon.name.clone(), image: args.image, layers, already_present, status, digest },
+    })
 }

@@ -39,6 +39,12 @@ pub async fn admin() -> Docker {
     docker.negotiate_version().await.expect("negotiate the API version")
 }
 
+/// The test registry (`127.0.0.1:PORT`), holding `mcp-test/busybox:1`.
+pub fn registry() -> String {
+    std::env::var("MCP_DOCKER_TEST_REGISTRY")
+        .unwrap_or_else(|_| panic!("MCP_DOCKER_TEST_REGISTRY is not set: start_docker in scripts/lib.sh starts one"))
+}
+
 /// A container name unique to this test run and `tag`.
 pub fn name(tag: &str) -> String {
     format!("mcp-t-{tag}-{}", std::process::id())
@@ -126,6 +132,8 @@ pub struct Connector {
     /// The HTTP server process (stdio servers belong to the client).
     child: Option<tokio::process::Child>,
     pub transport: Transport,
+    /// Where the HTTP server listens (`127.0.0.1:PORT`).
+    pub listen: Option<String>,
 }
 
 impl Drop for Connector {
@@ -156,15 +164,26 @@ pub async fn start(transport: Transport, args: &[&str]) -> Connector {
     start_raw(transport, &all).await
 }
 
+/// [`start`] with client options (a notification handler).
+pub async fn start_with(transport: Transport, args: &[&str], options: ClientOptions) -> Connector {
+    let host = host();
+    let mut all = vec!["--docker-host", host.as_str()];
+    all.extend_from_slice(args);
+    start_raw_with(transport, &all, options).await
+}
+
 /// Starts the connector with exactly `args` (no default host).
 pub async fn start_raw(transport: Transport, args: &[&str]) -> Connector {
-    let options = ClientOptions::default();
+    start_raw_with(transport, args, ClientOptions::default()).await
+}
+
+async fn start_raw_with(transport: Transport, args: &[&str], options: ClientOptions) -> Connector {
     match transport {
         Transport::Stdio => {
             let mut cmd = command(args);
             cmd.stderr(Stdio::inherit());
             let client = Client::connect_stdio(cmd, options).await.expect("connect over stdio");
-            Connector { client, child: None, transport }
+            Connector { client, child: None, transport, listen: None }
         }
         Transport::Http => {
             let port = free_port();
@@ -179,7 +198,7 @@ pub async fn start_raw(transport: Transport, args: &[&str]) -> Connector {
                     panic!("the HTTP server exited at start: {status}");
                 }
                 match Client::connect_http(&endpoint, options.clone()).await {
-                    Ok(client) => return Connector { client, child: Some(child), transport },
+                    Ok(client) => return Connector { client, child: Some(child), transport, listen: Some(listen) },
                     Err(e) => last_error = e.to_string(),
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -200,6 +219,19 @@ pub async fn run_binary(args: &[&str]) -> (bool, String) {
         .await
         .expect("run the binary");
     (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// A plain HTTP GET on loopback: the status code and body.
+pub async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
 }
 
 pub fn free_port() -> u16 {
