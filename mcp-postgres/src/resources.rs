@@ -8,12 +8,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use mcp_core::protocol::{Completion, ResourceContents};
+use mcp_core::protocol::{Completion, Resource, ResourceContents};
 use mcp_core::server::{CompletionRequest, ServerBuilder};
 use mcp_core::{Context, ToolError, resource, resource_template};
 use serde_json::{Value, json};
 
-use crate::databases::Databases;
+use crate::databases::{Database, Databases};
 use crate::tools::explore::{Detail, Scope, describe_in};
 use crate::transaction::{Access, Tx, Window, run};
 
@@ -86,10 +86,11 @@ async fn read_table(
     Ok(ResourceContents::text(uri, "application/json", text))
 }
 
-async fn list_tables(dbs: Arc<Databases>, ctx: Context, database: String) -> Result<ResourceContents, ToolError> {
-    let db = dbs.get(Some(&database))?;
-    let mut tx = Tx::begin(&db, Access::ReadOnly, dbs.settings.statement_timeout).await?;
-    let scope = Scope::load(&ctx, &mut tx).await?;
+/// The tables, views and materialized views of `db` the client may see (at most
+/// `LISTING_MAX`): rows of schema, name, kind, comment; and whether more exist.
+async fn visible_tables(dbs: &Databases, ctx: &Context, db: &Arc<Database>) -> Result<(Vec<Value>, bool), ToolError> {
+    let mut tx = Tx::begin(db, Access::ReadOnly, dbs.settings.statement_timeout).await?;
+    let scope = Scope::load(ctx, &mut tx).await?;
     let sql = "SELECT n.nspname::text, c.relname::text,
                       CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned_table' WHEN 'v' THEN 'view'
                                      WHEN 'm' THEN 'materialized_view' ELSE 'foreign_table' END,
@@ -104,8 +105,44 @@ async fn list_tables(dbs: Arc<Databases>, ctx: Context, database: String) -> Res
     let rows = run(&mut tx, sql, &scope.relation_params(), window).await;
     tx.rollback().await?;
     let rows = rows?;
+    Ok((rows.rows, rows.cut.is_some()))
+}
+
+/// Every visible table of every reachable database, as resources (`resources/list`).
+async fn list_table_resources(dbs: Arc<Databases>, ctx: Context) -> Result<Vec<Resource>, ToolError> {
+    let mut out = Vec::new();
+    for db in dbs.all() {
+        let rows = match visible_tables(&dbs, &ctx, db).await {
+            Ok((rows, _)) => rows,
+            // One database being down must not hide the others' tables.
+            Err(e) => {
+                tracing::debug!(database = %db.name, error = %e, "tables not listed");
+                continue;
+            }
+        };
+        for row in rows {
+            let text = |i: usize| row.get(i).and_then(Value::as_str).unwrap_or_default().to_string();
+            let (schema, table, kind) = (text(0), text(1), text(2));
+            out.push(Resource {
+                uri: table_uri(&db.name, &schema, &table),
+                name: format!("{}/{schema}.{table}", db.name),
+                title: None,
+                description: Some(match row.get(3).and_then(Value::as_str) {
+                    Some(comment) => format!("{kind}: {comment}"),
+                    None => kind.replace('_', " "),
+                }),
+                mime_type: Some("application/json".into()),
+                size: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn list_tables(dbs: Arc<Databases>, ctx: Context, database: String) -> Result<ResourceContents, ToolError> {
+    let db = dbs.get(Some(&database))?;
+    let (rows, truncated) = visible_tables(&dbs, &ctx, &db).await?;
     let tables: Vec<Value> = rows
-        .rows
         .iter()
         .map(|row| {
             let text = |i: usize| row.get(i).and_then(Value::as_str).unwrap_or_default();
@@ -121,8 +158,8 @@ async fn list_tables(dbs: Arc<Databases>, ctx: Context, database: String) -> Res
             entry
         })
         .collect();
-    let mut body = json!({ "database": db.name, "tables": tables, "truncated": rows.cut.is_some() });
-    if rows.cut.is_some() {
+    let mut body = json!({ "database": db.name, "tables": tables, "truncated": truncated });
+    if truncated {
         body["note"] = json!(format!(
             "Only the first {LISTING_MAX} tables are listed; use the list_objects tool (with offset) for the rest."
         ));
@@ -236,6 +273,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
             .mime_type("application/json"),
         );
     }
+    let lister = dbs.clone();
+    let builder = builder.resource_lister(move |ctx| list_table_resources(lister.clone(), ctx));
     let completer = dbs.clone();
     builder.completion(move |ctx, req| complete(completer.clone(), ctx, req))
 }

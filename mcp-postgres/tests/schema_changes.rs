@@ -40,3 +40,31 @@ async fn creating_a_table_announces_that_the_resources_changed() {
         assert!(wanted(&seen.lock().expect("lock")), "over {transport:?}: {:?}", seen.lock().expect("lock"));
     }
 }
+
+#[tokio::test]
+async fn every_visible_table_is_a_listed_resource() {
+    let s = common::schema("listed");
+    setup(&format!(
+        "DROP SCHEMA IF EXISTS {s} CASCADE; CREATE SCHEMA {s};
+         CREATE TABLE {s}.orders (id int PRIMARY KEY); COMMENT ON TABLE {s}.orders IS 'customer orders';
+         CREATE TABLE {s}.salaries (pay int);"
+    ))
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, format!("[scopes]\ndeny_tables = [\"{s}.salaries\"]\n")).expect("policy");
+    for transport in TRANSPORTS {
+        let c = common::start(transport, &["--policy-file", policy.to_str().expect("path")]).await;
+        let resources = c.client.list_resources().await.expect("list");
+        let orders = resources
+            .iter()
+            .find(|r| r["uri"] == format!("postgres://default/{s}/orders"))
+            .unwrap_or_else(|| panic!("orders not listed over {transport:?}"));
+        assert_eq!(orders["description"], "table: customer orders");
+        assert!(!resources.iter().any(|r| r["uri"] == format!("postgres://default/{s}/salaries")), "a denied table");
+        let read = c.client.read_resource(&format!("postgres://default/{s}/orders")).await.expect("read");
+        let body: serde_json::Value =
+            serde_json::from_str(read["contents"][0]["text"].as_str().expect("text")).expect("json");
+        assert_eq!(body["columns"][0]["name"], "id", "{body}");
+    }
+}

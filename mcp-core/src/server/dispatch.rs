@@ -382,7 +382,7 @@ impl Server {
             }
             "tools/list" => self.list_tools(session, params)?,
             "tools/call" => self.call_tool(session, &req, meta.clone(), sink).await?,
-            "resources/list" => self.list_resources(params)?,
+            "resources/list" => self.list_resources(session, &req, meta.clone(), sink).await?,
             "resources/templates/list" => self.list_templates(params)?,
             "resources/read" => self.read_resource(session, &req, meta.clone(), sink).await?,
             "resources/subscribe" => {
@@ -430,7 +430,8 @@ impl Server {
         if !self.inner.tools.is_empty() {
             caps["tools"] = json!({ "listChanged": true });
         }
-        if !self.inner.resources.is_empty() || !self.inner.templates.is_empty() {
+        if !self.inner.resources.is_empty() || !self.inner.templates.is_empty() || self.inner.resource_lister.is_some()
+        {
             caps["resources"] = json!({ "subscribe": true, "listChanged": true });
         }
         if !self.inner.prompts.is_empty() {
@@ -530,16 +531,29 @@ impl Server {
         self.page(params, allowed.into_iter(), "tools")
     }
 
-    fn list_resources(&self, params: &Map<String, Value>) -> Result<Value, ErrorObject> {
-        let items: Vec<_> = self
+    /// The static resources, then those the connector's lister finds for this client.
+    async fn list_resources(
+        &self,
+        session: &Arc<Session>,
+        req: &Request,
+        meta: RequestMeta,
+        sink: Option<RequestSink>,
+    ) -> Result<Value, ErrorObject> {
+        let params = params_of(req);
+        let mut items: Vec<crate::protocol::Resource> = self
             .inner
             .resources
             .values()
             .filter_map(|r| match &r.kind {
-                ResourceKind::Static(res) => Some(res),
+                ResourceKind::Static(res) => Some(res.clone()),
                 ResourceKind::Template(..) => None,
             })
             .collect();
+        if let Some(lister) = &self.inner.resource_lister {
+            let ctx = self.context(session, req, "resources/list", meta, sink)?;
+            let listed = self.run("listing resources", lister(ctx)).await.map_err(ToolError::into_error_object)?;
+            items.extend(listed);
+        }
         self.page(params, items.into_iter(), "resources")
     }
 

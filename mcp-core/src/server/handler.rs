@@ -29,6 +29,7 @@ type ErasedResource =
 type ErasedPrompt = dyn Fn(Context, Map<String, Value>) -> BoxFuture<Result<GetPromptResult, ToolError>> + Send + Sync;
 pub(crate) type ErasedCompleter =
     dyn Fn(Context, CompletionRequest) -> BoxFuture<Result<Completion, ToolError>> + Send + Sync;
+pub(crate) type ErasedLister = dyn Fn(Context) -> BoxFuture<Result<Vec<Resource>, ToolError>> + Send + Sync;
 
 /// What a tool returns, turned into a `tools/call` result.
 pub trait IntoToolResult {
@@ -515,6 +516,18 @@ where
     Arc::new(move |ctx, req| {
         let handler = handler.clone();
         Box::pin(async move { handler(ctx, req).await })
+    })
+}
+
+pub(crate) fn lister<F, Fut>(handler: F) -> Arc<ErasedLister>
+where
+    F: Fn(Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<Resource>, ToolError>> + Send + 'static,
+{
+    let handler = Arc::new(handler);
+    Arc::new(move |ctx| {
+        let handler = handler.clone();
+        Box::pin(async move { handler(ctx).await })
     })
 }
 

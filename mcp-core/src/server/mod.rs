@@ -46,7 +46,7 @@ pub use session::{Handshake, Outbound, Session};
 
 use crate::protocol::{Completion, Implementation};
 pub(crate) use dispatch::{stateless_meta, unsupported_version};
-use handler::{ErasedCompleter, ResourceKind};
+use handler::{ErasedCompleter, ErasedLister, ResourceKind};
 use state::StateSealer;
 
 /// Limits and knobs every server has.
@@ -107,6 +107,7 @@ pub(crate) struct ServerInner {
     pub(crate) templates: Vec<ResourceRoute>,
     pub(crate) prompts: BTreeMap<String, PromptRoute>,
     pub(crate) completer: Option<Arc<ErasedCompleter>>,
+    pub(crate) resource_lister: Option<Arc<ErasedLister>>,
     pub(crate) config: ServerConfig,
     pub(crate) permits: Semaphore,
     pub(crate) sealer: StateSealer,
@@ -145,6 +146,7 @@ pub struct ServerBuilder {
     templates: Vec<ResourceRoute>,
     prompts: BTreeMap<String, PromptRoute>,
     completer: Option<Arc<ErasedCompleter>>,
+    resource_lister: Option<Arc<ErasedLister>>,
     config: ServerConfig,
     policy: Policy,
     audit: Option<AuditLog>,
@@ -169,6 +171,7 @@ impl Server {
             templates: Vec::new(),
             prompts: BTreeMap::new(),
             completer: None,
+            resource_lister: None,
             config: ServerConfig::default(),
             policy: Policy::default(),
             audit: None,
@@ -287,6 +290,18 @@ impl ServerBuilder {
         self.completer = Some(handler::completer(handler));
         self
     }
+    /// Lists resources that exist at request time (a database's tables, a host's
+    /// containers), after the static ones, in `resources/list`. The handler sees the
+    /// caller's [`Context`], so it can leave out what the client may not see; it returns
+    /// every resource in a stable order, and the framework pages them.
+    pub fn resource_lister<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<crate::protocol::Resource>, ToolError>> + Send + 'static,
+    {
+        self.resource_lister = Some(handler::lister(handler));
+        self
+    }
     /// Replaces the limits.
     pub fn config(mut self, config: ServerConfig) -> Self {
         self.config = config;
@@ -347,6 +362,7 @@ impl ServerBuilder {
                 templates: self.templates,
                 prompts: self.prompts,
                 completer: self.completer,
+                resource_lister: self.resource_lister,
                 permits: Semaphore::new(self.config.max_concurrency.max(1)),
                 sealer: StateSealer::new(key, 600),
                 config: self.config,
