@@ -86,6 +86,12 @@ impl Table {
         let why = match self.rows.cut? {
             Cut::Rows => format!("the {}-row limit", self.rows.rows.len()),
             Cut::Bytes => "the result size budget".to_string(),
+            Cut::Values => {
+                return Some(format!(
+                    "Long values were shortened to fit the result size budget (each says how much it lost). More \
+                     rows may follow: offset={next}."
+                ));
+            }
         };
         Some(if self.user_sql {
             format!(

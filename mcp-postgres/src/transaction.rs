@@ -259,8 +259,12 @@ pub struct Rows {
 /// Why a result is partial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cut {
+    /// The row limit.
     Rows,
+    /// The byte budget.
     Bytes,
+    /// The first row alone exceeded the byte budget: its long values were shortened.
+    Values,
 }
 
 /// Whether to go on reading rows.
@@ -357,6 +361,26 @@ where
     Ok(outcome)
 }
 
+/// Cuts the strings of `row` so that the row fits in about `budget` bytes, each cut
+/// string saying how much it lost. Other values (numbers, JSON documents) are kept.
+fn shorten_values(row: &mut Value, budget: usize) {
+    let Value::Array(values) = row else { return };
+    let share = (budget / values.len().max(1)).max(64);
+    for v in values.iter_mut() {
+        if let Value::String(s) = v
+            && s.len() > share
+        {
+            let mut keep = share;
+            while !s.is_char_boundary(keep) {
+                keep -= 1;
+            }
+            let lost = s.len() - keep;
+            s.truncate(keep);
+            s.push_str(&format!("…[{lost} more bytes; select a substring or length() to see the rest]"));
+        }
+    }
+}
+
 /// Runs `sql` like [`each_row`] and keeps the rows inside `window`.
 pub async fn run(tx: &mut Tx, sql: &str, params: &[Value], window: Window) -> Result<Rows, ToolError> {
     let mut rows = Vec::new();
@@ -371,13 +395,21 @@ pub async fn run(tx: &mut Tx, sql: &str, params: &[Value], window: Window) -> Re
         if rows.len() >= window.max_rows {
             cut = Some(Cut::Rows);
         } else {
-            let value = Value::Array(values);
-            bytes += crate::output::json_len(&value);
-            if bytes > window.max_bytes && !rows.is_empty() {
+            let mut value = Value::Array(values);
+            let mut len = crate::output::json_len(&value);
+            if rows.is_empty() && len > window.max_bytes {
+                // A first row larger than the whole budget: shorten its long values
+                // rather than return nothing (or everything).
+                shorten_values(&mut value, window.max_bytes);
+                len = crate::output::json_len(&value);
+                cut = Some(Cut::Values);
+                rows.push(value);
+            } else if bytes + len > window.max_bytes && !rows.is_empty() {
                 cut = Some(Cut::Bytes);
             } else {
                 rows.push(value);
             }
+            bytes += len;
         }
         Ok(if cut.is_some() && window.stop_early { Flow::Stop } else { Flow::More })
     })

@@ -105,6 +105,12 @@ async fn large_results_are_cut_and_paged() {
         let wide = c.ok("query", json!({"sql": "SELECT repeat('x', 10000) FROM generate_series(1, 50)"})).await;
         assert!(wide["rowCount"].as_u64().expect("count") < 50, "{}", wide["rowCount"]);
         assert_eq!(wide["truncated"], true);
+        // A single value larger than the whole budget is shortened, and says so.
+        let huge = c.ok("query", json!({"sql": "SELECT 1 AS id, repeat('y', 1000000) AS doc"})).await;
+        let doc = huge["rows"][0][1].as_str().expect("text");
+        assert!(doc.len() < 200_000 && doc.contains("more bytes"), "{}", doc.len());
+        assert_eq!(huge["rows"][0][0], 1);
+        assert_eq!(huge["truncated"], true);
         // Exactly the limit is not truncated.
         let exact = c.ok("query", json!({"sql": "SELECT 1 FROM generate_series(1, 100)"})).await;
         assert_eq!(exact["truncated"], false);
