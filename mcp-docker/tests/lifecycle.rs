@@ -7,7 +7,7 @@ mod common;
 use common::{TRANSPORTS, admin, name, remove, run, start, state};
 use serde_json::json;
 
-const WRITE_TOOLS: [&str; 12] = [
+const WRITE_TOOLS: [&str; 21] = [
     "create_container",
     "run_container",
     "start_container",
@@ -20,6 +20,15 @@ const WRITE_TOOLS: [&str; 12] = [
     "exec_in_container",
     "tag_image",
     "remove_image",
+    "pull_image",
+    "push_image",
+    "create_network",
+    "remove_network",
+    "connect_network",
+    "disconnect_network",
+    "create_volume",
+    "remove_volume",
+    "prune",
 ];
 
 #[tokio::test]
@@ -50,6 +59,10 @@ async fn write_tools_are_absent_unless_writes_are_allowed() {
                     | "remove_container"
                     | "exec_in_container"
                     | "remove_image"
+                    | "remove_network"
+                    | "disconnect_network"
+                    | "remove_volume"
+                    | "prune"
             );
             assert_eq!(a.destructive_hint, Some(destructive), "{name}");
         }

@@ -303,19 +303,7 @@ fn body(args: &CreateArgs, tool: &str) -> Result<ContainerCreateBody, ToolError>
             return Err(ToolError::invalid_arguments(format!("`env`: `{}` is not NAME=value", clip(entry, 80))));
         }
     }
-    let mut labels: HashMap<String, String> = HashMap::new();
-    for (k, v) in &args.labels {
-        if k.starts_with(LABEL_PREFIX) {
-            return Err(ToolError::invalid_arguments(format!(
-                "`labels`: `{k}`: keys starting `{LABEL_PREFIX}` are reserved for the connector's provenance labels"
-            )));
-        }
-        labels.insert(k.clone(), v.clone());
-    }
-    labels.insert(MANAGED_LABEL.into(), "true".into());
-    labels.insert(format!("{LABEL_PREFIX}tool"), tool.into());
-    labels.insert(format!("{LABEL_PREFIX}created"), chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string());
-    labels.insert(format!("{LABEL_PREFIX}version"), env!("CARGO_PKG_VERSION").into());
+    let labels = provenance(&args.labels, tool)?;
     let (exposed, bindings) = ports(&args.ports)?;
     let mounts = args.mounts.iter().map(mount).collect::<Result<Vec<_>, _>>()?;
     let nano_cpus = match args.cpus {
@@ -351,6 +339,27 @@ fn body(args: &CreateArgs, tool: &str) -> Result<ContainerCreateBody, ToolError>
         host_config: Some(host_config),
         ..Default::default()
     })
+}
+
+/// The caller's labels plus the provenance labels (which the caller may not set).
+pub fn provenance<'a>(
+    user: impl IntoIterator<Item = (&'a String, &'a String)>,
+    tool: &str,
+) -> Result<HashMap<String, String>, ToolError> {
+    let mut labels: HashMap<String, String> = HashMap::new();
+    for (k, v) in user {
+        if k.starts_with(LABEL_PREFIX) {
+            return Err(ToolError::invalid_arguments(format!(
+                "`labels`: `{k}`: keys starting `{LABEL_PREFIX}` are reserved for the connector's provenance labels"
+            )));
+        }
+        labels.insert(k.clone(), v.clone());
+    }
+    labels.insert(MANAGED_LABEL.into(), "true".into());
+    labels.insert(format!("{LABEL_PREFIX}tool"), tool.into());
+    labels.insert(format!("{LABEL_PREFIX}created"), chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    labels.insert(format!("{LABEL_PREFIX}version"), env!("CARGO_PKG_VERSION").into());
+    Ok(labels)
 }
 
 type PortMap = HashMap<String, Option<Vec<PortBinding>>>;

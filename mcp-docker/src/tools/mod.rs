@@ -1,9 +1,12 @@
 //! The tools, one module per area; [`register`] adds them all to a server being built.
 
+pub mod compose;
 pub mod containers;
 pub mod images;
 pub mod lifecycle;
 pub mod logs;
+pub mod networks;
+pub mod system;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -33,11 +36,15 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
     let builder = logs::register(builder, daemons);
     let builder = images::register(builder, daemons);
     let builder = lifecycle::register_read(builder, daemons);
+    let builder = system::register(builder, daemons);
+    let builder = compose::register(builder, daemons);
+    let builder = networks::register(builder, daemons);
     if !daemons.settings.allow_write {
         // Not listed at all: no tokens spent on tools that could only refuse.
         return builder;
     }
     let builder = lifecycle::register(builder, daemons);
+    let builder = networks::register_write(builder, daemons);
     images::register_write(builder, daemons)
 }
 

@@ -1,0 +1,597 @@
+//! Networks and volumes: list and inspect (always), create, remove, prune, and
+//! connect/disconnect a container (only with --allow-write). What is created carries
+//! the provenance labels.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, VolumeCreateRequest};
+use bollard::query_parameters::{
+    InspectNetworkOptions, ListNetworksOptions, ListVolumesOptions, PruneNetworksOptions, PruneVolumesOptions,
+    RemoveVolumeOptions,
+};
+use mcp_core::server::ServerBuilder;
+use mcp_core::{Context, ToolError};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::lifecycle::provenance;
+use super::{check_ref, with_daemons};
+use crate::daemons::Daemons;
+use crate::errors::failed;
+use crate::output::{PageInfo, Rendered, one_line, page, short_id, table};
+
+const NO_NETWORK: &str = "Check the name with list_networks";
+const NO_VOLUME: &str = "Check the name with list_volumes";
+
+pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
+    builder
+        .tool(
+            with_daemons("list_networks", daemons, list_networks)
+                .title("List networks")
+                .description(
+                    "Networks as a table: id, name, driver, scope, internal. Filter by `name`, `label`, `driver`.",
+                )
+                .read_only(),
+        )
+        .tool(
+            with_daemons("inspect_network", daemons, inspect_network)
+                .title("Inspect a network")
+                .description("One network's configuration (IPAM, options, labels) and the containers attached to it.")
+                .read_only(),
+        )
+        .tool(
+            with_daemons("list_volumes", daemons, list_volumes)
+                .title("List volumes")
+                .description(
+                    "Volumes as a table: name, driver, created, labels. `dangling` lists those no container uses.",
+                )
+                .read_only(),
+        )
+        .tool(
+            with_daemons("inspect_volume", daemons, inspect_volume)
+                .title("Inspect a volume")
+                .description("One volume's driver, mount point on the host, options and labels.")
+                .read_only(),
+        )
+}
+
+/// The tools that change networks and volumes, listed only with --allow-write.
+pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
+    builder
+        .tool(
+            with_daemons("create_network", daemons, create_network)
+                .title("Create a network")
+                .description(
+                    "Creates a bridge (default) or overlay network; `internal` cuts it off from outside. Labelled \
+                     mcp-docker.managed=true.",
+                )
+                .additive(),
+        )
+        .tool(
+            with_daemons("remove_network", daemons, remove_network)
+                .title("Remove a network")
+                .description("Removes a network no container is attached to.")
+                .destructive(),
+        )
+        .tool(
+            with_daemons("connect_network", daemons, connect_network)
+                .title("Connect a container to a network")
+                .description("Attaches a container to a network (docker network connect), optionally with DNS aliases.")
+                .additive()
+                .idempotent(),
+        )
+        .tool(
+            with_daemons("disconnect_network", daemons, disconnect_network)
+                .title("Disconnect a container from a network")
+                .description("Detaches a container from a network (docker network disconnect).")
+                .destructive()
+                .idempotent(),
+        )
+        .tool(
+            with_daemons("create_volume", daemons, create_volume)
+                .title("Create a volume")
+                .description("Creates a named volume (driver `local` by default). Labelled mcp-docker.managed=true.")
+                .additive()
+                .idempotent(),
+        )
+        .tool(
+            with_daemons("remove_volume", daemons, remove_volume)
+                .title("Remove a volume")
+                .description("Removes a volume and its data; refused while a container uses it.")
+                .destructive(),
+        )
+        .tool(
+            with_daemons("prune", daemons, prune)
+                .title("Prune unused networks or volumes")
+                .description(
+                    "Removes every network no container uses (`what: networks`) or every volume no container uses \
+                     (`what: volumes`, their data is lost), optionally only those with a `label`. Returns what was \
+                     removed.",
+                )
+                .destructive(),
+        )
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListArgs {
+    /// Which configured Docker host (default: the first).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Only those whose name contains this.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Only those with these labels: `key` or `key=value` each.
+    #[serde(default)]
+    pub label: Vec<String>,
+    /// Networks: only this driver (bridge, host, null, overlay, ...).
+    #[serde(default)]
+    pub driver: Option<String>,
+    /// Volumes: only those no container uses (true) or only used ones (false).
+    #[serde(default)]
+    pub dangling: Option<bool>,
+    /// Rows to skip: pass the `nextOffset` of a cut list.
+    #[serde(default)]
+    pub offset: usize,
+}
+
+fn filters(args: &ListArgs) -> Option<HashMap<String, Vec<String>>> {
+    let mut f: HashMap<String, Vec<String>> = HashMap::new();
+    if let Some(name) = &args.name {
+        f.insert("name".into(), vec![name.clone()]);
+    }
+    if !args.label.is_empty() {
+        f.insert("label".into(), args.label.clone());
+    }
+    if let Some(driver) = &args.driver {
+        f.insert("driver".into(), vec![driver.clone()]);
+    }
+    if let Some(dangling) = args.dangling {
+        f.insert("dangling".into(), vec![dangling.to_string()]);
+    }
+    (!f.is_empty()).then_some(f)
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NetworkRow {
+    /// Short id.
+    pub id: String,
+    pub name: String,
+    pub driver: String,
+    pub scope: String,
+    pub internal: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NetworkList {
+    pub host: String,
+    pub networks: Vec<NetworkRow>,
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
+
+pub async fn list_networks(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: ListArgs,
+) -> Result<Rendered<NetworkList>, ToolError> {
+    if args.dangling.is_some() {
+        return Err(ToolError::invalid_arguments("`dangling` applies to volumes; for networks use `prune`"));
+    }
+    let daemon = daemons.get(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    let networks = client
+        .list_networks(Some(ListNetworksOptions { filters: filters(&args) }))
+        .await
+        .map_err(|e| failed(&daemon, &e, ""))?;
+    let mut rows: Vec<NetworkRow> = networks
+        .into_iter()
+        .map(|n| NetworkRow {
+            id: short_id(n.id.as_deref().unwrap_or_default()),
+            name: one_line(n.name.as_deref().unwrap_or_default()),
+            driver: n.driver.unwrap_or_default(),
+            scope: n.scope.unwrap_or_default(),
+            internal: n.internal.unwrap_or(false),
+        })
+        .collect();
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    let settings = &daemons.settings;
+    let (kept, info) = page(rows, args.offset, settings.max_rows, settings.max_result_bytes, |r| {
+        format!("{} {} {} {}", r.id, r.name, r.driver, r.scope)
+    });
+    let cells: Vec<Vec<String>> = kept
+        .iter()
+        .map(|(r, _)| vec![r.id.clone(), r.name.clone(), r.driver.clone(), r.scope.clone(), r.internal.to_string()])
+        .collect();
+    let mut text = table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE", "INTERNAL"], &cells);
+    if let Some(note) = info.note("networks") {
+        text += &note;
+    }
+    Ok(Rendered {
+        text,
+        data: NetworkList {
+            host: daemon.name.clone(),
+            networks: kept.into_iter().map(|(r, _)| r).collect(),
+            page: info,
+        },
+    })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamedArgs {
+    /// Which configured Docker host (default: the first; required for changes when
+    /// several are configured).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The network's or volume's name (or id).
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Inspected {
+    pub host: String,
+    /// Docker's inspect document.
+    pub detail: Value,
+}
+
+pub async fn inspect_network(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: NamedArgs,
+) -> Result<Rendered<Inspected>, ToolError> {
+    check_ref("name", &args.name)?;
+    let daemon = daemons.get(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    let network = client
+        .inspect_network(&args.name, None::<InspectNetworkOptions>)
+        .await
+        .map_err(|e| failed(&daemon, &e, NO_NETWORK))?;
+    let detail = serde_json::to_value(&network)?;
+    Ok(Rendered { text: detail.to_string(), data: Inspected { host: daemon.name.clone(), detail } })
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct VolumeRow {
+    pub name: String,
+    pub driver: String,
+    /// RFC 3339, when the driver reports it.
+    pub created: String,
+    /// `key=value` pairs, sorted.
+    pub labels: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct VolumeList {
+    pub host: String,
+    pub volumes: Vec<VolumeRow>,
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
+
+pub async fn list_volumes(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: ListArgs,
+) -> Result<Rendered<VolumeList>, ToolError> {
+    let daemon = daemons.get(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    let list = client
+        .list_volumes(Some(ListVolumesOptions { filters: filters(&args) }))
+        .await
+        .map_err(|e| failed(&daemon, &e, ""))?;
+    let mut rows: Vec<VolumeRow> = list
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| {
+            let mut labels: Vec<String> = v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            labels.sort();
+            VolumeRow {
+                name: one_line(&v.name),
+                driver: v.driver,
+                created: v.created_at.map(|t| t.to_string()).unwrap_or_default(),
+                labels: one_line(&labels.join(",")),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    let settings = &daemons.settings;
+    let (kept, info) = page(rows, args.offset, settings.max_rows, settings.max_result_bytes, |r| {
+        format!("{} {} {} {}", r.name, r.driver, r.created, r.labels)
+    });
+    let cells: Vec<Vec<String>> = kept
+        .iter()
+        .map(|(r, _)| vec![r.name.clone(), r.driver.clone(), r.created.clone(), crate::output::clip(&r.labels, 80)])
+        .collect();
+    let mut text = if cells.is_empty() {
+        format!("No volumes match on host `{}`.\n", daemon.name)
+    } else {
+        table(&["VOLUME NAME", "DRIVER", "CREATED", "LABELS"], &cells)
+    };
+    if let Some(note) = info.note("volumes") {
+        text += &note;
+    }
+    Ok(Rendered {
+        text,
+        data: VolumeList { host: daemon.name.clone(), volumes: kept.into_iter().map(|(r, _)| r).collect(), page: info },
+    })
+}
+
+pub async fn inspect_volume(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: NamedArgs,
+) -> Result<Rendered<Inspected>, ToolError> {
+    check_ref("name", &args.name)?;
+    let daemon = daemons.get(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    let volume = client.inspect_volume(&args.name).await.map_err(|e| failed(&daemon, &e, NO_VOLUME))?;
+    let detail = serde_json::to_value(&volume)?;
+    Ok(Rendered { text: detail.to_string(), data: Inspected { host: daemon.name.clone(), detail } })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNetworkArgs {
+    /// Which configured Docker host (required when several are configured).
+    #[serde(default)]
+    pub host: Option<String>,
+    pub name: String,
+    /// `bridge` (default) or `overlay`.
+    #[serde(default)]
+    pub driver: Option<String>,
+    /// No route outside the network.
+    #[serde(default)]
+    pub internal: bool,
+    /// Labels to set (keys starting `mcp-docker.` are reserved).
+    #[serde(default)]
+    pub labels: HashMap<String, String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Changed {
+    pub host: String,
+    /// The object's name or id.
+    pub name: String,
+    /// What happened, in a sentence.
+    pub message: String,
+}
+
+fn changed(host: &str, name: &str, message: String) -> Rendered<Changed> {
+    Rendered { text: message.clone(), data: Changed { host: host.into(), name: name.into(), message } }
+}
+
+fn check_name(name: &str) -> Result<(), ToolError> {
+    if name.is_empty() || name.len() > 128 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+        return Err(ToolError::invalid_arguments(format!(
+            "`name`: `{}` may hold only letters, digits, _ . - (at most 128)",
+            crate::output::clip(name, 80)
+        )));
+    }
+    Ok(())
+}
+
+pub async fn create_network(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: CreateNetworkArgs,
+) -> Result<Rendered<Changed>, ToolError> {
+    check_name(&args.name)?;
+    let driver = args.driver.clone().unwrap_or_else(|| "bridge".into());
+    if !["bridge", "overlay"].contains(&driver.as_str()) {
+        return Err(ToolError::invalid_arguments(format!(
+            "`driver`: `{driver}`: only bridge and overlay networks can be created here (macvlan, ipvlan and host \
+             attach containers to the host's own network)"
+        )));
+    }
+    let labels = provenance(&args.labels, "create_network")?;
+    let daemon = daemons.writable(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    let request = NetworkCreateRequest {
+        name: args.name.clone(),
+        driver: Some(driver),
+        internal: Some(args.internal),
+        labels: Some(labels),
+        ..Default::default()
+    };
+    let created = client.create_network(request).await.map_err(|e| failed(&daemon, &e, ""))?;
+    Ok(changed(&daemon.name, &args.name, format!("Created network {} ({}).", args.name, short_id(&created.id))))
+}
+
+pub async fn remove_network(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: NamedArgs,
+) -> Result<Rendered<Changed>, ToolError> {
+    check_ref("name", &args.name)?;
+    if ["bridge", "host", "none"].contains(&args.name.as_str()) {
+        return Err(ToolError::invalid_arguments(format!(
+            "`name`: `{}` is a predefined network and cannot be removed",
+            args.name
+        )));
+    }
+    let daemon = daemons.writable(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    client.remove_network(&args.name).await.map_err(|e| failed(&daemon, &e, NO_NETWORK))?;
+    Ok(changed(&daemon.name, &args.name, format!("Removed network {}.", args.name)))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectArgs {
+    /// Which configured Docker host (required when several are configured).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The network's name or id.
+    pub network: String,
+    /// The container's id or name.
+    pub container: String,
+    /// DNS names for the container on this network (connect only).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Disconnect even if the container is running oddly (disconnect only).
+    #[serde(default)]
+    pub force: bool,
+}
+
+pub async fn connect_network(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: ConnectArgs,
+) -> Result<Rendered<Changed>, ToolError> {
+    check_ref("network", &args.network)?;
+    check_ref("container", &args.container)?;
+    let daemon = daemons.writable(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    let endpoint = (!args.aliases.is_empty())
+        .then(|| bollard::models::EndpointSettings { aliases: Some(args.aliases.clone()), ..Default::default() });
+    client
+        .connect_network(
+            &args.network,
+            NetworkConnectRequest { container: args.container.clone(), endpoint_config: endpoint },
+        )
+        .await
+        .map_err(|e| failed(&daemon, &e, "Check the network (list_networks) and the container (list_containers)"))?;
+    Ok(changed(&daemon.name, &args.network, format!("Connected {} to {}.", args.container, args.network)))
+}
+
+pub async fn disconnect_network(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: ConnectArgs,
+) -> Result<Rendered<Changed>, ToolError> {
+    check_ref("network", &args.network)?;
+    check_ref("container", &args.container)?;
+    let daemon = daemons.writable(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    client
+        .disconnect_network(
+            &args.network,
+            NetworkDisconnectRequest { container: args.container.clone(), force: Some(args.force) },
+        )
+        .await
+        .map_err(|e| failed(&daemon, &e, "Check the network (list_networks) and the container (list_containers)"))?;
+    Ok(changed(&daemon.name, &args.network, format!("Disconnected {} from {}.", args.container, args.network)))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVolumeArgs {
+    /// Which configured Docker host (required when several are configured).
+    #[serde(default)]
+    pub host: Option<String>,
+    pub name: String,
+    /// The volume driver (default `local`).
+    #[serde(default)]
+    pub driver: Option<String>,
+    /// Labels to set (keys starting `mcp-docker.` are reserved).
+    #[serde(default)]
+    pub labels: HashMap<String, String>,
+}
+
+pub async fn create_volume(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: CreateVolumeArgs,
+) -> Result<Rendered<Changed>, ToolError> {
+    check_name(&args.name)?;
+    let labels = provenance(&args.labels, "create_volume")?;
+    let daemon = daemons.writable(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    let request = VolumeCreateRequest {
+        name: Some(args.name.clone()),
+        driver: args.driver.clone(),
+        labels: Some(labels),
+        ..Default::default()
+    };
+    let volume = client.create_volume(request).await.map_err(|e| failed(&daemon, &e, ""))?;
+    Ok(changed(&daemon.name, &args.name, format!("Volume {} is ready (driver {}).", volume.name, volume.driver)))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveVolumeArgs {
+    /// Which configured Docker host (required when several are configured).
+    #[serde(default)]
+    pub host: Option<String>,
+    pub name: String,
+    /// Remove even if the driver reports an error about it (not while in use).
+    #[serde(default)]
+    pub force: bool,
+}
+
+pub async fn remove_volume(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: RemoveVolumeArgs,
+) -> Result<Rendered<Changed>, ToolError> {
+    check_ref("name", &args.name)?;
+    let daemon = daemons.writable(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    client
+        .remove_volume(&args.name, Some(RemoveVolumeOptions { force: args.force }))
+        .await
+        .map_err(|e| failed(&daemon, &e, NO_VOLUME))?;
+    Ok(changed(&daemon.name, &args.name, format!("Removed volume {}.", args.name)))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PruneArgs {
+    /// Which configured Docker host (required when several are configured).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// `networks` or `volumes`.
+    pub what: String,
+    /// Only those with these labels: `key` or `key=value` each.
+    #[serde(default)]
+    pub label: Vec<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Pruned {
+    pub host: String,
+    pub removed: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub space_reclaimed: Option<i64>,
+}
+
+pub async fn prune(daemons: Arc<Daemons>, _ctx: Context, args: PruneArgs) -> Result<Rendered<Pruned>, ToolError> {
+    let filters: Option<HashMap<String, Vec<String>>> =
+        (!args.label.is_empty()).then(|| [("label".to_string(), args.label.clone())].into());
+    let daemon = daemons.writable(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    let (removed, space) = match args.what.as_str() {
+        "networks" => {
+            let r = client
+                .prune_networks(Some(PruneNetworksOptions { filters }))
+                .await
+                .map_err(|e| failed(&daemon, &e, ""))?;
+            (r.networks_deleted.unwrap_or_default(), None)
+        }
+        "volumes" => {
+            let r = client
+                .prune_volumes(Some(PruneVolumesOptions { filters }))
+                .await
+                .map_err(|e| failed(&daemon, &e, ""))?;
+            (r.volumes_deleted.unwrap_or_default(), r.space_reclaimed)
+        }
+        other => return Err(ToolError::invalid_arguments(format!("`what`: `{other}`: use `networks` or `volumes`"))),
+    };
+    let text = if removed.is_empty() {
+        format!("Nothing to prune: no unused {}.", args.what)
+    } else {
+        format!(
+            "Removed {} {}: {}{}",
+            removed.len(),
+            args.what,
+            removed.join(", "),
+            space.map(|s| format!(" ({} reclaimed)", crate::output::human_size(s))).unwrap_or_default()
+        )
+    };
+    Ok(Rendered { text, data: Pruned { host: daemon.name.clone(), removed, space_reclaimed: space } })
+}
