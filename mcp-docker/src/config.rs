@@ -51,6 +51,10 @@ pub struct DockerArgs {
     /// /proc (it is never stopped, killed, paused or removed).
     #[arg(long, env = "MCP_DOCKER_SELF_CONTAINER")]
     pub self_container: Option<String>,
+    /// Only containers carrying this label (`KEY=VALUE`) are seen or changed, and what the
+    /// server creates carries it; repeat for several (all must match).
+    #[arg(long = "scope-label", env = "MCP_DOCKER_SCOPE_LABELS", value_delimiter = ',', value_name = "KEY=VALUE")]
+    pub scope_labels: Vec<String>,
     /// Most log lines one `container_logs` call returns.
     #[arg(long, env = "MCP_DOCKER_MAX_LOG_LINES", default_value_t = 1000)]
     pub max_log_lines: usize,
@@ -110,6 +114,8 @@ pub struct Settings {
     pub guards: Guards,
     pub show_secrets: bool,
     pub self_container: Option<String>,
+    /// `(key, value)` labels every container in scope carries.
+    pub scope_labels: Vec<(String, String)>,
     pub max_log_lines: usize,
     pub max_result_bytes: usize,
     pub max_rows: usize,
@@ -166,6 +172,15 @@ impl DockerArgs {
             }
             bind_paths.push(normal);
         }
+        let mut scope_labels = Vec::new();
+        for spec in &self.scope_labels {
+            match spec.split_once('=') {
+                Some((k, v)) if !k.trim().is_empty() && !k.starts_with("mcp-docker.") => {
+                    scope_labels.push((k.trim().to_string(), v.trim().to_string()));
+                }
+                _ => return Err(format!("--scope-label expects KEY=VALUE (not an mcp-docker.* key), got `{spec}`")),
+            }
+        }
         Ok(Settings {
             hosts,
             allow_write: self.allow_write,
@@ -177,6 +192,7 @@ impl DockerArgs {
             },
             show_secrets: self.show_secrets,
             self_container: self.self_container.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+            scope_labels,
             max_log_lines: self.max_log_lines,
             max_result_bytes: self.max_result_bytes,
             max_rows: self.max_rows,

@@ -139,6 +139,34 @@ impl Daemons {
         self.list.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
     }
 
+    /// `key=value` filters for the scope labels (empty without --scope-label).
+    pub fn scope_filters(&self) -> Vec<String> {
+        self.settings.scope_labels.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    }
+
+    /// Refuses a container outside the --scope-label scope as if it did not exist: the
+    /// server is not to see it at all.
+    pub async fn scoped(&self, daemon: &Daemon, container: &str) -> Result<(), ToolError> {
+        if self.settings.scope_labels.is_empty() {
+            return Ok(());
+        }
+        let client = daemon.client().await?;
+        let info = client
+            .inspect_container(container, None)
+            .await
+            .map_err(|e| crate::errors::failed(daemon, &e, crate::errors::NO_CONTAINER))?;
+        let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
+        if self.settings.scope_labels.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+            Ok(())
+        } else {
+            Err(ToolError::failed(format!(
+                "host `{}`: No such container: {container} (in this server's scope, --scope-label {})",
+                daemon.name,
+                self.scope_filters().join(",")
+            )))
+        }
+    }
+
     /// Checks that every daemon answers; the error names the first that does not.
     pub async fn ping(&self) -> Result<(), String> {
         for daemon in &self.list {

@@ -5,6 +5,7 @@ mod daemons;
 mod errors;
 mod guard;
 mod output;
+mod resources;
 mod tools;
 
 use std::process::ExitCode;
@@ -52,6 +53,7 @@ fn server(builder: ServerBuilder, daemons: Arc<daemons::Daemons>) -> ServerBuild
         let daemons = ready.clone();
         async move { daemons.ping().await }
     });
+    let builder = resources::register(builder, &daemons);
     tools::register(builder, &daemons)
 }
 

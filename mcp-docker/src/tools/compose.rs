@@ -69,12 +69,17 @@ pub struct Projects {
     pub projects: Vec<Project>,
 }
 
-async fn project_containers(daemon: &Daemon, project: Option<&str>) -> Result<Vec<ContainerSummary>, ToolError> {
+async fn project_containers(
+    daemon: &Daemon,
+    scope: &[String],
+    project: Option<&str>,
+) -> Result<Vec<ContainerSummary>, ToolError> {
     let label = match project {
         Some(p) => format!("{PROJECT}={p}"),
         None => PROJECT.to_string(),
     };
-    let filters: HashMap<String, Vec<String>> = [("label".to_string(), vec![label])].into();
+    let labels: Vec<String> = std::iter::once(label).chain(scope.iter().cloned()).collect();
+    let filters: HashMap<String, Vec<String>> = [("label".to_string(), labels)].into();
     let client = daemon.client().await?;
     client
         .list_containers(Some(ListContainersOptions { all: true, filters: Some(filters), ..Default::default() }))
@@ -96,7 +101,7 @@ pub async fn compose_projects(
     args: ProjectsArgs,
 ) -> Result<Rendered<Projects>, ToolError> {
     let daemon = daemons.get(args.host.as_deref())?;
-    let containers = project_containers(&daemon, None).await?;
+    let containers = project_containers(&daemon, &daemons.scope_filters(), None).await?;
     let mut by_project: BTreeMap<String, Vec<&ContainerSummary>> = BTreeMap::new();
     for c in &containers {
         by_project.entry(label(c, PROJECT).to_string()).or_default().push(c);
@@ -174,7 +179,7 @@ pub async fn compose_project(
         return Err(ToolError::invalid_arguments("`project`: a compose project name (see compose_projects)"));
     }
     let daemon = daemons.get(args.host.as_deref())?;
-    let containers = project_containers(&daemon, Some(&args.project)).await?;
+    let containers = project_containers(&daemon, &daemons.scope_filters(), Some(&args.project)).await?;
     if containers.is_empty() {
         return Err(ToolError::failed(format!(
             "host `{}`: no containers belong to compose project `{}`; compose_projects lists the projects",

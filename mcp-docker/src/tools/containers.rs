@@ -137,8 +137,9 @@ pub async fn list_containers(
     if let Some(name) = &args.name {
         filters.insert("name".into(), vec![name.clone()]);
     }
-    if !args.label.is_empty() {
-        filters.insert("label".into(), args.label.clone());
+    let labels: Vec<String> = args.label.iter().cloned().chain(daemons.scope_filters()).collect();
+    if !labels.is_empty() {
+        filters.insert("label".into(), labels);
     }
     if let Some(status) = &args.status {
         if !STATES.contains(&status.as_str()) {
@@ -256,6 +257,7 @@ pub async fn inspect_container(
 ) -> Result<Rendered<Inspected>, ToolError> {
     check_ref("container", &args.container)?;
     let daemon = daemons.get(args.host.as_deref())?;
+    daemons.scoped(&daemon, &args.container).await?;
     let client = daemon.client().await?;
     let info = client.inspect_container(&args.container, None).await.map_err(|e| failed(&daemon, &e, NO_CONTAINER))?;
     let mut value = serde_json::to_value(&info)?;
@@ -312,6 +314,7 @@ pub async fn container_stats(
 ) -> Result<Rendered<Stats>, ToolError> {
     check_ref("container", &args.container)?;
     let daemon = daemons.get(args.host.as_deref())?;
+    daemons.scoped(&daemon, &args.container).await?;
     let client = daemon.client().await?;
     // stream=false, one_shot=false: the daemon samples twice, so the CPU % has a base.
     let options = StatsOptions { stream: false, one_shot: false };
@@ -444,6 +447,7 @@ pub async fn container_top(
         )));
     }
     let daemon = daemons.get(args.host.as_deref())?;
+    daemons.scoped(&daemon, &args.container).await?;
     let client = daemon.client().await?;
     let top = client
         .top_processes(&args.container, Some(TopOptions { ps_args }))
@@ -504,6 +508,7 @@ pub async fn container_diff(
 ) -> Result<Rendered<Changes>, ToolError> {
     check_ref("container", &args.container)?;
     let daemon = daemons.get(args.host.as_deref())?;
+    daemons.scoped(&daemon, &args.container).await?;
     let client = daemon.client().await?;
     let changes = client
         .container_changes(&args.container)

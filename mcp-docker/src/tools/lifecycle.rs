@@ -269,7 +269,10 @@ async fn create(daemons: &Daemons, args: CreateArgs, tool: &str, start: bool) ->
         daemons.all().iter().filter_map(|d| d.url.strip_prefix("unix://").map(str::to_string)).collect();
     check_create(&daemons.settings.guards, &request, &sockets)?;
     let daemon = daemons.writable(args.host.as_deref())?;
-    let body = body(&args, tool)?;
+    let mut body = body(&args, tool)?;
+    if let Some(labels) = &mut body.labels {
+        labels.extend(daemons.settings.scope_labels.iter().cloned());
+    }
     let client = daemon.client().await?;
     let options = CreateContainerOptions { name: args.name.clone(), ..Default::default() };
     let created = client
@@ -570,6 +573,7 @@ async fn target(
 ) -> Result<Arc<Daemon>, ToolError> {
     check_ref("container", container)?;
     let daemon = daemons.writable(host)?;
+    daemons.scoped(&daemon, container).await?;
     if let Some(verb) = verb {
         not_self(daemons, &daemon, container, verb).await?;
     }
@@ -872,6 +876,7 @@ pub async fn wait_container(
         return Err(ToolError::invalid_arguments("`timeout_secs`: between 1 and 600"));
     }
     let daemon = daemons.get(args.host.as_deref())?;
+    daemons.scoped(&daemon, &args.container).await?;
     let client = daemon.client().await?;
     let options = WaitContainerOptions { condition: "not-running".into() };
     let mut stream = client.wait_container(&args.container, Some(options));

@@ -105,6 +105,7 @@ pub async fn container_logs(
         return Err(ToolError::invalid_arguments("`since` must be before `until`"));
     }
     let daemon = daemons.get(args.host.as_deref())?;
+    daemons.scoped(&daemon, &args.container).await?;
     let client = daemon.client().await?;
     // One line more than asked for tells whether older lines exist.
     let options = LogsOptions {

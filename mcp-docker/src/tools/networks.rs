@@ -387,7 +387,8 @@ pub async fn create_network(
              attach containers to the host's own network)"
         )));
     }
-    let labels = provenance(&args.labels, "create_network")?;
+    let mut labels = provenance(&args.labels, "create_network")?;
+    labels.extend(daemons.settings.scope_labels.iter().cloned());
     let daemon = daemons.writable(args.host.as_deref())?;
     let client = daemon.client().await?;
     let request = NetworkCreateRequest {
@@ -445,6 +446,7 @@ pub async fn connect_network(
     check_ref("network", &args.network)?;
     check_ref("container", &args.container)?;
     let daemon = daemons.writable(args.host.as_deref())?;
+    daemons.scoped(&daemon, &args.container).await?;
     let client = daemon.client().await?;
     let endpoint = (!args.aliases.is_empty())
         .then(|| bollard::models::EndpointSettings { aliases: Some(args.aliases.clone()), ..Default::default() });
@@ -466,6 +468,7 @@ pub async fn disconnect_network(
     check_ref("network", &args.network)?;
     check_ref("container", &args.container)?;
     let daemon = daemons.writable(args.host.as_deref())?;
+    daemons.scoped(&daemon, &args.container).await?;
     let client = daemon.client().await?;
     client
         .disconnect_network(
@@ -498,7 +501,8 @@ pub async fn create_volume(
     args: CreateVolumeArgs,
 ) -> Result<Rendered<Changed>, ToolError> {
     check_name(&args.name)?;
-    let labels = provenance(&args.labels, "create_volume")?;
+    let mut labels = provenance(&args.labels, "create_volume")?;
+    labels.extend(daemons.settings.scope_labels.iter().cloned());
     let daemon = daemons.writable(args.host.as_deref())?;
     let client = daemon.client().await?;
     let request = VolumeCreateRequest {

@@ -170,7 +170,13 @@ pub async fn disk_usage(
     let daemon = daemons.get(args.host.as_deref())?;
     let client = daemon.client().await?;
     let containers = client
-        .list_containers(Some(ListContainersOptions { all: true, size: true, ..Default::default() }))
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            size: true,
+            filters: (!daemons.settings.scope_labels.is_empty())
+                .then(|| [("label".to_string(), daemons.scope_filters())].into()),
+            ..Default::default()
+        }))
         .await
         .map_err(|e| failed(&daemon, &e, ""))?;
     let images = client
@@ -298,6 +304,10 @@ pub async fn recent_events(
     if let Some(container) = &args.container {
         super::check_ref("container", container)?;
         filters.insert("container".into(), vec![container.clone()]);
+    }
+    if !daemons.settings.scope_labels.is_empty() {
+        // Events carry their object's labels: only those of in-scope objects are shown.
+        filters.insert("label".into(), daemons.scope_filters());
     }
     if !args.event.is_empty() {
         filters.insert("event".into(), args.event.clone());
