@@ -7,7 +7,7 @@ mod common;
 use common::{TRANSPORTS, admin, name, remove, run, start, state};
 use serde_json::json;
 
-const WRITE_TOOLS: [&str; 21] = [
+const WRITE_TOOLS: [&str; 22] = [
     "create_container",
     "run_container",
     "start_container",
@@ -17,6 +17,7 @@ const WRITE_TOOLS: [&str; 21] = [
     "pause_container",
     "unpause_container",
     "remove_container",
+    "rename_container",
     "exec_in_container",
     "tag_image",
     "remove_image",
@@ -178,8 +179,13 @@ async fn create_then_start_stop_restart_pause_kill_remove() {
         conn.ok("kill_container", json!({"container": n, "signal": "SIGKILL"})).await;
         let waited = conn.ok("wait_container", json!({"container": n, "timeout_secs": 10})).await;
         assert_eq!(waited["exitCode"], 137);
-        conn.ok("remove_container", json!({"container": n})).await;
+        let renamed = format!("{n}-renamed");
+        conn.ok("rename_container", json!({"container": n, "name": renamed})).await;
         assert_eq!(state(&docker, &n).await, None);
+        let err = conn.fails("rename_container", json!({"container": renamed, "name": "bad name"})).await;
+        assert!(err.contains("`name`"), "{err}");
+        conn.ok("remove_container", json!({"container": renamed})).await;
+        assert_eq!(state(&docker, &renamed).await, None);
 
         for tool in ["start_container", "stop_container", "pause_container", "remove_container", "kill_container"] {
             let err = conn.fails(tool, json!({"container": "mcp-no-such-container"})).await;

@@ -171,7 +171,18 @@ async fn networks_and_volumes_lifecycle() {
         assert!(err.contains("`driver`"), "{err}");
         let err = conn.fails("remove_network", json!({"name": "none"})).await;
         assert!(err.contains("predefined"), "{err}");
-        let err = conn.fails("prune", json!({"what": "images"})).await;
+        // Stopped containers, only those with this test's label (others belong to other tests).
+        let label = format!("prune-test={}-{t}", std::process::id());
+        let (lk, lv) = label.split_once('=').expect("kv");
+        let stopped = name(&format!("prune-{t}"));
+        run(&docker, &stopped, &["true"], &[(lk, lv)], &[]).await;
+        common::wait_exit(&docker, &stopped).await;
+        let out = conn.ok("prune", json!({"what": "containers", "label": [label]})).await;
+        assert_eq!(out["removed"].as_array().expect("removed").len(), 1, "{out}");
+        assert_eq!(common::state(&docker, &stopped).await, None);
+        let out = conn.ok("prune", json!({"what": "images", "label": [label]})).await;
+        assert_eq!(out["removed"], json!([]));
+        let err = conn.fails("prune", json!({"what": "everything"})).await;
         assert!(err.contains("`what`"), "{err}");
         let err = conn.fails("create_volume", json!({"name": "v", "labels": {"mcp-docker.tool": "x"}})).await;
         assert!(err.contains("reserved"), "{err}");

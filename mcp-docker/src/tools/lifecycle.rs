@@ -98,6 +98,13 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .idempotent(),
         )
         .tool(
+            with_daemons("rename_container", daemons, rename_container)
+                .title("Rename a container")
+                .description("Gives a container a new name.")
+                .additive()
+                .idempotent(),
+        )
+        .tool(
             with_daemons("remove_container", daemons, remove_container)
                 .title("Remove a container")
                 .description(
@@ -701,6 +708,41 @@ pub async fn remove_container(
         err
     })?;
     Ok(done(&daemon, &args.container, format!("Removed {}.", args.container)))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameArgs {
+    /// Which configured Docker host (required when several are configured).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The container's id (or a unique prefix) or name.
+    pub container: String,
+    /// The new name.
+    pub name: String,
+}
+
+pub async fn rename_container(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: RenameArgs,
+) -> Result<Rendered<Action>, ToolError> {
+    if args.name.is_empty() || !args.name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+        return Err(ToolError::invalid_arguments(format!(
+            "`name`: `{}` may hold only letters, digits, _ . -",
+            clip(&args.name, 80)
+        )));
+    }
+    let daemon = target(&daemons, args.host.as_deref(), &args.container, None).await?;
+    let client = daemon.client().await?;
+    client
+        .rename_container(
+            &args.container,
+            bollard::query_parameters::RenameContainerOptions { name: args.name.clone() },
+        )
+        .await
+        .map_err(|e| failed(&daemon, &e, NO_CONTAINER))?;
+    Ok(done(&daemon, &args.container, format!("Renamed {} to {}.", args.container, args.name)))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

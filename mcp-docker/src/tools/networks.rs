@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
-    InspectNetworkOptions, ListNetworksOptions, ListVolumesOptions, PruneNetworksOptions, PruneVolumesOptions,
-    RemoveVolumeOptions,
+    InspectNetworkOptions, ListNetworksOptions, ListVolumesOptions, PruneContainersOptions, PruneImagesOptions,
+    PruneNetworksOptions, PruneVolumesOptions, RemoveVolumeOptions,
 };
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError};
@@ -104,11 +104,12 @@ pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerB
         )
         .tool(
             with_daemons("prune", daemons, prune)
-                .title("Prune unused networks or volumes")
+                .title("Prune unused objects")
                 .description(
-                    "Removes every network no container uses (`what: networks`) or every volume no container uses \
-                     (`what: volumes`, their data is lost), optionally only those with a `label`. Returns what was \
-                     removed.",
+                    "Removes, optionally only those with a `label`: stopped containers (`what: containers`), dangling \
+                     images (`images`; untagged layers no tag points to), networks no container uses (`networks`), or \
+                     volumes no container uses (`volumes`: their data is lost). Returns what was removed and the \
+                     space reclaimed.",
                 )
                 .destructive(),
         )
@@ -548,7 +549,7 @@ pub struct PruneArgs {
     /// Which configured Docker host (required when several are configured).
     #[serde(default)]
     pub host: Option<String>,
-    /// `networks` or `volumes`.
+    /// `containers`, `images`, `networks` or `volumes`.
     pub what: String,
     /// Only those with these labels: `key` or `key=value` each.
     #[serde(default)]
@@ -565,11 +566,41 @@ pub struct Pruned {
 }
 
 pub async fn prune(daemons: Arc<Daemons>, _ctx: Context, args: PruneArgs) -> Result<Rendered<Pruned>, ToolError> {
+    if !["containers", "images", "networks", "volumes"].contains(&args.what.as_str()) {
+        return Err(ToolError::invalid_arguments(format!(
+            "`what`: `{}`: use `containers`, `images`, `networks` or `volumes`",
+            crate::output::clip(&args.what, 40)
+        )));
+    }
+    // Within --scope-label, only in-scope objects are pruned.
+    let labels: Vec<String> = args.label.iter().cloned().chain(daemons.scope_filters()).collect();
     let filters: Option<HashMap<String, Vec<String>>> =
-        (!args.label.is_empty()).then(|| [("label".to_string(), args.label.clone())].into());
+        (!labels.is_empty()).then(|| [("label".to_string(), labels)].into());
     let daemon = daemons.writable(args.host.as_deref())?;
     let client = daemon.client().await?;
     let (removed, space) = match args.what.as_str() {
+        "containers" => {
+            let r = client
+                .prune_containers(Some(PruneContainersOptions { filters }))
+                .await
+                .map_err(|e| failed(&daemon, &e, ""))?;
+            (r.containers_deleted.unwrap_or_default().iter().map(|id| short_id(id)).collect(), r.space_reclaimed)
+        }
+        "images" => {
+            let mut filters = filters.unwrap_or_default();
+            filters.insert("dangling".into(), vec!["true".into()]);
+            let r = client
+                .prune_images(Some(PruneImagesOptions { filters: Some(filters) }))
+                .await
+                .map_err(|e| failed(&daemon, &e, ""))?;
+            let removed = r
+                .images_deleted
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|i| i.deleted.map(|d| short_id(&d)).or(i.untagged))
+                .collect();
+            (removed, r.space_reclaimed)
+        }
         "networks" => {
             let r = client
                 .prune_networks(Some(PruneNetworksOptions { filters }))
@@ -584,7 +615,11 @@ pub async fn prune(daemons: Arc<Daemons>, _ctx: Context, args: PruneArgs) -> Res
                 .map_err(|e| failed(&daemon, &e, ""))?;
             (r.volumes_deleted.unwrap_or_default(), r.space_reclaimed)
         }
-        other => return Err(ToolError::invalid_arguments(format!("`what`: `{other}`: use `networks` or `volumes`"))),
+        other => {
+            return Err(ToolError::invalid_arguments(format!(
+                "`what`: `{other}`: use `containers`, `images`, `networks` or `volumes`"
+            )));
+        }
     };
     let text = if removed.is_empty() {
         format!("Nothing to prune: no unused {}.", args.what)
