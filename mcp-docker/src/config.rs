@@ -61,6 +61,9 @@ pub struct DockerArgs {
     /// Most bytes of logs, exec output or listing one call returns.
     #[arg(long, env = "MCP_DOCKER_MAX_RESULT_BYTES", default_value_t = 64 * 1024)]
     pub max_result_bytes: usize,
+    /// Most bytes one copy into or out of a container moves.
+    #[arg(long, env = "MCP_DOCKER_MAX_COPY_BYTES", default_value_t = 64 << 20)]
+    pub max_copy_bytes: usize,
     /// Most rows a listing returns per call (the rest is reachable with `offset`).
     #[arg(long, env = "MCP_DOCKER_MAX_ROWS", default_value_t = 200)]
     pub max_rows: usize,
@@ -119,6 +122,7 @@ pub struct Settings {
     pub max_log_lines: usize,
     pub max_result_bytes: usize,
     pub max_rows: usize,
+    pub max_copy_bytes: usize,
     pub request_timeout: Duration,
 }
 
@@ -196,6 +200,7 @@ impl DockerArgs {
             max_log_lines: self.max_log_lines,
             max_result_bytes: self.max_result_bytes,
             max_rows: self.max_rows,
+            max_copy_bytes: self.max_copy_bytes.max(1),
             request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
         })
     }

@@ -139,6 +139,11 @@ impl Daemons {
         self.list.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
     }
 
+    /// The unix socket paths of the configured daemons (never reachable from a container).
+    pub fn socket_paths(&self) -> Vec<String> {
+        self.list.iter().filter_map(|d| d.url.strip_prefix("unix://").map(str::to_string)).collect()
+    }
+
     /// `key=value` filters for the scope labels (empty without --scope-label).
     pub fn scope_filters(&self) -> Vec<String> {
         self.settings.scope_labels.iter().map(|(k, v)| format!("{k}={v}")).collect()

@@ -82,11 +82,21 @@ pub fn check_create(guards: &Guards, request: &Request<'_>, sockets: &[String]) 
 }
 
 fn check_bind(guards: &Guards, source: &str, sockets: &[String]) -> Result<(), ToolError> {
-    let path = Path::new(source);
-    if !path.is_absolute() {
+    if !Path::new(source).is_absolute() {
         return Err(ToolError::invalid_arguments(format!(
             "bind mount source `{source}` must be an absolute host path (or use type `volume` for a named volume)"
         )));
+    }
+    check_host_path(guards, source, sockets, "bind-mount").map(|_| ())
+}
+
+/// Checks a host path a container may reach (a bind mount, a copy's source or target):
+/// under an allowed directory, `..` and symlinks resolved, never a Docker socket. Returns
+/// the resolved path.
+pub fn check_host_path(guards: &Guards, source: &str, sockets: &[String], guard: &str) -> Result<PathBuf, ToolError> {
+    let path = Path::new(source);
+    if !path.is_absolute() {
+        return Err(ToolError::invalid_arguments(format!("`{source}` must be an absolute host path")));
     }
     let lexical = normalize(path);
     // Symlinks are resolved where the path exists locally, so a link inside an allowed
@@ -119,12 +129,12 @@ fn check_bind(guards: &Guards, source: &str, sockets: &[String]) -> Result<(), T
             )
         };
         return Err(refuse(
-            "bind-mount",
-            format!("host path `{source}` is outside the allowed bind paths ({list})"),
-            "Start the server with --allow-bind-path DIR to permit mounts under DIR, or use a named volume.",
+            guard,
+            format!("host path `{source}` is outside the allowed host paths ({list})"),
+            "Start the server with --allow-bind-path DIR to permit paths under DIR.",
         ));
     }
-    Ok(())
+    Ok(real)
 }
 
 /// The id of the container this process runs in, from /proc (Docker mounts the

@@ -104,11 +104,12 @@ async fn inspect_redacts_secret_environment_values() {
 async fn logs_are_bounded_by_lines_and_bytes_and_say_so() {
     let docker = admin().await;
     let n = name("logs");
-    // 5000 numbered lines on stdout, one marker on stderr, then idle.
+    // 5000 numbered lines on stdout, one marker on stderr, then idle. The pause keeps the
+    // streams in order in the log file (Docker copies stdout and stderr separately).
     run(
         &docker,
         &n,
-        &["sh", "-c", "i=1; while [ $i -le 5000 ]; do echo \"line $i padding-padding-padding\"; i=$((i+1)); done; echo oops >&2; sleep 300"],
+        &["sh", "-c", "i=1; while [ $i -le 5000 ]; do echo \"line $i padding-padding-padding\"; i=$((i+1)); done; sleep 1; echo oops >&2; sleep 300"],
         &[],
         &[],
     )

@@ -7,7 +7,7 @@ mod common;
 use common::{TRANSPORTS, admin, name, remove, run, start, state};
 use serde_json::json;
 
-const WRITE_TOOLS: [&str; 22] = [
+const WRITE_TOOLS: [&str; 24] = [
     "create_container",
     "run_container",
     "start_container",
@@ -30,6 +30,8 @@ const WRITE_TOOLS: [&str; 22] = [
     "create_volume",
     "remove_volume",
     "prune",
+    "copy_from_container",
+    "copy_to_container",
 ];
 
 #[tokio::test]
@@ -64,6 +66,7 @@ async fn write_tools_are_absent_unless_writes_are_allowed() {
                     | "disconnect_network"
                     | "remove_volume"
                     | "prune"
+                    | "copy_to_container"
             );
             assert_eq!(a.destructive_hint, Some(destructive), "{name}");
         }

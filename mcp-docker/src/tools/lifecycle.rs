@@ -272,9 +272,7 @@ async fn create(daemons: &Daemons, args: CreateArgs, tool: &str, start: bool) ->
         cap_add: &args.cap_add,
         binds,
     };
-    let sockets: Vec<String> =
-        daemons.all().iter().filter_map(|d| d.url.strip_prefix("unix://").map(str::to_string)).collect();
-    check_create(&daemons.settings.guards, &request, &sockets)?;
+    check_create(&daemons.settings.guards, &request, &daemons.socket_paths())?;
     let daemon = daemons.writable(args.host.as_deref())?;
     let mut body = body(&args, tool)?;
     if let Some(labels) = &mut body.labels {

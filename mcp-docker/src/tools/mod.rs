@@ -2,6 +2,7 @@
 
 pub mod compose;
 pub mod containers;
+pub mod files;
 pub mod images;
 pub mod lifecycle;
 pub mod logs;
@@ -39,12 +40,14 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
     let builder = system::register(builder, daemons);
     let builder = compose::register(builder, daemons);
     let builder = networks::register(builder, daemons);
+    let builder = files::register(builder, daemons);
     if !daemons.settings.allow_write {
         // Not listed at all: no tokens spent on tools that could only refuse.
         return builder;
     }
     let builder = lifecycle::register(builder, daemons);
     let builder = networks::register_write(builder, daemons);
+    let builder = files::register_write(builder, daemons);
     images::register_write(builder, daemons)
 }
 
