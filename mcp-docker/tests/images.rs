@@ -124,3 +124,74 @@ async fn push_pull_with_progress_tag_and_remove_round_trip() {
         assert!(err.contains("does not exist") || err.contains("No such image"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn build_streams_steps_and_explains_failures() {
+    let docker = admin().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ctx_dir = dir.path().join("ctx");
+    std::fs::create_dir(&ctx_dir).expect("mkdir");
+    std::fs::write(ctx_dir.join("hello.txt"), "from the context\n").expect("write");
+    std::fs::write(
+        ctx_dir.join("Dockerfile"),
+        "FROM mcp-test/busybox:latest\nARG WHO=nobody\nCOPY hello.txt /hello.txt\nRUN echo \"built by $WHO\" > /built.txt\n",
+    )
+    .expect("write");
+    std::fs::write(
+        ctx_dir.join("Broken.Dockerfile"),
+        "FROM mcp-test/busybox:latest\nRUN echo about-to-fail && false\n",
+    )
+    .expect("write");
+    let allow = dir.path().to_str().expect("utf-8");
+    for transport in TRANSPORTS {
+        let tag = format!("mcp-test/built-{}:{}", std::process::id(), format!("{transport:?}").to_lowercase());
+        let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let sink = seen.clone();
+        let handler: NotificationHandler = Arc::new(move |n| {
+            if n.method == "notifications/progress" {
+                sink.lock().expect("lock").push(n.params.clone().map(Value::Object).unwrap_or_default());
+            }
+        });
+        let options = ClientOptions { on_notification: Some(handler), ..Default::default() };
+        let conn = start_with(transport, &["--allow-write", "--allow-bind-path", allow], options).await;
+        let params = json!({"name": "build_image", "_meta": {"progressToken": "build-1"}, "arguments": {
+            "context_dir": ctx_dir.to_str(), "tag": tag, "network": "none", "build_args": {"WHO": "mcp"}}});
+        let result =
+            conn.client.request("tools/call", params.as_object().expect("object").clone()).await.expect("build");
+        assert_ne!(result["isError"], true, "{result}");
+        let out = &result["structuredContent"];
+        // The Dockerfile's four steps, then one LABEL step per provenance label.
+        assert_eq!(out["steps"], 7, "{result}");
+        assert!(out["id"].as_str().expect("id").starts_with("sha256:"));
+        let progress = seen.lock().expect("lock").clone();
+        assert!(
+            progress.iter().any(|p| p["message"].as_str().is_some_and(|m| m.contains("Step 4/7 : RUN"))),
+            "{progress:?}"
+        );
+
+        // The image is real: run it and read what the build wrote.
+        let n = common::name(&format!("built-{transport:?}").to_lowercase());
+        common::remove(&docker, &n).await;
+        conn.ok("create_container", json!({"image": tag, "name": n, "cmd": ["true"], "network": "none"})).await;
+        let file = conn.ok("read_container_file", json!({"container": n, "path": "/built.txt"})).await;
+        assert_eq!(file["content"], "built by mcp\n");
+        let labels = conn.ok("inspect_image", json!({"image": tag})).await;
+        assert_eq!(labels["image"]["Config"]["Labels"]["mcp-docker.tool"], "build_image");
+        common::remove(&docker, &n).await;
+
+        let err = conn
+            .fails(
+                "build_image",
+                json!({"context_dir": ctx_dir.to_str(), "dockerfile": "Broken.Dockerfile", "network": "none"}),
+            )
+            .await;
+        assert!(err.contains("about-to-fail") && err.contains("returned a non-zero code"), "{err}");
+        let err = conn.fails("build_image", json!({"context_dir": ctx_dir.to_str(), "dockerfile": "Nope"})).await;
+        assert!(err.contains("`dockerfile`"), "{err}");
+        let err = conn.fails("build_image", json!({"context_dir": "/etc", "network": "none"})).await;
+        assert!(err.contains("host-path guard"), "{err}");
+        let err = conn.fails("build_image", json!({"context_dir": ctx_dir.to_str(), "network": "host"})).await;
+        assert!(err.contains("host-namespace guard"), "{err}");
+        conn.ok("remove_image", json!({"image": tag})).await;
+    }
+}

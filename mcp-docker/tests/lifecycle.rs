@@ -7,7 +7,7 @@ mod common;
 use common::{TRANSPORTS, admin, name, remove, run, start, state};
 use serde_json::json;
 
-const WRITE_TOOLS: [&str; 24] = [
+const WRITE_TOOLS: [&str; 25] = [
     "create_container",
     "run_container",
     "start_container",
@@ -32,6 +32,7 @@ const WRITE_TOOLS: [&str; 24] = [
     "prune",
     "copy_from_container",
     "copy_to_container",
+    "build_image",
 ];
 
 #[tokio::test]

@@ -379,7 +379,7 @@ pub async fn copy_to_container(
 
 /// A tar of `source` named `name`, refused past `max` bytes of content. Symlinks are
 /// stored as links, never followed, so nothing outside `source` is read.
-fn build_archive(
+pub(crate) fn build_archive(
     source: &Path,
     name: &std::ffi::OsStr,
     is_dir: bool,

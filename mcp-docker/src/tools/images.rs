@@ -80,6 +80,17 @@ pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerB
                 .open_world(true),
         )
         .tool(
+            with_daemons("build_image", daemons, build_image)
+                .title("Build an image")
+                .description(
+                    "Builds an image from a build context directory on the server's host (under --allow-bind-path) \
+                     with its Dockerfile (docker build), streaming each step as a progress notification. Returns the \
+                     image id and the last lines of the build log; a failed build returns the log lines that explain \
+                     it. `.dockerignore` is not applied: keep the context small.",
+                )
+                .additive(),
+        )
+        .tool(
             with_daemons("tag_image", daemons, tag_image)
                 .title("Tag an image")
                 .description("Gives an image another name (`repository` and `tag`, docker tag).")
@@ -557,4 +568,134 @@ pub async fn push_image(daemons: Arc<Daemons>, ctx: Context, args: PullArgs) -> 
         text,
         data: Transfer { host: daemon.name.clone(), image: args.image, layers, already_present, status, digest },
     })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuildArgs {
+    /// Which configured Docker host (required when several are configured).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The build context: a directory on the server's host, under --allow-bind-path.
+    pub context_dir: String,
+    /// The Dockerfile, relative to the context (default `Dockerfile`).
+    #[serde(default)]
+    pub dockerfile: Option<String>,
+    /// The name to give the image, `name[:tag]`.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Build arguments (ARG values).
+    #[serde(default)]
+    pub build_args: HashMap<String, String>,
+    /// Network for RUN steps: `none`, `default`, or a network name (not `host` unless the
+    /// server allows host namespaces).
+    #[serde(default)]
+    pub network: Option<String>,
+    /// Build without the layer cache.
+    #[serde(default)]
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Built {
+    pub host: String,
+    /// The new image's id.
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// Steps the Dockerfile ran.
+    pub steps: usize,
+}
+
+pub async fn build_image(daemons: Arc<Daemons>, ctx: Context, args: BuildArgs) -> Result<Rendered<Built>, ToolError> {
+    if let Some(tag) = &args.tag {
+        reference(tag)?;
+    }
+    let dockerfile = args.dockerfile.clone().unwrap_or_else(|| "Dockerfile".into());
+    if dockerfile.starts_with('/') || dockerfile.split('/').any(|p| p == "..") {
+        return Err(ToolError::invalid_arguments("`dockerfile`: a path inside the context, without `..`"));
+    }
+    if args.network.as_deref().is_some_and(|n| n.eq_ignore_ascii_case("host"))
+        && !daemons.settings.guards.allow_host_namespaces
+    {
+        return Err(ToolError::failed(
+            "refused by the host-namespace guard: `network: host` gives build steps the host's network. Start the \
+             server with --allow-host-namespaces to permit it.",
+        ));
+    }
+    let dir = crate::guard::check_host_path(
+        &daemons.settings.guards,
+        &args.context_dir,
+        &daemons.socket_paths(),
+        "host-path",
+    )?;
+    if !dir.join(&dockerfile).is_file() {
+        return Err(ToolError::invalid_arguments(format!("`dockerfile`: no {dockerfile} in {}", dir.display())));
+    }
+    let max = daemons.settings.max_copy_bytes;
+    let root = dir.clone();
+    // The context's own entries at the archive's root: `.` as the top-level name.
+    let (archive, _, _) =
+        tokio::task::spawn_blocking(move || super::files::build_archive(&root, std::ffi::OsStr::new("."), true, max))
+            .await
+            .map_err(|e| ToolError::failed(format!("building the context archive: {e}")))??;
+    let daemon = daemons.writable(args.host.as_deref())?;
+    let client = daemon.client().await?;
+    let mut labels = super::lifecycle::provenance(std::iter::empty(), "build_image")?;
+    // The image has its own creation time; a timestamp label would defeat the build cache.
+    labels.remove("mcp-docker.created");
+    let options = bollard::query_parameters::BuildImageOptions {
+        dockerfile,
+        t: args.tag.clone(),
+        rm: true,
+        forcerm: true,
+        nocache: args.no_cache,
+        buildargs: (!args.build_args.is_empty()).then(|| args.build_args.clone()),
+        labels: Some(labels),
+        networkmode: args.network.clone(),
+        ..Default::default()
+    };
+    let mut stream = client.build_image(options, None, Some(bollard::body_full(archive.into())));
+    let mut log = super::logs::Tail::new(50, 8 * 1024);
+    let mut id = None;
+    let mut steps = 0usize;
+    while let Some(item) = stream.next().await {
+        let info = match item {
+            Ok(info) => info,
+            Err(e) => {
+                log.finish();
+                let tail = log.text_of(super::logs::Stream::Out);
+                return Err(ToolError::failed(format!(
+                    "{}\nLast lines of the build log:\n{tail}",
+                    failed(&daemon, &e, "check the Dockerfile and the base image (list_images)")
+                )));
+            }
+        };
+        if let Some(text) = &info.stream {
+            log.push(super::logs::Stream::Out, text.as_bytes());
+            if let Some(step) = text.strip_prefix("Step ") {
+                steps += 1;
+                ctx.progress(steps as f64, None, Some(&format!("Step {}", one_line(step.trim()))));
+            }
+        }
+        if let Some(aux) = info.aux.and_then(|a| a.id) {
+            id = Some(aux);
+        }
+    }
+    log.finish();
+    let id = id.ok_or_else(|| {
+        ToolError::failed(format!(
+            "host `{}`: the build ended without an image id. Last lines:\n{}",
+            daemon.name,
+            log.text_of(super::logs::Stream::Out)
+        ))
+    })?;
+    let text = format!(
+        "Built {}{} in {steps} step(s). Last lines of the build log:\n{}",
+        short_id(&id),
+        args.tag.as_deref().map(|t| format!(" as {t}")).unwrap_or_default(),
+        log.text_of(super::logs::Stream::Out)
+    );
+    Ok(Rendered { text, data: Built { host: daemon.name.clone(), id, tag: args.tag, steps } })
 }
