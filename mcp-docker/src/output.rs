@@ -29,6 +29,57 @@ impl<T: Serialize + JsonSchema> IntoToolResult for Rendered<T> {
     }
 }
 
+/// A tool result whose structured content is already a JSON value (an inspect document):
+/// sent as is, without serializing it a second time; `T` only gives the output schema.
+#[derive(Debug)]
+pub struct Prebuilt<T> {
+    pub text: String,
+    pub value: serde_json::Value,
+    pub schema: std::marker::PhantomData<T>,
+}
+
+impl<T: JsonSchema> Prebuilt<T> {
+    pub fn new(text: String, value: serde_json::Value) -> Self {
+        Self { text, value, schema: std::marker::PhantomData }
+    }
+}
+
+impl<T: JsonSchema> IntoToolResult for Prebuilt<T> {
+    fn into_tool_result(self) -> CallToolResult {
+        CallToolResult {
+            content: vec![Content::text(self.text)],
+            structured_content: Some(self.value),
+            is_error: false,
+        }
+    }
+    fn output_schema() -> Option<serde_json::Value> {
+        Some(schema_of::<T>())
+    }
+}
+
+/// Removes what carries no information from an inspect document (null, "", [], {}), so
+/// the model reads only what is set. Zeros and `false` stay: they are values.
+pub fn prune_empty(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    let empty = |v: &Value| match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    };
+    match value {
+        Value::Object(map) => {
+            for v in map.values_mut() {
+                prune_empty(v);
+            }
+            map.retain(|_, v| !empty(v));
+        }
+        Value::Array(items) => items.iter_mut().for_each(prune_empty),
+        _ => {}
+    }
+}
+
 /// Which slice of a longer list a call returns, and why it stopped.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -203,6 +254,13 @@ mod tests {
         let (kept, info) = page(rows, 8, 100, 1000, |r| r.to_string());
         assert_eq!(kept.len(), 2);
         assert!(!info.truncated && info.next_offset.is_none());
+    }
+
+    #[test]
+    fn empty_members_are_pruned() {
+        let mut v = serde_json::json!({"a": null, "b": "", "c": [], "d": {"e": {}}, "f": 0, "g": false, "h": ["", 1]});
+        prune_empty(&mut v);
+        assert_eq!(v, serde_json::json!({"f": 0, "g": false, "h": ["", 1]}));
     }
 
     #[test]

@@ -18,7 +18,9 @@ use super::{check_ref, with_daemons};
 use crate::daemons::Daemons;
 use crate::errors::{NO_CONTAINER, failed};
 use crate::guard::redact_env;
-use crate::output::{PageInfo, Rendered, ago, clip, human_bytes, one_line, page, rfc3339, short_id, table};
+use crate::output::{
+    PageInfo, Prebuilt, Rendered, ago, clip, human_bytes, one_line, page, prune_empty, rfc3339, short_id, table,
+};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
@@ -36,8 +38,9 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
             with_daemons("inspect_container", daemons, inspect_container)
                 .title("Inspect a container")
                 .description(
-                    "Full configuration and state of one container (docker inspect). Environment values whose names \
-                     look secret are redacted, and health-check logs are cut to the last result.",
+                    "Full configuration and state of one container (docker inspect), without empty fields and \
+                     storage-driver internals. Environment values whose names look secret are redacted, and \
+                     health-check logs are cut to the last result.",
                 )
                 .read_only(),
         )
@@ -254,7 +257,7 @@ pub async fn inspect_container(
     daemons: Arc<Daemons>,
     _ctx: Context,
     args: ContainerArgs,
-) -> Result<Rendered<Inspected>, ToolError> {
+) -> Result<Prebuilt<Inspected>, ToolError> {
     check_ref("container", &args.container)?;
     let daemon = daemons.get(args.host.as_deref())?;
     daemons.scoped(&daemon, &args.container).await?;
@@ -282,8 +285,13 @@ pub async fn inspect_container(
             log.push(last);
         }
     }
+    if let Some(map) = value.as_object_mut() {
+        // Storage-driver internals: host paths of overlay layers, of no use to a model.
+        map.remove("GraphDriver");
+    }
+    prune_empty(&mut value);
     let text = serde_json::to_string(&value)?;
-    Ok(Rendered { text, data: Inspected { host: daemon.name.clone(), container: value } })
+    Ok(Prebuilt::new(text, serde_json::json!({"host": daemon.name, "container": value})))
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

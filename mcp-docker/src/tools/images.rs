@@ -259,6 +259,10 @@ pub async fn inspect_image(
             }
         }
     }
+    if let Some(map) = value.as_object_mut() {
+        map.remove("GraphDriver");
+    }
+    crate::output::prune_empty(&mut value);
     let text = serde_json::to_string(&value)?;
     Ok(Rendered { text, data: InspectedImage { host: daemon.name.clone(), image: value } })
 }
