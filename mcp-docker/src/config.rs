@@ -19,6 +19,11 @@ pub struct DockerArgs {
     /// key.pem, cert.pem and ca.pem under DOCKER_CERT_PATH (default ~/.docker).
     #[arg(long, env = "DOCKER_HOST")]
     pub docker_host: Option<String>,
+    /// A Docker CLI context (`docker context ls`) to use as the default daemon, read from
+    /// ~/.docker/contexts (or DOCKER_CONFIG). Without --docker-host or hosts, the CLI's
+    /// current context (~/.docker/config.json) is used when it is not `default`.
+    #[arg(long, env = "DOCKER_CONTEXT")]
+    pub context: Option<String>,
     /// A named daemon, `NAME=URL`; repeat for several. Tools take `host: NAME`.
     #[arg(long = "host", value_name = "NAME=URL")]
     pub hosts: Vec<String>,
@@ -146,6 +151,19 @@ impl DockerArgs {
                 hosts.push(("default".into(), entry_from_env(url.trim())));
             }
         }
+        if let Some(name) = &self.context {
+            if !hosts.is_empty() {
+                return Err("--context names the default daemon: give it alone, not with --docker-host or hosts".into());
+            }
+            if name != "default" {
+                hosts.push(("default".into(), context_entry(&docker_config_dir()?, name)?));
+            }
+        } else if hosts.is_empty()
+            && let Ok(dir) = docker_config_dir()
+            && let Some(current) = current_context(&dir)
+        {
+            hosts.push(("default".into(), context_entry(&dir, &current)?));
+        }
         if hosts.is_empty() {
             hosts.push(("default".into(), entry_from_env(DEFAULT_HOST)));
         }
@@ -216,6 +234,50 @@ fn entry_from_env(url: &str) -> HostEntry {
         tls_verify,
         cert_path: std::env::var_os("DOCKER_CERT_PATH").filter(|p| !p.is_empty()).map(PathBuf::from),
     }
+}
+
+/// Where the Docker CLI keeps its configuration: DOCKER_CONFIG or ~/.docker.
+fn docker_config_dir() -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    std::env::var_os("HOME")
+        .map(|home| PathBuf::from(home).join(".docker"))
+        .ok_or_else(|| "no DOCKER_CONFIG and no HOME to find the Docker CLI's contexts".to_string())
+}
+
+/// The CLI's current context, when it is set and not `default`.
+fn current_context(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    let config: serde_json::Value = serde_json::from_str(&text).ok()?;
+    config["currentContext"].as_str().filter(|c| !c.is_empty() && *c != "default").map(str::to_string)
+}
+
+/// A context's endpoint, as `docker context create` stores it: the metadata under
+/// `contexts/meta/<sha256 of the name>/meta.json`, TLS material under `contexts/tls/…`.
+fn context_entry(dir: &Path, name: &str) -> Result<HostEntry, String> {
+    use sha2::Digest as _;
+    let digest: String = sha2::Sha256::digest(name.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let meta_path = dir.join("contexts/meta").join(&digest).join("meta.json");
+    let text = std::fs::read_to_string(&meta_path).map_err(|e| {
+        format!("Docker context `{name}`: cannot read {}: {e} (see `docker context ls`)", meta_path.display())
+    })?;
+    let meta: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("Docker context `{name}`: {}: {e}", meta_path.display()))?;
+    let endpoint = &meta["Endpoints"]["docker"];
+    let url = endpoint["Host"]
+        .as_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("Docker context `{name}` has no docker endpoint host"))?;
+    let tls_dir = dir.join("contexts/tls").join(&digest).join("docker");
+    let tls_verify = tls_dir.join("ca.pem").is_file() && !endpoint["SkipTLSVerify"].as_bool().unwrap_or(false);
+    Ok(HostEntry {
+        url: url.to_string(),
+        description: meta["Metadata"]["Description"].as_str().map(|d| format!("Docker context {name}: {d}")),
+        read_only: false,
+        tls_verify,
+        cert_path: tls_verify.then_some(tls_dir),
+    })
 }
 
 fn read_hosts_file(path: &Path) -> Result<BTreeMap<String, HostEntry>, String> {

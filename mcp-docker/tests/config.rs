@@ -67,3 +67,38 @@ async fn a_daemon_that_is_down_gives_an_actionable_error_and_readiness_says_so()
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("no Docker socket"), "{body}");
 }
+
+/// A Docker CLI configuration directory with one context, `name`, pointing at `url`.
+fn docker_config_with_context(dir: &std::path::Path, name: &str, url: &str, current: bool) {
+    use sha2::Digest as _;
+    let digest: String = sha2::Sha256::digest(name.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let meta = dir.join("contexts/meta").join(digest);
+    std::fs::create_dir_all(&meta).expect("mkdir");
+    let doc = json!({"Name": name, "Metadata": {"Description": "test context"}, "Endpoints": {"docker": {"Host": url, "SkipTLSVerify": false}}});
+    std::fs::write(meta.join("meta.json"), doc.to_string()).expect("write meta");
+    if current {
+        std::fs::write(dir.join("config.json"), json!({"currentContext": name}).to_string()).expect("write config");
+    }
+}
+
+#[tokio::test]
+async fn docker_cli_contexts_name_the_daemon() {
+    let host = common::host();
+    let dir = tempfile::tempdir().expect("tempdir");
+    docker_config_with_context(dir.path(), "testctx", &host, false);
+    let config = dir.path().to_str().expect("utf-8");
+    for transport in TRANSPORTS {
+        let conn = common::start_raw_env(transport, &["--context", "testctx"], &[("DOCKER_CONFIG", config)]).await;
+        let out = conn.ok("system_info", json!({})).await;
+        assert!(out["serverVersion"].as_str().is_some_and(|v| !v.is_empty()), "{out}");
+    }
+    // The CLI's current context is used when nothing else names a daemon.
+    let current = tempfile::tempdir().expect("tempdir");
+    docker_config_with_context(current.path(), "work", &host, true);
+    let conn =
+        common::start_raw_env(Transport::Stdio, &[], &[("DOCKER_CONFIG", current.path().to_str().expect("utf-8"))])
+            .await;
+    conn.ok("list_containers", json!({})).await;
+    let (ok, stderr) = common::run_binary_env(&["--context", "nope"], &[("DOCKER_CONFIG", config)]).await;
+    assert!(!ok && stderr.contains("Docker context `nope`") && stderr.contains("docker context ls"), "{stderr}");
+}

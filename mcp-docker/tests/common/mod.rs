@@ -145,14 +145,24 @@ impl Drop for Connector {
 }
 
 fn command(args: &[&str]) -> tokio::process::Command {
+    command_env(args, &[])
+}
+
+fn command_env(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-docker"));
+    cmd.envs(env.iter().copied());
     // The tests choose the daemon themselves; the shell's Docker settings must not leak in.
     cmd.args(args)
         .env("MCP_LOG_LEVEL", "warn")
         .env_remove("DOCKER_HOST")
         .env_remove("DOCKER_TLS_VERIFY")
         .env_remove("DOCKER_CERT_PATH")
+        .env_remove("DOCKER_CONTEXT")
         .kill_on_drop(true);
+    if !env.iter().any(|(k, _)| *k == "DOCKER_CONFIG") {
+        // Nor the developer's Docker CLI contexts.
+        cmd.env("DOCKER_CONFIG", "/nonexistent/mcp-docker-test");
+    }
     cmd
 }
 
@@ -177,10 +187,24 @@ pub async fn start_raw(transport: Transport, args: &[&str]) -> Connector {
     start_raw_with(transport, args, ClientOptions::default()).await
 }
 
+/// [`start_raw`] with extra environment variables.
+pub async fn start_raw_env(transport: Transport, args: &[&str], env: &[(&str, &str)]) -> Connector {
+    start_raw_full(transport, args, env, ClientOptions::default()).await
+}
+
 async fn start_raw_with(transport: Transport, args: &[&str], options: ClientOptions) -> Connector {
+    start_raw_full(transport, args, &[], options).await
+}
+
+async fn start_raw_full(
+    transport: Transport,
+    args: &[&str],
+    env: &[(&str, &str)],
+    options: ClientOptions,
+) -> Connector {
     match transport {
         Transport::Stdio => {
-            let mut cmd = command(args);
+            let mut cmd = command_env(args, env);
             cmd.stderr(Stdio::inherit());
             let client = Client::connect_stdio(cmd, options).await.expect("connect over stdio");
             Connector { client, child: None, transport, listen: None }
@@ -190,7 +214,7 @@ async fn start_raw_with(transport: Transport, args: &[&str], options: ClientOpti
             let listen = format!("127.0.0.1:{port}");
             let mut all = args.to_vec();
             all.extend_from_slice(&["--transport", "http", "--listen", &listen]);
-            let mut child = command(&all).stdin(Stdio::null()).spawn().expect("spawn the HTTP server");
+            let mut child = command_env(&all, env).stdin(Stdio::null()).spawn().expect("spawn the HTTP server");
             let endpoint = format!("http://{listen}/mcp");
             let mut last_error = String::new();
             for _ in 0..100 {
@@ -211,7 +235,12 @@ async fn start_raw_with(transport: Transport, args: &[&str], options: ClientOpti
 /// Runs the binary with `args` and returns its exit success and stderr (for
 /// configuration errors, which stop it before it serves).
 pub async fn run_binary(args: &[&str]) -> (bool, String) {
-    let output = command(args)
+    run_binary_env(args, &[]).await
+}
+
+/// [`run_binary`] with extra environment variables.
+pub async fn run_binary_env(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let output = command_env(args, env)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
