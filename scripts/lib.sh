@@ -3,6 +3,7 @@
 OWNED_PIDS=()
 OWNED_PG_DATA=()
 OWNED_DOCKERD=()
+OWNED_DOCKER_DIRS=()
 cleanup_owned() {
   for pid in "${OWNED_PIDS[@]:-}"; do
     [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
@@ -14,6 +15,10 @@ cleanup_owned() {
   # dockerd got SIGTERM above; give it time to stop its containers and containerd.
   for pid in "${OWNED_DOCKERD[@]:-}"; do
     for _ in $(seq 1 100); do [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && sleep 0.1 || break; done
+  done
+  # Then its directory (images, containers, registry data), unless it is still mounted.
+  for dir in "${OWNED_DOCKER_DIRS[@]:-}"; do
+    [ -n "$dir" ] && ! grep -q " $dir/" /proc/self/mounts && rm -rf "$dir" || true
   done
 }
 trap cleanup_owned EXIT
@@ -99,6 +104,7 @@ start_docker() {
   local pid=$!
   OWNED_PIDS+=("$pid")
   OWNED_DOCKERD+=("$pid")
+  OWNED_DOCKER_DIRS+=("$dir")
   for _ in $(seq 1 300); do
     if docker -H "unix://$sock" version >/dev/null 2>&1; then break; fi
     if ! kill -0 "$pid" 2>/dev/null; then cat "$dir/dockerd.log" >&2; echo "dockerd exited at start" >&2; return 1; fi
