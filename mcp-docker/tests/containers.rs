@@ -259,3 +259,51 @@ async fn wait_returns_the_exit_code_or_says_it_still_runs() {
     remove(&docker, &quick).await;
     remove(&docker, &slow).await;
 }
+
+#[tokio::test]
+async fn health_check_logs_are_cut_to_the_last_result() {
+    use bollard::models::{ContainerCreateBody, HealthConfig, HostConfig};
+    use bollard::query_parameters::CreateContainerOptions;
+    let docker = admin().await;
+    let n = name("health");
+    remove(&docker, &n).await;
+    // A chatty health check every 100 ms: Docker keeps its last five outputs.
+    let body = ContainerCreateBody {
+        image: Some(common::IMAGE.into()),
+        cmd: Some(vec!["sleep".into(), "300".into()]),
+        labels: Some([(common::TEST_LABEL.to_string(), "1".to_string())].into()),
+        healthcheck: Some(HealthConfig {
+            test: Some(vec!["CMD-SHELL".into(), "yes health-output | head -c 5000; true".into()]),
+            interval: Some(100_000_000),
+            timeout: Some(2_000_000_000),
+            ..Default::default()
+        }),
+        host_config: Some(HostConfig { network_mode: Some("none".into()), ..Default::default() }),
+        ..Default::default()
+    };
+    docker
+        .create_container(Some(CreateContainerOptions { name: Some(n.clone()), ..Default::default() }), body)
+        .await
+        .expect("create");
+    docker.start_container(&n, None).await.expect("start");
+    let mut log_len = 0;
+    for _ in 0..100 {
+        log_len =
+            docker.inspect_container(&n, None).await.ok().and_then(|i| i.state?.health?.log).map_or(0, |l| l.len());
+        if log_len >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(log_len >= 3, "Docker kept {log_len} health results");
+    for transport in TRANSPORTS {
+        let conn = start(transport, &[]).await;
+        let out = conn.ok("inspect_container", json!({"container": n})).await;
+        let log = out["container"]["State"]["Health"]["Log"].as_array().expect("health log");
+        assert_eq!(log.len(), 1, "only the last result: {log:?}");
+        assert!(log[0]["Output"].as_str().expect("output").len() <= 1024);
+        let (text, _) = conn.ok_text("list_containers", json!({"name": n})).await;
+        assert!(!text.contains("health-output"), "{text}");
+    }
+    remove(&docker, &n).await;
+}
