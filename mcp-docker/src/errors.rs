@@ -30,7 +30,7 @@ pub fn describe(e: &Error) -> String {
 /// What to do about an error status, besides Docker's message.
 fn advice(status: u16, hint_404: &str) -> Option<&str> {
     match status {
-        404 => Some(hint_404),
+        404 => Some(hint_404).filter(|h| !h.is_empty()),
         409 => Some("the object is in a conflicting state (in use, already exists, or not running)"),
         304 => Some("nothing to do: it is already in that state"),
         _ => None,

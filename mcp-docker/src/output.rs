@@ -153,7 +153,9 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         for (i, cell) in cells.iter().enumerate() {
             out.push_str(cell);
             if i < last {
-                let pad = widths[i].saturating_sub(cell.chars().count()) + 2;
+                // A row may have more cells than there are headers (ps output): no padding.
+                let width = widths.get(i).copied().unwrap_or(0);
+                let pad = width.saturating_sub(cell.chars().count()) + 2;
                 out.extend(std::iter::repeat_n(' ', pad));
             }
         }
@@ -261,6 +263,12 @@ mod tests {
         let mut v = serde_json::json!({"a": null, "b": "", "c": [], "d": {"e": {}}, "f": 0, "g": false, "h": ["", 1]});
         prune_empty(&mut v);
         assert_eq!(v, serde_json::json!({"f": 0, "g": false, "h": ["", 1]}));
+    }
+
+    #[test]
+    fn tables_cope_with_ragged_rows() {
+        let out = table(&["A", "B"], &[vec!["1".into(), "2".into(), "3".into()], vec!["x".into()]]);
+        assert_eq!(out, "A  B\n1  2  3\nx\n");
     }
 
     #[test]

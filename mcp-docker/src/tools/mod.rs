@@ -53,15 +53,18 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
 
 /// Rejects an id or name that cannot be one before it reaches a URL path.
 pub(crate) fn check_ref(what: &str, value: &str) -> Result<(), ToolError> {
+    // Container ids and names never hold `/`, `:` or `@` (image references do); keeping
+    // them out means a name cannot reach another API path.
+    let allowed = if matches!(what, "container" | "id") { "_.-" } else { "_.-:/@+" };
     let ok = !value.is_empty()
         && value.len() <= 256
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || "_.-:/@+".contains(c))
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || allowed.contains(c))
         && !value.contains("..");
     if ok {
         Ok(())
     } else {
         Err(ToolError::invalid_arguments(format!(
-            "`{what}`: `{}` is not a valid id or name (letters, digits and _.-:/@+ only)",
+            "`{what}`: `{}` is not a valid id or name (letters, digits and {allowed} only)",
             crate::output::clip(value, 80)
         )))
     }
