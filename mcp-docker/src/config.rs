@@ -8,6 +8,22 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// Groups of tools, to list only what a deployment needs (every tool definition costs
+/// the model context).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Toolset {
+    /// Containers: list, inspect, logs, stats, top, diff, wait, files, and the changes.
+    Containers,
+    /// Images: list, inspect, history, pull, push, build, tag, remove.
+    Images,
+    /// Networks and volumes, and prune.
+    Networks,
+    /// system_info, disk_usage, recent_events.
+    System,
+    /// compose_projects, compose_project.
+    Compose,
+}
+
 /// Where Docker listens when nothing says otherwise.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
@@ -35,6 +51,13 @@ pub struct DockerArgs {
     /// only reads.
     #[arg(long, env = "MCP_DOCKER_ALLOW_WRITE")]
     pub allow_write: bool,
+    /// With --allow-write, still leaves out every destructive tool (stop, kill, remove,
+    /// exec, prune, ...): the server can create and start, never destroy.
+    #[arg(long, env = "MCP_DOCKER_NO_DESTRUCTIVE")]
+    pub no_destructive: bool,
+    /// Only the tools of these groups (comma-separated; default: all).
+    #[arg(long, env = "MCP_DOCKER_TOOLSETS", value_enum, value_delimiter = ',')]
+    pub toolsets: Vec<Toolset>,
     /// A host directory that containers may bind-mount (the path or anything under it);
     /// repeat for several. Without any, bind mounts are refused.
     #[arg(long = "allow-bind-path", env = "MCP_DOCKER_ALLOW_BIND_PATHS", value_delimiter = ',')]
@@ -119,6 +142,9 @@ pub struct Settings {
     /// Daemons by name, in a stable order; the first is the default for reads.
     pub hosts: Vec<(String, HostEntry)>,
     pub allow_write: bool,
+    pub no_destructive: bool,
+    /// Empty: every toolset.
+    pub toolsets: Vec<Toolset>,
     pub guards: Guards,
     pub show_secrets: bool,
     pub self_container: Option<String>,
@@ -206,6 +232,8 @@ impl DockerArgs {
         Ok(Settings {
             hosts,
             allow_write: self.allow_write,
+            no_destructive: self.no_destructive,
+            toolsets: self.toolsets.clone(),
             guards: Guards {
                 allow_privileged: self.allow_privileged,
                 allow_host_namespaces: self.allow_host_namespaces,

@@ -261,3 +261,25 @@ async fn exec_reports_exit_code_output_timeout_and_cuts_big_output() {
     }
     remove(&docker, &n).await;
 }
+
+#[tokio::test]
+async fn toolsets_and_no_destructive_trim_the_list() {
+    for transport in TRANSPORTS {
+        let conn = start(transport, &["--allow-write", "--no-destructive"]).await;
+        let names = conn.tool_names().await;
+        assert!(names.contains(&"run_container".to_string()) && names.contains(&"list_containers".to_string()));
+        for gone in ["stop_container", "remove_container", "exec_in_container", "prune", "remove_image"] {
+            assert!(!names.contains(&gone.to_string()), "{gone} listed with --no-destructive");
+        }
+        let err = conn.client.call_tool("remove_container", json!({"container": "x"})).await;
+        assert!(err.is_err() || err.is_ok_and(|r| r.is_error));
+
+        let conn = start(transport, &["--toolsets", "system,compose"]).await;
+        let mut names = conn.tool_names().await;
+        names.sort();
+        assert_eq!(names, ["compose_project", "compose_projects", "disk_usage", "recent_events", "system_info"]);
+        let conn = start(transport, &["--toolsets", "images", "--allow-write"]).await;
+        let names = conn.tool_names().await;
+        assert!(names.iter().all(|n| n.contains("image")), "{names:?}");
+    }
+}

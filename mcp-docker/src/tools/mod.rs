@@ -17,6 +17,7 @@ use mcp_core::{Context, ToolError, tool};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
+use crate::config::Toolset;
 use crate::daemons::Daemons;
 
 /// A tool whose handler also receives the daemons.
@@ -31,8 +32,31 @@ where
     tool(name, move |ctx, args| handler(daemons.clone(), ctx, args))
 }
 
-/// Every tool of the connector; the changing ones only with `--allow-write`.
+/// The group a tool belongs to, for `--toolsets`.
+fn toolset(tool: &str) -> Toolset {
+    match tool {
+        "system_info" | "disk_usage" | "recent_events" => Toolset::System,
+        "compose_projects" | "compose_project" => Toolset::Compose,
+        "prune" => Toolset::Networks,
+        t if t.contains("image") => Toolset::Images,
+        t if t.contains("network") || t.contains("volume") => Toolset::Networks,
+        _ => Toolset::Containers,
+    }
+}
+
+/// Every tool of the connector as far as `--toolsets` and `--no-destructive` keep them.
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
+    let selected = daemons.settings.toolsets.clone();
+    let no_destructive = daemons.settings.no_destructive;
+    all_tools(builder, daemons).retain_tools(move |route| {
+        let tool = route.definition();
+        let destructive = tool.annotations.as_ref().and_then(|a| a.destructive_hint).unwrap_or(false);
+        (selected.is_empty() || selected.contains(&toolset(&tool.name))) && !(no_destructive && destructive)
+    })
+}
+
+/// Every tool of the connector; the changing ones only with `--allow-write`.
+fn all_tools(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     let builder = containers::register(builder, daemons);
     let builder = logs::register(builder, daemons);
     let builder = images::register(builder, daemons);
