@@ -107,6 +107,12 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 async fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     let url = std::env::var("MCP_POSTGRES_TEST_URL").context("set MCP_POSTGRES_TEST_URL to a PostgreSQL to measure")?;
+    // The same transport for all three: the npm server's driver does not use TLS unless told.
+    let url = if url.contains("sslmode=") {
+        url
+    } else {
+        format!("{url}{}sslmode=disable", if url.contains('?') { '&' } else { '?' })
+    };
     let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.context("connecting")?;
     setup(&pool).await?;
 
