@@ -13,4 +13,4 @@ pub mod server;
 mod sync;
 pub mod transport;
 
-pub use server::{Context, Json, Server, ToolError, prompt, resource, resource_template, tool};
+pub use server::{Context, Json, Server, ToolError, prompt, resource, resource_template, tool, tool_with};

@@ -165,6 +165,20 @@ where
     }
 }
 
+/// Makes a tool whose handler also receives shared state (a connection pool, an API
+/// client): `async fn(Arc<S>, Context, Args) -> Result<Out, ToolError>`.
+pub fn tool_with<S, F, Fut, A, O>(name: impl Into<String>, state: &Arc<S>, handler: F) -> ToolRoute
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, Context, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
+    A: DeserializeOwned + JsonSchema + Send + 'static,
+    O: IntoToolResult + 'static,
+{
+    let state = state.clone();
+    tool(name, move |ctx, args| handler(state.clone(), ctx, args))
+}
+
 impl ToolRoute {
     /// Arguments the audit trail must redact (names that do not look secret by themselves,
     /// such as a connection string).

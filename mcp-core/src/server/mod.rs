@@ -40,7 +40,7 @@ pub use context::{CLOSE_STREAM, Context, InputRequest, RequestMeta, RequestSink}
 pub use error::{InputRequired, ToolError};
 pub use handler::{
     CompletionRequest, IntoResourceContents, IntoToolResult, Json, PromptRoute, ResourceRoute, ToolRoute, prompt,
-    resource, resource_template, schema_of, tool,
+    resource, resource_template, schema_of, tool, tool_with,
 };
 pub use session::{Handshake, Outbound, Session};
 

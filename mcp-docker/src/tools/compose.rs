@@ -12,10 +12,10 @@ use mcp_core::{Context, ToolError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::with_daemons;
 use crate::daemons::{Daemon, Daemons};
 use crate::errors::failed;
 use crate::output::{Rendered, clip, one_line, short_id, table};
+use mcp_core::tool_with;
 
 const PROJECT: &str = "com.docker.compose.project";
 const SERVICE: &str = "com.docker.compose.service";
@@ -25,7 +25,7 @@ const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
         .tool(
-            with_daemons("compose_projects", daemons, compose_projects)
+            tool_with("compose_projects", daemons, compose_projects)
                 .title("List compose projects")
                 .description(
                     "The Docker Compose projects on a host, found from their containers' labels: name, services, \
@@ -34,7 +34,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .read_only(),
         )
         .tool(
-            with_daemons("compose_project", daemons, compose_project)
+            tool_with("compose_project", daemons, compose_project)
                 .title("Show a compose project")
                 .description(
                     "One compose project's services and each service's containers with image, state and status, as \

@@ -14,7 +14,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{check_ref, with_daemons};
+use mcp_core::tool_with;
+
+use super::check_ref;
 use crate::daemons::Daemons;
 use crate::errors::{NO_CONTAINER, failed};
 use crate::guard::redact_env;
@@ -25,7 +27,7 @@ use crate::output::{
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
         .tool(
-            with_daemons("list_containers", daemons, list_containers)
+            tool_with("list_containers", daemons, list_containers)
                 .title("List containers")
                 .description(
                     "Lists containers as a compact `docker ps` table: id, name, image, status, ports, created. \
@@ -35,7 +37,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .read_only(),
         )
         .tool(
-            with_daemons("inspect_container", daemons, inspect_container)
+            tool_with("inspect_container", daemons, inspect_container)
                 .title("Inspect a container")
                 .description(
                     "Full configuration and state of one container (docker inspect), without empty fields and \
@@ -45,7 +47,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .read_only(),
         )
         .tool(
-            with_daemons("container_stats", daemons, container_stats)
+            tool_with("container_stats", daemons, container_stats)
                 .title("Container resource usage")
                 .description(
                     "A one-off snapshot of a running container's CPU %, memory (usage, limit, %), network and block \
@@ -54,13 +56,13 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .read_only(),
         )
         .tool(
-            with_daemons("container_top", daemons, container_top)
+            tool_with("container_top", daemons, container_top)
                 .title("Processes in a container")
                 .description("The processes running in a container (docker top), as a table; bounded like listings.")
                 .read_only(),
         )
         .tool(
-            with_daemons("container_diff", daemons, container_diff)
+            tool_with("container_diff", daemons, container_diff)
                 .title("Filesystem changes of a container")
                 .description(
                     "Files and directories added (A), changed (C) or deleted (D) in a container's filesystem since it \

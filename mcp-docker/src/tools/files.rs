@@ -14,7 +14,9 @@ use mcp_core::{Context, ToolError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{check_ref, with_daemons};
+use mcp_core::tool_with;
+
+use super::check_ref;
 use crate::daemons::{Daemon, Daemons};
 use crate::errors::{NO_CONTAINER, failed};
 use crate::guard::check_host_path;
@@ -22,7 +24,7 @@ use crate::output::{Rendered, clip, human_size, one_line, table};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder.tool(
-        with_daemons("read_container_file", daemons, read_container_file)
+        tool_with("read_container_file", daemons, read_container_file)
             .title("Read a file in a container")
             .description(
                 "Reads a text file from a container's filesystem (running or stopped; no shell needed in the image), \
@@ -36,7 +38,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
 pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
         .tool(
-            with_daemons("copy_from_container", daemons, copy_from_container)
+            tool_with("copy_from_container", daemons, copy_from_container)
                 .title("Copy files out of a container")
                 .description(
                     "Copies a file or directory from a container into a host directory under --allow-bind-path \
@@ -45,7 +47,7 @@ pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerB
                 .additive(),
         )
         .tool(
-            with_daemons("copy_to_container", daemons, copy_to_container)
+            tool_with("copy_to_container", daemons, copy_to_container)
                 .title("Copy files into a container")
                 .description(
                     "Copies a host file or directory (under --allow-bind-path) into a directory of a container \

@@ -18,7 +18,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{check_ref, with_daemons};
+use mcp_core::tool_with;
+
+use super::check_ref;
 use crate::daemons::Daemons;
 use crate::errors::{NO_IMAGE, failed};
 use crate::guard::redact_env;
@@ -27,7 +29,7 @@ use crate::output::{PageInfo, Rendered, ago, clip, human_size, one_line, page, r
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
         .tool(
-            with_daemons("list_images", daemons, list_images)
+            tool_with("list_images", daemons, list_images)
                 .title("List images")
                 .description(
                     "Lists images as a compact `docker images` table: repository, tag, id, created, size (one row per \
@@ -37,7 +39,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .read_only(),
         )
         .tool(
-            with_daemons("inspect_image", daemons, inspect_image)
+            tool_with("inspect_image", daemons, inspect_image)
                 .title("Inspect an image")
                 .description(
                     "Full detail of one image (docker image inspect): config, layers, architecture. Environment values \
@@ -46,7 +48,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .read_only(),
         )
         .tool(
-            with_daemons("image_history", daemons, image_history)
+            tool_with("image_history", daemons, image_history)
                 .title("Image layer history")
                 .description(
                     "The layers of an image with the instruction that created each and its size (docker history).",
@@ -59,7 +61,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
 pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
         .tool(
-            with_daemons("pull_image", daemons, pull_image)
+            tool_with("pull_image", daemons, pull_image)
                 .title("Pull an image")
                 .description(
                     "Pulls an image from its registry (docker pull), reporting progress per layer as it downloads. \
@@ -70,7 +72,7 @@ pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerB
                 .open_world(true),
         )
         .tool(
-            with_daemons("push_image", daemons, push_image)
+            tool_with("push_image", daemons, push_image)
                 .title("Push an image")
                 .description(
                     "Pushes a local image to the registry its name points to (docker push), reporting progress. \
@@ -80,7 +82,7 @@ pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerB
                 .open_world(true),
         )
         .tool(
-            with_daemons("build_image", daemons, build_image)
+            tool_with("build_image", daemons, build_image)
                 .title("Build an image")
                 .description(
                     "Builds an image from a build context directory on the server's host (under --allow-bind-path) \
@@ -91,14 +93,14 @@ pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerB
                 .additive(),
         )
         .tool(
-            with_daemons("tag_image", daemons, tag_image)
+            tool_with("tag_image", daemons, tag_image)
                 .title("Tag an image")
                 .description("Gives an image another name (`repository` and `tag`, docker tag).")
                 .additive()
                 .idempotent(),
         )
         .tool(
-            with_daemons("remove_image", daemons, remove_image)
+            tool_with("remove_image", daemons, remove_image)
                 .title("Remove an image")
                 .description(
                     "Removes an image or one of its tags (docker rmi). Refused while containers use it unless `force`.",

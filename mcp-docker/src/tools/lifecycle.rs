@@ -22,7 +22,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::logs::{Stream, Tail};
-use super::{check_ref, with_daemons};
+use mcp_core::tool_with;
+
+use super::check_ref;
 use crate::daemons::{Daemon, Daemons};
 use crate::errors::{NO_CONTAINER, NO_IMAGE, failed};
 use crate::guard::{self, check_create};
@@ -40,7 +42,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                   mcp-docker.managed=true with the tool and time.";
     builder
         .tool(
-            with_daemons("create_container", daemons, create_container)
+            tool_with("create_container", daemons, create_container)
                 .title("Create a container")
                 .description(format!(
                     "Creates (does not start) a container from a local image: command, env, ports, mounts, labels, \
@@ -49,7 +51,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .additive(),
         )
         .tool(
-            with_daemons("run_container", daemons, run_container)
+            tool_with("run_container", daemons, run_container)
                 .title("Create and start a container")
                 .description(format!(
                     "Creates a container as create_container does, then starts it (docker run -d); a container that \
@@ -58,54 +60,54 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .additive(),
         )
         .tool(
-            with_daemons("start_container", daemons, start_container)
+            tool_with("start_container", daemons, start_container)
                 .title("Start a container")
                 .description("Starts a created or stopped container.")
                 .additive()
                 .idempotent(),
         )
         .tool(
-            with_daemons("stop_container", daemons, stop_container)
+            tool_with("stop_container", daemons, stop_container)
                 .title("Stop a container")
                 .description("Stops a running container: SIGTERM, then SIGKILL after `timeout_secs` (default 10).")
                 .destructive()
                 .idempotent(),
         )
         .tool(
-            with_daemons("restart_container", daemons, restart_container)
+            tool_with("restart_container", daemons, restart_container)
                 .title("Restart a container")
                 .description("Stops (as stop_container) and starts a container again.")
                 .destructive(),
         )
         .tool(
-            with_daemons("kill_container", daemons, kill_container)
+            tool_with("kill_container", daemons, kill_container)
                 .title("Send a signal to a container")
                 .description("Sends a signal to a container's main process (default SIGKILL).")
                 .destructive(),
         )
         .tool(
-            with_daemons("pause_container", daemons, pause_container)
+            tool_with("pause_container", daemons, pause_container)
                 .title("Pause a container")
                 .description("Freezes every process of a container (cgroup freezer) until unpause_container.")
                 .destructive()
                 .idempotent(),
         )
         .tool(
-            with_daemons("unpause_container", daemons, unpause_container)
+            tool_with("unpause_container", daemons, unpause_container)
                 .title("Unpause a container")
                 .description("Resumes a paused container.")
                 .additive()
                 .idempotent(),
         )
         .tool(
-            with_daemons("rename_container", daemons, rename_container)
+            tool_with("rename_container", daemons, rename_container)
                 .title("Rename a container")
                 .description("Gives a container a new name.")
                 .additive()
                 .idempotent(),
         )
         .tool(
-            with_daemons("remove_container", daemons, remove_container)
+            tool_with("remove_container", daemons, remove_container)
                 .title("Remove a container")
                 .description(
                     "Removes a container; a running one only with `force`. `volumes` also removes its anonymous \
@@ -114,7 +116,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .destructive(),
         )
         .tool(
-            with_daemons("exec_in_container", daemons, exec_in_container)
+            tool_with("exec_in_container", daemons, exec_in_container)
                 .title("Run a command in a container")
                 .description(
                     "Runs a command in a running container (docker exec, no shell unless you run one: \
@@ -128,7 +130,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
 /// `wait_container` changes nothing, so it is listed whether or not writes are allowed.
 pub fn register_read(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder.tool(
-        with_daemons("wait_container", daemons, wait_container)
+        tool_with("wait_container", daemons, wait_container)
             .title("Wait for a container to stop")
             .description(
                 "Waits until a container stops (or up to `timeout_secs`, default 30) and returns its exit code.",

@@ -12,7 +12,9 @@ use mcp_core::{Context, ToolError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{check_ref, with_daemons};
+use mcp_core::tool_with;
+
+use super::check_ref;
 use crate::daemons::Daemons;
 use crate::errors::{NO_CONTAINER, failed};
 use crate::output::{Rendered, clip};
@@ -20,7 +22,7 @@ use crate::output::{Rendered, clip};
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     let max = daemons.settings.max_log_lines;
     builder.tool(
-        with_daemons("container_logs", daemons, container_logs)
+        tool_with("container_logs", daemons, container_logs)
             .title("Read a container's logs")
             .description(format!(
                 "The last `tail` lines (default 100, at most {max}) of a container's stdout and stderr, optionally \

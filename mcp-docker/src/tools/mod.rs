@@ -9,28 +9,13 @@ pub mod logs;
 pub mod networks;
 pub mod system;
 
-use std::future::Future;
 use std::sync::Arc;
 
-use mcp_core::server::{IntoToolResult, ServerBuilder, ToolRoute};
-use mcp_core::{Context, ToolError, tool};
-use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
+use mcp_core::ToolError;
+use mcp_core::server::ServerBuilder;
 
 use crate::config::Toolset;
 use crate::daemons::Daemons;
-
-/// A tool whose handler also receives the daemons.
-pub(crate) fn with_daemons<F, Fut, A, O>(name: &str, daemons: &Arc<Daemons>, handler: F) -> ToolRoute
-where
-    F: Fn(Arc<Daemons>, Context, A) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
-    A: DeserializeOwned + JsonSchema + Send + 'static,
-    O: IntoToolResult + 'static,
-{
-    let daemons = daemons.clone();
-    tool(name, move |ctx, args| handler(daemons.clone(), ctx, args))
-}
 
 /// The group a tool belongs to, for `--toolsets`.
 fn toolset(tool: &str) -> Toolset {

@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::lifecycle::provenance;
-use super::{check_ref, with_daemons};
+use mcp_core::tool_with;
+
+use super::check_ref;
 use crate::daemons::Daemons;
 use crate::errors::failed;
 use crate::output::{PageInfo, Rendered, one_line, page, short_id, table};
@@ -28,7 +30,7 @@ const NO_VOLUME: &str = "Check the name with list_volumes";
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
         .tool(
-            with_daemons("list_networks", daemons, list_networks)
+            tool_with("list_networks", daemons, list_networks)
                 .title("List networks")
                 .description(
                     "Networks as a table: id, name, driver, scope, internal. Filter by `name`, `label`, `driver`.",
@@ -36,13 +38,13 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .read_only(),
         )
         .tool(
-            with_daemons("inspect_network", daemons, inspect_network)
+            tool_with("inspect_network", daemons, inspect_network)
                 .title("Inspect a network")
                 .description("One network's configuration (IPAM, options, labels) and the containers attached to it.")
                 .read_only(),
         )
         .tool(
-            with_daemons("list_volumes", daemons, list_volumes)
+            tool_with("list_volumes", daemons, list_volumes)
                 .title("List volumes")
                 .description(
                     "Volumes as a table: name, driver, created, labels. `dangling` lists those no container uses.",
@@ -50,7 +52,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .read_only(),
         )
         .tool(
-            with_daemons("inspect_volume", daemons, inspect_volume)
+            tool_with("inspect_volume", daemons, inspect_volume)
                 .title("Inspect a volume")
                 .description("One volume's driver, mount point on the host, options and labels.")
                 .read_only(),
@@ -61,7 +63,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
 pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
         .tool(
-            with_daemons("create_network", daemons, create_network)
+            tool_with("create_network", daemons, create_network)
                 .title("Create a network")
                 .description(
                     "Creates a bridge (default) or overlay network; `internal` cuts it off from outside. Labelled \
@@ -70,40 +72,40 @@ pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerB
                 .additive(),
         )
         .tool(
-            with_daemons("remove_network", daemons, remove_network)
+            tool_with("remove_network", daemons, remove_network)
                 .title("Remove a network")
                 .description("Removes a network no container is attached to.")
                 .destructive(),
         )
         .tool(
-            with_daemons("connect_network", daemons, connect_network)
+            tool_with("connect_network", daemons, connect_network)
                 .title("Connect a container to a network")
                 .description("Attaches a container to a network (docker network connect), optionally with DNS aliases.")
                 .additive()
                 .idempotent(),
         )
         .tool(
-            with_daemons("disconnect_network", daemons, disconnect_network)
+            tool_with("disconnect_network", daemons, disconnect_network)
                 .title("Disconnect a container from a network")
                 .description("Detaches a container from a network (docker network disconnect).")
                 .destructive()
                 .idempotent(),
         )
         .tool(
-            with_daemons("create_volume", daemons, create_volume)
+            tool_with("create_volume", daemons, create_volume)
                 .title("Create a volume")
                 .description("Creates a named volume (driver `local` by default). Labelled mcp-docker.managed=true.")
                 .additive()
                 .idempotent(),
         )
         .tool(
-            with_daemons("remove_volume", daemons, remove_volume)
+            tool_with("remove_volume", daemons, remove_volume)
                 .title("Remove a volume")
                 .description("Removes a volume and its data; refused while a container uses it.")
                 .destructive(),
         )
         .tool(
-            with_daemons("prune", daemons, prune)
+            tool_with("prune", daemons, prune)
                 .title("Prune unused objects")
                 .description(
                     "Removes, optionally only those with a `label`: stopped containers (`what: containers`), dangling \

@@ -12,15 +12,15 @@ use mcp_core::{Context, ToolError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::with_daemons;
 use crate::daemons::Daemons;
 use crate::errors::failed;
 use crate::output::{Rendered, clip, human_bytes, human_size, one_line, rfc3339, short_id, table};
+use mcp_core::tool_with;
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
         .tool(
-            with_daemons("system_info", daemons, system_info)
+            tool_with("system_info", daemons, system_info)
                 .title("Docker daemon information")
                 .description(
                     "The daemon's version and API version, OS, kernel, CPUs and memory, storage and cgroup drivers, \
@@ -29,7 +29,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .read_only(),
         )
         .tool(
-            with_daemons("disk_usage", daemons, disk_usage)
+            tool_with("disk_usage", daemons, disk_usage)
                 .title("Docker disk usage")
                 .description(
                     "What images, containers and volumes hold on the daemon and how much could be reclaimed \
@@ -38,7 +38,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .read_only(),
         )
         .tool(
-            with_daemons("recent_events", daemons, recent_events)
+            tool_with("recent_events", daemons, recent_events)
                 .title("Recent daemon events")
                 .description(
                     "Events in a past time window (default the last 10 minutes, at most 24 hours): containers \

@@ -19,11 +19,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::with_dbs;
 use crate::access::Relations;
 use crate::databases::{Database, Databases};
 use crate::output::Table;
 use crate::transaction::{Access, Tx, Window, run};
+use mcp_core::tool_with;
 
 /// Rows a list returns when the call gives no `limit`.
 const DEFAULT_LIMIT: usize = 100;
@@ -1895,7 +1895,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                   gives `nextOffset`. Objects the access policy hides are never listed.";
     builder
         .tool(
-            with_dbs("list_databases", dbs, list_databases)
+            tool_with("list_databases", dbs, list_databases)
                 .title("List databases")
                 .description(
                     "The databases this server is configured with (the names tools take as `database`, with \
@@ -1905,7 +1905,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("list_schemas", dbs, list_schemas)
+            tool_with("list_schemas", dbs, list_schemas)
                 .title("List schemas")
                 .description(format!(
                     "Schemas with owner, comment and how many tables, views, materialized views, foreign tables, \
@@ -1914,7 +1914,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("list_objects", dbs, list_objects)
+            tool_with("list_objects", dbs, list_objects)
                 .title("List tables, views and sequences")
                 .description(format!(
                     "Tables, views, materialized views, foreign tables and sequences, in one schema or all, with \
@@ -1924,7 +1924,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("describe_table", dbs, describe_table)
+            tool_with("describe_table", dbs, describe_table)
                 .title("Describe a table")
                 .description(
                     "One table, view, materialized view or foreign table: columns (type, nullability, default, \
@@ -1936,7 +1936,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("list_functions", dbs, list_functions)
+            tool_with("list_functions", dbs, list_functions)
                 .title("List functions and procedures")
                 .description(format!(
                     "Functions, procedures, aggregates and window functions with arguments, return type, language, \
@@ -1946,7 +1946,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("list_extensions", dbs, list_extensions)
+            tool_with("list_extensions", dbs, list_extensions)
                 .title("List extensions")
                 .description(format!(
                     "Installed extensions with version and schema; with `available`, also those the server can \
@@ -1955,13 +1955,13 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("list_enums", dbs, list_enums)
+            tool_with("list_enums", dbs, list_enums)
                 .title("List enum types")
                 .description(format!("Enum types with their labels in order. {paging}"))
                 .read_only(),
         )
         .tool(
-            with_dbs("list_sequences", dbs, list_sequences)
+            tool_with("list_sequences", dbs, list_sequences)
                 .title("List sequences")
                 .description(format!(
                     "Sequences with type, last value, increment, bounds, owning column and how close each is to \
@@ -1972,7 +1972,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("search_objects", dbs, search_objects)
+            tool_with("search_objects", dbs, search_objects)
                 .title("Search objects by name")
                 .description(format!(
                     "Finds schemas, tables, views, sequences, columns, indexes, functions, procedures, enums, \

@@ -7,13 +7,10 @@ pub mod operations;
 pub mod performance;
 pub mod sql;
 
-use std::future::Future;
 use std::sync::Arc;
 
-use mcp_core::server::{IntoToolResult, ServerBuilder, ToolRoute};
-use mcp_core::{Context, ToolError, tool};
-use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
+use mcp_core::server::ServerBuilder;
+use mcp_core::tool_with;
 
 use crate::config::Toolset;
 use crate::databases::Databases;
@@ -26,18 +23,6 @@ fn toolset(tool: &str) -> Toolset {
         "top_queries" | "database_health" | "index_advice" => Toolset::Performance,
         _ => Toolset::Explore,
     }
-}
-
-/// A tool whose handler also receives the databases.
-pub(crate) fn with_dbs<F, Fut, A, O>(name: &str, dbs: &Arc<Databases>, handler: F) -> ToolRoute
-where
-    F: Fn(Arc<Databases>, Context, A) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
-    A: DeserializeOwned + JsonSchema + Send + 'static,
-    O: IntoToolResult + 'static,
-{
-    let dbs = dbs.clone();
-    tool(name, move |ctx, args| handler(dbs.clone(), ctx, args))
 }
 
 /// Every tool of the connector, as far as `--toolsets` keeps them.
@@ -58,7 +43,7 @@ fn all_tools(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
     let builder = performance::register(builder, dbs);
     let builder = builder
         .tool(
-            with_dbs("query", dbs, sql::query)
+            tool_with("query", dbs, sql::query)
                 .title("Run a read-only SQL query")
                 .description(format!(
                     "Runs one reading SQL statement (SELECT, WITH, VALUES, TABLE, SHOW, EXPLAIN) in a READ ONLY \
@@ -69,7 +54,7 @@ fn all_tools(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("explain", dbs, explain::explain)
+            tool_with("explain", dbs, explain::explain)
                 .title("Explain a query plan")
                 .description(
                     "Shows how Postgres would run a statement (EXPLAIN, FORMAT JSON) with a summary: the costliest \
@@ -80,7 +65,7 @@ fn all_tools(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
         );
     let builder = if dbs.settings.export_dir.is_some() {
         builder.tool(
-            with_dbs("export", dbs, export::export)
+            tool_with("export", dbs, export::export)
                 .title("Export a query result to a file")
                 .description(
                     "Runs one reading statement (as `query` does) and streams its whole result, unbounded by the row \
@@ -97,7 +82,7 @@ fn all_tools(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
         return builder;
     }
     builder.tool(
-        with_dbs("execute", dbs, sql::execute)
+        tool_with("execute", dbs, sql::execute)
             .title("Run one write statement")
             .description(
                 "Runs one writing SQL statement (INSERT, UPDATE, DELETE, MERGE; DDL if the server allows it) in \

@@ -13,11 +13,11 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::with_dbs;
 use crate::access::Relations;
 use crate::databases::{Database, Databases};
 use crate::output::{Table, json_len};
 use crate::transaction::{Access, Cut, Rows, Tx, Window, run};
+use mcp_core::tool_with;
 
 /// Default and largest length of a query text in a row.
 const QUERY_CHARS: (usize, usize) = (500, 20_000);
@@ -26,7 +26,7 @@ const QUERY_CHARS: (usize, usize) = (500, 20_000);
 pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
     builder
         .tool(
-            with_dbs("active_queries", dbs, active_queries)
+            tool_with("active_queries", dbs, active_queries)
                 .title("Sessions and their running queries")
                 .description(
                     "Lists server sessions from pg_stat_activity, longest-running first: pid, user, application, \
@@ -37,7 +37,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("locks", dbs, locks)
+            tool_with("locks", dbs, locks)
                 .title("Lock waits and blocking chains")
                 .description(
                     "Shows who blocks whom: one row per (blocked session, blocking session) from pg_blocking_pids, \
@@ -48,7 +48,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("long_transactions", dbs, long_transactions)
+            tool_with("long_transactions", dbs, long_transactions)
                 .title("Long-open transactions")
                 .description(
                     "Lists transactions open longer than `min_seconds` (default 60), oldest first, including \
@@ -59,7 +59,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("settings", dbs, settings)
+            tool_with("settings", dbs, settings)
                 .title("Server settings")
                 .description(
                     "Reads pg_settings: value (with its unit; sizes made readable), default, where it was set, what \
@@ -70,7 +70,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("roles", dbs, roles)
+            tool_with("roles", dbs, roles)
                 .title("Roles and their attributes")
                 .description(
                     "Lists roles with their attributes (superuser, login, create role, create db, replication, bypass \
@@ -81,7 +81,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("grants", dbs, grants)
+            tool_with("grants", dbs, grants)
                 .title("Privileges on schemas, tables, views and sequences")
                 .description(
                     "Lists who may do what: one row per (object, grantee, grantor) with the privileges (SELECT, \

@@ -20,17 +20,17 @@ use sqlx::Executor as _;
 
 use super::explain::quote_ident;
 use super::operations::{query_chars, table, window};
-use super::with_dbs;
 use crate::access::{Relations, collect_relations};
 use crate::databases::{Database, Databases};
 use crate::output::Table;
 use crate::transaction::{Access, Rows, Tx, Window, run};
+use mcp_core::tool_with;
 
 /// Adds this area's tools.
 pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
     builder
         .tool(
-            with_dbs("top_queries", dbs, top_queries)
+            tool_with("top_queries", dbs, top_queries)
                 .title("Most expensive queries (pg_stat_statements)")
                 .description(
                     "Ranks normalized statements from pg_stat_statements by `sort_by`: total_time (default: where \
@@ -42,7 +42,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("database_health", dbs, database_health)
+            tool_with("database_health", dbs, database_health)
                 .title("Database health checks")
                 .description(
                     "Runs PgHero-style checks and reports each as ok / warning / critical (unknown if it could not \
@@ -54,7 +54,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .read_only(),
         )
         .tool(
-            with_dbs("index_advice", dbs, index_advice)
+            tool_with("index_advice", dbs, index_advice)
                 .title("Index recommendations")
                 .description(
                     "Proposes indexes for up to 10 queries (or, with `workload`, the top queries of \
