@@ -381,38 +381,64 @@ fn shorten_values(row: &mut Value, budget: usize) {
     }
 }
 
-/// Runs `sql` like [`each_row`] and keeps the rows inside `window`.
-pub async fn run(tx: &mut Tx, sql: &str, params: &[Value], window: Window) -> Result<Rows, ToolError> {
-    let mut rows = Vec::new();
-    let mut cut = None;
-    let mut seen = 0usize;
-    let mut bytes = 0usize;
-    let outcome = each_row(tx, sql, params, |_, values| {
-        seen += 1;
-        if seen <= window.offset || cut.is_some() {
-            return Ok(Flow::More);
+/// Rows offered one by one, kept while they fit a [`Window`]: the one place that
+/// decides offsets, row and byte limits and when a result is cut.
+#[derive(Debug)]
+pub struct Windowed {
+    window: Window,
+    rows: Vec<Value>,
+    cut: Option<Cut>,
+    seen: usize,
+    bytes: usize,
+}
+
+impl Windowed {
+    pub fn new(window: Window) -> Self {
+        Self { window, rows: Vec::new(), cut: None, seen: 0, bytes: 0 }
+    }
+
+    /// Takes one row (a JSON array); says whether reading should stop.
+    pub fn offer(&mut self, row: Value) -> Flow {
+        self.seen += 1;
+        if self.seen <= self.window.offset || self.cut.is_some() {
+            return Flow::More;
         }
-        if rows.len() >= window.max_rows {
-            cut = Some(Cut::Rows);
+        if self.rows.len() >= self.window.max_rows {
+            self.cut = Some(Cut::Rows);
         } else {
-            let mut value = Value::Array(values);
+            let mut value = row;
             let mut len = crate::output::json_len(&value);
-            if rows.is_empty() && len > window.max_bytes {
+            if self.rows.is_empty() && len > self.window.max_bytes {
                 // A first row larger than the whole budget: shorten its long values
                 // rather than return nothing (or everything).
-                shorten_values(&mut value, window.max_bytes);
+                shorten_values(&mut value, self.window.max_bytes);
                 len = crate::output::json_len(&value);
-                cut = Some(Cut::Values);
-                rows.push(value);
-            } else if bytes + len > window.max_bytes && !rows.is_empty() {
-                cut = Some(Cut::Bytes);
+                self.cut = Some(Cut::Values);
+                self.rows.push(value);
+            } else if self.bytes + len > self.window.max_bytes && !self.rows.is_empty() {
+                self.cut = Some(Cut::Bytes);
             } else {
-                rows.push(value);
+                self.rows.push(value);
             }
-            bytes += len;
+            self.bytes += len;
         }
-        Ok(if cut.is_some() && window.stop_early { Flow::Stop } else { Flow::More })
-    })
-    .await?;
-    Ok(Rows { columns: outcome.columns, rows, cut, rows_affected: outcome.rows_affected })
+        if self.cut.is_some() && self.window.stop_early { Flow::Stop } else { Flow::More }
+    }
+
+    /// Whether the result has been cut.
+    pub fn is_cut(&self) -> bool {
+        self.cut.is_some()
+    }
+
+    /// The kept rows.
+    pub fn finish(self, columns: Vec<ColumnInfo>, rows_affected: u64) -> Rows {
+        Rows { columns, rows: self.rows, cut: self.cut, rows_affected }
+    }
+}
+
+/// Runs `sql` like [`each_row`] and keeps the rows inside `window`.
+pub async fn run(tx: &mut Tx, sql: &str, params: &[Value], window: Window) -> Result<Rows, ToolError> {
+    let mut kept = Windowed::new(window);
+    let outcome = each_row(tx, sql, params, |_, values| Ok(kept.offer(Value::Array(values)))).await?;
+    Ok(kept.finish(outcome.columns, outcome.rows_affected))
 }

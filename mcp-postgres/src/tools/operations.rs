@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 
 use crate::access::Relations;
 use crate::databases::{Database, Databases};
-use crate::output::{Table, json_len};
-use crate::transaction::{Access, Cut, Rows, Tx, Window, run};
+use crate::output::Table;
+use crate::transaction::{Access, Rows, Tx, Window, Windowed, run};
 use mcp_core::tool_with;
 
 /// Default and largest length of a query text in a row.
@@ -687,22 +687,14 @@ pub(crate) async fn read_rows(
 
 /// The rows `keep` accepts, cut to `window` the way [`run`] cuts.
 pub(crate) fn filter_window(all: Rows, window: Window, keep: &dyn Fn(&[Value]) -> bool) -> Rows {
-    let mut out = Rows { columns: all.columns, ..Rows::default() };
-    let mut bytes = 0usize;
-    let kept = all.rows.into_iter().filter(|r| r.as_array().is_some_and(|r| keep(r))).skip(window.offset);
-    for row in kept {
-        if out.rows.len() >= window.max_rows {
-            out.cut = Some(Cut::Rows);
+    let mut kept = Windowed::new(window);
+    for row in all.rows.into_iter().filter(|r| r.as_array().is_some_and(|r| keep(r))) {
+        kept.offer(row);
+        if kept.is_cut() {
             break;
         }
-        bytes += json_len(&row);
-        if bytes > window.max_bytes && !out.rows.is_empty() {
-            out.cut = Some(Cut::Bytes);
-            break;
-        }
-        out.rows.push(row);
     }
-    out
+    kept.finish(all.columns, 0)
 }
 
 /// A [`Table`] of `rows` read from `db`.
@@ -713,7 +705,7 @@ pub(crate) fn table(db: &Database, rows: Rows, offset: usize, note: Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transaction::ColumnInfo;
+    use crate::transaction::{ColumnInfo, Cut};
 
     #[test]
     fn qualified_names_split_outside_quotes() {
