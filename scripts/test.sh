@@ -8,6 +8,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 source scripts/lib.sh
+# Incremental state would add gigabytes to a one-shot build; CI machines' disks are small.
+export CARGO_INCREMENTAL=0
 
 step "tools (node 24 and the official MCP test tools, cached)"
 NODE_BIN=$(scripts/setup-tools.sh)
