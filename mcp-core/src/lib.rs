@@ -11,6 +11,8 @@ pub mod protocol;
 pub mod security;
 pub mod server;
 mod sync;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod transport;
 
 pub use server::{Context, Json, Server, ToolError, prompt, resource, resource_template, tool, tool_with};
