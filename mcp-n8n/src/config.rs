@@ -1,0 +1,301 @@
+//! The connector's own settings: which n8n instances, with which keys, what it may
+//! change, how much a call may return. Unknown flags and unknown keys in the instances
+//! file are errors: a misspelt safety setting must stop the server, never be ignored.
+//! API keys and passwords are read once here and never printed (see [`Secret`]).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The flags of `mcp-n8n`, besides the ones every connector shares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct N8nArgs {
+    /// Base URL of the n8n instance (named `default`), e.g. http://127.0.0.1:5678; a
+    /// trailing /api/v1 is accepted and dropped. Its API key comes from N8N_API_KEY or
+    /// --api-key-file (never from a flag: flags show in the process list).
+    #[arg(long = "url", env = "N8N_API_URL")]
+    pub url: Option<String>,
+    /// A file holding the API key of the default instance (instead of N8N_API_KEY).
+    #[arg(long, env = "N8N_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// The owner's (or a member's) email, for what the Public API cannot do: running a
+    /// workflow by id goes through n8n's internal REST API, which needs a login.
+    #[arg(long, env = "N8N_EMAIL")]
+    pub email: Option<String>,
+    /// A file holding the password for --email (or N8N_PASSWORD in the environment).
+    #[arg(long, env = "N8N_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// A TOML file of named instances: `[instances.NAME]` with `url`, `api_key_file` or
+    /// `api_key_env`, `read_only`, `description`, and optionally `email` with
+    /// `password_file` or `password_env`. Tools take `instance: NAME`.
+    #[arg(long, env = "MCP_N8N_INSTANCES_FILE")]
+    pub instances_file: Option<PathBuf>,
+    /// Enables the tools that change workflows, executions, tags, credentials, variables
+    /// and data tables; without it the connector only reads.
+    #[arg(long, env = "MCP_N8N_ALLOW_WRITE")]
+    pub allow_write: bool,
+    /// Only workflows carrying this tag are seen, run or changed, and workflows the
+    /// connector creates carry it.
+    #[arg(long, env = "MCP_N8N_SCOPE_TAG")]
+    pub scope_tag: Option<String>,
+    /// Shows credential-like fields (password, token, authorization, cookie, ...) of
+    /// execution data as they are; by default they are redacted.
+    #[arg(long, env = "MCP_N8N_SHOW_SECRETS")]
+    pub show_secrets: bool,
+    /// Longest one n8n API request may take, in seconds.
+    #[arg(long, env = "MCP_N8N_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Longest connecting to n8n may take, in seconds.
+    #[arg(long, env = "MCP_N8N_CONNECT_TIMEOUT_SECS", default_value_t = 5)]
+    pub connect_timeout_secs: u64,
+    /// Longest a webhook call may wait for the workflow's response, in seconds.
+    #[arg(long, env = "MCP_N8N_WEBHOOK_TIMEOUT_SECS", default_value_t = 60)]
+    pub webhook_timeout_secs: u64,
+    /// Most rows a listing returns per call (the rest is reachable with its cursor).
+    #[arg(long, env = "MCP_N8N_MAX_ROWS", default_value_t = 100)]
+    pub max_rows: usize,
+    /// Most bytes of workflow JSON, execution data or response body one call returns.
+    #[arg(long, env = "MCP_N8N_MAX_RESULT_BYTES", default_value_t = 48 * 1024)]
+    pub max_result_bytes: usize,
+}
+
+/// A value that must never be printed: its Debug form is a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// One instance as the instances file describes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InstanceEntry {
+    url: String,
+    #[serde(default)]
+    api_key_file: Option<PathBuf>,
+    #[serde(default)]
+    api_key_env: Option<String>,
+    #[serde(default)]
+    read_only: bool,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    password_file: Option<PathBuf>,
+    #[serde(default)]
+    password_env: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InstancesFile {
+    instances: BTreeMap<String, InstanceEntry>,
+}
+
+/// A login for n8n's internal REST API.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub email: String,
+    pub password: Secret,
+}
+
+/// One instance, validated.
+#[derive(Debug, Clone)]
+pub struct InstanceConfig {
+    pub name: String,
+    /// Base URL without a trailing slash or /api/v1.
+    pub url: String,
+    pub api_key: Secret,
+    pub read_only: bool,
+    pub description: Option<String>,
+    pub login: Option<Login>,
+}
+
+/// Everything the connector needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Instances in a stable order; the first is the default for reads.
+    pub instances: Vec<InstanceConfig>,
+    pub allow_write: bool,
+    pub scope_tag: Option<String>,
+    pub show_secrets: bool,
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub webhook_timeout: Duration,
+    pub max_rows: usize,
+    pub max_result_bytes: usize,
+}
+
+impl N8nArgs {
+    /// Checks the flags, reads the key files and the instances file.
+    pub fn settings(&self) -> Result<Settings, String> {
+        let mut instances = Vec::new();
+        if let Some(url) = self.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            let api_key = match &self.api_key_file {
+                Some(path) => read_secret(path, "--api-key-file")?,
+                None => env_secret("N8N_API_KEY")?.ok_or(
+                    "no API key for the default instance: set N8N_API_KEY or --api-key-file \
+                     (create a key in n8n under Settings → n8n API)",
+                )?,
+            };
+            let login = match &self.email {
+                Some(email) => Some(Login {
+                    email: email.trim().to_string(),
+                    password: match &self.password_file {
+                        Some(path) => read_secret(path, "--password-file")?,
+                        None => env_secret("N8N_PASSWORD")?
+                            .ok_or("--email needs a password: --password-file or N8N_PASSWORD")?,
+                    },
+                }),
+                None if self.password_file.is_some() => return Err("--password-file needs --email".into()),
+                None => None,
+            };
+            instances.push(InstanceConfig {
+                name: "default".into(),
+                url: normalize_url(url)?,
+                api_key,
+                read_only: false,
+                description: None,
+                login,
+            });
+        } else if self.api_key_file.is_some() || self.email.is_some() {
+            return Err("--api-key-file and --email apply to --url (N8N_API_URL), which is not set".into());
+        }
+        if let Some(path) = &self.instances_file {
+            instances.extend(read_instances_file(path)?);
+        }
+        if instances.is_empty() {
+            return Err("no n8n instance: set N8N_API_URL (or --url) and N8N_API_KEY, or --instances-file".into());
+        }
+        for (i, inst) in instances.iter().enumerate() {
+            if instances[..i].iter().any(|o| o.name == inst.name) {
+                return Err(format!("instance `{}` is configured twice", inst.name));
+            }
+        }
+        let scope_tag = match self.scope_tag.as_deref().map(str::trim) {
+            Some("") => return Err("--scope-tag is empty".into()),
+            Some(t) if t.len() > 24 => return Err(format!("--scope-tag `{t}`: n8n tags hold at most 24 characters")),
+            other => other.map(str::to_string),
+        };
+        if self.max_rows == 0 || self.max_rows > 250 || self.max_result_bytes < 1024 {
+            return Err("--max-rows must be 1..=250 (n8n's page limit) and --max-result-bytes at least 1024".into());
+        }
+        Ok(Settings {
+            instances,
+            allow_write: self.allow_write,
+            scope_tag,
+            show_secrets: self.show_secrets,
+            request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
+            connect_timeout: Duration::from_secs(self.connect_timeout_secs.max(1)),
+            webhook_timeout: Duration::from_secs(self.webhook_timeout_secs.max(1)),
+            max_rows: self.max_rows,
+            max_result_bytes: self.max_result_bytes,
+        })
+    }
+}
+
+/// `http(s)://host[:port][/prefix]`, without a trailing slash or `/api/v1` (users give
+/// both forms; the anchors' users stumble on which one is expected).
+pub fn normalize_url(url: &str) -> Result<String, String> {
+    let mut u = url.trim().trim_end_matches('/').to_string();
+    if let Some(stripped) = u.strip_suffix("/api/v1") {
+        u = stripped.to_string();
+    }
+    let parsed = reqwest::Url::parse(&u).map_err(|e| format!("n8n URL `{u}`: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!("n8n URL `{u}`: expected http://host:port or https://host"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() || parsed.query().is_some() {
+        return Err(format!(
+            "n8n URL `{}`: no user, password or query in the URL (the key goes in N8N_API_KEY)",
+            parsed.host_str().unwrap_or_default()
+        ));
+    }
+    Ok(u.trim_end_matches('/').to_string())
+}
+
+fn read_secret(path: &Path, what: &str) -> Result<Secret, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(format!("{what} {}: the file is empty", path.display()));
+    }
+    Ok(Secret(value.to_string()))
+}
+
+fn env_secret(name: &str) -> Result<Option<Secret>, String> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(Some(Secret(v.trim().to_string()))),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
+    }
+}
+
+fn read_instances_file(path: &Path) -> Result<Vec<InstanceConfig>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--instances-file {}: {e}", path.display()))?;
+    let file: InstancesFile =
+        toml::from_str(&text).map_err(|e| format!("--instances-file {}: {}", path.display(), e.message()))?;
+    let mut out = Vec::new();
+    for (name, entry) in file.instances {
+        let here = format!("--instances-file {}: instance `{name}`", path.display());
+        if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)) {
+            return Err(format!("{here}: use letters, digits, `_` and `-` (it becomes a tool argument)"));
+        }
+        let api_key = match (&entry.api_key_file, &entry.api_key_env) {
+            (Some(file), None) => read_secret(file, &format!("{here}: api_key_file"))?,
+            (None, Some(var)) => env_secret(var)?.ok_or(format!("{here}: api_key_env {var} is not set"))?,
+            _ => return Err(format!("{here}: give exactly one of api_key_file and api_key_env")),
+        };
+        let login = match (&entry.email, &entry.password_file, &entry.password_env) {
+            (None, None, None) => None,
+            (Some(email), Some(file), None) => {
+                Some(Login { email: email.clone(), password: read_secret(file, &format!("{here}: password_file"))? })
+            }
+            (Some(email), None, Some(var)) => Some(Login {
+                email: email.clone(),
+                password: env_secret(var)?.ok_or(format!("{here}: password_env {var} is not set"))?,
+            }),
+            _ => return Err(format!("{here}: `email` needs exactly one of password_file and password_env")),
+        };
+        out.push(InstanceConfig {
+            url: normalize_url(&entry.url).map_err(|e| format!("{here}: {e}"))?,
+            name,
+            api_key,
+            read_only: entry.read_only,
+            description: entry.description,
+            login,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_normalized() {
+        assert_eq!(normalize_url("http://h:5678/api/v1/").as_deref(), Ok("http://h:5678"));
+        assert_eq!(normalize_url(" https://n8n.example/x/ ").as_deref(), Ok("https://n8n.example/x"));
+        assert!(normalize_url("ftp://h").is_err());
+        assert!(normalize_url("http://u:p@h").is_err());
+        assert!(normalize_url("nonsense").is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        assert_eq!(format!("{:?}", Secret("abc".into())), "Secret(***)");
+    }
+}

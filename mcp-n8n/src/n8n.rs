@@ -1,0 +1,350 @@
+//! The n8n instances and the one place that talks HTTP to them: the Public API
+//! (`/api/v1`, `X-N8N-API-KEY`), the node-type catalogue (`/types/nodes.json`), webhooks,
+//! and, when a login is configured, the internal REST API (run a workflow by id).
+//! Every failure becomes a message naming the instance and what to do about it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_core::ToolError;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use crate::config::{InstanceConfig, Settings};
+
+/// Largest API answer read into memory (a full execution with big items can be large;
+/// anything past this is refused rather than buffered without end).
+const MAX_BODY: usize = 64 << 20;
+
+/// One n8n instance: its settings, an HTTP client, and lazily fetched state.
+#[derive(Debug)]
+pub struct Instance {
+    pub config: InstanceConfig,
+    http: reqwest::Client,
+    /// The node types installed there, fetched on first use.
+    node_types: Mutex<Option<Arc<Vec<Value>>>>,
+    /// The internal REST API's session cookie, after a login.
+    session: Mutex<Option<String>>,
+    /// Workflows as they were before this connector changed them: `(workflow id,
+    /// versionId, body)`, newest last; a fallback for rollback when n8n's own history
+    /// does not hold that version.
+    pub snapshots: Mutex<Vec<(String, String, Value)>>,
+}
+
+/// All configured instances and the settings.
+#[derive(Debug)]
+pub struct N8n {
+    pub settings: Settings,
+    pub instances: Vec<Arc<Instance>>,
+}
+
+/// Most snapshots kept per connector (each is a full workflow).
+const MAX_SNAPSHOTS: usize = 200;
+
+impl N8n {
+    pub fn open(settings: Settings) -> Result<Self, String> {
+        let mut instances = Vec::new();
+        for config in &settings.instances {
+            let http = reqwest::Client::builder()
+                .connect_timeout(settings.connect_timeout)
+                .timeout(settings.request_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("mcp-n8n/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| format!("HTTP client: {e}"))?;
+            instances.push(Arc::new(Instance {
+                config: config.clone(),
+                http,
+                node_types: Mutex::new(None),
+                session: Mutex::new(None),
+                snapshots: Mutex::new(Vec::new()),
+            }));
+        }
+        Ok(Self { settings, instances })
+    }
+
+    /// The instance a call names (reads default to the first). A change must name its
+    /// instance when there are several, so that nothing lands on the wrong one.
+    pub fn pick(&self, name: Option<&str>, write: bool) -> Result<Arc<Instance>, ToolError> {
+        let inst = match name.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => self.instances.iter().find(|i| i.config.name == n).cloned().ok_or_else(|| {
+                ToolError::invalid_arguments(format!(
+                    "`instance`: no instance `{n}`; configured: {}",
+                    self.instances.iter().map(|i| i.config.name.as_str()).collect::<Vec<_>>().join(", ")
+                ))
+            })?,
+            None if write && self.instances.len() > 1 => {
+                return Err(ToolError::invalid_arguments(format!(
+                    "`instance`: several instances are configured ({}); a change must name one",
+                    self.instances.iter().map(|i| i.config.name.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+            None => self.instances[0].clone(),
+        };
+        if write && (!self.settings.allow_write || inst.config.read_only) {
+            return Err(ToolError::failed(format!(
+                "instance `{}` is read-only{}",
+                inst.config.name,
+                if inst.config.read_only { " (marked read_only in the instances file)" } else { "" }
+            )));
+        }
+        Ok(inst)
+    }
+}
+
+impl Instance {
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// A Public API call; `path` starts with `/` and is relative to `/api/v1`.
+    pub async fn api(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, ToolError> {
+        let url = format!("{}/api/v1{path}", self.config.url);
+        let mut req = self.http.request(method.clone(), &url).header("X-N8N-API-KEY", self.config.api_key.expose());
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
+        let status = resp.status();
+        let bytes = read_body(resp).await.map_err(|e| self.transport_error(&e))?;
+        let value: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        if status.is_success() { Ok(value) } else { Err(self.status_error(status, &method, path, &value)) }
+    }
+
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ToolError> {
+        self.api(Method::GET, path, query, None).await
+    }
+
+    /// What a failed status means, for a model and for the person configuring it.
+    fn status_error(&self, status: StatusCode, method: &Method, path: &str, body: &Value) -> ToolError {
+        let message = body
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| body.as_str().map(|s| crate::output::clip(s, 300)))
+            .unwrap_or_default();
+        let name = self.name();
+        let call = format!("{method} /api/v1{}", path.split('?').next().unwrap_or(path));
+        let text = match status.as_u16() {
+            401 => format!(
+                "n8n instance `{name}` ({}) rejected the API key (401 Unauthorized): the key is wrong, expired or \
+                 revoked. Create one in n8n under Settings → n8n API and give it in N8N_API_KEY or --api-key-file.",
+                self.config.url
+            ),
+            403 => format!(
+                "n8n instance `{name}` refused {call} (403 Forbidden{}): the API key lacks the scope this call needs \
+                 (give the key that scope in Settings → n8n API), or the instance's licence does not include this \
+                 feature, or the key's user has no access to it.",
+                if message.is_empty() { String::new() } else { format!(": {message}") }
+            ),
+            404 => format!(
+                "not found on `{name}` ({call}){}",
+                if message.is_empty() { String::new() } else { format!(": {message}") }
+            ),
+            _ => format!(
+                "n8n instance `{name}` answered {call} with {status}{}",
+                if message.is_empty() { String::new() } else { format!(": {message}") }
+            ),
+        };
+        ToolError::failed(text)
+    }
+
+    /// A failure below HTTP: unreachable, timed out, cut off.
+    pub fn transport_error(&self, e: &reqwest::Error) -> ToolError {
+        let name = self.name();
+        let url = &self.config.url;
+        let what = if e.is_timeout() {
+            "timed out (see --request-timeout-secs)".to_string()
+        } else if e.is_connect() {
+            "is not reachable (connection failed): is n8n running there?".to_string()
+        } else {
+            format!("failed: {}", source_chain(e))
+        };
+        ToolError::failed(format!("n8n instance `{name}` at {url} {what}"))
+    }
+
+    /// `GET /healthz/readiness`: whether the instance is up, without the key.
+    pub async fn readiness(&self) -> Result<(), String> {
+        let url = format!("{}/healthz/readiness", self.config.url);
+        match self.http.get(&url).timeout(Duration::from_secs(5)).send().await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!("{url} answered {}", r.status())),
+            Err(e) => Err(format!("{url}: {}", source_chain(&e))),
+        }
+    }
+
+    /// Every installed node type's description (cached after the first call).
+    pub async fn node_types(&self) -> Result<Arc<Vec<Value>>, ToolError> {
+        let mut cache = self.node_types.lock().await;
+        if let Some(types) = cache.as_ref() {
+            return Ok(types.clone());
+        }
+        // The editor's catalogue: a static file the instance serves from what it has
+        // installed, so it matches this instance's versions exactly.
+        let url = format!("{}/types/nodes.json", self.config.url);
+        let resp =
+            self.http.get(&url).timeout(Duration::from_secs(120)).send().await.map_err(|e| self.transport_error(&e))?;
+        if !resp.status().is_success() {
+            return Err(ToolError::failed(format!(
+                "n8n instance `{}` did not serve its node types ({url}: {})",
+                self.name(),
+                resp.status()
+            )));
+        }
+        let bytes = read_body(resp).await.map_err(|e| self.transport_error(&e))?;
+        let types: Vec<Value> = serde_json::from_slice(&bytes)
+            .map_err(|e| ToolError::failed(format!("node types of `{}`: not the expected JSON: {e}", self.name())))?;
+        let types = Arc::new(types);
+        *cache = Some(types.clone());
+        Ok(types)
+    }
+
+    /// Calls a webhook of this instance (never another host: the URL is built here).
+    pub async fn webhook(
+        &self,
+        prefix: &str,
+        path: &str,
+        method: Method,
+        query: &[(String, String)],
+        headers: &[(String, String)],
+        body: Option<&Value>,
+        timeout: Duration,
+    ) -> Result<(StatusCode, Vec<(String, String)>, Vec<u8>), ToolError> {
+        let url = format!("{}/{prefix}/{}", self.config.url, path.trim_start_matches('/'));
+        let mut req = self.http.request(method, &url).timeout(timeout);
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        for (k, v) in headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
+        let status = resp.status();
+        let headers = resp
+            .headers()
+            .iter()
+            .filter(|(k, _)| matches!(k.as_str(), "content-type" | "content-length" | "location"))
+            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let bytes = read_body(resp).await.map_err(|e| self.transport_error(&e))?;
+        Ok((status, headers, bytes))
+    }
+
+    /// A call to the internal REST API (`/rest/...`) with a session from the configured
+    /// login; `None` when no login is configured.
+    pub async fn rest(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Option<Value>, ToolError> {
+        let Some(login) = &self.config.login else { return Ok(None) };
+        for attempt in 0..2 {
+            let cookie = {
+                let mut session = self.session.lock().await;
+                if session.is_none() || attempt > 0 {
+                    let resp = self
+                        .http
+                        .post(format!("{}/rest/login", self.config.url))
+                        .json(&json!({"emailOrLdapLoginId": login.email, "password": login.password.expose()}))
+                        .send()
+                        .await
+                        .map_err(|e| self.transport_error(&e))?;
+                    if !resp.status().is_success() {
+                        return Err(ToolError::failed(format!(
+                            "n8n instance `{}` refused the login of {} ({}): check --email and the password",
+                            self.name(),
+                            login.email,
+                            resp.status()
+                        )));
+                    }
+                    let cookie = resp
+                        .headers()
+                        .get_all("set-cookie")
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .filter_map(|v| v.split(';').next())
+                        .find(|c| c.starts_with("n8n-auth="))
+                        .map(str::to_string)
+                        .ok_or_else(|| ToolError::failed("n8n's login answer carried no session cookie"))?;
+                    *session = Some(cookie);
+                }
+                session.clone().unwrap_or_default()
+            };
+            let mut req = self
+                .http
+                .request(method.clone(), format!("{}/rest{path}", self.config.url))
+                .header("cookie", cookie)
+                // n8n's browser-id check on the session: a stable value per connector.
+                .header("browser-id", "mcp-n8n");
+            if let Some(body) = body {
+                req = req.json(body);
+            }
+            let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED && attempt == 0 {
+                continue; // the session expired or n8n restarted: log in again
+            }
+            let bytes = read_body(resp).await.map_err(|e| self.transport_error(&e))?;
+            let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            if !status.is_success() {
+                return Err(self.status_error(status, &method, &format!("/rest{path}"), &value));
+            }
+            return Ok(Some(value.get("data").cloned().unwrap_or(value)));
+        }
+        Err(ToolError::failed(format!("n8n instance `{}` kept refusing the session", self.name())))
+    }
+
+    /// Records the workflow as it is before a change.
+    pub async fn snapshot(&self, workflow: &Value) {
+        let id = workflow["id"].as_str().unwrap_or_default().to_string();
+        let version = workflow["versionId"].as_str().unwrap_or_default().to_string();
+        let mut snaps = self.snapshots.lock().await;
+        if !snaps.iter().any(|(i, v, _)| *i == id && *v == version) {
+            snaps.push((id, version, workflow.clone()));
+        }
+        if snaps.len() > MAX_SNAPSHOTS {
+            let extra = snaps.len() - MAX_SNAPSHOTS;
+            snaps.drain(..extra);
+        }
+    }
+}
+
+/// Reads a body up to [`MAX_BODY`].
+async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if out.len() + chunk.len() > MAX_BODY {
+            break;
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// An error with its causes (reqwest's own message is often just "error sending request").
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text = format!("{text}: {s_text}");
+        }
+        cur = s.source();
+    }
+    text
+}

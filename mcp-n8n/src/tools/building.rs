@@ -1,0 +1,275 @@
+//! Building help from the instance itself: search the node types it has installed,
+//! describe one's parameters, and validate a workflow (saved or not) against them.
+
+use std::sync::Arc;
+
+use mcp_core::server::ServerBuilder;
+use mcp_core::{Context, Json, ToolError, tool_with};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::fetch_workflow;
+use super::workflows::put_body;
+use crate::n8n::N8n;
+use crate::output::{clip, fit, obj};
+use crate::validate::{Catalog, is_trigger, validate, versions};
+
+pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
+    b.tool(
+        tool_with("search_nodes", n, search_nodes)
+            .description(
+                "Search the node types installed on the instance by words in their name, display name or \
+                 description (e.g. `http`, `slack message`, `schedule trigger`). Rows: type, versions, trigger or \
+                 not, one-line description. `offset` pages.",
+            )
+            .read_only(),
+    )
+    .tool(
+        tool_with("describe_node", n, describe_node)
+            .description(
+                "A node type's parameters at a version (default: the newest installed): name, type, default, \
+                 required, options' values, and when each is shown (displayOptions). `parameter` narrows to one \
+                 parameter with its nested options in full.",
+            )
+            .read_only(),
+    )
+    .tool(
+        tool_with("validate_workflow", n, validate_workflow)
+            .description(
+                "Validate a workflow against this instance's installed node types and versions: types exist, \
+                 versions exist, required parameters set, option values valid, node names unique, connections \
+                 reference existing nodes and outputs, webhook paths unique, settings known, and (for_publish) a \
+                 trigger exists. Give `id` for a saved workflow or `workflow` ({nodes, connections, settings}). \
+                 Returns every problem at once.",
+            )
+            .read_only(),
+    )
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchArgs {
+    /// Instance name (default: the first configured).
+    #[serde(default)]
+    instance: Option<String>,
+    /// Words to look for (all must match).
+    query: String,
+    /// Only trigger nodes (true) or only non-trigger nodes (false).
+    #[serde(default)]
+    trigger: Option<bool>,
+    /// Rows (default 20, most 100).
+    #[serde(default)]
+    limit: Option<usize>,
+    /// Rows to skip (for the next page).
+    #[serde(default)]
+    offset: Option<usize>,
+}
+
+async fn search_nodes(n8n: Arc<N8n>, _ctx: Context, a: SearchArgs) -> Result<Json<Value>, ToolError> {
+    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let words: Vec<String> = a.query.split_whitespace().take(10).map(str::to_lowercase).collect();
+    if words.is_empty() {
+        return Err(ToolError::invalid_arguments("`query`: give at least one word"));
+    }
+    let types = inst.node_types().await?;
+    let catalog = Catalog::new(&types);
+    let mut hits: Vec<(i32, &Value)> = Vec::new();
+    let mut names: Vec<&&str> = catalog.names().collect();
+    names.sort();
+    for name in names {
+        let Some(t) = catalog.get(name, None) else { continue };
+        if a.trigger.is_some_and(|want| want != is_trigger(t)) {
+            continue;
+        }
+        let display = t["displayName"].as_str().unwrap_or_default().to_lowercase();
+        let hay = format!(
+            "{} {display} {}",
+            name.to_lowercase(),
+            t["description"].as_str().unwrap_or_default().to_lowercase()
+        );
+        if words.iter().all(|w| hay.contains(w)) {
+            // Matches in the name rank first.
+            let score = words
+                .iter()
+                .filter(|w| display.contains(w.as_str()) || name.to_lowercase().contains(w.as_str()))
+                .count() as i32;
+            hits.push((score, t));
+        }
+    }
+    hits.sort_by_key(|(s, _)| -s);
+    let limit = a.limit.unwrap_or(20).clamp(1, 100);
+    let offset = a.offset.unwrap_or(0);
+    let total = hits.len();
+    let rows: Vec<Value> = hits
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(_, t)| {
+            let name = t["name"].as_str().unwrap_or_default();
+            json!({
+                "type": name,
+                "name": t["displayName"],
+                "versions": catalog.all_versions(name),
+                "trigger": is_trigger(t),
+                "description": clip(t["description"].as_str().unwrap_or_default(), 160),
+            })
+        })
+        .collect();
+    Ok(Json(obj([
+        ("total", json!(total)),
+        ("nodes", Value::Array(rows)),
+        ("next_offset", if offset + limit < total { json!(offset + limit) } else { Value::Null }),
+    ])))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DescribeArgs {
+    /// Instance name (default: the first configured).
+    #[serde(default)]
+    instance: Option<String>,
+    /// Node type, e.g. `n8n-nodes-base.httpRequest`.
+    #[serde(rename = "type")]
+    node_type: String,
+    /// Type version (default: the newest installed).
+    #[serde(default)]
+    version: Option<f64>,
+    /// Only this parameter, in full.
+    #[serde(default)]
+    parameter: Option<String>,
+}
+
+/// A parameter, compactly.
+fn param(p: &Value) -> Value {
+    let options: Option<Vec<Value>> = p["options"].as_array().map(|opts| {
+        opts.iter()
+            .take(40)
+            .map(|o| match (o.get("value"), o.get("name")) {
+                (Some(v), _) => v.clone(),
+                (None, Some(n)) => json!(format!("{} (collection)", n.as_str().unwrap_or_default())),
+                _ => Value::Null,
+            })
+            .collect()
+    });
+    obj([
+        ("name", p["name"].clone()),
+        ("type", p["type"].clone()),
+        (
+            "default",
+            match &p["default"] {
+                Value::String(s) if s.is_empty() => Value::Null,
+                Value::Object(o) if o.is_empty() => Value::Null,
+                Value::Array(a) if a.is_empty() => Value::Null,
+                v => crate::output::redact(v).clone(),
+            },
+        ),
+        ("required", if p["required"] == true { json!(true) } else { Value::Null }),
+        ("options", options.map(Value::Array).unwrap_or(Value::Null)),
+        ("show_when", p["displayOptions"]["show"].clone()),
+        ("hide_when", p["displayOptions"]["hide"].clone()),
+        ("description", p["description"].as_str().map(|d| json!(clip(d, 200))).unwrap_or(Value::Null)),
+    ])
+}
+
+async fn describe_node(n8n: Arc<N8n>, _ctx: Context, a: DescribeArgs) -> Result<Json<Value>, ToolError> {
+    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let types = inst.node_types().await?;
+    let catalog = Catalog::new(&types);
+    let all = catalog.all_versions(&a.node_type);
+    if all.is_empty() {
+        let similar = catalog.similar(&a.node_type);
+        return Err(ToolError::failed(format!(
+            "node type `{}` is not installed on `{}`{}",
+            a.node_type,
+            inst.name(),
+            if similar.is_empty() {
+                " (search_nodes finds installed types)".into()
+            } else {
+                format!("; similar: {}", similar.join(", "))
+            }
+        )));
+    }
+    let version = a.version.unwrap_or_else(|| all.last().copied().unwrap_or(1.0));
+    let Some(t) = catalog.get(&a.node_type, Some(version)) else {
+        return Err(ToolError::invalid_arguments(format!(
+            "`version`: {} has no version {version}; installed: {all:?}",
+            a.node_type
+        )));
+    };
+    let props = t["properties"].as_array().cloned().unwrap_or_default();
+    let mut out = if let Some(name) = &a.parameter {
+        let found: Vec<Value> = props.iter().filter(|p| p["name"] == name.as_str()).cloned().collect();
+        if found.is_empty() {
+            return Err(ToolError::invalid_arguments(format!(
+                "`parameter`: {} has no parameter `{name}`",
+                a.node_type
+            )));
+        }
+        json!({"type": a.node_type, "version": version, "parameter": found})
+    } else {
+        let creds: Vec<Value> = t["credentials"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| json!({"name": c["name"], "required": c["required"]}))
+            .collect();
+        obj([
+            ("type", json!(a.node_type)),
+            ("name", t["displayName"].clone()),
+            ("version", json!(version)),
+            ("versions", json!(all)),
+            ("trigger", json!(is_trigger(t))),
+            ("description", t["description"].clone()),
+            ("inputs", if t["inputs"].is_array() { t["inputs"].clone() } else { json!("computed") }),
+            ("outputs", if t["outputs"].is_array() { t["outputs"].clone() } else { json!("computed") }),
+            ("credentials", if creds.is_empty() { Value::Null } else { Value::Array(creds) }),
+            ("parameters", Value::Array(props.iter().filter(|p| p["type"] != "notice").map(param).collect())),
+            ("versions_in_this_description", json!(versions(t))),
+        ])
+    };
+    if fit(&mut out, n8n.settings.max_result_bytes)
+        && let Value::Object(m) = &mut out
+    {
+        m.insert("truncated".into(), json!("cut to the result budget: ask for one `parameter` at a time"));
+    }
+    Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateArgs {
+    /// Instance name (default: the first configured).
+    #[serde(default)]
+    instance: Option<String>,
+    /// A saved workflow's id.
+    #[serde(default)]
+    id: Option<String>,
+    /// An unsaved workflow: {name?, nodes, connections, settings?}.
+    #[serde(default)]
+    workflow: Option<Value>,
+    /// Also check what publishing needs (an enabled trigger).
+    #[serde(default)]
+    for_publish: bool,
+}
+
+async fn validate_workflow(n8n: Arc<N8n>, _ctx: Context, a: ValidateArgs) -> Result<Json<Value>, ToolError> {
+    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let body = match (&a.id, a.workflow) {
+        (Some(id), None) => put_body(&fetch_workflow(&n8n, &inst, id).await?),
+        (None, Some(wf)) if wf.is_object() => wf,
+        (None, Some(_)) => {
+            return Err(ToolError::invalid_arguments("`workflow` must be an object {nodes, connections}"));
+        }
+        _ => return Err(ToolError::invalid_arguments("give exactly one of `id` and `workflow`")),
+    };
+    let types = inst.node_types().await?;
+    let problems = validate(&body, &Catalog::new(&types), a.for_publish);
+    let errors = problems.iter().filter(|p| p.severity == "error").count();
+    Ok(Json(json!({
+        "valid": errors == 0,
+        "errors": errors,
+        "warnings": problems.len() - errors,
+        "problems": problems,
+    })))
+}

@@ -1,0 +1,530 @@
+//! Executions: list (status, workflow, time window, cursor), get in preview / summary /
+//! full modes (the summary names the failing node, its error and its input), wait for
+//! one to finish with progress notifications, retry, stop, delete. Execution data is
+//! redacted (credential-like fields) unless --show-secrets.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::DateTime;
+use mcp_core::server::ServerBuilder;
+use mcp_core::{Context, Json, ToolError, tool_with};
+use reqwest::Method;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{check_id, fetch_workflow, in_scope, settle};
+use crate::n8n::{Instance, N8n};
+use crate::output::{fit, obj, redact};
+
+pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
+    b.tool(
+        tool_with("list_executions", n, list_executions)
+            .description(
+                "List executions, newest first: id, workflow, status, mode, start, duration. Filters: workflow_id, \
+                 status (success, error, running, waiting, canceled, crashed, new), since/until (RFC 3339). Pages: \
+                 `cursor` from `next_cursor`.",
+            )
+            .read_only(),
+    )
+    .tool(
+        tool_with("get_execution", n, get_execution)
+            .description(
+                "Read an execution. mode `summary` (default): status, timing, each node's status and item counts, \
+                 and for a failure the failing node, its error and the input items it got. `preview`: status and \
+                 nodes only. `full`: every node's output items (limit with `nodes` and `items_limit`). \
+                 Credential-like fields are redacted.",
+            )
+            .read_only(),
+    )
+    .tool(
+        tool_with("wait_execution", n, wait_execution)
+            .description(
+                "Wait until an execution finishes (progress notifications while it runs), then return its summary. \
+                 Stops waiting after `timeout_secs` (default 60) and says it is still running.",
+            )
+            .read_only(),
+    )
+}
+
+pub fn register_write(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
+    b.tool(
+        tool_with("retry_execution", n, retry_execution)
+            .description(
+                "Retry a failed execution (with the workflow as it was, or the current one with load_workflow).",
+            )
+            .open_world(true),
+    )
+    .tool(
+        tool_with("stop_execution", n, stop_execution)
+            .description("Stop a running or waiting execution.")
+            .destructive()
+            .idempotent(),
+    )
+    .tool(
+        tool_with("delete_execution", n, delete_execution)
+            .description("Delete an execution and its data.")
+            .destructive()
+            .idempotent(),
+    )
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListArgs {
+    /// Instance name (default: the first configured).
+    #[serde(default)]
+    instance: Option<String>,
+    /// Only executions of this workflow.
+    #[serde(default)]
+    workflow_id: Option<String>,
+    /// Only with this status: success, error, running, waiting, canceled, crashed, new.
+    #[serde(default)]
+    status: Option<String>,
+    /// Only started at or after this time (RFC 3339, e.g. 2026-01-31T12:00:00Z).
+    #[serde(default)]
+    since: Option<String>,
+    /// Only started before this time (RFC 3339).
+    #[serde(default)]
+    until: Option<String>,
+    /// Rows per page (default and most: --max-rows).
+    #[serde(default)]
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+fn time(field: &str, s: &Option<String>) -> Result<Option<i64>, ToolError> {
+    s.as_deref()
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t.trim())
+                .map(|d| d.timestamp_millis())
+                .map_err(|e| ToolError::invalid_arguments(format!("`{field}`: `{t}` is not RFC 3339 ({e})")))
+        })
+        .transpose()
+}
+
+fn millis(v: &Value) -> Option<i64> {
+    v.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.timestamp_millis())
+}
+
+fn exec_row(e: &Value) -> Value {
+    let dur = match (millis(&e["startedAt"]), millis(&e["stoppedAt"])) {
+        (Some(a), Some(b)) => json!(b - a),
+        _ => Value::Null,
+    };
+    obj([
+        ("id", e["id"].clone()),
+        ("workflow_id", e["workflowId"].clone()),
+        ("status", e["status"].clone()),
+        ("mode", e["mode"].clone()),
+        ("started", e["startedAt"].clone()),
+        ("duration_ms", dur),
+        ("retry_of", e["retryOf"].clone()),
+        ("retried_by", e["retrySuccessId"].clone()),
+    ])
+}
+
+/// Whether an execution's workflow is in the tag scope (always, without a scope).
+async fn exec_in_scope(n8n: &N8n, inst: &Instance, workflow_id: &str, cache: &mut Map<String, Value>) -> bool {
+    if n8n.settings.scope_tag.is_none() {
+        return true;
+    }
+    if let Some(v) = cache.get(workflow_id) {
+        return v == &Value::Bool(true);
+    }
+    let ok = match inst.get(&format!("/workflows/{workflow_id}"), &[]).await {
+        Ok(wf) => in_scope(n8n, &wf),
+        Err(_) => false,
+    };
+    cache.insert(workflow_id.to_string(), Value::Bool(ok));
+    ok
+}
+
+async fn list_executions(n8n: Arc<N8n>, _ctx: Context, a: ListArgs) -> Result<Json<Value>, ToolError> {
+    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let since = time("since", &a.since)?;
+    let until = time("until", &a.until)?;
+    let limit = a.limit.unwrap_or(n8n.settings.max_rows).clamp(1, n8n.settings.max_rows);
+    let mut q: Vec<(&str, String)> = vec![("limit", limit.to_string()), ("includeData", "false".into())];
+    if let Some(w) = &a.workflow_id {
+        check_id("workflow_id", w)?;
+        fetch_workflow(&n8n, &inst, w).await?;
+        q.push(("workflowId", w.clone()));
+    }
+    if let Some(s) = &a.status {
+        const STATUSES: &[&str] = &["success", "error", "running", "waiting", "canceled", "crashed", "new"];
+        if !STATUSES.contains(&s.as_str()) {
+            return Err(ToolError::invalid_arguments(format!("`status`: `{s}` is not one of {}", STATUSES.join(", "))));
+        }
+        q.push(("status", s.clone()));
+    }
+    if let Some(c) = &a.cursor {
+        q.push(("cursor", c.clone()));
+    }
+    let page = inst.get("/executions", &q).await?;
+    let mut cache = Map::new();
+    let mut rows = Vec::new();
+    let mut older_than_window = false;
+    for e in page["data"].as_array().into_iter().flatten() {
+        let started = millis(&e["startedAt"]).or_else(|| millis(&e["createdAt"]));
+        if let (Some(s), Some(t)) = (since, started)
+            && t < s
+        {
+            // Newest first: everything after this is older still.
+            older_than_window = true;
+            break;
+        }
+        if let (Some(u), Some(t)) = (until, started)
+            && t >= u
+        {
+            continue;
+        }
+        let wid = e["workflowId"].as_str().unwrap_or_default();
+        if exec_in_scope(&n8n, &inst, wid, &mut cache).await {
+            rows.push(exec_row(e));
+        }
+    }
+    let next = if older_than_window { None } else { page["nextCursor"].as_str().map(str::to_string) };
+    Ok(Json(obj([
+        ("count", json!(rows.len())),
+        ("executions", Value::Array(rows)),
+        ("next_cursor", json!(next)),
+        ("note", if next.is_some() { json!("more executions: call again with this next_cursor") } else { Value::Null }),
+    ])))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetArgs {
+    /// Instance name (default: the first configured).
+    #[serde(default)]
+    pub instance: Option<String>,
+    /// Execution id.
+    pub id: String,
+    /// `summary` (default), `preview` or `full`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// With `full`: only these nodes.
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// With `full`: most items per node output (default 5, most 100).
+    #[serde(default)]
+    pub items_limit: Option<usize>,
+}
+
+/// An execution with its data, after the scope check.
+pub async fn fetch_execution(n8n: &N8n, inst: &Instance, id: &str, data: bool) -> Result<Value, ToolError> {
+    check_id("id", id)?;
+    let e = inst.get(&format!("/executions/{id}"), &[("includeData", data.to_string())]).await?;
+    let wid = e["workflowId"].as_str().unwrap_or_default().to_string();
+    if !exec_in_scope(n8n, inst, &wid, &mut Map::new()).await {
+        return Err(ToolError::failed(format!(
+            "not found on `{}`: execution {id} (outside the tag scope)",
+            inst.name()
+        )));
+    }
+    Ok(e)
+}
+
+/// Output items of a node run, as `[[items of output 0], [items of output 1], ...]`.
+fn outputs(run: &Value) -> Vec<Vec<Value>> {
+    run["data"]["main"].as_array().into_iter().flatten().map(|o| o.as_array().cloned().unwrap_or_default()).collect()
+}
+
+/// The JSON of the first `n` items (binary data replaced by its metadata).
+fn items(list: &[Value], n: usize) -> Vec<Value> {
+    list.iter()
+        .take(n)
+        .map(|i| {
+            let mut v = i["json"].clone();
+            if let Some(bin) = i["binary"].as_object()
+                && let Value::Object(m) = &mut v
+            {
+                let meta: Map<String, Value> = bin
+                    .iter()
+                    .map(|(k, b)| {
+                        (
+                            k.clone(),
+                            json!({"mimeType": b["mimeType"], "fileName": b["fileName"], "fileSize": b["fileSize"]}),
+                        )
+                    })
+                    .collect();
+                m.insert("_binary".into(), Value::Object(meta));
+            }
+            v
+        })
+        .collect()
+}
+
+fn error_of(e: &Value) -> Value {
+    obj([
+        ("message", e["message"].clone()),
+        ("description", e["description"].clone()),
+        ("http_code", e["httpCode"].clone()),
+        ("node", e["node"]["name"].clone()),
+        ("type", e["name"].clone()),
+    ])
+}
+
+/// The summary: per node, and the failure with the failing node's input.
+pub fn summary(e: &Value, mode: &str) -> Value {
+    let run_data = e["data"]["resultData"]["runData"].as_object();
+    let mut order: Vec<(&String, &Value)> = run_data.into_iter().flatten().collect();
+    order.sort_by_key(|(_, runs)| runs[0]["startTime"].as_i64().unwrap_or(0));
+    let nodes: Vec<Value> = order
+        .iter()
+        .map(|(name, runs)| {
+            let last = runs.as_array().and_then(|r| r.last()).cloned().unwrap_or(Value::Null);
+            let counts: Vec<usize> = outputs(&last).iter().map(Vec::len).collect();
+            obj([
+                ("node", json!(name)),
+                ("status", last["executionStatus"].clone()),
+                ("runs", json!(runs.as_array().map_or(0, Vec::len))),
+                ("items_out", json!(counts)),
+                ("time_ms", last["executionTime"].clone()),
+                ("error", if last["error"].is_null() { Value::Null } else { json!(last["error"]["message"]) }),
+            ])
+        })
+        .collect();
+    let top_error = &e["data"]["resultData"]["error"];
+    let failing = order
+        .iter()
+        .rev()
+        .find(|(_, runs)| runs.as_array().and_then(|r| r.last()).is_some_and(|r| !r["error"].is_null()));
+    let failure = failing.map(|(name, runs)| {
+        let last = runs.as_array().and_then(|r| r.last()).cloned().unwrap_or(Value::Null);
+        // Its input: what the node before it sent on the connected output.
+        let input: Vec<Value> = last["source"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                let prev = s["previousNode"].as_str()?;
+                let out = s["previousNodeOutput"].as_u64().unwrap_or(0) as usize;
+                let prev_run = run_data?.get(prev)?.as_array()?.last()?;
+                Some(json!({"from": prev, "output": out, "items": items(outputs(prev_run).get(out)?, 3),
+                            "total_items": outputs(prev_run).get(out).map_or(0, Vec::len)}))
+            })
+            .collect();
+        let node_type = e["workflowData"]["nodes"]
+            .as_array()
+            .and_then(|ns| ns.iter().find(|n| n["name"] == name.as_str()))
+            .map(|n| n["type"].clone())
+            .unwrap_or(Value::Null);
+        obj([
+            ("node", json!(name)),
+            ("type", node_type),
+            ("error", error_of(&last["error"])),
+            ("input", Value::Array(input)),
+            (
+                "parameters",
+                e["workflowData"]["nodes"]
+                    .as_array()
+                    .and_then(|ns| ns.iter().find(|n| n["name"] == name.as_str()))
+                    .map(|n| n["parameters"].clone())
+                    .unwrap_or(Value::Null),
+            ),
+        ])
+    });
+    let failure = failure.or_else(|| (!top_error.is_null()).then(|| json!({"error": error_of(top_error)})));
+    let last_node = e["data"]["resultData"]["lastNodeExecuted"].clone();
+    let output = if mode == "summary" {
+        last_node
+            .as_str()
+            .and_then(|n| run_data?.get(n)?.as_array()?.last().cloned())
+            .map(|r| {
+                let outs = outputs(&r);
+                json!({"items": outs.first().map(|o| items(o, 2)).unwrap_or_default(),
+                       "total_items": outs.first().map_or(0, Vec::len)})
+            })
+            .unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
+    let dur = match (millis(&e["startedAt"]), millis(&e["stoppedAt"])) {
+        (Some(a), Some(b)) => json!(b - a),
+        _ => Value::Null,
+    };
+    obj([
+        ("id", e["id"].clone()),
+        ("workflow_id", e["workflowId"].clone()),
+        ("workflow_name", e["workflowData"]["name"].clone()),
+        ("status", e["status"].clone()),
+        ("mode", e["mode"].clone()),
+        ("started", e["startedAt"].clone()),
+        ("duration_ms", dur),
+        ("last_node", last_node),
+        ("nodes", Value::Array(nodes)),
+        ("failure", failure.unwrap_or(Value::Null)),
+        ("last_output", output),
+    ])
+}
+
+pub async fn read_execution(n8n: &N8n, inst: &Instance, a: &GetArgs) -> Result<Value, ToolError> {
+    let mode = a.mode.as_deref().unwrap_or("summary");
+    let e = fetch_execution(n8n, inst, &a.id, true).await?;
+    let e = if n8n.settings.show_secrets { e } else { redact(&e) };
+    let mut out = match mode {
+        "summary" | "preview" => summary(&e, mode),
+        "full" => {
+            let limit = a.items_limit.unwrap_or(5).clamp(1, 100);
+            let mut nodes = Map::new();
+            for (name, runs) in e["data"]["resultData"]["runData"].as_object().into_iter().flatten() {
+                if !a.nodes.is_empty() && !a.nodes.contains(name) {
+                    continue;
+                }
+                let runs: Vec<Value> = runs
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|r| {
+                        let outs: Vec<Value> = outputs(r)
+                            .iter()
+                            .map(|o| json!({"items": items(o, limit), "total_items": o.len()}))
+                            .collect();
+                        obj([
+                            ("status", r["executionStatus"].clone()),
+                            ("time_ms", r["executionTime"].clone()),
+                            ("error", if r["error"].is_null() { Value::Null } else { error_of(&r["error"]) }),
+                            ("outputs", Value::Array(outs)),
+                        ])
+                    })
+                    .collect();
+                nodes.insert(name.clone(), Value::Array(runs));
+            }
+            let mut s = summary(&e, mode);
+            s["data"] = Value::Object(nodes);
+            s
+        }
+        other => {
+            return Err(ToolError::invalid_arguments(format!("`mode`: `{other}` is not summary, preview or full")));
+        }
+    };
+    if fit(&mut out, n8n.settings.max_result_bytes)
+        && let Value::Object(m) = &mut out
+    {
+        m.insert(
+            "truncated".into(),
+            json!("cut to the result budget: use mode full with `nodes: [name]` and a small `items_limit`"),
+        );
+    }
+    Ok(out)
+}
+
+async fn get_execution(n8n: Arc<N8n>, _ctx: Context, a: GetArgs) -> Result<Json<Value>, ToolError> {
+    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    Ok(Json(read_execution(&n8n, &inst, &a).await?))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitArgs {
+    /// Instance name (default: the first configured).
+    #[serde(default)]
+    instance: Option<String>,
+    /// Execution id.
+    id: String,
+    /// Longest to wait, in seconds (default 60, most 600; the call's own time limit applies too).
+    #[serde(default)]
+    timeout_secs: Option<u64>,
+}
+
+/// Whether an execution status is final.
+pub fn finished(status: &str) -> bool {
+    !matches!(status, "running" | "waiting" | "new" | "unknown" | "")
+}
+
+async fn wait_execution(n8n: Arc<N8n>, ctx: Context, a: WaitArgs) -> Result<Json<Value>, ToolError> {
+    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let timeout = Duration::from_secs(a.timeout_secs.unwrap_or(60).clamp(1, 600));
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let e = fetch_execution(&n8n, &inst, &a.id, false).await?;
+        let status = e["status"].as_str().unwrap_or_default().to_string();
+        if finished(&status) {
+            let args = GetArgs {
+                instance: a.instance.clone(),
+                id: a.id.clone(),
+                mode: None,
+                nodes: vec![],
+                items_limit: None,
+            };
+            let mut out = read_execution(&n8n, &inst, &args).await?;
+            out["waited_ms"] = json!(start.elapsed().as_millis() as u64);
+            return Ok(Json(out));
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= timeout {
+            return Ok(Json(json!({
+                "id": a.id, "status": status, "finished": false,
+                "note": format!("still {status} after {} s; call wait_execution again, or stop_execution", timeout.as_secs()),
+            })));
+        }
+        ctx.progress(
+            elapsed.as_secs_f64(),
+            Some(timeout.as_secs_f64()),
+            Some(&format!("execution {} is {status}", a.id)),
+        );
+        tokio::time::sleep(delay.min(timeout - elapsed)).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryArgs {
+    /// Instance name (required when several are configured).
+    #[serde(default)]
+    instance: Option<String>,
+    /// Execution id (a failed one).
+    id: String,
+    /// Run the workflow as it is now instead of as it was then.
+    #[serde(default)]
+    load_workflow: bool,
+}
+
+async fn retry_execution(n8n: Arc<N8n>, _ctx: Context, a: RetryArgs) -> Result<Json<Value>, ToolError> {
+    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    fetch_execution(&n8n, &inst, &a.id, false).await?;
+    let e = inst
+        .api(Method::POST, &format!("/executions/{}/retry", a.id), &[], Some(&json!({"loadWorkflow": a.load_workflow})))
+        .await?;
+    Ok(Json(obj([
+        ("retry_of", json!(a.id)),
+        ("id", e["id"].clone()),
+        ("status", e["status"].clone()),
+        ("note", json!("wait_execution or get_execution with the new id shows how it went")),
+    ])))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecIdArgs {
+    /// Instance name (required when several are configured).
+    #[serde(default)]
+    instance: Option<String>,
+    /// Execution id.
+    id: String,
+}
+
+async fn stop_execution(n8n: Arc<N8n>, _ctx: Context, a: ExecIdArgs) -> Result<Json<Value>, ToolError> {
+    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let before = fetch_execution(&n8n, &inst, &a.id, false).await?;
+    if finished(before["status"].as_str().unwrap_or_default()) {
+        return Ok(Json(json!({"id": a.id, "status": before["status"], "note": "already finished; nothing to stop"})));
+    }
+    let e = inst.api(Method::POST, &format!("/executions/{}/stop", a.id), &[], None).await?;
+    Ok(Json(json!({"id": a.id, "status": e["status"].as_str().unwrap_or("canceled")})))
+}
+
+async fn delete_execution(n8n: Arc<N8n>, _ctx: Context, a: ExecIdArgs) -> Result<Json<Value>, ToolError> {
+    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    fetch_execution(&n8n, &inst, &a.id, false).await?;
+    let path = format!("/executions/{}", a.id);
+    settle(|| inst.api(Method::DELETE, &path, &[], None)).await?;
+    Ok(Json(json!({"id": a.id, "deleted": true})))
+}
