@@ -1,0 +1,359 @@
+//! Results as the model sees them: compact YAML or JSON documents without the noise
+//! (`managedFields`, last-applied annotations, node image lists), `kubectl get`-style
+//! tables for lists, field projection, and the helpers that keep all of it bounded.
+
+use base64::Engine;
+use mcp_core::protocol::{CallToolResult, Content};
+use mcp_core::server::{IntoToolResult, schema_of};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// A tool result: `text` for the model to read, `data` as structured content.
+#[derive(Debug)]
+pub struct Rendered<T> {
+    pub text: String,
+    pub data: T,
+}
+
+impl<T: Serialize + JsonSchema> IntoToolResult for Rendered<T> {
+    fn into_tool_result(self) -> CallToolResult {
+        match serde_json::to_value(&self.data) {
+            Ok(value) => CallToolResult {
+                content: vec![Content::text(self.text)],
+                structured_content: Some(value),
+                is_error: false,
+            },
+            Err(e) => CallToolResult::error(format!("could not serialize the result: {e}")),
+        }
+    }
+    fn output_schema() -> Option<Value> {
+        Some(schema_of::<T>())
+    }
+}
+
+/// Annotations that repeat the object or carry controller bookkeeping a model never
+/// needs (the last-applied one also repeats a Secret's data in clear).
+const NOISY_ANNOTATIONS: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "control-plane.alpha.kubernetes.io/leader",
+    "deprecated.daemonset.template.generation",
+    "node.alpha.kubernetes.io/ttl",
+    "volumes.kubernetes.io/controller-managed-attach-detach",
+];
+
+/// Removes what costs tokens and tells nothing: managed fields, noisy annotations, the
+/// node's image list, empty maps.
+pub fn trim(obj: &mut Value) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+        meta.remove("selfLink");
+        if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            ann.retain(|k, _| !NOISY_ANNOTATIONS.contains(&k.as_str()));
+            if ann.is_empty() {
+                meta.remove("annotations");
+            }
+        }
+    }
+    if obj.get("kind").and_then(Value::as_str) == Some("Node")
+        && let Some(status) = obj.get_mut("status").and_then(Value::as_object_mut)
+    {
+        status.remove("images");
+    }
+}
+
+/// What the masking needs: whether to mask and the key of the hash.
+#[derive(Debug, Clone)]
+pub struct Masker {
+    pub reveal: bool,
+    pub key: Vec<u8>,
+}
+
+/// Names of environment variables and values keys that usually hold secrets.
+pub fn sensitive_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "API_KEY", "PRIVATE", "CREDENTIAL", "ACCESS_KEY", "AUTH", "PASS", "DSN"]
+        .iter()
+        .any(|s| upper.contains(s))
+        || upper.ends_with("_KEY")
+        || upper == "KEY"
+}
+
+impl Masker {
+    /// The stand-in for `value`: its length and a short keyed hash, so the model can see
+    /// that a value changed (or equals another) without seeing it.
+    pub fn mask(&self, value: &[u8]) -> String {
+        use hmac::{Hmac, Mac};
+        let digest = match <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key) {
+            Ok(mut mac) => {
+                mac.update(value);
+                mac.finalize().into_bytes().iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
+            }
+            Err(_) => "????????".into(),
+        };
+        format!("<masked: {} bytes, hmac {digest}>", value.len())
+    }
+
+    /// Masks Secret values (kept keys) and sensitive env values anywhere in `obj`, whose
+    /// kind is `kind` (list items carry no kind of their own).
+    pub fn apply(&self, obj: &mut Value, kind: &str) {
+        if self.reveal {
+            if kind == "Secret" {
+                decode_secret_data(obj);
+            }
+            return;
+        }
+        if kind == "Secret" {
+            for field in ["data", "stringData"] {
+                if let Some(map) = obj.get_mut(field).and_then(Value::as_object_mut) {
+                    for v in map.values_mut() {
+                        let raw = match v.as_str() {
+                            Some(s) if field == "data" => base64::engine::general_purpose::STANDARD
+                                .decode(s)
+                                .unwrap_or_else(|_| s.as_bytes().to_vec()),
+                            Some(s) => s.as_bytes().to_vec(),
+                            None => v.to_string().into_bytes(),
+                        };
+                        *v = Value::String(self.mask(&raw));
+                    }
+                }
+            }
+        }
+        self.mask_env(obj);
+    }
+
+    /// Env values of sensitive names, wherever an `env` list appears (pods, templates).
+    fn mask_env(&self, v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::Array(env)) = map.get_mut("env") {
+                    for var in env.iter_mut() {
+                        let sensitive = var.get("name").and_then(Value::as_str).is_some_and(sensitive_name);
+                        if sensitive && let Some(value) = var.get_mut("value") {
+                            let raw = value.as_str().unwrap_or_default().as_bytes().to_vec();
+                            *value = Value::String(self.mask(&raw));
+                        }
+                    }
+                }
+                for (k, child) in map.iter_mut() {
+                    if k != "env" {
+                        self.mask_env(child);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| self.mask_env(i)),
+            _ => {}
+        }
+    }
+
+    /// Masks values under sensitive keys in a free-form document (Helm values).
+    pub fn mask_values(&self, v: &mut Value) {
+        if self.reveal {
+            return;
+        }
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map.iter_mut() {
+                    if sensitive_name(k) && !child.is_object() && !child.is_array() && !child.is_null() {
+                        let raw = match child.as_str() {
+                            Some(s) => s.as_bytes().to_vec(),
+                            None => child.to_string().into_bytes(),
+                        };
+                        *child = Value::String(self.mask(&raw));
+                    } else {
+                        self.mask_values(child);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| self.mask_values(i)),
+            _ => {}
+        }
+    }
+}
+
+/// With secrets revealed, `data` is shown decoded when it is text (base64 otherwise).
+fn decode_secret_data(obj: &mut Value) {
+    if let Some(map) = obj.get_mut("data").and_then(Value::as_object_mut) {
+        for v in map.values_mut() {
+            if let Some(s) = v.as_str()
+                && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(s)
+                && let Ok(text) = String::from_utf8(bytes)
+            {
+                *v = Value::String(text);
+            }
+        }
+    }
+}
+
+/// An object as compact YAML (or JSON when asked).
+pub fn document(obj: &Value, json: bool) -> String {
+    if json {
+        serde_json::to_string_pretty(obj).unwrap_or_default()
+    } else {
+        serde_yaml_ng::to_string(obj).unwrap_or_else(|_| serde_json::to_string_pretty(obj).unwrap_or_default())
+    }
+}
+
+/// The value at a dotted path (`status.phase`, `spec.containers.image`); through an
+/// array, the path applies to each element. A segment may be a list index (`containers.0`).
+pub fn lookup(v: &Value, path: &str) -> Option<Value> {
+    let mut current = v.clone();
+    for seg in path.split('.').filter(|s| !s.is_empty()) {
+        current = match current {
+            Value::Object(mut map) => map.remove(seg)?,
+            Value::Array(items) => match seg.parse::<usize>() {
+                Ok(i) => items.into_iter().nth(i)?,
+                Err(_) => {
+                    let found: Vec<Value> = items.iter().filter_map(|i| lookup(i, seg)).collect();
+                    if found.is_empty() {
+                        return None;
+                    }
+                    Value::Array(found)
+                }
+            },
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
+/// Only the `fields` of `obj`, each under its path.
+pub fn project(obj: &Value, fields: &[String]) -> Value {
+    let mut out = Map::new();
+    for f in fields {
+        out.insert(f.clone(), lookup(obj, f).unwrap_or(Value::Null));
+    }
+    Value::Object(out)
+}
+
+/// A value as one table cell.
+pub fn cell(v: &Value) -> String {
+    let s = match v {
+        Value::Null => "<none>".to_string(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    };
+    clip(&one_line(&s), 120)
+}
+
+/// A table with aligned columns, as `kubectl get` prints it.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, c) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        for (i, c) in cells.iter().enumerate() {
+            out.push_str(c);
+            if i < last {
+                let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(c.chars().count()) + 2;
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    };
+    line(headers.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+/// `s` cut to at most `max` bytes at a character boundary, with `…` when cut.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// One line: control characters as spaces, so a cell cannot break the table.
+pub fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+/// How long ago an RFC 3339 time was, as kubectl prints it (`5m`, `3h`, `12d`).
+pub fn age(time: Option<&str>) -> String {
+    let Some(t) = time.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) else {
+        return "<unknown>".into();
+    };
+    let secs = (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds().max(0);
+    match secs {
+        0..120 => format!("{secs}s"),
+        120..7200 => format!("{}m", secs / 60),
+        7200..172_800 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86400),
+    }
+}
+
+/// Text cut to `max` bytes at a line boundary where possible, with a note saying how
+/// much was left out.
+pub fn bounded(text: String, max: usize, how_to_narrow: &str) -> (String, bool) {
+    if text.len() <= max {
+        return (text, false);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let end = text[..end].rfind('\n').map(|i| i + 1).filter(|&i| i > max / 2).unwrap_or(end);
+    let note = format!("\n[cut: {} of {} bytes shown; {how_to_narrow}]\n", end, text.len());
+    (format!("{}{note}", &text[..end]), true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn masker() -> Masker {
+        Masker { reveal: false, key: b"0123456789abcdef".to_vec() }
+    }
+
+    #[test]
+    fn secrets_and_sensitive_env_are_masked_with_stable_hashes() {
+        let mut s = json!({"kind": "Secret", "data": {"password": "aHVudGVyMg==", "user": "YWRtaW4="}});
+        masker().apply(&mut s, "Secret");
+        let masked = s["data"]["password"].as_str().expect("masked");
+        assert!(masked.starts_with("<masked: 7 bytes, hmac "), "{masked}");
+        assert!(!s.to_string().contains("aHVudGVyMg"));
+        let again = masker().mask(b"hunter2");
+        assert_eq!(masked, again);
+        assert_ne!(masker().mask(b"hunter3"), again);
+
+        let mut pod = json!({"spec": {"containers": [{"env": [
+            {"name": "DB_PASSWORD", "value": "pw"}, {"name": "LOG_LEVEL", "value": "debug"}]}]}});
+        masker().apply(&mut pod, "Pod");
+        assert!(pod["spec"]["containers"][0]["env"][0]["value"].as_str().is_some_and(|v| v.starts_with("<masked")));
+        assert_eq!(pod["spec"]["containers"][0]["env"][1]["value"], "debug");
+    }
+
+    #[test]
+    fn trimming_and_projection() {
+        let mut o = json!({"kind": "Pod", "metadata": {"name": "a", "managedFields": [{}],
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+            "spec": {"containers": [{"image": "x"}, {"image": "y"}]}});
+        trim(&mut o);
+        assert_eq!(o["metadata"], json!({"name": "a"}));
+        assert_eq!(lookup(&o, "spec.containers.image"), Some(json!(["x", "y"])));
+        assert_eq!(lookup(&o, "spec.containers.1.image"), Some(json!("y")));
+        assert_eq!(project(&o, &["metadata.name".into(), "x.y".into()]), json!({"metadata.name": "a", "x.y": null}));
+    }
+
+    #[test]
+    fn bounded_text_says_what_was_cut() {
+        let (t, cut) = bounded("line one\nline two\nline three\n".into(), 20, "use tail");
+        assert!(cut && t.starts_with("line one\nline two\n") && t.contains("use tail"), "{t}");
+    }
+}
