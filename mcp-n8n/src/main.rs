@@ -32,8 +32,6 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli.serve.init_tracing();
-    // reqwest's TLS uses rustls with ring (no C toolchain needed for aws-lc).
-    let _ = rustls::crypto::ring::default_provider().install_default();
     cli.serve.block_on(async {
         let builder = Server::builder("mcp-n8n", env!("CARGO_PKG_VERSION"));
         let builder = match cli.n8n.settings().and_then(n8n::N8n::open) {

@@ -188,30 +188,40 @@ impl Instance {
         }
     }
 
-    /// Every installed node type's description (cached after the first call).
-    pub async fn node_types(&self) -> Result<Arc<Vec<Value>>, ToolError> {
+    /// Every installed node type's description (cached after the first call); `None`
+    /// without a login: n8n serves its node catalogue only to a logged-in user.
+    pub async fn node_types(&self) -> Result<Option<Arc<Vec<Value>>>, ToolError> {
+        if self.config.login.is_none() {
+            return Ok(None);
+        }
         let mut cache = self.node_types.lock().await;
         if let Some(types) = cache.as_ref() {
-            return Ok(types.clone());
+            return Ok(Some(types.clone()));
         }
-        // The editor's catalogue: a static file the instance serves from what it has
-        // installed, so it matches this instance's versions exactly.
-        let url = format!("{}/types/nodes.json", self.config.url);
-        let resp =
-            self.http.get(&url).timeout(Duration::from_secs(120)).send().await.map_err(|e| self.transport_error(&e))?;
-        if !resp.status().is_success() {
+        // The editor's catalogue: what this instance has installed, at its versions.
+        let (status, bytes) = self.session_request(Method::GET, "/types/nodes.json", None).await?;
+        if !status.is_success() {
             return Err(ToolError::failed(format!(
-                "n8n instance `{}` did not serve its node types ({url}: {})",
-                self.name(),
-                resp.status()
+                "n8n instance `{}` did not serve its node types (/types/nodes.json: {status})",
+                self.name()
             )));
         }
-        let bytes = read_body(resp).await.map_err(|e| self.transport_error(&e))?;
         let types: Vec<Value> = serde_json::from_slice(&bytes)
             .map_err(|e| ToolError::failed(format!("node types of `{}`: not the expected JSON: {e}", self.name())))?;
         let types = Arc::new(types);
         *cache = Some(types.clone());
-        Ok(types)
+        Ok(Some(types))
+    }
+
+    /// The node catalogue, or a clear error when it cannot be read.
+    pub async fn require_node_types(&self) -> Result<Arc<Vec<Value>>, ToolError> {
+        self.node_types().await?.ok_or_else(|| {
+            ToolError::failed(format!(
+                "n8n serves its node catalogue only to a logged-in user: configure a login for `{}` (--email with \
+                 --password-file, or email/password_file in the instances file)",
+                self.name()
+            ))
+        })
     }
 
     /// Calls a webhook of this instance (never another host: the URL is built here).
@@ -251,7 +261,28 @@ impl Instance {
     /// A call to the internal REST API (`/rest/...`) with a session from the configured
     /// login; `None` when no login is configured.
     pub async fn rest(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Option<Value>, ToolError> {
-        let Some(login) = &self.config.login else { return Ok(None) };
+        if self.config.login.is_none() {
+            return Ok(None);
+        }
+        let (status, bytes) = self.session_request(method.clone(), &format!("/rest{path}"), body).await?;
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(self.status_error(status, &method, &format!("/rest{path}"), &value));
+        }
+        Ok(Some(value.get("data").cloned().unwrap_or(value)))
+    }
+
+    /// A request with the login's session cookie (logging in first, and again once when
+    /// the session has expired or n8n restarted).
+    async fn session_request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Vec<u8>), ToolError> {
+        let Some(login) = &self.config.login else {
+            return Err(ToolError::failed(format!("no login is configured for `{}`", self.name())));
+        };
         for attempt in 0..2 {
             let cookie = {
                 let mut session = self.session.lock().await;
@@ -259,6 +290,7 @@ impl Instance {
                     let resp = self
                         .http
                         .post(format!("{}/rest/login", self.config.url))
+                        .header("browser-id", "mcp-n8n")
                         .json(&json!({"emailOrLdapLoginId": login.email, "password": login.password.expose()}))
                         .send()
                         .await
@@ -286,9 +318,10 @@ impl Instance {
             };
             let mut req = self
                 .http
-                .request(method.clone(), format!("{}/rest{path}", self.config.url))
+                .request(method.clone(), format!("{}{path}", self.config.url))
+                .timeout(Duration::from_secs(120))
                 .header("cookie", cookie)
-                // n8n's browser-id check on the session: a stable value per connector.
+                // n8n ties a session to the browser id it was made with.
                 .header("browser-id", "mcp-n8n");
             if let Some(body) = body {
                 req = req.json(body);
@@ -296,14 +329,10 @@ impl Instance {
             let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
             let status = resp.status();
             if status == StatusCode::UNAUTHORIZED && attempt == 0 {
-                continue; // the session expired or n8n restarted: log in again
+                continue;
             }
             let bytes = read_body(resp).await.map_err(|e| self.transport_error(&e))?;
-            let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            if !status.is_success() {
-                return Err(self.status_error(status, &method, &format!("/rest{path}"), &value));
-            }
-            return Ok(Some(value.get("data").cloned().unwrap_or(value)));
+            return Ok((status, bytes));
         }
         Err(ToolError::failed(format!("n8n instance `{}` kept refusing the session", self.name())))
     }

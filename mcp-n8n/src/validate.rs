@@ -130,8 +130,16 @@ fn main_outputs(t: &Value) -> Option<usize> {
 
 /// Validates a workflow body (`nodes`, `connections`, `settings`); `for_publish` also
 /// requires a trigger. Every problem is returned, errors first.
-pub fn validate(workflow: &Value, catalog: &Catalog<'_>, for_publish: bool) -> Vec<Problem> {
+pub fn validate(workflow: &Value, catalog: Option<&Catalog<'_>>, for_publish: bool) -> Vec<Problem> {
     let mut problems = Vec::new();
+    if catalog.is_none() {
+        problems.push(warn(
+            None,
+            "node types, versions and parameters were not checked: n8n serves its node catalogue only to a \
+             logged-in user (configure --email and --password-file)"
+                .into(),
+        ));
+    }
     if let Some(name) = workflow.get("name") {
         if !name.as_str().is_some_and(|n| !n.trim().is_empty()) {
             problems.push(err(None, "`name` must be a non-empty string".into()));
@@ -175,8 +183,23 @@ pub fn validate(workflow: &Value, catalog: &Catalog<'_>, for_publish: bool) -> V
         let Some(version) = node["typeVersion"].as_f64() else {
             problems.push(err(
                 n,
-                format!("`typeVersion` is missing; installed versions of {ty}: {:?}", catalog.all_versions(ty)),
+                format!(
+                    "`typeVersion` is missing; installed versions of {ty}: {:?}",
+                    catalog.map(|c| c.all_versions(ty)).unwrap_or_default()
+                ),
             ));
+            continue;
+        };
+        let Some(catalog) = catalog else {
+            if (ty.ends_with("Trigger") || ty.ends_with(".webhook")) && node["disabled"] != Value::Bool(true) {
+                has_trigger = true;
+            }
+            if ty == "n8n-nodes-base.webhook" {
+                let params = &node["parameters"];
+                let path = params["path"].as_str().unwrap_or_default().trim_matches('/').to_string();
+                let method = params["httpMethod"].as_str().unwrap_or("GET").to_string();
+                webhook_paths.entry((method, path)).or_default().push(label.clone());
+            }
             continue;
         };
         let Some(desc) = catalog.get(ty, Some(version)) else {
@@ -255,7 +278,7 @@ pub fn validate(workflow: &Value, catalog: &Catalog<'_>, for_publish: bool) -> V
 fn check_connections(
     workflow: &Value,
     by_name: &HashMap<&str, &Value>,
-    catalog: &Catalog<'_>,
+    catalog: Option<&Catalog<'_>>,
     problems: &mut Vec<Problem>,
 ) {
     let Some(conns) = workflow.get("connections") else {
@@ -279,7 +302,7 @@ fn check_connections(
             continue;
         };
         let outputs =
-            src["type"].as_str().and_then(|t| catalog.get(t, src["typeVersion"].as_f64())).and_then(main_outputs);
+            src["type"].as_str().and_then(|t| catalog?.get(t, src["typeVersion"].as_f64())).and_then(main_outputs);
         for (kind, slots) in kinds {
             let Some(slots) = slots.as_array() else {
                 problems
@@ -457,7 +480,7 @@ mod tests {
         ], "connections": {"W": {"main": [[{"node": "Z", "type": "main", "index": 0}]]},
                            "I": {"main": [[], [], [{"node": "W", "type": "main", "index": 0}]]}},
            "settings": {"bogus": true}});
-        let p = validate(&wf, &c, true);
+        let p = validate(&wf, Some(&c), true);
         let text = serde_json::to_string(&p).unwrap_or_default();
         for needle in [
             "no version 3",
@@ -482,6 +505,6 @@ mod tests {
             {"name": "W", "type": "n8n-nodes-base.webhook", "typeVersion": 2, "position": [0, 0], "parameters": {"path": "p", "httpMethod": "POST"}},
             {"name": "I", "type": "n8n-nodes-base.if", "typeVersion": 2, "position": [0, 0], "parameters": {"mode": "a"}},
         ], "connections": {"W": {"main": [[{"node": "I", "type": "main", "index": 0}]]}}});
-        assert_eq!(validate(&wf, &c, true), vec![]);
+        assert_eq!(validate(&wf, Some(&c), true), vec![]);
     }
 }

@@ -72,7 +72,7 @@ async fn search_nodes(n8n: Arc<N8n>, _ctx: Context, a: SearchArgs) -> Result<Jso
     if words.is_empty() {
         return Err(ToolError::invalid_arguments("`query`: give at least one word"));
     }
-    let types = inst.node_types().await?;
+    let types = inst.require_node_types().await?;
     let catalog = Catalog::new(&types);
     let mut hits: Vec<(i32, &Value)> = Vec::new();
     let mut names: Vec<&&str> = catalog.names().collect();
@@ -174,7 +174,7 @@ fn param(p: &Value) -> Value {
 
 async fn describe_node(n8n: Arc<N8n>, _ctx: Context, a: DescribeArgs) -> Result<Json<Value>, ToolError> {
     let inst = n8n.pick(a.instance.as_deref(), false)?;
-    let types = inst.node_types().await?;
+    let types = inst.require_node_types().await?;
     let catalog = Catalog::new(&types);
     let all = catalog.all_versions(&a.node_type);
     if all.is_empty() {
@@ -264,7 +264,8 @@ async fn validate_workflow(n8n: Arc<N8n>, _ctx: Context, a: ValidateArgs) -> Res
         _ => return Err(ToolError::invalid_arguments("give exactly one of `id` and `workflow`")),
     };
     let types = inst.node_types().await?;
-    let problems = validate(&body, &Catalog::new(&types), a.for_publish);
+    let catalog = types.as_deref().map(|t| Catalog::new(t));
+    let problems = validate(&body, catalog.as_ref(), a.for_publish);
     let errors = problems.iter().filter(|p| p.severity == "error").count();
     Ok(Json(json!({
         "valid": errors == 0,

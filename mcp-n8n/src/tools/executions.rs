@@ -164,6 +164,13 @@ async fn list_executions(n8n: Arc<N8n>, _ctx: Context, a: ListArgs) -> Result<Js
     if let Some(c) = &a.cursor {
         q.push(("cursor", c.clone()));
     }
+    // n8n filters the window itself; the check below keeps it exact on older versions.
+    if let Some(s) = &a.since {
+        q.push(("startedAfter", s.trim().to_string()));
+    }
+    if let Some(u) = &a.until {
+        q.push(("startedBefore", u.trim().to_string()));
+    }
     let page = inst.get("/executions", &q).await?;
     let mut cache = Map::new();
     let mut rows = Vec::new();

@@ -106,7 +106,9 @@ async fn run_webhook(n8n: Arc<N8n>, _ctx: Context, a: WebhookArgs) -> Result<Jso
                     )));
                 }
                 _ => {
-                    return Err(ToolError::invalid_arguments("the workflow has several webhooks: name one with `node`"));
+                    return Err(ToolError::invalid_arguments(
+                        "the workflow has several webhooks: name one with `node`",
+                    ));
                 }
             }
         }

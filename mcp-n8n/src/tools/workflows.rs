@@ -393,28 +393,28 @@ pub struct VersionsArgs {
     /// Versions per page (default 20, most 100).
     #[serde(default)]
     limit: Option<usize>,
-    /// Versions to skip (for the next page).
+    /// `next_cursor` of the previous page.
     #[serde(default)]
-    offset: Option<usize>,
+    cursor: Option<String>,
+}
+
+fn history_query(limit: usize, cursor: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut q = vec![("limit", limit.to_string())];
+    if let Some(c) = cursor {
+        q.push(("cursor", c.to_string()));
+    }
+    q
 }
 
 async fn workflow_versions(n8n: Arc<N8n>, _ctx: Context, a: VersionsArgs) -> Result<Json<Value>, ToolError> {
     let inst = n8n.pick(a.instance.as_deref(), false)?;
     let wf = fetch_workflow(&n8n, &inst, &a.id).await?;
     let limit = a.limit.unwrap_or(20).clamp(1, 100);
-    let offset = a.offset.unwrap_or(0);
-    let history = inst
-        .get(
-            &format!("/workflows/{}/history", a.id),
-            &[("take", (limit + 1).to_string()), ("skip", offset.to_string())],
-        )
-        .await;
-    let (mut versions, note) = match history {
-        Ok(v) => (v.as_array().cloned().or_else(|| v["data"].as_array().cloned()).unwrap_or_default(), Value::Null),
-        Err(e) => (Vec::new(), json!(format!("n8n's history is not available: {e}"))),
+    let history = inst.get(&format!("/workflows/{}/history", a.id), &history_query(limit, a.cursor.as_deref())).await;
+    let (versions, next, note) = match history {
+        Ok(v) => (v["data"].as_array().cloned().unwrap_or_default(), v["nextCursor"].clone(), Value::Null),
+        Err(e) => (Vec::new(), Value::Null, json!(format!("n8n's history is not available: {e}"))),
     };
-    let more = versions.len() > limit;
-    versions.truncate(limit);
     let versions: Vec<Value> = versions
         .iter()
         .map(|v| {
@@ -442,7 +442,7 @@ async fn workflow_versions(n8n: Arc<N8n>, _ctx: Context, a: VersionsArgs) -> Res
         ("current_version_id", wf["versionId"].clone()),
         ("versions", Value::Array(versions)),
         ("snapshots", if snaps.is_empty() { Value::Null } else { Value::Array(snaps) }),
-        ("next_offset", if more { json!(offset + limit) } else { Value::Null }),
+        ("next_cursor", next),
         ("note", note),
     ])))
 }
@@ -468,7 +468,7 @@ async fn version_body(inst: &Instance, id: &str, version: &str) -> Result<Value,
     if let Some((_, _, body)) = inst.snapshots.lock().await.iter().rev().find(|(i, v, _)| i == id && v == version) {
         return Ok(body.clone());
     }
-    inst.get(&format!("/workflows/{id}/{version}"), &[]).await
+    inst.get(&format!("/workflows/{id}/versions/{version}"), &[]).await
 }
 
 async fn get_workflow_version(n8n: Arc<N8n>, _ctx: Context, a: VersionArgs) -> Result<Json<Value>, ToolError> {
@@ -486,7 +486,8 @@ async fn get_workflow_version(n8n: Arc<N8n>, _ctx: Context, a: VersionArgs) -> R
 /// any is an error.
 pub async fn check(inst: &Instance, body: &Value, for_publish: bool) -> Result<Vec<Problem>, ToolError> {
     let types = inst.node_types().await?;
-    let problems = validate(body, &Catalog::new(&types), for_publish);
+    let catalog = types.as_deref().map(|t| Catalog::new(t));
+    let problems = validate(body, catalog.as_ref(), for_publish);
     if problems.iter().any(|p| p.severity == "error") {
         let lines: Vec<String> = problems
             .iter()
@@ -934,7 +935,8 @@ async fn edit_workflow(n8n: Arc<N8n>, _ctx: Context, a: EditArgs) -> Result<Json
     apply(&mut body, a.operations)?;
     if a.validate_only {
         let types = inst.node_types().await?;
-        let problems = validate(&body, &Catalog::new(&types), false);
+        let catalog = types.as_deref().map(|t| Catalog::new(t));
+        let problems = validate(&body, catalog.as_ref(), false);
         return Ok(Json(json!({
             "valid": !problems.iter().any(|p| p.severity == "error"),
             "problems": problems,
@@ -1015,7 +1017,7 @@ async fn publish_workflow(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Result<Jso
         ToolError::Failed(m) => ToolError::Failed(m.replace("nothing was saved", "not published")),
         other => other,
     })?;
-    let path = format!("/workflows/{}/activate", a.id);
+    let path = format!("/workflows/{}/publish", a.id);
     let wf = settle(|| inst.api(Method::POST, &path, &[], None)).await?;
     Ok(Json(obj([
         ("id", json!(a.id)),
@@ -1027,7 +1029,7 @@ async fn publish_workflow(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Result<Jso
 }
 
 async fn unpublish_workflow(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Result<Json<Value>, ToolError> {
-    let (_, wf) = simple_post(&n8n, &a, "deactivate").await?;
+    let (_, wf) = simple_post(&n8n, &a, "unpublish").await?;
     Ok(Json(json!({"id": a.id, "active": wf["active"]})))
 }
 
