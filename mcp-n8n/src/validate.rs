@@ -417,6 +417,7 @@ fn check_parameters(node: Option<&str>, desc: &Value, version: f64, params: &Val
             ));
         }
     }
+    let mut options: BTreeMap<&str, (Value, Vec<Value>)> = BTreeMap::new();
     for prop in props {
         let Some(name) = prop["name"].as_str() else { continue };
         if !shown(prop, params, &defaults, version) {
@@ -442,12 +443,20 @@ fn check_parameters(node: Option<&str>, desc: &Value, version: f64, params: &Val
             && prop["type"] == "options"
             && let Some(opts) = prop["options"].as_array()
         {
-            let allowed: Vec<&Value> = opts.iter().filter_map(|o| o.get("value")).collect();
-            if !allowed.is_empty() && !allowed.contains(&v) {
-                let list: Vec<String> = allowed.iter().take(20).map(|a| a.to_string()).collect();
-                problems
-                    .push(err(node, format!("parameter `{name}` is {v}, not one of its options: {}", list.join(", "))));
+            // One name can have several definitions (per version or mode): a value is
+            // wrong only when no shown definition offers it.
+            let entry = options.entry(name).or_insert_with(|| (v.clone(), Vec::new()));
+            for o in opts.iter().filter_map(|o| o.get("value")) {
+                if !entry.1.contains(o) {
+                    entry.1.push(o.clone());
+                }
             }
+        }
+    }
+    for (name, (v, allowed)) in options {
+        if !allowed.is_empty() && !allowed.contains(&v) {
+            let list: Vec<String> = allowed.iter().take(20).map(|a| a.to_string()).collect();
+            problems.push(err(node, format!("parameter `{name}` is {v}, not one of its options: {}", list.join(", "))));
         }
     }
 }
