@@ -89,11 +89,13 @@ async fn search_nodes(n8n: Arc<N8n>, _ctx: Context, a: SearchArgs) -> Result<Jso
             t["description"].as_str().unwrap_or_default().to_lowercase()
         );
         if words.iter().all(|w| hay.contains(w)) {
-            // Matches in the name rank first.
-            let score = words
+            // An exact display name first, then matches in the name, then shorter names.
+            let in_name = words
                 .iter()
                 .filter(|w| display.contains(w.as_str()) || name.to_lowercase().contains(w.as_str()))
                 .count() as i32;
+            let exact = if display == words.join(" ") { 100 } else { 0 };
+            let score = exact + in_name * 10 - (display.len() as i32 / 8);
             hits.push((score, t));
         }
     }
