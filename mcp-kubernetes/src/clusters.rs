@@ -94,7 +94,9 @@ impl Clusters {
         let default_context = match &source {
             Source::InCluster => {
                 if settings.context.as_deref().is_some_and(|c| c != IN_CLUSTER) {
-                    return Err("--context names a kubeconfig context, but credentials come from the service account".into());
+                    return Err(
+                        "--context names a kubeconfig context, but credentials come from the service account".into()
+                    );
                 }
                 IN_CLUSTER.to_string()
             }

@@ -216,10 +216,10 @@ impl KubeArgs {
                 "max-result-bytes",
                 self.max_result_bytes.or(file.max_result_bytes).unwrap_or(64 * 1024),
             )?,
-            exec_timeout: Duration::from_secs(
-                positive("exec-timeout-secs", self.exec_timeout_secs.or(file.exec_timeout_secs).unwrap_or(30) as usize)?
-                    as u64,
-            ),
+            exec_timeout: Duration::from_secs(positive(
+                "exec-timeout-secs",
+                self.exec_timeout_secs.or(file.exec_timeout_secs).unwrap_or(30) as usize,
+            )? as u64),
             request_timeout: Duration::from_secs(positive(
                 "request-timeout-secs",
                 self.request_timeout_secs.or(file.request_timeout_secs).unwrap_or(30) as usize,
@@ -274,11 +274,8 @@ mod tests {
 
     #[test]
     fn namespace_must_be_in_allowlist() {
-        let args = KubeArgs {
-            namespace: Some("prod".into()),
-            allowed_namespaces: vec!["dev".into()],
-            ..Default::default()
-        };
+        let args =
+            KubeArgs { namespace: Some("prod".into()), allowed_namespaces: vec!["dev".into()], ..Default::default() };
         assert!(args.settings().expect_err("outside").contains("outside --allowed-namespaces"));
     }
 

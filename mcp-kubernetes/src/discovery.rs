@@ -84,7 +84,10 @@ impl Catalog {
             None => (None, None),
         };
         let name_matches = |r: &Resource, name: &str| {
-            r.name == name || r.singular == name || r.kind.eq_ignore_ascii_case(name) || r.short_names.iter().any(|s| s == name)
+            r.name == name
+                || r.singular == name
+                || r.kind.eq_ignore_ascii_case(name)
+                || r.short_names.iter().any(|s| s == name)
         };
         let group_ok = |r: &Resource| group_pin.as_ref().is_none_or(|g| &r.group == g);
         let version_ok = |r: &Resource| version_pin.as_ref().is_none_or(|v| &r.version == v);
@@ -131,7 +134,10 @@ impl Discovery {
     /// The cached catalog, fetched when absent or older than the TTL (or `refresh`).
     pub async fn catalog(&self, client: &Client, context: &str, refresh: bool) -> Result<Arc<Catalog>, ToolError> {
         let mut slot = self.catalog.lock().await;
-        if !refresh && let Some((at, catalog)) = slot.as_ref() && at.elapsed() < self.ttl {
+        if !refresh
+            && let Some((at, catalog)) = slot.as_ref()
+            && at.elapsed() < self.ttl
+        {
             return Ok(catalog.clone());
         }
         let catalog = Arc::new(fetch(client, context).await?);
@@ -219,14 +225,15 @@ async fn fetch(client: &Client, context: &str) -> Result<Catalog, ToolError> {
                 continue;
             }
         };
-        let scalable: Vec<String> = list
-            .resources
-            .iter()
-            .filter_map(|r| r.name.strip_suffix("/scale").map(str::to_string))
-            .collect();
+        let scalable: Vec<String> =
+            list.resources.iter().filter_map(|r| r.name.strip_suffix("/scale").map(str::to_string)).collect();
         for r in list.resources.iter().filter(|r| !r.name.contains('/')) {
             catalog.resources.push(Resource {
-                singular: if r.singular_name.is_empty() { r.kind.to_ascii_lowercase() } else { r.singular_name.clone() },
+                singular: if r.singular_name.is_empty() {
+                    r.kind.to_ascii_lowercase()
+                } else {
+                    r.singular_name.clone()
+                },
                 name: r.name.clone(),
                 kind: r.kind.clone(),
                 group: group.clone(),
@@ -280,7 +287,9 @@ mod tests {
         assert_eq!(catalog.find("Event", Some("events.k8s.io/v1")).map(|r| r.group.as_str()), Some("events.k8s.io"));
         assert!(catalog.find("widgets", None).is_none());
         assert!(res("secrets", "Secret", "", &[]).matches_name("secret"));
-        assert!(res("clusterroles", "ClusterRole", "rbac.authorization.k8s.io", &[])
-            .matches_name("clusterroles.rbac.authorization.k8s.io"));
+        assert!(
+            res("clusterroles", "ClusterRole", "rbac.authorization.k8s.io", &[])
+                .matches_name("clusterroles.rbac.authorization.k8s.io")
+        );
     }
 }

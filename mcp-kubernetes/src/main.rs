@@ -65,8 +65,12 @@ fn instructions(k: &clusters::Clusters) -> String {
     let s = &k.settings;
     let mode = match (s.allow_write, s.allow_destructive) {
         (false, _) => "The server is read-only: it can inspect but not change anything.",
-        (true, false) => "Creating and changing objects is allowed (every write has `dry_run`); deleting, exec and undo are not.",
-        (true, true) => "Reads, writes and destructive operations are allowed; every write has `dry_run`, use it first.",
+        (true, false) => {
+            "Creating and changing objects is allowed (every write has `dry_run`); deleting, exec and undo are not."
+        }
+        (true, true) => {
+            "Reads, writes and destructive operations are allowed; every write has `dry_run`, use it first."
+        }
     };
     let mut text = format!(
         "Kubernetes. Start with resources_list (a compact table; narrow with selectors, `fields`, count_only), then \

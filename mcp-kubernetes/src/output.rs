@@ -72,9 +72,22 @@ pub struct Masker {
 /// Names of environment variables and values keys that usually hold secrets.
 pub fn sensitive_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "API_KEY", "PRIVATE", "CREDENTIAL", "ACCESS_KEY", "AUTH", "PASS", "DSN"]
-        .iter()
-        .any(|s| upper.contains(s))
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "APIKEY",
+        "API_KEY",
+        "PRIVATE",
+        "CREDENTIAL",
+        "ACCESS_KEY",
+        "AUTH",
+        "PASS",
+        "DSN",
+    ]
+    .iter()
+    .any(|s| upper.contains(s))
         || upper.ends_with("_KEY")
         || upper == "KEY"
 }

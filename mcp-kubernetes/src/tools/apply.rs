@@ -38,15 +38,11 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
                 .sensitive(["manifest"])
                 .idempotent(),
         )
-        .tool(
-            tool_with("resources_patch", k, resources_patch)
-                .title("Patch an object")
-                .description(
-                    "Patches one object: type merge (RFC 7386, default), json (RFC 6902 operations) or strategic \
+        .tool(tool_with("resources_patch", k, resources_patch).title("Patch an object").description(
+            "Patches one object: type merge (RFC 7386, default), json (RFC 6902 operations) or strategic \
                      (built-in kinds only: lists of containers etc. merge by name). dry_run=true shows the result \
                      without saving.",
-                ),
-        )
+        ))
         .tool(
             tool_with("resources_delete", k, resources_delete)
                 .title("Delete an object")
@@ -102,7 +98,9 @@ pub struct ApplyResult {
 /// Splits a manifest into objects: YAML documents (JSON is YAML), `List`s expanded.
 pub fn parse_manifest(text: &str) -> Result<Vec<Value>, ToolError> {
     if text.len() > MAX_MANIFEST_BYTES {
-        return Err(ToolError::invalid_arguments(format!("`manifest` is larger than {MAX_MANIFEST_BYTES} bytes: apply it in parts")));
+        return Err(ToolError::invalid_arguments(format!(
+            "`manifest` is larger than {MAX_MANIFEST_BYTES} bytes: apply it in parts"
+        )));
     }
     let mut out = vec![];
     for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
@@ -122,14 +120,17 @@ pub fn parse_manifest(text: &str) -> Result<Vec<Value>, ToolError> {
             out.push(value);
         }
         if out.len() > MAX_DOCUMENTS {
-            return Err(ToolError::invalid_arguments(format!("`manifest` holds more than {MAX_DOCUMENTS} objects: apply it in parts")));
+            return Err(ToolError::invalid_arguments(format!(
+                "`manifest` holds more than {MAX_DOCUMENTS} objects: apply it in parts"
+            )));
         }
     }
     if out.is_empty() {
         return Err(ToolError::invalid_arguments("`manifest` holds no object"));
     }
     for (i, o) in out.iter().enumerate() {
-        let missing = ["apiVersion", "kind"].into_iter().find(|f| o.get(f).and_then(Value::as_str).is_none_or(str::is_empty));
+        let missing =
+            ["apiVersion", "kind"].into_iter().find(|f| o.get(f).and_then(Value::as_str).is_none_or(str::is_empty));
         if let Some(f) = missing {
             return Err(ToolError::invalid_arguments(format!("`manifest` object {} has no `{f}`", i + 1)));
         }
@@ -282,7 +283,9 @@ async fn resources_patch(k: Arc<Clusters>, ctx: Context, args: PatchArgs) -> Res
     };
     match (args.patch_type, &patch) {
         (PatchType::Json, Value::Array(_)) | (PatchType::Merge | PatchType::Strategic, Value::Object(_)) => {}
-        (PatchType::Json, _) => return Err(ToolError::invalid_arguments("`patch`: a json patch is a list of operations")),
+        (PatchType::Json, _) => {
+            return Err(ToolError::invalid_arguments("`patch`: a json patch is a list of operations"));
+        }
         _ => return Err(ToolError::invalid_arguments("`patch`: a merge or strategic patch is an object")),
     }
     let (cluster, res) = target(&k, args.context.as_deref(), &args.kind, args.api_version.as_deref(), "patch").await?;
@@ -291,28 +294,39 @@ async fn resources_patch(k: Arc<Clusters>, ctx: Context, args: PatchArgs) -> Res
     let params = PatchParams { dry_run: args.dry_run, field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
     let op = Op::new("patch", &res.qualified()).name(&args.name).namespace(ns.as_deref()).context(&cluster.name);
     let patched: Value = match args.patch_type {
-        PatchType::Merge => serde_json::to_value(api.patch(&args.name, &params, &Patch::Merge(&patch)).await.map_err(|e| api_error(e, &op))?),
-        PatchType::Strategic => {
-            serde_json::to_value(api.patch(&args.name, &params, &Patch::Strategic(&patch)).await.map_err(|e| api_error(e, &op))?)
-        }
+        PatchType::Merge => serde_json::to_value(
+            api.patch(&args.name, &params, &Patch::Merge(&patch)).await.map_err(|e| api_error(e, &op))?,
+        ),
+        PatchType::Strategic => serde_json::to_value(
+            api.patch(&args.name, &params, &Patch::Strategic(&patch)).await.map_err(|e| api_error(e, &op))?,
+        ),
         PatchType::Json => {
             // kube's typed JSON patch needs another crate; the request is the merge
             // request with the JSON-patch content type.
             let mut req = Request::new(api.resource_url())
                 .patch(&args.name, &params, &Patch::Merge(&patch))
                 .map_err(|e| ToolError::failed(format!("cannot build the request: {e}")))?;
-            req.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json-patch+json"));
+            req.headers_mut()
+                .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json-patch+json"));
             cluster.client.request::<Value>(req).await.map_err(|e| api_error(e, &op))
         }
         .map(Ok)?,
     }
     .unwrap_or(Value::Null);
     let rv = patched.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_string);
-    let outcome = format!("{} patched{}", object_ref(&res, &args.name, ns.as_deref()), if args.dry_run { " (server dry run, nothing saved)" } else { "" });
+    let outcome = format!(
+        "{} patched{}",
+        object_ref(&res, &args.name, ns.as_deref()),
+        if args.dry_run { " (server dry run, nothing saved)" } else { "" }
+    );
     let mut shown = patched.clone();
     crate::output::trim(&mut shown);
     k.masker.apply(&mut shown, &res.kind);
-    let (doc, _) = crate::output::bounded(crate::output::document(&shown, false), k.settings.max_result_bytes / 2, "resources_get with fields shows parts");
+    let (doc, _) = crate::output::bounded(
+        crate::output::document(&shown, false),
+        k.settings.max_result_bytes / 2,
+        "resources_get with fields shows parts",
+    );
     Ok(Rendered {
         text: format!("{outcome}\n{}", clip(&doc, k.settings.max_result_bytes)),
         data: ChangeResult {
@@ -360,7 +374,11 @@ pub struct DeleteArgs {
     pub grace_period_seconds: Option<u32>,
 }
 
-async fn resources_delete(k: Arc<Clusters>, ctx: Context, args: DeleteArgs) -> Result<Rendered<ChangeResult>, ToolError> {
+async fn resources_delete(
+    k: Arc<Clusters>,
+    ctx: Context,
+    args: DeleteArgs,
+) -> Result<Rendered<ChangeResult>, ToolError> {
     check_name(&args.name)?;
     let (cluster, res) = target(&k, args.context.as_deref(), &args.kind, args.api_version.as_deref(), "delete").await?;
     let ns = namespace_for(&k, &ctx, &cluster, &res, args.namespace.as_deref(), true)?;
@@ -381,7 +399,13 @@ async fn resources_delete(k: Arc<Clusters>, ctx: Context, args: DeleteArgs) -> R
     let outcome = format!(
         "{} {}{}",
         object_ref(&res, &args.name, ns.as_deref()),
-        if args.dry_run { "would be deleted (server dry run, nothing deleted)" } else if pending { "deletion started (finalizers or dependents pending)" } else { "deleted" },
+        if args.dry_run {
+            "would be deleted (server dry run, nothing deleted)"
+        } else if pending {
+            "deletion started (finalizers or dependents pending)"
+        } else {
+            "deleted"
+        },
         ""
     );
     Ok(Rendered {

@@ -24,7 +24,9 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
         .tool(
             tool_with("namespaces_list", k, namespaces_list)
                 .title("List namespaces")
-                .description("The namespaces (only the allowed ones when a namespace allowlist applies), with status and age.")
+                .description(
+                    "The namespaces (only the allowed ones when a namespace allowlist applies), with status and age.",
+                )
                 .read_only(),
         )
         .tool(
@@ -156,7 +158,8 @@ async fn nodes_list(k: Arc<Clusters>, _ctx: Context, args: NodesArgs) -> Result<
         }
         let t = taints(&v);
         text += &format!("Taints: {}\n", if t.is_empty() { "<none>".into() } else { t.join(", ") });
-        text += &format!("Unschedulable: {}\n", v.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false));
+        text +=
+            &format!("Unschedulable: {}\n", v.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false));
         text += "Conditions:\n";
         for c in v.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default() {
             text += &format!(
@@ -168,7 +171,10 @@ async fn nodes_list(k: Arc<Clusters>, _ctx: Context, args: NodesArgs) -> Result<
             );
         }
         if let Some(a) = v.pointer("/status/addresses").and_then(Value::as_array) {
-            let parts: Vec<String> = a.iter().map(|a| format!("{}={}", a["type"].as_str().unwrap_or("?"), a["address"].as_str().unwrap_or("?"))).collect();
+            let parts: Vec<String> = a
+                .iter()
+                .map(|a| format!("{}={}", a["type"].as_str().unwrap_or("?"), a["address"].as_str().unwrap_or("?")))
+                .collect();
             text += &format!("Addresses: {}\n", parts.join(", "));
         }
         if let Some(info) = v.pointer("/status/nodeInfo") {
@@ -183,7 +189,10 @@ async fn nodes_list(k: Arc<Clusters>, _ctx: Context, args: NodesArgs) -> Result<
         }
         let item = json!({"name": name, "roles": node_roles(&v), "capacity": st("/status/capacity"), "allocatable": st("/status/allocatable"),
             "conditions": st("/status/conditions"), "taints": st("/spec/taints"), "addresses": st("/status/addresses"), "nodeInfo": st("/status/nodeInfo")});
-        return Ok(Rendered { text, data: Listing { context: cluster.name.clone(), items: vec![item], truncated: false } });
+        return Ok(Rendered {
+            text,
+            data: Listing { context: cluster.name.clone(), items: vec![item], truncated: false },
+        });
     }
     let mut lp = ListParams::default();
     if let Some(l) = args.label_selector.as_deref().filter(|l| !l.is_empty()) {
@@ -204,20 +213,34 @@ async fn nodes_list(k: Arc<Clusters>, _ctx: Context, args: NodesArgs) -> Result<
         let pressure: Vec<String> = v
             .pointer("/status/conditions")
             .and_then(Value::as_array)
-            .map(|cs| cs.iter().filter(|c| c["type"] != "Ready" && c["status"] == "True").filter_map(|c| c["type"].as_str().map(str::to_string)).collect())
+            .map(|cs| {
+                cs.iter()
+                    .filter(|c| c["type"] != "Ready" && c["status"] == "True")
+                    .filter_map(|c| c["type"].as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         let status = if pressure.is_empty() { ready.to_string() } else { format!("{ready},{}", pressure.join(",")) };
         let cpu = v.pointer("/status/allocatable/cpu").and_then(Value::as_str).unwrap_or("?").to_string();
         let mem = v.pointer("/status/allocatable/memory").and_then(Value::as_str).unwrap_or("?").to_string();
         let t = taints(&v);
         let version = v.pointer("/status/nodeInfo/kubeletVersion").and_then(Value::as_str).unwrap_or("?").to_string();
-        rows.push(vec![name.clone(), status.clone(), node_roles(&v), version.clone(), cpu.clone(), mem.clone(), if t.is_empty() { "<none>".into() } else { t.join(",") }]);
+        rows.push(vec![
+            name.clone(),
+            status.clone(),
+            node_roles(&v),
+            version.clone(),
+            cpu.clone(),
+            mem.clone(),
+            if t.is_empty() { "<none>".into() } else { t.join(",") },
+        ]);
         items.push(json!({"name": name, "status": status, "roles": node_roles(&v), "version": version, "allocatableCpu": cpu, "allocatableMemory": mem, "taints": t}));
     }
     let truncated = list.items.len() > k.settings.max_rows;
     let mut text = table(&["NAME", "STATUS", "ROLES", "VERSION", "CPU", "MEMORY", "TAINTS"], &rows);
     if truncated {
-        text += &format!("[the first {} of {} nodes shown; narrow with label_selector]\n", rows.len(), list.items.len());
+        text +=
+            &format!("[the first {} of {} nodes shown; narrow with label_selector]\n", rows.len(), list.items.len());
     }
     Ok(Rendered { text, data: Listing { context: cluster.name.clone(), items, truncated } })
 }
@@ -260,7 +283,8 @@ async fn events_list(k: Arc<Clusters>, ctx: Context, args: EventsArgs) -> Result
         (true, Some(allowed)) => allowed.into_iter().map(Some).collect(),
         (true, None) => vec![None],
         (false, _) => {
-            let ns = args.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| cluster.default_namespace.clone());
+            let ns =
+                args.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| cluster.default_namespace.clone());
             super::check_ns_name(&ns)?;
             check_namespace(&scope, &ns)?;
             vec![Some(ns)]
@@ -300,7 +324,10 @@ async fn events_list(k: Arc<Clusters>, ctx: Context, args: EventsArgs) -> Result
         if !selectors.is_empty() {
             lp = lp.fields(&selectors.join(","));
         }
-        let list = api.list(&lp).await.map_err(|e| api_error(e, &Op::new("list", "events").namespace(ns.as_deref()).context(&cluster.name)))?;
+        let list = api
+            .list(&lp)
+            .await
+            .map_err(|e| api_error(e, &Op::new("list", "events").namespace(ns.as_deref()).context(&cluster.name)))?;
         events.extend(list.items.iter().map(|e| serde_json::to_value(e).unwrap_or(Value::Null)));
     }
     events.sort_by_key(|e| event_time(e).unwrap_or_default());
@@ -330,9 +357,14 @@ async fn events_list(k: Arc<Clusters>, ctx: Context, args: EventsArgs) -> Result
             "object": object, "count": e["count"], "message": clip(&message, 1000)}));
     }
     let truncated = total > events.len();
-    let mut text = if rows.is_empty() { "No events match.\n".to_string() } else { table(&["NAMESPACE", "LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"], &rows) };
+    let mut text = if rows.is_empty() {
+        "No events match.\n".to_string()
+    } else {
+        table(&["NAMESPACE", "LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"], &rows)
+    };
     if truncated {
-        text += &format!("[the newest {} of {total} events shown; filter by kind, name, type or reason]\n", events.len());
+        text +=
+            &format!("[the newest {} of {total} events shown; filter by kind, name, type or reason]\n", events.len());
     }
     Ok(Rendered { text, data: Listing { context: cluster.name.clone(), items, truncated } })
 }
@@ -344,7 +376,10 @@ async fn cluster_version(k: Arc<Clusters>, _ctx: Context, args: ContextArg) -> R
         .apiserver_version()
         .await
         .map_err(|e| api_error(e, &Op::new("get", "/version").context(&cluster.name)))?;
-    let text = format!("Kubernetes {} ({}, {}) at {} (context {})\n", v.git_version, v.platform, v.go_version, cluster.server, cluster.name);
+    let text = format!(
+        "Kubernetes {} ({}, {}) at {} (context {})\n",
+        v.git_version, v.platform, v.go_version, cluster.server, cluster.name
+    );
     Ok(Rendered {
         text,
         data: json!({"context": cluster.name, "server": cluster.server, "gitVersion": v.git_version, "major": v.major, "minor": v.minor, "platform": v.platform}),
@@ -365,7 +400,16 @@ async fn contexts_list(k: Arc<Clusters>, _ctx: Context, _args: NoArgs) -> Result
     let contexts = k.contexts();
     let rows: Vec<Vec<String>> = contexts
         .iter()
-        .map(|c| vec![if c.default { "*".into() } else { String::new() }, c.name.clone(), c.cluster.clone(), c.server.clone(), c.namespace.clone(), c.user.clone()])
+        .map(|c| {
+            vec![
+                if c.default { "*".into() } else { String::new() },
+                c.name.clone(),
+                c.cluster.clone(),
+                c.server.clone(),
+                c.namespace.clone(),
+                c.user.clone(),
+            ]
+        })
         .collect();
     let text = table(&["DEFAULT", "NAME", "CLUSTER", "SERVER", "NAMESPACE", "USER"], &rows);
     Ok(Rendered { text, data: ContextsResult { contexts, default: k.default_context().to_string() } })

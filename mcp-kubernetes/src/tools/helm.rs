@@ -88,7 +88,10 @@ pub fn decode_release(data: &[u8]) -> Result<Value, String> {
     let json = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         // Bounded: a release record is at most 1 MiB compressed (the Secret limit).
-        flate2::read::GzDecoder::new(&raw[..]).take(64 << 20).read_to_end(&mut out).map_err(|e| format!("bad gzip: {e}"))?;
+        flate2::read::GzDecoder::new(&raw[..])
+            .take(64 << 20)
+            .read_to_end(&mut out)
+            .map_err(|e| format!("bad gzip: {e}"))?;
         out
     } else {
         raw
@@ -97,7 +100,12 @@ pub fn decode_release(data: &[u8]) -> Result<Value, String> {
 }
 
 /// Release records in `namespace` (all when `None`), optionally of one release.
-async fn records(k: &Clusters, cluster: &Cluster, namespace: Option<&str>, release: Option<&str>) -> Result<Vec<Value>, ToolError> {
+async fn records(
+    k: &Clusters,
+    cluster: &Cluster,
+    namespace: Option<&str>,
+    release: Option<&str>,
+) -> Result<Vec<Value>, ToolError> {
     let secrets = cluster.discovery.resolve(&cluster.client, &cluster.name, "secrets", Some("v1")).await?;
     // Release records are Secrets: a server that denies Secrets denies these too.
     super::check_kind(k, &secrets)?;
@@ -118,10 +126,19 @@ async fn records(k: &Clusters, cluster: &Cluster, namespace: Option<&str>, relea
         let Some(data) = s.data.as_ref().and_then(|d| d.get("release")) else { continue };
         match decode_release(&data.0) {
             Ok(v) => out.push(v),
-            Err(e) => tracing::warn!(secret = s.metadata.name.as_deref().unwrap_or(""), "undecodable Helm release record: {e}"),
+            Err(e) => tracing::warn!(
+                secret = s.metadata.name.as_deref().unwrap_or(""),
+                "undecodable Helm release record: {e}"
+            ),
         }
     }
-    out.sort_by(|a, b| (a["namespace"].as_str(), a["name"].as_str(), a["version"].as_i64()).cmp(&(b["namespace"].as_str(), b["name"].as_str(), b["version"].as_i64())));
+    out.sort_by(|a, b| {
+        (a["namespace"].as_str(), a["name"].as_str(), a["version"].as_i64()).cmp(&(
+            b["namespace"].as_str(),
+            b["name"].as_str(),
+            b["version"].as_i64(),
+        ))
+    });
     Ok(out)
 }
 
@@ -156,7 +173,13 @@ pub struct ListArgs {
     pub all_namespaces: bool,
 }
 
-fn namespaces(k: &Clusters, ctx: &Context, cluster: &Cluster, namespace: Option<&str>, all: bool) -> Result<Vec<Option<String>>, ToolError> {
+fn namespaces(
+    k: &Clusters,
+    ctx: &Context,
+    cluster: &Cluster,
+    namespace: Option<&str>,
+    all: bool,
+) -> Result<Vec<Option<String>>, ToolError> {
     let scope = namespace_scope(&k.settings, ctx);
     if all {
         return Ok(match scope {
@@ -200,7 +223,10 @@ async fn helm_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Result<Ren
     } else {
         table(&["NAME", "NAMESPACE", "REVISION", "STATUS", "CHART", "APP VERSION", "UPDATED"], &rows)
     };
-    Ok(Rendered { text, data: json!({"context": cluster.name, "releases": items, "truncated": latest.len() > k.settings.max_rows}) })
+    Ok(Rendered {
+        text,
+        data: json!({"context": cluster.name, "releases": items, "truncated": latest.len() > k.settings.max_rows}),
+    })
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -239,7 +265,10 @@ async fn release(k: &Clusters, ctx: &Context, args: &ReleaseArgs) -> Result<(Arc
 
 fn pick<'a>(recs: &'a [Value], revision: Option<i64>) -> Result<&'a Value, ToolError> {
     match revision {
-        Some(rev) => recs.iter().find(|r| r["version"].as_i64() == Some(rev)).ok_or_else(|| ToolError::failed(format!("revision {rev} not found (helm_history lists them)"))),
+        Some(rev) => recs
+            .iter()
+            .find(|r| r["version"].as_i64() == Some(rev))
+            .ok_or_else(|| ToolError::failed(format!("revision {rev} not found (helm_history lists them)"))),
         None => recs.last().ok_or_else(|| ToolError::failed("no revision")),
     }
 }
@@ -253,7 +282,13 @@ async fn helm_status(k: Arc<Clusters>, ctx: Context, args: ReleaseArgs) -> Resul
         .split("\n---")
         .filter_map(|doc| serde_yaml_ng::from_str::<Value>(doc).ok())
         .filter(|d| d.is_object())
-        .map(|d| format!("{}/{}", d["kind"].as_str().unwrap_or("?"), d.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?")))
+        .map(|d| {
+            format!(
+                "{}/{}",
+                d["kind"].as_str().unwrap_or("?"),
+                d.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?")
+            )
+        })
         .collect();
     let notes = r.pointer("/info/notes").and_then(Value::as_str).unwrap_or("");
     let mut text = format!(
@@ -329,20 +364,36 @@ async fn helm_values(k: Arc<Clusters>, ctx: Context, args: ReleaseArgs) -> Resul
         user
     };
     k.masker.mask_values(&mut values);
-    let (text, _) = bounded(document(&values, false), k.settings.max_result_bytes, "values are cut; all=false shows only the user-supplied ones");
-    Ok(Rendered { text, data: json!({"context": cluster.name, "release": args.release, "revision": r["version"], "values": values}) })
+    let (text, _) = bounded(
+        document(&values, false),
+        k.settings.max_result_bytes,
+        "values are cut; all=false shows only the user-supplied ones",
+    );
+    Ok(Rendered {
+        text,
+        data: json!({"context": cluster.name, "release": args.release, "revision": r["version"], "values": values}),
+    })
 }
 
 /// Refuses a value that helm would read as a flag.
 fn plain(what: &str, v: &str) -> Result<(), ToolError> {
     if v.is_empty() || v.starts_with('-') || v.len() > 1024 || v.chars().any(|c| c.is_control()) {
-        return Err(ToolError::invalid_arguments(format!("`{what}`: `{}` is not acceptable (empty, a flag, or too long)", clip(v, 60))));
+        return Err(ToolError::invalid_arguments(format!(
+            "`{what}`: `{}` is not acceptable (empty, a flag, or too long)",
+            clip(v, 60)
+        )));
     }
     Ok(())
 }
 
 /// Runs helm with the call's context and namespace, bounded in time and output.
-async fn run_helm(k: &Clusters, cluster: &Cluster, namespace: &str, mut args: Vec<String>, values: Option<&str>) -> Result<Rendered<Value>, ToolError> {
+async fn run_helm(
+    k: &Clusters,
+    cluster: &Cluster,
+    namespace: &str,
+    mut args: Vec<String>,
+    values: Option<&str>,
+) -> Result<Rendered<Value>, ToolError> {
     let binary = &k.settings.helm_binary;
     let found = if binary.components().count() > 1 {
         binary.is_file()
@@ -358,7 +409,8 @@ async fn run_helm(k: &Clusters, cluster: &Cluster, namespace: &str, mut args: Ve
     }
     let values_file = match values {
         Some(v) => {
-            let parsed: Value = serde_yaml_ng::from_str(v).map_err(|e| ToolError::invalid_arguments(format!("`values` is not valid YAML: {e}")))?;
+            let parsed: Value = serde_yaml_ng::from_str(v)
+                .map_err(|e| ToolError::invalid_arguments(format!("`values` is not valid YAML: {e}")))?;
             if !parsed.is_object() {
                 return Err(ToolError::invalid_arguments("`values` must be a YAML mapping"));
             }
@@ -391,10 +443,19 @@ async fn run_helm(k: &Clusters, cluster: &Cluster, namespace: &str, mut args: Ve
     let stdout = clip(&String::from_utf8_lossy(&output.stdout), max);
     let stderr = clip(&String::from_utf8_lossy(&output.stderr), max / 4);
     if !output.status.success() {
-        return Err(ToolError::failed(format!("helm {} failed ({}): {}{}", args.first().map(String::as_str).unwrap_or(""), output.status, stderr.trim(), if stdout.is_empty() { String::new() } else { format!("\n{stdout}") })));
+        return Err(ToolError::failed(format!(
+            "helm {} failed ({}): {}{}",
+            args.first().map(String::as_str).unwrap_or(""),
+            output.status,
+            stderr.trim(),
+            if stdout.is_empty() { String::new() } else { format!("\n{stdout}") }
+        )));
     }
     let text = if stderr.trim().is_empty() { stdout.clone() } else { format!("{stdout}\n{stderr}") };
-    Ok(Rendered { text, data: json!({"context": cluster.name, "namespace": namespace, "command": args.first(), "output": stdout}) })
+    Ok(Rendered {
+        text,
+        data: json!({"context": cluster.name, "namespace": namespace, "command": args.first(), "output": stdout}),
+    })
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -429,12 +490,18 @@ pub struct InstallArgs {
     pub reuse_values: bool,
 }
 
-async fn install_or_upgrade(k: &Clusters, ctx: &Context, args: InstallArgs, upgrade: bool) -> Result<Rendered<Value>, ToolError> {
+async fn install_or_upgrade(
+    k: &Clusters,
+    ctx: &Context,
+    args: InstallArgs,
+    upgrade: bool,
+) -> Result<Rendered<Value>, ToolError> {
     check_name(&args.release)?;
     plain("chart", &args.chart)?;
     let cluster = k.get(args.context.as_deref()).await?;
     let ns = namespaces(k, ctx, &cluster, args.namespace.as_deref(), false)?.pop().flatten().unwrap_or_default();
-    let mut cmd: Vec<String> = vec![if upgrade { "upgrade" } else { "install" }.into(), args.release.clone(), args.chart.clone()];
+    let mut cmd: Vec<String> =
+        vec![if upgrade { "upgrade" } else { "install" }.into(), args.release.clone(), args.chart.clone()];
     if let Some(v) = &args.version {
         plain("version", v)?;
         cmd.extend(["--version".into(), v.clone()]);

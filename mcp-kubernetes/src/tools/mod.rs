@@ -120,7 +120,10 @@ pub(crate) fn check_ns_name(ns: &str) -> Result<(), ToolError> {
     if valid_dns_label(ns) {
         Ok(())
     } else {
-        Err(ToolError::invalid_arguments(format!("`namespace`: `{}` is not a valid namespace name", crate::output::clip(ns, 80))))
+        Err(ToolError::invalid_arguments(format!(
+            "`namespace`: `{}` is not a valid namespace name",
+            crate::output::clip(ns, 80)
+        )))
     }
 }
 

@@ -170,7 +170,9 @@ impl Cursor {
             .decode(s.trim())
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| ToolError::invalid_arguments("`continue`: not a value this server returned; list again without it"))
+            .ok_or_else(|| {
+                ToolError::invalid_arguments("`continue`: not a value this server returned; list again without it")
+            })
     }
 }
 
@@ -280,7 +282,9 @@ async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Resul
         _ => Cursor::default(),
     };
     if cursor.n >= namespaces.len() {
-        return Err(ToolError::invalid_arguments("`continue`: it does not belong to this listing; list again without it"));
+        return Err(ToolError::invalid_arguments(
+            "`continue`: it does not belong to this listing; list again without it",
+        ));
     }
     let columns = Columns::for_kind(&res, &args.fields, args.all_namespaces && res.namespaced);
     let mut rows: Vec<Vec<String>> = vec![];
@@ -302,7 +306,6 @@ async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Resul
         let list = api.list(&lp).await.map_err(|e| api_error(e, &op(ns.as_deref())))?;
         let server_continue = list.metadata.continue_.clone().filter(|c| !c.is_empty());
         result.remaining = list.metadata.remaining_item_count;
-        let page_len = list.items.len();
         for (i, item) in list.items.into_iter().enumerate().skip(cursor.s) {
             if result.items.len() >= limit {
                 next = Some(Cursor { n: cursor.n, c: cursor.c.clone(), s: i });
@@ -323,12 +326,14 @@ async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Resul
                     (format!("---\n{text}"), v, None)
                 }
             };
+            // The text and the structured copy are each bounded: count the larger.
+            let size = row_text.len().max(serde_json::to_string(&row_value).map_or(0, |s| s.len())) + 1;
             // Always keep one row, so one large object cannot stall paging.
-            if !result.items.is_empty() && bytes + row_text.len() + 1 > budget {
+            if !result.items.is_empty() && bytes + size > budget {
                 next = Some(Cursor { n: cursor.n, c: cursor.c.clone(), s: i });
                 break 'namespaces;
             }
-            bytes += row_text.len() + 1;
+            bytes += size;
             result.items.push(row_value);
             match row {
                 Some(r) => rows.push(r),
@@ -338,7 +343,6 @@ async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Resul
                 }
             }
         }
-        let _ = page_len;
         match server_continue {
             Some(c) => cursor = Cursor { n: cursor.n, c: Some(c), s: 0 },
             None => cursor = Cursor { n: cursor.n + 1, c: None, s: 0 },
@@ -361,7 +365,10 @@ async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Resul
         text = format!(
             "No {} found{}.\n",
             res.qualified(),
-            ns_label.as_deref().map(|n| if n == "*" { " in any namespace".into() } else { format!(" in namespace {n}") }).unwrap_or_default()
+            ns_label
+                .as_deref()
+                .map(|n| if n == "*" { " in any namespace".into() } else { format!(" in namespace {n}") })
+                .unwrap_or_default()
         );
     }
     if let Some(c) = &result.r#continue {
@@ -436,7 +443,8 @@ impl Columns {
         let age = age(created.as_ref().and_then(Value::as_str));
         match self.kind.as_str() {
             "Pod" => {
-                let statuses = lookup(o, "status.containerStatuses").and_then(|v| v.as_array().cloned()).unwrap_or_default();
+                let statuses =
+                    lookup(o, "status.containerStatuses").and_then(|v| v.as_array().cloned()).unwrap_or_default();
                 let total = lookup(o, "spec.containers").and_then(|v| v.as_array().map(Vec::len)).unwrap_or(0);
                 let ready = statuses.iter().filter(|c| c["ready"] == json!(true)).count();
                 let restarts: i64 = statuses.iter().filter_map(|c| c["restartCount"].as_i64()).sum();
@@ -461,18 +469,27 @@ impl Columns {
                     .and_then(|v| v.as_array().cloned())
                     .unwrap_or_default()
                     .iter()
-                    .map(|p| {
-                        format!("{}/{}", p["port"].as_i64().unwrap_or(0), p["protocol"].as_str().unwrap_or("TCP"))
-                    })
+                    .map(|p| format!("{}/{}", p["port"].as_i64().unwrap_or(0), p["protocol"].as_str().unwrap_or("TCP")))
                     .collect::<Vec<_>>()
                     .join(",");
                 row.extend([s("spec.type"), s("spec.clusterIP"), ports, age]);
             }
             "Node" => row.extend([node_ready(o), node_roles(o), s("status.nodeInfo.kubeletVersion"), age]),
             "Namespace" => row.extend([s("status.phase"), age]),
-            "Job" => row.extend([format!("{}/{}", n("status.succeeded"), lookup(o, "spec.completions").and_then(|v| v.as_i64()).unwrap_or(1)), age]),
+            "Job" => row.extend([
+                format!(
+                    "{}/{}",
+                    n("status.succeeded"),
+                    lookup(o, "spec.completions").and_then(|v| v.as_i64()).unwrap_or(1)
+                ),
+                age,
+            ]),
             "ConfigMap" => {
-                let count = ["data", "binaryData"].iter().filter_map(|f| o.get(f).and_then(Value::as_object)).map(|m| m.len()).sum::<usize>();
+                let count = ["data", "binaryData"]
+                    .iter()
+                    .filter_map(|f| o.get(f).and_then(Value::as_object))
+                    .map(|m| m.len())
+                    .sum::<usize>();
                 row.extend([count.to_string(), age]);
             }
             "Secret" => {
@@ -485,7 +502,9 @@ impl Columns {
                 format!("{}/{}", s("involvedObject.kind").to_ascii_lowercase(), s("involvedObject.name")),
                 clip(&s("message"), 100),
             ]),
-            "PersistentVolumeClaim" => row.extend([s("status.phase"), s("spec.volumeName"), s("status.capacity.storage"), age]),
+            "PersistentVolumeClaim" => {
+                row.extend([s("status.phase"), s("spec.volumeName"), s("status.capacity.storage"), age])
+            }
             "Ingress" => row.extend([s("spec.rules.host"), age]),
             _ => row.extend([generic_status(o), age]),
         }
@@ -528,7 +547,11 @@ fn node_ready(o: &Value) -> String {
         .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
         .map(|c| if c["status"] == "True" { "Ready" } else { "NotReady" })
         .unwrap_or("Unknown");
-    if o.pointer("/spec/unschedulable") == Some(&json!(true)) { format!("{ready},SchedulingDisabled") } else { ready.into() }
+    if o.pointer("/spec/unschedulable") == Some(&json!(true)) {
+        format!("{ready},SchedulingDisabled")
+    } else {
+        ready.into()
+    }
 }
 
 pub(crate) fn node_roles(o: &Value) -> String {
@@ -608,10 +631,9 @@ pub(crate) async fn fetch_object(
     let (cluster, res) = target(k, context, kind, api_version, "get").await?;
     let ns = namespace_for(k, ctx, &cluster, &res, namespace, false)?;
     let api = dyn_api(&cluster, &res, ns.as_deref());
-    let obj = api
-        .get(name)
-        .await
-        .map_err(|e| api_error(e, &Op::new("get", &res.qualified()).name(name).namespace(ns.as_deref()).context(&cluster.name)))?;
+    let obj = api.get(name).await.map_err(|e| {
+        api_error(e, &Op::new("get", &res.qualified()).name(name).namespace(ns.as_deref()).context(&cluster.name))
+    })?;
     let mut value = serde_json::to_value(&obj).unwrap_or(Value::Null);
     trim(&mut value);
     k.masker.apply(&mut value, &res.kind);
@@ -619,16 +641,26 @@ pub(crate) async fn fetch_object(
 }
 
 async fn resources_get(k: Arc<Clusters>, ctx: Context, args: GetArgs) -> Result<Rendered<ObjectResult>, ToolError> {
-    let (cluster, res, _, value) =
-        fetch_object(&k, &ctx, args.context.as_deref(), &args.kind, args.api_version.as_deref(), &args.name, args.namespace.as_deref())
-            .await?;
+    let (cluster, res, _, value) = fetch_object(
+        &k,
+        &ctx,
+        args.context.as_deref(),
+        &args.kind,
+        args.api_version.as_deref(),
+        &args.name,
+        args.namespace.as_deref(),
+    )
+    .await?;
     let value = if args.fields.is_empty() { value } else { project(&value, &args.fields) };
     let (text, truncated) = bounded(
         document(&value, args.output == DocOutput::Json),
         k.settings.max_result_bytes,
         "ask for less with `fields` (e.g. [\"status\"])",
     );
-    Ok(Rendered { text, data: ObjectResult { context: cluster.name.clone(), resource: res.qualified(), object: value, truncated } })
+    Ok(Rendered {
+        text,
+        data: ObjectResult { context: cluster.name.clone(), resource: res.qualified(), object: value, truncated },
+    })
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -664,7 +696,9 @@ pub struct DescribeResult {
 /// What a condition means, for the well-known ones.
 fn explain_condition(kind: &str, t: &str, status: &str) -> &'static str {
     match (kind, t, status) {
-        ("Pod", "PodScheduled", "False") => "the scheduler found no node for the pod (resources, taints, affinity): see events",
+        ("Pod", "PodScheduled", "False") => {
+            "the scheduler found no node for the pod (resources, taints, affinity): see events"
+        }
         ("Pod", "Initialized", "False") => "init containers have not all completed",
         ("Pod", "ContainersReady" | "Ready", "False") => "some containers are not ready: see their states below",
         ("Pod", "Ready", "True") => "the pod serves traffic",
@@ -672,19 +706,34 @@ fn explain_condition(kind: &str, t: &str, status: &str) -> &'static str {
         ("Deployment", "Available", "True") => "enough replicas are available",
         ("Deployment", "Progressing", "False") => "the rollout is stuck (progressDeadlineSeconds passed)",
         ("Deployment", "Progressing", "True") => "the rollout is progressing or complete",
-        ("Deployment", "ReplicaFailure", "True") => "pods could not be created (quota, admission, security): see events",
+        ("Deployment", "ReplicaFailure", "True") => {
+            "pods could not be created (quota, admission, security): see events"
+        }
         ("Node", "Ready", "False" | "Unknown") => "the kubelet is not healthy or not reporting",
-        ("Node", "MemoryPressure" | "DiskPressure" | "PIDPressure", "True") => "the node is short of this resource and may evict pods",
+        ("Node", "MemoryPressure" | "DiskPressure" | "PIDPressure", "True") => {
+            "the node is short of this resource and may evict pods"
+        }
         (_, "Ready", "True") => "ready",
         (_, "Ready", "False") => "not ready: see the reason and events",
         _ => "",
     }
 }
 
-async fn resources_describe(k: Arc<Clusters>, ctx: Context, args: DescribeArgs) -> Result<Rendered<DescribeResult>, ToolError> {
-    let (cluster, res, ns, obj) =
-        fetch_object(&k, &ctx, args.context.as_deref(), &args.kind, args.api_version.as_deref(), &args.name, args.namespace.as_deref())
-            .await?;
+async fn resources_describe(
+    k: Arc<Clusters>,
+    ctx: Context,
+    args: DescribeArgs,
+) -> Result<Rendered<DescribeResult>, ToolError> {
+    let (cluster, res, ns, obj) = fetch_object(
+        &k,
+        &ctx,
+        args.context.as_deref(),
+        &args.kind,
+        args.api_version.as_deref(),
+        &args.name,
+        args.namespace.as_deref(),
+    )
+    .await?;
     let mut text = format!("{} {}", res.kind, args.name);
     if let Some(ns) = &ns {
         text += &format!(" in namespace {ns}");
@@ -696,8 +745,10 @@ async fn resources_describe(k: Arc<Clusters>, ctx: Context, args: DescribeArgs) 
         text += &format!("Labels: {}\n", clip(&l.join(", "), 500));
     }
     if let Some(owners) = obj.pointer("/metadata/ownerReferences").and_then(Value::as_array) {
-        let o: Vec<String> =
-            owners.iter().map(|o| format!("{}/{}", o["kind"].as_str().unwrap_or("?"), o["name"].as_str().unwrap_or("?"))).collect();
+        let o: Vec<String> = owners
+            .iter()
+            .map(|o| format!("{}/{}", o["kind"].as_str().unwrap_or("?"), o["name"].as_str().unwrap_or("?")))
+            .collect();
         text += &format!("Owned by: {}\n", o.join(", "));
     }
     match res.kind.as_str() {
@@ -709,7 +760,8 @@ async fn resources_describe(k: Arc<Clusters>, ctx: Context, args: DescribeArgs) 
                 obj.pointer("/status/podIP").and_then(Value::as_str).unwrap_or("<none>")
             );
             text += "Containers:\n";
-            let statuses = obj.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
+            let statuses =
+                obj.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
             for c in obj.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default() {
                 let name = c["name"].as_str().unwrap_or("?");
                 let st = statuses.iter().find(|s| s["name"] == name);
@@ -753,7 +805,13 @@ async fn resources_describe(k: Arc<Clusters>, ctx: Context, args: DescribeArgs) 
             let images: Vec<String> = obj
                 .pointer("/spec/template/spec/containers")
                 .and_then(Value::as_array)
-                .map(|cs| cs.iter().map(|c| format!("{}={}", c["name"].as_str().unwrap_or("?"), c["image"].as_str().unwrap_or("?"))).collect())
+                .map(|cs| {
+                    cs.iter()
+                        .map(|c| {
+                            format!("{}={}", c["name"].as_str().unwrap_or("?"), c["image"].as_str().unwrap_or("?"))
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
             text += &format!("Images: {}\n", images.join(", "));
         }
@@ -782,7 +840,8 @@ async fn resources_describe(k: Arc<Clusters>, ctx: Context, args: DescribeArgs) 
     // Events about this object; failing to read them (RBAC) does not fail the describe.
     let wanted = args.events.unwrap_or(20).clamp(1, 200);
     let mut events = vec![];
-    let events_res = cluster.discovery.catalog(&cluster.client, &cluster.name, false).await?.find("events", Some("v1")).cloned();
+    let events_res =
+        cluster.discovery.catalog(&cluster.client, &cluster.name, false).await?.find("events", Some("v1")).cloned();
     if let Some(ev_res) = events_res {
         let api = dyn_api(&cluster, &ev_res, ns.as_deref());
         let mut selector = format!("involvedObject.name={},involvedObject.kind={}", args.name, res.kind);
@@ -791,7 +850,8 @@ async fn resources_describe(k: Arc<Clusters>, ctx: Context, args: DescribeArgs) 
         }
         match api.list(&ListParams::default().fields(&selector)).await {
             Ok(list) => {
-                let mut items: Vec<Value> = list.items.iter().map(|e| serde_json::to_value(e).unwrap_or(Value::Null)).collect();
+                let mut items: Vec<Value> =
+                    list.items.iter().map(|e| serde_json::to_value(e).unwrap_or(Value::Null)).collect();
                 items.sort_by_key(|e| event_time(e).unwrap_or_default());
                 let skip = items.len().saturating_sub(wanted);
                 for e in items.into_iter().skip(skip) {
@@ -815,17 +875,27 @@ async fn resources_describe(k: Arc<Clusters>, ctx: Context, args: DescribeArgs) 
                     );
                 }
             }
-            Err(e) => text += &format!("Events: not readable: {}\n", crate::errors::describe(&e, &Op::new("list", "events"))),
+            Err(e) => {
+                text += &format!("Events: not readable: {}\n", crate::errors::describe(&e, &Op::new("list", "events")))
+            }
         }
     }
     if let Some(spec) = obj.get("spec") {
-        let (spec_text, _) = bounded(document(spec, false), 4096, "resources_get with fields=[\"spec\"] shows all of it");
+        let (spec_text, _) =
+            bounded(document(spec, false), 4096, "resources_get with fields=[\"spec\"] shows all of it");
         text += &format!("Spec:\n{spec_text}");
     }
     let (text, _) = bounded(text, k.settings.max_result_bytes, "use resources_get with `fields`");
     Ok(Rendered {
         text,
-        data: DescribeResult { context: cluster.name.clone(), resource: res.qualified(), name: args.name, namespace: ns, conditions, events },
+        data: DescribeResult {
+            context: cluster.name.clone(),
+            resource: res.qualified(),
+            name: args.name,
+            namespace: ns,
+            conditions,
+            events,
+        },
     })
 }
 
@@ -861,7 +931,11 @@ pub struct ApiResourcesResult {
     pub unavailable_groups: Vec<String>,
 }
 
-async fn api_resources(k: Arc<Clusters>, _ctx: Context, args: ApiResourcesArgs) -> Result<Rendered<ApiResourcesResult>, ToolError> {
+async fn api_resources(
+    k: Arc<Clusters>,
+    _ctx: Context,
+    args: ApiResourcesArgs,
+) -> Result<Rendered<ApiResourcesResult>, ToolError> {
     let cluster = k.get(args.context.as_deref()).await?;
     let catalog = cluster.discovery.catalog(&cluster.client, &cluster.name, false).await?;
     let group = args.group.as_deref().map(|g| if g == "core" { "" } else { g });
@@ -888,12 +962,16 @@ async fn api_resources(k: Arc<Clusters>, _ctx: Context, args: ApiResourcesArgs) 
         })
         .collect();
     let mut text = table(&["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND", "VERBS"], &rows);
-    let unavailable: Vec<String> = catalog.failed_groups.iter().map(|(g, e)| format!("{g}: {}", clip(e, 200))).collect();
+    let unavailable: Vec<String> =
+        catalog.failed_groups.iter().map(|(g, e)| format!("{g}: {}", clip(e, 200))).collect();
     if !unavailable.is_empty() {
         text += &format!("Unavailable API groups: {}\n", unavailable.join("; "));
     }
     let (text, _) = bounded(text, k.settings.max_result_bytes, "filter with `group` or `search`");
-    Ok(Rendered { text, data: ApiResourcesResult { context: cluster.name.clone(), resources, unavailable_groups: unavailable } })
+    Ok(Rendered {
+        text,
+        data: ApiResourcesResult { context: cluster.name.clone(), resources, unavailable_groups: unavailable },
+    })
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -924,12 +1002,18 @@ pub struct ExplainResult {
     pub fields: Vec<Value>,
 }
 
-async fn explain_resource(k: Arc<Clusters>, _ctx: Context, args: ExplainArgs) -> Result<Rendered<ExplainResult>, ToolError> {
+async fn explain_resource(
+    k: Arc<Clusters>,
+    _ctx: Context,
+    args: ExplainArgs,
+) -> Result<Rendered<ExplainResult>, ToolError> {
     let cluster = k.get(args.context.as_deref()).await?;
-    let res = cluster.discovery.resolve(&cluster.client, &cluster.name, &args.kind, args.api_version.as_deref()).await?;
+    let res =
+        cluster.discovery.resolve(&cluster.client, &cluster.name, &args.kind, args.api_version.as_deref()).await?;
     super::check_kind(&k, &res)?;
     let (doc, refs_prefix) = openapi_doc(&cluster, &res).await?;
-    let schemas = if refs_prefix == "#/definitions/" { doc.get("definitions") } else { doc.pointer("/components/schemas") };
+    let schemas =
+        if refs_prefix == "#/definitions/" { doc.get("definitions") } else { doc.pointer("/components/schemas") };
     let Some(schemas) = schemas.and_then(Value::as_object) else {
         return Err(ToolError::failed("the cluster's OpenAPI document has no schemas"));
     };
@@ -937,15 +1021,26 @@ async fn explain_resource(k: Arc<Clusters>, _ctx: Context, args: ExplainArgs) ->
         .values()
         .find(|s| {
             s.get("x-kubernetes-group-version-kind").and_then(Value::as_array).is_some_and(|gvks| {
-                gvks.iter().any(|g| g["group"] == res.group.as_str() && g["version"] == res.version.as_str() && g["kind"] == res.kind.as_str())
+                gvks.iter().any(|g| {
+                    g["group"] == res.group.as_str()
+                        && g["version"] == res.version.as_str()
+                        && g["kind"] == res.kind.as_str()
+                })
             })
         })
-        .ok_or_else(|| ToolError::failed(format!("the cluster publishes no OpenAPI schema for {} {}", res.api_version(), res.kind)))?;
+        .ok_or_else(|| {
+            ToolError::failed(format!("the cluster publishes no OpenAPI schema for {} {}", res.api_version(), res.kind))
+        })?;
     let resolve = |s: &Value| -> Value {
         let mut s = s.clone();
         for _ in 0..8 {
             let r = s.get("$ref").and_then(Value::as_str).map(str::to_string).or_else(|| {
-                s.get("allOf").and_then(Value::as_array).and_then(|a| a.first()).and_then(|f| f.get("$ref")).and_then(Value::as_str).map(str::to_string)
+                s.get("allOf")
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.first())
+                    .and_then(|f| f.get("$ref"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
             });
             let Some(r) = r else { break };
             let desc = s.get("description").cloned();
@@ -961,7 +1056,9 @@ async fn explain_resource(k: Arc<Clusters>, _ctx: Context, args: ExplainArgs) ->
     let path = args.field.clone().unwrap_or_default();
     for seg in path.split('.').filter(|s| !s.is_empty()) {
         // Through arrays and maps to their element type.
-        while node.get("type") == Some(&json!("array")) || node.get("additionalProperties").is_some_and(Value::is_object) && node.get("properties").is_none() {
+        while node.get("type") == Some(&json!("array"))
+            || node.get("additionalProperties").is_some_and(Value::is_object) && node.get("properties").is_none()
+        {
             node = resolve(node.get("items").or(node.get("additionalProperties")).unwrap_or(&Value::Null));
         }
         node = match node.pointer(&format!("/properties/{seg}")) {
@@ -977,7 +1074,9 @@ async fn explain_resource(k: Arc<Clusters>, _ctx: Context, args: ExplainArgs) ->
     let type_of = |s: &Value| -> String {
         let r = resolve(s);
         match r.get("type").and_then(Value::as_str) {
-            Some("array") => format!("[]{}", r.get("items").map(|i| type_name(&resolve(i))).unwrap_or_else(|| "?".into())),
+            Some("array") => {
+                format!("[]{}", r.get("items").map(|i| type_name(&resolve(i))).unwrap_or_else(|| "?".into()))
+            }
             _ => type_name(&r),
         }
     };
@@ -985,17 +1084,29 @@ async fn explain_resource(k: Arc<Clusters>, _ctx: Context, args: ExplainArgs) ->
     while element.get("type") == Some(&json!("array")) {
         element = resolve(element.get("items").unwrap_or(&Value::Null));
     }
-    let required: Vec<String> =
-        element.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let required: Vec<String> = element
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
     let mut fields = vec![];
     let mut lines = String::new();
     if let Some(props) = element.get("properties").and_then(Value::as_object) {
         for (name, p) in props {
-            let desc = resolve(p).get("description").or(p.get("description")).and_then(Value::as_str).unwrap_or("").to_string();
+            let desc = resolve(p)
+                .get("description")
+                .or(p.get("description"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             let first = desc.split(". ").next().unwrap_or("").trim().to_string();
             let t = type_of(p);
             let req = required.contains(name);
-            lines += &format!("  {name}\t<{t}>{}\n    {}\n", if req { " -required-" } else { "" }, clip(&crate::output::one_line(&first), 200));
+            lines += &format!(
+                "  {name}\t<{t}>{}\n    {}\n",
+                if req { " -required-" } else { "" },
+                clip(&crate::output::one_line(&first), 200)
+            );
             fields.push(json!({"name": name, "type": t, "required": req, "description": clip(&desc, 500)}));
         }
     }
@@ -1012,7 +1123,14 @@ async fn explain_resource(k: Arc<Clusters>, _ctx: Context, args: ExplainArgs) ->
     let (text, _) = bounded(text, k.settings.max_result_bytes, "explain a narrower `field`");
     Ok(Rendered {
         text,
-        data: ExplainResult { kind: res.kind.clone(), api_version: res.api_version(), field: path, type_name: type_name_s, description, fields },
+        data: ExplainResult {
+            kind: res.kind.clone(),
+            api_version: res.api_version(),
+            field: path,
+            type_name: type_name_s,
+            description,
+            fields,
+        },
     })
 }
 
@@ -1029,8 +1147,15 @@ fn type_name(s: &Value) -> String {
 
 /// The OpenAPI document describing `res`: v3 per group-version, v2 when v3 is not
 /// served. Returns the document and the prefix its `$ref`s use.
-async fn openapi_doc(cluster: &crate::clusters::Cluster, res: &Resource) -> Result<(Arc<Value>, &'static str), ToolError> {
-    let gv_path = if res.group.is_empty() { format!("api/{}", res.version) } else { format!("apis/{}/{}", res.group, res.version) };
+async fn openapi_doc(
+    cluster: &crate::clusters::Cluster,
+    res: &Resource,
+) -> Result<(Arc<Value>, &'static str), ToolError> {
+    let gv_path = if res.group.is_empty() {
+        format!("api/{}", res.version)
+    } else {
+        format!("apis/{}/{}", res.group, res.version)
+    };
     if let Some(doc) = cluster.discovery.openapi_doc(&gv_path).await {
         return Ok((doc, "#/components/schemas/"));
     }
@@ -1051,14 +1176,17 @@ async fn openapi_doc(cluster: &crate::clusters::Cluster, res: &Resource) -> Resu
                 .pointer(&format!("/paths/{}", gv_path.replace('~', "~0").replace('/', "~1")))
                 .and_then(|p| p.get("serverRelativeURL"))
                 .and_then(Value::as_str)
-                .ok_or_else(|| ToolError::failed(format!("the cluster publishes no OpenAPI v3 document for {gv_path}")))?
+                .ok_or_else(|| {
+                    ToolError::failed(format!("the cluster publishes no OpenAPI v3 document for {gv_path}"))
+                })?
                 .to_string();
             let doc = Arc::new(get(url).await?.map_err(|e| api_error(e, &op))?);
             cluster.discovery.store_openapi_doc(&gv_path, doc.clone()).await;
             Ok((doc, "#/components/schemas/"))
         }
         Err(kube::Error::Api(s)) if s.code == 404 => {
-            let doc = Arc::new(get("/openapi/v2".into()).await?.map_err(|e| api_error(e, &Op::new("get", "/openapi/v2")))?);
+            let doc =
+                Arc::new(get("/openapi/v2".into()).await?.map_err(|e| api_error(e, &Op::new("get", "/openapi/v2")))?);
             cluster.discovery.store_openapi_doc("v2", doc.clone()).await;
             Ok((doc, "#/definitions/"))
         }

@@ -151,7 +151,9 @@ pub struct LogResult {
 pub fn parse_since(s: &str) -> Result<i64, ToolError> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num.parse().map_err(|_| ToolError::invalid_arguments(format!("`since`: `{s}` is not like 30s, 10m, 2h or 1d")))?;
+    let n: i64 = num
+        .parse()
+        .map_err(|_| ToolError::invalid_arguments(format!("`since`: `{s}` is not like 30s, 10m, 2h or 1d")))?;
     let mult = match unit {
         "" | "s" => 1,
         "m" => 60,
@@ -234,14 +236,25 @@ async fn pods_log(k: Arc<Clusters>, ctx: Context, args: LogArgs) -> Result<Rende
         out += &format!("[{} of {read} lines read matched `{}`", matched, args.grep.as_deref().unwrap_or_default());
         out += &if truncated { format!("; the last {} shown]\n", kept.len()) } else { "]\n".to_string() };
     } else if truncated {
-        out += &format!("[the last {} of {read} lines shown; ask for fewer with tail or since, or filter with grep]\n", kept.len());
+        out += &format!(
+            "[the last {} of {read} lines shown; ask for fewer with tail or since, or filter with grep]\n",
+            kept.len()
+        );
     }
     if read == 0 {
         out = "(no log lines in this window)\n".into();
     }
     Ok(Rendered {
         text: out,
-        data: LogResult { context: cluster.name.clone(), pod: args.name, namespace: ns, lines: kept, read, omitted, truncated },
+        data: LogResult {
+            context: cluster.name.clone(),
+            pod: args.name,
+            namespace: ns,
+            lines: kept,
+            read,
+            omitted,
+            truncated,
+        },
     })
 }
 
@@ -282,7 +295,12 @@ pub struct ExecResult {
 }
 
 /// Reads at most `max` bytes of `reader` and counts the rest.
-async fn read_bounded(mut reader: impl tokio::io::AsyncRead + Unpin, max: usize, out: &mut Vec<u8>, dropped: &mut usize) {
+async fn read_bounded(
+    mut reader: impl tokio::io::AsyncRead + Unpin,
+    max: usize,
+    out: &mut Vec<u8>,
+    dropped: &mut usize,
+) {
     let mut buf = [0u8; 8192];
     loop {
         match reader.read(&mut buf).await {
@@ -318,7 +336,9 @@ async fn pods_exec(k: Arc<Clusters>, ctx: Context, args: ExecArgs) -> Result<Ren
     let op = Op::new("create", "pods/exec").name(&args.name).namespace(Some(&ns)).context(&cluster.name);
     let mut process = tokio::time::timeout(timeout, api.exec(&args.name, args.command.clone(), &params))
         .await
-        .map_err(|_| ToolError::failed(format!("exec into pod `{}` did not start within {}s", args.name, timeout.as_secs())))?
+        .map_err(|_| {
+            ToolError::failed(format!("exec into pod `{}` did not start within {}s", args.name, timeout.as_secs()))
+        })?
         .map_err(|e| api_error(e, &op))?;
     let max = k.settings.max_result_bytes / 2;
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
@@ -387,7 +407,10 @@ async fn pods_exec(k: Arc<Clusters>, ctx: Context, args: ExecArgs) -> Result<Ren
         text += &format!("\n--- stderr ---\n{}", result.stderr);
     }
     if result.omitted_bytes > 0 {
-        text += &format!("\n[{} bytes of output left out; narrow the command, e.g. pipe it through head or grep]\n", result.omitted_bytes);
+        text += &format!(
+            "\n[{} bytes of output left out; narrow the command, e.g. pipe it through head or grep]\n",
+            result.omitted_bytes
+        );
     }
     Ok(Rendered { text, data: result })
 }
@@ -462,7 +485,9 @@ async fn metrics_resource(k: &Clusters, cluster: &Cluster, plural: &str) -> Resu
         None => {
             let failed = catalog.failed_groups.iter().find(|(g, _)| g.starts_with("metrics.k8s.io/"));
             return Err(ToolError::failed(match failed {
-                Some((_, e)) => format!("the metrics API (metrics.k8s.io) is registered but not answering: {}", clip(e, 300)),
+                Some((_, e)) => {
+                    format!("the metrics API (metrics.k8s.io) is registered but not answering: {}", clip(e, 300))
+                }
                 None => format!(
                     "the metrics API (metrics.k8s.io) is not served by context `{}`: install metrics-server to see CPU and memory use",
                     cluster.name
@@ -498,12 +523,20 @@ async fn pods_top(k: Arc<Clusters>, ctx: Context, args: TopArgs) -> Result<Rende
             check_name(n)?;
             lp = lp.fields(&format!("metadata.name={n}"));
         }
-        let list = api.list(&lp).await.map_err(|e| api_error(e, &Op::new("list", "pods.metrics.k8s.io").namespace(ns.as_deref()).context(&cluster.name)))?;
+        let list = api.list(&lp).await.map_err(|e| {
+            api_error(e, &Op::new("list", "pods.metrics.k8s.io").namespace(ns.as_deref()).context(&cluster.name))
+        })?;
         for m in list.items {
             let v = serde_json::to_value(&m).unwrap_or(Value::Null);
             let containers = v["containers"].as_array().cloned().unwrap_or_default();
-            let cpu: f64 = containers.iter().map(|c| cpu_millis(c.pointer("/usage/cpu").and_then(Value::as_str).unwrap_or("0"))).sum();
-            let mem: f64 = containers.iter().map(|c| mem_mib(c.pointer("/usage/memory").and_then(Value::as_str).unwrap_or("0"))).sum();
+            let cpu: f64 = containers
+                .iter()
+                .map(|c| cpu_millis(c.pointer("/usage/cpu").and_then(Value::as_str).unwrap_or("0")))
+                .sum();
+            let mem: f64 = containers
+                .iter()
+                .map(|c| mem_mib(c.pointer("/usage/memory").and_then(Value::as_str).unwrap_or("0")))
+                .sum();
             items.push(json!({
                 "namespace": v.pointer("/metadata/namespace"), "name": v.pointer("/metadata/name"),
                 "cpuMillis": cpu.round(), "memoryMiB": (mem * 10.0).round() / 10.0,
@@ -515,7 +548,14 @@ async fn pods_top(k: Arc<Clusters>, ctx: Context, args: TopArgs) -> Result<Rende
     items.truncate(k.settings.max_rows);
     let rows: Vec<Vec<String>> = items
         .iter()
-        .map(|i| vec![i["namespace"].as_str().unwrap_or("").into(), i["name"].as_str().unwrap_or("").into(), format!("{}m", i["cpuMillis"]), format!("{}Mi", i["memoryMiB"])])
+        .map(|i| {
+            vec![
+                i["namespace"].as_str().unwrap_or("").into(),
+                i["name"].as_str().unwrap_or("").into(),
+                format!("{}m", i["cpuMillis"]),
+                format!("{}Mi", i["memoryMiB"]),
+            ]
+        })
         .collect();
     let mut text = table(&["NAMESPACE", "NAME", "CPU", "MEMORY"], &rows);
     if truncated {
@@ -532,7 +572,10 @@ async fn nodes_top(k: Arc<Clusters>, _ctx: Context, args: TopArgs) -> Result<Ren
     if let Some(l) = args.label_selector.as_deref().filter(|l| !l.is_empty()) {
         lp = lp.labels(l);
     }
-    let list = api.list(&lp).await.map_err(|e| api_error(e, &Op::new("list", "nodes.metrics.k8s.io").context(&cluster.name)))?;
+    let list = api
+        .list(&lp)
+        .await
+        .map_err(|e| api_error(e, &Op::new("list", "nodes.metrics.k8s.io").context(&cluster.name)))?;
     let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(cluster.client.clone());
     let allocatable: std::collections::HashMap<String, (f64, f64)> = nodes
         .list(&ListParams::default())
@@ -615,7 +658,10 @@ pub struct RunArgs {
 
 async fn pods_run(k: Arc<Clusters>, ctx: Context, args: RunArgs) -> Result<Rendered<Value>, ToolError> {
     check_name(&args.name)?;
-    if args.image.is_empty() || args.image.len() > 512 || args.image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if args.image.is_empty()
+        || args.image.len() > 512
+        || args.image.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(ToolError::invalid_arguments("`image` must be an image reference without spaces"));
     }
     let policy = args.restart_policy.as_deref().unwrap_or("Never");
@@ -648,10 +694,9 @@ async fn pods_run(k: Arc<Clusters>, ctx: Context, args: RunArgs) -> Result<Rende
     .map_err(|e| ToolError::invalid_arguments(format!("cannot build the pod: {e}")))?;
     let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &ns);
     let params = PostParams { dry_run: args.dry_run, field_manager: Some(FIELD_MANAGER.into()) };
-    let created = api
-        .create(&params, &pod)
-        .await
-        .map_err(|e| api_error(e, &Op::new("create", "pods").name(&args.name).namespace(Some(&ns)).context(&cluster.name)))?;
+    let created = api.create(&params, &pod).await.map_err(|e| {
+        api_error(e, &Op::new("create", "pods").name(&args.name).namespace(Some(&ns)).context(&cluster.name))
+    })?;
     let text = format!(
         "pod/{} {} in namespace {ns}; follow it with resources_describe or pods_log\n",
         args.name,
@@ -691,7 +736,10 @@ async fn workload_scale(k: Arc<Clusters>, ctx: Context, args: ScaleArgs) -> Resu
     }
     let ns = namespace_for(&k, &ctx, &cluster, &res, args.namespace.as_deref(), true)?;
     let api = dyn_api(&cluster, &res, ns.as_deref());
-    let op = Op::new("patch", &format!("{}/scale", res.qualified())).name(&args.name).namespace(ns.as_deref()).context(&cluster.name);
+    let op = Op::new("patch", &format!("{}/scale", res.qualified()))
+        .name(&args.name)
+        .namespace(ns.as_deref())
+        .context(&cluster.name);
     let before = api.get_scale(&args.name).await.map_err(|e| api_error(e, &op))?;
     let previous = before.spec.and_then(|s| s.replicas).unwrap_or(0);
     let params = PatchParams { dry_run: args.dry_run, field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
@@ -763,13 +811,17 @@ pub fn rollout_state(kind: &str, o: &Value) -> (bool, String) {
     }
     match kind {
         "Deployment" => {
-            if let Some(c) = o.pointer("/status/conditions").and_then(Value::as_array).and_then(|c| c.iter().find(|c| c["type"] == "Progressing"))
+            if let Some(c) = o
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .and_then(|c| c.iter().find(|c| c["type"] == "Progressing"))
                 && c["reason"] == "ProgressDeadlineExceeded"
             {
                 return (false, "the rollout exceeded its progress deadline: see resources_describe and events".into());
             }
             let desired = o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
-            let (updated, replicas, available) = (n("/status/updatedReplicas"), n("/status/replicas"), n("/status/availableReplicas"));
+            let (updated, replicas, available) =
+                (n("/status/updatedReplicas"), n("/status/replicas"), n("/status/availableReplicas"));
             if updated < desired {
                 (false, format!("{updated} of {desired} new replicas have been updated"))
             } else if replicas > updated {
@@ -790,7 +842,13 @@ pub fn rollout_state(kind: &str, o: &Value) -> (bool, String) {
             {
                 (false, format!("{updated} of {desired} pods are at the new revision"))
             } else {
-                (true, format!("rolled out: {ready} pods ready at revision {}", o.pointer("/status/currentRevision").and_then(Value::as_str).unwrap_or("?")))
+                (
+                    true,
+                    format!(
+                        "rolled out: {ready} pods ready at revision {}",
+                        o.pointer("/status/currentRevision").and_then(Value::as_str).unwrap_or("?")
+                    ),
+                )
             }
         }
         _ => {
@@ -812,7 +870,8 @@ async fn rollout_status(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> Re
     let op = Op::new("get", &res.qualified()).name(&args.name).namespace(ns.as_deref()).context(&cluster.name);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait_seconds.unwrap_or(0).min(300));
     loop {
-        let obj = serde_json::to_value(api.get(&args.name).await.map_err(|e| api_error(e, &op))?).unwrap_or(Value::Null);
+        let obj =
+            serde_json::to_value(api.get(&args.name).await.map_err(|e| api_error(e, &op))?).unwrap_or(Value::Null);
         let (done, message) = rollout_state(&res.kind, &obj);
         if done || tokio::time::Instant::now() >= deadline {
             let text = format!("{}: {message}\n", object_ref(&res, &args.name, ns.as_deref()));
@@ -828,7 +887,8 @@ async fn rollout_status(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> Re
 async fn rollout_restart(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> Result<Rendered<Value>, ToolError> {
     let (cluster, res, ns, api) = rollout_target(&k, &ctx, &args, true).await?;
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let patch = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}});
+    let patch =
+        json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}});
     let params = PatchParams { dry_run: args.dry_run, field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
     let op = Op::new("patch", &res.qualified()).name(&args.name).namespace(ns.as_deref()).context(&cluster.name);
     api.patch(&args.name, &params, &Patch::Merge(&patch)).await.map_err(|e| api_error(e, &op))?;
@@ -837,11 +897,20 @@ async fn rollout_restart(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> R
         object_ref(&res, &args.name, ns.as_deref()),
         if args.dry_run { " (server dry run, nothing changed)" } else { "; rollout_status follows progress" }
     );
-    Ok(Rendered { text, data: json!({"context": cluster.name, "resource": res.qualified(), "name": args.name, "namespace": ns, "restartedAt": now, "dryRun": args.dry_run}) })
+    Ok(Rendered {
+        text,
+        data: json!({"context": cluster.name, "resource": res.qualified(), "name": args.name, "namespace": ns, "restartedAt": now, "dryRun": args.dry_run}),
+    })
 }
 
 /// The revisions of a workload, oldest first: (revision, pod template, change cause, created).
-async fn revisions(cluster: &Cluster, res: &Resource, ns: Option<&str>, obj: &Value, k: &Clusters) -> Result<Vec<(i64, Value, String, String)>, ToolError> {
+async fn revisions(
+    cluster: &Cluster,
+    res: &Resource,
+    ns: Option<&str>,
+    obj: &Value,
+    k: &Clusters,
+) -> Result<Vec<(i64, Value, String, String)>, ToolError> {
     let uid = obj.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_string();
     let selector = obj
         .pointer("/spec/selector/matchLabels")
@@ -859,14 +928,25 @@ async fn revisions(cluster: &Cluster, res: &Resource, ns: Option<&str>, obj: &Va
     let mut out = vec![];
     for item in list.items {
         let v = serde_json::to_value(&item).unwrap_or(Value::Null);
-        let mine = v.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|o| o.iter().any(|o| o["uid"] == uid.as_str()));
+        let mine = v
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|o| o.iter().any(|o| o["uid"] == uid.as_str()));
         if !mine {
             continue;
         }
-        let cause = v.pointer("/metadata/annotations/kubernetes.io~1change-cause").and_then(Value::as_str).unwrap_or("").to_string();
+        let cause = v
+            .pointer("/metadata/annotations/kubernetes.io~1change-cause")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let created = v.pointer("/metadata/creationTimestamp").and_then(Value::as_str).unwrap_or("").to_string();
         let (rev, template) = if res.kind == "Deployment" {
-            let rev = v.pointer("/metadata/annotations/deployment.kubernetes.io~1revision").and_then(Value::as_str).and_then(|r| r.parse().ok()).unwrap_or(0);
+            let rev = v
+                .pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
+                .and_then(Value::as_str)
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0);
             (rev, v.pointer("/spec/template").cloned().unwrap_or(Value::Null))
         } else {
             (v["revision"].as_i64().unwrap_or(0), v.pointer("/data/spec/template").cloned().unwrap_or(Value::Null))
@@ -880,7 +960,12 @@ async fn revisions(cluster: &Cluster, res: &Resource, ns: Option<&str>, obj: &Va
 fn template_images(t: &Value) -> String {
     t.pointer("/spec/containers")
         .and_then(Value::as_array)
-        .map(|cs| cs.iter().map(|c| format!("{}={}", c["name"].as_str().unwrap_or("?"), c["image"].as_str().unwrap_or("?"))).collect::<Vec<_>>().join(","))
+        .map(|cs| {
+            cs.iter()
+                .map(|c| format!("{}={}", c["name"].as_str().unwrap_or("?"), c["image"].as_str().unwrap_or("?")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .unwrap_or_default()
 }
 
@@ -891,11 +976,25 @@ async fn rollout_history(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> R
     let revs = revisions(&cluster, &res, ns.as_deref(), &obj, &k).await?;
     let rows: Vec<Vec<String>> = revs
         .iter()
-        .map(|(r, t, cause, created)| vec![r.to_string(), created.clone(), template_images(t), if cause.is_empty() { "<none>".into() } else { clip(cause, 100) }])
+        .map(|(r, t, cause, created)| {
+            vec![
+                r.to_string(),
+                created.clone(),
+                template_images(t),
+                if cause.is_empty() { "<none>".into() } else { clip(cause, 100) },
+            ]
+        })
         .collect();
-    let text = format!("{}\n{}", object_ref(&res, &args.name, ns.as_deref()), table(&["REVISION", "CREATED", "IMAGES", "CHANGE-CAUSE"], &rows));
+    let text = format!(
+        "{}\n{}",
+        object_ref(&res, &args.name, ns.as_deref()),
+        table(&["REVISION", "CREATED", "IMAGES", "CHANGE-CAUSE"], &rows)
+    );
     let items: Vec<Value> = revs.iter().map(|(r, t, cause, created)| json!({"revision": r, "created": created, "images": template_images(t), "changeCause": cause})).collect();
-    Ok(Rendered { text, data: json!({"context": cluster.name, "resource": res.qualified(), "name": args.name, "namespace": ns, "revisions": items}) })
+    Ok(Rendered {
+        text,
+        data: json!({"context": cluster.name, "resource": res.qualified(), "name": args.name, "namespace": ns, "revisions": items}),
+    })
 }
 
 async fn rollout_undo(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> Result<Rendered<Value>, ToolError> {
@@ -908,7 +1007,10 @@ async fn rollout_undo(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> Resu
     let wanted = match args.to_revision.filter(|r| *r > 0) {
         Some(r) => r,
         None => revs.iter().rev().map(|r| r.0).find(|r| *r < latest).ok_or_else(|| {
-            ToolError::failed(format!("{} has no earlier revision to return to (rollout_history lists them)", object_ref(&res, &args.name, ns.as_deref())))
+            ToolError::failed(format!(
+                "{} has no earlier revision to return to (rollout_history lists them)",
+                object_ref(&res, &args.name, ns.as_deref())
+            ))
         })?,
     };
     let Some((_, template, _, _)) = revs.iter().find(|r| r.0 == wanted) else {
@@ -935,7 +1037,10 @@ async fn rollout_undo(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> Resu
         object_ref(&res, &args.name, ns.as_deref()),
         if args.dry_run { " (server dry run, nothing changed)" } else { "" }
     );
-    Ok(Rendered { text, data: json!({"context": cluster.name, "resource": res.qualified(), "name": args.name, "namespace": ns, "revision": wanted, "dryRun": args.dry_run}) })
+    Ok(Rendered {
+        text,
+        data: json!({"context": cluster.name, "resource": res.qualified(), "name": args.name, "namespace": ns, "revision": wanted, "dryRun": args.dry_run}),
+    })
 }
 
 #[cfg(test)]

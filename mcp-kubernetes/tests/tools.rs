@@ -1,0 +1,551 @@
+//! Every tool over stdio and HTTP, the output bounds, the safety rules and the bad inputs,
+//! against the fake API server (or a real cluster named by MCP_TEST_KUBECONFIG).
+
+mod common;
+
+use std::io::Write;
+
+use base64::Engine;
+use common::{Cluster, NS, deployment_manifest, pod_manifest};
+use mcp_core::testing::{Transport, text};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn every_tool_over_stdio_and_http() {
+    let cluster = Cluster::start().await;
+    let launcher = cluster.launcher().arg("--allow-destructive");
+    for transport in [Transport::Stdio, Transport::Http] {
+        let s = launcher.start(transport).await;
+        let t = format!("{transport:?}").to_lowercase();
+        let (pod, deploy, cm) = (format!("demo-{t}"), format!("web-{t}"), format!("settings-{t}"));
+
+        // Apply: a dry run saves nothing, then a multi-document manifest for real.
+        let manifest = format!(
+            "{}---\n{}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {cm}}}\ndata: {{mode: fast}}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: w-{t}}}\nspec: {{size: 3, color: red}}\n",
+            pod_manifest(&pod),
+            deployment_manifest(&deploy, "nginx:1.27")
+        );
+        let (dry_text, _) = s.ok_text("resources_apply", json!({"manifest": manifest, "dry_run": true})).await;
+        assert!(dry_text.contains("(server dry run)"), "{dry_text}");
+        s.fails("resources_get", json!({"kind": "configmaps", "name": cm})).await;
+        let applied = s.ok("resources_apply", json!({"manifest": manifest})).await;
+        let outcomes: Vec<&str> = applied["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .map(|o| o["outcome"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(outcomes, ["created"; 4], "{applied}");
+        let again = s.ok("resources_apply", json!({"manifest": manifest})).await;
+        assert!(again["objects"].as_array().expect("objects").iter().all(|o| o["outcome"] != "created"), "{again}");
+
+        // List: a table, selectors, projection, count, CRDs by short name.
+        let (table, data) = s.ok_text("resources_list", json!({"kind": "po", "label_selector": "app=demo"})).await;
+        assert!(table.starts_with("NAME") && table.contains("READY") && table.contains(&pod), "{table}");
+        assert!(
+            data["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .all(|i| i["name"].as_str().is_some_and(|n| n.starts_with("demo-"))),
+            "{data}"
+        );
+        let projected = s.ok("resources_list", json!({"kind": "pods", "fields": ["metadata.name", "spec.containers.image"], "field_selector": format!("metadata.name={pod}")})).await;
+        assert_eq!(projected["items"][0]["spec.containers.image"], "busybox:1.36", "{projected}");
+        let counted = s.ok("resources_list", json!({"kind": "deployments.apps", "count_only": true})).await;
+        assert!(counted["total"].as_u64().is_some_and(|n| n >= 1), "{counted}");
+        let widgets = s.ok_text("resources_list", json!({"kind": "wd"})).await.0;
+        assert!(widgets.contains(&format!("w-{t}")), "{widgets}");
+        let bad_selector = s.fails("resources_list", json!({"kind": "pods", "field_selector": "spec.bogus=1"})).await;
+        assert!(bad_selector.contains("field label not supported"), "{bad_selector}");
+
+        // Get, describe, api_resources, explain.
+        let (yaml, got) = s.ok_text("resources_get", json!({"kind": "Deployment", "name": deploy})).await;
+        assert!(yaml.contains("kind: Deployment") && !yaml.contains("managedFields"), "{yaml}");
+        assert_eq!(got["object"]["spec"]["replicas"], 2);
+        let only = s.ok("resources_get", json!({"kind": "pods", "name": pod, "fields": ["status.phase"]})).await;
+        assert_eq!(only["object"], json!({"status.phase": "Running"}));
+        let (described, d) = s.ok_text("resources_describe", json!({"kind": "deploy", "name": deploy})).await;
+        assert!(described.contains("Replicas: 2 desired") && described.contains("Available=True"), "{described}");
+        assert!(d["conditions"].as_array().expect("conditions").iter().any(|c| c["meaning"].is_string()), "{d}");
+        let kinds = s.ok_text("api_resources", json!({"group": "example.com"})).await.0;
+        assert!(kinds.contains("widgets") && kinds.contains("example.com/v1"), "{kinds}");
+        let explained =
+            s.ok_text("explain_resource", json!({"kind": "pods", "field": "spec.containers.resources"})).await.0;
+        assert!(explained.contains("limits") && explained.contains("<map>"), "{explained}");
+        let crd_explained = s.ok("explain_resource", json!({"kind": "widgets", "field": "spec"})).await;
+        assert!(
+            crd_explained["fields"]
+                .as_array()
+                .expect("fields")
+                .iter()
+                .any(|f| f["name"] == "size" && f["type"] == "integer"),
+            "{crd_explained}"
+        );
+        s.fails("explain_resource", json!({"kind": "pods", "field": "spec.nope"})).await;
+
+        // Patch: merge, strategic (built-in only), json; dry run saves nothing.
+        s.ok(
+            "resources_patch",
+            json!({"kind": "cm", "name": cm, "patch": {"data": {"mode": "slow"}}, "dry_run": true}),
+        )
+        .await;
+        let still = s.ok("resources_get", json!({"kind": "cm", "name": cm})).await;
+        assert_eq!(still["object"]["data"]["mode"], "fast");
+        s.ok("resources_patch", json!({"kind": "cm", "name": cm, "patch": "data:\n  extra: 'yes'\n"})).await;
+        s.ok("resources_patch", json!({"kind": "cm", "name": cm, "type": "json", "patch": [{"op": "replace", "path": "/data/mode", "value": "slow"}]})).await;
+        let patched = s.ok("resources_get", json!({"kind": "cm", "name": cm})).await;
+        assert_eq!(patched["object"]["data"], json!({"mode": "slow", "extra": "yes"}));
+        s.ok(
+            "resources_patch",
+            json!({"kind": "deploy", "name": deploy, "type": "strategic",
+            "patch": {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}}}}}),
+        )
+        .await;
+        let crd_strategic = s.fails("resources_patch", json!({"kind": "widgets", "name": format!("w-{t}"), "type": "strategic", "patch": {"spec": {"size": 4}}})).await;
+        assert!(crd_strategic.contains("415") && crd_strategic.contains("merge or json"), "{crd_strategic}");
+
+        // Workloads.
+        let (logs, l) = s.ok_text("pods_log", json!({"name": pod, "grep": "(?i)error"})).await;
+        assert_eq!(l["lines"], json!(["ERROR disk full"]), "{logs}");
+        assert!(logs.contains("1 of 3 lines read matched"), "{logs}");
+        let tail = s.ok("pods_log", json!({"name": pod, "tail": 1})).await;
+        assert_eq!(tail["lines"], json!(["ready"]));
+        let previous = s.fails("pods_log", json!({"name": pod, "previous": true})).await;
+        assert!(previous.contains("previous terminated container"), "{previous}");
+        let exec =
+            s.ok("pods_exec", json!({"name": pod, "command": ["sh", "-c", "echo hello; echo oops >&2; exit 3"]})).await;
+        assert_eq!(
+            (exec["exit_code"].as_i64(), exec["stdout"].as_str(), exec["stderr"].as_str()),
+            (Some(3), Some("hello\n"), Some("oops\n")),
+            "{exec}"
+        );
+        let ok_exec = s.ok("pods_exec", json!({"name": pod, "command": ["echo", "hi"]})).await;
+        assert_eq!(ok_exec["exit_code"], 0);
+        let slow = s
+            .ok("pods_exec", json!({"name": pod, "command": ["sh", "-c", "echo partial; sleep 30"], "timeout_secs": 1}))
+            .await;
+        assert_eq!((slow["timed_out"].as_bool(), slow["stdout"].as_str()), (Some(true), Some("partial\n")), "{slow}");
+        let big = s.ok("pods_exec", json!({"name": pod, "command": ["sh", "-c", "seq 100000"]})).await;
+        assert!(
+            big["omitted_bytes"].as_u64().is_some_and(|n| n > 0)
+                && big["stdout"].as_str().is_some_and(|o| o.len() <= 32 * 1024),
+            "exec output is bounded"
+        );
+        let top = s.ok("pods_top", json!({})).await;
+        assert!(
+            top["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .any(|i| i["name"] == pod.as_str() && i["cpuMillis"].as_f64().is_some()),
+            "{top}"
+        );
+        let ntop = s.ok("nodes_top", json!({})).await;
+        assert_eq!(ntop["items"][0]["cpuPercent"], 25.0, "{ntop}");
+        let run = s.ok("pods_run", json!({"name": format!("run-{t}"), "image": "busybox:1.36", "command": ["sleep", "60"], "dry_run": true})).await;
+        assert_eq!(run["dryRun"], true);
+        s.fails("resources_get", json!({"kind": "pods", "name": format!("run-{t}")})).await;
+        s.ok("pods_run", json!({"name": format!("run-{t}"), "image": "busybox:1.36", "env": {"API_TOKEN": "abc"}}))
+            .await;
+        let scaled = s.ok("workload_scale", json!({"kind": "deployment", "name": deploy, "replicas": 3})).await;
+        assert_eq!((scaled["previousReplicas"].as_i64(), scaled["replicas"].as_i64()), (Some(2), Some(3)));
+        let st = s.ok("rollout_status", json!({"kind": "deployment", "name": deploy})).await;
+        assert_eq!(st["complete"], true, "{st}");
+        s.ok("rollout_restart", json!({"kind": "deployment", "name": deploy})).await;
+        let history = s.ok("rollout_history", json!({"kind": "deployment", "name": deploy})).await;
+        let revisions = history["revisions"].as_array().expect("revisions");
+        assert_eq!(revisions.len(), 3, "create, image change, restart: {history}");
+        s.ok("rollout_undo", json!({"kind": "deployment", "name": deploy, "to_revision": 1})).await;
+        let undone = s
+            .ok(
+                "resources_get",
+                json!({"kind": "deployment", "name": deploy, "fields": ["spec.template.spec.containers.image"]}),
+            )
+            .await;
+        assert_eq!(undone["object"]["spec.template.spec.containers.image"], json!(["nginx:1.27"]), "{undone}");
+        s.fails("rollout_status", json!({"kind": "configmaps", "name": cm})).await;
+
+        // Cluster.
+        let namespaces = s.ok_text("namespaces_list", json!({})).await.0;
+        assert!(namespaces.contains(NS) && namespaces.contains("Active"), "{namespaces}");
+        let (nodes, _) = s.ok_text("nodes_list", json!({})).await;
+        assert!(nodes.contains("control-plane") && nodes.contains("NoSchedule"), "{nodes}");
+        let node = s.ok_text("nodes_list", json!({"name": "node-1"})).await.0;
+        assert!(node.contains("Allocatable: ") && node.contains("MemoryPressure=False"), "{node}");
+        let version = s.ok("cluster_version", json!({})).await;
+        assert!(version["gitVersion"].as_str().is_some_and(|v| v.starts_with('v')));
+        let contexts = s.ok("contexts_list", json!({})).await;
+        assert_eq!(contexts["default"], "main");
+        assert!(!contexts.to_string().contains("token"), "no credentials: {contexts}");
+
+        // Delete: dry run first, then for real.
+        s.ok("resources_delete", json!({"kind": "cm", "name": cm, "dry_run": true})).await;
+        s.ok("resources_get", json!({"kind": "cm", "name": cm})).await;
+        s.ok("resources_delete", json!({"kind": "cm", "name": cm, "propagation": "Foreground"})).await;
+        let gone = s.fails("resources_get", json!({"kind": "cm", "name": cm})).await;
+        assert!(gone.contains("404") && gone.contains("not found"), "{gone}");
+    }
+}
+
+#[tokio::test]
+async fn events_are_sorted_and_filtered() {
+    let cluster = Cluster::start().await;
+    let Some(fake) = &cluster.fake else { return };
+    for (i, (kind, name, ty, reason)) in [
+        ("Pod", "a", "Warning", "BackOff"),
+        ("Pod", "b", "Normal", "Pulled"),
+        ("Deployment", "a", "Normal", "ScalingReplicaSet"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        fake.insert("events", json!({"metadata": {"name": format!("e{i}"), "namespace": NS},
+            "involvedObject": {"kind": kind, "name": name, "namespace": NS}, "type": ty, "reason": reason, "message": format!("m{i}"),
+            "lastTimestamp": format!("2026-01-01T00:00:0{}Z", 9 - i), "count": 1}));
+    }
+    let s = cluster.launcher().start(Transport::Stdio).await;
+    let all = s.ok("events_list", json!({})).await;
+    let messages: Vec<&str> =
+        all["items"].as_array().expect("items").iter().filter_map(|e| e["message"].as_str()).collect();
+    assert_eq!(messages, ["m2", "m1", "m0"], "oldest first");
+    let warnings = s.ok("events_list", json!({"type": "Warning"})).await;
+    assert_eq!(warnings["items"].as_array().map(Vec::len), Some(1));
+    let pod_a = s.ok("events_list", json!({"kind": "pods", "name": "a"})).await;
+    assert_eq!(pod_a["items"][0]["reason"], "BackOff", "{pod_a}");
+    s.fails("events_list", json!({"type": "Bad"})).await;
+}
+
+#[tokio::test]
+async fn output_is_trimmed_and_secrets_masked() {
+    let cluster = Cluster::start().await;
+    let writer = cluster.launcher().arg("--allow-write").start(Transport::Stdio).await;
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ndata: {password: aHVudGVyMg==, user: YWRtaW4=}\n";
+    writer.ok("resources_apply", json!({"manifest": format!("{secret}---\n{}", pod_manifest("masked"))})).await;
+    for s in [writer, cluster.launcher().start(Transport::Http).await] {
+        let (yaml, got) = s.ok_text("resources_get", json!({"kind": "secrets", "name": "db"})).await;
+        assert!(!yaml.contains("aHVudGVyMg") && !yaml.contains("hunter2"), "{yaml}");
+        let masked = got["object"]["data"]["password"].as_str().expect("key kept");
+        assert!(masked.starts_with("<masked: 7 bytes, hmac "), "{masked}");
+        let listed = s.ok("resources_list", json!({"kind": "secrets", "output": "json"})).await;
+        assert!(!listed.to_string().contains("aHVudGVyMg"), "{listed}");
+        let (pod_yaml, pod) = s.ok_text("resources_get", json!({"kind": "pods", "name": "masked"})).await;
+        assert!(!pod_yaml.contains("hunter2") && pod_yaml.contains("debug"), "{pod_yaml}");
+        assert!(pod.pointer("/object/metadata/managedFields").is_none() && !pod_yaml.contains("managedFields"));
+        let described = s.ok_text("resources_describe", json!({"kind": "pods", "name": "masked"})).await.0;
+        assert!(!described.contains("hunter2"), "{described}");
+    }
+    let open = cluster.launcher().arg("--allow-secrets").start(Transport::Stdio).await;
+    let got = open.ok("resources_get", json!({"kind": "secrets", "name": "db"})).await;
+    assert_eq!(got["object"]["data"]["password"], "hunter2");
+    // A stable key makes masked values comparable across restarts.
+    let keyed = cluster.launcher().args(["--mask-key", "0123456789abcdef0123"]);
+    let a = keyed.start(Transport::Stdio).await.ok("resources_get", json!({"kind": "secrets", "name": "db"})).await;
+    let b = keyed.start(Transport::Stdio).await.ok("resources_get", json!({"kind": "secrets", "name": "db"})).await;
+    assert_eq!(a["object"]["data"], b["object"]["data"]);
+}
+
+#[tokio::test]
+async fn a_5000_object_list_is_bounded_and_pages_completely() {
+    let cluster = Cluster::start().await;
+    let Some(fake) = &cluster.fake else { return };
+    fake.insert("namespaces", json!({"metadata": {"name": "bulk"}}));
+    for i in 0..5000 {
+        fake.insert("configmaps", json!({"metadata": {"name": format!("cm-{i:05}"), "namespace": "bulk", "labels": {"batch": (i % 2).to_string()}},
+            "data": {"payload": "x".repeat(500)}}));
+    }
+    let s = cluster.launcher().args(["--max-output-bytes", "65536"]).start(Transport::Stdio).await;
+    let counted = s.ok("resources_list", json!({"kind": "configmaps", "namespace": "bulk", "count_only": true})).await;
+    assert_eq!(counted["total"], 5000);
+    let even = s
+        .ok(
+            "resources_list",
+            json!({"kind": "configmaps", "namespace": "bulk", "count_only": true, "label_selector": "batch=0"}),
+        )
+        .await;
+    assert_eq!(even["total"], 2500);
+
+    let mut seen = std::collections::BTreeSet::new();
+    let mut token: Option<String> = None;
+    let mut calls = 0;
+    loop {
+        let mut args = json!({"kind": "configmaps", "namespace": "bulk", "limit": 5000});
+        if let Some(t) = &token {
+            args["continue"] = json!(t);
+        }
+        let result = s.call("resources_list", args).await;
+        assert!(!result.is_error, "{}", text(&result));
+        let body = text(&result);
+        assert!(body.len() <= 65536 + 512, "within the budget: {}", body.len());
+        let data = result.structured_content.expect("structured");
+        for item in data["items"].as_array().expect("items") {
+            assert!(seen.insert(item["name"].as_str().expect("name").to_string()), "no row twice");
+        }
+        calls += 1;
+        assert!(data["returned"].as_u64().is_some_and(|n| n <= 200), "at most --max-rows");
+        match data["continue"].as_str() {
+            Some(t) => {
+                assert!(body.contains("call again with continue="), "the cut is said");
+                token = Some(t.to_string());
+            }
+            None => break,
+        }
+    }
+    assert_eq!((seen.len(), calls), (5000, 25));
+
+    // Whole objects are cut by bytes, and the cursor resumes inside the page.
+    let big = s
+        .ok_text("resources_list", json!({"kind": "configmaps", "namespace": "bulk", "output": "yaml", "limit": 200}))
+        .await;
+    assert!(big.1["returned"].as_u64().is_some_and(|n| n < 200) && big.1["continue"].is_string(), "cut by bytes");
+    let next = s.ok("resources_list", json!({"kind": "configmaps", "namespace": "bulk", "output": "yaml", "limit": 1, "continue": big.1["continue"]})).await;
+    let returned = big.1["returned"].as_u64().expect("n") as usize;
+    assert_eq!(next["items"][0]["metadata"]["name"], format!("cm-{returned:05}"));
+
+    // The framework's budget cuts what a tool still returns above it.
+    let small = cluster.launcher().args(["--max-output-bytes", "2000"]).start(Transport::Stdio).await;
+    let r = small.call("resources_list", json!({"kind": "configmaps", "namespace": "bulk", "limit": 100})).await;
+    assert!(text(&r).contains("[output truncated"), "{}", text(&r));
+}
+
+#[tokio::test]
+async fn bad_inputs_get_specific_errors() {
+    let cluster = Cluster::start().await;
+    let s = cluster
+        .launcher()
+        .args([
+            "--allow-destructive",
+            "--allowed-namespaces",
+            "team-a,default",
+            "--deny-kinds",
+            "clusterroles.rbac.authorization.k8s.io,widgets",
+        ])
+        .start(Transport::Stdio)
+        .await;
+    let unknown = s.fails("resources_list", json!({"kind": "gizmos"})).await;
+    assert!(unknown.contains("unknown kind `gizmos`") && unknown.contains("api_resources"), "{unknown}");
+    let malformed =
+        s.fails("resources_apply", json!({"manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n"})).await;
+    assert!(malformed.contains("not valid YAML"), "{malformed}");
+    let no_name =
+        s.fails("resources_apply", json!({"manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"})).await;
+    assert!(no_name.contains("metadata.name"), "{no_name}");
+    let invalid = s
+        .fails(
+            "resources_apply",
+            json!({"manifest": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n"}),
+        )
+        .await;
+    assert!(invalid.contains("422") && invalid.contains("image: Required value"), "{invalid}");
+    let outside = s.fails("resources_list", json!({"kind": "pods", "namespace": "team-b"})).await;
+    assert!(outside.contains("namespace `team-b` is outside"), "{outside}");
+    let outside_apply = s
+        .fails(
+            "resources_apply",
+            json!({"manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: team-b}\n"}),
+        )
+        .await;
+    assert!(outside_apply.contains("outside"), "{outside_apply}");
+    let ns_list = s.ok_text("namespaces_list", json!({})).await.0;
+    assert!(!ns_list.contains("team-b") && ns_list.contains("team-a"), "{ns_list}");
+    let denied = s.fails("resources_list", json!({"kind": "wd"})).await;
+    assert!(denied.contains("denied kind"), "{denied}");
+    let no_context = s.fails("resources_list", json!({"kind": "pods", "context": "prod"})).await;
+    assert!(no_context.contains("context `prod` does not exist") && no_context.contains("main"), "{no_context}");
+    let bad_name = s.fails("resources_get", json!({"kind": "pods", "name": "../../etc"})).await;
+    assert!(bad_name.contains("not a valid object name"), "{bad_name}");
+    let bad_regex = s.fails("pods_log", json!({"name": "x", "grep": "("})).await;
+    assert!(bad_regex.contains("`grep`"), "{bad_regex}");
+    let bad_cursor = s.fails("resources_list", json!({"kind": "pods", "continue": "garbage!"})).await;
+    assert!(bad_cursor.contains("`continue`"), "{bad_cursor}");
+    let strict_args = s.fails("resources_list", json!({"kind": "pods", "namespce": "x"})).await;
+    assert!(strict_args.contains("namespce"), "{strict_args}");
+
+    // Update conflict: a manifest carrying a stale resourceVersion.
+    s.ok(
+        "resources_apply",
+        json!({"manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: '1'}\n"}),
+    )
+    .await;
+    let conflict = s.fails("resources_apply", json!({"manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, resourceVersion: '1'}\ndata: {a: '2'}\n"})).await;
+    assert!(conflict.contains("409") && conflict.contains("read it again and retry"), "{conflict}");
+    let conflict_patch = s
+        .fails(
+            "resources_patch",
+            json!({"kind": "cm", "name": "cfg", "patch": {"metadata": {"resourceVersion": "1"}, "data": {"a": "3"}}}),
+        )
+        .await;
+    assert!(conflict_patch.contains("409"), "{conflict_patch}");
+
+    if cluster.fake.is_some() {
+        // A user whose RBAC allows reading only.
+        let forbidden = s
+            .fails(
+                "resources_apply",
+                json!({"context": "limited", "manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: y}\n"}),
+            )
+            .await;
+        assert!(
+            forbidden.contains("403")
+                && forbidden.contains("may not `apply` configmaps")
+                && forbidden.contains("cannot patch resource \"configmaps\""),
+            "{forbidden}"
+        );
+        let exec_forbidden =
+            s.fails("pods_exec", json!({"context": "limited", "name": "any", "command": ["ls"]})).await;
+        assert!(exec_forbidden.contains("403") && exec_forbidden.contains("pods/exec"), "{exec_forbidden}");
+        let read = s.ok("resources_list", json!({"context": "limited", "kind": "configmaps"})).await;
+        assert_eq!(read["context"], "limited");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_api_server_is_reported_then_recovers() {
+    let cluster = Cluster::start().await;
+    if cluster.fake.is_none() {
+        return;
+    }
+    let s = cluster.launcher().args(["--request-timeout-secs", "3"]).start(Transport::Stdio).await;
+    let down = s.fails("resources_list", json!({"kind": "pods", "context": "flaky"})).await;
+    assert!(down.contains("cannot reach the API server") && down.contains("flaky"), "{down}");
+    let other = common::Fake::new();
+    other.insert("namespaces", json!({"metadata": {"name": NS}}));
+    let (_, task) = other.serve(cluster.flaky_addr).await;
+    let listed = s.ok("resources_list", json!({"kind": "pods", "context": "flaky"})).await;
+    assert_eq!(listed["context"], "flaky");
+    task.abort();
+}
+
+#[tokio::test]
+async fn tiers_and_toolsets_decide_what_is_listed() {
+    let cluster = Cluster::start().await;
+    let launcher = cluster.launcher();
+    let read_only = launcher.start(Transport::Stdio).await.tool_names().await;
+    assert!(read_only.contains(&"resources_list".to_string()) && read_only.contains(&"helm_values".to_string()));
+    assert!(
+        !read_only.iter().any(|t| t == "resources_apply" || t == "resources_delete" || t == "pods_exec"),
+        "{read_only:?}"
+    );
+    let write = launcher.clone().arg("--allow-write").start(Transport::Stdio).await.tool_names().await;
+    assert!(write.contains(&"resources_apply".to_string()) && write.contains(&"workload_scale".to_string()));
+    assert!(
+        !write
+            .iter()
+            .any(|t| t == "resources_delete" || t == "pods_exec" || t == "rollout_undo" || t == "helm_uninstall"),
+        "{write:?}"
+    );
+    let all = launcher.clone().arg("--allow-destructive").start(Transport::Stdio).await.tool_names().await;
+    assert_eq!(all.len(), 31, "{all:?}");
+    let core = launcher.clone().args(["--toolsets", "core,config"]).start(Transport::Stdio).await.tool_names().await;
+    let mut core_sorted = core.clone();
+    core_sorted.sort();
+    assert_eq!(
+        core_sorted,
+        ["api_resources", "contexts_list", "explain_resource", "resources_describe", "resources_get", "resources_list"]
+    );
+    // Destructive tools ask first when the operator wants confirmation; this client cannot.
+    let confirm = launcher.clone().args(["--allow-destructive", "--confirm-destructive"]).start(Transport::Stdio).await;
+    let refused = confirm.call("resources_delete", json!({"kind": "cm", "name": "x"})).await;
+    assert!(refused.is_error, "{}", text(&refused));
+}
+
+#[tokio::test]
+async fn configuration_errors_stop_the_server() {
+    let cluster = Cluster::start().await;
+    let (ok, err) = cluster.launcher().args(["--context", "nope"]).run_to_exit().await;
+    assert!(!ok && err.contains("context `nope` is not in the kubeconfig"), "{err}");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("k.toml");
+    std::fs::write(&file, "allow_wirte = true\n").expect("write");
+    let (ok, err) = cluster.launcher().args(["--config", file.to_str().expect("path")]).run_to_exit().await;
+    assert!(!ok && err.contains("allow_wirte"), "{err}");
+    let (ok, err) = mcp_core::testing::Launcher::new(env!("CARGO_BIN_EXE_mcp-kubernetes"))
+        .args(["--kubeconfig", "/nonexistent/kubeconfig"])
+        .run_to_exit()
+        .await;
+    assert!(!ok && err.contains("/nonexistent/kubeconfig"), "{err}");
+    std::fs::write(&file, "allow_write = true\nallowed_namespaces = [\"team-a\"]\nmax_rows = 5\n").expect("write");
+    let s = cluster.launcher().args(["--config", file.to_str().expect("path")]).start(Transport::Stdio).await;
+    assert!(s.tool_names().await.contains(&"resources_apply".to_string()));
+    s.fails("resources_list", json!({"kind": "pods", "namespace": "default"})).await;
+}
+
+fn helm_record(release: &Value) -> String {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(release.to_string().as_bytes()).expect("gzip");
+    let inner = base64::engine::general_purpose::STANDARD.encode(gz.finish().expect("gzip"));
+    base64::engine::general_purpose::STANDARD.encode(inner)
+}
+
+#[tokio::test]
+async fn helm_releases_are_read_from_the_cluster() {
+    let cluster = Cluster::start().await;
+    let Some(fake) = &cluster.fake else { return };
+    for (version, status, image) in [(1, "superseded", "1.0"), (2, "deployed", "1.1")] {
+        let release = json!({"name": "shop", "namespace": NS, "version": version,
+            "info": {"status": status, "first_deployed": "2026-01-01T00:00:00Z", "last_deployed": format!("2026-01-0{version}T00:00:00Z"), "description": "Upgrade complete", "notes": "Visit the shop."},
+            "chart": {"metadata": {"name": "shop", "version": format!("0.{version}.0"), "appVersion": image}, "values": {"replicas": 1, "db": {"host": "db"}}},
+            "config": {"db": {"password": "s3cret"}, "replicas": 2},
+            "manifest": "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: shop\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\n"});
+        fake.insert(
+            "secrets",
+            json!({"metadata": {"name": format!("sh.helm.release.v1.shop.v{version}"), "namespace": NS,
+            "labels": {"owner": "helm", "name": "shop", "status": status, "version": version.to_string()}},
+            "type": "helm.sh/release.v1", "data": {"release": helm_record(&release)}}),
+        );
+    }
+    for transport in [Transport::Stdio, Transport::Http] {
+        let s = cluster.launcher().arg("--allow-destructive").start(transport).await;
+        let (list, l) = s.ok_text("helm_list", json!({})).await;
+        assert!(list.contains("shop-0.2.0") && list.contains("deployed"), "{list}");
+        assert_eq!(l["releases"].as_array().map(Vec::len), Some(1));
+        let status = s.ok_text("helm_status", json!({"release": "shop"})).await.0;
+        assert!(
+            status.contains("REVISION: 2") && status.contains("Service/shop") && status.contains("Visit the shop."),
+            "{status}"
+        );
+        let history = s.ok("helm_history", json!({"release": "shop"})).await;
+        assert_eq!(history["revisions"].as_array().map(Vec::len), Some(2));
+        let values = s.ok_text("helm_values", json!({"release": "shop"})).await;
+        assert!(!values.0.contains("s3cret") && values.0.contains("replicas: 2"), "{}", values.0);
+        let all = s.ok("helm_values", json!({"release": "shop", "all": true})).await;
+        assert_eq!(all["values"]["db"]["host"], "db");
+        s.fails("helm_status", json!({"release": "nope"})).await;
+        let no_helm = s.fails("helm_install", json!({"release": "x", "chart": "repo/x"})).await;
+        assert!(no_helm.contains("binary is not installed") && no_helm.contains("helm_list"), "{no_helm}");
+        let flag = s.fails("helm_install", json!({"release": "x", "chart": "--post-renderer=evil"})).await;
+        assert!(flag.contains("`chart`"), "{flag}");
+    }
+    let denied = cluster.launcher().args(["--deny-kinds", "secrets"]).start(Transport::Stdio).await;
+    let refused = denied.fails("helm_list", json!({})).await;
+    assert!(refused.contains("denied kind"), "{refused}");
+
+    // With a helm binary, the call's context, namespace and kubeconfig are passed.
+    let dir = tempfile::tempdir().expect("dir");
+    let helm = dir.path().join("helm");
+    std::fs::write(&helm, "#!/bin/sh\necho \"helm $*\"\n").expect("write");
+    let mut perms = std::fs::metadata(&helm).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&helm, perms).expect("chmod");
+    let s = cluster
+        .launcher()
+        .args(["--allow-destructive", "--helm-binary", helm.to_str().expect("path")])
+        .start(Transport::Stdio)
+        .await;
+    let out = s.ok("helm_upgrade", json!({"release": "shop", "chart": "repo/shop", "version": "0.3.0", "values": "replicas: 3\n", "dry_run": true, "install": true})).await;
+    let line = out["output"].as_str().expect("output");
+    for part in [
+        "upgrade shop repo/shop",
+        "--version 0.3.0",
+        "--dry-run=server",
+        "--install",
+        "--values ",
+        "--namespace team-a",
+        "--kube-context main",
+        "--kubeconfig ",
+    ] {
+        assert!(line.contains(part), "{part} in {line}");
+    }
+    let rollback = s.ok("helm_rollback", json!({"release": "shop", "revision": 1})).await;
+    assert!(rollback["output"].as_str().is_some_and(|o| o.contains("rollback shop 1")));
+}
