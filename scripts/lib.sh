@@ -240,3 +240,17 @@ SH
   export MCP_TEST_N8N_START="$dir/start.sh"
   export MCP_TEST_N8N_PIDFILE="$dir/n8n.pid"
 }
+
+# n8n_reference_server: installs @leonardsellem/n8n-mcp-server 0.1.8 (the node n8n MCP
+# server mcp-n8n's benchmark compares with) into $MCP_CACHE_DIR when missing and prints
+# the path of its entry point.
+n8n_reference_server() {
+  local dir=${MCP_CACHE_DIR:-$HOME/.cache/mcp-connectors}/npm-n8n-reference
+  local js="$dir/node_modules/@leonardsellem/n8n-mcp-server/build/index.js"
+  if [ ! -f "$js" ]; then
+    mkdir -p "$dir"
+    [ -f "$dir/package.json" ] || echo '{"name":"n8n-reference","private":true}' >"$dir/package.json"
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error @leonardsellem/n8n-mcp-server@0.1.8 >&2) || return 1
+  fi
+  echo "$js"
+}

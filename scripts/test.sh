@@ -19,6 +19,7 @@ start_postgres
 
 step "Docker engine (Debian's docker.io; a private dockerd on loopback, no bridge)"
 start_docker
+start_n8n
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -45,5 +46,6 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
   PATH="$NODE_BIN:$PATH" \
     MCP_SERVER_POSTGRES_JS="${MCP_CACHE_DIR:-$HOME/.cache/mcp-connectors}/npm/node_modules/@modelcontextprotocol/server-postgres/dist/index.js" \
     cargo bench -p mcp-postgres --bench query -- --quick
+  PATH="$NODE_BIN:$PATH" MCP_N8N_REFERENCE_JS="$(n8n_reference_server)" cargo bench -p mcp-n8n --bench n8n -- --quick
 fi
 echo "all tests passed" >&2

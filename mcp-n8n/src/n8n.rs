@@ -225,6 +225,7 @@ impl Instance {
     }
 
     /// Calls a webhook of this instance (never another host: the URL is built here).
+    #[allow(clippy::too_many_arguments)] // one HTTP request's parts, each used once
     pub async fn webhook(
         &self,
         prefix: &str,

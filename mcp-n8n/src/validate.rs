@@ -140,10 +140,10 @@ pub fn validate(workflow: &Value, catalog: Option<&Catalog<'_>>, for_publish: bo
                 .into(),
         ));
     }
-    if let Some(name) = workflow.get("name") {
-        if !name.as_str().is_some_and(|n| !n.trim().is_empty()) {
-            problems.push(err(None, "`name` must be a non-empty string".into()));
-        }
+    if let Some(name) = workflow.get("name")
+        && name.as_str().is_none_or(|n| n.trim().is_empty())
+    {
+        problems.push(err(None, "`name` must be a non-empty string".into()));
     }
     let Some(nodes) = workflow["nodes"].as_array() else {
         problems.push(err(None, "`nodes` must be an array of nodes".into()));
@@ -383,7 +383,7 @@ fn shown(prop: &Value, params: &Value, defaults: &HashMap<String, Value>, versio
             if results.iter().any(Option::is_none) {
                 continue;
             }
-            if !results.iter().any(|r| *r == Some(true)) {
+            if !results.contains(&Some(true)) {
                 return false;
             }
         }

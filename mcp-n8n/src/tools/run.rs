@@ -183,7 +183,7 @@ async fn run_webhook(n8n: Arc<N8n>, _ctx: Context, a: WebhookArgs) -> Result<Jso
             }
         )));
     }
-    let mut body_out = json_body.unwrap_or_else(|| Value::String(text));
+    let mut body_out = json_body.unwrap_or(Value::String(text));
     if !n8n.settings.show_secrets {
         body_out = crate::output::redact(&body_out);
     }
