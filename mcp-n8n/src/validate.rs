@@ -165,7 +165,7 @@ pub fn validate(workflow: &Value, catalog: Option<&Catalog<'_>>, for_publish: bo
                 if !names.insert(name) {
                     problems.push(err(n, format!("two nodes are named `{name}`: node names must be unique")));
                 }
-                by_name.insert(name, node);
+                by_name.entry(name).or_insert(node);
             }
             _ => problems.push(err(n, "`name` is missing or empty".into())),
         }
