@@ -147,3 +147,31 @@ async fn run_by_id_waits_and_retry_and_stop() {
     assert!(stop["note"].as_str().is_some_and(|n| n.contains("already finished")), "{stop}");
     s.ok("delete_workflow", json!({"id": id})).await;
 }
+
+#[tokio::test]
+async fn a_running_execution_is_watched_then_stopped() {
+    let s = writer().start(mcp_core::testing::Transport::Http).await;
+    let name = unique("slow");
+    let nodes = json!([
+        {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
+        {"name": "Pause", "type": "n8n-nodes-base.wait", "typeVersion": 1.1, "position": [220, 0],
+         "parameters": {"resume": "timeInterval", "amount": 30, "unit": "seconds"}, "webhookId": name},
+    ]);
+    let connections = json!({"Start": {"main": [[{"node": "Pause", "type": "main", "index": 0}]]}});
+    let id = s.ok("create_workflow", json!({"name": name, "nodes": nodes, "connections": connections})).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let started = s.ok("run_workflow", json!({"id": id})).await;
+    let exec = started["execution_id"].as_str().expect("execution id").to_string();
+    let waited = s.ok("wait_execution", json!({"id": exec, "timeout_secs": 2})).await;
+    assert_eq!(waited["finished"], false, "{waited}");
+    assert!(waited["note"].as_str().is_some_and(|n| n.contains("stop_execution")), "{waited}");
+    let running = s.ok("list_executions", json!({"workflow_id": id, "status": waited["status"]})).await;
+    assert_eq!(running["executions"][0]["id"], exec.as_str(), "{running}");
+    let stopped = s.ok("stop_execution", json!({"id": exec})).await;
+    assert_eq!(stopped["status"], "canceled", "{stopped}");
+    let after = s.ok("get_execution", json!({"id": exec, "mode": "preview"})).await;
+    assert_eq!(after["status"], "canceled", "{after}");
+    s.ok("delete_workflow", json!({"id": id})).await;
+}
