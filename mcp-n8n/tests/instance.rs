@@ -164,3 +164,42 @@ async fn resources_and_prompts() {
     assert!(p.to_string().contains("validate_workflow"));
     s.ok("delete_workflow", json!({"id": id})).await;
 }
+
+/// Every tool outside the workflow life cycle (which tests/flow.rs runs on every
+/// transport) called once over stdio and over HTTP, with its expected outcome.
+#[tokio::test]
+async fn every_other_tool_answers_over_stdio_and_http() {
+    let calls = [
+        ("health", json!({}), true),
+        ("list_workflows", json!({"limit": 2}), true),
+        ("list_executions", json!({"limit": 2}), true),
+        ("list_tags", json!({"limit": 2}), true),
+        ("list_users", json!({}), true),
+        ("list_credentials", json!({"limit": 2}), true),
+        ("list_data_tables", json!({"limit": 2}), true),
+        ("search_nodes", json!({"query": "set"}), true),
+        ("describe_node", json!({"type": "n8n-nodes-base.set"}), true),
+        ("validate_workflow", json!({"workflow": {"nodes": [], "connections": {}}}), true),
+        ("credential_schema", json!({"type": "httpHeaderAuth"}), true),
+        ("security_audit", json!({"categories": ["nodes"]}), true),
+        ("list_variables", json!({}), false),
+        ("list_projects", json!({}), false),
+        ("update_variable", json!({"id": "abc", "key": "K", "value": "v"}), false),
+        ("delete_variable", json!({"id": "abc"}), false),
+        ("read_data_table_rows", json!({"id": "AAAAAAAAAAAAAAAA"}), false),
+        ("get_execution", json!({"id": "999999999"}), false),
+        ("retry_execution", json!({"id": "999999999"}), false),
+    ];
+    for transport in [Transport::Stdio, Transport::Http] {
+        let s = writer().start(transport).await;
+        assert_eq!(s.tool_names().await.len(), 45);
+        for (tool, args, ok) in &calls {
+            if *ok {
+                s.ok(tool, args.clone()).await;
+            } else {
+                let err = s.fails(tool, args.clone()).await;
+                assert!(err.contains("licence") || err.contains("not found"), "{tool}: {err}");
+            }
+        }
+    }
+}
