@@ -4,9 +4,12 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
+
 use common::{unique, webhook_workflow, writer};
+use mcp_core::client::{ClientOptions, NotificationHandler};
 use mcp_core::testing::TRANSPORTS;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn a_workflow_from_creation_to_deletion() {
@@ -150,7 +153,17 @@ async fn run_by_id_waits_and_retry_and_stop() {
 
 #[tokio::test]
 async fn a_running_execution_is_watched_then_stopped() {
-    let s = writer().start(mcp_core::testing::Transport::Http).await;
+    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = seen.clone();
+    let handler: NotificationHandler = Arc::new(move |n| {
+        if n.method == "notifications/progress"
+            && let Ok(mut seen) = sink.lock()
+        {
+            seen.push(n.params.clone().map(Value::Object).unwrap_or_default());
+        }
+    });
+    let options = ClientOptions { on_notification: Some(handler), ..Default::default() };
+    let s = writer().options(options).start(mcp_core::testing::Transport::Http).await;
     let name = unique("slow");
     let nodes = json!([
         {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
@@ -164,8 +177,13 @@ async fn a_running_execution_is_watched_then_stopped() {
         .to_string();
     let started = s.ok("run_workflow", json!({"id": id})).await;
     let exec = started["execution_id"].as_str().expect("execution id").to_string();
-    let waited = s.ok("wait_execution", json!({"id": exec, "timeout_secs": 2})).await;
+    let params = json!({"name": "wait_execution", "arguments": {"id": exec, "timeout_secs": 2}, "_meta": {"progressToken": "w-1"}});
+    let result = s.client.request("tools/call", params.as_object().cloned().unwrap_or_default()).await.expect("wait");
+    let waited = result["structuredContent"].clone();
     assert_eq!(waited["finished"], false, "{waited}");
+    let progress = seen.lock().map(|p| p.clone()).unwrap_or_default();
+    assert!(!progress.is_empty(), "no progress notifications while waiting");
+    assert!(progress.iter().all(|p| p["progressToken"] == "w-1" && p["total"] == 2.0), "{progress:?}");
     assert!(waited["note"].as_str().is_some_and(|n| n.contains("stop_execution")), "{waited}");
     let running = s.ok("list_executions", json!({"workflow_id": id, "status": waited["status"]})).await;
     assert_eq!(running["executions"][0]["id"], exec.as_str(), "{running}");
