@@ -193,3 +193,28 @@ async fn a_running_execution_is_watched_then_stopped() {
     assert_eq!(after["status"], "canceled", "{after}");
     s.ok("delete_workflow", json!({"id": id})).await;
 }
+
+#[tokio::test]
+async fn the_test_url_answers_while_the_workflow_listens() {
+    let s = writer().start(mcp_core::testing::Transport::Stdio).await;
+    let path = unique("test-hook");
+    let wf = webhook_workflow(&unique("testurl"), &path);
+    let id = s
+        .ok("create_workflow", json!({"name": wf["name"], "nodes": wf["nodes"], "connections": wf["connections"]}))
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    // Unpublished: the test URL answers only once a manual run listens for it.
+    let err = s.fails("run_webhook", json!({"workflow_id": id, "test": true, "body": {"name": "x"}})).await;
+    assert!(err.contains("not registered") && err.contains("run_workflow"), "{err}");
+    let listening = s.ok("run_workflow", json!({"id": id})).await;
+    assert_eq!(listening["waiting_for_webhook"], true, "{listening}");
+    let run = s
+        .ok("run_webhook", json!({"workflow_id": id, "test": true, "body": {"name": "Grace"}, "query": {"q": "1"}}))
+        .await;
+    assert_eq!(run["status"], 200, "{run}");
+    assert_eq!(run["body"]["greeting"], "hello Grace", "{run}");
+    assert!(run["url"].as_str().is_some_and(|u| u.contains("/webhook-test/")));
+    s.ok("delete_workflow", json!({"id": id})).await;
+}
