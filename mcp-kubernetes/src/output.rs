@@ -210,24 +210,26 @@ pub fn document(obj: &Value, json: bool) -> String {
 /// The value at a dotted path (`status.phase`, `spec.containers.image`); through an
 /// array, the path applies to each element. A segment may be a list index (`containers.0`).
 pub fn lookup(v: &Value, path: &str) -> Option<Value> {
-    let mut current = v.clone();
-    for seg in path.split('.').filter(|s| !s.is_empty()) {
-        current = match current {
-            Value::Object(mut map) => map.remove(seg)?,
-            Value::Array(items) => match seg.parse::<usize>() {
-                Ok(i) => items.into_iter().nth(i)?,
-                Err(_) => {
-                    let found: Vec<Value> = items.iter().filter_map(|i| lookup(i, seg)).collect();
-                    if found.is_empty() {
-                        return None;
-                    }
-                    Value::Array(found)
-                }
-            },
-            _ => return None,
-        };
+    let segs: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
+    walk(v, &segs)
+}
+
+/// Walks by reference and clones only what is found (tables look up many cells).
+fn walk(v: &Value, segs: &[&str]) -> Option<Value> {
+    let Some((seg, rest)) = segs.split_first() else {
+        return Some(v.clone());
+    };
+    match v {
+        Value::Object(map) => walk(map.get(*seg)?, rest),
+        Value::Array(items) => match seg.parse::<usize>() {
+            Ok(i) => walk(items.get(i)?, rest),
+            Err(_) => {
+                let found: Vec<Value> = items.iter().filter_map(|i| walk(i, segs)).collect();
+                if found.is_empty() { None } else { Some(Value::Array(found)) }
+            }
+        },
+        _ => None,
     }
-    Some(current)
 }
 
 /// Only the `fields` of `obj`, each under its path.

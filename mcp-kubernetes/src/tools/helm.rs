@@ -263,7 +263,7 @@ async fn release(k: &Clusters, ctx: &Context, args: &ReleaseArgs) -> Result<(Arc
     Ok((cluster, recs))
 }
 
-fn pick<'a>(recs: &'a [Value], revision: Option<i64>) -> Result<&'a Value, ToolError> {
+fn pick(recs: &[Value], revision: Option<i64>) -> Result<&Value, ToolError> {
     match revision {
         Some(rev) => recs
             .iter()
