@@ -78,13 +78,7 @@ fn medians(mut rounds: Vec<Vec<Duration>>) -> Vec<f64> {
 /// CPU time used so far by the threads of this process that are still running (from
 /// Linux's per-thread schedstat; zero elsewhere).
 fn process_cpu() -> Duration {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Duration::ZERO };
-    tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-        .map(Duration::from_nanos)
-        .sum()
+    mcp_bench::cpu_time(std::process::id()).unwrap_or_default()
 }
 
 fn main() -> std::io::Result<()> {

@@ -45,6 +45,10 @@ pub struct Row {
     pub calls_per_sec: f64,
     /// Median time from spawn to the first answer (stdio only).
     pub first_response_ms: Option<f64>,
+    /// The server process's CPU time (all threads, user + system) per call in the
+    /// throughput run, in microseconds. Unlike calls per second, it does not move when the
+    /// client or a neighbour takes the other core, so it is the figure to compare costs by.
+    pub server_cpu_us: Option<f64>,
 }
 
 impl Row {
@@ -55,7 +59,15 @@ impl Row {
             p99_us: micros(percentile(latencies, 0.99)),
             calls_per_sec: calls as f64 / elapsed.as_secs_f64(),
             first_response_ms: None,
+            server_cpu_us: None,
         }
+    }
+
+    /// This row with the server's CPU time per call, from readings of [`cpu_time`] taken
+    /// around the throughput run of `calls`.
+    pub fn with_server_cpu(self, before: Option<Duration>, after: Option<Duration>, calls: usize) -> Self {
+        let server_cpu_us = before.zip(after).map(|(b, a)| micros(a.saturating_sub(b)) / calls as f64);
+        Self { server_cpu_us, ..self }
     }
 }
 
@@ -82,6 +94,19 @@ pub struct Launch {
     pub args: Vec<String>,
     /// Bearer token to send over HTTP and WebSocket.
     pub token: Option<String>,
+}
+
+/// CPU time a process has used so far: the sum over its live threads of the time each has
+/// spent on a CPU (`/proc/PID/task/*/schedstat`, in nanoseconds). Threads that have
+/// exited are not counted; the servers under test keep theirs (workers, the audit writer).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let nanos = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Some(Duration::from_nanos(nanos))
 }
 
 /// A latency percentile (sorts the sample).
@@ -168,6 +193,19 @@ mod tests {
         assert_eq!(percentile(&mut samples, 0.5), Duration::from_micros(51));
         assert_eq!(percentile(&mut samples, 0.99), Duration::from_micros(99));
         assert_eq!(percentile(&mut [], 0.5), Duration::ZERO);
+    }
+
+    #[test]
+    fn cpu_time_grows_with_work() {
+        let me = std::process::id();
+        let before = cpu_time(me).expect("read /proc/self/stat");
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < Duration::from_millis(100) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let after = cpu_time(me).expect("read /proc/self/stat");
+        assert!(after >= before + Duration::from_millis(50), "{before:?} -> {after:?}");
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use mcp_bench::{
-    Era, HANDSHAKE, IN_FLIGHT, Launch, Row, STATELESS, Sizes, contains, echo_request, opening_method, opening_request,
+    Era, HANDSHAKE, IN_FLIGHT, Launch, Row, STATELESS, Sizes, contains, cpu_time, echo_request, opening_method,
+    opening_request,
 };
 
 fn check_answer(body: &[u8]) -> anyhow::Result<()> {
@@ -79,6 +80,10 @@ impl HttpServer {
         Ok(Self { child, addr })
     }
 
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's resident memory, in bytes.
     pub(crate) fn rss_bytes(&self) -> anyhow::Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
@@ -100,11 +105,12 @@ impl Drop for HttpServer {
 
 pub(crate) async fn bench_http(launch: &Launch, era: Era, sizes: &Sizes) -> anyhow::Result<Row> {
     let server = HttpServer::spawn(launch)?;
-    drive_http(server.addr, era, sizes, launch.token.clone()).await
+    drive_http(server.addr, Some(server.pid()), era, sizes, launch.token.clone()).await
 }
 
 pub(crate) async fn drive_http(
     addr: SocketAddr,
+    pid: Option<u32>,
     era: Era,
     sizes: &Sizes,
     token: Option<String>,
@@ -140,6 +146,7 @@ pub(crate) async fn drive_http(
     let session = Arc::new(session);
     let next = Arc::new(AtomicUsize::new(0));
     let total = sizes.pipelined / 4;
+    let cpu_before = pid.and_then(cpu_time);
     let started = Instant::now();
     let workers: Vec<_> = (0..IN_FLIGHT)
         .map(|_| {
@@ -159,7 +166,8 @@ pub(crate) async fn drive_http(
         worker.await??;
     }
     let elapsed = started.elapsed();
-    Ok(Row::measured(&mut latencies, total, elapsed))
+    let cpu_after = pid.and_then(cpu_time);
+    Ok(Row::measured(&mut latencies, total, elapsed).with_server_cpu(cpu_before, cpu_after, total))
 }
 
 /// A free port on loopback.

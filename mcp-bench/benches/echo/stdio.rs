@@ -6,7 +6,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
-use mcp_bench::{Era, IN_FLIGHT, Launch, Row, Sizes, contains, echo_request, opening_request, percentile};
+use mcp_bench::{
+    Era, IN_FLIGHT, Launch, Row, Sizes, contains, cpu_time, echo_request, opening_request, percentile,
+};
 
 fn check_answer(body: &[u8]) -> anyhow::Result<()> {
     mcp_bench::check_answer(body).map_err(anyhow::Error::msg)
@@ -128,6 +130,8 @@ pub(crate) fn bench_stdio(launch: &Launch, era: Era, sizes: &Sizes) -> anyhow::R
         }
         Ok(stdout)
     });
+    let pid = child.id();
+    let cpu_before = cpu_time(pid);
     let started = Instant::now();
     let mut sent = 0;
     while sent < total {
@@ -144,11 +148,12 @@ pub(crate) fn bench_stdio(launch: &Launch, era: Era, sizes: &Sizes) -> anyhow::R
     }
     let stdout = reader.join().map_err(|_| anyhow::anyhow!("reader thread panicked"))??;
     let elapsed = started.elapsed();
+    let cpu_after = cpu_time(pid);
     StdioServer { child, stdin, stdout }.stop();
 
     let first_response = percentile(&mut first_responses, 0.50);
     Ok(Row {
         first_response_ms: Some(first_response.as_secs_f64() * 1e3),
-        ..Row::measured(&mut latencies, total, elapsed)
+        ..Row::measured(&mut latencies, total, elapsed).with_server_cpu(cpu_before, cpu_after, total)
     })
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use futures::{SinkExt, StreamExt};
-use mcp_bench::{Era, IN_FLIGHT, Launch, Row, Sizes, contains, echo_request, opening_request};
+use mcp_bench::{Era, IN_FLIGHT, Launch, Row, Sizes, contains, cpu_time, echo_request, opening_request};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -79,6 +79,7 @@ pub(crate) async fn bench_ws(launch: &Launch, era: Era, sizes: &Sizes) -> anyhow
     let (mut sink, mut stream) = socket.split();
     let window = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let permits = window.clone();
+    let cpu_before = cpu_time(server.pid());
     let started = Instant::now();
     let reader = tokio::spawn(async move {
         let mut seen = 0;
@@ -101,5 +102,6 @@ pub(crate) async fn bench_ws(launch: &Launch, era: Era, sizes: &Sizes) -> anyhow
     }
     reader.await??;
     let elapsed = started.elapsed();
-    Ok(Row::measured(&mut latencies, total, elapsed))
+    let cpu_after = cpu_time(server.pid());
+    Ok(Row::measured(&mut latencies, total, elapsed).with_server_cpu(cpu_before, cpu_after, total))
 }

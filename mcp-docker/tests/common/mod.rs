@@ -7,15 +7,13 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::process::Stdio;
-use std::time::Duration;
-
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{CreateContainerOptions, ListContainersOptions, RemoveContainerOptions};
-use mcp_core::client::{Client, ClientOptions};
-use mcp_core::protocol::{CallToolResult, Content};
-use serde_json::Value;
+use mcp_core::client::ClientOptions;
+use mcp_core::testing::Launcher;
+#[allow(unused_imports)] // each test binary uses some of them
+pub use mcp_core::testing::{Connector, TRANSPORTS, Transport, http_get, text};
 
 /// The test image, imported from Debian's static busybox.
 pub const IMAGE: &str = "mcp-test/busybox:latest";
@@ -117,199 +115,48 @@ pub async fn names_with_label(docker: &Docker, label: &str) -> Vec<String> {
         .collect()
 }
 
-/// How a test reaches the connector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Stdio,
-    Http,
-}
-
-pub const TRANSPORTS: [Transport; 2] = [Transport::Stdio, Transport::Http];
-
-/// A running connector and a client connected to it.
-pub struct Connector {
-    pub client: Client,
-    /// The HTTP server process (stdio servers belong to the client).
-    child: Option<tokio::process::Child>,
-    pub transport: Transport,
-    /// Where the HTTP server listens (`127.0.0.1:PORT`).
-    pub listen: Option<String>,
-}
-
-impl Drop for Connector {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.start_kill();
-        }
-    }
-}
-
-fn command(args: &[&str]) -> tokio::process::Command {
-    command_env(args, &[])
-}
-
-fn command_env(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-docker"));
-    cmd.envs(env.iter().copied());
-    // The tests choose the daemon themselves; the shell's Docker settings must not leak in.
-    cmd.args(args)
-        .env("MCP_LOG_LEVEL", "warn")
+/// The connector with the test's Docker settings only: the shell's `DOCKER_*` variables
+/// and the developer's CLI contexts must not leak in.
+pub fn launcher() -> Launcher {
+    Launcher::new(env!("CARGO_BIN_EXE_mcp-docker"))
         .env_remove("DOCKER_HOST")
         .env_remove("DOCKER_TLS_VERIFY")
         .env_remove("DOCKER_CERT_PATH")
         .env_remove("DOCKER_CONTEXT")
-        .kill_on_drop(true);
-    if !env.iter().any(|(k, _)| *k == "DOCKER_CONFIG") {
-        // Nor the developer's Docker CLI contexts.
-        cmd.env("DOCKER_CONFIG", "/nonexistent/mcp-docker-test");
-    }
-    cmd
+        .env("DOCKER_CONFIG", "/nonexistent/mcp-docker-test")
 }
 
 /// Starts the connector on the test daemon with extra `args`.
 pub async fn start(transport: Transport, args: &[&str]) -> Connector {
-    let host = host();
-    let mut all = vec!["--docker-host", host.as_str()];
-    all.extend_from_slice(args);
-    start_raw(transport, &all).await
+    launcher().args(["--docker-host", &host()]).args(args).start(transport).await
 }
 
 /// [`start`] with client options (a notification handler).
 pub async fn start_with(transport: Transport, args: &[&str], options: ClientOptions) -> Connector {
-    let host = host();
-    let mut all = vec!["--docker-host", host.as_str()];
-    all.extend_from_slice(args);
-    start_raw_with(transport, &all, options).await
+    launcher().args(["--docker-host", &host()]).args(args).options(options).start(transport).await
 }
 
 /// Starts the connector with exactly `args` (no default host).
 pub async fn start_raw(transport: Transport, args: &[&str]) -> Connector {
-    start_raw_with(transport, args, ClientOptions::default()).await
+    launcher().args(args).start(transport).await
 }
 
-/// [`start_raw`] with extra environment variables.
+/// [`start_raw`] with extra environment variables (set after the defaults, so they win).
 pub async fn start_raw_env(transport: Transport, args: &[&str], env: &[(&str, &str)]) -> Connector {
-    start_raw_full(transport, args, env, ClientOptions::default()).await
-}
-
-async fn start_raw_with(transport: Transport, args: &[&str], options: ClientOptions) -> Connector {
-    start_raw_full(transport, args, &[], options).await
-}
-
-async fn start_raw_full(
-    transport: Transport,
-    args: &[&str],
-    env: &[(&str, &str)],
-    options: ClientOptions,
-) -> Connector {
-    match transport {
-        Transport::Stdio => {
-            let mut cmd = command_env(args, env);
-            cmd.stderr(Stdio::inherit());
-            let client = Client::connect_stdio(cmd, options).await.expect("connect over stdio");
-            Connector { client, child: None, transport, listen: None }
-        }
-        Transport::Http => {
-            let port = free_port();
-            let listen = format!("127.0.0.1:{port}");
-            let mut all = args.to_vec();
-            all.extend_from_slice(&["--transport", "http", "--listen", &listen]);
-            let mut child = command_env(&all, env).stdin(Stdio::null()).spawn().expect("spawn the HTTP server");
-            let endpoint = format!("http://{listen}/mcp");
-            let mut last_error = String::new();
-            for _ in 0..100 {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("the HTTP server exited at start: {status}");
-                }
-                match Client::connect_http(&endpoint, options.clone()).await {
-                    Ok(client) => return Connector { client, child: Some(child), transport, listen: Some(listen) },
-                    Err(e) => last_error = e.to_string(),
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            panic!("the HTTP server did not answer: {last_error}");
-        }
-    }
+    with_env(launcher(), env).args(args).start(transport).await
 }
 
 /// Runs the binary with `args` and returns its exit success and stderr (for
 /// configuration errors, which stop it before it serves).
 pub async fn run_binary(args: &[&str]) -> (bool, String) {
-    run_binary_env(args, &[]).await
+    launcher().args(args).run_to_exit().await
 }
 
 /// [`run_binary`] with extra environment variables.
 pub async fn run_binary_env(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
-    let output = command_env(args, env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .await
-        .expect("run the binary");
-    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+    with_env(launcher(), env).args(args).run_to_exit().await
 }
 
-/// A plain HTTP GET on loopback: the status code and body.
-pub async fn http_get(addr: &str, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("read");
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
-}
-
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-impl Connector {
-    /// Calls a tool; the result may be an error result (`isError`).
-    pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
-        self.client.call_tool(tool, args).await.unwrap_or_else(|e| panic!("{tool} over {:?}: {e}", self.transport))
-    }
-
-    /// Calls a tool that must succeed; returns its structured content.
-    pub async fn ok(&self, tool: &str, args: Value) -> Value {
-        let result = self.call(tool, args.clone()).await;
-        assert!(!result.is_error, "{tool}({args}) over {:?} failed: {}", self.transport, text(&result));
-        result.structured_content.clone().unwrap_or(Value::Null)
-    }
-
-    /// Calls a tool that must succeed; returns its text and structured content.
-    pub async fn ok_text(&self, tool: &str, args: Value) -> (String, Value) {
-        let result = self.call(tool, args.clone()).await;
-        assert!(!result.is_error, "{tool}({args}) over {:?} failed: {}", self.transport, text(&result));
-        (text(&result), result.structured_content.clone().unwrap_or(Value::Null))
-    }
-
-    /// Calls a tool that must fail; returns its error text.
-    pub async fn fails(&self, tool: &str, args: Value) -> String {
-        let result = self.call(tool, args.clone()).await;
-        assert!(result.is_error, "{tool}({args}) over {:?} should have failed: {}", self.transport, text(&result));
-        text(&result)
-    }
-
-    /// The names of the tools listed.
-    pub async fn tool_names(&self) -> Vec<String> {
-        self.client.list_tools().await.expect("tools/list").into_iter().map(|t| t.name).collect()
-    }
-}
-
-/// All the text of a result.
-pub fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| match c {
-            Content::Text { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+fn with_env(launcher: Launcher, env: &[(&str, &str)]) -> Launcher {
+    env.iter().fold(launcher, |l, (k, v)| l.env(k, v))
 }
