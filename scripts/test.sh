@@ -47,5 +47,7 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
     MCP_SERVER_POSTGRES_JS="${MCP_CACHE_DIR:-$HOME/.cache/mcp-connectors}/npm/node_modules/@modelcontextprotocol/server-postgres/dist/index.js" \
     cargo bench -p mcp-postgres --bench query -- --quick
   PATH="$NODE_BIN:$PATH" MCP_N8N_REFERENCE_JS="$(n8n_reference_server)" cargo bench -p mcp-n8n --bench n8n -- --quick
+  cargo bench -p mcp-docker --bench list -- --quick
+  cargo bench -p mcp-kubernetes --bench k8s -- --quick
 fi
 echo "all tests passed" >&2
