@@ -1,27 +1,40 @@
-# Shared helpers for the test scripts: free ports, background processes we own, waits.
-# Every process started here is recorded and stopped by PID on exit.
+# Shared helpers for the test scripts and scripts/services.sh: free ports, the services
+# the tests use (PostgreSQL, dockerd with a registry, n8n, nginx), background processes
+# we own, waits. Every process started here is recorded and stopped by PID (or by its
+# pidfile or data directory, for services the tests restart) on exit.
 OWNED_PIDS=()
 OWNED_PG_DATA=()
-OWNED_DOCKERD=()
+OWNED_DOCKER_PIDFILES=()
 OWNED_DOCKER_DIRS=()
+OWNED_N8N_PIDFILES=()
+OWNED_COMPOSE=()
 cleanup_owned() {
+  local pid f
   for pid in "${OWNED_PIDS[@]:-}"; do
     [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
   done
-  # Clusters by data directory: the tests restart them, so their PIDs change.
-  for data in "${OWNED_PG_DATA[@]:-}"; do
-    [ -n "$data" ] && su postgres -c "/usr/lib/postgresql/15/bin/pg_ctl -D $data -m immediate stop" >/dev/null 2>&1 || true
+  # n8n and dockerd by pidfile: the tests restart them, so their PIDs change.
+  for f in "${OWNED_N8N_PIDFILES[@]:-}" "${OWNED_DOCKER_PIDFILES[@]:-}"; do
+    [ -n "$f" ] && [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || continue
+    # Give it time to stop (dockerd stops its containers and containerd).
+    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null && sleep 0.1 || break; done
   done
-  # dockerd got SIGTERM above; give it time to stop its containers and containerd.
-  for pid in "${OWNED_DOCKERD[@]:-}"; do
-    for _ in $(seq 1 100); do [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && sleep 0.1 || break; done
+  # Clusters by data directory, for the same reason.
+  for f in "${OWNED_PG_DATA[@]:-}"; do
+    [ -n "$f" ] && su postgres -c "/usr/lib/postgresql/15/bin/pg_ctl -D $f -m immediate stop" >/dev/null 2>&1 || true
   done
-  # Then its directory (images, containers, registry data), unless it is still mounted.
-  for dir in "${OWNED_DOCKER_DIRS[@]:-}"; do
-    [ -n "$dir" ] && ! grep -q " $dir/" /proc/self/mounts && rm -rf "$dir" || true
+  for f in "${OWNED_COMPOSE[@]:-}"; do
+    [ -n "$f" ] && docker compose -f "$f" -p mcp-connectors down -v >/dev/null 2>&1 || true
+  done
+  # Then dockerd's directory (images, containers, registry data), unless still mounted.
+  for f in "${OWNED_DOCKER_DIRS[@]:-}"; do
+    [ -n "$f" ] && ! grep -q " $f/" /proc/self/mounts && rm -rf "$f" || true
   done
 }
 trap cleanup_owned EXIT
+MCP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -39,18 +52,35 @@ wait_http() {
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
-# start_postgres: installs PostgreSQL 15 and HypoPG from Debian's packages when missing,
-# starts a throwaway cluster (trust auth, loopback, a free port, pg_stat_statements
-# preloaded) and exports MCP_POSTGRES_TEST_URL, MCP_POSTGRES_TEST_DATA (its data
-# directory), MCP_POSTGRES_TEST_BIN (its bin directory) and MCP_POSTGRES_TEST_OPTS (its
-# server options, to start it again) and MCP_POSTGRES_TEST_CA (the CA that signed its TLS
-# certificate) for the tests.
+# apt_install PACKAGE...: installs Debian packages without starting their services
+# (a package such as nginx would otherwise start on port 80 of every interface).
+apt_install() {
+  local policy=/usr/sbin/policy-rc.d made=""
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made=1; fi
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  local rc=$?
+  [ -n "$made" ] && rm -f "$policy"
+  return $rc
+}
+
+# start_postgres: a PostgreSQL for the tests. One given by MCP_TEST_DATABASE_URL is used
+# as it is. Otherwise it installs PostgreSQL 15 and HypoPG from Debian's packages when
+# missing, starts a throwaway cluster (trust auth, loopback, a free port,
+# pg_stat_statements preloaded, TLS with a throwaway CA) and exports
+# MCP_TEST_DATABASE_URL, plus what the restart and TLS tests need:
+# MCP_POSTGRES_TEST_DATA (its data directory), MCP_POSTGRES_TEST_BIN (its bin
+# directory), MCP_POSTGRES_TEST_OPTS (its server options, to start it again) and
+# MCP_POSTGRES_TEST_CA (the CA that signed its certificate).
 start_postgres() {
+  if [ -n "${MCP_TEST_DATABASE_URL:-}" ]; then
+    step "PostgreSQL: using MCP_TEST_DATABASE_URL"
+    return 0
+  fi
   local bin=/usr/lib/postgresql/15/bin
   if [ ! -x "$bin/initdb" ] || [ ! -f /usr/share/postgresql/15/extension/hypopg.control ]; then
     step "installing PostgreSQL 15 and HypoPG"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-15-hypopg >/dev/null
+    apt_install postgresql-15 postgresql-15-hypopg
   fi
   local dir port
   dir=$(mktemp -d /tmp/mcp-pg.XXXXXX)
@@ -71,70 +101,87 @@ start_postgres() {
   opts="$opts -c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
   su postgres -c "$bin/pg_ctl -D $dir/data -l $dir/log -w start -o '$opts'" >/dev/null
   OWNED_PG_DATA+=("$dir/data")
-  export MCP_POSTGRES_TEST_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  export MCP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
   export MCP_POSTGRES_TEST_DATA="$dir/data"
   export MCP_POSTGRES_TEST_BIN="$bin"
   export MCP_POSTGRES_TEST_OPTS="$opts"
   export MCP_POSTGRES_TEST_CA="$dir/ca.crt"
 }
 
-# start_docker: installs Debian's docker.io and busybox-static when missing, starts a
-# private dockerd (its own socket, data root, exec root and pidfile under a temp dir; no
-# bridge, no iptables: containers run with --network none), imports the test image
-# mcp-test/busybox:latest from the static busybox, starts a registry on loopback holding
-# it as mcp-test/busybox:1, and exports MCP_DOCKER_TEST_HOST (unix://...),
-# MCP_DOCKER_TEST_REGISTRY (127.0.0.1:PORT) and MCP_DOCKER_TEST_DIR for the tests.
-# Stopped by PID at exit.
+# start_docker: a Docker engine for the tests, with the test image and a registry. An
+# engine given by DOCKER_HOST is used as it is (the image is imported into it when
+# missing). Otherwise it installs Debian's docker.io and busybox-static when missing and
+# starts a private dockerd (its own socket, data root, exec root and pidfile under a temp
+# dir; no bridge, no iptables: containers run with --network none). Either way it
+# imports the test image mcp-test/busybox:latest from the static busybox and, unless
+# MCP_TEST_DOCKER_REGISTRY names one, starts a registry on loopback holding it as
+# mcp-test/busybox:1. Exports DOCKER_HOST (unix://...), MCP_TEST_DOCKER_REGISTRY
+# (127.0.0.1:PORT), and for a private dockerd MCP_TEST_DOCKER_START (a script that starts
+# the same daemon again, in the background) and MCP_TEST_DOCKER_PIDFILE (its PID).
 start_docker() {
   if ! command -v dockerd >/dev/null || [ ! -x /bin/busybox ] || ! command -v ps >/dev/null; then
     step "installing docker.io and busybox-static"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io busybox-static procps >/dev/null
+    apt_install docker.io busybox-static procps
   fi
-  if ! command -v docker-registry >/dev/null; then
-    step "installing docker-registry"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null
-  fi
-  local dir sock
+  local dir
   dir=$(mktemp -d /tmp/mcp-docker.XXXXXX)
-  sock="$dir/docker.sock"
-  dockerd --host "unix://$sock" --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/docker.pid" \
-    --bridge=none --iptables=false --ip6tables=false >"$dir/dockerd.log" 2>&1 &
-  local pid=$!
-  OWNED_PIDS+=("$pid")
-  OWNED_DOCKERD+=("$pid")
   OWNED_DOCKER_DIRS+=("$dir")
-  for _ in $(seq 1 300); do
-    if docker -H "unix://$sock" version >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$pid" 2>/dev/null; then cat "$dir/dockerd.log" >&2; echo "dockerd exited at start" >&2; return 1; fi
-    sleep 0.1
-  done
-  docker -H "unix://$sock" version >/dev/null || { tail -20 "$dir/dockerd.log" >&2; return 1; }
-  local root="$dir/busybox-root"
-  mkdir -p "$root/bin"
-  cp /bin/busybox "$root/bin/"
-  for a in sh ls echo cat sleep env head yes true false mkdir rm touch; do ln -s busybox "$root/bin/$a"; done
-  tar -C "$root" -c . | docker -H "unix://$sock" import - mcp-test/busybox:latest >/dev/null
-  # A real registry on loopback for pull/push (127.0.0.0/8 registries are trusted over
-  # plain HTTP by default), holding the test image as mcp-test/busybox:1.
-  local rport
-  rport=$(free_port)
-  cat >"$dir/registry.yml" <<YML
+  if [ -n "${DOCKER_HOST:-}" ]; then
+    step "Docker: using DOCKER_HOST=$DOCKER_HOST"
+    docker version >/dev/null || { echo "DOCKER_HOST=$DOCKER_HOST does not answer" >&2; return 1; }
+  else
+    local sock="$dir/docker.sock"
+    # The start command as a script, so that a test can stop dockerd (by the PID in the
+    # pidfile, which dockerd writes itself) and start the very same daemon again.
+    cat >"$dir/start-dockerd.sh" <<SH
+#!/usr/bin/env bash
+nohup dockerd --host "unix://$sock" --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/docker.pid" \\
+  --bridge=none --iptables=false --ip6tables=false >>"$dir/dockerd.log" 2>&1 </dev/null &
+SH
+    chmod +x "$dir/start-dockerd.sh"
+    OWNED_DOCKER_PIDFILES+=("$dir/docker.pid")
+    "$dir/start-dockerd.sh"
+    for _ in $(seq 1 300); do
+      if docker -H "unix://$sock" version >/dev/null 2>&1; then break; fi
+      sleep 0.1
+    done
+    docker -H "unix://$sock" version >/dev/null || { tail -20 "$dir/dockerd.log" >&2; echo "dockerd did not start" >&2; return 1; }
+    export DOCKER_HOST="unix://$sock"
+    export MCP_TEST_DOCKER_START="$dir/start-dockerd.sh"
+    export MCP_TEST_DOCKER_PIDFILE="$dir/docker.pid"
+  fi
+  if ! docker image inspect mcp-test/busybox:latest >/dev/null 2>&1; then
+    local root="$dir/busybox-root"
+    mkdir -p "$root/bin"
+    cp /bin/busybox "$root/bin/"
+    for a in sh ls echo cat sleep env head yes true false mkdir rm touch; do ln -s busybox "$root/bin/$a"; done
+    tar -C "$root" -c . | docker import - mcp-test/busybox:latest >/dev/null
+  fi
+  if [ -z "${MCP_TEST_DOCKER_REGISTRY:-}" ]; then
+    if ! command -v docker-registry >/dev/null; then
+      step "installing docker-registry"
+      apt_install docker-registry
+    fi
+    # A real registry on loopback for pull/push (127.0.0.0/8 registries are trusted over
+    # plain HTTP by default).
+    local rport
+    rport=$(free_port)
+    cat >"$dir/registry.yml" <<YML
 version: 0.1
 storage: {filesystem: {rootdirectory: $dir/registry-data}, delete: {enabled: true}}
 http: {addr: 127.0.0.1:$rport}
 log: {level: warn}
 YML
-  docker-registry serve "$dir/registry.yml" >"$dir/registry.log" 2>&1 &
-  OWNED_PIDS+=("$!")
-  wait_http "http://127.0.0.1:$rport/v2/"
-  docker -H "unix://$sock" tag mcp-test/busybox:latest "127.0.0.1:$rport/mcp-test/busybox:1"
-  docker -H "unix://$sock" push "127.0.0.1:$rport/mcp-test/busybox:1" >/dev/null
-  docker -H "unix://$sock" rmi "127.0.0.1:$rport/mcp-test/busybox:1" >/dev/null
-  export MCP_DOCKER_TEST_HOST="unix://$sock"
-  export MCP_DOCKER_TEST_REGISTRY="127.0.0.1:$rport"
-  export MCP_DOCKER_TEST_DIR="$dir"
+    docker-registry serve "$dir/registry.yml" >"$dir/registry.log" 2>&1 </dev/null &
+    OWNED_PIDS+=("$!")
+    wait_http "http://127.0.0.1:$rport/v2/"
+    export MCP_TEST_DOCKER_REGISTRY="127.0.0.1:$rport"
+  fi
+  # The registry holds the test image as mcp-test/busybox:1 (pull tests start from it).
+  local ref="$MCP_TEST_DOCKER_REGISTRY/mcp-test/busybox:1"
+  docker tag mcp-test/busybox:latest "$ref"
+  docker push "$ref" >/dev/null
+  docker rmi "$ref" >/dev/null
 }
 
 # start_n8n: installs n8n 2.41.1 (and the node 24 it needs, from the npm package
@@ -147,21 +194,10 @@ YML
 # writes n8n's PID). An instance already given by MCP_TEST_N8N_URL and
 # MCP_TEST_N8N_API_KEY is reused. Stopped by PID at exit (read from the pidfile: tests
 # restart it).
-OWNED_N8N_PIDFILES=()
-stop_owned_n8n() {
-  local f pid
-  for f in "${OWNED_N8N_PIDFILES[@]:-}"; do
-    [ -n "$f" ] && [ -f "$f" ] || continue
-    pid=$(cat "$f")
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || continue
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null && sleep 0.1 || break; done
-  done
-}
-trap 'stop_owned_n8n; cleanup_owned' EXIT
 
 start_n8n() {
   if [ -n "${MCP_TEST_N8N_URL:-}" ] && [ -n "${MCP_TEST_N8N_API_KEY:-}" ]; then
-    step "n8n: reusing $MCP_TEST_N8N_URL"
+    step "n8n: using MCP_TEST_N8N_URL"
     return 0
   fi
   local cache=${MCP_CACHE_DIR:-$HOME/.cache/mcp-connectors}
@@ -212,15 +248,28 @@ SH
   mkdir -p "$dir/home"
   OWNED_N8N_PIDFILES+=("$dir/n8n.pid")
   "$dir/start.sh"
-  local url="http://127.0.0.1:$port"
-  local ready=""
+  n8n_wait_ready "http://127.0.0.1:$port" "$dir/n8n.pid" || { tail -30 "$dir/n8n.log" >&2; return 1; }
+  n8n_setup "http://127.0.0.1:$port" "$dir" || return 1
+  export MCP_TEST_N8N_START="$dir/start.sh"
+  export MCP_TEST_N8N_PIDFILE="$dir/n8n.pid"
+}
+
+# n8n_wait_ready URL [PIDFILE]: waits (up to 120 s) until n8n answers ready.
+n8n_wait_ready() {
   for _ in $(seq 1 1200); do
-    if curl -sf --max-time 1 "$url/healthz/readiness" 2>/dev/null | grep -q '"ok"'; then ready=1; break; fi
-    if ! kill -0 "$(cat "$dir/n8n.pid")" 2>/dev/null; then break; fi
+    if curl -sf --max-time 1 "$1/healthz/readiness" 2>/dev/null | grep -q '"ok"'; then return 0; fi
+    if [ -n "${2:-}" ] && ! kill -0 "$(cat "$2" 2>/dev/null)" 2>/dev/null; then break; fi
     sleep 0.1
   done
-  if [ -z "$ready" ]; then tail -30 "$dir/n8n.log" >&2; echo "n8n did not become ready" >&2; return 1; fi
-  local email=owner@mcp.test password=Mcp-test-pass1 jar="$dir/cookies"
+  echo "n8n at $1 did not become ready" >&2
+  return 1
+}
+
+# n8n_setup URL DIR: sets up a fresh instance's owner and an API key with every scope,
+# headlessly, and exports MCP_TEST_N8N_URL, MCP_TEST_N8N_API_KEY, MCP_TEST_N8N_EMAIL and
+# MCP_TEST_N8N_PASSWORD.
+n8n_setup() {
+  local url=$1 email=owner@mcp.test password=Mcp-test-pass1 jar="$2/cookies"
   curl -sf -o /dev/null -H 'content-type: application/json' "$url/rest/owner/setup" \
     -d "{\"email\":\"$email\",\"firstName\":\"Test\",\"lastName\":\"Owner\",\"password\":\"$password\"}" ||
     { echo "n8n owner setup failed" >&2; return 1; }
@@ -237,8 +286,78 @@ SH
   export MCP_TEST_N8N_API_KEY="$key"
   export MCP_TEST_N8N_EMAIL="$email"
   export MCP_TEST_N8N_PASSWORD="$password"
-  export MCP_TEST_N8N_START="$dir/start.sh"
-  export MCP_TEST_N8N_PIDFILE="$dir/n8n.pid"
+}
+
+# ensure_nginx: installs Debian's nginx when missing (not started: the scale-out test
+# runs its own on loopback) and exports MCP_TEST_NGINX, its binary.
+ensure_nginx() {
+  if [ -z "${MCP_TEST_NGINX:-}" ]; then
+    if [ ! -x /usr/sbin/nginx ]; then
+      step "installing nginx"
+      apt_install nginx
+    fi
+    export MCP_TEST_NGINX=/usr/sbin/nginx
+  fi
+}
+
+# compose_usable: true when `docker compose` runs against an engine that can pull the
+# compose file's images (so not on these machines, which have no internet).
+compose_usable() {
+  [ "${MCP_SERVICES_NO_COMPOSE:-0}" != 1 ] || return 1
+  command -v docker >/dev/null && docker compose version >/dev/null 2>&1 || return 1
+  timeout 300 docker compose -f "$MCP_ROOT/docker-compose.yml" -p mcp-connectors pull -q >/dev/null 2>&1
+}
+
+# start_compose: PostgreSQL, n8n and the registry from docker-compose.yml (fixed
+# loopback ports), with the n8n owner and key set up as for a native instance. The
+# engine itself (DOCKER_HOST or the default socket) is the one the Docker tests use.
+start_compose() {
+  step "services from docker-compose.yml"
+  docker compose -f "$MCP_ROOT/docker-compose.yml" -p mcp-connectors up -d --wait || return 1
+  OWNED_COMPOSE+=("$MCP_ROOT/docker-compose.yml")
+  if [ -z "${MCP_TEST_DATABASE_URL:-}" ]; then
+    export MCP_TEST_DATABASE_URL="postgres://postgres:postgres@127.0.0.1:55432/postgres"
+  fi
+  if [ -z "${MCP_TEST_DOCKER_REGISTRY:-}" ]; then export MCP_TEST_DOCKER_REGISTRY=127.0.0.1:5000; fi
+  if [ -z "${MCP_TEST_N8N_URL:-}" ] || [ -z "${MCP_TEST_N8N_API_KEY:-}" ]; then
+    local dir
+    dir=$(mktemp -d /tmp/mcp-n8n.XXXXXX)
+    n8n_wait_ready http://127.0.0.1:5678 && n8n_setup http://127.0.0.1:5678 "$dir" || return 1
+  fi
+  if [ -z "${DOCKER_HOST:-}" ]; then
+    DOCKER_HOST=$(docker context inspect --format '{{.Endpoints.docker.Host}}' 2>/dev/null || echo unix:///var/run/docker.sock)
+    export DOCKER_HOST
+  fi
+}
+
+# start_services: every service the tests read, through one mechanism: what the
+# environment already names is used as it is; otherwise docker compose where it can
+# pull; otherwise native processes from Debian's packages and npm. Then nginx for the
+# scale-out test.
+start_services() {
+  if [ -z "${MCP_TEST_DATABASE_URL:-}" ] || [ -z "${MCP_TEST_N8N_URL:-}" ] || [ -z "${MCP_TEST_DOCKER_REGISTRY:-}" ]; then
+    if compose_usable; then start_compose || return 1; fi
+  fi
+  step "PostgreSQL"
+  start_postgres || return 1
+  step "Docker engine and registry"
+  start_docker || return 1
+  step "n8n"
+  start_n8n || return 1
+  ensure_nginx || return 1
+}
+
+# The variables the tests read (those set), as `export` lines for a shell to eval.
+SERVICE_VARS=(MCP_TEST_DATABASE_URL MCP_POSTGRES_TEST_DATA MCP_POSTGRES_TEST_BIN MCP_POSTGRES_TEST_OPTS
+  MCP_POSTGRES_TEST_CA DOCKER_HOST MCP_TEST_DOCKER_REGISTRY MCP_TEST_DOCKER_START MCP_TEST_DOCKER_PIDFILE
+  MCP_TEST_N8N_URL MCP_TEST_N8N_API_KEY MCP_TEST_N8N_EMAIL MCP_TEST_N8N_PASSWORD MCP_TEST_N8N_START
+  MCP_TEST_N8N_PIDFILE MCP_TEST_KUBECONFIG MCP_TEST_NGINX)
+services_env() {
+  local v
+  for v in "${SERVICE_VARS[@]}"; do
+    [ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}"
+  done
+  [ -n "${MCP_TEST_KUBECONFIG:-}" ] || echo "# MCP_TEST_KUBECONFIG unset: the Kubernetes tests use their in-process fake API server"
 }
 
 # n8n_reference_server: installs @leonardsellem/n8n-mcp-server 0.1.8 (the node n8n MCP

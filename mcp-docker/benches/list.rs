@@ -4,7 +4,7 @@
 //! Also the binary's startup time (spawn to the first answer) and idle memory.
 //!
 //! ```sh
-//! MCP_DOCKER_TEST_HOST=unix://... cargo bench -p mcp-docker --bench list -- [--quick]
+//! DOCKER_HOST=unix://... cargo bench -p mcp-docker --bench list -- [--quick]
 //! ```
 //!
 //! Target: mcp-docker at most 1.2x bollard on both cases (the daemon's own work
@@ -26,8 +26,7 @@ use serde_json::json;
 const CONTAINERS: usize = 100;
 
 fn host() -> anyhow::Result<String> {
-    std::env::var("MCP_DOCKER_TEST_HOST")
-        .context("MCP_DOCKER_TEST_HOST is not set: `source scripts/lib.sh; start_docker`")
+    std::env::var("DOCKER_HOST").context("DOCKER_HOST is not set: `eval \"$(scripts/services.sh up)\"`")
 }
 
 fn label() -> String {

@@ -4,7 +4,7 @@
 //! alternate between them so that a noisy machine slows all of them alike.
 //!
 //! ```sh
-//! MCP_POSTGRES_TEST_URL=postgres://... cargo bench -p mcp-postgres --bench query -- [--quick]
+//! MCP_TEST_DATABASE_URL=postgres://... cargo bench -p mcp-postgres --bench query -- [--quick]
 //! ```
 //!
 //! Cases: a point select by primary key, and a 10,000-row select of five typed columns.
@@ -106,7 +106,8 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
-    let url = std::env::var("MCP_POSTGRES_TEST_URL").context("set MCP_POSTGRES_TEST_URL to a PostgreSQL to measure")?;
+    let url = std::env::var("MCP_TEST_DATABASE_URL")
+        .context("set MCP_TEST_DATABASE_URL to a PostgreSQL to measure (scripts/services.sh)")?;
     // The same transport for all three: the npm server's driver does not use TLS unless told.
     let url = if url.contains("sslmode=") {
         url

@@ -1,12 +1,12 @@
 //! Test support: the real dockerd the test command started, the connector spawned as a
 //! real process, and mcp-core's client speaking to it over stdio or HTTP.
 //!
-//! The daemon comes from MCP_DOCKER_TEST_HOST (scripts/test.sh starts a private one with
-//! `start_docker` from scripts/lib.sh, which also imports the image `mcp-test/busybox`).
+//! The daemon comes from DOCKER_HOST (scripts/services.sh starts a private one and prints
+//! it, with the image `mcp-test/busybox` imported; scripts/test.sh does the same). The
+//! connector gets it explicitly with --docker-host, never from its environment.
 //! Each test names its containers with its own tag and the process id, and removes them.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{CreateContainerOptions, ListContainersOptions, RemoveContainerOptions};
@@ -14,6 +14,7 @@ use mcp_core::client::ClientOptions;
 use mcp_core::testing::Launcher;
 #[allow(unused_imports)] // each test binary uses some of them
 pub use mcp_core::testing::{Connector, TRANSPORTS, Transport, http_get, text};
+use std::collections::HashMap;
 
 /// The test image, imported from Debian's static busybox.
 pub const IMAGE: &str = "mcp-test/busybox:latest";
@@ -22,10 +23,10 @@ pub const TEST_LABEL: &str = "mcp-docker-test";
 
 /// The test daemon's URL.
 pub fn host() -> String {
-    std::env::var("MCP_DOCKER_TEST_HOST").unwrap_or_else(|_| {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| {
         panic!(
-            "MCP_DOCKER_TEST_HOST is not set: run scripts/test.sh, or in a shell \
-             `source scripts/lib.sh; start_docker` (it exports the variable)"
+            "DOCKER_HOST is not set: run scripts/test.sh, or in a shell \
+             `eval \"$(scripts/services.sh up)\"` (it exports the variable)"
         )
     })
 }
@@ -39,8 +40,8 @@ pub async fn admin() -> Docker {
 
 /// The test registry (`127.0.0.1:PORT`), holding `mcp-test/busybox:1`.
 pub fn registry() -> String {
-    std::env::var("MCP_DOCKER_TEST_REGISTRY")
-        .unwrap_or_else(|_| panic!("MCP_DOCKER_TEST_REGISTRY is not set: start_docker in scripts/lib.sh starts one"))
+    std::env::var("MCP_TEST_DOCKER_REGISTRY")
+        .unwrap_or_else(|_| panic!("MCP_TEST_DOCKER_REGISTRY is not set: scripts/services.sh starts one"))
 }
 
 /// A container name unique to this test run and `tag`.

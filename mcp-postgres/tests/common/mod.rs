@@ -2,8 +2,8 @@
 //! a real process, and mcp-core's client speaking to it over stdio, HTTP or WebSocket
 //! (`mcp_core::testing`).
 //!
-//! The database comes from MCP_POSTGRES_TEST_URL (scripts/test.sh starts one; for a
-//! development shell, scripts/postgres.sh). Each test works in schemas of its own.
+//! The database comes from MCP_TEST_DATABASE_URL (scripts/services.sh starts one and
+//! prints it; scripts/test.sh uses the same mechanism). Each test works in schemas of its own.
 #![allow(dead_code)]
 
 use mcp_core::client::ClientOptions;
@@ -15,8 +15,8 @@ use sqlx::{Executor as _, PgPool};
 
 /// The test database's URL.
 pub fn url() -> String {
-    std::env::var("MCP_POSTGRES_TEST_URL").unwrap_or_else(|_| {
-        panic!("MCP_POSTGRES_TEST_URL is not set: run scripts/test.sh, or scripts/postgres.sh for a dev database")
+    std::env::var("MCP_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!("MCP_TEST_DATABASE_URL is not set: run scripts/test.sh, or `eval \"$(scripts/services.sh up)\"`")
     })
 }
 
