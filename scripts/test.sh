@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The project's test command (README "Testing"; .ci/run calls exactly this).
-# Installs what the tests need into $MCP_CACHE_DIR (outside the clone) and starts a
-# throwaway PostgreSQL on loopback, then runs the format and lint gates, the Rust tests,
-# the official conformance suite in both eras, the interop checks against the official
-# tools, and short benchmark runs.
+# Installs what the tests need into $MCP_CACHE_DIR (outside the clone), brings up the
+# services through the one mechanism (scripts/lib.sh's start_services, as
+# scripts/services.sh does: PostgreSQL, dockerd with a registry, n8n, and nginx for the
+# scale-out test; all on loopback, stopped at exit), then runs the format and lint gates,
+# the Rust tests (the connectors' and the integration tests), the official conformance
+# suite in both eras, the interop checks against the official tools, and short benchmark
+# runs.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -14,12 +17,9 @@ export CARGO_INCREMENTAL=0
 step "tools (node 24 and the official MCP test tools, cached)"
 NODE_BIN=$(scripts/setup-tools.sh)
 
-step "PostgreSQL 15 (Debian's packages; a throwaway cluster on loopback)"
-start_postgres
-
-step "Docker engine (Debian's docker.io; a private dockerd on loopback, no bridge)"
-start_docker
-start_n8n
+step "services (scripts/services.sh's mechanism: PostgreSQL, dockerd + registry, n8n, nginx)"
+start_services
+services_env >&2
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -31,7 +31,10 @@ step "cargo build (binaries and examples)"
 cargo build --workspace --all-targets
 
 step "cargo test"
-cargo test --workspace
+cargo test --workspace --exclude integration-tests
+
+step "integration tests (end to end, client configs, faults, load, scale-out)"
+cargo test -p integration-tests -- --nocapture
 
 step "conformance suite (server mode, both eras)"
 scripts/conformance.sh
