@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod output;
 pub mod protocol;
 pub mod security;
 pub mod server;

@@ -1,61 +1,9 @@
 //! Results as the model sees them: a compact text rendering (a `docker ps`-style table,
 //! log lines) plus typed `structuredContent`, and the helpers that keep both bounded.
 
-use mcp_core::protocol::{CallToolResult, Content};
-use mcp_core::server::{IntoToolResult, schema_of};
+pub use mcp_core::output::{Prebuilt, Rendered, clip, one_line, table};
 use schemars::JsonSchema;
 use serde::Serialize;
-
-/// A tool result: `text` for the model to read, `data` as structured content.
-#[derive(Debug)]
-pub struct Rendered<T> {
-    pub text: String,
-    pub data: T,
-}
-
-impl<T: Serialize + JsonSchema> IntoToolResult for Rendered<T> {
-    fn into_tool_result(self) -> CallToolResult {
-        match serde_json::to_value(&self.data) {
-            Ok(value) => CallToolResult {
-                content: vec![Content::text(self.text)],
-                structured_content: Some(value),
-                is_error: false,
-            },
-            Err(e) => CallToolResult::error(format!("could not serialize the result: {e}")),
-        }
-    }
-    fn output_schema() -> Option<serde_json::Value> {
-        Some(schema_of::<T>())
-    }
-}
-
-/// A tool result whose structured content is already a JSON value (an inspect document):
-/// sent as is, without serializing it a second time; `T` only gives the output schema.
-#[derive(Debug)]
-pub struct Prebuilt<T> {
-    pub text: String,
-    pub value: serde_json::Value,
-    pub schema: std::marker::PhantomData<T>,
-}
-
-impl<T: JsonSchema> Prebuilt<T> {
-    pub fn new(text: String, value: serde_json::Value) -> Self {
-        Self { text, value, schema: std::marker::PhantomData }
-    }
-}
-
-impl<T: JsonSchema> IntoToolResult for Prebuilt<T> {
-    fn into_tool_result(self) -> CallToolResult {
-        CallToolResult {
-            content: vec![Content::text(self.text)],
-            structured_content: Some(self.value),
-            is_error: false,
-        }
-    }
-    fn output_schema() -> Option<serde_json::Value> {
-        Some(schema_of::<T>())
-    }
-}
 
 /// Removes what carries no information from an inspect document (null, "", [], {}), so
 /// the model reads only what is set. Zeros and `false` stay: they are values.
@@ -135,54 +83,6 @@ pub fn page<T>(
     let end = offset.min(total) + returned;
     let info = PageInfo { total, offset, returned, truncated: end < total, next_offset: (end < total).then_some(end) };
     (kept, info)
-}
-
-/// A table with aligned columns, as `docker ps` prints it (cells are already one line).
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let last = cells.len().saturating_sub(1);
-        for (i, cell) in cells.iter().enumerate() {
-            out.push_str(cell);
-            if i < last {
-                // A row may have more cells than there are headers (ps output): no padding.
-                let width = widths.get(i).copied().unwrap_or(0);
-                let pad = width.saturating_sub(cell.chars().count()) + 2;
-                out.extend(std::iter::repeat_n(' ', pad));
-            }
-        }
-        out.push('\n');
-    };
-    line(headers.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
-    out
-}
-
-/// `s` cut to at most `max` bytes at a character boundary, with `…` when cut.
-pub fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max.saturating_sub(3);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
-/// One line: newlines and tabs as spaces, so a cell cannot break the table.
-pub fn one_line(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// Bytes as Docker prints them (1000-based, as `docker images` does).

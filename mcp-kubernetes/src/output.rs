@@ -3,34 +3,8 @@
 //! tables for lists, field projection, and the helpers that keep all of it bounded.
 
 use base64::Engine;
-use mcp_core::protocol::{CallToolResult, Content};
-use mcp_core::server::{IntoToolResult, schema_of};
-use schemars::JsonSchema;
-use serde::Serialize;
+pub use mcp_core::output::{Rendered, clip, one_line, table};
 use serde_json::{Map, Value};
-
-/// A tool result: `text` for the model to read, `data` as structured content.
-#[derive(Debug)]
-pub struct Rendered<T> {
-    pub text: String,
-    pub data: T,
-}
-
-impl<T: Serialize + JsonSchema> IntoToolResult for Rendered<T> {
-    fn into_tool_result(self) -> CallToolResult {
-        match serde_json::to_value(&self.data) {
-            Ok(value) => CallToolResult {
-                content: vec![Content::text(self.text)],
-                structured_content: Some(value),
-                is_error: false,
-            },
-            Err(e) => CallToolResult::error(format!("could not serialize the result: {e}")),
-        }
-    }
-    fn output_schema() -> Option<Value> {
-        Some(schema_of::<T>())
-    }
-}
 
 /// Annotations that repeat the object or carry controller bookkeeping a model never
 /// needs (the last-applied one also repeats a Secret's data in clear).
@@ -250,52 +224,6 @@ pub fn cell(v: &Value) -> String {
         other => other.to_string(),
     };
     clip(&one_line(&s), 120)
-}
-
-/// A table with aligned columns, as `kubectl get` prints it.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, c) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let last = cells.len().saturating_sub(1);
-        for (i, c) in cells.iter().enumerate() {
-            out.push_str(c);
-            if i < last {
-                let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(c.chars().count()) + 2;
-                out.extend(std::iter::repeat_n(' ', pad));
-            }
-        }
-        out.push('\n');
-    };
-    line(headers.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
-    out
-}
-
-/// `s` cut to at most `max` bytes at a character boundary, with `…` when cut.
-pub fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max.saturating_sub(3);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
-/// One line: control characters as spaces, so a cell cannot break the table.
-pub fn one_line(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// How long ago an RFC 3339 time was, as kubectl prints it (`5m`, `3h`, `12d`).

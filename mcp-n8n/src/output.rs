@@ -1,23 +1,12 @@
 //! Bounding and cleaning what goes back to the model: byte budgets with a note saying
 //! what was cut and how to get the rest, and redaction of credential-like fields.
 
+pub use mcp_core::output::clip;
 use serde_json::{Map, Value};
 
 /// Field names (exact, besides mcp-core's secret-looking names: password, token,
 /// secret, authorization, api_key, credential, ...) redacted in execution data.
 const EXTRA_SECRET_FIELDS: &[&str] = &["cookie", "set-cookie", "Cookie", "x-n8n-api-key", "x-api-key", "X-API-KEY"];
-
-/// `s` cut to at most `max` bytes at a character boundary, with an ellipsis.
-pub fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while end > 0 && !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
 
 /// A copy of `value` with credential-like fields replaced by `[REDACTED]`.
 pub fn redact(value: &Value) -> Value {

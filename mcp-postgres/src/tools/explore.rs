@@ -11,8 +11,8 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use mcp_core::protocol::{CallToolResult, Content};
-use mcp_core::server::{IntoToolResult, ServerBuilder};
+use mcp_core::output::Rendered;
+use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -187,29 +187,6 @@ async fn typed<T: DeserializeOwned>(tx: &mut Tx, sql: &str, params: &[Value]) ->
         .collect()
 }
 
-/// A result with a readable text and a typed structured content.
-pub(crate) struct Described<T> {
-    pub text: String,
-    pub value: T,
-}
-
-impl<T: Serialize + JsonSchema> IntoToolResult for Described<T> {
-    fn into_tool_result(self) -> CallToolResult {
-        match serde_json::to_value(&self.value) {
-            Ok(value) => CallToolResult {
-                content: vec![Content::text(self.text)],
-                structured_content: Some(value),
-                is_error: false,
-            },
-            Err(e) => CallToolResult::error(format!("could not serialize the result: {e}")),
-        }
-    }
-
-    fn output_schema() -> Option<Value> {
-        Some(mcp_core::server::schema_of::<T>())
-    }
-}
-
 /// `1.5 MB` from bytes, as `pg_size_pretty` would (powers of 1024).
 pub(crate) fn pretty_bytes(bytes: i64) -> String {
     const UNITS: [&str; 5] = ["bytes", "kB", "MB", "GB", "TB"];
@@ -309,7 +286,7 @@ pub async fn list_databases(
     dbs: Arc<Databases>,
     _ctx: Context,
     args: ListDatabasesArgs,
-) -> Result<Described<DatabaseList>, ToolError> {
+) -> Result<Rendered<DatabaseList>, ToolError> {
     let chosen: Vec<Arc<Database>> = match &args.database {
         Some(name) => vec![dbs.get(Some(name))?],
         None => dbs.all().to_vec(),
@@ -354,7 +331,7 @@ pub async fn list_databases(
             }
         }
     }
-    Ok(Described { text, value: DatabaseList { databases } })
+    Ok(Rendered { text, data: DatabaseList { databases } })
 }
 
 async fn describe_server(
@@ -1374,14 +1351,14 @@ pub async fn describe_table(
     dbs: Arc<Databases>,
     ctx: Context,
     args: DescribeTableArgs,
-) -> Result<Described<TableDescription>, ToolError> {
+) -> Result<Rendered<TableDescription>, ToolError> {
     let db = dbs.get(args.database.as_deref())?;
     let mut tx = Tx::begin(&db, Access::ReadOnly, dbs.settings.statement_timeout).await?;
     let scope = Scope::load(&ctx, &mut tx).await?;
     let description = describe_in(&mut tx, &scope, &db.name, args.schema.as_deref(), &args.table, args.detail).await;
     tx.rollback().await?;
     let description = description?;
-    Ok(Described { text: render(&description), value: description })
+    Ok(Rendered { text: render(&description), data: description })
 }
 
 // ---------------------------------------------------------------------------------------
