@@ -68,7 +68,6 @@ impl Values {
             rest = &rest[end + 1..];
         }
         out.push_str(rest);
-        let mut out = out;
         for (placeholder, value) in &self.literals {
             out = out.replace(placeholder, value);
         }
