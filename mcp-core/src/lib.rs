@@ -14,6 +14,7 @@ pub mod server;
 mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 pub mod transport;
 
 pub use server::{Context, Json, Server, ToolError, prompt, resource, resource_template, tool, tool_with};

@@ -75,7 +75,9 @@ fn claims(audience: &str, scope: &str) -> Value {
 }
 
 async fn post_with(url: &str, bearer: &str) -> reqwest::Response {
-    reqwest::Client::new()
+    mcp_core::tls::http_client()
+        .build()
+        .expect("an HTTP client")
         .post(url)
         .bearer_auth(bearer)
         .header("content-type", "application/json")

@@ -63,7 +63,7 @@ fn client_options(era: EraChoice) -> ClientOptions {
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let f = start(authed()).await;
-    let http = reqwest::Client::new();
+    let http = mcp_core::tls::http_client().build().expect("an HTTP client");
     let get = |path: &str| http.get(format!("{}{path}", f.base)).send();
     assert_eq!(get("/healthz").await.expect("healthz").status(), 200);
     assert_eq!(get("/readyz").await.expect("readyz").status(), 200);
@@ -125,7 +125,7 @@ async fn oversized_bodies_get_413_and_idle_sessions_expire() {
     };
     let f = start(config).await;
     let url = format!("{}/mcp", f.base);
-    let http = reqwest::Client::new();
+    let http = mcp_core::tls::http_client().build().expect("an HTTP client");
     let big = json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x".repeat(100_000)}});
     let resp = http
         .post(&url)

@@ -93,7 +93,7 @@ async fn tool_names(client: &Client) -> Vec<String> {
 #[tokio::test]
 async fn missing_or_wrong_tokens_get_401_with_a_challenge() {
     let f = start("").await;
-    let http = reqwest::Client::new();
+    let http = mcp_core::tls::http_client().build().expect("an HTTP client");
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
     for (token, expect_error) in [(None, false), (Some("wrong-token-0123456789"), true)] {

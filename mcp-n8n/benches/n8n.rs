@@ -184,7 +184,11 @@ async fn main() -> anyhow::Result<()> {
         cmd
     };
     let client = Client::connect_stdio(server(), ClientOptions::default()).await?;
-    let direct = Direct { http: reqwest::Client::new(), url: url.clone(), key: key.clone() };
+    let direct = Direct {
+        http: mcp_core::tls::http_client().build().expect("an HTTP client"),
+        url: url.clone(),
+        key: key.clone(),
+    };
     let (ids, exec) = setup(&client, &direct).await?;
     let tag = format!("bench{}", std::process::id() % 1_000_000);
     let iterations = if quick { 20 } else { 200 };

@@ -214,16 +214,8 @@ pub fn normalize_url(url: &str) -> Result<String, String> {
         u = stripped.to_string();
     }
     let parsed = reqwest::Url::parse(&u).map_err(|e| format!("n8n URL `{u}`: {e}"))?;
-    if parsed.scheme() == "https" {
-        // The workspace builds reqwest without TLS (see the README): refuse rather than
-        // fail on the first call.
-        return Err(format!(
-            "n8n URL `{u}`: https is not supported by this build; reach n8n over http on a trusted network or \
-             through a local TLS-terminating proxy"
-        ));
-    }
-    if parsed.scheme() != "http" || parsed.host_str().is_none() {
-        return Err(format!("n8n URL `{u}`: expected http://host:port"));
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!("n8n URL `{u}`: expected https://host[:port] or http://host:port"));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() || parsed.query().is_some() {
         return Err(format!(
@@ -297,7 +289,8 @@ mod tests {
     fn urls_are_normalized() {
         assert_eq!(normalize_url("http://h:5678/api/v1/").as_deref(), Ok("http://h:5678"));
         assert_eq!(normalize_url(" http://n8n.example/x/ ").as_deref(), Ok("http://n8n.example/x"));
-        assert!(normalize_url("https://n8n.example").is_err_and(|e| e.contains("https is not supported")));
+        assert_eq!(normalize_url("https://n8n.example/api/v1/").as_deref(), Ok("https://n8n.example"));
+        assert!(normalize_url("ftp://n8n.example").is_err_and(|e| e.contains("expected https://")));
         assert!(normalize_url("ftp://h").is_err());
         assert!(normalize_url("http://u:p@h").is_err());
         assert!(normalize_url("nonsense").is_err());

@@ -46,7 +46,7 @@ impl N8n {
     pub fn open(settings: Settings) -> Result<Self, String> {
         let mut instances = Vec::new();
         for config in &settings.instances {
-            let http = reqwest::Client::builder()
+            let http = mcp_core::tls::http_client()
                 .connect_timeout(settings.connect_timeout)
                 .timeout(settings.request_timeout)
                 .redirect(reqwest::redirect::Policy::none())
@@ -117,13 +117,23 @@ impl Instance {
         let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
         let status = resp.status();
         let bytes = read_body(resp).await.map_err(|e| self.transport_error(&e))?;
-        let value: Value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        if status.is_success() { Ok(value) } else { Err(self.status_error(status, &method, path, &value)) }
+        let parsed = if bytes.is_empty() { Ok(Value::Null) } else { serde_json::from_slice(&bytes) };
+        match parsed {
+            Ok(value) if status.is_success() => Ok(value),
+            Ok(value) => Err(self.status_error(status, &method, path, &value)),
+            // An answer that is not JSON is not the Public API's (a proxy's page, a
+            // wrong base URL): never read it as an empty result.
+            Err(_) if status.is_success() => Err(ToolError::failed(format!(
+                "n8n instance `{}` answered {method} {path} with a body that is not JSON ({}): is {} the n8n base URL?",
+                self.name(),
+                crate::output::clip(String::from_utf8_lossy(&bytes).trim(), 120),
+                self.config.url
+            ))),
+            Err(_) => {
+                let text = Value::String(String::from_utf8_lossy(&bytes).into_owned());
+                Err(self.status_error(status, &method, path, &text))
+            }
+        }
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ToolError> {
@@ -171,7 +181,15 @@ impl Instance {
         let what = if e.is_timeout() {
             "timed out (see --request-timeout-secs)".to_string()
         } else if e.is_connect() {
-            "is not reachable (connection failed): is n8n running there?".to_string()
+            // A refused TLS handshake is a connect error too: say which, not just "down".
+            let chain = source_chain(e);
+            if chain.contains("certificate") || chain.contains("tls") || chain.contains("TLS") {
+                format!(
+                    "refused the TLS connection: {chain} (for a private CA, point SSL_CERT_FILE at its certificate)"
+                )
+            } else {
+                format!("is not reachable (connection failed: {chain}): is n8n running there?")
+            }
         } else {
             format!("failed: {}", source_chain(e))
         };

@@ -25,8 +25,7 @@ async fn bad_configuration_stops_the_server_with_a_clear_message() {
     let cases: Vec<(Launcher, &str)> = vec![
         (bare(), "no n8n instance"),
         (bare().env("N8N_API_URL", &url), "no API key"),
-        (bare().env("N8N_API_URL", "https://n8n.example").env("N8N_API_KEY", "k"), "https is not supported"),
-        (bare().env("N8N_API_URL", "ftp://x").env("N8N_API_KEY", "k"), "expected http"),
+        (bare().env("N8N_API_URL", "ftp://x").env("N8N_API_KEY", "k"), "expected https://host"),
         (bare().args(["--url", &url, "--api-key-file", "/nonexistent/key"]), "--api-key-file"),
         (bare().env("N8N_API_URL", &url).env("N8N_API_KEY", "k").arg("--max-rows=0"), "--max-rows"),
         (bare().env("N8N_API_URL", &url).env("N8N_API_KEY", "k").arg("--no-such-flag"), "--no-such-flag"),
@@ -80,7 +79,7 @@ async fn a_wrong_key_is_a_clear_401_and_never_echoed() {
 
 /// A key holding only `workflow:read`, made through n8n's internal API as the owner.
 async fn scoped_key(url: &str) -> String {
-    let http = reqwest::Client::new();
+    let http = mcp_core::tls::http_client().build().expect("an HTTP client");
     let login = http
         .post(format!("{url}/rest/login"))
         .header("browser-id", "tests")
@@ -194,4 +193,94 @@ async fn the_tag_scope_hides_and_marks() {
     assert_eq!(tags["tags"], json!([scope]));
     s.ok("delete_workflow", json!({"id": in_id})).await;
     outside.ok("delete_workflow", json!({"id": out_id})).await;
+}
+
+/// An HTTPS endpoint on loopback (`openssl s_server` with a certificate for 127.0.0.1
+/// from a throwaway CA): its URL, the CA file, and the process (killed on drop).
+async fn tls_endpoint(dir: &std::path::Path) -> (String, std::path::PathBuf, tokio::process::Child) {
+    let file = |name: &str| dir.join(name).display().to_string();
+    let (ca, ca_key, cert, key, csr, ext) =
+        (file("ca.pem"), file("ca.key"), file("cert.pem"), file("key.pem"), file("req.csr"), file("ext.cnf"));
+    std::fs::write(&ext, "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").expect("write ext");
+    let steps: [Vec<&str>; 3] = [
+        vec![
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=mcp test CA",
+            "-keyout",
+            &ca_key,
+            "-out",
+            &ca,
+        ],
+        vec!["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", &key, "-out", &csr],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            &ext,
+            "-out",
+            &cert,
+        ],
+    ];
+    for args in steps {
+        let status = tokio::process::Command::new("openssl")
+            .args(&args)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .await
+            .expect("run openssl");
+        assert!(status.success(), "openssl {args:?} failed");
+    }
+    let port = mcp_core::testing::free_port();
+    let server = tokio::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept", &port.to_string(), "-cert", &cert, "-key", &key])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start openssl s_server");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (format!("https://127.0.0.1:{port}"), dir.join("ca.pem"), server)
+}
+
+#[tokio::test]
+async fn https_instances_are_verified_against_the_trust_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (url, ca, _server) = tls_endpoint(dir.path()).await;
+    // Not trusted: the handshake is refused for the certificate, and says so.
+    let s = bare()
+        .env("N8N_API_URL", &url)
+        .env("N8N_API_KEY", "k")
+        .env("SSL_CERT_FILE", "/nonexistent")
+        .start(Transport::Stdio)
+        .await;
+    let err = s.fails("list_workflows", json!({})).await;
+    assert!(err.contains("refused the TLS connection") && err.contains("certificate"), "{err}");
+    // Trusted through SSL_CERT_FILE: TLS succeeds, and what fails is that this server is
+    // not n8n (an HTML status page).
+    let s =
+        bare().env("N8N_API_URL", &url).env("N8N_API_KEY", "k").env("SSL_CERT_FILE", &ca).start(Transport::Stdio).await;
+    let err = s.fails("list_workflows", json!({})).await;
+    assert!(!err.to_lowercase().contains("certificate") && err.contains("not JSON"), "{err}");
 }

@@ -115,7 +115,7 @@ pub(crate) async fn drive_http(
     sizes: &Sizes,
     token: Option<String>,
 ) -> anyhow::Result<Row> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(IN_FLIGHT * 2).build()?;
+    let client = mcp_core::tls::http_client().pool_max_idle_per_host(IN_FLIGHT * 2).build()?;
     let mut session = HttpSession { client, url: format!("http://{addr}/mcp"), era, session_id: None, token };
     let deadline = Instant::now() + Duration::from_secs(10);
     let opening = loop {

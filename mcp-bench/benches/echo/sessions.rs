@@ -12,7 +12,7 @@ use crate::http::HttpServer;
 /// Bytes per idle session: (HTTP sessions, WebSocket connections).
 pub(crate) async fn bench_sessions(launch: &Launch, count: usize) -> anyhow::Result<(f64, f64)> {
     let server = HttpServer::spawn(launch)?;
-    let client = reqwest::Client::new();
+    let client = mcp_core::tls::http_client().build().expect("an HTTP client");
     let url = format!("http://{}/mcp", server.addr);
     let open = || async {
         let mut request = client

@@ -6,9 +6,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
-use mcp_bench::{
-    Era, IN_FLIGHT, Launch, Row, Sizes, contains, cpu_time, echo_request, opening_request, percentile,
-};
+use mcp_bench::{Era, IN_FLIGHT, Launch, Row, Sizes, contains, cpu_time, echo_request, opening_request, percentile};
 
 fn check_answer(body: &[u8]) -> anyhow::Result<()> {
     mcp_bench::check_answer(body).map_err(anyhow::Error::msg)

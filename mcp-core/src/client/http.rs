@@ -112,7 +112,7 @@ impl HttpConn {
             value.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
-        let http = reqwest::Client::builder()
+        let http = crate::tls::http_client()
             .default_headers(headers)
             .build()
             .map_err(|e| ClientError::Transport(e.to_string()))?;

@@ -81,7 +81,12 @@ async fn load_jwks(source: &JwksSource) -> Result<JwkSet, String> {
         JwksSource::File(path) => {
             std::fs::read_to_string(path).map_err(|e| format!("cannot read JWKS {}: {e}", path.display()))?
         }
-        JwksSource::Url(url) => reqwest::get(url)
+        JwksSource::Url(url) => crate::tls::http_client()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot fetch JWKS {url}: {e}"))?
+            .get(url)
+            .send()
             .await
             .and_then(reqwest::Response::error_for_status)
             .map_err(|e| format!("cannot fetch JWKS {url}: {e}"))?
