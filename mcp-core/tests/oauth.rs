@@ -147,7 +147,11 @@ async fn bad_tokens_are_refused_with_the_reason() {
 #[tokio::test]
 async fn the_protected_resource_metadata_names_the_issuer() {
     let url = start().await;
-    let doc: Value = reqwest::get(url.replace("/mcp", "/.well-known/oauth-protected-resource/mcp"))
+    let doc: Value = mcp_core::tls::http_client()
+        .build()
+        .expect("an HTTP client")
+        .get(url.replace("/mcp", "/.well-known/oauth-protected-resource/mcp"))
+        .send()
         .await
         .expect("get")
         .json()
