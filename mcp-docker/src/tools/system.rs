@@ -62,6 +62,8 @@ pub struct HostArgs {
 pub struct Info {
     pub host: String,
     pub name: String,
+    /// `Docker` or `Podman` (its Docker-compatible API), from the version's components.
+    pub engine: String,
     pub server_version: String,
     pub api_version: String,
     pub os: String,
@@ -85,9 +87,12 @@ pub async fn system_info(daemons: Arc<Daemons>, _ctx: Context, args: HostArgs) -
     let client = daemon.client().await?;
     let info = client.info().await.map_err(|e| failed(&daemon, &e, ""))?;
     let version = client.version().await.map_err(|e| failed(&daemon, &e, ""))?;
+    // Podman answers the Docker API too; its version names a "Podman Engine" component.
+    let podman = version.components.iter().flatten().any(|c| c.name.to_lowercase().contains("podman"));
     let out = Info {
         host: daemon.name.clone(),
         name: info.name.unwrap_or_default(),
+        engine: if podman { "Podman" } else { "Docker" }.to_string(),
         server_version: version.version.or(info.server_version).unwrap_or_default(),
         api_version: version.api_version.unwrap_or_default(),
         os: info.operating_system.unwrap_or_default(),
@@ -110,10 +115,11 @@ pub async fn system_info(daemons: Arc<Daemons>, _ctx: Context, args: HostArgs) -
         warnings: info.warnings.unwrap_or_default(),
     };
     let mut text = format!(
-        "Host `{}`: {} — Docker {} (API {}), {} {}, kernel {}\nCPUs {}, memory {}, storage {}, cgroup {}\n\
+        "Host `{}`: {} — {} {} (API {}), {} {}, kernel {}\nCPUs {}, memory {}, storage {}, cgroup {}\n\
          Containers {} ({} running, {} paused, {} stopped), images {}\n",
         out.host,
         out.name,
+        out.engine,
         out.server_version,
         out.api_version,
         out.os,
