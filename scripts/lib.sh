@@ -8,6 +8,7 @@ OWNED_DOCKER_PIDFILES=()
 OWNED_DOCKER_DIRS=()
 OWNED_N8N_PIDFILES=()
 OWNED_COMPOSE=()
+OWNED_PODMAN_DIRS=()
 cleanup_owned() {
   local pid f
   for pid in "${OWNED_PIDS[@]:-}"; do
@@ -27,6 +28,17 @@ cleanup_owned() {
   done
   for f in "${OWNED_COMPOSE[@]:-}"; do
     [ -n "$f" ] && docker compose -f "$f" -p mcp-connectors down -v >/dev/null 2>&1 || true
+  done
+  # Podman's containers outlive its API service (conmon keeps them): remove them, then
+  # its store.
+  for f in "${OWNED_PODMAN_DIRS[@]:-}"; do
+    [ -n "$f" ] || continue
+    CONTAINERS_CONF="$f/containers.conf" podman --root "$f/root" --runroot "$f/run" --storage-driver vfs \
+      rm -af -t 0 >/dev/null 2>&1 || true
+    # conmon lingers a while after each exec session; these are ours (the path is).
+    pkill -f "conmon .*$f/" 2>/dev/null || true
+    sleep 0.2
+    ! grep -q " $f/" /proc/self/mounts && { rm -rf "$f" 2>/dev/null || { sleep 1; rm -rf "$f"; }; } || true
   done
   # Then dockerd's directory (images, containers, registry data), unless still mounted.
   for f in "${OWNED_DOCKER_DIRS[@]:-}"; do
@@ -344,14 +356,53 @@ start_services() {
   start_docker || return 1
   step "n8n"
   start_n8n || return 1
+  step "Podman (its Docker-compatible API)"
+  start_podman || return 1
   ensure_nginx || return 1
+}
+
+# start_podman: Podman's Docker-compatible API, for mcp-docker's Podman test. One given by
+# MCP_TEST_PODMAN_HOST is used as it is. Otherwise it installs Debian's podman when
+# missing and serves a private store (vfs storage, its own root and runroot) on a socket
+# of its own, with the test image imported, and exports MCP_TEST_PODMAN_HOST. No default
+# ulimits: this kernel refuses to raise them, and Podman would for every container.
+start_podman() {
+  if [ -n "${MCP_TEST_PODMAN_HOST:-}" ]; then
+    step "Podman: using MCP_TEST_PODMAN_HOST=$MCP_TEST_PODMAN_HOST"
+    return 0
+  fi
+  command -v podman >/dev/null || { step "installing podman"; apt_install podman || return 1; }
+  local dir
+  dir=$(mktemp -d /tmp/mcp-podman.XXXXXX)
+  OWNED_PODMAN_DIRS+=("$dir")
+  printf '[containers]\ndefault_ulimits = []\n' >"$dir/containers.conf"
+  local podman=(podman --root "$dir/root" --runroot "$dir/run" --storage-driver vfs)
+  CONTAINERS_CONF="$dir/containers.conf" nohup "${podman[@]}" system service --time=0 "unix://$dir/podman.sock" \
+    >"$dir/service.log" 2>&1 </dev/null &
+  OWNED_PIDS+=("$!")
+  for _ in $(seq 1 100); do
+    curl -sf --unix-socket "$dir/podman.sock" http://podman/_ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -sf --unix-socket "$dir/podman.sock" http://podman/_ping >/dev/null || {
+    tail -20 "$dir/service.log" >&2
+    echo "the Podman service did not start" >&2
+    return 1
+  }
+  local root="$dir/busybox-root"
+  mkdir -p "$root/bin"
+  cp /bin/busybox "$root/bin/"
+  for a in sh ls echo cat sleep env; do ln -s busybox "$root/bin/$a"; done
+  tar -C "$root" -c . | CONTAINERS_CONF="$dir/containers.conf" "${podman[@]}" import - mcp-test/busybox:latest \
+    >/dev/null 2>"$dir/import.log" || { cat "$dir/import.log" >&2; return 1; }
+  export MCP_TEST_PODMAN_HOST="unix://$dir/podman.sock"
 }
 
 # The variables the tests read (those set), as `export` lines for a shell to eval.
 SERVICE_VARS=(MCP_TEST_DATABASE_URL MCP_POSTGRES_TEST_DATA MCP_POSTGRES_TEST_BIN MCP_POSTGRES_TEST_OPTS
   MCP_POSTGRES_TEST_CA DOCKER_HOST MCP_TEST_DOCKER_REGISTRY MCP_TEST_DOCKER_START MCP_TEST_DOCKER_PIDFILE
   MCP_TEST_N8N_URL MCP_TEST_N8N_API_KEY MCP_TEST_N8N_EMAIL MCP_TEST_N8N_PASSWORD MCP_TEST_N8N_START
-  MCP_TEST_N8N_PIDFILE MCP_TEST_KUBECONFIG MCP_TEST_NGINX)
+  MCP_TEST_N8N_PIDFILE MCP_TEST_PODMAN_HOST MCP_TEST_KUBECONFIG MCP_TEST_NGINX)
 services_env() {
   local v
   for v in "${SERVICE_VARS[@]}"; do
