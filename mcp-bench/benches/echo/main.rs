@@ -224,6 +224,9 @@ fn main() -> anyhow::Result<()> {
         ),
     ];
     println!();
+    if cfg!(debug_assertions) {
+        println!("(an unoptimized build: a smoke run, whose figures and targets mean nothing)");
+    }
     let mut missed = 0;
     for (label, value, bound, at_least) in checks {
         let Some(value) = value else { continue };
