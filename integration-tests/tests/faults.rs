@@ -267,10 +267,13 @@ async fn a_client_that_disconnects_mid_call_cancels_the_query() {
     let pool = admin().await;
     // Stateless HTTP: closing the response stream is the cancellation (2026-07-28). Not a
     // handshake-era HTTP session: there a dropped stream is not a cancellation (the client
-    // resumes it, or sends notifications/cancelled), so the call rightly runs on. Not
-    // WebSocket yet: dropping mcp-core's WebSocket client leaves its socket open (its
-    // reader task keeps the writer alive), so nothing tells the server the client left.
-    let cases = [(format!("http://{listen}/mcp"), EraChoice::Stateless)];
+    // resumes it, or sends notifications/cancelled), so the call rightly runs on. Over
+    // WebSocket, in both eras: the socket closing is the client leaving.
+    let cases = [
+        (format!("http://{listen}/mcp"), EraChoice::Stateless),
+        (format!("ws://{listen}/ws"), EraChoice::Stateless),
+        (format!("ws://{listen}/ws"), EraChoice::Handshake),
+    ];
     for (i, (url, choice)) in cases.into_iter().enumerate() {
         let client = Client::connect_url(&url, era(choice)).await.unwrap_or_else(|e| panic!("connect {url}: {e}"));
         let marker = format!("disconnect_{}_{i}", std::process::id());

@@ -188,3 +188,47 @@ async fn silent_peers_are_dropped_after_two_ping_intervals() {
     let closed_1001 = bytes.windows(4).any(|w| w[0] == 0x88 && w[1] >= 2 && w[2..4] == 1001u16.to_be_bytes());
     assert!(closed_1001, "no close frame with 1001 in {bytes:?}");
 }
+
+/// Tells the test when a tool's future is dropped (the call was cancelled).
+struct DropSignal(Arc<tokio::sync::Notify>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        self.0.notify_one();
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_client_closes_its_socket_and_the_server_cancels_its_calls() {
+    let cancelled = Arc::new(tokio::sync::Notify::new());
+    let signal = cancelled.clone();
+    let server = Server::builder("ws-test", "1.0.0")
+        .tool(
+            tool("hang", move |_ctx: Context, _: NoArgs| {
+                let guard = DropSignal(signal.clone());
+                async move {
+                    let _guard = guard;
+                    futures::future::pending::<()>().await;
+                    Ok::<_, ToolError>(String::new())
+                }
+            })
+            .read_only(),
+        )
+        .build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(serve_listener(server, listener, HttpConfig::default(), futures::future::pending()));
+
+    let client =
+        Arc::new(Client::connect_ws(&format!("ws://{addr}/ws"), ClientOptions::default()).await.expect("connect"));
+    let caller = client.clone();
+    let call = tokio::spawn(async move { caller.call_tool("hang", json!({})).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!call.is_finished(), "the call should still be running");
+    // Gone without `close`: as a process that is killed, or a task that is aborted.
+    call.abort();
+    drop(client);
+    tokio::time::timeout(Duration::from_secs(5), cancelled.notified())
+        .await
+        .expect("the server should cancel the call of a client whose socket went away");
+}

@@ -17,7 +17,17 @@ use crate::protocol::{Message, parse_message};
 pub(crate) struct WsConn {
     pub(crate) channel: Channel,
     reader: tokio::task::JoinHandle<()>,
-    writer: tokio::task::JoinHandle<()>,
+    writer: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for WsConn {
+    /// A client dropped without `close` must still close its socket, so that the server
+    /// sees it leave and cancels what it was running. The reader holds a sender for its
+    /// replies, which would keep the writer, and so the socket, open forever: stop it, and
+    /// the writer ends (with a close frame) once the channel's last sender is gone.
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
 }
 
 impl WsConn {
@@ -70,15 +80,16 @@ impl WsConn {
             }
             reader_pending.fail_all();
         });
-        Ok(Self { channel: Channel { out, pending }, reader, writer })
+        Ok(Self { channel: Channel { out, pending }, reader, writer: Some(writer) })
     }
 
     /// Sends what is queued, then a close frame. The reader goes first: it holds a sender
     /// for its replies, which would keep the writer waiting.
-    pub(crate) async fn close(self) {
-        self.reader.abort();
-        let _ = self.reader.await;
-        drop(self.channel);
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.writer).await;
+    pub(crate) async fn close(mut self) {
+        let writer = self.writer.take();
+        drop(self);
+        if let Some(writer) = writer {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+        }
     }
 }

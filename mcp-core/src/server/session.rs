@@ -130,6 +130,13 @@ impl Session {
         }
     }
 
+    /// Aborts every running request (the client is gone: no one would read the answers).
+    pub fn cancel_all(&self) {
+        for (_, handle) in lock(&self.in_flight).drain() {
+            handle.abort();
+        }
+    }
+
     /// How many requests are running.
     pub fn in_flight(&self) -> usize {
         lock(&self.in_flight).len()

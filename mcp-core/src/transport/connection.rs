@@ -83,12 +83,33 @@ impl Connection {
     }
 
     /// Stops taking input and returns until when requests still running may answer: read
-    /// the queue until then; it closes as soon as the last one has answered.
-    pub(crate) fn close(self, drain: Duration) -> tokio::time::Instant {
+    /// the queue until then; it closes as soon as the last one has answered. With the
+    /// peer gone there is no one to answer: its requests are cancelled at once.
+    pub(crate) fn close(self, drain: Duration, peer_gone: bool) -> Closing {
         self.forwarder.abort();
         self.session.clear_push();
+        if peer_gone {
+            self.session.cancel_all();
+        }
         drop(self.out);
-        tokio::time::Instant::now() + drain
+        Closing {
+            session: self.session,
+            deadline: tokio::time::Instant::now() + if peer_gone { Duration::ZERO } else { drain },
+        }
+    }
+}
+
+/// A connection that takes no more input, while its last answers drain.
+pub(crate) struct Closing {
+    session: Arc<Session>,
+    /// Until when requests still running may answer.
+    pub(crate) deadline: tokio::time::Instant,
+}
+
+impl Drop for Closing {
+    /// Requests that outlived the drain cannot answer any more: stop them.
+    fn drop(&mut self) {
+        self.session.cancel_all();
     }
 }
 

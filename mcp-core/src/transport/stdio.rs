@@ -119,8 +119,8 @@ where
         }
     }
     // Let running requests finish briefly so their answers are not lost.
-    let deadline = connection.close(config.drain_timeout);
-    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+    let closing = connection.close(config.drain_timeout, false);
+    while let Ok(Some(message)) = tokio::time::timeout_at(closing.deadline, rx.recv()).await {
         output.send(message, &mut rx).await?;
     }
     output.writer.flush().await

@@ -81,6 +81,8 @@ async fn serve(server: Server, mut socket: WebSocket, identity: Identity, config
     let mut ping = tokio::time::interval(config.ws_ping_interval);
     ping.tick().await;
     let mut last_heard = tokio::time::Instant::now();
+    // The client closed or lost the socket: its requests are cancelled, not drained.
+    let mut peer_gone = false;
     let ending = loop {
         tokio::select! {
             biased;
@@ -89,11 +91,12 @@ async fn serve(server: Server, mut socket: WebSocket, identity: Identity, config
                 for message in batch(first, &mut rx, 256) {
                     let text = String::from_utf8(message.to_vec()).unwrap_or_default();
                     if socket.feed(WsMessage::Text(text.into())).await.is_err() {
-                        return;
+                        peer_gone = true;
                     }
                 }
-                if socket.flush().await.is_err() {
-                    return;
+                if peer_gone || socket.flush().await.is_err() {
+                    peer_gone = true;
+                    break None;
                 }
             }
             frame = socket.recv() => {
@@ -104,10 +107,14 @@ async fn serve(server: Server, mut socket: WebSocket, identity: Identity, config
                         break Some(close(1003, "binary frames are not supported: send JSON-RPC messages as text"));
                     }
                     Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
-                    Some(Ok(WsMessage::Close(_))) | None => break None,
+                    Some(Ok(WsMessage::Close(_))) | None => {
+                        peer_gone = true;
+                        break None;
+                    }
                     Some(Err(e)) => {
                         let too_big = e.to_string().contains("too long");
                         tracing::debug!(error = %e, "WebSocket read failed");
+                        peer_gone = !too_big;
                         break too_big.then(|| close(1009, "message too big"));
                     }
                 }
@@ -117,17 +124,20 @@ async fn serve(server: Server, mut socket: WebSocket, identity: Identity, config
                     break Some(close(1001, "no answer to pings"));
                 }
                 if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
-                    return;
+                    peer_gone = true;
+                    break None;
                 }
             }
         }
     };
-    let deadline = connection.close(Duration::from_secs(5));
-    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+    let closing = connection.close(Duration::from_secs(5), peer_gone);
+    while let Ok(Some(message)) = tokio::time::timeout_at(closing.deadline, rx.recv()).await {
         let text = String::from_utf8(message.to_vec()).unwrap_or_default();
         if socket.send(WsMessage::Text(text.into())).await.is_err() {
             return;
         }
     }
-    let _ = socket.send(ending.unwrap_or_else(|| close(1000, "bye"))).await;
+    if !peer_gone {
+        let _ = socket.send(ending.unwrap_or_else(|| close(1000, "bye"))).await;
+    }
 }
