@@ -214,7 +214,8 @@ impl Connector {
 
     /// The names of the tools listed to this client.
     pub async fn tool_names(&self) -> Vec<String> {
-        let tools = self.client.list_tools().await.unwrap_or_else(|e| panic!("tools/list over {:?}: {e}", self.transport));
+        let tools =
+            self.client.list_tools().await.unwrap_or_else(|e| panic!("tools/list over {:?}: {e}", self.transport));
         tools.into_iter().map(|t| t.name).collect()
     }
 
@@ -246,8 +247,7 @@ pub fn free_port() -> u16 {
 /// A plain HTTP/1.1 GET on loopback (operations endpoints): the status code and body.
 pub async fn http_get(addr: &str, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream =
-        tokio::net::TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("write the request");
     let mut response = String::new();
