@@ -1,8 +1,14 @@
 #![allow(clippy::print_stdout)] // a benchmark reports on stdout
 
 //! List 1,000 pods and get one, through the MCP stdio server and through kube directly,
-//! against the in-process fake API server, side by side. Discovery is warmed first, so
-//! the figures are of the cached path. `--quick` runs a few iterations (the test command).
+//! against the in-process fake API server, side by side. The first call (client built,
+//! discovery fetched) is timed apart; the figures are of the second and later calls, with
+//! discovery cached. Rounds interleave kube and MCP so that noise on the shared machine
+//! hits both alike. Two floors show what any call over the same stdio pipe costs: a
+//! protocol request (`server/discover`), and `contexts_list` (a tool call that does not reach the API server).
+//!
+//! `--quick` runs a few rounds (the test command); `--rounds N` sets the count;
+//! `--only list|get|floor` runs just the MCP side of one operation (for a profiler).
 
 #[path = "../tests/common/fake.rs"]
 #[allow(dead_code)]
@@ -14,28 +20,46 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
-use mcp_core::testing::{Launcher, Transport};
-use serde_json::json;
+use mcp_core::testing::{Connector, Launcher, Transport};
+use serde_json::{Map, json};
 
-async fn measure<F, Fut>(iterations: usize, mut f: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    f().await;
-    let mut samples = Vec::with_capacity(iterations);
-    for _ in 0..iterations {
-        let start = Instant::now();
-        f().await;
-        samples.push(start.elapsed());
-    }
+async fn time<Fut: std::future::Future<Output = ()>>(f: Fut) -> Duration {
+    let start = Instant::now();
+    f.await;
+    start.elapsed()
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
 }
 
+async fn mcp_list(server: &Connector) {
+    let r = server.call("resources_list", json!({"kind": "pods", "limit": 1000})).await;
+    assert!(!r.is_error);
+}
+
+async fn mcp_get(server: &Connector) {
+    let r = server.call("resources_get", json!({"kind": "pods", "name": "pod-0500"})).await;
+    assert!(!r.is_error);
+}
+
+async fn mcp_floor(server: &Connector) {
+    let r = server.call("contexts_list", json!({})).await;
+    assert!(!r.is_error);
+}
+
+/// The cheapest request of the stateless revision (the era the bench client speaks).
+async fn ping(server: &Connector) {
+    server.client.request("server/discover", Map::new()).await.expect("server/discover");
+}
+
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let iterations = if quick { 5 } else { 50 };
+    let args: Vec<String> = std::env::args().collect();
+    let value_of = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let quick = args.iter().any(|a| a == "--quick");
+    let rounds: usize = value_of("--rounds").and_then(|r| r.parse().ok()).unwrap_or(if quick { 5 } else { 60 });
+    let only = value_of("--only");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async move {
         let fake = fake::Fake::new();
@@ -62,33 +86,63 @@ fn main() {
             .env_remove("KUBECONFIG")
             .start(Transport::Stdio)
             .await;
-        // Warm discovery (cached afterwards) and check the server returns all 1,000.
+        // The first call builds the context's client and fetches discovery; later calls
+        // use both from the cache. It must return all 1,000.
+        let start = Instant::now();
         let first = server.ok("resources_list", json!({"kind": "pods", "limit": 1000})).await;
+        let cold = start.elapsed();
         assert_eq!(first["returned"], 1000);
 
-        let kube_list = measure(iterations, || async {
-            let list = pods.list(&ListParams::default().limit(1000)).await.expect("list");
-            assert_eq!(list.items.len(), 1000);
-        })
-        .await;
-        let mcp_list = measure(iterations, || async {
-            let r = server.call("resources_list", json!({"kind": "pods", "limit": 1000})).await;
-            assert!(!r.is_error);
-        })
-        .await;
-        let kube_get = measure(iterations * 4, || async {
-            pods.get("pod-0500").await.expect("get");
-        })
-        .await;
-        let mcp_get = measure(iterations * 4, || async {
-            let r = server.call("resources_get", json!({"kind": "pods", "name": "pod-0500"})).await;
-            assert!(!r.is_error);
-        })
-        .await;
+        if let Some(op) = only {
+            let start = Instant::now();
+            for _ in 0..rounds {
+                match op.as_str() {
+                    "list" => mcp_list(&server).await,
+                    "get" => mcp_get(&server).await,
+                    _ => mcp_floor(&server).await,
+                }
+            }
+            println!("{rounds} × mcp {op}: {:.2?} each", start.elapsed() / rounds as u32);
+            return;
+        }
+
+        // Warm every path once, then interleave.
+        pods.get("pod-0500").await.expect("get");
+        mcp_get(&server).await;
+        mcp_floor(&server).await;
+        ping(&server).await;
+        let (mut kube_list, mut mcp_lists) = (vec![], vec![]);
+        let (mut kube_get, mut mcp_gets, mut floors, mut pings) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..rounds {
+            kube_list.push(time(async {
+                let list = pods.list(&ListParams::default().limit(1000)).await.expect("list");
+                assert_eq!(list.items.len(), 1000);
+            }).await);
+            mcp_lists.push(time(mcp_list(&server)).await);
+            // A get is short: several per round, so its median rests on more samples.
+            for _ in 0..4 {
+                kube_get.push(time(async {
+                    pods.get("pod-0500").await.expect("get");
+                }).await);
+                mcp_gets.push(time(mcp_get(&server)).await);
+                floors.push(time(mcp_floor(&server)).await);
+                pings.push(time(ping(&server)).await);
+            }
+        }
+        let (kube_list, mcp_list) = (median(kube_list), median(mcp_lists));
+        let (kube_get, mcp_get) = (median(kube_get), median(mcp_gets));
+        let (floor, ping) = (median(floors), median(pings));
         let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
-        println!("mcp-kubernetes benchmark (fake API server on loopback, median of {iterations} runs; get: {} runs)", iterations * 4);
-        println!("{:<28} {:>12} {:>12} {:>8}", "operation", "kube", "mcp (stdio)", "ratio");
-        println!("{:<28} {:>10.2?} {:>12.2?} {:>7.2}x", "list 1,000 pods (table)", kube_list, mcp_list, ratio(mcp_list, kube_list));
-        println!("{:<28} {:>10.2?} {:>12.2?} {:>7.2}x", "get 1 pod (yaml)", kube_get, mcp_get, ratio(mcp_get, kube_get));
+        println!("mcp-kubernetes benchmark (fake API server on loopback; medians of {rounds} interleaved rounds, gets: {})", rounds * 4);
+        println!("first MCP call (client built, discovery fetched, 1,000 pods listed): {cold:.2?}");
+        println!("{:<36} {:>10} {:>12} {:>8}", "operation", "kube", "mcp (stdio)", "ratio");
+        println!("{:<36} {:>10.2?} {:>12.2?} {:>7.2}x", "list 1,000 pods (table)", kube_list, mcp_list, ratio(mcp_list, kube_list));
+        println!("{:<36} {:>10.2?} {:>12.2?} {:>7.2}x", "get 1 pod (yaml)", kube_get, mcp_get, ratio(mcp_get, kube_get));
+        println!("{:<36} {:>10} {:>12.2?}", "floor: server/discover (no tool)", "", ping);
+        println!("{:<36} {:>10} {:>12.2?}", "floor: contexts_list (no API call)", "", floor);
+        println!(
+            "get with the floor added to kube: {:.2}x (what a get could reach if the connector cost nothing beyond a tool call)",
+            ratio(mcp_get, kube_get + floor)
+        );
     });
 }

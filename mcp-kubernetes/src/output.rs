@@ -3,7 +3,7 @@
 //! tables for lists, field projection, and the helpers that keep all of it bounded.
 
 use base64::Engine;
-pub use mcp_core::output::{Rendered, clip, one_line, table};
+pub use mcp_core::output::{Prebuilt, Rendered, clip, one_line, table};
 use serde_json::{Map, Value};
 
 /// Annotations that repeat the object or carry controller bookkeeping a model never
@@ -188,6 +188,16 @@ pub fn lookup(v: &Value, path: &str) -> Option<Value> {
     walk(v, &segs)
 }
 
+/// The value at a dotted path that crosses no array (or crosses one by index), borrowed:
+/// tables read several such cells per row.
+pub fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').filter(|s| !s.is_empty()).try_fold(v, |v, seg| match v {
+        Value::Object(map) => map.get(seg),
+        Value::Array(items) => items.get(seg.parse::<usize>().ok()?),
+        _ => None,
+    })
+}
+
 /// Walks by reference and clones only what is found (tables look up many cells).
 fn walk(v: &Value, segs: &[&str]) -> Option<Value> {
     let Some((seg, rest)) = segs.split_first() else {
@@ -217,6 +227,13 @@ pub fn project(obj: &Value, fields: &[String]) -> Value {
 
 /// A value as one table cell.
 pub fn cell(v: &Value) -> String {
+    // Most cells are short one-line strings: copied once, not rebuilt twice.
+    if let Value::String(s) = v
+        && s.len() <= 120
+        && !s.chars().any(char::is_control)
+    {
+        return s.clone();
+    }
     let s = match v {
         Value::Null => "<none>".to_string(),
         Value::String(s) => s.clone(),

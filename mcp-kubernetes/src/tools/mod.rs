@@ -8,10 +8,14 @@ pub mod workloads;
 
 use std::sync::Arc;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use kube::Api;
+use kube::api::{GetParams, ListParams};
 use kube::core::DynamicObject;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::clusters::{Cluster, Clusters, check_namespace, namespace_scope};
 use crate::config::{Toolset, valid_dns_label, valid_object_name};
@@ -145,6 +149,54 @@ pub(crate) fn dyn_api(cluster: &Cluster, res: &Resource, namespace: Option<&str>
         Some(ns) if res.namespaced => Api::namespaced_with(cluster.client.clone(), ns, &ar),
         _ => Api::all_with(cluster.client.clone(), &ar),
     }
+}
+
+/// Reads of one resource as the API server sends them, parsed straight into JSON values.
+/// The tools render from values; `Api<DynamicObject>` would build a typed object (its
+/// flattened fields buffered on the way in) only for it to be serialized back, which
+/// was a third of a large list's time.
+pub(crate) struct RawApi {
+    client: kube::Client,
+    request: kube::core::Request,
+}
+
+/// A list response: its metadata (continue token, remaining count) and its items.
+#[derive(Debug, serde::Deserialize)]
+#[serde(bound = "T: DeserializeOwned")]
+pub(crate) struct RawList<T = Value> {
+    #[serde(default)]
+    pub metadata: ListMeta,
+    /// `null` when the list is empty, from some servers.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub items: Vec<T>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Ok(<Option<Vec<T>> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
+}
+
+impl RawApi {
+    /// One object.
+    pub async fn get(&self, name: &str) -> kube::Result<Value> {
+        let mut req = self.request.get(name, &GetParams::default()).map_err(kube::Error::BuildRequest)?;
+        // The same label kube's own Api::get gives the request (for its tracing).
+        req.extensions_mut().insert("get");
+        self.client.request(req).await
+    }
+
+    /// One page of a list; `T` is what each item becomes (`IgnoredAny` to count them).
+    pub async fn list<T: DeserializeOwned>(&self, lp: &ListParams) -> kube::Result<RawList<T>> {
+        let mut req = self.request.list(lp).map_err(kube::Error::BuildRequest)?;
+        req.extensions_mut().insert("list");
+        self.client.request(req).await
+    }
+}
+
+/// The raw reads of `res` in `namespace` (all namespaces or cluster-scoped: `None`).
+pub(crate) fn raw_api(cluster: &Cluster, res: &Resource, namespace: Option<&str>) -> RawApi {
+    let ns = namespace.filter(|_| res.namespaced);
+    let url = <DynamicObject as kube::Resource>::url_path(&res.api_resource(), ns);
+    RawApi { client: cluster.client.clone(), request: kube::core::Request::new(url) }
 }
 
 /// `kind/name` as kubectl prints it.

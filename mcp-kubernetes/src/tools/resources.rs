@@ -6,17 +6,19 @@ use std::sync::Arc;
 
 use base64::Engine;
 use kube::api::ListParams;
+use mcp_core::security::audit::value_size;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{check_name, dyn_api, namespace_for, target};
+use super::{check_name, dyn_api, namespace_for, raw_api, target};
 use crate::clusters::{Clusters, check_namespace, namespace_scope};
 use crate::discovery::Resource;
 use crate::errors::{Op, api_error};
-use crate::output::{Rendered, age, bounded, cell, clip, document, lookup, project, table, trim};
+use crate::output::{Prebuilt, Rendered, age, at, bounded, cell, clip, document, lookup, project, table, trim};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     builder
@@ -149,6 +151,34 @@ pub struct ListResult {
     pub total: Option<u64>,
 }
 
+impl ListResult {
+    /// The structured content, moved into a JSON value: serializing the struct would copy
+    /// every row (`serde_json::to_value`); a test keeps the two identical.
+    fn into_value(self) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("context".into(), Value::String(self.context));
+        m.insert("resource".into(), Value::String(self.resource));
+        if let Some(ns) = self.namespace {
+            m.insert("namespace".into(), Value::String(ns));
+        }
+        m.insert("items".into(), Value::Array(self.items));
+        m.insert("returned".into(), json!(self.returned));
+        if let Some(c) = self.r#continue {
+            m.insert("continue".into(), Value::String(c));
+        }
+        if let Some(r) = self.remaining {
+            m.insert("remaining".into(), json!(r));
+        }
+        if let Some(c) = self.counts {
+            m.insert("counts".into(), Value::Object(c));
+        }
+        if let Some(t) = self.total {
+            m.insert("total".into(), json!(t));
+        }
+        Value::Object(m)
+    }
+}
+
 /// Where a cut listing resumes: which namespace of the list, the server's continue token
 /// for the page it was in, and how many of that page's objects were already returned.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -200,7 +230,7 @@ fn list_namespaces(
     Ok(vec![ns])
 }
 
-async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Result<Rendered<ListResult>, ToolError> {
+async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Result<Prebuilt<ListResult>, ToolError> {
     let (cluster, res) = target(&k, args.context.as_deref(), &args.kind, args.api_version.as_deref(), "list").await?;
     let namespaces = list_namespaces(&k, &ctx, &cluster, &res, args.namespace.as_deref(), args.all_namespaces)?;
     let scope = namespace_scope(&k.settings, &ctx);
@@ -234,7 +264,7 @@ async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Resul
         let mut total = 0u64;
         let mut partial = false;
         for ns in &namespaces {
-            let api = dyn_api(&cluster, &res, ns.as_deref());
+            let api = raw_api(&cluster, &res, ns.as_deref());
             let mut token: Option<String> = None;
             let mut n = 0u64;
             for page in 0.. {
@@ -243,7 +273,7 @@ async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Resul
                     break;
                 }
                 let lp = ListParams { limit: Some(500), continue_token: token.clone(), ..base.clone() };
-                let list = api.list(&lp).await.map_err(|e| api_error(e, &op(ns.as_deref())))?;
+                let list = api.list::<IgnoredAny>(&lp).await.map_err(|e| api_error(e, &op(ns.as_deref())))?;
                 n += list.items.len() as u64;
                 if let Some(rest) = list.metadata.remaining_item_count.filter(|r| *r >= 0) {
                     n += rest as u64;
@@ -271,7 +301,7 @@ async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Resul
         }
         result.counts = Some(counts);
         result.total = Some(total);
-        return Ok(Rendered { text, data: result });
+        return Ok(Prebuilt::new(text, result.into_value()));
     }
 
     let max_rows = k.settings.max_rows;
@@ -287,6 +317,9 @@ async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Resul
         ));
     }
     let columns = Columns::for_kind(&res, &args.fields, args.all_namespaces && res.namespaced);
+    // The default columns read only names, counts and status fields, never a Secret value
+    // or an env var: such rows skip the trimming and masking walks over each object.
+    let plain_table = args.output == ListOutput::Table && args.fields.is_empty();
     let mut rows: Vec<Vec<String>> = vec![];
     let mut docs = String::new();
     let mut bytes = 0usize;
@@ -296,38 +329,45 @@ async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Resul
         if let Some(ns) = &ns {
             check_namespace(&scope, ns)?;
         }
-        let api = dyn_api(&cluster, &res, ns.as_deref());
+        let api = raw_api(&cluster, &res, ns.as_deref());
         let want = limit - result.items.len();
         let lp = ListParams {
             limit: Some((want + cursor.s).min(u32::MAX as usize) as u32),
             continue_token: cursor.c.clone(),
             ..base.clone()
         };
-        let list = api.list(&lp).await.map_err(|e| api_error(e, &op(ns.as_deref())))?;
-        let server_continue = list.metadata.continue_.clone().filter(|c| !c.is_empty());
+        let list = api.list::<Value>(&lp).await.map_err(|e| api_error(e, &op(ns.as_deref())))?;
+        let server_continue = list.metadata.continue_.filter(|c| !c.is_empty());
         result.remaining = list.metadata.remaining_item_count;
-        for (i, item) in list.items.into_iter().enumerate().skip(cursor.s) {
+        for (i, mut obj) in list.items.into_iter().enumerate().skip(cursor.s) {
             if result.items.len() >= limit {
                 next = Some(Cursor { n: cursor.n, c: cursor.c.clone(), s: i });
                 break 'namespaces;
             }
-            let mut obj = serde_json::to_value(&item).unwrap_or(Value::Null);
-            trim(&mut obj);
-            k.masker.apply(&mut obj, &res.kind);
+            if !plain_table {
+                trim(&mut obj);
+                k.masker.apply(&mut obj, &res.kind);
+            }
             let (row_text, row_value, row) = match args.output {
                 ListOutput::Table => {
                     let row = columns.row(&obj, ns.as_deref());
                     let value = columns.value(&row);
-                    (row.join("  "), value, Some(row))
+                    (None, value, Some(row))
                 }
                 ListOutput::Yaml | ListOutput::Json => {
                     let v = if args.fields.is_empty() { obj } else { project(&obj, &args.fields) };
                     let text = document(&v, args.output == ListOutput::Json);
-                    (format!("---\n{text}"), v, None)
+                    (Some(text), v, None)
                 }
             };
             // The text and the structured copy are each bounded: count the larger.
-            let size = row_text.len().max(serde_json::to_string(&row_value).map_or(0, |s| s.len())) + 1;
+            let text_len = match (&row_text, &row) {
+                (Some(t), _) => t.len() + 4,
+                // The row as the table prints it: cells two spaces apart.
+                (None, Some(r)) => r.iter().map(String::len).sum::<usize>() + 2 * r.len().saturating_sub(1),
+                (None, None) => 0,
+            };
+            let size = text_len.max(value_size(&row_value)) + 1;
             // Always keep one row, so one large object cannot stall paging.
             if !result.items.is_empty() && bytes + size > budget {
                 next = Some(Cursor { n: cursor.n, c: cursor.c.clone(), s: i });
@@ -335,12 +375,13 @@ async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Resul
             }
             bytes += size;
             result.items.push(row_value);
-            match row {
-                Some(r) => rows.push(r),
-                None => {
-                    docs += &row_text;
-                    docs.push('\n');
-                }
+            if let Some(r) = row {
+                rows.push(r);
+            }
+            if let Some(t) = row_text {
+                docs += "---\n";
+                docs += &t;
+                docs.push('\n');
             }
         }
         match server_continue {
@@ -378,7 +419,7 @@ async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Resul
             result.remaining.map(|r| format!(", about {r} after this page")).unwrap_or_default()
         );
     }
-    Ok(Rendered { text, data: result })
+    Ok(Prebuilt::new(text, result.into_value()))
 }
 
 /// The columns of a table for one kind: kubectl's usual ones, or the asked fields.
@@ -386,11 +427,15 @@ struct Columns {
     with_namespace: bool,
     fields: Vec<String>,
     kind: String,
+    /// The keys of a row's structured copy (lowercased headers), made once per list.
+    keys: Vec<String>,
 }
 
 impl Columns {
     fn for_kind(res: &Resource, fields: &[String], with_namespace: bool) -> Self {
-        Self { with_namespace, fields: fields.to_vec(), kind: res.kind.clone() }
+        let mut columns = Self { with_namespace, fields: fields.to_vec(), kind: res.kind.clone(), keys: vec![] };
+        columns.keys = columns.headers().iter().map(|h| h.to_ascii_lowercase()).collect();
+        columns
     }
 
     fn kind_headers(&self) -> Vec<&'static str> {
@@ -428,24 +473,28 @@ impl Columns {
     }
 
     fn row(&self, o: &Value, ns: Option<&str>) -> Vec<String> {
-        let s = |p: &str| lookup(o, p).map(|v| cell(&v)).unwrap_or_else(|| "<none>".into());
-        let n = |p: &str| lookup(o, p).and_then(|v| v.as_i64()).unwrap_or(0);
-        let mut row = vec![];
+        // Fixed paths are read in place; only a path through an array (an asked field,
+        // Ingress hosts) builds the values it gathers.
+        let s = |p: &str| match at(o, p) {
+            Some(v) => cell(v),
+            None => lookup(o, p).map(|v| cell(&v)).unwrap_or_else(|| "<none>".into()),
+        };
+        let n = |p: &str| at(o, p).and_then(Value::as_i64).unwrap_or(0);
+        let mut row = Vec::with_capacity(self.keys.len());
         if self.with_namespace {
-            row.push(lookup(o, "metadata.namespace").map(|v| cell(&v)).or(ns.map(str::to_string)).unwrap_or_default());
+            row.push(at(o, "metadata.namespace").map(cell).or(ns.map(str::to_string)).unwrap_or_default());
         }
         if !self.fields.is_empty() {
             row.extend(self.fields.iter().map(|f| s(f)));
             return row;
         }
         row.push(s("metadata.name"));
-        let created = lookup(o, "metadata.creationTimestamp");
-        let age = age(created.as_ref().and_then(Value::as_str));
+        let age = age(at(o, "metadata.creationTimestamp").and_then(Value::as_str));
         match self.kind.as_str() {
             "Pod" => {
                 let statuses =
-                    lookup(o, "status.containerStatuses").and_then(|v| v.as_array().cloned()).unwrap_or_default();
-                let total = lookup(o, "spec.containers").and_then(|v| v.as_array().map(Vec::len)).unwrap_or(0);
+                    at(o, "status.containerStatuses").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+                let total = at(o, "spec.containers").and_then(Value::as_array).map_or(0, Vec::len);
                 let ready = statuses.iter().filter(|c| c["ready"] == json!(true)).count();
                 let restarts: i64 = statuses.iter().filter_map(|c| c["restartCount"].as_i64()).sum();
                 row.extend([format!("{ready}/{total}"), pod_status(o), restarts.to_string(), s("spec.nodeName"), age]);
@@ -465,9 +514,9 @@ impl Columns {
                 age,
             ]),
             "Service" => {
-                let ports = lookup(o, "spec.ports")
-                    .and_then(|v| v.as_array().cloned())
-                    .unwrap_or_default()
+                let ports = at(o, "spec.ports")
+                    .and_then(Value::as_array)
+                    .map_or(&[][..], Vec::as_slice)
                     .iter()
                     .map(|p| format!("{}/{}", p["port"].as_i64().unwrap_or(0), p["protocol"].as_str().unwrap_or("TCP")))
                     .collect::<Vec<_>>()
@@ -477,11 +526,7 @@ impl Columns {
             "Node" => row.extend([node_ready(o), node_roles(o), s("status.nodeInfo.kubeletVersion"), age]),
             "Namespace" => row.extend([s("status.phase"), age]),
             "Job" => row.extend([
-                format!(
-                    "{}/{}",
-                    n("status.succeeded"),
-                    lookup(o, "spec.completions").and_then(|v| v.as_i64()).unwrap_or(1)
-                ),
+                format!("{}/{}", n("status.succeeded"), at(o, "spec.completions").and_then(Value::as_i64).unwrap_or(1)),
                 age,
             ]),
             "ConfigMap" => {
@@ -514,8 +559,8 @@ impl Columns {
     /// A table row as structured content: header → cell.
     fn value(&self, row: &[String]) -> Value {
         let mut map = serde_json::Map::new();
-        for (h, c) in self.headers().iter().zip(row) {
-            map.insert(h.to_ascii_lowercase(), Value::String(c.clone()));
+        for (key, c) in self.keys.iter().zip(row) {
+            map.insert(key.clone(), Value::String(c.clone()));
         }
         Value::Object(map)
     }
@@ -526,8 +571,8 @@ pub(crate) fn pod_status(o: &Value) -> String {
     if o.pointer("/metadata/deletionTimestamp").is_some() {
         return "Terminating".into();
     }
-    let statuses = o.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
-    for c in &statuses {
+    let statuses = o.pointer("/status/containerStatuses").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+    for c in statuses {
         if let Some(r) = c.pointer("/state/waiting/reason").and_then(Value::as_str) {
             return r.into();
         }
@@ -568,7 +613,7 @@ fn generic_status(o: &Value) -> String {
     if let Some(p) = o.pointer("/status/phase").and_then(Value::as_str) {
         return p.into();
     }
-    let conditions = o.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let conditions = o.pointer("/status/conditions").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
     for t in ["Ready", "Available", "Established"] {
         if let Some(c) = conditions.iter().find(|c| c["type"] == t) {
             return format!("{t}={}", c["status"].as_str().unwrap_or("?"));
@@ -630,17 +675,16 @@ pub(crate) async fn fetch_object(
     check_name(name)?;
     let (cluster, res) = target(k, context, kind, api_version, "get").await?;
     let ns = namespace_for(k, ctx, &cluster, &res, namespace, false)?;
-    let api = dyn_api(&cluster, &res, ns.as_deref());
-    let obj = api.get(name).await.map_err(|e| {
+    let api = raw_api(&cluster, &res, ns.as_deref());
+    let mut value = api.get(name).await.map_err(|e| {
         api_error(e, &Op::new("get", &res.qualified()).name(name).namespace(ns.as_deref()).context(&cluster.name))
     })?;
-    let mut value = serde_json::to_value(&obj).unwrap_or(Value::Null);
     trim(&mut value);
     k.masker.apply(&mut value, &res.kind);
     Ok((cluster, res, ns, value))
 }
 
-async fn resources_get(k: Arc<Clusters>, ctx: Context, args: GetArgs) -> Result<Rendered<ObjectResult>, ToolError> {
+async fn resources_get(k: Arc<Clusters>, ctx: Context, args: GetArgs) -> Result<Prebuilt<ObjectResult>, ToolError> {
     let (cluster, res, _, value) = fetch_object(
         &k,
         &ctx,
@@ -657,10 +701,9 @@ async fn resources_get(k: Arc<Clusters>, ctx: Context, args: GetArgs) -> Result<
         k.settings.max_result_bytes,
         "ask for less with `fields` (e.g. [\"status\"])",
     );
-    Ok(Rendered {
-        text,
-        data: ObjectResult { context: cluster.name.clone(), resource: res.qualified(), object: value, truncated },
-    })
+    // Moved into the structured content, not serialized into a copy.
+    let value = json!({"context": cluster.name, "resource": res.qualified(), "object": value, "truncated": truncated});
+    Ok(Prebuilt::new(text, value))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
