@@ -4,7 +4,7 @@
 //! against the in-process fake API server, side by side. The first call (client built,
 //! discovery fetched) is timed apart; the figures are of the second and later calls, with
 //! discovery cached. Rounds interleave kube and MCP so that noise on the shared machine
-//! hits both alike. Two floors show what any call over the same stdio pipe costs: a
+//! hits both alike ("paired": the median of each round's MCP/kube ratio). Two floors show what any call over the same stdio pipe costs: a
 //! protocol request (`server/discover`), and `contexts_list` (a tool call that does not reach the API server).
 //!
 //! `--quick` runs a few rounds (the test command); `--rounds N` sets the count;
@@ -129,15 +129,23 @@ fn main() {
                 pings.push(time(ping(&server)).await);
             }
         }
+        // Each round's MCP time over the kube time next to it: steadier than a ratio of
+        // medians when the machine's load drifts during the run.
+        let paired = |kube: &[Duration], mcp: &[Duration]| {
+            let mut r: Vec<f64> = kube.iter().zip(mcp).map(|(k, m)| m.as_secs_f64() / k.as_secs_f64()).collect();
+            r.sort_by(f64::total_cmp);
+            r[r.len() / 2]
+        };
+        let (list_paired, get_paired) = (paired(&kube_list, &mcp_lists), paired(&kube_get, &mcp_gets));
         let (kube_list, mcp_list) = (median(kube_list), median(mcp_lists));
         let (kube_get, mcp_get) = (median(kube_get), median(mcp_gets));
         let (floor, ping) = (median(floors), median(pings));
         let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
         println!("mcp-kubernetes benchmark (fake API server on loopback; medians of {rounds} interleaved rounds, gets: {})", rounds * 4);
         println!("first MCP call (client built, discovery fetched, 1,000 pods listed): {cold:.2?}");
-        println!("{:<36} {:>10} {:>12} {:>8}", "operation", "kube", "mcp (stdio)", "ratio");
-        println!("{:<36} {:>10.2?} {:>12.2?} {:>7.2}x", "list 1,000 pods (table)", kube_list, mcp_list, ratio(mcp_list, kube_list));
-        println!("{:<36} {:>10.2?} {:>12.2?} {:>7.2}x", "get 1 pod (yaml)", kube_get, mcp_get, ratio(mcp_get, kube_get));
+        println!("{:<36} {:>10} {:>12} {:>8} {:>8}", "operation", "kube", "mcp (stdio)", "ratio", "paired");
+        println!("{:<36} {:>10.2?} {:>12.2?} {:>7.2}x {:>7.2}x", "list 1,000 pods (table)", kube_list, mcp_list, ratio(mcp_list, kube_list), list_paired);
+        println!("{:<36} {:>10.2?} {:>12.2?} {:>7.2}x {:>7.2}x", "get 1 pod (yaml)", kube_get, mcp_get, ratio(mcp_get, kube_get), get_paired);
         println!("{:<36} {:>10} {:>12.2?}", "floor: server/discover (no tool)", "", ping);
         println!("{:<36} {:>10} {:>12.2?}", "floor: contexts_list (no API call)", "", floor);
         println!(

@@ -174,11 +174,151 @@ fn decode_secret_data(obj: &mut Value) {
 
 /// An object as compact YAML (or JSON when asked).
 pub fn document(obj: &Value, json: bool) -> String {
-    if json {
-        serde_json::to_string_pretty(obj).unwrap_or_default()
-    } else {
-        serde_yaml_ng::to_string(obj).unwrap_or_else(|_| serde_json::to_string_pretty(obj).unwrap_or_default())
+    if json { serde_json::to_string_pretty(obj).unwrap_or_default() } else { yaml(obj) }
+}
+
+/// `v` as YAML, the very text serde_yaml_ng writes (a test compares them), but written
+/// directly: serde_yaml_ng drives libyaml's emitter event by event and tries to parse
+/// every string back to choose its quoting, which made YAML most of a get's CPU. Scalars
+/// this does not know to be plain are quoted by serde_yaml_ng itself; a document with a
+/// multi-line string or an unusual key is left to it whole.
+fn yaml(v: &Value) -> String {
+    yaml_direct(v).unwrap_or_else(|Unusual| {
+        serde_yaml_ng::to_string(v).unwrap_or_else(|_| serde_json::to_string_pretty(v).unwrap_or_default())
+    })
+}
+
+fn yaml_direct(v: &Value) -> Result<String, Unusual> {
+    let mut out = String::with_capacity(1024);
+    match v {
+        Value::Object(map) if !map.is_empty() => yaml_map(map, 0, false, &mut out)?,
+        Value::Array(items) if !items.is_empty() => yaml_seq(items, 0, false, &mut out)?,
+        _ => return Err(Unusual),
     }
+    Ok(out)
+}
+
+/// Something [`yaml`] leaves to serde_yaml_ng.
+struct Unusual;
+
+fn indent(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
+}
+
+/// A block mapping at column `col`; `inline`: its first key continues the current line
+/// (after `- `).
+fn yaml_map(map: &Map<String, Value>, col: usize, inline: bool, out: &mut String) -> Result<(), Unusual> {
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 || !inline {
+            indent(out, col);
+        }
+        // libyaml writes keys over 128 bytes as complex keys (`? key`).
+        if key.len() > 128 {
+            return Err(Unusual);
+        }
+        yaml_str(key, out)?;
+        out.push(':');
+        match value {
+            Value::Object(m) if !m.is_empty() => {
+                out.push('\n');
+                yaml_map(m, col + 2, false, out)?;
+            }
+            // libyaml does not indent a sequence under a mapping key.
+            Value::Array(a) if !a.is_empty() => {
+                out.push('\n');
+                yaml_seq(a, col, false, out)?;
+            }
+            scalar => {
+                out.push(' ');
+                yaml_scalar(scalar, out)?;
+                out.push('\n');
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A block sequence at column `col`; `inline` as for [`yaml_map`].
+fn yaml_seq(items: &[Value], col: usize, inline: bool, out: &mut String) -> Result<(), Unusual> {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 || !inline {
+            indent(out, col);
+        }
+        out.push_str("- ");
+        match item {
+            Value::Object(m) if !m.is_empty() => yaml_map(m, col + 2, true, out)?,
+            Value::Array(a) if !a.is_empty() => yaml_seq(a, col + 2, true, out)?,
+            scalar => {
+                yaml_scalar(scalar, out)?;
+                out.push('\n');
+            }
+        }
+    }
+    Ok(())
+}
+
+fn yaml_scalar(v: &Value, out: &mut String) -> Result<(), Unusual> {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) if n.is_i64() || n.is_u64() => out.push_str(&n.to_string()),
+        Value::String(s) => yaml_str(s, out)?,
+        Value::Object(_) => out.push_str("{}"),
+        Value::Array(_) => out.push_str("[]"),
+        // Floats (rare in Kubernetes objects): ryu's digits and `.inf` spellings as serde_yaml_ng has them.
+        Value::Number(_) => quoted_by_serde_yaml(v, out)?,
+    }
+    Ok(())
+}
+
+fn yaml_str(s: &str, out: &mut String) -> Result<(), Unusual> {
+    if plain(s) {
+        out.push_str(s);
+        Ok(())
+    } else {
+        quoted_by_serde_yaml(&s, out)
+    }
+}
+
+/// A scalar as serde_yaml_ng writes it alone, when that is one line.
+fn quoted_by_serde_yaml<T: serde::Serialize + ?Sized>(v: &T, out: &mut String) -> Result<(), Unusual> {
+    let text = serde_yaml_ng::to_string(v).map_err(|_| Unusual)?;
+    let line = text.strip_suffix('\n').unwrap_or(&text);
+    if line.contains('\n') {
+        return Err(Unusual);
+    }
+    out.push_str(line);
+    Ok(())
+}
+
+/// Whether `s` is certainly written plain (unquoted) by serde_yaml_ng: a conservative
+/// subset of libyaml's rules (no indicator first, no `: ` or ` #`, printable ASCII, no
+/// edge spaces) that would not read back as a null, bool or number.
+fn plain(s: &str) -> bool {
+    let b = s.as_bytes();
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return false;
+    };
+    if !(first.is_ascii_alphanumeric() || first == b'/' || first == b'_') || last == b' ' {
+        return false;
+    }
+    for (i, &c) in b.iter().enumerate() {
+        let next = b.get(i + 1).copied();
+        let ok = match c {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => true,
+            b'-' | b'.' | b'_' | b'/' | b'=' | b'+' | b'@' | b'%' | b'~' | b'^' | b'$' | b'(' | b')' | b';' => true,
+            b':' => next.is_some_and(|n| n != b' '),
+            b' ' => next.is_some_and(|n| n != b'#'),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    if first.is_ascii_digit() {
+        return s.parse::<f64>().is_err() && !["0x", "0o", "0b"].iter().any(|p| s.starts_with(p));
+    }
+    !matches!(s, "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE")
 }
 
 /// The value at a dotted path (`status.phase`, `spec.containers.image`); through an
@@ -309,6 +449,145 @@ mod tests {
         assert_eq!(lookup(&o, "spec.containers.image"), Some(json!(["x", "y"])));
         assert_eq!(lookup(&o, "spec.containers.1.image"), Some(json!("y")));
         assert_eq!(project(&o, &["metadata.name".into(), "x.y".into()]), json!({"metadata.name": "a", "x.y": null}));
+    }
+
+    /// The direct YAML writer must give serde_yaml_ng's text for anything: Kubernetes-like
+    /// objects, and many random documents of awkward strings.
+    #[test]
+    fn yaml_is_the_text_serde_yaml_writes() {
+        // Whether the direct writer handled `v` (and then wrote the same text).
+        let check = |v: &Value| {
+            let want = serde_yaml_ng::to_string(v).expect("serde_yaml_ng");
+            assert_eq!(yaml(v), want, "for {v}");
+            match yaml_direct(v) {
+                Ok(text) => assert_eq!(text, want, "for {v}"),
+                Err(Unusual) => return false,
+            }
+            true
+        };
+        let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-0", "namespace": "team-a",
+            "creationTimestamp": "2024-05-01T10:00:00Z", "resourceVersion": "1234", "uid": "0a1b2c3d-1111",
+            "labels": {"app.kubernetes.io/name": "web", "tier": "true"}, "annotations": {"note": "a: b", "n2": "x #y"}},
+            "spec": {"containers": [{"name": "main", "image": "busybox:1.36", "command": ["sh", "-c", "echo hi; sleep 1"],
+                "args": [], "resources": {}, "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                "env": [{"name": "A", "value": ""}, {"name": "B", "value": "0123"}, {"name": "C", "value": "1e5"}]}],
+                "nodeSelector": {"kubernetes.io/os": "linux"}, "priority": -5, "ratio": 0.5, "big": 1.0e30,
+                "nested": [[1, 2], [], [{"a": null}], {}], "script": "line one\nline two\n"},
+            "status": {"phase": "Running", "ok": false, "conditions": [{"type": "Ready", "status": "True"}]}});
+        assert!(!check(&pod), "a multi-line string is left to serde_yaml_ng");
+        pod["spec"]["script"] = json!("one line");
+        assert!(check(&pod), "an ordinary object is written directly");
+        let words = [
+            "",
+            " ",
+            "a",
+            "~",
+            "null",
+            "NULL",
+            "True",
+            "false",
+            "yes",
+            "no",
+            "on",
+            "0",
+            "007",
+            "0x1f",
+            "0o17",
+            "0b1",
+            "-1",
+            "+1",
+            "1.5",
+            ".5",
+            "1.",
+            "1e3",
+            ".inf",
+            "-.inf",
+            ".nan",
+            "inf",
+            "nan",
+            "1_000",
+            "2024-01-01",
+            "10.0.0.1",
+            "a:b",
+            "a: b",
+            "a:",
+            "-a",
+            "- a",
+            "--- x",
+            "...",
+            "a #b",
+            "a#b",
+            "#a",
+            "@a",
+            "`a",
+            "'a",
+            "\"a",
+            "a'b",
+            "a\"b",
+            "a, b",
+            "[a]",
+            "{a}",
+            "a[0]",
+            "?a",
+            "? a",
+            "!a",
+            "&a",
+            "*a",
+            "|a",
+            ">a",
+            "%a",
+            "é",
+            "naïve",
+            "a\tb",
+            "a\u{7}b",
+            "trailing ",
+            " leading",
+            "two  spaces",
+            "x\ny",
+            "x\n",
+            "\n",
+            "/path/to",
+            "_x",
+            "app.kubernetes.io/name",
+            "500m",
+            "1Gi",
+            "sha256:abc",
+            "http://x:80/y",
+            "a=b,c",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        fn build(depth: usize, words: &[&str], next: &mut dyn FnMut(usize) -> usize) -> Value {
+            match if depth > 3 { next(4) } else { next(7) } {
+                0 => json!(words[next(words.len())]),
+                1 => json!(next(1000) as i64 - 500),
+                2 => json!(next(3) == 0),
+                3 => Value::Null,
+                4 | 5 => {
+                    let mut m = Map::new();
+                    for _ in 0..next(4) {
+                        m.insert(words[next(words.len())].to_string(), build(depth + 1, words, next));
+                    }
+                    Value::Object(m)
+                }
+                _ => Value::Array((0..next(4)).map(|_| build(depth + 1, words, next)).collect()),
+            }
+        }
+        for w in words {
+            check(&json!({ w: w }));
+            check(&json!([w]));
+        }
+        // Documents of one-line strings, so that most exercise the direct writer.
+        let one_line: Vec<&str> = words.iter().copied().filter(|w| !w.contains('\n')).collect();
+        let direct = (0..3000)
+            .filter(|_| check(&json!({"a": build(0, &one_line, &mut next), "b": [build(1, &one_line, &mut next)]})))
+            .count();
+        assert!(direct > 2500, "only {direct} of 3000 written directly");
     }
 
     #[test]

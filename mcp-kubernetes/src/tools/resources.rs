@@ -1249,6 +1249,48 @@ mod tests {
     }
 
     #[test]
+    fn list_results_move_into_the_value_serde_would_write() {
+        let full = || ListResult {
+            context: "main".into(),
+            resource: "pods".into(),
+            namespace: Some("team-a".into()),
+            items: vec![json!({"name": "a"}), json!({"name": "b"})],
+            returned: 2,
+            r#continue: Some("abc".into()),
+            remaining: Some(-1),
+            counts: Some(serde_json::Map::from_iter([("team-a".to_string(), json!(2))])),
+            total: Some(2),
+        };
+        assert_eq!(full().into_value(), serde_json::to_value(full()).expect("serialize"));
+        let bare =
+            || ListResult { namespace: None, r#continue: None, remaining: None, counts: None, total: None, ..full() };
+        assert_eq!(bare().into_value(), serde_json::to_value(bare()).expect("serialize"));
+    }
+
+    #[test]
+    fn table_cells_read_fixed_paths_and_gather_through_arrays() {
+        let res = Resource {
+            name: "ingresses".into(),
+            singular: "ingress".into(),
+            kind: "Ingress".into(),
+            group: "networking.k8s.io".into(),
+            version: "v1".into(),
+            namespaced: true,
+            verbs: vec![],
+            short_names: vec![],
+            scalable: false,
+        };
+        let ing = json!({"metadata": {"name": "web", "namespace": "team-a"},
+            "spec": {"rules": [{"host": "a.example"}, {"host": "b.example"}]}});
+        let columns = Columns::for_kind(&res, &[], true);
+        let row = columns.row(&ing, None);
+        assert_eq!(row[..3], ["team-a", "web", "a.example,b.example"]);
+        assert_eq!(columns.value(&row)["hosts"], "a.example,b.example");
+        let columns = Columns::for_kind(&res, &["spec.rules.0.host".into(), "spec.nothing".into()], false);
+        assert_eq!(columns.row(&ing, None), ["a.example", "<none>"]);
+    }
+
+    #[test]
     fn pod_status_prefers_waiting_reason() {
         let pod = json!({"status": {"phase": "Running", "containerStatuses": [{"state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
         assert_eq!(pod_status(&pod), "CrashLoopBackOff");
