@@ -7,6 +7,7 @@ pub mod fake;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use mcp_core::testing::Launcher;
 
@@ -18,14 +19,20 @@ pub struct Cluster {
     /// forbidden user, a server that goes away) need it.
     pub fake: Option<Fake>,
     pub kubeconfig: PathBuf,
+    /// The context the tests use: `main` on the fake, the kubeconfig's current context
+    /// (or MCP_TEST_CONTEXT) on a real cluster.
+    pub context: String,
     /// Where the `flaky` context points: nothing listens there until a test starts it.
     pub flaky_addr: SocketAddr,
     _dir: tempfile::TempDir,
     _task: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// The namespace tests work in.
+/// The fake's seeded namespace (tests on a real cluster make their own: [`Cluster::namespace`]).
 pub const NS: &str = "team-a";
+
+/// How long a real cluster may take to reach a state (a pod running, a rollout done).
+pub const REAL_WAIT: Duration = Duration::from_secs(180);
 
 impl Cluster {
     pub async fn start() -> Self {
@@ -33,7 +40,12 @@ impl Cluster {
         let flaky_addr: SocketAddr = format!("127.0.0.1:{}", mcp_core::testing::free_port()).parse().expect("addr");
         let real = std::env::var("MCP_TEST_KUBECONFIG").ok().filter(|s| !s.is_empty());
         if let Some(path) = real {
-            return Self { fake: None, kubeconfig: PathBuf::from(path), flaky_addr, _dir: dir, _task: None };
+            let context = std::env::var("MCP_TEST_CONTEXT").ok().filter(|c| !c.is_empty()).unwrap_or_else(|| {
+                let config = kube::config::Kubeconfig::read_from(&path)
+                    .unwrap_or_else(|e| panic!("MCP_TEST_KUBECONFIG={path}: {e}"));
+                config.current_context.unwrap_or_else(|| panic!("{path} has no current-context: set MCP_TEST_CONTEXT"))
+            });
+            return Self { fake: None, kubeconfig: PathBuf::from(path), context, flaky_addr, _dir: dir, _task: None };
         }
         let fake = Fake::new();
         fake.insert("namespaces", serde_json::json!({"metadata": {"name": NS}}));
@@ -41,7 +53,55 @@ impl Cluster {
         let (addr, task) = fake.clone().serve("127.0.0.1:0".parse().expect("addr")).await;
         let kubeconfig = dir.path().join("kubeconfig");
         std::fs::write(&kubeconfig, kubeconfig_yaml(addr, flaky_addr)).expect("write kubeconfig");
-        Self { fake: Some(fake), kubeconfig, flaky_addr, _dir: dir, _task: Some(task) }
+        Self { fake: Some(fake), kubeconfig, context: "main".into(), flaky_addr, _dir: dir, _task: Some(task) }
+    }
+
+    pub fn is_real(&self) -> bool {
+        self.fake.is_none()
+    }
+
+    /// Says why a test stops here on a real cluster (what only the fake can stage).
+    pub fn fake_only(&self, test: &str, why: &str) -> Option<&Fake> {
+        if self.fake.is_none() {
+            skipped(&format!("on a real cluster: {test}: {why}"));
+        }
+        self.fake.as_ref()
+    }
+
+    /// A new, empty namespace of this test's own (`mcp-HINT-xxxxxx`), so that runs and
+    /// tests never meet on a real cluster. [`Cluster::drop_namespace`] removes it.
+    pub async fn namespace(&self, hint: &str) -> String {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let name = format!("mcp-{hint}-{:06x}", (nanos ^ std::process::id().rotate_left(16)) & 0xff_ffff);
+        let admin = self.launcher().arg("--allow-write").start(mcp_core::testing::Transport::Stdio).await;
+        let manifest = format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}}}\n");
+        admin.ok("resources_apply", serde_json::json!({"manifest": manifest})).await;
+        name
+    }
+
+    /// Deletes a namespace [`Cluster::namespace`] made (on a real cluster; the fake goes
+    /// away with the test). A failed test leaves its namespace behind, named by the test.
+    pub async fn drop_namespace(&self, name: &str) {
+        if self.is_real() {
+            let admin = self.launcher().arg("--allow-destructive").start(mcp_core::testing::Transport::Stdio).await;
+            admin.ok("resources_delete", serde_json::json!({"kind": "namespaces", "name": name})).await;
+        }
+    }
+
+    /// Makes sure `widgets.example.com` is served: the fake serves it built in, a real
+    /// cluster gets its CustomResourceDefinition (kept afterwards: other runs use it).
+    pub async fn widgets(&self) {
+        if !self.is_real() {
+            return;
+        }
+        let admin = self.launcher().arg("--allow-write").start(mcp_core::testing::Transport::Stdio).await;
+        admin.ok("resources_apply", serde_json::json!({"manifest": WIDGET_CRD})).await;
+        eventually(self, "the widgets CRD served", REAL_WAIT, || async {
+            let r = admin.call("api_resources", serde_json::json!({"group": "example.com"})).await;
+            let text = mcp_core::testing::text(&r);
+            if text.contains("widgets") { Ok(()) } else { Err(text) }
+        })
+        .await;
     }
 
     /// The connector on this cluster, with the developer's own settings kept out.
@@ -50,10 +110,41 @@ impl Cluster {
             .args(["--kubeconfig", self.kubeconfig.to_str().expect("utf-8 path")])
             .env_remove("KUBECONFIG")
             .env_remove("KUBERNETES_SERVICE_HOST")
-            .env_remove("MCP_KUBERNETES_CONTEXT")
+            // The tests' context, as a default a test's own --context overrides.
+            .env("MCP_KUBERNETES_CONTEXT", &self.context)
             .env_remove("MCP_KUBERNETES_ALLOW_WRITE")
             .env_remove("MCP_KUBERNETES_ALLOW_DESTRUCTIVE")
             .env_remove("MCP_KUBERNETES_ALLOWED_NAMESPACES")
+    }
+}
+
+/// Says what a test leaves out here and why (shown with `--nocapture`, and in a
+/// failure's output).
+#[allow(clippy::print_stdout)]
+pub fn skipped(what: &str) {
+    println!("skipped {what}");
+}
+
+/// Polls `check` until it gives a value: for up to `limit` on a real cluster, where
+/// objects settle asynchronously; on the fake, which settles at once, the first answer
+/// must do (the tests stay strict there).
+pub async fn eventually<T, F, Fut>(cluster: &Cluster, what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        match check().await {
+            Ok(v) => return v,
+            Err(_) if cluster.is_real() && start.elapsed() < limit => {
+                tokio::time::sleep(Duration::from_millis(500)).await
+            }
+            Err(last) => {
+                let when = if cluster.is_real() { format!("within {limit:?}") } else { "at once on the fake".into() };
+                panic!("{what}: not reached {when}: {last}")
+            }
+        }
     }
 }
 
@@ -95,6 +186,29 @@ contexts:
 "
     )
 }
+
+/// The custom resource the tests use (the fake serves the same group built in).
+pub const WIDGET_CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+              color: {type: string}
+";
 
 /// A pod whose container prints three lines (busybox on a real cluster; the fake reads
 /// the echo words from the script).
