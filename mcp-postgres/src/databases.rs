@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use mcp_core::ToolError;
+use sqlx::ConnectOptions as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::config::{Settings, WriteMode, redact_url};
@@ -40,7 +41,9 @@ impl Databases {
                 PgConnectOptions::from_str(&entry.url)
                     .map_err(|e| format!("database `{name}` ({}): {e}", redact_url(&entry.url)))?
             };
-            let options = options.application_name("mcp-postgres");
+            // sqlx logs slow statements' text at WARN: user SQL may carry secrets (a
+            // password in ALTER ROLE, a token in a row). Slow calls show in the audit trail.
+            let options = options.application_name("mcp-postgres").disable_statement_logging();
             let pool = PgPoolOptions::new()
                 .max_connections(settings.pool_size)
                 .acquire_timeout(settings.connect_timeout)
