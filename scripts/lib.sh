@@ -120,6 +120,15 @@ start_postgres() {
   export MCP_POSTGRES_TEST_CA="$dir/ca.crt"
 }
 
+# busybox_rootfs DIR: the test image's root filesystem (Debian's static busybox and the
+# applets the tests call), built in DIR and written to stdout as a tar for an import.
+busybox_rootfs() {
+  mkdir -p "$1/bin"
+  cp /bin/busybox "$1/bin/"
+  for a in sh ls echo cat sleep env head yes true false mkdir rm touch; do ln -sf busybox "$1/bin/$a"; done
+  tar -C "$1" -c .
+}
+
 # start_docker: a Docker engine for the tests, with the test image and a registry. An
 # engine given by DOCKER_HOST is used as it is (the image is imported into it when
 # missing). Otherwise it installs Debian's docker.io and busybox-static when missing and
@@ -163,11 +172,7 @@ SH
     export MCP_TEST_DOCKER_PIDFILE="$dir/docker.pid"
   fi
   if ! docker image inspect mcp-test/busybox:latest >/dev/null 2>&1; then
-    local root="$dir/busybox-root"
-    mkdir -p "$root/bin"
-    cp /bin/busybox "$root/bin/"
-    for a in sh ls echo cat sleep env head yes true false mkdir rm touch; do ln -s busybox "$root/bin/$a"; done
-    tar -C "$root" -c . | docker import - mcp-test/busybox:latest >/dev/null
+    busybox_rootfs "$dir/busybox-root" | docker import - mcp-test/busybox:latest >/dev/null
   fi
   if [ -z "${MCP_TEST_DOCKER_REGISTRY:-}" ]; then
     if ! command -v docker-registry >/dev/null; then
@@ -389,11 +394,7 @@ start_podman() {
     echo "the Podman service did not start" >&2
     return 1
   }
-  local root="$dir/busybox-root"
-  mkdir -p "$root/bin"
-  cp /bin/busybox "$root/bin/"
-  for a in sh ls echo cat sleep env; do ln -s busybox "$root/bin/$a"; done
-  tar -C "$root" -c . | CONTAINERS_CONF="$dir/containers.conf" "${podman[@]}" import - mcp-test/busybox:latest \
+  busybox_rootfs "$dir/busybox-root" | CONTAINERS_CONF="$dir/containers.conf" "${podman[@]}" import - mcp-test/busybox:latest \
     >/dev/null 2>"$dir/import.log" || { cat "$dir/import.log" >&2; return 1; }
   export MCP_TEST_PODMAN_HOST="unix://$dir/podman.sock"
 }
