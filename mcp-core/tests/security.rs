@@ -215,7 +215,7 @@ fn the_mcp_cli_verifies_audit_trails_and_finds_tampering() {
             arguments: None,
             outcome: "ok",
             error: None,
-            duration_ms: 1.0,
+            duration: std::time::Duration::from_millis(1),
             bytes_in: 1,
             bytes_out: 1,
         });

@@ -30,6 +30,13 @@ async fn sleep(_ctx: Context, args: SleepArgs) -> Result<String, ToolError> {
     Ok("slept".into())
 }
 
+fn builder() -> mcp_core::server::ServerBuilder {
+    Server::builder("test", "1.0.0")
+        .tool(tool("echo", echo).read_only())
+        .tool(tool("sleep", sleep).read_only())
+        .configure(|c| c.call_timeout = Duration::from_millis(500))
+}
+
 struct Peer {
     input: DuplexStream,
     output: tokio::io::Lines<BufReader<DuplexStream>>,
@@ -37,11 +44,10 @@ struct Peer {
 
 impl Peer {
     fn start(max_line_bytes: usize) -> Self {
-        let server = Server::builder("test", "1.0.0")
-            .tool(tool("echo", echo).read_only())
-            .tool(tool("sleep", sleep).read_only())
-            .configure(|c| c.call_timeout = Duration::from_millis(500))
-            .build();
+        Self::serve(builder().build(), max_line_bytes)
+    }
+
+    fn serve(server: Server, max_line_bytes: usize) -> Self {
         let (client_in, server_in) = tokio::io::duplex(1 << 20);
         let (server_out, client_out) = tokio::io::duplex(1 << 20);
         let config = StdioConfig { max_line_bytes, ..Default::default() };
@@ -215,4 +221,36 @@ async fn a_100_mb_line_is_refused_without_ending_the_session() {
     assert!(r["error"]["message"].as_str().expect("message").contains("too large"));
     p.input = writer.await.expect("writer");
     p.assert_alive(2).await;
+}
+
+#[tokio::test]
+async fn the_audit_trail_records_sizes_on_the_wire_and_cancelled_calls() {
+    let trail = tempfile::NamedTempFile::new().expect("temp file");
+    let server = builder().audit(mcp_core::security::AuditLog::to_file(trail.path()).expect("audit log")).build();
+    let mut p = Peer::serve(server.clone(), 1 << 20);
+    let request = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":modern_meta(),"name":"echo","arguments":{"message":"h\u{e9}llo \"quoted\""}}}).to_string();
+    p.send_raw(request.as_bytes()).await;
+    let answer = tokio::time::timeout(Duration::from_secs(5), p.output.next_line())
+        .await
+        .expect("a reply within 5 s")
+        .expect("read")
+        .expect("a line");
+    let call = |id: i64, ms: u64| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"_meta":modern_meta(),"name":"sleep","arguments":{"ms":ms}}});
+    p.send(call(2, 2000)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    p.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}})).await;
+    p.assert_alive(3).await;
+    server.flush_audit();
+
+    let text = std::fs::read_to_string(trail.path()).expect("read trail");
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(mcp_core::security::audit::verify(text.as_bytes()), Ok(lines.len()));
+    let echo = lines.iter().find(|l| l["target"] == "echo").expect("the echo call's line");
+    assert_eq!(echo["bytes_in"], request.len(), "the request as read: {echo}");
+    assert_eq!(echo["bytes_out"], answer.len(), "the response as written: {echo}");
+    assert_eq!(echo["outcome"], "ok");
+    let sleep = lines.iter().find(|l| l["target"] == "sleep").expect("the cancelled call has its line");
+    assert_eq!(sleep["outcome"], "cancelled", "{sleep}");
+    assert_eq!(sleep["bytes_out"], 0, "nothing was sent for it: {sleep}");
+    assert!(sleep["duration_ms"].as_f64().expect("duration") >= 40.0, "{sleep}");
 }

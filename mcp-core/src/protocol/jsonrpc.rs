@@ -140,6 +140,23 @@ pub struct Response {
 }
 
 impl Response {
+    /// Appends the compact JSON of this response to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        // Serializing these types into a Vec cannot fail: keys are strings and values are JSON.
+        let _ = match self {
+            Response { id: Some(id), outcome: Ok(result) } => {
+                serde_json::to_writer(&mut *out, &WireResult { jsonrpc: "2.0", id, result })
+            }
+            Response { id, outcome: Err(error) } => {
+                serde_json::to_writer(&mut *out, &WireError { jsonrpc: "2.0", id, error })
+            }
+            Response { id: None, outcome: Ok(_) } => serde_json::to_writer(
+                &mut *out,
+                &WireError { jsonrpc: "2.0", id: &None, error: &ErrorObject::internal("result without id") },
+            ),
+        };
+    }
+
     /// A success.
     pub fn result(id: RequestId, result: Value) -> Self {
         Self { id: Some(id), outcome: Ok(result) }
@@ -376,16 +393,10 @@ impl Message {
                 &mut *out,
                 &WireNotification { jsonrpc: "2.0", method: &n.method, params: n.params.as_ref() },
             ),
-            Message::Response(Response { id: Some(id), outcome: Ok(result) }) => {
-                serde_json::to_writer(&mut *out, &WireResult { jsonrpc: "2.0", id, result })
+            Message::Response(r) => {
+                r.write_to(out);
+                Ok(())
             }
-            Message::Response(Response { id, outcome: Err(error) }) => {
-                serde_json::to_writer(&mut *out, &WireError { jsonrpc: "2.0", id, error })
-            }
-            Message::Response(Response { id: None, outcome: Ok(_) }) => serde_json::to_writer(
-                &mut *out,
-                &WireError { jsonrpc: "2.0", id: &None, error: &ErrorObject::internal("result without id") },
-            ),
         };
     }
 

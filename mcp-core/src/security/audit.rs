@@ -11,7 +11,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, mpsc};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -47,11 +47,11 @@ pub struct AuditRecord {
     pub outcome: &'static str,
     /// The error message, for failures.
     pub error: Option<String>,
-    /// Time taken, in milliseconds.
-    pub duration_ms: f64,
-    /// Size of the request's params, in bytes.
+    /// Time taken.
+    pub duration: Duration,
+    /// Size of the request as received, in bytes.
     pub bytes_in: usize,
-    /// Size of the result or error, in bytes.
+    /// Size of the response as sent, in bytes.
     pub bytes_out: usize,
 }
 
@@ -74,7 +74,7 @@ pub struct AuditStart<'a> {
     pub arguments: Option<&'a Value>,
     /// Argument names the tool declared sensitive.
     pub sensitive: &'a [String],
-    /// Size of the request's params, in bytes.
+    /// Size of the request as received, in bytes.
     pub bytes_in: usize,
 }
 
@@ -85,9 +85,9 @@ pub struct AuditEnd<'a> {
     pub outcome: &'static str,
     /// The error message, for failures.
     pub error: Option<&'a str>,
-    /// Time taken, in milliseconds.
-    pub duration_ms: f64,
-    /// Size of the result or error, in bytes.
+    /// Time taken.
+    pub duration: Duration,
+    /// Size of the response, in bytes.
     pub bytes_out: usize,
 }
 
@@ -135,7 +135,7 @@ impl PendingLine {
             push_str(body, error);
         }
         body.extend_from_slice(b",\"duration_ms\":");
-        push_json(body, &end.duration_ms);
+        push_millis(body, end.duration);
         body.extend_from_slice(b",\"bytes_in\":");
         push_json(body, &self.bytes_in);
         body.extend_from_slice(b",\"bytes_out\":");
@@ -145,10 +145,61 @@ impl PendingLine {
     }
 }
 
+/// A request's line from the request's start until its answer is out: closed with the
+/// answer's size on the wire, or, dropped before (the request was cancelled, or its answer
+/// could not be sent), written with what is known then. Either way the request has its line.
+#[derive(Debug)]
+pub struct OpenLine {
+    log: AuditLog,
+    line: Option<PendingLine>,
+    started: Instant,
+    /// `cancelled` until the request has its response.
+    outcome: &'static str,
+    error: Option<String>,
+    duration: Option<Duration>,
+    bytes_out: usize,
+}
+
+impl OpenLine {
+    /// The request has its response, which `outcome` and `error` describe.
+    pub fn answered(&mut self, outcome: &'static str, error: Option<String>, duration: Duration) {
+        self.outcome = outcome;
+        self.error = error;
+        self.duration = Some(duration);
+    }
+
+    /// The answer went out in `bytes_out` bytes: the line is complete.
+    pub fn close(mut self, bytes_out: usize) {
+        self.bytes_out = bytes_out;
+    }
+}
+
+impl Drop for OpenLine {
+    fn drop(&mut self) {
+        if let Some(line) = self.line.take() {
+            let end = AuditEnd {
+                outcome: self.outcome,
+                error: self.error.as_deref(),
+                duration: self.duration.unwrap_or_else(|| self.started.elapsed()),
+                bytes_out: self.bytes_out,
+            };
+            self.log.finish(line, end);
+        }
+    }
+}
+
 /// Appends `value` as JSON.
 fn push_json(buf: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
     // Writing into a Vec cannot fail, and these values (strings, numbers) always serialize.
     let _ = serde_json::to_writer(&mut *buf, value);
+}
+
+/// Appends `d` in milliseconds with three decimals (microseconds), as a JSON number.
+fn push_millis(buf: &mut Vec<u8>, d: Duration) {
+    let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    push_json(buf, &(micros / 1000));
+    let frac = micros % 1000;
+    buf.extend_from_slice(&[b'.', b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8]);
 }
 
 fn push_str(buf: &mut Vec<u8>, s: &str) {
@@ -299,10 +350,23 @@ impl AuditLog {
             AuditEnd {
                 outcome: record.outcome,
                 error: record.error.as_deref(),
-                duration_ms: record.duration_ms,
+                duration: record.duration,
                 bytes_out: record.bytes_out,
             },
         );
+    }
+
+    /// Opens the line of a request that started at `started`.
+    pub fn open(&self, start: AuditStart<'_>, started: Instant) -> OpenLine {
+        OpenLine {
+            log: self.clone(),
+            line: Some(PendingLine::begin(start)),
+            started,
+            outcome: "cancelled",
+            error: None,
+            duration: None,
+            bytes_out: 0,
+        }
     }
 
     /// Completes a line begun with [`PendingLine::begin`] and queues it.
@@ -643,7 +707,7 @@ mod tests {
             arguments: Some(redact(&json!({"message": "hi", "apiKey": "k", "nested": {"password": "p"}}), &[])),
             outcome: "ok",
             error: None,
-            duration_ms: 0.1,
+            duration: Duration::from_micros(100),
             bytes_in: 10,
             bytes_out: 20,
         }
@@ -693,7 +757,7 @@ mod tests {
             sensitive: &["dsn".into()],
             bytes_in: 42,
         });
-        let end = AuditEnd { outcome: "tool_error", error: Some("bad\nthing"), duration_ms: 0.25, bytes_out: 7 };
+        let end = AuditEnd { outcome: "tool_error", error: Some("bad\nthing"), duration: Duration::from_micros(250), bytes_out: 7 };
         let text = String::from_utf8([b"{".as_slice(), &line.finish(end)].concat()).expect("utf-8");
         let body: Value = serde_json::from_str(&text).expect("json");
         let expected = json!({

@@ -15,7 +15,7 @@ use crate::protocol::{
 };
 
 /// A channel for messages that belong to one request (progress, logs, input requests).
-pub type RequestSink = mpsc::UnboundedSender<Message>;
+pub type RequestSink = mpsc::UnboundedSender<super::Outgoing>;
 
 /// What a request declared about itself, from `_meta` (stateless) or the handshake.
 #[derive(Debug, Clone)]
@@ -152,7 +152,7 @@ impl Context {
 
     fn send(&self, msg: Message) {
         if let Some(sink) = &self.scope.sink {
-            let _ = sink.send(msg);
+            let _ = sink.send(msg.into());
         }
     }
 
@@ -283,7 +283,7 @@ impl Context {
             return Err(ToolError::failed("no client connection to ask for input"));
         };
         let (id, rx) = self.scope.session.expect_response();
-        if sink.send(Message::Request(Request::new(id.clone(), method, params))).is_err() {
+        if sink.send(Message::Request(Request::new(id.clone(), method, params)).into()).is_err() {
             self.scope.session.forget_pending(&id);
             return Err(ToolError::failed("the client connection closed"));
         }

@@ -16,13 +16,13 @@ use super::context::{Context, InputRequest, RequestMeta, RequestSink, Scope};
 use super::error::ToolError;
 use super::handler::{CompletionRequest, ResourceKind};
 use super::session::{Handshake, Session};
-use super::{Change, Server};
+use super::{Answer, Change, Server};
 use crate::protocol::types::meta;
 use crate::protocol::{
     Era, ErrorObject, Implementation, LoggingLevel, Message, Notification, ProtocolVersion, Request, RequestId,
     Response, codes, jsonrpc::kind,
 };
-use crate::security::audit::{AuditEnd, AuditStart, PendingLine};
+use crate::security::audit::{AuditLog, AuditStart, OpenLine};
 
 /// Methods a stateless (2026-07-28) request may name.
 const STATELESS_METHODS: &[&str] = &[
@@ -180,16 +180,16 @@ const DENIED_BY: &str = "deniedBy";
 /// A request's place among those its client has in flight, given back when dropped. A
 /// counter rather than a semaphore: taking and giving back are one atomic operation
 /// each, where a semaphore's release takes a lock (this runs on every request).
-struct ClientSlot(Arc<AtomicUsize>);
+struct ClientSlot<'a>(&'a AtomicUsize);
 
-impl ClientSlot {
-    fn take(count: Arc<AtomicUsize>, limit: usize) -> Option<Self> {
+impl<'a> ClientSlot<'a> {
+    fn take(count: &'a AtomicUsize, limit: usize) -> Option<Self> {
         count.fetch_update(Ordering::Acquire, Ordering::Relaxed, |n| (n < limit).then_some(n + 1)).ok()?;
         Some(Self(count))
     }
 }
 
-impl Drop for ClientSlot {
+impl Drop for ClientSlot<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Release);
     }
@@ -197,14 +197,30 @@ impl Drop for ClientSlot {
 
 impl Server {
     /// Answers one request. `sink` carries the request's own messages (progress, logs,
-    /// handshake-era input requests) ahead of the response.
+    /// handshake-era input requests) ahead of the response. For callers that do not write
+    /// the response as JSON themselves; transports use [`Server::answer`].
     pub async fn handle_request(&self, session: &Arc<Session>, req: Request, sink: Option<RequestSink>) -> Response {
+        let size = req.params.as_ref().map_or(0, crate::security::audit::object_size);
+        self.answer(session, req, size, sink).await.into_response()
+    }
+
+    /// Answers one request that took `bytes_in` bytes on the wire. The answer is written
+    /// by the transport, which closes its audit line with the bytes that went out.
+    pub async fn answer(
+        &self,
+        session: &Arc<Session>,
+        req: Request,
+        bytes_in: usize,
+        sink: Option<RequestSink>,
+    ) -> Answer {
         let id = req.id.clone();
         let started = Instant::now();
         let _in_flight = self.inner.metrics.start();
         let method = req.method.clone();
         let tool = self.metric_label(&req);
-        let audit = self.inner.audit.as_ref().map(|log| (log, self.audit_start(session, &req, &method)));
+        // Dropped before the end (the request was cancelled), the line is written as such.
+        let mut audit =
+            self.inner.audit.as_ref().map(|log| self.audit_open(log, session, &req, &method, bytes_in, started));
         let response = match self.client_slot(session) {
             Err(e) => Response::error(Some(id), e),
             Ok(_slot) => match AssertUnwindSafe(self.route(session, req, sink)).catch_unwind().await {
@@ -217,16 +233,12 @@ impl Server {
             },
         };
         let (outcome, error) = classify(&response);
-        self.inner.metrics.finish(&method, tool, outcome, started.elapsed().as_secs_f64());
-        if let Some((log, line)) = audit {
-            let bytes_out = match &response.outcome {
-                Ok(result) => crate::security::audit::value_size(result),
-                Err(e) => e.message.len(),
-            };
-            let duration_ms = started.elapsed().as_secs_f64() * 1e3;
-            log.finish(line, AuditEnd { outcome, error: error.as_deref(), duration_ms, bytes_out });
+        let elapsed = started.elapsed();
+        self.inner.metrics.finish(&method, tool, outcome, elapsed.as_secs_f64());
+        if let Some(line) = &mut audit {
+            line.answered(outcome, error, elapsed);
         }
-        response
+        Answer::new(response, audit)
     }
 
     /// The tool or prompt a request names, if registered (metrics labels stay bounded).
@@ -240,23 +252,20 @@ impl Server {
     }
 
     /// A slot among the requests this client may have in flight at once.
-    fn client_slot(&self, session: &Session) -> Result<Option<ClientSlot>, ErrorObject> {
+    fn client_slot<'s>(&self, session: &'s Session) -> Result<Option<ClientSlot<'s>>, ErrorObject> {
         let limit = self.inner.config.max_in_flight_per_client;
         if limit == 0 {
             return Ok(None);
         }
-        let identity = session.identity();
+        let identity = session.identity_ref();
         // Unauthenticated HTTP clients all share one name: a bound on it would bound them all.
         if identity.name == "anonymous" && identity.scopes.is_empty() {
             return Ok(None);
         }
-        let count = {
+        let count = session.client_slots(|| {
             let mut all = crate::sync::lock(&self.inner.client_slots);
-            match all.get(&identity.name) {
-                Some(count) => count.clone(),
-                None => all.entry(identity.name.clone()).or_default().clone(),
-            }
-        };
+            all.entry(identity.name.clone()).or_default().clone()
+        });
         ClientSlot::take(count, limit).map(Some).ok_or_else(|| {
             ErrorObject::internal(format!(
                 "Too many requests in flight for client {:?}: the limit is {limit}; wait for some to finish",
@@ -265,8 +274,16 @@ impl Server {
         })
     }
 
-    /// The audit line of a request, begun before it runs (`method` is the request's).
-    fn audit_start(&self, session: &Session, req: &Request, method: &str) -> PendingLine {
+    /// The audit line of a request, opened before it runs (`method` is the request's).
+    fn audit_open(
+        &self,
+        log: &AuditLog,
+        session: &Session,
+        req: &Request,
+        method: &str,
+        bytes_in: usize,
+        started: Instant,
+    ) -> OpenLine {
         let params = params_of(req);
         let stateless = params.get("_meta").and_then(|m| m.get(meta::PROTOCOL_VERSION)).and_then(Value::as_str);
         let (era, version) = match (stateless, session.negotiated_version()) {
@@ -277,17 +294,20 @@ impl Server {
         let target = params.get("name").or_else(|| params.get("uri")).and_then(Value::as_str);
         let sensitive =
             target.and_then(|t| self.inner.tools.get(t)).map(|r| r.sensitive.as_slice()).unwrap_or_default();
-        PendingLine::begin(AuditStart {
-            transport: session.transport(),
-            identity: &session.identity().name,
-            era,
-            version,
-            method,
-            target,
-            arguments: params.get("arguments"),
-            sensitive,
-            bytes_in: req.params.as_ref().map_or(0, crate::security::audit::object_size),
-        })
+        log.open(
+            AuditStart {
+                transport: session.transport(),
+                identity: &session.identity_ref().name,
+                era,
+                version,
+                method,
+                target,
+                arguments: params.get("arguments"),
+                sensitive,
+                bytes_in,
+            },
+            started,
+        )
     }
 
     /// Handles a notification from the client.
@@ -880,10 +900,13 @@ impl Server {
         }
         let sub_meta = json!({ meta::SUBSCRIPTION_ID: req.id });
         let mut changes = self.changes();
-        let _ = sink.send(Message::Notification(Notification::new(
-            "notifications/subscriptions/acknowledged",
-            json!({ "_meta": sub_meta, "notifications": ack }),
-        )));
+        let _ = sink.send(
+            Message::Notification(Notification::new(
+                "notifications/subscriptions/acknowledged",
+                json!({ "_meta": sub_meta, "notifications": ack }),
+            ))
+            .into(),
+        );
         loop {
             let change = match changes.recv().await {
                 Ok(c) => c,
@@ -905,7 +928,7 @@ impl Server {
                 }
                 _ => continue,
             };
-            if sink.send(Message::Notification(note)).is_err() {
+            if sink.send(Message::Notification(note).into()).is_err() {
                 break;
             }
         }

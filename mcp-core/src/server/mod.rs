@@ -25,6 +25,7 @@ mod dispatch;
 mod error;
 mod handler;
 mod metrics;
+mod outgoing;
 mod session;
 mod state;
 
@@ -42,6 +43,7 @@ pub use handler::{
     CompletionRequest, IntoResourceContents, IntoToolResult, Json, PromptRoute, ResourceRoute, ToolRoute, prompt,
     resource, resource_template, schema_of, tool, tool_with,
 };
+pub use outgoing::{Answer, Outgoing};
 pub use session::{Handshake, Outbound, Session};
 
 use crate::protocol::{Completion, Implementation};
@@ -227,7 +229,7 @@ impl Server {
                 arguments: None,
                 outcome: "denied",
                 error: Some(reason.to_string()),
-                duration_ms: 0.0,
+                duration: std::time::Duration::ZERO,
                 bytes_in: 0,
                 bytes_out: 0,
             });

@@ -29,7 +29,7 @@ pub struct Handshake {
 }
 
 /// A channel to the peer for messages outside any request (stdio's writer, HTTP's GET stream).
-pub type Outbound = mpsc::UnboundedSender<Message>;
+pub type Outbound = mpsc::UnboundedSender<super::Outgoing>;
 
 /// One client connection (a stdio process or an HTTP session).
 #[derive(Debug, Default)]
@@ -45,6 +45,8 @@ pub struct Session {
     transport: std::sync::OnceLock<&'static str>,
     /// Set once, when the transport opens the session; read on every request.
     identity: std::sync::OnceLock<Arc<Identity>>,
+    /// The count of this client's requests in flight, found once per session.
+    client_slots: std::sync::OnceLock<Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl Session {
@@ -69,6 +71,20 @@ impl Session {
     /// Who the client is; `local` when no transport said otherwise.
     pub fn identity(&self) -> Arc<Identity> {
         self.identity.get_or_init(|| Arc::new(Identity::local())).clone()
+    }
+
+    /// [`Session::identity`], borrowed.
+    pub(crate) fn identity_ref(&self) -> &Identity {
+        self.identity.get_or_init(|| Arc::new(Identity::local()))
+    }
+
+    /// This client's count of requests in flight, shared by its sessions (`find` looks
+    /// it up, once per session).
+    pub(crate) fn client_slots(
+        &self,
+        find: impl FnOnce() -> Arc<std::sync::atomic::AtomicUsize>,
+    ) -> &Arc<std::sync::atomic::AtomicUsize> {
+        self.client_slots.get_or_init(find)
     }
 
     /// The negotiated revision, without copying the rest of the handshake.
@@ -189,7 +205,7 @@ impl Session {
 
     pub fn push(&self, msg: Message) -> bool {
         match lock(&self.push).as_ref() {
-            Some(tx) => tx.send(msg).is_ok(),
+            Some(tx) => tx.send(msg.into()).is_ok(),
             None => false,
         }
     }

@@ -10,13 +10,13 @@ use tokio::sync::mpsc;
 
 use crate::protocol::{ErrorObject, Message, Response, parse_message};
 use crate::security::Identity;
-use crate::server::{Server, Session};
+use crate::server::{Answer, Outgoing, Server, Session};
 
 /// One client connection, from the server's side.
 pub(crate) struct Connection {
     server: Server,
     session: Arc<Session>,
-    out: mpsc::UnboundedSender<Message>,
+    out: mpsc::UnboundedSender<Outgoing>,
     forwarder: tokio::task::JoinHandle<()>,
 }
 
@@ -27,7 +27,7 @@ impl Connection {
         server: Server,
         transport: &'static str,
         identity: Identity,
-    ) -> (Self, mpsc::UnboundedReceiver<Message>) {
+    ) -> (Self, mpsc::UnboundedReceiver<Outgoing>) {
         let (out, rx) = mpsc::unbounded_channel();
         let session = Arc::new(Session::for_client(transport, identity));
         session.set_push(out.clone());
@@ -46,16 +46,17 @@ impl Connection {
                     let e = ErrorObject::invalid_request(format!(
                         "Duplicate request id {id}: a request with this id is still running"
                     ));
-                    let _ = self.out.send(Message::Response(Response::error(Some(id), e)));
+                    self.refuse(Response::error(Some(id), e));
                     return;
                 }
                 let (server, session, out) = (self.server.clone(), self.session.clone(), self.out.clone());
+                let size = bytes.len();
                 super::run_or_spawn(
                     async move {
-                        let response = server.handle_request(&session, req, Some(out.clone())).await;
+                        let answer = server.answer(&session, req, size, Some(out.clone())).await;
                         // A request cancelled meanwhile gets no response.
                         if session.untrack(&id) {
-                            let _ = out.send(Message::Response(response));
+                            let _ = out.send(Outgoing::Answer(answer));
                         }
                     },
                     registration,
@@ -68,9 +69,7 @@ impl Connection {
                     tracing::debug!("response to no pending request ignored");
                 }
             }
-            Err(rejection) => {
-                let _ = self.out.send(Message::Response(rejection.into_response()));
-            }
+            Err(rejection) => self.refuse(rejection.into_response()),
         }
     }
 
@@ -79,7 +78,12 @@ impl Connection {
         let e = ErrorObject::invalid_request(format!(
             "Request too large: a message of {size} bytes exceeds the {limit} byte limit; it was discarded"
         ));
-        let _ = self.out.send(Message::Response(Response::error(None, e)));
+        self.refuse(Response::error(None, e));
+    }
+
+    /// Answers a frame that no request handled.
+    fn refuse(&self, response: Response) {
+        let _ = self.out.send(Outgoing::Answer(Answer::new(response, None)));
     }
 
     /// Stops taking input and returns until when requests still running may answer: read
@@ -114,7 +118,7 @@ impl Drop for Closing {
 }
 
 /// `first` and the messages queued right now behind it (at most `max`), to send in one go.
-pub(crate) fn batch(first: Message, more: &mut mpsc::UnboundedReceiver<Message>, max: usize) -> Vec<Message> {
+pub(crate) fn batch(first: Outgoing, more: &mut mpsc::UnboundedReceiver<Outgoing>, max: usize) -> Vec<Outgoing> {
     let mut batch = vec![first];
     while batch.len() < max {
         match more.try_recv() {
@@ -122,6 +126,6 @@ pub(crate) fn batch(first: Message, more: &mut mpsc::UnboundedReceiver<Message>,
             Err(_) => break,
         }
     }
-    batch.retain(|m| !matches!(m, Message::Notification(n) if n.method == crate::server::CLOSE_STREAM));
+    batch.retain(|m| !m.is_notification(crate::server::CLOSE_STREAM));
     batch
 }

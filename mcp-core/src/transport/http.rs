@@ -38,7 +38,7 @@ use crate::protocol::types::meta;
 use crate::protocol::{Era, ErrorObject, Message, ProtocolVersion, Request, Response, codes, parse_message};
 use crate::security::auth::AuthError;
 use crate::security::{Authenticator, Identity};
-use crate::server::{Server, Session};
+use crate::server::{Answer, Outgoing, Server, Session};
 
 /// Settings of the HTTP listener.
 #[derive(Debug, Clone)]
@@ -605,12 +605,12 @@ async fn post(state: Arc<HttpState>, headers: HeaderMap, body: Bytes, identity: 
                 .map(str::to_string);
             let header_era = header_version.as_deref().and_then(ProtocolVersion::parse).map(|v| v.era());
             if body_version.is_some() || header_era == Some(Era::Stateless) {
-                return stateless_post(state, headers, req, body_version, identity).await;
+                return stateless_post(state, headers, req, body.len(), body_version, identity).await;
             }
             if let Some(v) = header_version.filter(|_| header_era.is_none() && req.method != "initialize") {
                 return json_error(StatusCode::BAD_REQUEST, crate::server::unsupported_version(&v), Some(req.id));
             }
-            handshake_request(state, headers, req, identity).await
+            handshake_request(state, headers, req, body.len(), identity).await
         }
         Message::Notification(n) => {
             match session_of(&state, &headers, &identity) {
@@ -677,16 +677,16 @@ impl Drop for AbortOnDrop {
 
 /// How a request's output begins: finished before saying anything, or speaking first.
 enum Start {
-    Done(Response),
-    Speaking(Message, mpsc::UnboundedReceiver<Message>, tokio::sync::oneshot::Receiver<Response>),
+    Done(Answer),
+    Speaking(Outgoing, mpsc::UnboundedReceiver<Outgoing>, tokio::sync::oneshot::Receiver<Answer>),
     Dropped,
 }
 
 /// Waits for the handler's first output. The handler's sink closes when it finishes, so
 /// `None` from the sink means the response is ready (or the request was dropped).
 async fn first_output(
-    mut rx: mpsc::UnboundedReceiver<Message>,
-    mut done: tokio::sync::oneshot::Receiver<Response>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    mut done: tokio::sync::oneshot::Receiver<Answer>,
 ) -> Start {
     tokio::select! {
         biased;
@@ -711,38 +711,38 @@ async fn first_output(
 
 /// Forwards a speaking handler's messages, then its response, as SSE data.
 async fn forward(
-    first: Message,
-    mut rx: mpsc::UnboundedReceiver<Message>,
-    done: tokio::sync::oneshot::Receiver<Response>,
-    mut emit: impl FnMut(Outgoing) -> bool,
+    first: Outgoing,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    done: tokio::sync::oneshot::Receiver<Answer>,
+    mut emit: impl FnMut(StreamItem) -> bool,
 ) {
-    if !emit(Outgoing::of(&first)) {
+    if !emit(StreamItem::of(first)) {
         return;
     }
     while let Some(m) = rx.recv().await {
-        if !emit(Outgoing::of(&m)) {
+        if !emit(StreamItem::of(m)) {
             return;
         }
     }
-    if let Ok(r) = done.await {
-        emit(Outgoing::Data(to_data(&Message::Response(r))));
+    if let Ok(answer) = done.await {
+        emit(StreamItem::Data(to_data(Outgoing::Answer(answer))));
     }
 }
 
 /// What a request's stream carries next.
-enum Outgoing {
+enum StreamItem {
     Data(Arc<str>),
     /// Close the connection, keeping the stream resumable; reconnect after this many ms.
     Close(u64),
 }
 
-impl Outgoing {
-    fn of(m: &Message) -> Self {
-        match m {
-            Message::Notification(n) if n.method == crate::server::CLOSE_STREAM => Outgoing::Close(
+impl StreamItem {
+    fn of(item: Outgoing) -> Self {
+        match item {
+            Outgoing::Message(Message::Notification(n)) if n.method == crate::server::CLOSE_STREAM => StreamItem::Close(
                 n.params.as_ref().and_then(|p| p.get("retryMs")).and_then(Value::as_u64).unwrap_or(SSE_RETRY_MS),
             ),
-            m => Outgoing::Data(to_data(m)),
+            item => StreamItem::Data(to_data(item)),
         }
     }
 }
@@ -752,6 +752,7 @@ async fn stateless_post(
     state: Arc<HttpState>,
     headers: HeaderMap,
     req: Request,
+    size: usize,
     body_version: Option<String>,
     identity: Identity,
 ) -> HttpResponse {
@@ -773,12 +774,12 @@ async fn stateless_post(
     if let Err(r) = validate_stateless_headers(&state.server, &headers, &req) {
         return r;
     }
-    stateless_request(state, req, identity).await
+    stateless_request(state, req, size, identity).await
 }
 
-async fn stateless_request(state: Arc<HttpState>, req: Request, identity: Identity) -> HttpResponse {
-    let (tx, rx) = mpsc::unbounded_channel::<Message>();
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Response>();
+async fn stateless_request(state: Arc<HttpState>, req: Request, size: usize, identity: Identity) -> HttpResponse {
+    let (tx, rx) = mpsc::unbounded_channel::<Outgoing>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Answer>();
     let (abort, registration) = AbortHandle::new_pair();
     // Dropping the response (the client hung up) cancels the request.
     let guard = AbortOnDrop(abort);
@@ -786,28 +787,28 @@ async fn stateless_request(state: Arc<HttpState>, req: Request, identity: Identi
     super::run_or_spawn(
         async move {
             let session = Arc::new(Session::for_client("http", identity));
-            let response = server.handle_request(&session, req, Some(tx)).await;
-            let _ = done_tx.send(response);
+            let answer = server.answer(&session, req, size, Some(tx)).await;
+            let _ = done_tx.send(answer);
         },
         registration,
     )
     .await;
     match first_output(rx, done_rx).await {
-        Start::Done(response) => {
-            let status = match &response.outcome {
+        Start::Done(answer) => {
+            let status = match &answer.response().outcome {
                 Err(e) => status_of(e),
                 Ok(_) => StatusCode::OK,
             };
-            (status, [(header::CONTENT_TYPE, "application/json")], Message::Response(response).to_vec()).into_response()
+            (status, [(header::CONTENT_TYPE, "application/json")], answer.into_bytes()).into_response()
         }
         Start::Speaking(first, rx, done) => {
             let (item_tx, item_rx) = mpsc::unbounded_channel();
             tokio::spawn(forward(first, rx, done, move |out| match out {
-                Outgoing::Data(data) => {
+                StreamItem::Data(data) => {
                     item_tx.send(SseItem::Event { id: None, data: Some(data), retry: None }).is_ok()
                 }
                 // Stateless streams are not resumable: closing one would lose the request.
-                Outgoing::Close(_) => true,
+                StreamItem::Close(_) => true,
             }));
             let items = unbounded_items(item_rx);
             let guarded = futures::stream::unfold((items, guard), |(mut items, guard)| async move {
@@ -823,8 +824,11 @@ async fn stateless_request(state: Arc<HttpState>, req: Request, identity: Identi
     }
 }
 
-fn to_data(m: &Message) -> Arc<str> {
-    String::from_utf8(m.to_vec()).unwrap_or_default().into()
+fn to_data(item: Outgoing) -> Arc<str> {
+    let mut json = Vec::with_capacity(128);
+    item.write_to(&mut json);
+    // serde_json writes UTF-8 only: the check never fails.
+    String::from_utf8(json).unwrap_or_default().into()
 }
 
 /// Formats one SSE event. A priming event (no data) still carries an empty `data:` field,
@@ -888,6 +892,7 @@ async fn handshake_request(
     state: Arc<HttpState>,
     headers: HeaderMap,
     req: Request,
+    size: usize,
     identity: Identity,
 ) -> HttpResponse {
     let (http_session, session_id) = if req.method == "initialize" {
@@ -923,8 +928,8 @@ async fn handshake_request(
         }
     };
     let is_init = req.method == "initialize";
-    let (tx, rx) = mpsc::unbounded_channel::<Message>();
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Response>();
+    let (tx, rx) = mpsc::unbounded_channel::<Outgoing>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Answer>();
     let server = state.server.clone();
     let session = http_session.session.clone();
     let id = req.id.clone();
@@ -942,9 +947,9 @@ async fn handshake_request(
         {
             let session = session.clone();
             async move {
-                let response = server.handle_request(&session, req, Some(tx)).await;
+                let answer = server.answer(&session, req, size, Some(tx)).await;
                 if session.untrack(&id) {
-                    let _ = done_tx.send(response);
+                    let _ = done_tx.send(answer);
                 }
             }
         },
@@ -952,14 +957,13 @@ async fn handshake_request(
     )
     .await;
     match first_output(rx, done_rx).await {
-        Start::Done(response) => {
-            if is_init && response.outcome.is_ok() {
+        Start::Done(answer) => {
+            if is_init && answer.response().outcome.is_ok() {
                 lock(&state.sessions).insert(session_id.clone(), http_session.clone());
                 tokio::spawn(crate::server::forward_changes(state.server.clone(), http_session.session.clone()));
             }
             let mut resp =
-                (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Message::Response(response).to_vec())
-                    .into_response();
+                (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], answer.into_bytes()).into_response();
             if let Ok(v) = HeaderValue::from_str(&session_id) {
                 resp.headers_mut().insert("mcp-session-id", v);
             }
@@ -974,8 +978,8 @@ async fn handshake_request(
                 let emitter = hs.clone();
                 forward(first, rx, done, move |out| {
                     match out {
-                        Outgoing::Data(data) => emitter.emit(stream, Some(data), None),
-                        Outgoing::Close(retry) => emitter.disconnect(stream, retry),
+                        StreamItem::Data(data) => emitter.emit(stream, Some(data), None),
+                        StreamItem::Close(retry) => emitter.disconnect(stream, retry),
                     }
                     true
                 })
@@ -1034,12 +1038,12 @@ async fn get(state: Arc<HttpState>, headers: HeaderMap, identity: &Identity) -> 
     }
     let (stream, live) = s.open_stream();
     s.emit(stream, None, Some(SSE_RETRY_MS));
-    let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Message>();
+    let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Outgoing>();
     s.session.set_push(push_tx);
     let hs = s.clone();
     tokio::spawn(async move {
-        while let Some(m) = push_rx.recv().await {
-            hs.emit(stream, Some(to_data(&m)), None);
+        while let Some(item) = push_rx.recv().await {
+            hs.emit(stream, Some(to_data(item)), None);
         }
     });
     // When the client goes away, the GET slot frees up.

@@ -11,9 +11,8 @@ use tokio::sync::mpsc;
 
 use super::connection::{Connection, batch};
 use super::lines::{Frame, LineReader};
-use crate::protocol::Message;
 use crate::security::Identity;
-use crate::server::Server;
+use crate::server::{Outgoing, Server};
 
 /// Limits of a line-based connection.
 #[derive(Debug, Clone)]
@@ -134,9 +133,9 @@ struct Output<W> {
 }
 
 impl<W: AsyncWrite + Unpin> Output<W> {
-    async fn send(&mut self, first: Message, more: &mut mpsc::UnboundedReceiver<Message>) -> std::io::Result<()> {
-        for message in batch(first, more, 4096) {
-            message.write_to(&mut self.buf);
+    async fn send(&mut self, first: Outgoing, more: &mut mpsc::UnboundedReceiver<Outgoing>) -> std::io::Result<()> {
+        for item in batch(first, more, 4096) {
+            item.write_to(&mut self.buf);
             self.buf.push(b'\n');
         }
         if self.buf.is_empty() {

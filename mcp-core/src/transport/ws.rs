@@ -27,7 +27,7 @@ use super::connection::{Connection, batch};
 use super::http::{HttpConfig, HttpState, authenticate_with, check_origin, json_error};
 use crate::protocol::ErrorObject;
 use crate::security::Identity;
-use crate::server::Server;
+use crate::server::{Outgoing, Server};
 
 /// The subprotocol clients must offer.
 pub const SUBPROTOCOL: &str = "mcp";
@@ -72,6 +72,14 @@ pub(crate) async fn upgrade(
         .into_response()
 }
 
+/// One outgoing item as a text frame.
+fn text_frame(item: Outgoing) -> WsMessage {
+    let mut json = Vec::with_capacity(128);
+    item.write_to(&mut json);
+    // serde_json writes UTF-8 only: the check never fails.
+    WsMessage::Text(String::from_utf8(json).unwrap_or_default().into())
+}
+
 fn close(code: u16, reason: &str) -> WsMessage {
     WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason) }))
 }
@@ -88,9 +96,8 @@ async fn serve(server: Server, mut socket: WebSocket, identity: Identity, config
             biased;
             Some(first) = rx.recv() => {
                 // Frames queue up and go out in one write: one syscall per batch, not per answer.
-                for message in batch(first, &mut rx, 256) {
-                    let text = String::from_utf8(message.to_vec()).unwrap_or_default();
-                    if socket.feed(WsMessage::Text(text.into())).await.is_err() {
+                for item in batch(first, &mut rx, 256) {
+                    if socket.feed(text_frame(item)).await.is_err() {
                         peer_gone = true;
                     }
                 }
@@ -131,9 +138,8 @@ async fn serve(server: Server, mut socket: WebSocket, identity: Identity, config
         }
     };
     let closing = connection.close(Duration::from_secs(5), peer_gone);
-    while let Ok(Some(message)) = tokio::time::timeout_at(closing.deadline, rx.recv()).await {
-        let text = String::from_utf8(message.to_vec()).unwrap_or_default();
-        if socket.send(WsMessage::Text(text.into())).await.is_err() {
+    while let Ok(Some(item)) = tokio::time::timeout_at(closing.deadline, rx.recv()).await {
+        if socket.send(text_frame(item)).await.is_err() {
             return;
         }
     }
