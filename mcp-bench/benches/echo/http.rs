@@ -16,7 +16,7 @@ fn check_answer(body: &[u8]) -> anyhow::Result<()> {
     mcp_bench::check_answer(body).map_err(anyhow::Error::msg)
 }
 
-struct HttpSession {
+pub(crate) struct HttpSession {
     client: reqwest::Client,
     url: String,
     era: Era,
@@ -108,13 +108,8 @@ pub(crate) async fn bench_http(launch: &Launch, era: Era, sizes: &Sizes) -> anyh
     drive_http(server.addr, Some(server.pid()), era, sizes, launch.token.clone()).await
 }
 
-pub(crate) async fn drive_http(
-    addr: SocketAddr,
-    pid: Option<u32>,
-    era: Era,
-    sizes: &Sizes,
-    token: Option<String>,
-) -> anyhow::Result<Row> {
+/// A session with the server at `addr` (retrying while it starts), opened in `era`.
+pub(crate) async fn open_session(addr: SocketAddr, era: Era, token: Option<String>) -> anyhow::Result<HttpSession> {
     let client = mcp_core::tls::http_client().pool_max_idle_per_host(IN_FLIGHT * 2).build()?;
     let mut session = HttpSession { client, url: format!("http://{addr}/mcp"), era, session_id: None, token };
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -132,7 +127,58 @@ pub(crate) async fn drive_http(
         let note = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec();
         session.post(note, "notifications/initialized").await?;
     }
+    Ok(session)
+}
 
+/// Echo calls `ids`, IN_FLIGHT at a time on the keep-alive pool.
+pub(crate) async fn pipelined(session: &Arc<HttpSession>, ids: std::ops::Range<usize>) -> anyhow::Result<()> {
+    let next = Arc::new(AtomicUsize::new(ids.start));
+    let workers: Vec<_> = (0..IN_FLIGHT)
+        .map(|_| {
+            let (session, next, end) = (session.clone(), next.clone(), ids.end);
+            tokio::spawn(async move {
+                loop {
+                    let id = next.fetch_add(1, Ordering::Relaxed);
+                    if id >= end {
+                        return Ok::<_, anyhow::Error>(());
+                    }
+                    session.echo(id).await?;
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await??;
+    }
+    Ok(())
+}
+
+/// Echo calls `ids` in bursts of IN_FLIGHT concurrent requests; the next burst waits for
+/// all of them (see `StdioServer::bursts`).
+pub(crate) async fn bursts(session: &Arc<HttpSession>, ids: std::ops::Range<usize>) -> anyhow::Result<()> {
+    let mut next = ids.start;
+    while next < ids.end {
+        let burst = next..(next + IN_FLIGHT).min(ids.end);
+        let calls = burst.clone().map(|id| {
+            let session = session.clone();
+            tokio::spawn(async move { session.echo(id).await })
+        });
+        for call in calls.collect::<Vec<_>>() {
+            call.await??;
+        }
+        next = burst.end;
+    }
+    Ok(())
+}
+
+pub(crate) async fn drive_http(
+    addr: SocketAddr,
+    pid: Option<u32>,
+    era: Era,
+    sizes: &Sizes,
+    token: Option<String>,
+) -> anyhow::Result<Row> {
+    let session = open_session(addr, era, token).await?;
     for id in 1..=sizes.sequential / 10 {
         session.echo(id).await?;
     }
@@ -144,27 +190,10 @@ pub(crate) async fn drive_http(
     }
 
     let session = Arc::new(session);
-    let next = Arc::new(AtomicUsize::new(0));
     let total = sizes.pipelined / 4;
     let cpu_before = pid.and_then(cpu_time);
     let started = Instant::now();
-    let workers: Vec<_> = (0..IN_FLIGHT)
-        .map(|_| {
-            let (session, next) = (session.clone(), next.clone());
-            tokio::spawn(async move {
-                loop {
-                    let id = next.fetch_add(1, Ordering::Relaxed);
-                    if id >= total {
-                        return Ok::<_, anyhow::Error>(());
-                    }
-                    session.echo(id + 1).await?;
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.await??;
-    }
+    pipelined(&session, 1..total + 1).await?;
     let elapsed = started.elapsed();
     let cpu_after = pid.and_then(cpu_time);
     Ok(Row::measured(&mut latencies, total, elapsed).with_server_cpu(cpu_before, cpu_after, total))

@@ -12,14 +12,14 @@ fn check_answer(body: &[u8]) -> anyhow::Result<()> {
     mcp_bench::check_answer(body).map_err(anyhow::Error::msg)
 }
 
-struct StdioServer {
+pub(crate) struct StdioServer {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
 }
 
 impl StdioServer {
-    fn spawn(launch: &Launch) -> anyhow::Result<Self> {
+    pub(crate) fn spawn(launch: &Launch) -> anyhow::Result<Self> {
         let binary = &launch.binary;
         let mut child = Command::new(binary)
             .args(["--transport", "stdio", "--log-level", "warn"])
@@ -46,7 +46,7 @@ impl StdioServer {
         Ok(())
     }
 
-    fn open(&mut self, era: Era) -> anyhow::Result<()> {
+    pub(crate) fn open(&mut self, era: Era) -> anyhow::Result<()> {
         let mut line = opening_request(era).to_string().into_bytes();
         line.push(b'\n');
         self.send(&line)?;
@@ -59,7 +59,34 @@ impl StdioServer {
         Ok(())
     }
 
-    fn stop(mut self) {
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Echo calls `ids` in bursts of IN_FLIGHT: a burst goes out in one write, and the
+    /// next waits for all of its answers. Bursts keep the work per wake-up of the server
+    /// the same from run to run, where a sliding window's would drift with timing.
+    pub(crate) fn bursts(&mut self, era: Era, ids: std::ops::Range<usize>) -> anyhow::Result<()> {
+        let mut batch = Vec::new();
+        let mut line = Vec::new();
+        let mut next = ids.start;
+        while next < ids.end {
+            let burst = next..(next + IN_FLIGHT).min(ids.end);
+            batch.clear();
+            for id in burst.clone() {
+                batch.extend_from_slice(&echo_request(era, id));
+            }
+            self.send(&batch)?;
+            for _ in burst.clone() {
+                self.receive(&mut line)?;
+                check_answer(&line)?;
+            }
+            next = burst.end;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn stop(mut self) {
         drop(self.stdin);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {

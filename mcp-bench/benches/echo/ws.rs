@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use crate::http::HttpServer;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn check_answer(body: &[u8]) -> anyhow::Result<()> {
     mcp_bench::check_answer(body).map_err(anyhow::Error::msg)
@@ -57,6 +57,24 @@ async fn next_text(socket: &mut Socket) -> anyhow::Result<String> {
             _ => continue,
         }
     }
+}
+
+/// Echo calls `ids` on one socket in bursts of IN_FLIGHT: a burst goes out in one flush,
+/// and the next waits for all of its answers (see `StdioServer::bursts`).
+pub(crate) async fn bursts(socket: &mut Socket, era: Era, ids: std::ops::Range<usize>) -> anyhow::Result<()> {
+    let mut next = ids.start;
+    while next < ids.end {
+        let burst = next..(next + IN_FLIGHT).min(ids.end);
+        for id in burst.clone() {
+            socket.feed(text(echo_request(era, id))).await?;
+        }
+        socket.flush().await?;
+        for _ in burst.clone() {
+            check_answer(next_text(socket).await?.as_bytes())?;
+        }
+        next = burst.end;
+    }
+    Ok(())
 }
 
 pub(crate) async fn bench_ws(launch: &Launch, era: Era, sizes: &Sizes) -> anyhow::Result<Row> {

@@ -94,15 +94,17 @@ pub struct AuditEnd<'a> {
 /// A line begun before its request runs: the fields known then are already serialized
 /// (arguments redacted), so that nothing of the request is cloned for the audit trail.
 #[derive(Debug)]
-pub struct PendingLine {
+struct PendingLine {
     /// The body so far, without the opening brace (the writer puts `ts` and `prev` first).
     body: Vec<u8>,
     bytes_in: usize,
+    /// When the request started: the line's `ts`.
+    started: Instant,
 }
 
 impl PendingLine {
     /// Serializes the fields known before the request runs.
-    pub fn begin(start: AuditStart<'_>) -> Self {
+    fn begin(start: AuditStart<'_>, started: Instant) -> Self {
         let mut body = Vec::with_capacity(256);
         body.extend_from_slice(b"\"transport\":");
         push_str(&mut body, start.transport);
@@ -122,11 +124,11 @@ impl PendingLine {
             body.extend_from_slice(b",\"arguments\":");
             write_redacted(&mut body, arguments, start.sensitive);
         }
-        Self { body, bytes_in: start.bytes_in }
+        Self { body, bytes_in: start.bytes_in, started }
     }
 
     /// Adds the outcome: the body is complete.
-    fn finish(mut self, end: AuditEnd<'_>) -> Vec<u8> {
+    fn finish(&mut self, end: AuditEnd<'_>) {
         let body = &mut self.body;
         body.extend_from_slice(b",\"outcome\":");
         push_str(body, end.outcome);
@@ -141,7 +143,6 @@ impl PendingLine {
         body.extend_from_slice(b",\"bytes_out\":");
         push_json(body, &end.bytes_out);
         body.push(b'}');
-        self.body
     }
 }
 
@@ -202,8 +203,16 @@ fn push_millis(buf: &mut Vec<u8>, d: Duration) {
     buf.extend_from_slice(&[b'.', b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8]);
 }
 
+/// Appends `s` as a JSON string. Most strings here (names, methods, identities) need no
+/// escape and are copied as they are; the rest go through serde_json.
 fn push_str(buf: &mut Vec<u8>, s: &str) {
-    push_json(buf, s);
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+    } else {
+        push_json(buf, s);
+    }
 }
 
 /// Writes `value` as compact JSON with secret-looking and `sensitive` fields replaced:
@@ -261,12 +270,15 @@ struct Queue {
 struct Batch {
     bytes: Vec<u8>,
     ends: Vec<usize>,
+    /// When each line's request started.
+    starts: Vec<Instant>,
 }
 
 impl Batch {
-    fn push(&mut self, body: &[u8]) {
+    fn push(&mut self, body: &[u8], started: Instant) {
         self.bytes.extend_from_slice(body);
         self.ends.push(self.bytes.len());
+        self.starts.push(started);
     }
 
     fn is_empty(&self) -> bool {
@@ -281,6 +293,7 @@ impl Batch {
     fn clear(&mut self) {
         self.bytes.clear();
         self.ends.clear();
+        self.starts.clear();
     }
 }
 
@@ -334,17 +347,21 @@ impl AuditLog {
 
     /// Queues a record.
     pub fn record(&self, record: AuditRecord) {
-        let line = PendingLine::begin(AuditStart {
-            transport: record.transport,
-            identity: &record.identity.name,
-            era: record.era,
-            version: record.version,
-            method: &record.method,
-            target: record.target.as_deref(),
-            arguments: record.arguments.as_ref(),
-            sensitive: &[],
-            bytes_in: record.bytes_in,
-        });
+        let started = Instant::now().checked_sub(record.duration).unwrap_or_else(Instant::now);
+        let line = PendingLine::begin(
+            AuditStart {
+                transport: record.transport,
+                identity: &record.identity.name,
+                era: record.era,
+                version: record.version,
+                method: &record.method,
+                target: record.target.as_deref(),
+                arguments: record.arguments.as_ref(),
+                sensitive: &[],
+                bytes_in: record.bytes_in,
+            },
+            started,
+        );
         self.finish(
             line,
             AuditEnd {
@@ -360,7 +377,7 @@ impl AuditLog {
     pub fn open(&self, start: AuditStart<'_>, started: Instant) -> OpenLine {
         OpenLine {
             log: self.clone(),
-            line: Some(PendingLine::begin(start)),
+            line: Some(PendingLine::begin(start, started)),
             started,
             outcome: "cancelled",
             error: None,
@@ -370,8 +387,8 @@ impl AuditLog {
     }
 
     /// Completes a line begun with [`PendingLine::begin`] and queues it.
-    pub fn finish(&self, line: PendingLine, end: AuditEnd<'_>) {
-        let body = line.finish(end);
+    fn finish(&self, mut line: PendingLine, end: AuditEnd<'_>) {
+        line.finish(end);
         let shared = &self.handle.0;
         let mut queue = lock(&shared.queue);
         if queue.stopped {
@@ -379,7 +396,7 @@ impl AuditLog {
             tracing::error!("the audit writer has stopped; an audit line was lost");
             return;
         }
-        queue.batch.push(&body);
+        queue.batch.push(&line.body, line.started);
         let wake = std::mem::take(&mut queue.idle);
         drop(queue);
         if wake {
@@ -480,10 +497,14 @@ impl Writer {
     /// Writes each queued body as `{"ts":…,"prev":…,` + its fields, advancing the chain.
     fn write_batch(&mut self) -> std::io::Result<()> {
         self.out.clear();
-        for body in self.batch.bodies() {
+        // Each line's time is its request's start, from the monotonic instant taken then:
+        // one reading of the wall clock per batch, none per line.
+        let (wall, now) = (SystemTime::now(), Instant::now());
+        for (body, started) in self.batch.bodies().zip(&self.batch.starts) {
             let start = self.out.len();
             self.out.extend_from_slice(b"{\"ts\":\"");
-            self.clock.write_now(&mut self.out);
+            let ts = wall.checked_sub(now.saturating_duration_since(*started)).unwrap_or(wall);
+            self.clock.write(&mut self.out, ts);
             self.out.extend_from_slice(b"\",\"prev\":\"");
             self.out.extend_from_slice(&self.prev);
             self.out.extend_from_slice(b"\",");
@@ -582,8 +603,8 @@ struct Clock {
 }
 
 impl Clock {
-    fn write_now(&mut self, out: &mut Vec<u8>) {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    fn write(&mut self, out: &mut Vec<u8>, at: SystemTime) {
+        let now = at.duration_since(UNIX_EPOCH).unwrap_or_default();
         let (secs, millis) = (now.as_secs(), now.subsec_millis());
         let second = match &mut self.second {
             Some((s, text)) if *s == secs => text,
@@ -646,13 +667,23 @@ pub fn redact(arguments: &Value, sensitive: &[String]) -> Value {
 
 /// Whether the field `name` holds a secret: by its name, or declared sensitive.
 fn is_secret(name: &str, sensitive: &[String]) -> bool {
-    SECRET_NAMES.iter().any(|s| contains_ignoring_case(name, s)) || sensitive.iter().any(|s| s == name)
+    looks_secret(name) || sensitive.iter().any(|s| s == name)
 }
 
-/// Whether `name` contains the lowercase `part`, ignoring ASCII case (without allocating:
-/// this runs on every audited request).
-fn contains_ignoring_case(name: &str, part: &str) -> bool {
-    name.as_bytes().windows(part.len()).any(|w| w.eq_ignore_ascii_case(part.as_bytes()))
+/// The first letters of [`SECRET_NAMES`].
+const SECRET_INITIALS: &[u8] = b"pstac";
+
+/// Whether `name` contains one of [`SECRET_NAMES`], ignoring ASCII case. This runs for
+/// every argument name of every audited request: only positions holding the first letter
+/// of a secret name are compared further, and nothing is allocated.
+fn looks_secret(name: &str) -> bool {
+    let name = name.as_bytes();
+    (0..name.len()).any(|i| {
+        SECRET_INITIALS.contains(&name[i].to_ascii_lowercase())
+            && SECRET_NAMES
+                .iter()
+                .any(|s| name[i..].get(..s.len()).is_some_and(|w| w.eq_ignore_ascii_case(s.as_bytes())))
+    })
 }
 
 /// Where a trail's chain breaks.
@@ -746,19 +777,28 @@ mod tests {
     #[test]
     fn lines_hold_every_field_in_order_with_arguments_redacted_as_they_are_written() {
         let arguments = json!({"b": [1, {"secret": "s"}], "a": "x\ny\"", "dsn": "d", "n": null, "f": 1.5});
-        let line = PendingLine::begin(AuditStart {
-            transport: "http",
-            identity: "ci \"bot\"",
-            era: "stateless",
-            version: "2026-07-28",
-            method: "tools/call",
-            target: Some("query"),
-            arguments: Some(&arguments),
-            sensitive: &["dsn".into()],
-            bytes_in: 42,
-        });
-        let end = AuditEnd { outcome: "tool_error", error: Some("bad\nthing"), duration: Duration::from_micros(250), bytes_out: 7 };
-        let text = String::from_utf8([b"{".as_slice(), &line.finish(end)].concat()).expect("utf-8");
+        let mut line = PendingLine::begin(
+            AuditStart {
+                transport: "http",
+                identity: "ci \"bot\"",
+                era: "stateless",
+                version: "2026-07-28",
+                method: "tools/call",
+                target: Some("query"),
+                arguments: Some(&arguments),
+                sensitive: &["dsn".into()],
+                bytes_in: 42,
+            },
+            Instant::now(),
+        );
+        let end = AuditEnd {
+            outcome: "tool_error",
+            error: Some("bad\nthing"),
+            duration: Duration::from_micros(250),
+            bytes_out: 7,
+        };
+        line.finish(end);
+        let text = String::from_utf8([b"{".as_slice(), &line.body].concat()).expect("utf-8");
         let body: Value = serde_json::from_str(&text).expect("json");
         let expected = json!({
             "transport": "http", "identity": "ci \"bot\"", "era": "stateless", "version": "2026-07-28",
@@ -794,9 +834,62 @@ mod tests {
     #[test]
     fn timestamps_are_rfc3339() {
         let mut out = Vec::new();
-        Clock::default().write_now(&mut out);
+        Clock::default().write(&mut out, SystemTime::now());
         let ts = String::from_utf8(out).expect("ascii");
         assert_eq!(ts.len(), 24, "{ts}");
         assert!(ts.starts_with("20") && ts.ends_with('Z') && &ts[10..11] == "T", "{ts}");
+        let mut out = Vec::new();
+        Clock::default().write(&mut out, UNIX_EPOCH + Duration::from_millis(1_785_000_000_123));
+        assert_eq!(String::from_utf8(out).expect("ascii"), "2026-07-25T17:20:00.123Z");
+    }
+
+    #[test]
+    fn a_line_is_stamped_with_its_request_start() {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        let log = AuditLog::to_file(file.path()).expect("open");
+        let before = SystemTime::now();
+        std::thread::sleep(Duration::from_millis(30));
+        let started = Instant::now() - Duration::from_millis(20);
+        let line = log.open(
+            AuditStart {
+                transport: "stdio",
+                identity: "local",
+                era: "handshake",
+                version: "",
+                method: "ping",
+                target: None,
+                arguments: None,
+                sensitive: &[],
+                bytes_in: 1,
+            },
+            started,
+        );
+        std::thread::sleep(Duration::from_millis(30));
+        line.close(2);
+        log.flush();
+        let text = std::fs::read_to_string(file.path()).expect("read");
+        let ts = serde_json::from_str::<Value>(&text).expect("json")["ts"].as_str().expect("ts").to_owned();
+        let ms = |t: SystemTime| t.duration_since(UNIX_EPOCH).expect("after 1970").as_millis() as u64;
+        // The request started 10 ms after `before` (give or take the sleeps' slack), not when
+        // its line was written, 30 ms later.
+        let around = (ms(before) + 2..ms(before) + 18).map(|at| {
+            let mut text = Vec::new();
+            Clock::default().write(&mut text, UNIX_EPOCH + Duration::from_millis(at));
+            String::from_utf8(text).expect("ascii")
+        });
+        assert!(around.clone().any(|t| t == ts), "{ts} not in {:?}", around.collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn secret_names_are_found_in_any_case_and_position() {
+        for name in SECRET_NAMES {
+            assert!(SECRET_INITIALS.contains(&name.as_bytes()[0]), "{name}");
+            assert!(looks_secret(name) && looks_secret(&name.to_uppercase()), "{name}");
+            assert!(looks_secret(&format!("db_{name}_v2")), "{name}");
+        }
+        for name in ["message", "query", "namespace", "pass", "tok", "", "é", "PASSWOR"] {
+            assert!(!looks_secret(name), "{name}");
+        }
+        assert!(looks_secret("githubToken") && looks_secret("X-Api_Key") && looks_secret("clientSecret"));
     }
 }

@@ -739,9 +739,11 @@ enum StreamItem {
 impl StreamItem {
     fn of(item: Outgoing) -> Self {
         match item {
-            Outgoing::Message(Message::Notification(n)) if n.method == crate::server::CLOSE_STREAM => StreamItem::Close(
-                n.params.as_ref().and_then(|p| p.get("retryMs")).and_then(Value::as_u64).unwrap_or(SSE_RETRY_MS),
-            ),
+            Outgoing::Message(Message::Notification(n)) if n.method == crate::server::CLOSE_STREAM => {
+                StreamItem::Close(
+                    n.params.as_ref().and_then(|p| p.get("retryMs")).and_then(Value::as_u64).unwrap_or(SSE_RETRY_MS),
+                )
+            }
             item => StreamItem::Data(to_data(item)),
         }
     }

@@ -1,0 +1,131 @@
+//! What the security layers cost. A plain and a secure server run side by side, both
+//! alive for the whole measurement, and the calls (in bursts of 32, the same for both)
+//! alternate between them in chunks a fraction of a second long (plain then secure, then secure then plain, ...). Each round
+//! compares the two servers' CPU time per call over neighbouring chunks, so that a slow
+//! spell of the machine falls on both; the figure is the median of the rounds' ratios.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use mcp_bench::{Era, Launch, cpu_time, micros};
+use tokio::runtime::Runtime;
+
+use crate::Transport;
+use crate::http::{HttpServer, HttpSession, open_session};
+use crate::stdio::StdioServer;
+use crate::ws::{Socket, connect};
+
+/// One open connection to a server under test.
+enum Driver {
+    Stdio(StdioServer),
+    Http { server: HttpServer, session: Arc<HttpSession> },
+    Ws { server: HttpServer, socket: Box<Socket> },
+}
+
+impl Driver {
+    fn open(transport: Transport, launch: &Launch, era: Era, runtime: &Runtime) -> anyhow::Result<Self> {
+        Ok(match transport {
+            Transport::Stdio => {
+                let mut server = StdioServer::spawn(launch)?;
+                server.open(era)?;
+                Driver::Stdio(server)
+            }
+            Transport::Http => {
+                let server = HttpServer::spawn(launch)?;
+                let session = runtime.block_on(open_session(server.addr, era, launch.token.clone()))?;
+                Driver::Http { server, session: Arc::new(session) }
+            }
+            Transport::Ws => {
+                let server = HttpServer::spawn(launch)?;
+                let socket = runtime.block_on(connect(server.addr, era, launch.token.as_deref()))?;
+                Driver::Ws { server, socket: Box::new(socket) }
+            }
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        match self {
+            Driver::Stdio(server) => server.pid(),
+            Driver::Http { server, .. } | Driver::Ws { server, .. } => server.pid(),
+        }
+    }
+
+    fn calls(&mut self, era: Era, ids: Range<usize>, runtime: &Runtime) -> anyhow::Result<()> {
+        match self {
+            Driver::Stdio(server) => server.bursts(era, ids),
+            Driver::Http { session, .. } => runtime.block_on(crate::http::bursts(session, ids)),
+            Driver::Ws { socket, .. } => runtime.block_on(crate::ws::bursts(socket, era, ids)),
+        }
+    }
+
+    /// The server's CPU time per call over `calls` echo calls from `first`, in µs.
+    fn cpu_per_call(&mut self, era: Era, first: usize, calls: usize, runtime: &Runtime) -> anyhow::Result<f64> {
+        let pid = self.pid();
+        let before = cpu_time(pid).context("reading the server's CPU time")?;
+        self.calls(era, first..first + calls, runtime)?;
+        let after = cpu_time(pid).context("reading the server's CPU time")?;
+        Ok(micros(after.saturating_sub(before)) / calls as f64)
+    }
+
+    fn stop(self) {
+        if let Driver::Stdio(server) = self {
+            server.stop();
+        }
+    }
+}
+
+/// The secure server's cost against the plain one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cost {
+    /// Median over the rounds of plain CPU per call over secure CPU per call: the
+    /// throughput the secure server keeps where CPU is the limit.
+    pub(crate) ratio: f64,
+    /// The lowest and highest round ratios.
+    pub(crate) range: (f64, f64),
+    /// Median CPU per call of each, in µs.
+    pub(crate) plain_us: f64,
+    pub(crate) secure_us: f64,
+}
+
+/// Alternates `rounds` pairs of chunks of `chunk` calls between the two servers.
+pub(crate) fn measure(
+    transport: Transport,
+    era: Era,
+    plain: &Launch,
+    secure: &Launch,
+    rounds: usize,
+    chunk: usize,
+    runtime: &Runtime,
+) -> anyhow::Result<Cost> {
+    let mut servers = [Driver::open(transport, plain, era, runtime)?, Driver::open(transport, secure, era, runtime)?];
+    let mut next_id = 1;
+    // Warm up both (allocator pools, the audit file's first pages, connection pools).
+    for server in &mut servers {
+        server.calls(era, next_id..next_id + chunk / 2, runtime)?;
+        next_id += chunk / 2;
+    }
+    let (mut ratios, mut plain_us, mut secure_us) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let mut cpu = [0.0; 2];
+        // Plain first in even rounds, secure first in odd ones: neither always follows the other.
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            cpu[i] = servers[i].cpu_per_call(era, next_id, chunk, runtime)?;
+            next_id += chunk;
+        }
+        ratios.push(cpu[0] / cpu[1]);
+        plain_us.push(cpu[0]);
+        secure_us.push(cpu[1]);
+    }
+    for server in servers {
+        server.stop();
+    }
+    let range = ratios.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+    Ok(Cost { ratio: median(&mut ratios), range, plain_us: median(&mut plain_us), secure_us: median(&mut secure_us) })
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
