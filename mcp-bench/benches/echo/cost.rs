@@ -6,6 +6,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use mcp_bench::{Era, Launch, cpu_time, micros};
@@ -15,6 +16,11 @@ use crate::Transport;
 use crate::http::{HttpServer, HttpSession, open_session};
 use crate::stdio::StdioServer;
 use crate::ws::{Socket, connect};
+
+/// A server is settled when it used less than 1% of a core over this long.
+const QUIET: Duration = Duration::from_millis(20);
+/// How long a server may take to settle after a chunk.
+const SETTLE_AT_MOST: Duration = Duration::from_millis(500);
 
 /// One open connection to a server under test.
 enum Driver {
@@ -59,12 +65,24 @@ impl Driver {
         }
     }
 
-    /// The server's CPU time per call over `calls` echo calls from `first`, in µs.
+    /// The server's CPU time per call over `calls` echo calls from `first`, in µs, counted
+    /// until the server has settled: what an audit trail still has to write and sync after
+    /// the last answer belongs to these calls, and must not run into the other server's chunk.
     fn cpu_per_call(&mut self, era: Era, first: usize, calls: usize, runtime: &Runtime) -> anyhow::Result<f64> {
         let pid = self.pid();
-        let before = cpu_time(pid).context("reading the server's CPU time")?;
+        let read = || cpu_time(pid).context("reading the server's CPU time");
+        let before = read()?;
         self.calls(era, first..first + calls, runtime)?;
-        let after = cpu_time(pid).context("reading the server's CPU time")?;
+        let mut after = read()?;
+        let settle_by = Instant::now() + SETTLE_AT_MOST;
+        while Instant::now() < settle_by {
+            std::thread::sleep(QUIET);
+            let now = read()?;
+            if now.saturating_sub(after) < QUIET / 100 {
+                break;
+            }
+            after = now;
+        }
         Ok(micros(after.saturating_sub(before)) / calls as f64)
     }
 

@@ -22,10 +22,6 @@ use crate::sync::lock;
 /// The `prev` of a trail's first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Field names whose values are always redacted (matched case-insensitively, as parts).
-const SECRET_NAMES: &[&str] =
-    &["password", "passwd", "secret", "token", "apikey", "api_key", "authorization", "credential", "private_key"];
-
 /// What happened in one request.
 #[derive(Debug, Clone)]
 pub struct AuditRecord {
@@ -139,9 +135,9 @@ impl PendingLine {
         body.extend_from_slice(b",\"duration_ms\":");
         push_millis(body, end.duration);
         body.extend_from_slice(b",\"bytes_in\":");
-        push_json(body, &self.bytes_in);
+        push_int(body, self.bytes_in as u64);
         body.extend_from_slice(b",\"bytes_out\":");
-        push_json(body, &end.bytes_out);
+        push_int(body, end.bytes_out as u64);
         body.push(b'}');
     }
 }
@@ -198,15 +194,22 @@ fn push_json(buf: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
 /// Appends `d` in milliseconds with three decimals (microseconds), as a JSON number.
 fn push_millis(buf: &mut Vec<u8>, d: Duration) {
     let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-    push_json(buf, &(micros / 1000));
+    push_int(buf, micros / 1000);
     let frac = micros % 1000;
     buf.extend_from_slice(&[b'.', b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8]);
+}
+
+/// Appends `n` as a JSON number.
+fn push_int(buf: &mut Vec<u8>, n: u64) {
+    buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Appends `s` as a JSON string. Most strings here (names, methods, identities) need no
 /// escape and are copied as they are; the rest go through serde_json.
 fn push_str(buf: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // A fold rather than `all`: no early exit, so that the check vectorizes.
+    if s.bytes().fold(true, |plain, b| plain & (b >= 0x20) & (b != b'"') & (b != b'\\')) {
+        buf.reserve(s.len() + 2);
         buf.push(b'"');
         buf.extend_from_slice(s.as_bytes());
         buf.push(b'"');
@@ -324,7 +327,7 @@ impl AuditLog {
     /// Appends to `path`, continuing the chain of the lines already there.
     pub fn to_file(path: &Path) -> std::io::Result<Self> {
         let mut file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
-        let prev = last_line(&mut file)?.map_or(GENESIS_HEX, |l| hex_digest(l.as_bytes()));
+        let prev = last_line(&mut file)?.map_or(GENESIS_HEX, |l| hex_digest(&l));
         Ok(Self::spawn(Sink::File(file), prev))
     }
 
@@ -639,13 +642,43 @@ fn format_second(secs: i64) -> String {
 }
 
 /// The last non-empty line of a file, read from its end.
-fn last_line(file: &mut File) -> std::io::Result<Option<String>> {
+/// The file is scanned backwards in blocks, so that opening a large trail reads only its
+/// end, whatever the length of that line and wherever its characters fall.
+fn last_line(file: &mut File) -> std::io::Result<Option<Vec<u8>>> {
+    const BLOCK: u64 = 16 * 1024;
     let len = file.seek(SeekFrom::End(0))?;
-    let start = len.saturating_sub(1024 * 1024);
+    let mut block = vec![0; BLOCK as usize];
+    // Where the line ends (the newline after its content, or the end of the file), once
+    // some non-blank byte has been seen; and the newline seen last, scanning backwards.
+    let (mut line_end, mut newline_after) = (None, len);
+    let mut at = len;
+    let start = 'scan: loop {
+        if at == 0 {
+            break 0;
+        }
+        let from = at.saturating_sub(BLOCK);
+        let bytes = &mut block[..(at - from) as usize];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(bytes)?;
+        for (i, &b) in bytes.iter().enumerate().rev() {
+            let pos = from + i as u64;
+            match (b, line_end) {
+                (b'\n', Some(_)) => break 'scan pos + 1,
+                (b'\n', None) => newline_after = pos,
+                (b, None) if !b.is_ascii_whitespace() => line_end = Some(newline_after),
+                _ => {}
+            }
+        }
+        at = from;
+    };
+    let Some(end) = line_end else { return Ok(None) };
+    let mut line = vec![0; (end - start) as usize];
     file.seek(SeekFrom::Start(start))?;
-    let mut tail = String::new();
-    file.read_to_string(&mut tail)?;
-    Ok(tail.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string))
+    file.read_exact(&mut line)?;
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    Ok(Some(line))
 }
 
 /// A copy of `arguments` with secret-looking and `sensitive` fields replaced.
@@ -670,19 +703,26 @@ fn is_secret(name: &str, sensitive: &[String]) -> bool {
     looks_secret(name) || sensitive.iter().any(|s| s == name)
 }
 
-/// The first letters of [`SECRET_NAMES`].
-const SECRET_INITIALS: &[u8] = b"pstac";
-
-/// Whether `name` contains one of [`SECRET_NAMES`], ignoring ASCII case. This runs for
-/// every argument name of every audited request: only positions holding the first letter
-/// of a secret name are compared further, and nothing is allocated.
+/// Whether `name` contains one of the names whose values are always redacted (password,
+/// passwd, secret, token, apikey, api_key, authorization, credential, private_key),
+/// ignoring ASCII case. This runs for
+/// every argument name of every audited request: each position is dispatched on its
+/// letter, so that only a secret name starting with it is compared, and nothing is
+/// allocated.
 fn looks_secret(name: &str) -> bool {
     let name = name.as_bytes();
     (0..name.len()).any(|i| {
-        SECRET_INITIALS.contains(&name[i].to_ascii_lowercase())
-            && SECRET_NAMES
-                .iter()
-                .any(|s| name[i..].get(..s.len()).is_some_and(|w| w.eq_ignore_ascii_case(s.as_bytes())))
+        let rest = &name[i..];
+        let starts = |s: &str| rest.get(..s.len()).is_some_and(|w| w.eq_ignore_ascii_case(s.as_bytes()));
+        // `| 0x20` lowercases ASCII letters; it maps no other byte onto these letters.
+        match rest[0] | 0x20 {
+            b'p' => starts("password") || starts("passwd") || starts("private_key"),
+            b's' => starts("secret"),
+            b't' => starts("token"),
+            b'a' => starts("apikey") || starts("api_key") || starts("authorization"),
+            b'c' => starts("credential"),
+            _ => false,
+        }
     })
 }
 
@@ -772,6 +812,49 @@ mod tests {
         let mut lines: Vec<&str> = text.lines().collect();
         lines.remove(2);
         assert_eq!(verify(lines.join("\n").as_bytes()).map_err(|e| e.line), Err(3));
+    }
+
+    #[test]
+    fn the_chain_continues_after_a_long_last_line_of_multibyte_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::to_file(&path).expect("open");
+        log.record(record("tools/list"));
+        // 150,000 two-byte characters: the line spans many blocks, and blocks start mid-character.
+        let long = AuditRecord { arguments: Some(json!({"text": "é".repeat(150_000)})), ..record("tools/call") };
+        log.record(long);
+        log.flush();
+        drop(log);
+        std::fs::OpenOptions::new().append(true).open(&path).expect("open").write_all(b"\n \n").expect("blank lines");
+        let log = AuditLog::to_file(&path).expect("reopen after a long last line");
+        log.record(record("ping"));
+        log.flush();
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(verify(lines.join("\n").as_bytes()), Ok(3), "the reopened trail chains onto the long line");
+    }
+
+    #[test]
+    fn the_last_line_is_found_whatever_surrounds_it() {
+        let cases: [(&[u8], Option<&[u8]>); 7] = [
+            (b"", None),
+            (b" \n\n\t", None),
+            (b"a\n\n  \n", Some(b"a")),
+            (b"x\ny", Some(b"y")),
+            (b"x\r\n", Some(b"x")),
+            (b"first\n  second line  \n", Some(b"  second line  ")),
+            (b"only", Some(b"only")),
+        ];
+        for (content, expected) in cases {
+            let mut file = tempfile::tempfile().expect("temp file");
+            file.write_all(content).expect("write");
+            assert_eq!(
+                last_line(&mut file).expect("read").as_deref(),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(content)
+            );
+        }
     }
 
     #[test]
@@ -882,8 +965,18 @@ mod tests {
 
     #[test]
     fn secret_names_are_found_in_any_case_and_position() {
-        for name in SECRET_NAMES {
-            assert!(SECRET_INITIALS.contains(&name.as_bytes()[0]), "{name}");
+        let secret_names = [
+            "password",
+            "passwd",
+            "secret",
+            "token",
+            "apikey",
+            "api_key",
+            "authorization",
+            "credential",
+            "private_key",
+        ];
+        for name in secret_names {
             assert!(looks_secret(name) && looks_secret(&name.to_uppercase()), "{name}");
             assert!(looks_secret(&format!("db_{name}_v2")), "{name}");
         }
