@@ -204,11 +204,23 @@ fn push_int(buf: &mut Vec<u8>, n: u64) {
     buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
+/// The bytes JSON strings escape: control characters, the quote and the backslash.
+const ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// Appends `s` as a JSON string. Most strings here (names, methods, identities) need no
 /// escape and are copied as they are; the rest go through serde_json.
 fn push_str(buf: &mut Vec<u8>, s: &str) {
-    // A fold rather than `all`: no early exit, so that the check vectorizes.
-    if s.bytes().fold(true, |plain, b| plain & (b >= 0x20) & (b != b'"') & (b != b'\\')) {
+    if !s.bytes().any(|b| ESCAPED[usize::from(b)]) {
         buf.reserve(s.len() + 2);
         buf.push(b'"');
         buf.extend_from_slice(s.as_bytes());
