@@ -99,8 +99,8 @@ pub(crate) struct Cost {
     /// Median over the rounds of plain CPU per call over secure CPU per call: the
     /// throughput the secure server keeps where CPU is the limit.
     pub(crate) ratio: f64,
-    /// The lowest and highest round ratios.
-    pub(crate) range: (f64, f64),
+    /// The middle half of the round ratios (first and third quartiles).
+    pub(crate) quartiles: (f64, f64),
     /// Median CPU per call of each, in µs.
     pub(crate) plain_us: f64,
     pub(crate) secure_us: f64,
@@ -139,11 +139,18 @@ pub(crate) fn measure(
     for server in servers {
         server.stop();
     }
-    let range = ratios.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| (lo.min(r), hi.max(r)));
-    Ok(Cost { ratio: median(&mut ratios), range, plain_us: median(&mut plain_us), secure_us: median(&mut secure_us) })
+    let quartiles = (quantile(&mut ratios, 0.25), quantile(&mut ratios, 0.75));
+    Ok(Cost {
+        ratio: quantile(&mut ratios, 0.5),
+        quartiles,
+        plain_us: quantile(&mut plain_us, 0.5),
+        secure_us: quantile(&mut secure_us, 0.5),
+    })
 }
 
-fn median(values: &mut [f64]) -> f64 {
+/// The value below which `q` of `values` fall (sorts them).
+fn quantile(values: &mut [f64], q: f64) -> f64 {
     values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+    let rank = ((values.len().saturating_sub(1)) as f64 * q).round() as usize;
+    values.get(rank).copied().unwrap_or(f64::NAN)
 }

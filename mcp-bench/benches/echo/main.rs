@@ -132,8 +132,8 @@ fn main() -> anyhow::Result<()> {
             // Short chunks, many rounds: the machine's drifts are slow next to a chunk.
             let (rounds, chunk) = match (quick, transport) {
                 (true, _) => (3, 2_000),
-                (false, Transport::Http) => (31, 3_000),
-                (false, _) => (31, 10_000),
+                (false, Transport::Http) => (41, 2_000),
+                (false, _) => (41, 6_000),
             };
             let (a, b) =
                 (launch(&bin_dir, plain, scratch.path(), 100)?, launch(&bin_dir, secure, scratch.path(), 101)?);
@@ -234,13 +234,13 @@ fn main() -> anyhow::Result<()> {
     println!();
     for (transport, c) in &costs {
         println!(
-            "secure vs plain over {:<5}: server CPU/call {:.2} us vs {:.2} us, ratio {:.3} (rounds {:.3} to {:.3})",
+            "secure vs plain over {:<5}: server CPU/call {:.2} us vs {:.2} us, ratio {:.3} (middle half of the rounds {:.3} to {:.3})",
             transport.name(),
             c.secure_us,
             c.plain_us,
             c.ratio,
-            c.range.0,
-            c.range.1
+            c.quartiles.0,
+            c.quartiles.1
         );
     }
     println!();
@@ -268,7 +268,7 @@ fn main() -> anyhow::Result<()> {
             .iter()
             .map(|(transport, c)| {
                 json!({"transport": transport.name(), "plain_cpu_us": c.plain_us, "secure_cpu_us": c.secure_us,
-                       "ratio": c.ratio, "lowest_round": c.range.0, "highest_round": c.range.1})
+                       "ratio": c.ratio, "first_quartile": c.quartiles.0, "third_quartile": c.quartiles.1})
             })
             .collect();
         std::fs::write(path, serde_json::to_vec_pretty(&json!({"rows": rows, "security_cost": costs}))?)?;
