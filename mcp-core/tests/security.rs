@@ -232,3 +232,41 @@ fn the_mcp_cli_verifies_audit_trails_and_finds_tampering() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("line 3"), "{}", String::from_utf8_lossy(&bad.stderr));
 }
+
+#[tokio::test]
+async fn audit_lines_carry_the_sizes_of_the_request_and_response_on_the_wire() {
+    let f = start("").await;
+    let request = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "add_note", "arguments": {"text": "caf\u{e9} \"quoted\""},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": {}}}})
+    .to_string();
+    let response = mcp_core::tls::http_client()
+        .build()
+        .expect("an HTTP client")
+        .post(&f.url)
+        .bearer_auth(OPS)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "add_note")
+        .body(request.clone())
+        .send()
+        .await
+        .expect("POST");
+    assert!(response.status().is_success(), "{}", response.status());
+    let body = response.bytes().await.expect("body");
+    assert!(String::from_utf8_lossy(&body).contains("added"), "{}", String::from_utf8_lossy(&body));
+
+    f.server.flush_audit();
+    let trail = std::fs::read_to_string(f.audit.path()).expect("audit");
+    let line: Value = trail
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json line"))
+        .find(|l| l["target"] == "add_note")
+        .expect("the call's line");
+    assert_eq!(line["bytes_in"], request.len(), "the request body: {line}");
+    assert_eq!(line["bytes_out"], body.len(), "the response body: {line}");
+    assert_eq!((line["identity"].as_str(), line["outcome"].as_str()), (Some("ops"), Some("ok")), "{line}");
+}

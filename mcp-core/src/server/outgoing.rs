@@ -24,6 +24,14 @@ impl Outgoing {
         }
     }
 
+    /// The item's compact JSON as text (a WebSocket text frame, an SSE event's data).
+    pub fn into_text(self) -> String {
+        let mut json = Vec::with_capacity(128);
+        self.write_to(&mut json);
+        // serde_json writes UTF-8 only: the check never fails.
+        String::from_utf8(json).unwrap_or_default()
+    }
+
     /// Whether this is a notification with method `method`.
     pub(crate) fn is_notification(&self, method: &str) -> bool {
         matches!(self, Outgoing::Message(Message::Notification(n)) if n.method == method)

@@ -827,10 +827,7 @@ async fn stateless_request(state: Arc<HttpState>, req: Request, size: usize, ide
 }
 
 fn to_data(item: Outgoing) -> Arc<str> {
-    let mut json = Vec::with_capacity(128);
-    item.write_to(&mut json);
-    // serde_json writes UTF-8 only: the check never fails.
-    String::from_utf8(json).unwrap_or_default().into()
+    item.into_text().into()
 }
 
 /// Formats one SSE event. A priming event (no data) still carries an empty `data:` field,

@@ -74,10 +74,7 @@ pub(crate) async fn upgrade(
 
 /// One outgoing item as a text frame.
 fn text_frame(item: Outgoing) -> WsMessage {
-    let mut json = Vec::with_capacity(128);
-    item.write_to(&mut json);
-    // serde_json writes UTF-8 only: the check never fails.
-    WsMessage::Text(String::from_utf8(json).unwrap_or_default().into())
+    WsMessage::Text(item.into_text().into())
 }
 
 fn close(code: u16, reason: &str) -> WsMessage {
