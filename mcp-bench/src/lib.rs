@@ -100,9 +100,19 @@ pub struct Launch {
 /// spent on a CPU (`/proc/PID/task/*/schedstat`, in nanoseconds). Threads that have
 /// exited are not counted; the servers under test keep theirs (workers, the audit writer).
 pub fn cpu_time(pid: u32) -> Option<Duration> {
+    threads_cpu_time(pid, |_| true)
+}
+
+/// [`cpu_time`] of the process's threads named `name` (such as the audit trail's writer).
+pub fn thread_cpu_time(pid: u32, name: &str) -> Option<Duration> {
+    threads_cpu_time(pid, |comm| comm.trim_end() == name)
+}
+
+fn threads_cpu_time(pid: u32, wanted: impl Fn(&str) -> bool) -> Option<Duration> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
     let nanos = tasks
         .flatten()
+        .filter(|task| std::fs::read_to_string(task.path().join("comm")).is_ok_and(|comm| wanted(&comm)))
         .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
         .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
         .sum();
@@ -206,6 +216,34 @@ mod tests {
         }
         let after = cpu_time(me).expect("read /proc/self/stat");
         assert!(after >= before + Duration::from_millis(50), "{before:?} -> {after:?}");
+    }
+
+    #[test]
+    fn a_named_thread_s_cpu_time_is_its_own() {
+        let me = std::process::id();
+        let (spun, stop) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let (spun_tx, stop_rx) = (spun.0, stop.1);
+        let busy = std::thread::Builder::new()
+            .name("busy-bench".into())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                let mut x = 0u64;
+                while started.elapsed() < Duration::from_millis(100) {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+                }
+                let _ = spun_tx.send(());
+                let _ = stop_rx.recv();
+            })
+            .expect("spawn");
+        spun.1.recv().expect("spun");
+        let busy_time = thread_cpu_time(me, "busy-bench").expect("read /proc");
+        let unnamed = thread_cpu_time(me, "no-such-thread").expect("read /proc");
+        let all = cpu_time(me).expect("read /proc");
+        let _ = stop.0.send(());
+        busy.join().expect("join");
+        assert!(busy_time >= Duration::from_millis(50), "{busy_time:?}");
+        assert_eq!(unnamed, Duration::ZERO);
+        assert!(all >= busy_time, "{all:?} < {busy_time:?}");
     }
 
     #[test]

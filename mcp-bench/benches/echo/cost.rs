@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use mcp_bench::{Era, Launch, cpu_time, micros};
+use mcp_bench::{Era, Launch, cpu_time, micros, thread_cpu_time};
 use tokio::runtime::Runtime;
 
 use crate::Transport;
@@ -68,10 +68,12 @@ impl Driver {
     /// The server's CPU time per call over `calls` echo calls from `first`, in µs, counted
     /// until the server has settled: what an audit trail still has to write and sync after
     /// the last answer belongs to these calls, and must not run into the other server's chunk.
-    fn cpu_per_call(&mut self, era: Era, first: usize, calls: usize, runtime: &Runtime) -> anyhow::Result<f64> {
+    /// Also returns the part of it spent by the audit trail's writer thread.
+    fn cpu_per_call(&mut self, era: Era, first: usize, calls: usize, runtime: &Runtime) -> anyhow::Result<(f64, f64)> {
         let pid = self.pid();
         let read = || cpu_time(pid).context("reading the server's CPU time");
-        let before = read()?;
+        let writer = || thread_cpu_time(pid, "audit").context("reading the audit writer's CPU time");
+        let (before, writer_before) = (read()?, writer()?);
         self.calls(era, first..first + calls, runtime)?;
         let mut after = read()?;
         let settle_by = Instant::now() + SETTLE_AT_MOST;
@@ -83,7 +85,8 @@ impl Driver {
             }
             after = now;
         }
-        Ok(micros(after.saturating_sub(before)) / calls as f64)
+        let per_call = |d: Duration| micros(d) / calls as f64;
+        Ok((per_call(after.saturating_sub(before)), per_call(writer()?.saturating_sub(writer_before))))
     }
 
     fn stop(self) {
@@ -104,6 +107,8 @@ pub(crate) struct Cost {
     /// Median CPU per call of each, in µs.
     pub(crate) plain_us: f64,
     pub(crate) secure_us: f64,
+    /// Median CPU per call of the secure server's audit writer thread, in µs.
+    pub(crate) audit_writer_us: f64,
 }
 
 /// Alternates `rounds` pairs of chunks of `chunk` calls between the two servers.
@@ -123,18 +128,19 @@ pub(crate) fn measure(
         server.calls(era, next_id..next_id + chunk / 2, runtime)?;
         next_id += chunk / 2;
     }
-    let (mut ratios, mut plain_us, mut secure_us) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ratios, mut plain_us, mut secure_us, mut writer_us) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
-        let mut cpu = [0.0; 2];
+        let mut cpu = [(0.0, 0.0); 2];
         // Plain first in even rounds, secure first in odd ones: neither always follows the other.
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {
             cpu[i] = servers[i].cpu_per_call(era, next_id, chunk, runtime)?;
             next_id += chunk;
         }
-        ratios.push(cpu[0] / cpu[1]);
-        plain_us.push(cpu[0]);
-        secure_us.push(cpu[1]);
+        ratios.push(cpu[0].0 / cpu[1].0);
+        plain_us.push(cpu[0].0);
+        secure_us.push(cpu[1].0);
+        writer_us.push(cpu[1].1);
     }
     for server in servers {
         server.stop();
@@ -145,6 +151,7 @@ pub(crate) fn measure(
         quartiles,
         plain_us: quantile(&mut plain_us, 0.5),
         secure_us: quantile(&mut secure_us, 0.5),
+        audit_writer_us: quantile(&mut writer_us, 0.5),
     })
 }
 

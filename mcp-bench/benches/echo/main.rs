@@ -234,9 +234,10 @@ fn main() -> anyhow::Result<()> {
     println!();
     for (transport, c) in &costs {
         println!(
-            "secure vs plain over {:<5}: server CPU/call {:.2} us vs {:.2} us, ratio {:.3} (middle half of the rounds {:.3} to {:.3})",
+            "secure vs plain over {:<5}: server CPU/call {:.2} us (audit writer {:.2} us) vs {:.2} us, ratio {:.3} (middle half of the rounds {:.3} to {:.3})",
             transport.name(),
             c.secure_us,
+            c.audit_writer_us,
             c.plain_us,
             c.ratio,
             c.quartiles.0,
@@ -268,6 +269,7 @@ fn main() -> anyhow::Result<()> {
             .iter()
             .map(|(transport, c)| {
                 json!({"transport": transport.name(), "plain_cpu_us": c.plain_us, "secure_cpu_us": c.secure_us,
+                       "audit_writer_cpu_us": c.audit_writer_us,
                        "ratio": c.ratio, "first_quartile": c.quartiles.0, "third_quartile": c.quartiles.1})
             })
             .collect();
