@@ -149,7 +149,6 @@ impl PendingLine {
 pub struct OpenLine {
     log: AuditLog,
     line: Option<PendingLine>,
-    started: Instant,
     /// `cancelled` until the request has its response.
     outcome: &'static str,
     error: Option<String>,
@@ -177,7 +176,7 @@ impl Drop for OpenLine {
             let end = AuditEnd {
                 outcome: self.outcome,
                 error: self.error.as_deref(),
-                duration: self.duration.unwrap_or_else(|| self.started.elapsed()),
+                duration: self.duration.unwrap_or_else(|| line.started.elapsed()),
                 bytes_out: self.bytes_out,
             };
             self.log.finish(line, end);
@@ -393,7 +392,6 @@ impl AuditLog {
         OpenLine {
             log: self.clone(),
             line: Some(PendingLine::begin(start, started)),
-            started,
             outcome: "cancelled",
             error: None,
             duration: None,
@@ -717,10 +715,9 @@ fn is_secret(name: &str, sensitive: &[String]) -> bool {
 
 /// Whether `name` contains one of the names whose values are always redacted (password,
 /// passwd, secret, token, apikey, api_key, authorization, credential, private_key),
-/// ignoring ASCII case. This runs for
-/// every argument name of every audited request: each position is dispatched on its
-/// letter, so that only a secret name starting with it is compared, and nothing is
-/// allocated.
+/// ignoring ASCII case. This runs for every argument name of every audited request: each
+/// position is dispatched on its letter, so that only a secret name starting with it is
+/// compared, and nothing is allocated.
 fn looks_secret(name: &str) -> bool {
     let name = name.as_bytes();
     (0..name.len()).any(|i| {
