@@ -62,6 +62,17 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|s| !s.is_empty())
 }
 
+/// How to restart `what`, when the test services started it: its start command and pidfile
+/// (`MCP_TEST_{service}_START`, `MCP_TEST_{service}_PIDFILE`). Otherwise the test is
+/// skipped, and says so.
+fn restartable(service: &str, what: &str) -> Option<(String, String)> {
+    let found = var(&format!("MCP_TEST_{service}_START")).zip(var(&format!("MCP_TEST_{service}_PIDFILE")));
+    if found.is_none() {
+        eprintln!("skipped: this {what} was not started by scripts/services.sh (cannot restart it)");
+    }
+    found
+}
+
 /// Sessions over each transport, in both eras.
 const SESSIONS: [(Transport, EraChoice); 4] = [
     (Transport::Stdio, EraChoice::Handshake),
@@ -143,10 +154,7 @@ async fn postgres_restarted_under_open_sessions() {
 #[tokio::test]
 async fn dockerd_restarted_under_open_sessions() {
     let _serial = SERIAL.lock().await;
-    let (Some(start), Some(pidfile)) = (var("MCP_TEST_DOCKER_START"), var("MCP_TEST_DOCKER_PIDFILE")) else {
-        eprintln!("skipped: this dockerd was not started by scripts/services.sh (cannot restart it)");
-        return;
-    };
+    let Some((start, pidfile)) = restartable("DOCKER", "dockerd") else { return };
     let sessions = sessions(docker().arg("--allow-write")).await;
     let name = format!("mcp-faults-{}", std::process::id());
     let admin = bollard::Docker::connect_with_unix(
@@ -194,10 +202,7 @@ async fn dockerd_restarted_under_open_sessions() {
 #[tokio::test]
 async fn n8n_restarted_under_open_sessions() {
     let _serial = SERIAL.lock().await;
-    let (Some(start), Some(pidfile)) = (var("MCP_TEST_N8N_START"), var("MCP_TEST_N8N_PIDFILE")) else {
-        eprintln!("skipped: this n8n was not started by scripts/services.sh (cannot restart it)");
-        return;
-    };
+    let Some((start, pidfile)) = restartable("N8N", "n8n") else { return };
     let sessions = sessions(n8n().arg("--allow-write")).await;
     let name = format!("faults-{}", std::process::id());
     let created = sessions[0]
