@@ -24,6 +24,9 @@ struct NoteArgs {
     /// A credential that must never reach the audit trail.
     #[serde(default)]
     password: Option<String>,
+    /// A field whose name does not look secret, declared sensitive by the tool.
+    #[serde(default)]
+    pin: Option<String>,
 }
 
 #[derive(serde::Deserialize, schemars::JsonSchema)]
@@ -45,9 +48,11 @@ async fn start(policy_toml: &str) -> Fixture {
         .tool(tool("list_notes", |_ctx: Context, _: NoArgs| async { Ok::<_, ToolError>("no notes") }).read_only())
         .tool(
             tool("add_note", |_ctx: Context, args: NoteArgs| async move {
-                Ok::<_, ToolError>(format!("added {}", args.text.len() + args.password.map_or(0, |p| p.len())))
+                let secrets = args.password.iter().chain(&args.pin).map(String::len).sum::<usize>();
+                Ok::<_, ToolError>(format!("added {}", args.text.len() + secrets))
             })
-            .additive(),
+            .additive()
+            .sensitive(["pin"]),
         )
         .tool(
             tool("drop_notes", move |ctx: Context, _: NoArgs| {
@@ -137,7 +142,8 @@ async fn the_policy_hides_and_refuses_tools_per_identity_in_both_eras() {
         assert_eq!(tool_names(&ops).await, ["add_note", "list_notes"]);
         let err = ops.call_tool("drop_notes", json!({})).await.expect_err("denied");
         assert!(err.to_string().contains("deny_tools pattern \"drop_*\""), "{err}");
-        let added = ops.call_tool("add_note", json!({"text": "hi", "password": "hunter2"})).await.expect("add");
+        let added =
+            ops.call_tool("add_note", json!({"text": "hi", "password": "hunter2", "pin": "4321"})).await.expect("add");
         assert!(!added.is_error);
     }
     assert_eq!(f.dropped.load(Ordering::SeqCst), 0);
@@ -146,13 +152,14 @@ async fn the_policy_hides_and_refuses_tools_per_identity_in_both_eras() {
     let trail = std::fs::read_to_string(f.audit.path()).expect("audit");
     assert_eq!(mcp_core::security::audit::verify(trail.as_bytes()), Ok(trail.lines().count()));
     assert!(!trail.contains("hunter2"), "a password reached the audit trail");
+    assert!(!trail.contains("4321"), "a field the tool declared sensitive reached the audit trail");
     let lines: Vec<Value> = trail.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
     let denied: Vec<&Value> = lines.iter().filter(|l| l["outcome"] == "denied").collect();
     assert_eq!(denied.len(), 4, "{trail}");
     assert!(denied.iter().any(|l| l["identity"] == "alice" && l["target"] == "add_note" && l["transport"] == "http"));
     let added: Vec<&Value> = lines.iter().filter(|l| l["target"] == "add_note" && l["outcome"] == "ok").collect();
     assert_eq!(added.len(), 2);
-    assert_eq!(added[0]["arguments"], json!({"text": "hi", "password": "[REDACTED]"}));
+    assert_eq!(added[0]["arguments"], json!({"text": "hi", "password": "[REDACTED]", "pin": "[REDACTED]"}));
     assert!(lines.iter().any(|l| l["era"] == "stateless" && l["version"] == "2026-07-28"));
 }
 

@@ -103,13 +103,13 @@ impl PendingLine {
     fn begin(start: AuditStart<'_>, started: Instant) -> Self {
         let mut body = Vec::with_capacity(256);
         body.extend_from_slice(b"\"transport\":");
-        push_str(&mut body, start.transport);
+        push_known(&mut body, start.transport);
         body.extend_from_slice(b",\"identity\":");
         push_str(&mut body, start.identity);
         body.extend_from_slice(b",\"era\":");
-        push_str(&mut body, start.era);
+        push_known(&mut body, start.era);
         body.extend_from_slice(b",\"version\":");
-        push_str(&mut body, start.version);
+        push_known(&mut body, start.version);
         body.extend_from_slice(b",\"method\":");
         push_str(&mut body, start.method);
         if let Some(target) = start.target {
@@ -127,7 +127,7 @@ impl PendingLine {
     fn finish(&mut self, end: AuditEnd<'_>) {
         let body = &mut self.body;
         body.extend_from_slice(b",\"outcome\":");
-        push_str(body, end.outcome);
+        push_known(body, end.outcome);
         if let Some(error) = end.error {
             body.extend_from_slice(b",\"error\":");
             push_str(body, error);
@@ -216,16 +216,63 @@ const ESCAPED: [bool; 256] = {
     table
 };
 
+/// Whether `bytes` hold a byte JSON escapes, tested eight bytes at a time: a byte below
+/// 0x20, or equal to `"` or `\\`, sets its high bit in one of the three words below (the
+/// classic "has a byte less than n" and "has a zero byte" bit tricks, exact as a whole).
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = ONES * 0x80;
+    let (words, rest) = bytes.as_chunks::<8>();
+    let found = words.iter().any(|word| {
+        let x = u64::from_ne_bytes(*word);
+        let zero_in = |y: u64| y.wrapping_sub(ONES) & !y;
+        let control = x.wrapping_sub(ONES * 0x20) & !x;
+        (control | zero_in(x ^ (ONES * u64::from(b'"'))) | zero_in(x ^ (ONES * u64::from(b'\\')))) & HIGHS != 0
+    });
+    found || rest.iter().any(|&b| ESCAPED[usize::from(b)])
+}
+
 /// Appends `s` as a JSON string. Most strings here (names, methods, identities) need no
 /// escape and are copied as they are; the rest go through serde_json.
 fn push_str(buf: &mut Vec<u8>, s: &str) {
-    if !s.bytes().any(|b| ESCAPED[usize::from(b)]) {
-        buf.reserve(s.len() + 2);
-        buf.push(b'"');
-        buf.extend_from_slice(s.as_bytes());
-        buf.push(b'"');
-    } else {
+    if needs_escape(s.as_bytes()) {
         push_json(buf, s);
+    } else {
+        push_quoted(buf, s);
+    }
+}
+
+/// Appends one of this crate's own names (a transport, an era, a protocol revision, an
+/// outcome), which never need an escape, as a JSON string.
+fn push_known(buf: &mut Vec<u8>, s: &'static str) {
+    debug_assert!(!needs_escape(s.as_bytes()), "{s:?} needs escaping");
+    push_quoted(buf, s);
+}
+
+fn push_quoted(buf: &mut Vec<u8>, s: &str) {
+    buf.reserve(s.len() + 2);
+    buf.push(b'"');
+    buf.extend_from_slice(s.as_bytes());
+    buf.push(b'"');
+}
+
+/// Appends a JSON scalar as serde_json writes it: strings and integers without going
+/// through a serializer (arguments are mostly those), other numbers through it.
+fn push_scalar(buf: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::String(s) => push_str(buf, s),
+        Value::Bool(true) => buf.extend_from_slice(b"true"),
+        Value::Bool(false) => buf.extend_from_slice(b"false"),
+        Value::Null => buf.extend_from_slice(b"null"),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => push_int(buf, u),
+            (None, Some(i)) => {
+                buf.push(b'-');
+                push_int(buf, i.unsigned_abs());
+            }
+            (None, None) => push_json(buf, n),
+        },
+        composite => push_json(buf, composite),
     }
 }
 
@@ -259,7 +306,7 @@ fn write_redacted(buf: &mut Vec<u8>, value: &Value, sensitive: &[String]) {
             }
             buf.push(b']');
         }
-        leaf => push_json(buf, leaf),
+        scalar => push_scalar(buf, scalar),
     }
 }
 
@@ -538,11 +585,20 @@ const GENESIS_HEX: [u8; 64] = [b'0'; 64];
 
 /// The SHA-256 of `bytes`, in lowercase hex.
 fn hex_digest(bytes: &[u8]) -> [u8; 64] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    /// Each byte's two hex digits: one lookup per byte of the digest.
+    const PAIRS: [[u8; 2]; 256] = {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut pairs = [[0; 2]; 256];
+        let mut b = 0;
+        while b < 256 {
+            pairs[b] = [HEX[b >> 4], HEX[b & 15]];
+            b += 1;
+        }
+        pairs
+    };
     let mut hex = [0; 64];
-    for (i, b) in Sha256::digest(bytes).into_iter().enumerate() {
-        hex[2 * i] = HEX[usize::from(b >> 4)];
-        hex[2 * i + 1] = HEX[usize::from(b & 15)];
+    for (pair, b) in hex.as_chunks_mut::<2>().0.iter_mut().zip(Sha256::digest(bytes)) {
+        *pair = PAIRS[usize::from(b)];
     }
     hex
 }
@@ -906,6 +962,44 @@ mod tests {
         let mut written = Vec::new();
         write_redacted(&mut written, &arguments, &["dsn".into()]);
         assert_eq!(written, serde_json::to_vec(&redact(&arguments, &["dsn".into()])).expect("json"));
+    }
+
+    #[test]
+    fn escapes_are_found_wherever_they_fall_in_a_word() {
+        let reference = |s: &[u8]| s.iter().any(|&b| ESCAPED[usize::from(b)]);
+        // Every byte value, alone and at each place of two words, among fillers that sit
+        // next to the escaped ones (0x1f/0x20, 0x21/0x22/0x23, 0x5b/0x5c/0x5d, high bytes).
+        for filler in [b'a', b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff] {
+            for len in 0..20 {
+                let plain = vec![filler; len];
+                assert!(!needs_escape(&plain), "{plain:?}");
+                for at in 0..len {
+                    for b in 0..=255u8 {
+                        let mut s = plain.clone();
+                        s[at] = b;
+                        assert_eq!(needs_escape(&s), reference(&s), "{s:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn redacted_arguments_are_written_as_serde_json_writes_them() {
+        let values = [
+            json!([true, false, null, 0, 7, u64::MAX, -1, i64::MIN, 1.5, -0.25, 1e300, 12345678901234567890u64]),
+            json!({"a\"b\\c": "line\nbreak\ttab\r\u{8}\u{c}\u{1}\u{1f}\u{7f} é 😀", "nested": [{"x": [null]}, "y"]}),
+            json!({"long": "a string longer than a word, with \"quotes\" and a \\ late in it", "token": {"a": 1}}),
+            json!("just a string"),
+        ];
+        for value in values {
+            let mut written = Vec::new();
+            write_redacted(&mut written, &value, &[]);
+            assert_eq!(
+                String::from_utf8(written).expect("utf-8"),
+                serde_json::to_string(&redact(&value, &[])).expect("json")
+            );
+        }
     }
 
     #[test]

@@ -217,10 +217,10 @@ impl Server {
         let started = Instant::now();
         let _in_flight = self.inner.metrics.start();
         let method = req.method.clone();
-        let tool = self.metric_label(&req);
+        let (tool, sensitive) = self.subject(&req);
         // Dropped before the end (the request was cancelled), the line is written as such.
         let mut audit =
-            self.inner.audit.as_ref().map(|log| self.audit_open(log, session, &req, &method, bytes_in, started));
+            self.inner.audit.as_ref().map(|log| self.audit_open(log, session, &req, sensitive, bytes_in, started));
         let response = match self.client_slot(session) {
             Err(e) => Response::error(Some(id), e),
             Ok(_slot) => match AssertUnwindSafe(self.route(session, req, sink)).catch_unwind().await {
@@ -241,13 +241,21 @@ impl Server {
         Answer::new(response, audit)
     }
 
-    /// The tool or prompt a request names, if registered (metrics labels stay bounded).
-    fn metric_label(&self, req: &Request) -> &str {
+    /// The tool or prompt a request names, if registered: its metrics label (`unknown`
+    /// otherwise, so that labels stay bounded), and the argument names the tool declared
+    /// sensitive. One lookup serves the metrics and the audit trail.
+    fn subject(&self, req: &Request) -> (&str, &[String]) {
         let name = req.params.as_ref().and_then(|p| p.get("name")).and_then(Value::as_str);
         match (req.method.as_str(), name) {
-            ("tools/call", Some(n)) => self.inner.tools.get_key_value(n).map_or("unknown", |(k, _)| k.as_str()),
-            ("prompts/get", Some(n)) => self.inner.prompts.get_key_value(n).map_or("unknown", |(k, _)| k.as_str()),
-            _ => "",
+            ("tools/call", Some(n)) => self
+                .inner
+                .tools
+                .get_key_value(n)
+                .map_or(("unknown", &[]), |(k, route)| (k.as_str(), route.sensitive.as_slice())),
+            ("prompts/get", Some(n)) => {
+                (self.inner.prompts.get_key_value(n).map_or("unknown", |(k, _)| k.as_str()), &[])
+            }
+            _ => ("", &[]),
         }
     }
 
@@ -274,13 +282,14 @@ impl Server {
         })
     }
 
-    /// The audit line of a request, opened before it runs (`method` is the request's).
+    /// The audit line of a request, opened before it runs (`sensitive`: the argument names
+    /// its tool declared sensitive).
     fn audit_open(
         &self,
         log: &AuditLog,
         session: &Session,
         req: &Request,
-        method: &str,
+        sensitive: &[String],
         bytes_in: usize,
         started: Instant,
     ) -> OpenLine {
@@ -292,15 +301,13 @@ impl Server {
             (None, None) => ("handshake", ""),
         };
         let target = params.get("name").or_else(|| params.get("uri")).and_then(Value::as_str);
-        let sensitive =
-            target.and_then(|t| self.inner.tools.get(t)).map(|r| r.sensitive.as_slice()).unwrap_or_default();
         log.open(
             AuditStart {
                 transport: session.transport(),
                 identity: &session.identity_ref().name,
                 era,
                 version,
-                method,
+                method: &req.method,
                 target,
                 arguments: params.get("arguments"),
                 sensitive,
