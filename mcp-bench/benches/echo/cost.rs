@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use mcp_bench::{Era, Launch, cpu_time, micros, thread_cpu_time};
+use sha2::{Digest, Sha256};
 use tokio::runtime::Runtime;
 
 use crate::Transport;
@@ -109,6 +110,10 @@ pub(crate) struct Cost {
     pub(crate) secure_us: f64,
     /// Median CPU per call of the secure server's audit writer thread, in µs.
     pub(crate) audit_writer_us: f64,
+    /// The secure server's audit lines: their average size in bytes, and the time the
+    /// SHA-256 of one takes on this machine, in µs (the chain's floor: no formatting work
+    /// can remove it). `None` when the trail could not be read back.
+    pub(crate) audit_line: Option<(f64, f64)>,
 }
 
 /// Alternates `rounds` pairs of chunks of `chunk` calls between the two servers.
@@ -152,7 +157,28 @@ pub(crate) fn measure(
         plain_us: quantile(&mut plain_us, 0.5),
         secure_us: quantile(&mut secure_us, 0.5),
         audit_writer_us: quantile(&mut writer_us, 0.5),
+        audit_line: audit_line_hash(secure),
     })
+}
+
+/// The average size of the audit lines `launch`'s server wrote, and the time hashing one
+/// takes here (as its writer does, to chain the next line to it), in µs.
+fn audit_line_hash(launch: &Launch) -> Option<(f64, f64)> {
+    let path = launch.args.iter().skip_while(|a| *a != "--audit-log").nth(1)?;
+    let trail = std::fs::read(path).ok()?;
+    let lines: Vec<&[u8]> = trail.split(|&b| b == b'\n').filter(|l| !l.is_empty()).take(20_000).collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let bytes = lines.iter().map(|l| l.len()).sum::<usize>() as f64 / lines.len() as f64;
+    const PASSES: usize = 5;
+    let started = Instant::now();
+    for _ in 0..PASSES {
+        for line in &lines {
+            std::hint::black_box(Sha256::digest(line));
+        }
+    }
+    Some((bytes, micros(started.elapsed()) / (PASSES * lines.len()) as f64))
 }
 
 /// The value below which `q` of `values` fall (sorts them).

@@ -243,6 +243,11 @@ fn main() -> anyhow::Result<()> {
             c.quartiles.0,
             c.quartiles.1
         );
+        if let Some((bytes, hash_us)) = c.audit_line {
+            println!(
+                "    its audit lines average {bytes:.0} bytes; the SHA-256 chaining one takes {hash_us:.2} us here"
+            );
+        }
     }
     println!();
     if cfg!(debug_assertions) {
@@ -270,6 +275,7 @@ fn main() -> anyhow::Result<()> {
             .map(|(transport, c)| {
                 json!({"transport": transport.name(), "plain_cpu_us": c.plain_us, "secure_cpu_us": c.secure_us,
                        "audit_writer_cpu_us": c.audit_writer_us,
+                       "audit_line_bytes": c.audit_line.map(|l| l.0), "audit_line_sha256_us": c.audit_line.map(|l| l.1),
                        "ratio": c.ratio, "first_quartile": c.quartiles.0, "third_quartile": c.quartiles.1})
             })
             .collect();
@@ -289,7 +295,9 @@ fn launch(bin_dir: &Path, target: &Target, scratch: &Path, index: usize) -> anyh
     std::fs::write(&tokens, format!("bench={TOKEN}\n"))?;
     let policy = scratch.join("policy.toml");
     std::fs::write(&policy, "deny_tools = [\"drop_*\", \"delete_*\"]\n[identities.bench]\nallow_tools = [\"echo\"]\n")?;
-    let audit = scratch.join(format!("audit-{index}-{}.jsonl", std::process::id()));
+    let audit = std::env::var_os("MCP_BENCH_AUDIT_LOG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| scratch.join(format!("audit-{index}-{}.jsonl", std::process::id())));
     let path = |p: &Path| p.display().to_string();
     Ok(Launch {
         binary,

@@ -295,10 +295,9 @@ impl Server {
     ) -> OpenLine {
         let params = params_of(req);
         let stateless = params.get("_meta").and_then(|m| m.get(meta::PROTOCOL_VERSION)).and_then(Value::as_str);
-        let (era, version) = match (stateless, session.negotiated_version()) {
-            (Some(v), _) => ("stateless", ProtocolVersion::parse(v).map_or("unsupported", |v| v.as_str())),
-            (None, Some(v)) => ("handshake", v.as_str()),
-            (None, None) => ("handshake", ""),
+        let (era, version) = match stateless {
+            Some(v) => ("stateless", ProtocolVersion::parse(v).map_or("unsupported", |v| v.as_str())),
+            None => ("handshake", session.negotiated_version().map_or("", |v| v.as_str())),
         };
         let target = params.get("name").or_else(|| params.get("uri")).and_then(Value::as_str);
         log.open(
