@@ -14,9 +14,10 @@
 //! time from spawn to the first response. The "secure" rows run mcp-core with everything
 //! on: bearer-token auth, a policy file and an audit trail written to a file; what that
 //! costs is then measured on a plain and a secure server side by side (see `cost.rs`;
-//! `--cost` measures only that). `--sessions N` measures instead the server's memory per
-//! idle session (N HTTP sessions, then N WebSocket connections). `--check` exits non-zero
-//! when a target is missed.
+//! `--cost` measures only that; `MCP_BENCH_AUDIT_LOG=/dev/null` sends their trails nowhere,
+//! to see the disk's share). `--sessions N` measures instead the server's memory per idle
+//! session (N HTTP sessions, then N WebSocket connections). `--check` exits non-zero when a
+//! target is missed.
 
 // The report is this program's output.
 #![allow(clippy::print_stdout)]
