@@ -217,7 +217,7 @@ const ESCAPED: [bool; 256] = {
 };
 
 /// Whether `bytes` hold a byte JSON escapes, tested eight bytes at a time: a byte below
-/// 0x20, or equal to `"` or `\\`, sets its high bit in one of the three words below (the
+/// 0x20, or equal to `"` or `\`, sets its high bit in one of the three words below (the
 /// classic "has a byte less than n" and "has a zero byte" bit tricks, exact as a whole).
 fn needs_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([1; 8]);
