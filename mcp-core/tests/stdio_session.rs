@@ -254,3 +254,48 @@ async fn the_audit_trail_records_sizes_on_the_wire_and_cancelled_calls() {
     assert_eq!(sleep["bytes_out"], 0, "nothing was sent for it: {sleep}");
     assert!(sleep["duration_ms"].as_f64().expect("duration") >= 40.0, "{sleep}");
 }
+
+#[tokio::test]
+async fn each_audit_line_names_the_era_and_revision_of_its_own_request() {
+    let trail = tempfile::NamedTempFile::new().expect("temp file");
+    let server = builder().audit(mcp_core::security::AuditLog::to_file(trail.path()).expect("audit log")).build();
+    let mut p = Peer::serve(server.clone(), 1 << 20);
+    let echo = |id: i64, meta: Option<Value>| {
+        let mut params = json!({"name": "echo", "arguments": {"message": id.to_string()}});
+        if let Some(meta) = meta {
+            params["_meta"] = meta;
+        }
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
+    };
+    // Before the handshake, a stateless request; then the handshake, and both eras in turn
+    // on the one session (which keeps the first fields of its lines).
+    p.call(echo(1, Some(modern_meta()))).await;
+    p.initialize().await;
+    for (id, meta) in [(2, None), (3, Some(modern_meta())), (4, None)] {
+        let r = p.call(echo(id, meta)).await;
+        assert_eq!(r["result"]["content"][0]["text"], id.to_string(), "{r}");
+    }
+    server.flush_audit();
+
+    let text = std::fs::read_to_string(trail.path()).expect("read trail");
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let seen: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["method"].as_str().unwrap_or("?"),
+                l["era"].as_str().unwrap_or("?"),
+                l["version"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    let expected = [
+        ("tools/call", "stateless", "2026-07-28"),
+        ("initialize", "handshake", ""),
+        ("tools/call", "handshake", "2025-06-18"),
+        ("tools/call", "stateless", "2026-07-28"),
+        ("tools/call", "handshake", "2025-06-18"),
+    ];
+    assert_eq!(seen, expected, "{text}");
+    assert!(lines.iter().all(|l| l["transport"] == "stdio" && l["identity"] == "local"), "{text}");
+}

@@ -1,8 +1,9 @@
 //! What the security layers cost. A plain and a secure server run side by side, both
 //! alive for the whole measurement, and the calls (in bursts of 32, the same for both)
-//! alternate between them in chunks a fraction of a second long (plain then secure, then secure then plain, ...). Each round
-//! compares the two servers' CPU time per call over neighbouring chunks, so that a slow
-//! spell of the machine falls on both; the figure is the median of the rounds' ratios.
+//! alternate between them in chunks a fraction of a second long (plain then secure, then
+//! secure then plain, ...). Each round compares the two servers over neighbouring chunks,
+//! so that a slow spell of the machine falls on both: their calls per second, and their
+//! CPU time per call. The figures are the medians of the rounds' ratios.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -18,10 +19,11 @@ use crate::http::{HttpServer, HttpSession, open_session};
 use crate::stdio::StdioServer;
 use crate::ws::{Socket, connect};
 
-/// A server is settled when it used less than 1% of a core over this long.
-const QUIET: Duration = Duration::from_millis(20);
+/// A server is settled when it used less than 1% of a core over this long: longer than
+/// the audit writer's tick, so that its last batch and sync after a chunk are counted.
+const QUIET: Duration = Duration::from_millis(150);
 /// How long a server may take to settle after a chunk.
-const SETTLE_AT_MOST: Duration = Duration::from_millis(500);
+const SETTLE_AT_MOST: Duration = Duration::from_millis(1500);
 
 /// One open connection to a server under test.
 enum Driver {
@@ -69,13 +71,16 @@ impl Driver {
     /// The server's CPU time per call over `calls` echo calls from `first`, in µs, counted
     /// until the server has settled: what an audit trail still has to write and sync after
     /// the last answer belongs to these calls, and must not run into the other server's chunk.
-    /// Also returns the part of it spent by the audit trail's writer thread.
-    fn cpu_per_call(&mut self, era: Era, first: usize, calls: usize, runtime: &Runtime) -> anyhow::Result<(f64, f64)> {
+    /// Also returns the part of it spent by the audit trail's writer thread, and the calls'
+    /// rate while they ran.
+    fn cpu_per_call(&mut self, era: Era, first: usize, calls: usize, runtime: &Runtime) -> anyhow::Result<Chunk> {
         let pid = self.pid();
         let read = || cpu_time(pid).context("reading the server's CPU time");
         let writer = || thread_cpu_time(pid, "audit").context("reading the audit writer's CPU time");
         let (before, writer_before) = (read()?, writer()?);
+        let started = Instant::now();
         self.calls(era, first..first + calls, runtime)?;
+        let calls_per_sec = calls as f64 / started.elapsed().as_secs_f64();
         let mut after = read()?;
         let settle_by = Instant::now() + SETTLE_AT_MOST;
         while Instant::now() < settle_by {
@@ -87,7 +92,11 @@ impl Driver {
             after = now;
         }
         let per_call = |d: Duration| micros(d) / calls as f64;
-        Ok((per_call(after.saturating_sub(before)), per_call(writer()?.saturating_sub(writer_before))))
+        Ok(Chunk {
+            cpu_us: per_call(after.saturating_sub(before)),
+            writer_us: per_call(writer()?.saturating_sub(writer_before)),
+            calls_per_sec,
+        })
     }
 
     fn stop(self) {
@@ -95,6 +104,17 @@ impl Driver {
             server.stop();
         }
     }
+}
+
+/// One chunk of calls to one server.
+#[derive(Debug, Clone, Copy)]
+struct Chunk {
+    /// Server CPU per call, in µs, until it settled.
+    cpu_us: f64,
+    /// The part of it spent by the audit writer thread.
+    writer_us: f64,
+    /// Calls per second, from the first request to the last answer.
+    calls_per_sec: f64,
 }
 
 /// The secure server's cost against the plain one.
@@ -105,6 +125,10 @@ pub(crate) struct Cost {
     pub(crate) ratio: f64,
     /// The middle half of the round ratios (first and third quartiles).
     pub(crate) quartiles: (f64, f64),
+    /// Median over the rounds of the secure server's calls per second over the plain one's.
+    pub(crate) throughput_ratio: f64,
+    /// The middle half of those.
+    pub(crate) throughput_quartiles: (f64, f64),
     /// Median CPU per call of each, in µs.
     pub(crate) plain_us: f64,
     pub(crate) secure_us: f64,
@@ -134,26 +158,32 @@ pub(crate) fn measure(
         next_id += chunk / 2;
     }
     let (mut ratios, mut plain_us, mut secure_us, mut writer_us) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut throughput_ratios = Vec::new();
     for round in 0..rounds {
-        let mut cpu = [(0.0, 0.0); 2];
+        let mut chunks = [None; 2];
         // Plain first in even rounds, secure first in odd ones: neither always follows the other.
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {
-            cpu[i] = servers[i].cpu_per_call(era, next_id, chunk, runtime)?;
+            chunks[i] = Some(servers[i].cpu_per_call(era, next_id, chunk, runtime)?);
             next_id += chunk;
         }
-        ratios.push(cpu[0].0 / cpu[1].0);
-        plain_us.push(cpu[0].0);
-        secure_us.push(cpu[1].0);
-        writer_us.push(cpu[1].1);
+        let [Some(plain), Some(secure)] = chunks else { unreachable!("both servers ran") };
+        ratios.push(plain.cpu_us / secure.cpu_us);
+        throughput_ratios.push(secure.calls_per_sec / plain.calls_per_sec);
+        plain_us.push(plain.cpu_us);
+        secure_us.push(secure.cpu_us);
+        writer_us.push(secure.writer_us);
     }
     for server in servers {
         server.stop();
     }
     let quartiles = (quantile(&mut ratios, 0.25), quantile(&mut ratios, 0.75));
+    let throughput_quartiles = (quantile(&mut throughput_ratios, 0.25), quantile(&mut throughput_ratios, 0.75));
     Ok(Cost {
         ratio: quantile(&mut ratios, 0.5),
         quartiles,
+        throughput_ratio: quantile(&mut throughput_ratios, 0.5),
+        throughput_quartiles,
         plain_us: quantile(&mut plain_us, 0.5),
         secure_us: quantile(&mut secure_us, 0.5),
         audit_writer_us: quantile(&mut writer_us, 0.5),

@@ -181,6 +181,7 @@ fn main() -> anyhow::Result<()> {
     let ratio = |a: Option<Row>, b: Option<Row>, f: fn(&Row) -> f64| Some(f(&a?) / f(&b?));
     let throughput = |r: &Row| r.calls_per_sec;
     let cost_of = |t: Transport| costs.iter().find(|(c, _)| *c == t).map(|(_, c)| c.ratio);
+    let throughput_of = |t: Transport| costs.iter().find(|(c, _)| *c == t).map(|(_, c)| c.throughput_ratio);
     let checks = [
         (
             "stdio throughput vs rmcp (>= 5x)",
@@ -206,31 +207,16 @@ fn main() -> anyhow::Result<()> {
             5.0,
             false,
         ),
-        // The security layers' cost: the server's CPU per call, plain over secure, measured
-        // side by side (cost.rs). Where CPU is the limit, it is the throughput the secure
-        // server keeps. Wall-clock throughput ratios of the rows above are reported too.
+        // The security layers' cost, measured side by side (cost.rs): the calls per second
+        // the secure server keeps, as the target says, and its CPU per call, which is what
+        // it keeps where every core is busy.
+        ("HTTP secure vs plain, calls/s (>= 0.9)", throughput_of(Transport::Http), 0.9, true),
+        ("WebSocket secure vs plain, calls/s (>= 0.9)", throughput_of(Transport::Ws), 0.9, true),
+        // stdio has no authentication: its policy + audit cost is held to the same bound.
+        ("stdio policy+audit vs plain, calls/s (>= 0.9)", throughput_of(Transport::Stdio), 0.9, true),
         ("HTTP secure vs plain, server CPU (>= 0.9)", cost_of(Transport::Http), 0.9, true),
         ("WebSocket secure vs plain, server CPU (>= 0.9)", cost_of(Transport::Ws), 0.9, true),
-        // stdio has no authentication: its policy + audit cost is held to the same bound.
         ("stdio policy+audit vs plain, server CPU (>= 0.9)", cost_of(Transport::Stdio), 0.9, true),
-        (
-            "HTTP secure vs plain, calls/s (reported)",
-            ratio(find("mcp-core secure", "http"), find("mcp-core", "http"), throughput),
-            0.0,
-            true,
-        ),
-        (
-            "WebSocket secure vs plain, calls/s (reported)",
-            ratio(find("mcp-core secure", "ws"), find("mcp-core", "ws"), throughput),
-            0.0,
-            true,
-        ),
-        (
-            "stdio policy+audit vs plain, calls/s (reported)",
-            ratio(find("mcp-core secure", "stdio"), find("mcp-core", "stdio"), throughput),
-            0.0,
-            true,
-        ),
     ];
     println!();
     for (transport, c) in &costs {
@@ -243,6 +229,10 @@ fn main() -> anyhow::Result<()> {
             c.ratio,
             c.quartiles.0,
             c.quartiles.1
+        );
+        println!(
+            "    calls/s, secure over plain: {:.3} (middle half of the rounds {:.3} to {:.3})",
+            c.throughput_ratio, c.throughput_quartiles.0, c.throughput_quartiles.1
         );
         if let Some((bytes, hash_us)) = c.audit_line {
             println!(
@@ -277,7 +267,10 @@ fn main() -> anyhow::Result<()> {
                 json!({"transport": transport.name(), "plain_cpu_us": c.plain_us, "secure_cpu_us": c.secure_us,
                        "audit_writer_cpu_us": c.audit_writer_us,
                        "audit_line_bytes": c.audit_line.map(|l| l.0), "audit_line_sha256_us": c.audit_line.map(|l| l.1),
-                       "ratio": c.ratio, "first_quartile": c.quartiles.0, "third_quartile": c.quartiles.1})
+                       "ratio": c.ratio, "first_quartile": c.quartiles.0, "third_quartile": c.quartiles.1,
+                       "calls_per_sec_ratio": c.throughput_ratio,
+                       "calls_per_sec_first_quartile": c.throughput_quartiles.0,
+                       "calls_per_sec_third_quartile": c.throughput_quartiles.1})
             })
             .collect();
         std::fs::write(path, serde_json::to_vec_pretty(&json!({"rows": rows, "security_cost": costs}))?)?;

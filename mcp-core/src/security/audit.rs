@@ -51,17 +51,44 @@ pub struct AuditRecord {
     pub bytes_out: usize,
 }
 
+/// A line's first fields (transport, identity, era, version), serialized. They are the
+/// same for every request of a session in one protocol revision: a session keeps its own
+/// head, and its lines start with a copy of it.
+#[derive(Debug, Clone)]
+pub struct LineHead {
+    era: &'static str,
+    version: &'static str,
+    text: Box<[u8]>,
+}
+
+impl LineHead {
+    /// The head of the lines of `identity` over `transport`, in `era` at `version` (empty
+    /// before a handshake).
+    pub fn new(transport: &'static str, identity: &str, era: &'static str, version: &'static str) -> Self {
+        let mut text = Vec::with_capacity(64 + identity.len());
+        text.extend_from_slice(b"\"transport\":");
+        push_known(&mut text, transport);
+        text.extend_from_slice(b",\"identity\":");
+        push_str(&mut text, identity);
+        text.extend_from_slice(b",\"era\":");
+        push_known(&mut text, era);
+        text.extend_from_slice(b",\"version\":");
+        push_known(&mut text, version);
+        Self { era, version, text: text.into_boxed_slice() }
+    }
+
+    /// Whether this head holds `era` and `version` (a session's transport and identity
+    /// never change).
+    pub fn is_for(&self, era: &str, version: &str) -> bool {
+        self.era == era && self.version == version
+    }
+}
+
 /// The fields of a request known before it runs.
 #[derive(Debug, Clone, Copy)]
 pub struct AuditStart<'a> {
-    /// The transport: `stdio`, `http` or `ws`.
-    pub transport: &'static str,
-    /// The client identity.
-    pub identity: &'a str,
-    /// `handshake` or `stateless`.
-    pub era: &'static str,
-    /// The protocol revision (empty before a handshake).
-    pub version: &'static str,
+    /// Transport, identity, era and version.
+    pub head: &'a LineHead,
     /// The JSON-RPC method.
     pub method: &'a str,
     /// The tool, prompt or resource the request is about.
@@ -102,14 +129,7 @@ impl PendingLine {
     /// Serializes the fields known before the request runs.
     fn begin(start: AuditStart<'_>, started: Instant) -> Self {
         let mut body = Vec::with_capacity(256);
-        body.extend_from_slice(b"\"transport\":");
-        push_known(&mut body, start.transport);
-        body.extend_from_slice(b",\"identity\":");
-        push_str(&mut body, start.identity);
-        body.extend_from_slice(b",\"era\":");
-        push_known(&mut body, start.era);
-        body.extend_from_slice(b",\"version\":");
-        push_known(&mut body, start.version);
+        body.extend_from_slice(&start.head.text);
         body.extend_from_slice(b",\"method\":");
         push_str(&mut body, start.method);
         if let Some(target) = start.target {
@@ -409,12 +429,10 @@ impl AuditLog {
     /// Queues a record.
     pub fn record(&self, record: AuditRecord) {
         let started = Instant::now().checked_sub(record.duration).unwrap_or_else(Instant::now);
+        let head = LineHead::new(record.transport, &record.identity.name, record.era, record.version);
         let line = PendingLine::begin(
             AuditStart {
-                transport: record.transport,
-                identity: &record.identity.name,
-                era: record.era,
-                version: record.version,
+                head: &head,
                 method: &record.method,
                 target: record.target.as_deref(),
                 arguments: record.arguments.as_ref(),
@@ -928,12 +946,11 @@ mod tests {
     #[test]
     fn lines_hold_every_field_in_order_with_arguments_redacted_as_they_are_written() {
         let arguments = json!({"b": [1, {"secret": "s"}], "a": "x\ny\"", "dsn": "d", "n": null, "f": 1.5});
+        let head = LineHead::new("http", "ci \"bot\"", "stateless", "2026-07-28");
+        assert!(head.is_for("stateless", "2026-07-28") && !head.is_for("handshake", "2026-07-28"));
         let mut line = PendingLine::begin(
             AuditStart {
-                transport: "http",
-                identity: "ci \"bot\"",
-                era: "stateless",
-                version: "2026-07-28",
+                head: &head,
                 method: "tools/call",
                 target: Some("query"),
                 arguments: Some(&arguments),
@@ -1041,10 +1058,7 @@ mod tests {
         let started = Instant::now() - Duration::from_millis(20);
         let line = log.open(
             AuditStart {
-                transport: "stdio",
-                identity: "local",
-                era: "handshake",
-                version: "",
+                head: &LineHead::new("stdio", "local", "handshake", ""),
                 method: "ping",
                 target: None,
                 arguments: None,

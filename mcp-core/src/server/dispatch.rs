@@ -22,7 +22,7 @@ use crate::protocol::{
     Era, ErrorObject, Implementation, LoggingLevel, Message, Notification, ProtocolVersion, Request, RequestId,
     Response, codes, jsonrpc::kind,
 };
-use crate::security::audit::{AuditLog, AuditStart, OpenLine};
+use crate::security::audit::{AuditLog, AuditStart, LineHead, OpenLine};
 
 /// Methods a stateless (2026-07-28) request may name.
 const STATELESS_METHODS: &[&str] = &[
@@ -300,18 +300,20 @@ impl Server {
             None => ("handshake", session.negotiated_version().map_or("", |v| v.as_str())),
         };
         let target = params.get("name").or_else(|| params.get("uri")).and_then(Value::as_str);
+        let fresh;
+        let head = match session.audit_head().filter(|h| h.is_for(era, version)) {
+            Some(head) => head,
+            None => {
+                fresh = LineHead::new(session.transport(), &session.identity_ref().name, era, version);
+                // Before its handshake a session has no version yet: keep the head it will have.
+                if !version.is_empty() {
+                    session.keep_audit_head(&fresh);
+                }
+                &fresh
+            }
+        };
         log.open(
-            AuditStart {
-                transport: session.transport(),
-                identity: &session.identity_ref().name,
-                era,
-                version,
-                method: &req.method,
-                target,
-                arguments: params.get("arguments"),
-                sensitive,
-                bytes_in,
-            },
+            AuditStart { head, method: &req.method, target, arguments: params.get("arguments"), sensitive, bytes_in },
             started,
         )
     }

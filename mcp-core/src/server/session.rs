@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::protocol::{ErrorObject, Implementation, LoggingLevel, Message, ProtocolVersion, RequestId, Response};
 use crate::security::Identity;
+use crate::security::audit::LineHead;
 use std::sync::Arc;
 
 /// What a handshake-era client told us in `initialize`.
@@ -47,6 +48,8 @@ pub struct Session {
     identity: std::sync::OnceLock<Arc<Identity>>,
     /// The count of this client's requests in flight, found once per session.
     client_slots: std::sync::OnceLock<Arc<std::sync::atomic::AtomicUsize>>,
+    /// The first fields of this session's audit lines, serialized once.
+    audit_head: std::sync::OnceLock<LineHead>,
 }
 
 impl Session {
@@ -85,6 +88,16 @@ impl Session {
         find: impl FnOnce() -> Arc<std::sync::atomic::AtomicUsize>,
     ) -> &Arc<std::sync::atomic::AtomicUsize> {
         self.client_slots.get_or_init(find)
+    }
+
+    /// The first fields of this session's audit lines, once kept.
+    pub(crate) fn audit_head(&self) -> Option<&LineHead> {
+        self.audit_head.get()
+    }
+
+    /// Keeps `head` for this session's next audit lines (the first one kept stays).
+    pub(crate) fn keep_audit_head(&self, head: &LineHead) {
+        let _ = self.audit_head.set(head.clone());
     }
 
     /// The negotiated revision, without copying the rest of the handshake.
