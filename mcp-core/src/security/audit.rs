@@ -54,7 +54,7 @@ pub struct AuditRecord {
 /// A line's first fields (transport, identity, era, version), serialized. They are the
 /// same for every request of a session in one protocol revision: a session keeps its own
 /// head, and its lines start with a copy of it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct LineHead {
     era: &'static str,
     version: &'static str,

@@ -300,15 +300,15 @@ impl Server {
             None => ("handshake", session.negotiated_version().map_or("", |v| v.as_str())),
         };
         let target = params.get("name").or_else(|| params.get("uri")).and_then(Value::as_str);
+        let make = || LineHead::new(session.transport(), &session.identity_ref().name, era, version);
+        // Before its handshake a session has no version yet: it keeps the head of its first
+        // request that has one. A request of another era or revision makes its own.
+        let kept = (!version.is_empty()).then(|| session.audit_head(make)).filter(|h| h.is_for(era, version));
         let fresh;
-        let head = match session.audit_head().filter(|h| h.is_for(era, version)) {
+        let head = match kept {
             Some(head) => head,
             None => {
-                fresh = LineHead::new(session.transport(), &session.identity_ref().name, era, version);
-                // Before its handshake a session has no version yet: keep the head it will have.
-                if !version.is_empty() {
-                    session.keep_audit_head(&fresh);
-                }
+                fresh = make();
                 &fresh
             }
         };

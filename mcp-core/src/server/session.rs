@@ -90,14 +90,9 @@ impl Session {
         self.client_slots.get_or_init(find)
     }
 
-    /// The first fields of this session's audit lines, once kept.
-    pub(crate) fn audit_head(&self) -> Option<&LineHead> {
-        self.audit_head.get()
-    }
-
-    /// Keeps `head` for this session's next audit lines (the first one kept stays).
-    pub(crate) fn keep_audit_head(&self, head: &LineHead) {
-        let _ = self.audit_head.set(head.clone());
+    /// The first fields of this session's audit lines: made by `make` the first time.
+    pub(crate) fn audit_head(&self, make: impl FnOnce() -> LineHead) -> &LineHead {
+        self.audit_head.get_or_init(make)
     }
 
     /// The negotiated revision, without copying the rest of the handshake.
