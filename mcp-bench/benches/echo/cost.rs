@@ -107,7 +107,7 @@ impl Driver {
 }
 
 /// One chunk of calls to one server.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Chunk {
     /// Server CPU per call, in µs, until it settled.
     cpu_us: f64,
@@ -160,14 +160,14 @@ pub(crate) fn measure(
     let (mut ratios, mut plain_us, mut secure_us, mut writer_us) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut throughput_ratios = Vec::new();
     for round in 0..rounds {
-        let mut chunks = [None; 2];
+        let mut chunks = [Chunk::default(); 2];
         // Plain first in even rounds, secure first in odd ones: neither always follows the other.
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {
-            chunks[i] = Some(servers[i].cpu_per_call(era, next_id, chunk, runtime)?);
+            chunks[i] = servers[i].cpu_per_call(era, next_id, chunk, runtime)?;
             next_id += chunk;
         }
-        let [Some(plain), Some(secure)] = chunks else { unreachable!("both servers ran") };
+        let [plain, secure] = chunks;
         ratios.push(plain.cpu_us / secure.cpu_us);
         throughput_ratios.push(secure.calls_per_sec / plain.calls_per_sec);
         plain_us.push(plain.cpu_us);
