@@ -2,8 +2,9 @@
 //! SHA-256 of the line before it, so that editing or deleting a line breaks the chain
 //! ([`verify`] finds the first broken line; `mcp audit verify FILE` runs it).
 //!
-//! Lines are written by a dedicated thread, so a request never waits on the disk: to a
-//! file opened for append (flushed and fsync'd whenever the queue runs empty, which
+//! Lines are written by a dedicated thread, so a request does not wait on the disk (unless
+//! the disk falls [`QUEUE_AT_MOST`] bytes behind: requests then wait, and no line is lost):
+//! to a file opened for append (flushed and fsync'd whenever the queue runs empty, which
 //! batches the syncs under load) or to stderr. Arguments are redacted first: any field
 //! whose name looks secret, and any field the connector declared sensitive.
 
@@ -80,7 +81,9 @@ impl LineHead {
     /// Whether this head holds `era` and `version` (a session's transport and identity
     /// never change).
     pub fn is_for(&self, era: &str, version: &str) -> bool {
-        self.era == era && self.version == version
+        // Both are this crate's static names: the same pointers, nearly always.
+        let same = |a: &str, b: &str| std::ptr::eq(a, b) || a == b;
+        same(self.era, era) && same(self.version, version)
     }
 }
 
@@ -236,10 +239,21 @@ const ESCAPED: [bool; 256] = {
     table
 };
 
-/// Whether `bytes` hold a byte JSON escapes, tested eight bytes at a time: a byte below
-/// 0x20, or equal to `"` or `\`, sets its high bit in one of the three words below (the
-/// classic "has a byte less than n" and "has a zero byte" bit tricks, exact as a whole).
+/// Whether `bytes` hold a byte JSON escapes.
 fn needs_escape(bytes: &[u8]) -> bool {
+    // Most strings here are short names, looked up a byte at a time: kept out of line, the
+    // long strings' bit tricks do not make every call save and restore their registers.
+    if bytes.len() < 16 {
+        return bytes.iter().any(|&b| ESCAPED[usize::from(b)]);
+    }
+    needs_escape_long(bytes)
+}
+
+/// [`needs_escape`] eight bytes at a time: a byte below 0x20, or equal to `"` or `\`, sets
+/// its high bit in one of the three words below (the classic "has a byte less than n" and
+/// "has a zero byte" bit tricks, exact as a whole).
+#[inline(never)]
+fn needs_escape_long(bytes: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([1; 8]);
     const HIGHS: u64 = ONES * 0x80;
     let (words, rest) = bytes.as_chunks::<8>();
@@ -340,6 +354,8 @@ struct Queue {
     flushes: Vec<mpsc::Sender<()>>,
     /// The writer is blocked waiting for work: the next record must wake it.
     idle: bool,
+    /// A request thread waits for the writer to take the batch, which is full.
+    full: bool,
     /// Every handle is gone: write what is queued and stop.
     closed: bool,
     /// The writer could not start or has failed: records are dropped (and said to be).
@@ -378,11 +394,21 @@ impl Batch {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shared {
     queue: Mutex<Queue>,
     wake: Condvar,
+    /// Signalled when the writer takes a full batch.
+    taken: Condvar,
+    /// The most bytes of lines queued before a request waits for the writer.
+    queue_at_most: usize,
 }
+
+/// The most bytes of lines queued before requests wait for the writer: far more than a
+/// busy server queues between two of the writer's ticks (about a megabyte), so that only a
+/// writer that cannot keep up (a stalled or slow disk) ever holds requests back. Memory
+/// stays bounded then, and no line is dropped.
+const QUEUE_AT_MOST: usize = 32 << 20;
 
 /// Tells the writer to finish when the last [`AuditLog`] handle goes.
 #[derive(Debug)]
@@ -415,7 +441,12 @@ impl AuditLog {
     }
 
     fn spawn(sink: Sink, prev: [u8; 64]) -> Self {
-        let shared = Arc::new(Shared::default());
+        Self::spawn_bounded(sink, prev, QUEUE_AT_MOST)
+    }
+
+    fn spawn_bounded(sink: Sink, prev: [u8; 64], queue_at_most: usize) -> Self {
+        let shared =
+            Arc::new(Shared { queue: Mutex::default(), wake: Condvar::new(), taken: Condvar::new(), queue_at_most });
         let writer = Arc::clone(&shared);
         let spawned =
             std::thread::Builder::new().name("audit".into()).spawn(move || Writer::new(sink, prev).run(&writer));
@@ -469,6 +500,13 @@ impl AuditLog {
         line.finish(end);
         let shared = &self.handle.0;
         let mut queue = lock(&shared.queue);
+        while queue.batch.bytes.len() >= shared.queue_at_most && !queue.stopped {
+            queue.full = true;
+            if std::mem::take(&mut queue.idle) {
+                shared.wake.notify_one();
+            }
+            queue = shared.taken.wait(queue).unwrap_or_else(|p| p.into_inner());
+        }
         if queue.stopped {
             drop(queue);
             tracing::error!("the audit writer has stopped; an audit line was lost");
@@ -503,6 +541,9 @@ impl AuditLog {
 enum Sink {
     File(File),
     Stderr,
+    /// Whatever a test hands the writer (such as a disk too slow to keep up).
+    #[cfg(test)]
+    Test(Box<dyn Write + Send>),
 }
 
 /// How long the writer gathers records before writing them, while records keep coming (an
@@ -545,6 +586,9 @@ impl Writer {
                     queue.idle = false;
                 }
                 std::mem::swap(&mut queue.batch, &mut self.batch);
+                if std::mem::take(&mut queue.full) {
+                    shared.taken.notify_all();
+                }
                 (std::mem::take(&mut queue.flushes), queue.closed)
             };
             let took = !self.batch.is_empty();
@@ -569,7 +613,8 @@ impl Writer {
             if closed {
                 return;
             }
-            if took {
+            // Requests waiting on a full queue must not wait for a tick too.
+            if took && !lock(&shared.queue).full {
                 std::thread::sleep(TICK);
             }
         }
@@ -597,6 +642,8 @@ impl Writer {
         match &mut self.sink {
             Sink::File(f) => f.write_all(&self.out),
             Sink::Stderr => std::io::stderr().lock().write_all(&self.out),
+            #[cfg(test)]
+            Sink::Test(w) => w.write_all(&self.out),
         }
     }
 }
@@ -871,6 +918,57 @@ mod tests {
     }
 
     #[test]
+    fn a_writer_that_cannot_keep_up_holds_requests_back_instead_of_queueing_without_bound() {
+        /// A sink that takes nothing until its gate opens: a disk that has stalled.
+        struct Stalled {
+            gate: Arc<(Mutex<bool>, Condvar)>,
+            written: Arc<Mutex<Vec<u8>>>,
+        }
+        impl Write for Stalled {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                let (open, opened) = &*self.gate;
+                let mut open = lock(open);
+                while !*open {
+                    open = opened.wait(open).unwrap_or_else(|p| p.into_inner());
+                }
+                lock(&self.written).extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        const AT_MOST: usize = 4096;
+        const LINES: usize = 100;
+        let (gate, written) = (Arc::new((Mutex::new(false), Condvar::new())), Arc::new(Mutex::new(Vec::new())));
+        let sink = Stalled { gate: Arc::clone(&gate), written: Arc::clone(&written) };
+        let log = AuditLog::spawn_bounded(Sink::Test(Box::new(sink)), GENESIS_HEX, AT_MOST);
+        let recorder = {
+            let log = log.clone();
+            std::thread::spawn(move || (0..LINES).for_each(|i| log.record(record(&format!("tools/call{i}")))))
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        let queued = lock(&log.handle.0.queue).batch.bytes.len();
+        // The bound is checked before each line is queued: one line (a few hundred bytes
+        // here) may cross it.
+        assert!((AT_MOST..AT_MOST + 1024).contains(&queued), "{queued} bytes queued against a bound of {AT_MOST}");
+        assert!(!recorder.is_finished(), "requests went on while the writer was stalled");
+
+        *lock(&gate.0) = true;
+        gate.1.notify_all();
+        recorder.join().expect("the recording thread panicked");
+        log.flush();
+        let trail = lock(&written).clone();
+        assert_eq!(verify(&trail[..]).expect("an intact chain"), LINES, "every line was written, none dropped");
+        let text = String::from_utf8(trail).expect("UTF-8");
+        let methods: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("JSON")["method"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(methods, (0..LINES).map(|i| format!("tools/call{i}")).collect::<Vec<_>>(), "in order");
+    }
+
+    #[test]
     fn secrets_are_redacted_by_name_and_by_declaration() {
         let v = redact(&json!({"query": "select", "dsn": "postgres://u:p@h", "Token": "t"}), &["dsn".into()]);
         assert_eq!(v, json!({"query": "select", "dsn": "[REDACTED]", "Token": "[REDACTED]"}));
@@ -992,12 +1090,13 @@ mod tests {
         for filler in [b'a', b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff] {
             for len in 0..20 {
                 let plain = vec![filler; len];
-                assert!(!needs_escape(&plain), "{plain:?}");
+                assert!(!needs_escape(&plain) && !needs_escape_long(&plain), "{plain:?}");
                 for at in 0..len {
                     for b in 0..=255u8 {
                         let mut s = plain.clone();
                         s[at] = b;
                         assert_eq!(needs_escape(&s), reference(&s), "{s:?}");
+                        assert_eq!(needs_escape_long(&s), reference(&s), "{s:?}");
                     }
                 }
             }
