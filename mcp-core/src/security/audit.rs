@@ -947,8 +947,14 @@ mod tests {
             let log = log.clone();
             std::thread::spawn(move || (0..LINES).for_each(|i| log.record(record(&format!("tools/call{i}")))))
         };
-        std::thread::sleep(Duration::from_millis(300));
-        let queued = lock(&log.handle.0.queue).batch.bytes.len();
+        let queued = || lock(&log.handle.0.queue).batch.bytes.len();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while queued() < AT_MOST && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Long enough for the rest of the lines, were nothing holding them back.
+        std::thread::sleep(Duration::from_millis(200));
+        let queued = queued();
         // The bound is checked before each line is queued: one line (a few hundred bytes
         // here) may cross it.
         assert!((AT_MOST..AT_MOST + 1024).contains(&queued), "{queued} bytes queued against a bound of {AT_MOST}");
