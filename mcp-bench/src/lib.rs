@@ -193,9 +193,56 @@ pub fn check_answer(body: &[u8]) -> Result<(), String> {
     if ok { Ok(()) } else { Err(format!("unexpected answer: {}", String::from_utf8_lossy(body))) }
 }
 
+/// A 95% interval for the median of `values` (the rounds' ratios), by resampling them with
+/// replacement: how far the median could move were the run made again with the machine as
+/// noisy as it was. A fixed sequence of draws: the same rounds give the same interval.
+pub fn median_interval(values: &[f64]) -> (f64, f64) {
+    const RESAMPLES: usize = 2_000;
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut draw = || {
+        // xorshift64
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        values[(state % values.len() as u64) as usize]
+    };
+    let mut sample = vec![0.0; values.len()];
+    let mut medians: Vec<f64> = (0..RESAMPLES)
+        .map(|_| {
+            sample.iter_mut().for_each(|s| *s = draw());
+            quantile(&mut sample, 0.5)
+        })
+        .collect();
+    (quantile(&mut medians, 0.025), quantile(&mut medians, 0.975))
+}
+
+/// The value below which `q` of `values` fall (sorts them).
+pub fn quantile(values: &mut [f64], q: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let rank = ((values.len().saturating_sub(1)) as f64 * q).round() as usize;
+    values.get(rank).copied().unwrap_or(f64::NAN)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_medians_interval_holds_it_and_narrows_with_less_noise() {
+        let steady = [0.9; 41];
+        assert_eq!(median_interval(&steady), (0.9, 0.9));
+        let noisy: Vec<f64> = (0..41).map(|i| 0.7 + 0.01 * f64::from(i)).collect();
+        let quiet: Vec<f64> = (0..41).map(|i| 0.88 + 0.001 * f64::from(i)).collect();
+        let (lo, hi) = median_interval(&noisy);
+        assert!(lo < 0.9 && 0.9 < hi && hi - lo < 0.2, "{lo}..{hi} around the median 0.9");
+        let (qlo, qhi) = median_interval(&quiet);
+        assert!(qlo <= 0.9 && 0.9 <= qhi, "{qlo}..{qhi} around the median 0.9");
+        assert!(qhi - qlo < (hi - lo) / 5.0, "ten times less spread, a narrower interval");
+        assert!(median_interval(&[]).0.is_nan());
+    }
 
     #[test]
     fn percentiles_pick_the_ranked_sample() {
@@ -205,15 +252,30 @@ mod tests {
         assert_eq!(percentile(&mut [], 0.5), Duration::ZERO);
     }
 
+    /// Keeps the calling thread busy until it has had `cpu` of CPU time by its own count
+    /// (at most 20 s): a spin of so much wall time gets less when other work shares the
+    /// cores, as it does while the tests run side by side.
+    fn spin_for_cpu(cpu: Duration) {
+        let own = || {
+            std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                .map_or(Duration::ZERO, Duration::from_nanos)
+        };
+        let (until, deadline) = (own() + cpu, std::time::Instant::now() + Duration::from_secs(20));
+        let mut x = 0u64;
+        while own() < until && std::time::Instant::now() < deadline {
+            for _ in 0..10_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
+        }
+    }
+
     #[test]
     fn cpu_time_grows_with_work() {
         let me = std::process::id();
         let before = cpu_time(me).expect("read /proc/self/stat");
-        let started = std::time::Instant::now();
-        let mut x = 0u64;
-        while started.elapsed() < Duration::from_millis(100) {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
-        }
+        spin_for_cpu(Duration::from_millis(100));
         let after = cpu_time(me).expect("read /proc/self/stat");
         assert!(after >= before + Duration::from_millis(50), "{before:?} -> {after:?}");
     }
@@ -226,11 +288,7 @@ mod tests {
         let busy = std::thread::Builder::new()
             .name("busy-bench".into())
             .spawn(move || {
-                let started = std::time::Instant::now();
-                let mut x = 0u64;
-                while started.elapsed() < Duration::from_millis(100) {
-                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
-                }
+                spin_for_cpu(Duration::from_millis(100));
                 let _ = spun_tx.send(());
                 let _ = stop_rx.recv();
             })

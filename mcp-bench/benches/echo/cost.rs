@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use mcp_bench::{Era, Launch, cpu_time, micros, thread_cpu_time};
+use mcp_bench::{Era, Launch, cpu_time, median_interval, micros, quantile, thread_cpu_time};
 use sha2::{Digest, Sha256};
 use tokio::runtime::Runtime;
 
@@ -125,10 +125,14 @@ pub(crate) struct Cost {
     pub(crate) ratio: f64,
     /// The middle half of the round ratios (first and third quartiles).
     pub(crate) quartiles: (f64, f64),
+    /// A 95% interval for the median ratio (see `mcp_bench::median_interval`).
+    pub(crate) interval: (f64, f64),
     /// Median over the rounds of the secure server's calls per second over the plain one's.
     pub(crate) throughput_ratio: f64,
     /// The middle half of those.
     pub(crate) throughput_quartiles: (f64, f64),
+    /// A 95% interval for their median.
+    pub(crate) throughput_interval: (f64, f64),
     /// Median CPU per call of each, in µs.
     pub(crate) plain_us: f64,
     pub(crate) secure_us: f64,
@@ -182,8 +186,10 @@ pub(crate) fn measure(
     Ok(Cost {
         ratio: quantile(&mut ratios, 0.5),
         quartiles,
+        interval: median_interval(&ratios),
         throughput_ratio: quantile(&mut throughput_ratios, 0.5),
         throughput_quartiles,
+        throughput_interval: median_interval(&throughput_ratios),
         plain_us: quantile(&mut plain_us, 0.5),
         secure_us: quantile(&mut secure_us, 0.5),
         audit_writer_us: quantile(&mut writer_us, 0.5),
@@ -209,11 +215,4 @@ fn audit_line_hash(launch: &Launch) -> Option<(f64, f64)> {
         }
     }
     Some((bytes, micros(started.elapsed()) / (PASSES * lines.len()) as f64))
-}
-
-/// The value below which `q` of `values` fall (sorts them).
-fn quantile(values: &mut [f64], q: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let rank = ((values.len().saturating_sub(1)) as f64 * q).round() as usize;
-    values.get(rank).copied().unwrap_or(f64::NAN)
 }

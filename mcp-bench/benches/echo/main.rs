@@ -221,18 +221,24 @@ fn main() -> anyhow::Result<()> {
     println!();
     for (transport, c) in &costs {
         println!(
-            "secure vs plain over {:<5}: server CPU/call {:.2} us (audit writer {:.2} us) vs {:.2} us, ratio {:.3} (middle half of the rounds {:.3} to {:.3})",
+            "secure vs plain over {:<5}: server CPU/call {:.2} us (audit writer {:.2} us) vs {:.2} us, ratio {:.3} (middle half of the rounds {:.3} to {:.3}; the median's 95% interval {:.3} to {:.3})",
             transport.name(),
             c.secure_us,
             c.audit_writer_us,
             c.plain_us,
             c.ratio,
             c.quartiles.0,
-            c.quartiles.1
+            c.quartiles.1,
+            c.interval.0,
+            c.interval.1
         );
         println!(
-            "    calls/s, secure over plain: {:.3} (middle half of the rounds {:.3} to {:.3})",
-            c.throughput_ratio, c.throughput_quartiles.0, c.throughput_quartiles.1
+            "    calls/s, secure over plain: {:.3} (middle half of the rounds {:.3} to {:.3}; the median's 95% interval {:.3} to {:.3})",
+            c.throughput_ratio,
+            c.throughput_quartiles.0,
+            c.throughput_quartiles.1,
+            c.throughput_interval.0,
+            c.throughput_interval.1
         );
         if let Some((bytes, hash_us)) = c.audit_line {
             println!(
@@ -268,7 +274,9 @@ fn main() -> anyhow::Result<()> {
                        "audit_writer_cpu_us": c.audit_writer_us,
                        "audit_line_bytes": c.audit_line.map(|l| l.0), "audit_line_sha256_us": c.audit_line.map(|l| l.1),
                        "ratio": c.ratio, "first_quartile": c.quartiles.0, "third_quartile": c.quartiles.1,
+                       "ratio_interval_95": [c.interval.0, c.interval.1],
                        "calls_per_sec_ratio": c.throughput_ratio,
+                       "calls_per_sec_ratio_interval_95": [c.throughput_interval.0, c.throughput_interval.1],
                        "calls_per_sec_first_quartile": c.throughput_quartiles.0,
                        "calls_per_sec_third_quartile": c.throughput_quartiles.1})
             })
