@@ -410,6 +410,17 @@ struct Shared {
 /// stays bounded then, and no line is dropped.
 const QUEUE_AT_MOST: usize = 32 << 20;
 
+/// Marks the queue stopped when the writer thread ends, however it ends (a panic included),
+/// so that no request waits on a full queue that nothing will take.
+struct StopOnExit<'a>(&'a Shared);
+
+impl Drop for StopOnExit<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.queue).stopped = true;
+        self.0.taken.notify_all();
+    }
+}
+
 /// Tells the writer to finish when the last [`AuditLog`] handle goes.
 #[derive(Debug)]
 struct Handle(Arc<Shared>);
@@ -448,8 +459,10 @@ impl AuditLog {
         let shared =
             Arc::new(Shared { queue: Mutex::default(), wake: Condvar::new(), taken: Condvar::new(), queue_at_most });
         let writer = Arc::clone(&shared);
-        let spawned =
-            std::thread::Builder::new().name("audit".into()).spawn(move || Writer::new(sink, prev).run(&writer));
+        let spawned = std::thread::Builder::new().name("audit".into()).spawn(move || {
+            let _stop = StopOnExit(&writer);
+            Writer::new(sink, prev).run(&writer);
+        });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the audit writer; audit lines will be lost");
             lock(&shared.queue).stopped = true;
@@ -972,6 +985,30 @@ mod tests {
             .map(|l| serde_json::from_str::<Value>(l).expect("JSON")["method"].as_str().unwrap_or_default().to_owned())
             .collect();
         assert_eq!(methods, (0..LINES).map(|i| format!("tools/call{i}")).collect::<Vec<_>>(), "in order");
+    }
+
+    #[test]
+    fn a_writer_that_died_holds_no_request_back() {
+        struct Broken;
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                panic!("the sink broke (as the test means it to)");
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let log = AuditLog::spawn_bounded(Sink::Test(Box::new(Broken)), GENESIS_HEX, 1024);
+        let recorder = {
+            let log = log.clone();
+            std::thread::spawn(move || (0..100).for_each(|i| log.record(record(&format!("tools/call{i}")))))
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !recorder.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(recorder.is_finished(), "requests wait on a queue that no writer will take");
+        assert!(lock(&log.handle.0.queue).stopped);
     }
 
     #[test]
