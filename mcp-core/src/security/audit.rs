@@ -854,10 +854,12 @@ fn is_secret(name: &str, sensitive: &[String]) -> bool {
 /// passwd, secret, token, apikey, api_key, authorization, credential, private_key),
 /// ignoring ASCII case. This runs for every argument name of every audited request: each
 /// position is dispatched on its letter, so that only a secret name starting with it is
-/// compared, and nothing is allocated.
+/// compared, and nothing is allocated. The last four positions are skipped: no secret name
+/// is shorter than five letters.
 fn looks_secret(name: &str) -> bool {
+    const SHORTEST: usize = "token".len();
     let name = name.as_bytes();
-    (0..name.len()).any(|i| {
+    (0..(name.len() + 1).saturating_sub(SHORTEST)).any(|i| {
         let rest = &name[i..];
         let starts = |s: &str| rest.get(..s.len()).is_some_and(|w| w.eq_ignore_ascii_case(s.as_bytes()));
         // `| 0x20` lowercases ASCII letters; it maps no other byte onto these letters.
@@ -1241,6 +1243,7 @@ mod tests {
         for name in secret_names {
             assert!(looks_secret(name) && looks_secret(&name.to_uppercase()), "{name}");
             assert!(looks_secret(&format!("db_{name}_v2")), "{name}");
+            assert!(looks_secret(&format!("my{name}")), "{name} at the very end");
         }
         for name in ["message", "query", "namespace", "pass", "tok", "", "é", "PASSWOR"] {
             assert!(!looks_secret(name), "{name}");
