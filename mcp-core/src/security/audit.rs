@@ -932,6 +932,13 @@ mod tests {
         }
     }
 
+    /// Records `lines` lines (methods `tools/call0`, `tools/call1`, ...) from another thread,
+    /// as requests would.
+    fn record_in_background(log: &AuditLog, lines: usize) -> std::thread::JoinHandle<()> {
+        let log = log.clone();
+        std::thread::spawn(move || (0..lines).for_each(|i| log.record(record(&format!("tools/call{i}")))))
+    }
+
     #[test]
     fn a_writer_that_cannot_keep_up_holds_requests_back_instead_of_queueing_without_bound() {
         /// A sink that takes nothing until its gate opens: a disk that has stalled.
@@ -958,10 +965,7 @@ mod tests {
         let (gate, written) = (Arc::new((Mutex::new(false), Condvar::new())), Arc::new(Mutex::new(Vec::new())));
         let sink = Stalled { gate: Arc::clone(&gate), written: Arc::clone(&written) };
         let log = AuditLog::spawn_bounded(Sink::Test(Box::new(sink)), GENESIS_HEX, AT_MOST);
-        let recorder = {
-            let log = log.clone();
-            std::thread::spawn(move || (0..LINES).for_each(|i| log.record(record(&format!("tools/call{i}")))))
-        };
+        let recorder = record_in_background(&log, LINES);
         let queued = || lock(&log.handle.0.queue).batch.bytes.len();
         let deadline = Instant::now() + Duration::from_secs(10);
         while queued() < AT_MOST && Instant::now() < deadline {
@@ -1001,10 +1005,7 @@ mod tests {
             }
         }
         let log = AuditLog::spawn_bounded(Sink::Test(Box::new(Broken)), GENESIS_HEX, 1024);
-        let recorder = {
-            let log = log.clone();
-            std::thread::spawn(move || (0..100).for_each(|i| log.record(record(&format!("tools/call{i}")))))
-        };
+        let recorder = record_in_background(&log, 100);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !recorder.is_finished() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
