@@ -125,8 +125,12 @@ pub fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
         return Duration::ZERO;
     }
     samples.sort_unstable();
-    let rank = ((samples.len() - 1) as f64 * fraction).round() as usize;
-    samples[rank.min(samples.len() - 1)]
+    samples[rank(samples.len(), fraction).min(samples.len() - 1)]
+}
+
+/// The place of the `fraction` quantile among `len` sorted values.
+fn rank(len: usize, fraction: f64) -> usize {
+    (len.saturating_sub(1) as f64 * fraction).round() as usize
 }
 
 /// Microseconds, as a float.
@@ -222,8 +226,7 @@ pub fn median_interval(values: &[f64]) -> (f64, f64) {
 /// The value below which `q` of `values` fall (sorts them).
 pub fn quantile(values: &mut [f64], q: f64) -> f64 {
     values.sort_by(f64::total_cmp);
-    let rank = ((values.len().saturating_sub(1)) as f64 * q).round() as usize;
-    values.get(rank).copied().unwrap_or(f64::NAN)
+    values.get(rank(values.len(), q)).copied().unwrap_or(f64::NAN)
 }
 
 #[cfg(test)]
