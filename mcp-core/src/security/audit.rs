@@ -244,9 +244,14 @@ fn needs_escape(bytes: &[u8]) -> bool {
     // Most strings here are short names, looked up a byte at a time: kept out of line, the
     // long strings' bit tricks do not make every call save and restore their registers.
     if bytes.len() < 16 {
-        return bytes.iter().any(|&b| ESCAPED[usize::from(b)]);
+        return needs_escape_bytewise(bytes);
     }
     needs_escape_long(bytes)
+}
+
+/// [`needs_escape`] a byte at a time, through the table.
+fn needs_escape_bytewise(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| ESCAPED[usize::from(b)])
 }
 
 /// [`needs_escape`] eight bytes at a time: a byte below 0x20, or equal to `"` or `\`, sets
@@ -263,7 +268,7 @@ fn needs_escape_long(bytes: &[u8]) -> bool {
         let control = x.wrapping_sub(ONES * 0x20) & !x;
         (control | zero_in(x ^ (ONES * u64::from(b'"'))) | zero_in(x ^ (ONES * u64::from(b'\\')))) & HIGHS != 0
     });
-    found || rest.iter().any(|&b| ESCAPED[usize::from(b)])
+    found || needs_escape_bytewise(rest)
 }
 
 /// Appends `s` as a JSON string. Most strings here (names, methods, identities) need no
