@@ -9,8 +9,8 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use mcp_core::client::{Client, ClientOptions, EraChoice};
 use mcp_core::protocol::ErrorObject;
-use mcp_core::security::Authenticator;
-use mcp_core::server::Server;
+use mcp_core::security::{AuditLog, Authenticator};
+use mcp_core::server::{Server, ServerBuilder};
 use mcp_core::transport::http::{HttpConfig, serve_listener};
 use mcp_core::{Context, ToolError, tool};
 use serde_json::{Value, json};
@@ -30,7 +30,11 @@ struct EchoArgs {
 struct NoArgs {}
 
 async fn start(config: HttpConfig) -> String {
-    let server = Server::builder("ws-test", "1.0.0")
+    serve(test_server().build(), config).await
+}
+
+fn test_server() -> ServerBuilder {
+    Server::builder("ws-test", "1.0.0")
         .tool(tool("echo", |_ctx: Context, a: EchoArgs| async move { Ok::<_, ToolError>(a.message) }).read_only())
         .tool(
             tool("ask", |ctx: Context, _: NoArgs| async move {
@@ -40,7 +44,10 @@ async fn start(config: HttpConfig) -> String {
             })
             .read_only(),
         )
-        .build();
+}
+
+/// Serves `server` on a loopback port: its WebSocket URL.
+async fn serve(server: Server, config: HttpConfig) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(serve_listener(server, listener, config, futures::future::pending()));
@@ -87,9 +94,16 @@ async fn raw(
 async fn next_text(
     socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
 ) -> Value {
+    serde_json::from_str(&next_frame(socket).await).expect("JSON frame")
+}
+
+/// The next text frame, as it came.
+async fn next_frame(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) -> String {
     loop {
         match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
-            Ok(Some(Ok(WsMessage::Text(t)))) => return serde_json::from_str(&t).expect("JSON frame"),
+            Ok(Some(Ok(WsMessage::Text(t)))) => return t.to_string(),
             Ok(Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_)))) => continue,
             other => panic!("expected a text frame, got {other:?}"),
         }
@@ -215,12 +229,9 @@ async fn a_dropped_client_closes_its_socket_and_the_server_cancels_its_calls() {
             .read_only(),
         )
         .build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(serve_listener(server, listener, HttpConfig::default(), futures::future::pending()));
+    let url = serve(server, HttpConfig::default()).await;
 
-    let client =
-        Arc::new(Client::connect_ws(&format!("ws://{addr}/ws"), ClientOptions::default()).await.expect("connect"));
+    let client = Arc::new(Client::connect_ws(&url, ClientOptions::default()).await.expect("connect"));
     let caller = client.clone();
     let call = tokio::spawn(async move { caller.call_tool("hang", json!({})).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -231,4 +242,48 @@ async fn a_dropped_client_closes_its_socket_and_the_server_cancels_its_calls() {
     tokio::time::timeout(Duration::from_secs(5), cancelled.notified())
         .await
         .expect("the server should cancel the call of a client whose socket went away");
+}
+
+#[tokio::test]
+async fn every_answer_has_an_audit_line_with_the_size_of_its_frame() {
+    let trail = tempfile::NamedTempFile::new().expect("temp file");
+    let server = test_server().audit(AuditLog::to_file(trail.path()).expect("audit log")).build();
+    let url = serve(server.clone(), with_auth()).await;
+    let mut socket = raw(&url, &format!("mcp, mcp.auth.{TOKEN}"), None).await.expect("connect");
+    // Sent back to back, so that the answers go out several frames to a write.
+    const CALLS: usize = 50;
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    for i in 0..CALLS {
+        let call = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                          "params": {"name": "echo", "arguments": {"message": format!("m{i}")}, "_meta": meta}});
+        socket.feed(WsMessage::Text(call.to_string().into())).await.expect("send");
+    }
+    socket.flush().await.expect("send");
+    let mut frame_sizes = vec![0; CALLS];
+    for _ in 0..CALLS {
+        let frame = next_frame(&mut socket).await;
+        let answer: Value = serde_json::from_str(&frame).expect("JSON frame");
+        let id = answer["id"].as_u64().and_then(|id| usize::try_from(id).ok()).expect("an answer's id");
+        frame_sizes[id] = frame.len();
+    }
+    // One more round trip: the server has queued the lines of every batch written before.
+    let ping = json!({"jsonrpc": "2.0", "id": "last", "method": "ping", "params": {"_meta": meta}});
+    socket.send(WsMessage::Text(ping.to_string().into())).await.expect("send");
+    assert_eq!(next_text(&mut socket).await["id"], "last");
+    server.flush_audit();
+
+    let text = std::fs::read_to_string(trail.path()).expect("read the trail");
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(mcp_core::security::audit::verify(text.as_bytes()), Ok(lines.len()), "{text}");
+    // The ping's line may still be on its way.
+    let calls: Vec<&Value> = lines.iter().filter(|l| l["method"] == "tools/call").collect();
+    assert_eq!(calls.len(), CALLS, "{text}");
+    for line in calls {
+        assert_eq!((line["transport"].as_str(), line["identity"].as_str()), (Some("ws"), Some("tester")), "{line}");
+        assert_eq!((line["target"].as_str(), line["outcome"].as_str()), (Some("echo"), Some("ok")), "{line}");
+        let message = line["arguments"]["message"].as_str().expect("the echoed message");
+        let i: usize = message.trim_start_matches('m').parse().expect("the call's number");
+        assert_eq!(line["bytes_out"], frame_sizes[i], "the frame as written: {line}");
+    }
 }

@@ -193,16 +193,62 @@ impl OpenLine {
     }
 }
 
+impl OpenLine {
+    /// How the request ended, as far as is known now.
+    fn end(&self, line: &PendingLine) -> AuditEnd<'_> {
+        AuditEnd {
+            outcome: self.outcome,
+            error: self.error.as_deref(),
+            duration: self.duration.unwrap_or_else(|| line.started.elapsed()),
+            bytes_out: self.bytes_out,
+        }
+    }
+}
+
 impl Drop for OpenLine {
     fn drop(&mut self) {
         if let Some(line) = self.line.take() {
-            let end = AuditEnd {
-                outcome: self.outcome,
-                error: self.error.as_deref(),
-                duration: self.duration.unwrap_or_else(|| line.started.elapsed()),
-                bytes_out: self.bytes_out,
-            };
+            let end = self.end(&line);
             self.log.finish(line, end);
+        }
+    }
+}
+
+/// The lines of answers that a transport writes together, held until the write is done and
+/// then queued for the writer at once: the answers do not wait for their lines' last
+/// fields, and a batch of answers takes the queue's lock once, not once per line. Lines
+/// still held when this is dropped are queued one by one, so none is lost.
+#[derive(Debug, Default)]
+pub struct HeldLines {
+    lines: Vec<OpenLine>,
+    /// The held lines' completed bodies, on their way to the queue (kept for its capacity).
+    bodies: Batch,
+}
+
+impl HeldLines {
+    /// Holds `line`, whose answer took `bytes_out` bytes, until [`queue`](Self::queue).
+    pub fn hold(&mut self, mut line: OpenLine, bytes_out: usize) {
+        line.bytes_out = bytes_out;
+        self.lines.push(line);
+    }
+
+    /// Queues the held lines, in the order they were held.
+    pub fn queue(&mut self) {
+        let mut log: Option<AuditLog> = None;
+        for mut open in self.lines.drain(..) {
+            let Some(mut line) = open.line.take() else { continue };
+            // A transport's lines share one log; should they not, each log gets its own.
+            if log.as_ref().is_some_and(|log| !Arc::ptr_eq(&log.handle, &open.log.handle))
+                && let Some(log) = log.take()
+            {
+                log.append(&mut self.bodies);
+            }
+            line.finish(open.end(&line));
+            self.bodies.push(&line.body, line.started);
+            log.get_or_insert_with(|| open.log.clone());
+        }
+        if let Some(log) = log {
+            log.append(&mut self.bodies);
         }
     }
 }
@@ -383,6 +429,20 @@ impl Batch {
         self.starts.push(started);
     }
 
+    /// Moves the lines of `other` to the end of this batch. An empty batch takes `other`'s
+    /// buffers whole and gives it its own: nothing is copied.
+    fn append(&mut self, other: &mut Batch) {
+        if self.is_empty() {
+            std::mem::swap(self, other);
+            return;
+        }
+        let offset = self.bytes.len();
+        self.bytes.extend_from_slice(&other.bytes);
+        self.ends.extend(other.ends.iter().map(|end| end + offset));
+        self.starts.extend_from_slice(&other.starts);
+        other.clear();
+    }
+
     fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
@@ -516,6 +576,18 @@ impl AuditLog {
     /// Completes a line begun with [`PendingLine::begin`] and queues it.
     fn finish(&self, mut line: PendingLine, end: AuditEnd<'_>) {
         line.finish(end);
+        self.enqueue(|queued| queued.push(&line.body, line.started));
+    }
+
+    /// Queues the lines of `bodies`, leaving it empty.
+    fn append(&self, bodies: &mut Batch) {
+        self.enqueue(|queued| queued.append(bodies));
+        bodies.clear();
+    }
+
+    /// Adds lines to the queue with `add`, once the queue has room, and wakes the writer
+    /// if it sleeps.
+    fn enqueue(&self, add: impl FnOnce(&mut Batch)) {
         let shared = &self.handle.0;
         let mut queue = lock(&shared.queue);
         while queue.batch.bytes.len() >= shared.queue_at_most && !queue.stopped {
@@ -527,10 +599,10 @@ impl AuditLog {
         }
         if queue.stopped {
             drop(queue);
-            tracing::error!("the audit writer has stopped; an audit line was lost");
+            tracing::error!("the audit writer has stopped; audit lines are lost");
             return;
         }
-        queue.batch.push(&line.body, line.started);
+        add(&mut queue.batch);
         let wake = std::mem::take(&mut queue.idle);
         drop(queue);
         if wake {
@@ -1017,6 +1089,90 @@ mod tests {
         }
         assert!(recorder.is_finished(), "requests wait on a queue that no writer will take");
         assert!(lock(&log.handle.0.queue).stopped);
+    }
+
+    /// A log whose writer appends to the returned buffer.
+    fn log_in_memory() -> (AuditLog, Arc<Mutex<Vec<u8>>>) {
+        struct Shared(Arc<Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                lock(&self.0).extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let written = Arc::new(Mutex::new(Vec::new()));
+        (AuditLog::spawn(Sink::Test(Box::new(Shared(Arc::clone(&written)))), GENESIS_HEX), written)
+    }
+
+    /// Each line's method and bytes out, with the chain checked.
+    fn methods_and_sizes(written: &Mutex<Vec<u8>>) -> Vec<(String, u64)> {
+        let trail = lock(written).clone();
+        let lines: Vec<Value> = trail
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).expect("JSON"))
+            .collect();
+        assert_eq!(verify(&trail[..]), Ok(lines.len()), "{}", String::from_utf8_lossy(&trail));
+        lines
+            .iter()
+            .map(|l| (l["method"].as_str().unwrap_or_default().to_owned(), l["bytes_out"].as_u64().unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn held_lines_join_the_trail_when_queued_or_dropped_each_in_its_own_log() {
+        let ((first, first_written), (second, second_written)) = (log_in_memory(), log_in_memory());
+        let head = LineHead::new("ws", "ops", "stateless", "2026-07-28");
+        let open = |log: &AuditLog, method: &str| {
+            let start = AuditStart { head: &head, method, target: None, arguments: None, sensitive: &[], bytes_in: 1 };
+            let mut line = log.open(start, Instant::now());
+            line.answered("ok", None, Duration::from_micros(5));
+            line
+        };
+        let mut held = HeldLines::default();
+        held.hold(open(&first, "a"), 11);
+        held.hold(open(&first, "b"), 22);
+        held.hold(open(&second, "c"), 33);
+        held.hold(open(&first, "d"), 44);
+        first.record(record("e"));
+        first.flush();
+        assert_eq!(methods_and_sizes(&first_written), [("e".to_owned(), 20)], "held lines wait for `queue`");
+
+        held.queue();
+        // Lines still held when their holder goes are not lost.
+        held.hold(open(&second, "f"), 66);
+        drop(held);
+        first.flush();
+        second.flush();
+        let lines = |names: &[(&str, u64)]| names.iter().map(|&(m, n)| (m.to_owned(), n)).collect::<Vec<_>>();
+        assert_eq!(methods_and_sizes(&first_written), lines(&[("e", 20), ("a", 11), ("b", 22), ("d", 44)]));
+        assert_eq!(methods_and_sizes(&second_written), lines(&[("c", 33), ("f", 66)]));
+    }
+
+    #[test]
+    fn a_batch_appended_to_another_keeps_every_body_whole_and_in_order() {
+        let batch_of = |bodies: &[&str]| {
+            let mut batch = Batch::default();
+            bodies.iter().for_each(|b| batch.push(b.as_bytes(), Instant::now()));
+            batch
+        };
+        let bodies =
+            |batch: &Batch| batch.bodies().map(|b| String::from_utf8_lossy(b).into_owned()).collect::<Vec<_>>();
+        for queued in [&[][..], &["q1", "queued 2"][..]] {
+            let mut queue = batch_of(queued);
+            let mut more = batch_of(&["m1", "more 2", "m3"]);
+            queue.append(&mut more);
+            let expected: Vec<&str> = queued.iter().chain(&["m1", "more 2", "m3"]).copied().collect();
+            assert_eq!(bodies(&queue), expected);
+            assert_eq!(queue.starts.len(), expected.len());
+            assert!(
+                more.is_empty() && more.bytes.is_empty() && more.starts.is_empty(),
+                "the appended batch is emptied"
+            );
+        }
     }
 
     #[test]

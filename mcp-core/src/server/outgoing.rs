@@ -4,7 +4,7 @@
 //! only to measure it.
 
 use crate::protocol::{Message, Response};
-use crate::security::audit::OpenLine;
+use crate::security::audit::{HeldLines, OpenLine};
 
 /// One item for a client's connection, in the order it must go out.
 #[derive(Debug)]
@@ -24,12 +24,27 @@ impl Outgoing {
         }
     }
 
+    /// Like [`write_to`](Self::write_to), but an answer's audit line joins `held`, to be
+    /// queued once the transport has written the batch it is part of.
+    pub fn write_holding_line(self, out: &mut Vec<u8>, held: &mut HeldLines) {
+        match self {
+            Outgoing::Message(message) => message.write_to(out),
+            Outgoing::Answer(answer) => answer.write_holding_line(out, held),
+        }
+    }
+
     /// The item's compact JSON as text (a WebSocket text frame, an SSE event's data).
     pub fn into_text(self) -> String {
         let mut json = Vec::with_capacity(128);
         self.write_to(&mut json);
-        // serde_json writes UTF-8 only: the check never fails.
-        String::from_utf8(json).unwrap_or_default()
+        text(json)
+    }
+
+    /// Like [`into_text`](Self::into_text), but an answer's audit line joins `held`.
+    pub fn into_text_holding_line(self, held: &mut HeldLines) -> String {
+        let mut json = Vec::with_capacity(128);
+        self.write_holding_line(&mut json, held);
+        text(json)
     }
 
     /// Whether this is a notification with method `method`.
@@ -63,12 +78,25 @@ impl Answer {
     }
 
     /// Appends the response's compact JSON to `out` and closes its audit line.
-    pub fn write_to(mut self, out: &mut Vec<u8>) {
+    pub fn write_to(self, out: &mut Vec<u8>) {
+        if let (Some(line), bytes_out) = self.write_line_open(out) {
+            line.close(bytes_out);
+        }
+    }
+
+    /// Appends the response's compact JSON to `out`; its audit line joins `held`.
+    pub fn write_holding_line(self, out: &mut Vec<u8>, held: &mut HeldLines) {
+        if let (Some(line), bytes_out) = self.write_line_open(out) {
+            held.hold(line, bytes_out);
+        }
+    }
+
+    /// Appends the response's compact JSON to `out`: its audit line, still open, and the
+    /// bytes written.
+    fn write_line_open(mut self, out: &mut Vec<u8>) -> (Option<OpenLine>, usize) {
         let start = out.len();
         self.response.write_to(out);
-        if let Some(line) = self.audit.take() {
-            line.close(out.len() - start);
-        }
+        (self.audit.take(), out.len() - start)
     }
 
     /// The response's compact JSON.
@@ -88,4 +116,9 @@ impl Answer {
         }
         self.response
     }
+}
+
+/// serde_json writes UTF-8 only: the check never fails.
+fn text(json: Vec<u8>) -> String {
+    String::from_utf8(json).unwrap_or_default()
 }

@@ -12,6 +12,12 @@ use crate::protocol::{ErrorObject, Message, Response, parse_message};
 use crate::security::Identity;
 use crate::server::{Answer, Outgoing, Server, Session};
 
+/// The most frames a connection takes from input already at hand (read, or readable at
+/// once) before it writes the answers that are ready. A pipelined client's answers then go
+/// out together, in one write instead of one each, and every answer still goes out after
+/// at most this many frames.
+pub(crate) const TAKE_AT_HAND: usize = 64;
+
 /// One client connection, from the server's side.
 pub(crate) struct Connection {
     server: Server,

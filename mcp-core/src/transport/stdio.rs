@@ -6,12 +6,14 @@
 
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::connection::{Connection, batch};
+use super::connection::{Connection, TAKE_AT_HAND, batch};
 use super::lines::{Frame, LineReader};
 use crate::security::Identity;
+use crate::security::audit::HeldLines;
 use crate::server::{Outgoing, Server};
 
 /// Limits of a line-based connection.
@@ -93,19 +95,32 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let (connection, mut rx) = Connection::open(server, "stdio", Identity::local());
-    let mut output = Output { writer, buf: Vec::with_capacity(64 * 1024) };
+    let mut output = Output { writer, buf: Vec::with_capacity(64 * 1024), lines: HeldLines::default() };
     let mut lines = LineReader::new(reader, config.max_line_bytes);
     tokio::pin!(shutdown);
+    // Requests taken since answers were last written.
+    let mut taken = 0;
     loop {
-        let frame = tokio::select! {
-            // Answers first: they free the client's window before more input is taken in.
-            biased;
-            Some(message) = rx.recv() => {
-                output.send(message, &mut rx).await?;
-                continue;
+        // Requests already at hand are taken before answers are written (see `TAKE_AT_HAND`).
+        let at_hand = if taken < TAKE_AT_HAND { lines.next().now_or_never() } else { None };
+        let frame = match at_hand {
+            Some(frame) => {
+                taken += 1;
+                frame
             }
-            frame = lines.next() => frame,
-            _ = &mut shutdown => { tracing::info!("terminating on signal"); break; }
+            None => {
+                taken = 0;
+                tokio::select! {
+                    // Nothing at hand: answers first, they free the client's window.
+                    biased;
+                    Some(message) = rx.recv() => {
+                        output.send(message, &mut rx).await?;
+                        continue;
+                    }
+                    frame = lines.next() => frame,
+                    _ = &mut shutdown => { tracing::info!("terminating on signal"); break; }
+                }
+            }
         };
         match frame {
             Ok(Frame::Line(bytes)) => connection.accept(&bytes).await,
@@ -130,20 +145,101 @@ where
 struct Output<W> {
     writer: W,
     buf: Vec<u8>,
+    /// The audit lines of the answers in `buf`, queued once they are written.
+    lines: HeldLines,
 }
 
 impl<W: AsyncWrite + Unpin> Output<W> {
     async fn send(&mut self, first: Outgoing, more: &mut mpsc::UnboundedReceiver<Outgoing>) -> std::io::Result<()> {
         for item in batch(first, more, 4096) {
-            item.write_to(&mut self.buf);
+            item.write_holding_line(&mut self.buf, &mut self.lines);
             self.buf.push(b'\n');
         }
         if self.buf.is_empty() {
             return Ok(());
         }
-        let written = self.writer.write_all(&self.buf).await;
+        let mut written = self.writer.write_all(&self.buf).await;
         self.buf.clear();
-        written?;
-        self.writer.flush().await
+        if written.is_ok() {
+            written = self.writer.flush().await;
+        }
+        self.lines.queue();
+        written
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+    use std::task::Poll;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::{Context, ToolError, tool};
+
+    /// An output that keeps what each write carried.
+    struct Writes(Arc<Mutex<Vec<Vec<u8>>>>);
+
+    impl AsyncWrite for Writes {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            crate::sync::lock(&self.0).push(buf.to_vec());
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    struct EchoArgs {
+        /// Text to send back.
+        message: String,
+    }
+
+    #[tokio::test]
+    async fn pipelined_requests_get_their_answers_together_and_no_answer_waits_long() {
+        const CALLS: usize = 600;
+        let server = Server::builder("test", "1.0.0")
+            .tool(tool("echo", |_: Context, a: EchoArgs| async move { Ok::<_, ToolError>(a.message) }))
+            .build();
+        let meta = r#"{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}"#;
+        let input: String = (0..CALLS)
+            .map(|i| {
+                format!(
+                    r#"{{"jsonrpc":"2.0","id":{i},"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"m{i}"}},"_meta":{meta}}}}}"#
+                ) + "\n"
+            })
+            .collect();
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let output = Writes(Arc::clone(&writes));
+        serve_lines(server, input.as_bytes(), output, StdioConfig::default(), futures::future::pending())
+            .await
+            .expect("served");
+
+        let writes = crate::sync::lock(&writes).clone();
+        let answers: Vec<Vec<Value>> = writes
+            .iter()
+            .map(|w| {
+                w.split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(|l| serde_json::from_slice(l).expect("JSON"))
+                    .collect()
+            })
+            .collect();
+        let ids: Vec<u64> = answers.iter().flatten().map(|a| a["id"].as_u64().expect("an id")).collect();
+        assert_eq!(ids, (0..CALLS as u64).collect::<Vec<_>>(), "every answer, in order");
+        // Answers ready go out together, never behind more than a batch of requests.
+        let sizes: Vec<usize> = answers.iter().map(Vec::len).collect();
+        assert_eq!(sizes.len(), CALLS.div_ceil(TAKE_AT_HAND), "one write per batch of requests: {sizes:?}");
+        assert!(sizes.iter().all(|&n| n <= TAKE_AT_HAND), "{sizes:?}");
     }
 }

@@ -21,12 +21,13 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
-use futures::SinkExt;
+use futures::{FutureExt, SinkExt};
 
-use super::connection::{Connection, batch};
+use super::connection::{Connection, TAKE_AT_HAND, batch};
 use super::http::{HttpConfig, HttpState, authenticate_with, check_origin, json_error};
 use crate::protocol::ErrorObject;
 use crate::security::Identity;
+use crate::security::audit::HeldLines;
 use crate::server::{Outgoing, Server};
 
 /// The subprotocol clients must offer.
@@ -83,54 +84,72 @@ fn close(code: u16, reason: &str) -> WsMessage {
 
 async fn serve(server: Server, mut socket: WebSocket, identity: Identity, config: HttpConfig) {
     let (connection, mut rx) = Connection::open(server, "ws", identity);
+    // The audit lines of a batch of frames, queued once the batch is written.
+    let mut lines = HeldLines::default();
     let mut ping = tokio::time::interval(config.ws_ping_interval);
     ping.tick().await;
     let mut last_heard = tokio::time::Instant::now();
     // The client closed or lost the socket: its requests are cancelled, not drained.
     let mut peer_gone = false;
+    // Frames taken since answers were last written.
+    let mut taken = 0;
     let ending = loop {
-        tokio::select! {
-            biased;
-            Some(first) = rx.recv() => {
-                // Frames queue up and go out in one write: one syscall per batch, not per answer.
-                for item in batch(first, &mut rx, 256) {
-                    if socket.feed(text_frame(item)).await.is_err() {
-                        peer_gone = true;
+        // Frames already at hand are taken before answers are written (see `TAKE_AT_HAND`).
+        let at_hand = if taken < TAKE_AT_HAND { socket.recv().now_or_never() } else { None };
+        let frame = match at_hand {
+            Some(frame) => {
+                taken += 1;
+                frame
+            }
+            None => {
+                taken = 0;
+                tokio::select! {
+                    biased;
+                    Some(first) = rx.recv() => {
+                        // Frames queue up and go out in one write: one syscall per batch.
+                        for item in batch(first, &mut rx, 256) {
+                            let frame = WsMessage::Text(item.into_text_holding_line(&mut lines).into());
+                            if socket.feed(frame).await.is_err() {
+                                peer_gone = true;
+                            }
+                        }
+                        peer_gone = peer_gone || socket.flush().await.is_err();
+                        lines.queue();
+                        if peer_gone {
+                            break None;
+                        }
+                        continue;
                     }
-                }
-                if peer_gone || socket.flush().await.is_err() {
-                    peer_gone = true;
-                    break None;
+                    frame = socket.recv() => frame,
+                    _ = ping.tick() => {
+                        if last_heard.elapsed() > config.ws_ping_interval * 2 {
+                            break Some(close(1001, "no answer to pings"));
+                        }
+                        if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
+                            peer_gone = true;
+                            break None;
+                        }
+                        continue;
+                    }
                 }
             }
-            frame = socket.recv() => {
-                last_heard = tokio::time::Instant::now();
-                match frame {
-                    Some(Ok(WsMessage::Text(text))) => connection.accept(text.as_bytes()).await,
-                    Some(Ok(WsMessage::Binary(_))) => {
-                        break Some(close(1003, "binary frames are not supported: send JSON-RPC messages as text"));
-                    }
-                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
-                    Some(Ok(WsMessage::Close(_))) | None => {
-                        peer_gone = true;
-                        break None;
-                    }
-                    Some(Err(e)) => {
-                        let too_big = e.to_string().contains("too long");
-                        tracing::debug!(error = %e, "WebSocket read failed");
-                        peer_gone = !too_big;
-                        break too_big.then(|| close(1009, "message too big"));
-                    }
-                }
+        };
+        last_heard = tokio::time::Instant::now();
+        match frame {
+            Some(Ok(WsMessage::Text(text))) => connection.accept(text.as_bytes()).await,
+            Some(Ok(WsMessage::Binary(_))) => {
+                break Some(close(1003, "binary frames are not supported: send JSON-RPC messages as text"));
             }
-            _ = ping.tick() => {
-                if last_heard.elapsed() > config.ws_ping_interval * 2 {
-                    break Some(close(1001, "no answer to pings"));
-                }
-                if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
-                    peer_gone = true;
-                    break None;
-                }
+            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+            Some(Ok(WsMessage::Close(_))) | None => {
+                peer_gone = true;
+                break None;
+            }
+            Some(Err(e)) => {
+                let too_big = e.to_string().contains("too long");
+                tracing::debug!(error = %e, "WebSocket read failed");
+                peer_gone = !too_big;
+                break too_big.then(|| close(1009, "message too big"));
             }
         }
     };
