@@ -1142,13 +1142,16 @@ mod tests {
         assert_eq!(methods_and_sizes(&first_written), [("e".to_owned(), 20)], "held lines wait for `queue`");
 
         held.queue();
-        // Lines still held when their holder goes are not lost.
-        held.hold(open(&second, "f"), 66);
-        drop(held);
         first.flush();
         second.flush();
         let lines = |names: &[(&str, u64)]| names.iter().map(|&(m, n)| (m.to_owned(), n)).collect::<Vec<_>>();
         assert_eq!(methods_and_sizes(&first_written), lines(&[("e", 20), ("a", 11), ("b", 22), ("d", 44)]));
+        assert_eq!(methods_and_sizes(&second_written), lines(&[("c", 33)]));
+
+        // Lines still held when their holder goes are not lost.
+        held.hold(open(&second, "f"), 66);
+        drop(held);
+        second.flush();
         assert_eq!(methods_and_sizes(&second_written), lines(&[("c", 33), ("f", 66)]));
     }
 
