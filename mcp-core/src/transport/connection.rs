@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use futures::future::AbortHandle;
 use tokio::sync::mpsc;
 
@@ -17,6 +18,23 @@ use crate::server::{Answer, Outgoing, Server, Session};
 /// out together, in one write instead of one each, and every answer still goes out after
 /// at most this many frames.
 pub(crate) const TAKE_AT_HAND: usize = 64;
+
+/// Takes frames from input already at hand, [`TAKE_AT_HAND`] at most in a row.
+#[derive(Debug, Default)]
+pub(crate) struct AtHand {
+    /// Frames taken since answers were last written.
+    taken: usize,
+}
+
+impl AtHand {
+    /// What `next` (a connection's next frame) gives at once, if this may take one more.
+    /// `None`: the connection waits for what comes first, the answers ready before input.
+    pub(crate) fn take<T>(&mut self, next: impl std::future::Future<Output = T>) -> Option<T> {
+        let frame = if self.taken < TAKE_AT_HAND { next.now_or_never() } else { None };
+        self.taken = if frame.is_some() { self.taken + 1 } else { 0 };
+        frame
+    }
+}
 
 /// One client connection, from the server's side.
 pub(crate) struct Connection {

@@ -21,9 +21,9 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
-use futures::{FutureExt, SinkExt};
+use futures::SinkExt;
 
-use super::connection::{Connection, TAKE_AT_HAND, batch};
+use super::connection::{AtHand, Connection, batch};
 use super::http::{HttpConfig, HttpState, authenticate_with, check_origin, json_error};
 use crate::protocol::ErrorObject;
 use crate::security::Identity;
@@ -91,48 +91,39 @@ async fn serve(server: Server, mut socket: WebSocket, identity: Identity, config
     let mut last_heard = tokio::time::Instant::now();
     // The client closed or lost the socket: its requests are cancelled, not drained.
     let mut peer_gone = false;
-    // Frames taken since answers were last written.
-    let mut taken = 0;
+    let mut at_hand = AtHand::default();
     let ending = loop {
-        // Frames already at hand are taken before answers are written (see `TAKE_AT_HAND`).
-        let at_hand = if taken < TAKE_AT_HAND { socket.recv().now_or_never() } else { None };
-        let frame = match at_hand {
-            Some(frame) => {
-                taken += 1;
-                frame
-            }
-            None => {
-                taken = 0;
-                tokio::select! {
-                    biased;
-                    Some(first) = rx.recv() => {
-                        // Frames queue up and go out in one write: one syscall per batch.
-                        for item in batch(first, &mut rx, 256) {
-                            let frame = WsMessage::Text(item.into_text_holding_line(&mut lines).into());
-                            if socket.feed(frame).await.is_err() {
-                                peer_gone = true;
-                            }
-                        }
-                        peer_gone = peer_gone || socket.flush().await.is_err();
-                        lines.queue();
-                        if peer_gone {
-                            break None;
-                        }
-                        continue;
-                    }
-                    frame = socket.recv() => frame,
-                    _ = ping.tick() => {
-                        if last_heard.elapsed() > config.ws_ping_interval * 2 {
-                            break Some(close(1001, "no answer to pings"));
-                        }
-                        if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
+        let frame = match at_hand.take(socket.recv()) {
+            Some(frame) => frame,
+            None => tokio::select! {
+                biased;
+                Some(first) = rx.recv() => {
+                    // Frames queue up and go out in one write: one syscall per batch.
+                    for item in batch(first, &mut rx, 256) {
+                        let frame = WsMessage::Text(item.into_text_holding_line(&mut lines).into());
+                        if socket.feed(frame).await.is_err() {
                             peer_gone = true;
-                            break None;
                         }
-                        continue;
                     }
+                    peer_gone = peer_gone || socket.flush().await.is_err();
+                    lines.queue();
+                    if peer_gone {
+                        break None;
+                    }
+                    continue;
                 }
-            }
+                frame = socket.recv() => frame,
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > config.ws_ping_interval * 2 {
+                        break Some(close(1001, "no answer to pings"));
+                    }
+                    if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
+                        peer_gone = true;
+                        break None;
+                    }
+                    continue;
+                }
+            },
         };
         last_heard = tokio::time::Instant::now();
         match frame {
