@@ -191,9 +191,7 @@ impl OpenLine {
     pub fn close(mut self, bytes_out: usize) {
         self.bytes_out = bytes_out;
     }
-}
 
-impl OpenLine {
     /// How the request ended, as far as is known now.
     fn end(&self, line: &PendingLine) -> AuditEnd<'_> {
         AuditEnd {
