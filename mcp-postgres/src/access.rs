@@ -9,14 +9,11 @@
 //! ```
 //!
 //! Exploration hides what is denied. A statement is checked by the relations its plan
-//! reads (`EXPLAIN (VERBOSE, FORMAT JSON)`), so views, CTEs and subqueries cannot hide
-//! a denied table the way they could from a parser of SQL text.
+//! reads (`guard::plan`), so views, CTEs and subqueries cannot hide a denied table the
+//! way they could from a parser of SQL text.
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use mcp_core::{Context, ToolError};
-use serde_json::Value;
-
-use crate::transaction::{Tx, Window, run};
 
 /// One client's relation rules; `None` fields do not restrict.
 #[derive(Debug, Default)]
@@ -70,65 +67,11 @@ impl Relations {
             && self.allow_tables.as_ref().is_none_or(|s| s.is_match(&qualified))
             && !self.deny_tables.as_ref().is_some_and(|s| s.is_match(&qualified))
     }
-
-    /// Refuses `sql` when its plan reads a relation the client may not. Runs inside the
-    /// caller's transaction, with the caller's parameters.
-    pub async fn check_statement(&self, tx: &mut Tx, sql: &str, params: &[Value]) -> Result<(), ToolError> {
-        if !self.restricts() {
-            return Ok(());
-        }
-        let explain = format!("EXPLAIN (VERBOSE, FORMAT JSON) {sql}");
-        let plan = run(tx, &explain, params, Window::ALL).await?;
-        let mut relations = Vec::new();
-        if let Some(Value::Array(row)) = plan.rows.first()
-            && let Some(doc) = row.first()
-        {
-            collect_relations(doc, &mut relations);
-        }
-        for (schema, table) in relations {
-            if !self.table_allowed(&schema, &table) {
-                return Err(ToolError::failed(format!(
-                    "access denied: the statement reads {schema}.{table}, which the access policy does not allow \
-                     this client to read"
-                )));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Every `(Schema, Relation Name)` a JSON plan scans, at any depth.
-pub fn collect_relations(node: &Value, out: &mut Vec<(String, String)>) {
-    match node {
-        Value::Object(map) => {
-            if let (Some(Value::String(schema)), Some(Value::String(table))) =
-                (map.get("Schema"), map.get("Relation Name"))
-                && !out.iter().any(|(s, t)| s == schema && t == table)
-            {
-                out.push((schema.clone(), table.clone()));
-            }
-            map.values().for_each(|v| collect_relations(v, out));
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect_relations(v, out)),
-        _ => {}
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn relations_are_found_at_every_depth_of_a_plan() {
-        let plan = json!([{"Plan": {"Node Type": "Hash Join", "Plans": [
-            {"Node Type": "Seq Scan", "Schema": "public", "Relation Name": "a"},
-            {"Node Type": "Hash", "Plans": [{"Node Type": "Index Scan", "Schema": "secret", "Relation Name": "b"}]}
-        ]}}]);
-        let mut found = Vec::new();
-        collect_relations(&plan, &mut found);
-        assert_eq!(found, vec![("public".into(), "a".into()), ("secret".into(), "b".into())]);
-    }
 
     #[test]
     fn deny_wins_over_allow() {

@@ -78,6 +78,11 @@ pub struct PgArgs {
     /// resources changed, in seconds (0: never).
     #[arg(long, env = "MCP_POSTGRES_SCHEMA_POLL_SECS", default_value_t = 30)]
     pub schema_poll_secs: u64,
+    /// The role every call acts as (`SET LOCAL ROLE` in each call's transaction), so that
+    /// the database's own grants bound what the connector can read and change. The
+    /// login role must be a member of it. A policy file can name one per client.
+    #[arg(long, env = "MCP_POSTGRES_ROLE")]
+    pub role: Option<String>,
     /// Only the tools of these groups (comma-separated; default: all).
     #[arg(long, env = "MCP_POSTGRES_TOOLSETS", value_enum, value_delimiter = ',')]
     pub toolsets: Vec<Toolset>,
@@ -95,6 +100,9 @@ pub struct DatabaseEntry {
     /// Never written to, even with `--allow-write`.
     #[serde(default)]
     pub read_only: bool,
+    /// The role calls act as on this database (overrides `--role`).
+    #[serde(default)]
+    pub role: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,6 +125,7 @@ pub struct Settings {
     pub max_result_bytes: usize,
     pub allow_functions: Vec<String>,
     pub export_dir: Option<PathBuf>,
+    pub role: Option<String>,
     /// Empty: every toolset.
     pub toolsets: Vec<Toolset>,
 }
@@ -126,7 +135,10 @@ impl PgArgs {
     pub fn settings(&self) -> Result<Settings, String> {
         let mut databases: Vec<(String, DatabaseEntry)> = Vec::new();
         if let Some(url) = &self.database_url {
-            databases.push(("default".into(), DatabaseEntry { url: url.clone(), description: None, read_only: false }));
+            databases.push((
+                "default".into(),
+                DatabaseEntry { url: url.clone(), description: None, read_only: false, role: None },
+            ));
         }
         for spec in &self.databases {
             let Some((name, url)) = spec.split_once('=') else {
@@ -134,7 +146,7 @@ impl PgArgs {
             };
             databases.push((
                 name.trim().into(),
-                DatabaseEntry { url: url.trim().into(), description: None, read_only: false },
+                DatabaseEntry { url: url.trim().into(), description: None, read_only: false, role: None },
             ));
         }
         if let Some(path) = &self.databases_file {
@@ -155,7 +167,7 @@ impl PgArgs {
             if std::env::vars().any(|(k, _)| k.starts_with("PG")) {
                 databases.push((
                     "default".into(),
-                    DatabaseEntry { url: String::new(), description: None, read_only: false },
+                    DatabaseEntry { url: String::new(), description: None, read_only: false, role: None },
                 ));
             } else {
                 return Err("no database: give --database-url (or DATABASE_URL), --database NAME=URL, \
@@ -185,6 +197,7 @@ impl PgArgs {
             max_result_bytes: self.max_result_bytes,
             allow_functions: self.allow_functions.iter().map(|f| f.trim().to_ascii_lowercase()).collect(),
             export_dir: self.export_dir.clone(),
+            role: self.role.clone().filter(|r| !r.trim().is_empty()),
             toolsets: self.toolsets.clone(),
         })
     }

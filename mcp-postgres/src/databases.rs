@@ -4,12 +4,14 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use mcp_core::ToolError;
+use futures::future::BoxFuture;
+use mcp_core::{Context, ToolError};
 use sqlx::ConnectOptions as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::config::{Settings, WriteMode, redact_url};
 use crate::guard::FunctionGuard;
+use crate::transaction::{Access, Tx};
 
 /// One database the connector serves.
 #[derive(Debug)]
@@ -18,6 +20,8 @@ pub struct Database {
     pub description: Option<String>,
     /// Writes refused here whatever the flags say.
     pub read_only: bool,
+    /// The role every call acts as here, unless the access policy names one per client.
+    pub role: Option<String>,
     pub pool: PgPool,
 }
 
@@ -54,6 +58,7 @@ impl Databases {
                 name: name.clone(),
                 description: entry.description.clone(),
                 read_only: entry.read_only,
+                role: entry.role.clone().or_else(|| settings.role.clone()),
                 pool,
             }));
         }
@@ -82,6 +87,27 @@ impl Databases {
         self.list.iter().map(|d| d.name.clone()).collect()
     }
 
+    /// Begins a call's transaction on `db`, as the role the access policy gives the
+    /// client (`role = ["NAME"]` in its scopes), else the database's configured role.
+    pub fn begin(
+        &self,
+        ctx: &Context,
+        db: &Arc<Database>,
+        access: Access,
+    ) -> BoxFuture<'static, Result<Tx, ToolError>> {
+        let role = match ctx.policy_scope("role").as_deref() {
+            None => Ok(db.role.clone()),
+            Some([role]) if !role.is_empty() => Ok(Some(role.clone())),
+            Some(other) => Err(ToolError::failed(format!(
+                "the access policy's `role` scope must name exactly one role, got {other:?}"
+            ))),
+        };
+        match role {
+            Ok(role) => Tx::begin(db, access, self.settings.statement_timeout, role.as_deref()),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+
     /// Whether `execute` may run on `db`, and with which statements.
     pub fn write_mode(&self, db: &Database) -> Result<WriteMode, ToolError> {
         if !self.settings.allow_write {
@@ -91,6 +117,53 @@ impl Databases {
             return Err(ToolError::failed(format!("database `{}` is configured read-only", db.name)));
         }
         Ok(self.settings.write_mode)
+    }
+
+    /// Says on stderr, once each database first answers, when the role calls act as can
+    /// reach past the guards (superuser, or the server-files roles), and how to avoid it.
+    pub fn warn_if_privileged(self: &Arc<Self>) {
+        for db in self.list.clone() {
+            tokio::spawn(async move {
+                let sql = "SELECT array_to_string(array_remove(ARRAY[
+                             CASE WHEN rolsuper THEN 'superuser' END,
+                             CASE WHEN pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER')
+                                  THEN 'pg_execute_server_program' END,
+                             CASE WHEN pg_has_role(current_user, 'pg_read_server_files', 'MEMBER')
+                                  THEN 'pg_read_server_files' END,
+                             CASE WHEN pg_has_role(current_user, 'pg_write_server_files', 'MEMBER')
+                                  THEN 'pg_write_server_files' END], NULL), ', '), current_user::text
+                           FROM pg_roles WHERE rolname = current_user";
+                let mut conn = match db.pool.acquire().await {
+                    Ok(conn) => conn,
+                    Err(_) => return, // Reported by the calls and /readyz.
+                };
+                if let Some(role) = &db.role
+                    && sqlx::Executor::execute(
+                        &mut *conn,
+                        sqlx::raw_sql(&format!("SET ROLE {}", crate::tools::explain::quote_ident(role))),
+                    )
+                    .await
+                    .is_err()
+                {
+                    conn.close_on_drop();
+                    return;
+                }
+                let row: Result<(String, String), _> = sqlx::query_as(sql).fetch_one(&mut *conn).await;
+                let _ = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql("RESET ROLE")).await;
+                if let Ok((powers, role)) = row
+                    && !powers.is_empty()
+                {
+                    tracing::warn!(
+                        database = %db.name,
+                        role = %role,
+                        powers = %powers,
+                        "the connector acts as a role with powers beyond its guards; least privilege is the real \
+                         boundary: create a role with only the grants it needs (e.g. GRANT pg_read_all_data) and \
+                         start with --role NAME, or connect as it (database_health's role_privileges check says more)"
+                    );
+                }
+            });
+        }
     }
 
     /// Checks that every database answers; the error names the first that does not.

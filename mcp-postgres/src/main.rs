@@ -46,6 +46,11 @@ fn main() -> ExitCode {
             Err(e) => builder.fail(e.clone()),
         };
         let server = cli.serve.configure(builder).build();
+        if let Ok(dbs) = &dbs
+            && server.startup_error().is_none()
+        {
+            dbs.warn_if_privileged();
+        }
         if let Ok(dbs) = dbs
             && cli.postgres.schema_poll_secs > 0
             && server.startup_error().is_none()

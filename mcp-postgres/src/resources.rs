@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::databases::{Database, Databases};
 use crate::tools::explore::{Detail, Scope, describe_in};
-use crate::transaction::{Access, Tx, Window, run};
+use crate::transaction::{Access, Window, run};
 
 /// The table template.
 pub const TABLE_TEMPLATE: &str = "postgres://{database}/{schema}/{table}";
@@ -72,7 +72,7 @@ async fn read_table(
     let (database, schema, table) = (var("database")?, var("schema")?, var("table")?);
     let uri = table_uri(&database, &schema, &table);
     let db = dbs.get(Some(&database)).map_err(|_| ToolError::resource_not_found(&uri))?;
-    let mut tx = Tx::begin(&db, Access::ReadOnly, dbs.settings.statement_timeout).await?;
+    let mut tx = dbs.begin(&ctx, &db, Access::ReadOnly).await?;
     let scope = Scope::load(&ctx, &mut tx).await?;
     let described = describe_in(&mut tx, &scope, &db.name, Some(&schema), &table, Detail::Full).await;
     tx.rollback().await?;
@@ -89,7 +89,7 @@ async fn read_table(
 /// The tables, views and materialized views of `db` the client may see (at most
 /// `LISTING_MAX`): rows of schema, name, kind, comment; and whether more exist.
 async fn visible_tables(dbs: &Databases, ctx: &Context, db: &Arc<Database>) -> Result<(Vec<Value>, bool), ToolError> {
-    let mut tx = Tx::begin(db, Access::ReadOnly, dbs.settings.statement_timeout).await?;
+    let mut tx = dbs.begin(ctx, db, Access::ReadOnly).await?;
     let scope = Scope::load(ctx, &mut tx).await?;
     let sql = "SELECT n.nspname::text, c.relname::text,
                       CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned_table' WHEN 'v' THEN 'view'
@@ -199,7 +199,7 @@ async fn complete(dbs: Arc<Databases>, ctx: Context, req: CompletionRequest) -> 
 
 async fn catalog_names(dbs: &Databases, ctx: &Context, req: &CompletionRequest) -> Result<Vec<String>, ToolError> {
     let db = dbs.get(req.context.get("database").map(String::as_str))?;
-    let mut tx = Tx::begin(&db, Access::ReadOnly, dbs.settings.statement_timeout).await?;
+    let mut tx = dbs.begin(ctx, &db, Access::ReadOnly).await?;
     let scope = Scope::load(ctx, &mut tx).await?;
     let prefix = like_prefix(&req.value);
     let (sql, mut params) = if req.argument == "schema" {

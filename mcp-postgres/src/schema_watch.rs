@@ -48,7 +48,7 @@ pub fn spawn(server: Server, dbs: Arc<Databases>, every: Duration) {
 
 async fn fingerprint(db: &Arc<Database>, timeout: Duration) -> Option<Value> {
     let read = async {
-        let mut tx = Tx::begin(db, Access::ReadOnly, timeout).await?;
+        let mut tx = Tx::begin(db, Access::ReadOnly, timeout, db.role.as_deref()).await?;
         let rows = run(&mut tx, FINGERPRINT, &[], Window::ALL).await?;
         tx.rollback().await?;
         Ok::<_, mcp_core::ToolError>(rows.rows.into_iter().next())

@@ -20,6 +20,7 @@ use sqlx::{Column as _, Executor as _, Postgres, Row as _, Statement as _, TypeI
 
 use crate::databases::Database;
 use crate::errors::{describe, describe_in, is_connection_error};
+use crate::tools::explain::quote_ident;
 use crate::values::{self, Kind};
 
 /// How a transaction starts.
@@ -30,6 +31,13 @@ pub enum Access {
     /// `BEGIN READ WRITE`, committed or rolled back by the caller.
     ReadWrite,
 }
+
+/// What a writing call may have left in its session, undone before the connection goes
+/// back to the pool: settings, session-level advisory locks, LISTEN, cursors held past
+/// the transaction, temporary tables, sequence state. (Not `DISCARD ALL`: it would drop
+/// the pool's prepared statements, and cannot follow COMMIT in one round trip.)
+const CLEAN_SESSION: &str =
+    "RESET ALL; SELECT pg_advisory_unlock_all(); UNLISTEN *; CLOSE ALL; DISCARD TEMP; DISCARD SEQUENCES";
 
 /// A transaction in progress on one connection.
 pub struct Tx {
@@ -51,20 +59,35 @@ impl std::fmt::Debug for Tx {
 impl Tx {
     /// Begins a transaction on `db` whose statements stop after `timeout`. A connection
     /// that died while idle (the server restarted) is replaced once.
-    pub fn begin(db: &Arc<Database>, access: Access, timeout: Duration) -> BoxFuture<'static, Result<Tx, ToolError>> {
-        Box::pin(Self::begin_inner(db.clone(), access, timeout))
+    /// With `role`, the transaction acts as that role (`SET LOCAL ROLE`), so that the
+    /// database's grants decide what the call may read and change.
+    pub fn begin(
+        db: &Arc<Database>,
+        access: Access,
+        timeout: Duration,
+        role: Option<&str>,
+    ) -> BoxFuture<'static, Result<Tx, ToolError>> {
+        Box::pin(Self::begin_inner(db.clone(), access, timeout, role.map(str::to_string)))
     }
 
-    async fn begin_inner(db: Arc<Database>, access: Access, timeout: Duration) -> Result<Tx, ToolError> {
-        // Read-only work may cut a statement short (see `settle_after_cut`); the savepoint
-        // lets the transaction go on after that.
+    async fn begin_inner(
+        db: Arc<Database>,
+        access: Access,
+        timeout: Duration,
+        role: Option<String>,
+    ) -> Result<Tx, ToolError> {
+        // Standard strings whatever the server's default: the guard reads the text with
+        // that rule. Read-only work may cut a statement short (see `settle_after_cut`);
+        // the savepoint lets the transaction go on after that.
         let begin = format!(
-            "BEGIN {}; SET LOCAL statement_timeout = {}; SELECT pg_backend_pid(){}",
+            "BEGIN {}; SET LOCAL statement_timeout = {}; SET LOCAL standard_conforming_strings = on; {}\
+             SELECT pg_backend_pid(){}",
             match access {
                 Access::ReadOnly => "READ ONLY",
                 Access::ReadWrite => "READ WRITE",
             },
             timeout.as_millis().max(1),
+            role.as_deref().map(|r| format!("SET LOCAL ROLE {}; ", quote_ident(r))).unwrap_or_default(),
             if access == Access::ReadOnly { "; SAVEPOINT mcp_cut" } else { "" }
         );
         let mut attempt = 0;
@@ -82,6 +105,15 @@ impl Tx {
                 }
                 Err(e) => {
                     conn.close_on_drop();
+                    if let Some(role) = &role
+                        && matches!(&e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("42704" | "42501" | "22023")))
+                    {
+                        return Err(ToolError::failed(format!(
+                            "cannot act as role `{role}` on database `{}` (the access policy's `role`): {}",
+                            db.name,
+                            describe(&e)
+                        )));
+                    }
                     return Err(unavailable(&db, &e));
                 }
             }
@@ -113,7 +145,11 @@ impl Tx {
 
     async fn finish_inner(mut self, command: &'static str) -> Result<(), ToolError> {
         let Some(mut conn) = self.conn.take() else { return Ok(()) };
-        let mut result = (&mut *conn).execute(sqlx::raw_sql(command)).await;
+        let ended = match self.access {
+            Access::ReadOnly => command.to_string(),
+            Access::ReadWrite => format!("{command}; {CLEAN_SESSION}"),
+        };
+        let mut result = (&mut *conn).execute(sqlx::raw_sql(&ended)).await;
         if command == "ROLLBACK" && result.as_ref().is_err_and(was_cancelled) {
             // The error of a statement cancelled after its rows were cut arrives here;
             // the rollback itself is still to be answered.
@@ -182,8 +218,12 @@ impl Drop for Tx {
             });
         } else {
             // Left by an early return (an error): end the transaction and reuse the connection.
+            let end = match self.access {
+                Access::ReadOnly => "ROLLBACK".to_string(),
+                Access::ReadWrite => format!("ROLLBACK; {CLEAN_SESSION}"),
+            };
             handle.spawn(async move {
-                if (&mut *conn).execute(sqlx::raw_sql("ROLLBACK")).await.is_err() {
+                if (&mut *conn).execute(sqlx::raw_sql(&end)).await.is_err() {
                     conn.close_on_drop();
                 }
             });

@@ -421,7 +421,7 @@ async fn database_health_reports_every_check_and_finds_planted_problems() {
         assert!(!result.is_error, "{}", text(&result));
         let report = result.structured_content.clone().expect("structured");
         let checks = report["checks"].as_array().expect("checks");
-        assert_eq!(checks.len(), 13, "{report}");
+        assert_eq!(checks.len(), 14, "{report}");
         for c in checks {
             assert!(["ok", "warning", "critical"].contains(&c["status"].as_str().expect("status")), "{c}");
             assert!(

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::access::Relations;
 use crate::databases::Databases;
+use crate::guard::plan;
 use crate::transaction::{Access, Tx, Window, run};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -80,26 +81,31 @@ impl HypotheticalIndex {
 /// Explains `sql`, summarised.
 pub async fn explain(dbs: Arc<Databases>, ctx: Context, args: ExplainArgs) -> Result<CallToolResult, ToolError> {
     let db = dbs.get(args.database.as_deref())?;
-    let reading = dbs.guard.check_read(&args.sql);
-    let access = match (&reading, args.analyze) {
-        (Ok(_), _) | (Err(_), false) => Access::ReadOnly,
-        (Err(_), true) => {
-            dbs.write_mode(&db)?;
-            Access::ReadWrite
-        }
-    };
-    if reading.is_err() {
-        // Not a reading statement: still one statement, of a kind `execute` would run.
+    // One statement of a kind `execute` would run, with no refused function.
+    let statement =
         dbs.guard.check_write(&args.sql, crate::config::WriteMode::All).map_err(ToolError::invalid_arguments)?;
-    }
+    let access = if args.analyze && !statement.is_reading() {
+        dbs.write_mode(&db)?;
+        Access::ReadWrite
+    } else {
+        Access::ReadOnly
+    };
     if args.analyze && !args.hypothetical_indexes.is_empty() {
         return Err(ToolError::invalid_arguments(
             "`hypothetical_indexes` cannot be combined with `analyze`: hypothetical indexes are never executed",
         ));
     }
-    let mut tx = Tx::begin(&db, access, dbs.settings.statement_timeout).await?;
-    Relations::of(&ctx)?.check_statement(&mut tx, &args.sql, &args.params).await?;
-    let result = plan_in(&mut tx, &args).await;
+    let mut tx = dbs.begin(&ctx, &db, access).await?;
+    let relations = Relations::of(&ctx)?;
+    // ANALYZE runs the statement: its plan is checked before. Without it, the plan is
+    // only taken, and checked as it comes.
+    if args.analyze {
+        plan::check(&mut tx, &dbs.guard, &relations, &args.sql, &args.params).await?;
+    }
+    let result = plan_in(&mut tx, &args).await.and_then(|plan| {
+        plan::check_plan(&plan, &dbs.guard, &relations).map_err(ToolError::failed)?;
+        Ok(plan)
+    });
     let sizes = match &result {
         Ok(plan) => scanned_sizes(&mut tx, plan).await,
         Err(_) => HashMap::new(),

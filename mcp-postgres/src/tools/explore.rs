@@ -152,7 +152,7 @@ async fn list(
     build: impl FnOnce(&Scope) -> (String, Vec<Value>),
 ) -> Result<Table, ToolError> {
     let db = dbs.get(database)?;
-    let mut tx = Tx::begin(&db, Access::ReadOnly, dbs.settings.statement_timeout).await?;
+    let mut tx = dbs.begin(ctx, &db, Access::ReadOnly).await?;
     let scope = Scope::load(ctx, &mut tx).await?;
     let (sql, params) = build(&scope);
     let rows = run(&mut tx, &sql, &params, window).await?;
@@ -284,7 +284,7 @@ pub struct ServerDatabase {
 /// Lists the configured databases and, for each that answers, the server's databases.
 pub async fn list_databases(
     dbs: Arc<Databases>,
-    _ctx: Context,
+    ctx: Context,
     args: ListDatabasesArgs,
 ) -> Result<Rendered<DatabaseList>, ToolError> {
     let chosen: Vec<Arc<Database>> = match &args.database {
@@ -292,7 +292,7 @@ pub async fn list_databases(
         None => dbs.all().to_vec(),
     };
     let limit = args.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, dbs.settings.max_rows);
-    let probes = chosen.iter().map(|db| describe_server(&dbs, db, &args, limit));
+    let probes = chosen.iter().map(|db| describe_server(&dbs, &ctx, db, &args, limit));
     let databases = futures::future::join_all(probes).await;
     let mut text = String::new();
     for d in &databases {
@@ -336,6 +336,7 @@ pub async fn list_databases(
 
 async fn describe_server(
     dbs: &Databases,
+    ctx: &Context,
     db: &Arc<Database>,
     args: &ListDatabasesArgs,
     limit: usize,
@@ -353,7 +354,7 @@ async fn describe_server(
         truncated: false,
         next_offset: None,
     };
-    match probe(dbs, db, args, limit, &mut out).await {
+    match probe(dbs, ctx, db, args, limit, &mut out).await {
         Ok(()) => out.reachable = true,
         Err(e) => out.error = Some(e.to_string()),
     }
@@ -362,12 +363,13 @@ async fn describe_server(
 
 async fn probe(
     dbs: &Databases,
+    ctx: &Context,
     db: &Arc<Database>,
     args: &ListDatabasesArgs,
     limit: usize,
     out: &mut ConfiguredDatabase,
 ) -> Result<(), ToolError> {
-    let mut tx = Tx::begin(db, Access::ReadOnly, dbs.settings.statement_timeout).await?;
+    let mut tx = dbs.begin(ctx, db, Access::ReadOnly).await?;
     let who = objects(
         &mut tx,
         "SELECT current_database()::text AS db, current_user::text AS usr, current_setting('server_version') AS version",
@@ -1353,7 +1355,7 @@ pub async fn describe_table(
     args: DescribeTableArgs,
 ) -> Result<Rendered<TableDescription>, ToolError> {
     let db = dbs.get(args.database.as_deref())?;
-    let mut tx = Tx::begin(&db, Access::ReadOnly, dbs.settings.statement_timeout).await?;
+    let mut tx = dbs.begin(&ctx, &db, Access::ReadOnly).await?;
     let scope = Scope::load(&ctx, &mut tx).await?;
     let description = describe_in(&mut tx, &scope, &db.name, args.schema.as_deref(), &args.table, args.detail).await;
     tx.rollback().await?;

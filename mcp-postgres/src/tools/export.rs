@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::access::Relations;
 use crate::databases::Databases;
-use crate::transaction::{Access, ColumnInfo, Flow, Tx, each_row};
+use crate::transaction::{Access, ColumnInfo, Flow, each_row};
 
 /// The file format.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
@@ -158,8 +158,8 @@ async fn write_rows(
         Format::Jsonl => Sink::Jsonl(buffered),
     };
     let io = |e: String| ToolError::failed(format!("writing the export failed: {e}"));
-    let mut tx = Tx::begin(db, Access::ReadOnly, dbs.settings.statement_timeout).await?;
-    Relations::of(ctx)?.check_statement(&mut tx, &args.sql, &args.params).await?;
+    let mut tx = dbs.begin(ctx, db, Access::ReadOnly).await?;
+    crate::guard::plan::check(&mut tx, &dbs.guard, &Relations::of(ctx)?, &args.sql, &args.params).await?;
     let mut rows = 0u64;
     let mut header_written = false;
     let outcome = each_row(&mut tx, &args.sql, &args.params, |columns, values| {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::access::Relations;
 use crate::databases::{Database, Databases};
 use crate::output::Table;
-use crate::transaction::{Access, Rows, Tx, Window, Windowed, run};
+use crate::transaction::{Access, Rows, Window, Windowed, run};
 use mcp_core::tool_with;
 
 /// Default and largest length of a query text in a row.
@@ -154,7 +154,7 @@ WHERE a.pid <> pg_backend_pid()
 ORDER BY a.query_start NULLS LAST, a.pid";
 
 /// Lists sessions and their queries.
-pub async fn active_queries(dbs: Arc<Databases>, _ctx: Context, args: ActiveQueriesArgs) -> Result<Table, ToolError> {
+pub async fn active_queries(dbs: Arc<Databases>, ctx: Context, args: ActiveQueriesArgs) -> Result<Table, ToolError> {
     if let Some(s) = args.min_duration_seconds
         && !(s.is_finite() && s >= 0.0)
     {
@@ -170,7 +170,7 @@ pub async fn active_queries(dbs: Arc<Databases>, _ctx: Context, args: ActiveQuer
     ];
     let db = dbs.get(args.database.as_deref())?;
     let window = window(&dbs, args.offset, args.limit, 50)?;
-    let rows = read_rows(&dbs, &db, ACTIVE_QUERIES, &params, window, None).await?;
+    let rows = read_rows(&dbs, &ctx, &db, ACTIVE_QUERIES, &params, window, None).await?;
     let note = rows.rows.is_empty().then(|| {
         "No session matches (this call's own session is never listed; idle sessions only with include_idle)."
             .to_string()
@@ -263,12 +263,12 @@ WHERE l.pid IS DISTINCT FROM pg_backend_pid()
 ORDER BY l.granted, l.pid, relation NULLS LAST, l.mode";
 
 /// Lists blocking chains, or every lock.
-pub async fn locks(dbs: Arc<Databases>, _ctx: Context, args: LocksArgs) -> Result<Table, ToolError> {
+pub async fn locks(dbs: Arc<Databases>, ctx: Context, args: LocksArgs) -> Result<Table, ToolError> {
     let chars = query_chars(args.query_chars)?;
     let db = dbs.get(args.database.as_deref())?;
     let window = window(&dbs, args.offset, args.limit, 100)?;
     let sql = if args.all_locks { ALL_LOCKS } else { BLOCKING };
-    let rows = read_rows(&dbs, &db, sql, &[json!(chars)], window, None).await?;
+    let rows = read_rows(&dbs, &ctx, &db, sql, &[json!(chars)], window, None).await?;
     let note = (rows.rows.is_empty() && !args.all_locks && args.offset == 0)
         .then(|| "No session is waiting on a lock held by another.".to_string());
     Ok(table(&db, rows, args.offset, note))
@@ -326,7 +326,7 @@ ORDER BY a.xact_start, a.pid";
 /// Lists transactions open longer than a threshold.
 pub async fn long_transactions(
     dbs: Arc<Databases>,
-    _ctx: Context,
+    ctx: Context,
     args: LongTransactionsArgs,
 ) -> Result<Table, ToolError> {
     let min = args.min_seconds.unwrap_or(60.0);
@@ -337,7 +337,7 @@ pub async fn long_transactions(
     let db = dbs.get(args.database.as_deref())?;
     let window = window(&dbs, args.offset, args.limit, 50)?;
     let params = [json!(min), json!(chars), json!(args.include_background)];
-    let rows = read_rows(&dbs, &db, LONG_TRANSACTIONS, &params, window, None).await?;
+    let rows = read_rows(&dbs, &ctx, &db, LONG_TRANSACTIONS, &params, window, None).await?;
     let idle = rows
         .rows
         .iter()
@@ -421,7 +421,7 @@ WHERE ($1::text IS NULL OR name ILIKE $1::text)
 ORDER BY name";
 
 /// Reads server settings.
-pub async fn settings(dbs: Arc<Databases>, _ctx: Context, args: SettingsArgs) -> Result<Table, ToolError> {
+pub async fn settings(dbs: Arc<Databases>, ctx: Context, args: SettingsArgs) -> Result<Table, ToolError> {
     let pattern = args
         .pattern
         .as_deref()
@@ -432,7 +432,7 @@ pub async fn settings(dbs: Arc<Databases>, _ctx: Context, args: SettingsArgs) ->
     let db = dbs.get(args.database.as_deref())?;
     let window = window(&dbs, args.offset, args.limit, 100)?;
     let params = [json!(pattern), json!(category), json!(args.changed_only)];
-    let rows = read_rows(&dbs, &db, SETTINGS, &params, window, None).await?;
+    let rows = read_rows(&dbs, &ctx, &db, SETTINGS, &params, window, None).await?;
     let note = (rows.rows.is_empty() && args.offset == 0)
         .then(|| "No setting matches; try a shorter `pattern` or no `category`.".to_string());
     Ok(table(&db, rows, args.offset, note))
@@ -484,7 +484,7 @@ WHERE ($1 OR r.rolname !~ '^pg_')
 ORDER BY r.rolname";
 
 /// Lists roles.
-pub async fn roles(dbs: Arc<Databases>, _ctx: Context, args: RolesArgs) -> Result<Table, ToolError> {
+pub async fn roles(dbs: Arc<Databases>, ctx: Context, args: RolesArgs) -> Result<Table, ToolError> {
     let pattern = args
         .pattern
         .as_deref()
@@ -493,7 +493,7 @@ pub async fn roles(dbs: Arc<Databases>, _ctx: Context, args: RolesArgs) -> Resul
         .map(|p| if p.contains(['%', '*']) { p.replace('*', "%") } else { format!("%{p}%") });
     let db = dbs.get(args.database.as_deref())?;
     let window = window(&dbs, args.offset, args.limit, 100)?;
-    let rows = read_rows(&dbs, &db, ROLES, &[json!(args.include_system), json!(pattern)], window, None).await?;
+    let rows = read_rows(&dbs, &ctx, &db, ROLES, &[json!(args.include_system), json!(pattern)], window, None).await?;
     Ok(table(&db, rows, args.offset, None))
 }
 
@@ -598,7 +598,7 @@ pub async fn grants(dbs: Arc<Databases>, ctx: Context, args: GrantsArgs) -> Resu
     };
     let params = [json!(schema), json!(table_name), json!(role), json!(args.include_system)];
     let filter: Option<RowFilter<'_>> = if relations.restricts() { Some(&keep) } else { None };
-    let rows = read_rows(&dbs, &db, GRANTS, &params, window, filter).await?;
+    let rows = read_rows(&dbs, &ctx, &db, GRANTS, &params, window, filter).await?;
     let note = (rows.rows.is_empty() && args.offset == 0)
         .then(|| "No privileges match: check the schema, table and role names (they are exact).".to_string());
     Ok(table(&db, rows, args.offset, note))
@@ -667,13 +667,14 @@ pub(crate) type RowFilter<'a> = &'a (dyn Fn(&[Value]) -> bool + Sync);
 /// only the rows it accepts (the access policy's filter) count towards the window.
 pub(crate) async fn read_rows(
     dbs: &Databases,
+    ctx: &Context,
     db: &Arc<Database>,
     sql: &str,
     params: &[Value],
     window: Window,
     keep: Option<RowFilter<'_>>,
 ) -> Result<Rows, ToolError> {
-    let mut tx = Tx::begin(db, Access::ReadOnly, dbs.settings.statement_timeout).await?;
+    let mut tx = dbs.begin(ctx, db, Access::ReadOnly).await?;
     let rows = match keep {
         None => run(&mut tx, sql, params, window).await?,
         Some(keep) => {

@@ -20,7 +20,7 @@ use sqlx::Executor as _;
 
 use super::explain::quote_ident;
 use super::operations::{query_chars, table, window};
-use crate::access::{Relations, collect_relations};
+use crate::access::Relations;
 use crate::databases::{Database, Databases};
 use crate::output::Table;
 use crate::transaction::{Access, Rows, Tx, Window, run};
@@ -196,7 +196,7 @@ pub struct TopQueriesArgs {
 }
 
 /// Ranks statements from pg_stat_statements.
-pub async fn top_queries(dbs: Arc<Databases>, _ctx: Context, args: TopQueriesArgs) -> Result<Table, ToolError> {
+pub async fn top_queries(dbs: Arc<Databases>, ctx: Context, args: TopQueriesArgs) -> Result<Table, ToolError> {
     let chars = query_chars(args.query_chars)?;
     let min_calls = args.min_calls.unwrap_or(1);
     if min_calls < 0 {
@@ -204,7 +204,7 @@ pub async fn top_queries(dbs: Arc<Databases>, _ctx: Context, args: TopQueriesArg
     }
     let db = dbs.get(args.database.as_deref())?;
     let window = window(&dbs, args.offset, args.limit, 10)?;
-    let mut tx = Tx::begin(&db, Access::ReadOnly, dbs.settings.statement_timeout).await?;
+    let mut tx = dbs.begin(&ctx, &db, Access::ReadOnly).await?;
     let pss = stat_statements(&mut tx, &db).await?;
     // Only catalog-derived names and fixed column names are formatted in; user values are bound.
     let sql = format!(
@@ -309,9 +309,13 @@ pub enum Check {
     InvalidConstraints,
     /// Standby lag and replication slots (inactive slots retain WAL).
     Replication,
+    /// Whether the role the connector acts as can reach past the guards: superuser,
+    /// or a member of pg_read_server_files, pg_write_server_files,
+    /// pg_execute_server_program.
+    RolePrivileges,
 }
 
-const ALL_CHECKS: [Check; 13] = [
+const ALL_CHECKS: [Check; 14] = [
     Check::Connections,
     Check::CacheHit,
     Check::TableBloat,
@@ -325,6 +329,7 @@ const ALL_CHECKS: [Check; 13] = [
     Check::InvalidIndexes,
     Check::InvalidConstraints,
     Check::Replication,
+    Check::RolePrivileges,
 ];
 
 impl Check {
@@ -445,7 +450,8 @@ pub struct HealthArgs {
     pub database: Option<String>,
     /// The checks to run (default: all): connections, cache_hit, table_bloat, vacuum,
     /// wraparound, sequences, long_running_queries, blocked_queries, unused_indexes,
-    /// duplicate_indexes, invalid_indexes, invalid_constraints, replication.
+    /// duplicate_indexes, invalid_indexes, invalid_constraints, replication,
+    /// role_privileges.
     #[serde(default)]
     pub checks: Vec<Check>,
     /// Most findings listed per check (default 10, at most 100).
@@ -472,7 +478,7 @@ pub async fn database_health(dbs: Arc<Databases>, ctx: Context, args: HealthArgs
     checks.dedup();
     let db = dbs.get(args.database.as_deref())?;
     let relations = Relations::of(&ctx)?;
-    let mut tx = Tx::begin(&db, Access::ReadOnly, dbs.settings.statement_timeout).await?;
+    let mut tx = dbs.begin(&ctx, &db, Access::ReadOnly).await?;
     let version = run(&mut tx, "SELECT current_setting('server_version')", &[], Window::ALL).await?;
     let server_version = version.rows.first().and_then(|r| r.get(0)).and_then(Value::as_str).unwrap_or("?").to_string();
     let mut results = Vec::new();
@@ -498,7 +504,14 @@ pub async fn database_health(dbs: Arc<Databases>, ctx: Context, args: HealthArgs
                     .unwrap_or(Status::Ok);
                 let summary = summarize_check(check, &findings, long);
                 // Informational rows (severity ok) only where they are the measurement.
-                if !matches!(check, Check::Connections | Check::CacheHit | Check::Wraparound | Check::Replication) {
+                if !matches!(
+                    check,
+                    Check::Connections
+                        | Check::CacheHit
+                        | Check::Wraparound
+                        | Check::Replication
+                        | Check::RolePrivileges
+                ) {
                     findings.retain(|f| f.get("severity").and_then(Value::as_str) != Some("ok"));
                 }
                 let total = findings.len();
@@ -664,6 +677,17 @@ fn summarize_check(check: Check, findings: &[Map<String, Value>], long: f64) -> 
             format!("{problems} replication problem(s): {}", names(&["kind", "name"]))
         }
         Check::Replication => format!("{} standby/slot(s), all healthy", findings.len()),
+        Check::RolePrivileges if problems > 0 => format!(
+            "the connector acts as `{}`, which has powers beyond the guards: {}",
+            names(&["role"]),
+            findings
+                .first()
+                .and_then(|f| f.get("powers"))
+                .and_then(Value::as_array)
+                .map(|p| p.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                .unwrap_or_default()
+        ),
+        Check::RolePrivileges => format!("the connector acts as `{}`, with no server-wide powers", names(&["role"])),
     }
 }
 
@@ -977,6 +1001,25 @@ fn check_sql(check: Check) -> (&'static str, &'static str) {
              the server from recycling WAL (warning; critical once it retains 1 GB or has lost WAL) and can fill \
              the disk: drop it with pg_drop_replication_slot(name) if its consumer is gone.",
         ),
+        Check::RolePrivileges => (
+            "SELECT current_user AS role, powers,
+                    CASE WHEN 'superuser' = ANY(powers) OR 'pg_execute_server_program' = ANY(powers) THEN 'critical'
+                         WHEN cardinality(powers) > 0 THEN 'warning' ELSE 'ok' END AS severity
+             FROM (SELECT array_remove(ARRAY[
+                            CASE WHEN rolsuper THEN 'superuser' END,
+                            CASE WHEN pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER')
+                                 THEN 'pg_execute_server_program' END,
+                            CASE WHEN pg_has_role(current_user, 'pg_read_server_files', 'MEMBER')
+                                 THEN 'pg_read_server_files' END,
+                            CASE WHEN pg_has_role(current_user, 'pg_write_server_files', 'MEMBER')
+                                 THEN 'pg_write_server_files' END], NULL) AS powers
+                   FROM pg_roles WHERE rolname = current_user) r",
+            "The guards refuse the functions that reach outside the database, but a superuser can do much \
+             through functions PostgreSQL calls inside other functions, and these roles read and write the \
+             server's files. Least privilege is the real boundary: create a role that can only read (CREATE ROLE \
+             mcp_reader NOLOGIN; GRANT pg_read_all_data TO mcp_reader; GRANT mcp_reader TO <login role>) and \
+             start the connector with --role mcp_reader, or connect as a login role with only the grants it needs.",
+        ),
     }
 }
 
@@ -1273,7 +1316,7 @@ pub async fn index_advice(dbs: Arc<Databases>, ctx: Context, args: IndexAdviceAr
     };
     let db = dbs.get(args.database.as_deref())?;
     let relations = Relations::of(&ctx)?;
-    let mut tx = Tx::begin(&db, Access::ReadOnly, dbs.settings.statement_timeout).await?;
+    let mut tx = dbs.begin(&ctx, &db, Access::ReadOnly).await?;
     let mut session = Session { hypopg: None, touched: false };
     let result =
         advise(&dbs, &db, &relations, &mut tx, &mut session, &args, threshold, max_indexes, workload_size).await;
@@ -1387,16 +1430,11 @@ async fn advise(
     for (i, (sql, weight)) in texts.into_iter().enumerate() {
         match plan(tx, &sql).await {
             Ok(plan) => {
-                let mut touched = Vec::new();
-                collect_relations(&plan, &mut touched);
-                if let Some((s, t)) = touched.iter().find(|(s, t)| !relations.table_allowed(s, t)) {
+                if let Err(refused) = crate::guard::plan::check_plan(&plan, &dbs.guard, relations) {
                     if args.workload {
                         continue;
                     }
-                    return Err(ToolError::failed(format!(
-                        "access denied: `queries[{i}]` reads {s}.{t}, which the access policy does not allow this \
-                         client to read"
-                    )));
+                    return Err(ToolError::failed(format!("`queries[{i}]`: {refused}")));
                 }
                 let cost = root_cost(&plan);
                 queries.push(Query { sql, weight, plan, cost });

@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use crate::access::Relations;
 use crate::databases::Databases;
+use crate::guard::{explained_statement, plan};
 use crate::output::Table;
-use crate::transaction::{Access, Tx, Window, run};
+use crate::transaction::{Access, Window, run};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -51,9 +52,20 @@ pub async fn query(dbs: Arc<Databases>, ctx: Context, args: QueryArgs) -> Result
         max_bytes: settings.max_result_bytes,
         stop_early: true,
     };
-    let mut tx = Tx::begin(&db, Access::ReadOnly, settings.statement_timeout).await?;
-    if statement.kind != "show" {
-        relations.check_statement(&mut tx, &args.sql, &args.params).await?;
+    let mut tx = dbs.begin(&ctx, &db, Access::ReadOnly).await?;
+    match statement.kind.as_str() {
+        // SHOW has no plan and calls nothing.
+        "show" => {}
+        // EXPLAIN ANALYZE runs the statement it explains: that one is checked.
+        "explain" => {
+            let inner = explained_statement(&args.sql).ok_or_else(|| {
+                ToolError::invalid_arguments("`sql`: cannot find the statement this EXPLAIN explains")
+            })?;
+            plan::check(&mut tx, &dbs.guard, &relations, inner, &args.params).await?;
+        }
+        _ => {
+            plan::check(&mut tx, &dbs.guard, &relations, &args.sql, &args.params).await?;
+        }
     }
     let rows = run(&mut tx, &args.sql, &args.params, window).await?;
     tx.rollback().await?;
@@ -84,9 +96,12 @@ pub async fn execute(dbs: Arc<Databases>, ctx: Context, args: ExecuteArgs) -> Re
     let statement = dbs.guard.check_write(&args.sql, mode).map_err(ToolError::invalid_arguments)?;
     let relations = Relations::of(&ctx)?;
     let settings = &dbs.settings;
-    let mut tx = Tx::begin(&db, Access::ReadWrite, settings.statement_timeout).await?;
-    if matches!(statement.kind.as_str(), "insert" | "update" | "delete" | "merge" | "with") {
-        relations.check_statement(&mut tx, &args.sql, &args.params).await?;
+    let mut tx = dbs.begin(&ctx, &db, Access::ReadWrite).await?;
+    if matches!(
+        statement.kind.as_str(),
+        "insert" | "update" | "delete" | "merge" | "with" | "select" | "values" | "table"
+    ) {
+        plan::check(&mut tx, &dbs.guard, &relations, &args.sql, &args.params).await?;
     } else if relations.restricts() {
         return Err(ToolError::failed(
             "schema changes are not available under an access policy that restricts schemas or tables",
