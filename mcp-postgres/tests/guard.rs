@@ -245,3 +245,139 @@ async fn a_role_bounds_every_call_by_the_database_s_own_grants() {
     let err = c.fails("query", json!({"sql": "SELECT 1"})).await;
     assert!(err.contains("cannot act as role `no_such_role_here`"), "{err}");
 }
+
+/// `name` spelt as a client may spell it; each one names the same function to the server.
+fn spellings(name: &str) -> Vec<String> {
+    let escaped: String = name.chars().map(|c| format!("\\{:04X}", c as u32)).collect();
+    let bang: String = name.chars().map(|c| format!("!{:04x}", c as u32)).collect();
+    let first_escaped = format!("\\{:04X}{}", name.as_bytes()[0], &name[1..]);
+    vec![
+        name.to_string(),
+        name.to_uppercase(),
+        format!("\"{name}\""),
+        format!("pg_catalog.{name}"),
+        format!("\"pg_catalog\" . \"{name}\""),
+        format!("PG_CATALOG./* c */{}", name.to_uppercase()),
+        format!("U&\"{escaped}\""),
+        format!("u&\"{first_escaped}\""),
+        format!("U&\"{bang}\" UESCAPE '!'"),
+        format!("pg_catalog.U&\"{bang}\"\n  UESCAPE '!'"),
+    ]
+}
+
+/// Every refused function above, in every spelling, called directly and by attribute
+/// notation, in every place a statement can hold an expression, also behind views the
+/// test creates: all refused, and none had an effect.
+#[tokio::test]
+async fn generated_spellings_of_refused_calls_are_all_refused() {
+    let s = fixture("generated").await;
+    let targets = [
+        ("pg_read_file", "'PG_VERSION'::text"),
+        ("pg_ls_dir", "'.'::text"),
+        ("pg_stat_file", "'PG_VERSION'::text"),
+        ("pg_advisory_lock", "717171::bigint"),
+        ("pg_cancel_backend", "0"),
+    ];
+    let mut views = String::new();
+    for (i, (name, arg)) in targets.iter().enumerate() {
+        views += &format!("CREATE VIEW {s}.v{i} AS SELECT {name}({arg})::text AS x; ");
+        views += &format!("CREATE VIEW {s}.w{i} AS SELECT x FROM {s}.v{i} WHERE x IS NOT NULL; ");
+    }
+    setup(&views).await;
+    let contexts = [
+        "SELECT {}",
+        "SELECT ({})::text AS x",
+        "SELECT * FROM (SELECT {} AS x) sub",
+        "WITH c AS (SELECT {} AS x) SELECT * FROM c",
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 2) SELECT {} FROM r",
+        "SELECT * FROM generate_series(1, 1) g, LATERAL (SELECT {} AS x) l",
+        "SELECT 1 WHERE ({})::text IS NOT NULL",
+        "SELECT count(*) FILTER (WHERE ({})::text IS NOT NULL) FROM generate_series(1, 2)",
+        "SELECT row_number() OVER (ORDER BY ({})::text) FROM generate_series(1, 2)",
+        "SELECT CASE WHEN true THEN ({})::text END",
+        "SELECT 1 LIMIT length(({})::text)",
+        "VALUES ('a'), (({})::text)",
+        "SELECT ARRAY[({})::text]",
+        "SELECT (SELECT ({})::text) AS x",
+        "SELECT 1 FROM generate_series(1, 1) g GROUP BY g HAVING ({})::text IS NOT NULL",
+        "TABLE {s}.t UNION ALL SELECT 0, ({})::text",
+    ];
+    let c = start(TRANSPORTS[0], &[]).await;
+    let mut tried = 0;
+    for (name, arg) in targets {
+        for spelt in spellings(name) {
+            for call in [format!("{spelt}({arg})"), format!("({arg}).{spelt}")] {
+                for context in contexts {
+                    let sql = context.replace("{s}", &s).replace("{}", &call);
+                    let err = c.fails("query", json!({ "sql": sql })).await;
+                    assert!(err.contains("is refused"), "{sql}\n→ {err}");
+                    tried += 1;
+                }
+            }
+            let sql = format!("SELECT * FROM {spelt}({arg}) AS f");
+            assert!(c.fails("query", json!({ "sql": sql })).await.contains("is refused"), "{sql}");
+            tried += 1;
+        }
+    }
+    for i in 0..targets.len() {
+        for sql in [format!("SELECT * FROM {s}.v{i}"), format!("SELECT count(*) FROM {s}.w{i}")] {
+            assert!(c.fails("query", json!({ "sql": sql })).await.contains("is refused"), "{sql}");
+            tried += 1;
+        }
+    }
+    assert!(tried > 1500, "{tried} statements");
+    assert_eq!(advisory_locks(717171).await, 0, "an advisory lock was taken");
+    assert_intact(&s).await;
+}
+
+/// The guard costs ordinary work nothing: analytic queries of every common shape run.
+#[tokio::test]
+async fn ordinary_analytic_queries_are_still_allowed() {
+    let s = fixture("ordinary").await;
+    setup(&format!(
+        "CREATE TABLE {s}.orders (id int, customer text, amount numeric, at timestamptz, doc jsonb);
+         INSERT INTO {s}.orders SELECT g, 'c' || (g % 3), g * 1.5, '2026-01-01'::timestamptz + g * interval '1 day',
+                jsonb_build_object('tags', jsonb_build_array('a', 'b'), 'n', g) FROM generate_series(1, 20) g;
+         CREATE VIEW {s}.recent AS SELECT * FROM {s}.orders WHERE at > '2026-01-10';"
+    ))
+    .await;
+    let c = start(TRANSPORTS[0], &[]).await;
+    for sql in [
+        format!("SELECT o.customer, sum(o.amount) FROM {s}.orders o JOIN {s}.t ON t.id = o.id GROUP BY 1 ORDER BY 1"),
+        format!(
+            "SELECT id, amount, sum(amount) OVER (PARTITION BY customer ORDER BY at ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM {s}.orders"
+        ),
+        format!("SELECT id, rank() OVER w, lag(amount) OVER w FROM {s}.orders WINDOW w AS (ORDER BY amount DESC)"),
+        format!(
+            "SELECT doc->'tags'->>0, doc->>'n', jsonb_array_length(doc->'tags'), doc @> '{{\"n\": 3}}' FROM {s}.orders"
+        ),
+        format!("SELECT * FROM {s}.orders, jsonb_array_elements_text(doc->'tags') tag WHERE tag = 'a'"),
+        "SELECT g, g * g FROM generate_series(1, 10) g".to_string(),
+        "SELECT d::date FROM generate_series('2026-01-01'::timestamptz, '2026-01-05', '1 day') d".to_string(),
+        format!(
+            "SELECT date_trunc('week', at), extract(dow FROM at), to_char(at, 'YYYY-MM'), age(at, '2025-01-01') FROM {s}.orders"
+        ),
+        format!(
+            "SELECT customer, percentile_cont(0.5) WITHIN GROUP (ORDER BY amount) FROM {s}.orders GROUP BY customer"
+        ),
+        format!("WITH big AS (SELECT * FROM {s}.orders WHERE amount > 10) SELECT count(*) FROM big"),
+        format!("SELECT * FROM {s}.t a, LATERAL (SELECT count(*) FROM {s}.orders o WHERE o.id <= a.id) l"),
+        format!("SELECT customer, count(*) FILTER (WHERE amount > 5) FROM {s}.orders GROUP BY ROLLUP (customer)"),
+        format!("SELECT upper(v), (v).upper, lower(v), length(v), substring(v FROM 2), v || '!' FROM {s}.t"),
+        format!("SELECT string_agg(v, ',' ORDER BY id), array_agg(id) FROM {s}.t"),
+        format!("SELECT * FROM {s}.recent ORDER BY at DESC LIMIT 3 OFFSET 1"),
+        format!("SELECT coalesce(NULL, v), nullif(v, 'v1'), greatest(id, 2) FROM {s}.t"),
+        format!("SELECT id FROM {s}.orders WHERE id IN (SELECT id FROM {s}.t) AND EXISTS (SELECT 1)"),
+        "VALUES (1, 'a'), (2, 'b')".to_string(),
+        format!("TABLE {s}.t"),
+        "SELECT now() - interval '1 hour', current_date, pg_size_pretty(pg_database_size(current_database()))"
+            .to_string(),
+        "SELECT relname FROM pg_class WHERE relkind = 'r' ORDER BY relname LIMIT 3".to_string(),
+        "SELECT $q$ pg_read_file('x') $q$ AS text_not_a_call, 'lo_import(1)' AS also".to_string(),
+        "EXPLAIN SELECT 1".to_string(),
+        "SHOW search_path".to_string(),
+    ] {
+        let result = c.call("query", json!({ "sql": sql })).await;
+        assert!(!result.is_error, "{sql}\n→ {}", common::text(&result));
+    }
+}
