@@ -150,26 +150,12 @@ impl Daemons {
     }
 
     /// Refuses a container outside the --scope-label scope as if it did not exist: the
-    /// server is not to see it at all.
+    /// server is not to see it at all. The one check every tool naming a container makes.
     pub async fn scoped(&self, daemon: &Daemon, container: &str) -> Result<(), ToolError> {
         if self.settings.scope_labels.is_empty() {
             return Ok(());
         }
-        let client = daemon.client().await?;
-        let info = client
-            .inspect_container(container, None)
-            .await
-            .map_err(|e| crate::errors::failed(daemon, &e, crate::errors::NO_CONTAINER))?;
-        let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
-        if self.settings.scope_labels.iter().all(|(k, v)| labels.get(k) == Some(v)) {
-            Ok(())
-        } else {
-            Err(ToolError::failed(format!(
-                "host `{}`: No such container: {container} (in this server's scope, --scope-label {})",
-                daemon.name,
-                self.scope_filters().join(",")
-            )))
-        }
+        crate::scope::resolve(self, daemon, container).await.map(drop)
     }
 
     /// Checks that every daemon answers; the error names the first that does not.

@@ -6,6 +6,7 @@ mod errors;
 mod guard;
 mod output;
 mod resources;
+mod scope;
 mod tools;
 
 use std::process::ExitCode;

@@ -647,6 +647,9 @@ pub async fn build_image(daemons: Arc<Daemons>, ctx: Context, args: BuildArgs) -
             .await
             .map_err(|e| ToolError::failed(format!("building the context archive: {e}")))??;
     let daemon = daemons.writable(args.host.as_deref())?;
+    // RUN steps in another container's network namespace reach what it reaches.
+    let mut network = args.network.clone();
+    crate::scope::check_joins(&daemons, &daemon, &mut [("network", &mut network)]).await?;
     let client = daemon.client().await?;
     let mut labels = super::lifecycle::provenance(std::iter::empty(), "build_image")?;
     // The image has its own creation time; a timestamp label would defeat the build cache.
@@ -659,7 +662,7 @@ pub async fn build_image(daemons: Arc<Daemons>, ctx: Context, args: BuildArgs) -
         nocache: args.no_cache,
         buildargs: (!args.build_args.is_empty()).then(|| args.build_args.clone()),
         labels: Some(labels),
-        networkmode: args.network.clone(),
+        networkmode: network,
         ..Default::default()
     };
     let mut stream = client.build_image(options, None, Some(bollard::body_full(archive.into())));

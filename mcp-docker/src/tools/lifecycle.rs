@@ -29,6 +29,7 @@ use crate::daemons::{Daemon, Daemons};
 use crate::errors::{NO_CONTAINER, NO_IMAGE, failed};
 use crate::guard::{self, check_create};
 use crate::output::{Rendered, clip, short_id};
+use crate::scope;
 
 /// The label every created container carries, so they can be found and told apart.
 pub const MANAGED_LABEL: &str = "mcp-docker.managed";
@@ -38,6 +39,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
     let guards = "Guards (each refusal says which, and the flag that relaxes it): no privileged containers \
                   (--allow-privileged), no host network/pid/ipc (--allow-host-namespaces), no cap_add \
                   (--allow-cap-add), bind mounts only under --allow-bind-path directories, never the Docker socket. \
+                  With a scope label, `container:X` network/pid/ipc and named volumes only within the scope. \
                   Published ports bind 127.0.0.1 unless a host IP is given. The container is labelled \
                   mcp-docker.managed=true with the tool and time.";
     builder
@@ -279,6 +281,19 @@ async fn create(daemons: &Daemons, args: CreateArgs, tool: &str, start: bool) ->
     let mut body = body(&args, tool)?;
     if let Some(labels) = &mut body.labels {
         labels.extend(daemons.settings.scope_labels.iter().cloned());
+    }
+    // Judged on the body about to be sent, which the checks rewrite to what they resolved.
+    if let Some(host) = &mut body.host_config {
+        let mut modes = [
+            ("network", &mut host.network_mode),
+            ("pid", &mut host.pid_mode),
+            ("ipc", &mut host.ipc_mode),
+            ("uts", &mut host.uts_mode),
+        ];
+        scope::check_joins(daemons, &daemon, &mut modes).await?;
+        if let Some(mounts) = &mut host.mounts {
+            scope::check_volumes(daemons, &daemon, mounts).await?;
+        }
     }
     let client = daemon.client().await?;
     let options = CreateContainerOptions { name: args.name.clone(), ..Default::default() };

@@ -1,0 +1,167 @@
+//! --scope-label against a real dockerd, over stdio and HTTP: a new container (or a
+//! build's RUN steps) may join the namespaces of a container in scope only, judged on the
+//! container the engine resolves whatever the spelling (name, `/name`, full id, id
+//! prefix); named volumes outside the scope are not mountable; options that would reach
+//! another container's volumes or links do not exist.
+
+mod common;
+
+use common::{TRANSPORTS, admin, name, names_with_label, remove, run, start};
+use serde_json::{Value, json};
+
+fn base(n: &str, run_tag: &str, extra: Value) -> Value {
+    let mut args = json!({
+        "image": common::IMAGE, "name": n, "cmd": ["sleep", "300"], "network": "none",
+        "labels": {"mcp-docker-test": "1", "scope-run": run_tag}
+    });
+    if let (Value::Object(a), Value::Object(e)) = (&mut args, extra) {
+        a.extend(e);
+    }
+    args
+}
+
+#[tokio::test]
+async fn joining_another_containers_namespaces_is_limited_to_the_scope() {
+    let docker = admin().await;
+    let scope = format!("team=join-{}", std::process::id());
+    let (k, v) = scope.split_once('=').expect("kv");
+    let inside = name("join-in");
+    let outside = name("join-out");
+    let inside_id = run(&docker, &inside, &["sleep", "300"], &[(k, v)], &[]).await;
+    let outside_id = run(&docker, &outside, &["sleep", "300"], &[], &["OTHER_TEAM=not-for-you"]).await;
+    let run_tag = format!("join-{}", std::process::id());
+    let made_label = format!("scope-run={run_tag}");
+    for transport in TRANSPORTS {
+        let conn = start(transport, &["--allow-write", "--scope-label", &scope]).await;
+        let n = name(&format!("join-{transport:?}").to_lowercase());
+        // Every spelling the engine resolves to the out-of-scope container.
+        let spellings = [outside.clone(), format!("/{outside}"), outside_id.clone(), outside_id[..12].to_string()];
+        for field in ["pid", "network", "ipc"] {
+            for target in &spellings {
+                let mode = format!("container:{target}");
+                for tool in ["run_container", "create_container"] {
+                    let err = conn.fails(tool, base(&n, &run_tag, json!({ field: mode }))).await;
+                    assert!(
+                        err.contains("scope guard")
+                            && err.contains(&format!("`{field}: {mode}`"))
+                            && err.contains(&format!("container `{target}`"))
+                            && err.contains(&scope),
+                        "{tool} {field}={mode}: {err}"
+                    );
+                }
+            }
+        }
+        // Another case of the kind, and a container that does not exist, alike.
+        let err = conn.fails("run_container", base(&n, &run_tag, json!({"pid": format!("Container:{outside}")}))).await;
+        assert!(err.contains("scope guard"), "{err}");
+        let err = conn.fails("run_container", base(&n, &run_tag, json!({"pid": "container:mcp-no-such-one"}))).await;
+        assert!(err.contains("scope guard") && err.contains("mcp-no-such-one"), "{err}");
+        assert!(names_with_label(&docker, &made_label).await.is_empty(), "nothing created when refused");
+
+        // In scope, by any spelling, it is allowed, and joins that very container.
+        for (field, target) in [("pid", inside_id[..12].to_string()), ("network", format!("/{inside}"))] {
+            let out =
+                conn.ok("run_container", base(&n, &run_tag, json!({ field: format!("container:{target}") }))).await;
+            assert_eq!(out["started"], true, "{field}");
+            let host = docker.inspect_container(&n, None).await.expect("inspect").host_config.expect("host config");
+            let sent = if field == "pid" { host.pid_mode } else { host.network_mode };
+            assert_eq!(sent.as_deref(), Some(format!("container:{inside_id}").as_str()), "{field}");
+            remove(&docker, &n).await;
+        }
+        let out = conn.ok("create_container", base(&n, &run_tag, json!({"ipc": format!("container:{inside}")}))).await;
+        assert_eq!(out["started"], false);
+        remove(&docker, &n).await;
+
+        // The tools have no way to name another container's volumes or links at all.
+        for field in ["volumes_from", "links", "uts", "cgroupns"] {
+            let err = conn.fails("run_container", base(&n, &run_tag, json!({ field: [outside.clone()] }))).await;
+            assert!(err.contains(&format!("unknown field `{field}`")), "{field}: {err}");
+        }
+        assert!(names_with_label(&docker, &made_label).await.is_empty(), "nothing left behind");
+    }
+
+    // Without a scope, joining stays as it was (the other guards still apply).
+    for transport in TRANSPORTS {
+        let conn = start(transport, &["--allow-write"]).await;
+        let n = name(&format!("join-free-{transport:?}").to_lowercase());
+        conn.ok("create_container", base(&n, &run_tag, json!({"pid": format!("container:{outside}")}))).await;
+        remove(&docker, &n).await;
+    }
+    remove(&docker, &inside).await;
+    remove(&docker, &outside).await;
+}
+
+#[tokio::test]
+async fn joined_namespaces_out_of_scope_cannot_be_read_through_exec() {
+    // The attack as found: share the other container's pid namespace, then read its
+    // processes' environment. Refused at the join, so there is nothing to exec in.
+    let docker = admin().await;
+    let scope = format!("team=environ-{}", std::process::id());
+    let outside = name("environ-out");
+    run(&docker, &outside, &["sleep", "300"], &[], &["OTHER_TEAM=not-for-you"]).await;
+    for transport in TRANSPORTS {
+        let conn = start(transport, &["--allow-write", "--scope-label", &scope]).await;
+        let n = name(&format!("environ-{transport:?}").to_lowercase());
+        let err =
+            conn.fails("run_container", base(&n, "environ", json!({"pid": format!("container:{outside}")}))).await;
+        assert!(err.contains("scope guard"), "{err}");
+        let err = conn.fails("exec_in_container", json!({"container": n, "cmd": ["cat", "/proc/1/environ"]})).await;
+        assert!(!err.contains("not-for-you") && err.contains("No such container"), "{err}");
+    }
+    remove(&docker, &outside).await;
+}
+
+#[tokio::test]
+async fn named_volumes_outside_the_scope_are_not_mountable() {
+    use bollard::models::VolumeCreateRequest;
+    let docker = admin().await;
+    let scope = format!("team=vol-{}", std::process::id());
+    let (k, v) = scope.split_once('=').expect("kv");
+    let foreign = name("vol-foreign");
+    docker
+        .create_volume(VolumeCreateRequest { name: Some(foreign.clone()), ..Default::default() })
+        .await
+        .expect("create volume");
+    for transport in TRANSPORTS {
+        let conn = start(transport, &["--allow-write", "--scope-label", &scope]).await;
+        let n = name(&format!("vol-{transport:?}").to_lowercase());
+        let mount = |source: &str| json!({"mounts": [{"type": "volume", "source": source, "target": "/data"}]});
+        let err = conn.fails("create_container", base(&n, "vol", mount(&foreign))).await;
+        assert!(err.contains("scope guard") && err.contains(&foreign) && err.contains(&scope), "{err}");
+        assert!(docker.inspect_container(&n, None).await.is_err(), "nothing created when refused");
+
+        // A new name is created in scope, so the next mount of it is allowed too.
+        let fresh = name(&format!("vol-fresh-{transport:?}").to_lowercase());
+        conn.ok("create_container", base(&n, "vol", mount(&fresh))).await;
+        let labels = docker.inspect_volume(&fresh).await.expect("volume made").labels;
+        assert_eq!(labels.get(k).map(String::as_str), Some(v), "{labels:?}");
+        remove(&docker, &n).await;
+        conn.ok("create_container", base(&n, "vol", mount(&fresh))).await;
+        remove(&docker, &n).await;
+        let _ = docker.remove_volume(&fresh, None::<bollard::query_parameters::RemoveVolumeOptions>).await;
+    }
+    let _ = docker.remove_volume(&foreign, None::<bollard::query_parameters::RemoveVolumeOptions>).await;
+}
+
+#[tokio::test]
+async fn builds_cannot_join_a_container_outside_the_scope() {
+    let docker = admin().await;
+    let scope = format!("team=build-{}", std::process::id());
+    let outside = name("build-out");
+    let outside_id = run(&docker, &outside, &["sleep", "300"], &[], &[]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("Dockerfile"), format!("FROM {}\nRUN true\n", common::IMAGE)).expect("write");
+    let ctx = dir.path().to_str().expect("utf-8");
+    for transport in TRANSPORTS {
+        let conn = start(transport, &["--allow-write", "--allow-bind-path", ctx, "--scope-label", &scope]).await;
+        for target in [outside.clone(), format!("/{outside}"), outside_id.clone(), outside_id[..12].to_string()] {
+            let mode = format!("container:{target}");
+            let err = conn.fails("build_image", json!({"context_dir": ctx, "network": mode})).await;
+            assert!(
+                err.contains("scope guard") && err.contains(&format!("`network: {mode}`")) && err.contains(&scope),
+                "{mode}: {err}"
+            );
+        }
+    }
+    remove(&docker, &outside).await;
+}
