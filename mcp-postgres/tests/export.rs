@@ -84,3 +84,42 @@ async fn exports_stay_in_their_directory_and_never_leave_partial_files() {
     let c = start(TRANSPORTS[0], &[]).await;
     assert!(!c.client.list_tools().await.expect("tools").iter().any(|t| t.name == "export"));
 }
+
+#[tokio::test]
+async fn symbolic_links_planted_at_the_temporary_or_final_name_are_not_written_through() {
+    for transport in TRANSPORTS {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let elsewhere = tempfile::tempdir().expect("tempdir");
+        let victim = elsewhere.path().join("victim.txt");
+        std::fs::write(&victim, "untouched").expect("write");
+        let not_yet = elsewhere.path().join("not-yet.txt");
+        // At the temporary name, pointing at an existing file and at one not yet there.
+        std::os::unix::fs::symlink(&victim, dir.path().join(".planted.csv.partial")).expect("symlink");
+        std::os::unix::fs::symlink(&not_yet, dir.path().join(".dangling.csv.partial")).expect("symlink");
+        let c = start(transport, &["--export-dir", dir.path().to_str().expect("path")]).await;
+        for path in ["planted.csv", "dangling.csv"] {
+            c.ok("export", json!({"sql": "SELECT 42 AS answer", "path": path, "format": "csv"})).await;
+            let written = dir.path().join(path);
+            assert!(!written.is_symlink(), "{path} is a file of its own");
+            assert_eq!(std::fs::read_to_string(&written).expect("read"), "answer\r\n42\r\n", "{path}");
+        }
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "untouched");
+        assert!(!not_yet.exists(), "nothing created through the dangling link");
+
+        // At the final name: a link to an existing file outside is refused; a dangling one
+        // counts as existing, and with overwrite the link itself is replaced.
+        std::os::unix::fs::symlink(&victim, dir.path().join("linked.csv")).expect("symlink");
+        let err = c
+            .fails("export", json!({"sql": "SELECT 1", "path": "linked.csv", "format": "csv", "overwrite": true}))
+            .await;
+        assert!(err.contains("inside the export directory"), "{err}");
+        std::os::unix::fs::symlink(&not_yet, dir.path().join("gone.csv")).expect("symlink");
+        let err = c.fails("export", json!({"sql": "SELECT 1", "path": "gone.csv", "format": "csv"})).await;
+        assert!(err.contains("already exists"), "{err}");
+        c.ok("export", json!({"sql": "SELECT 1 AS one", "path": "gone.csv", "format": "csv", "overwrite": true})).await;
+        assert!(!dir.path().join("gone.csv").is_symlink());
+        assert_eq!(std::fs::read_to_string(dir.path().join("gone.csv")).expect("read"), "one\r\n1\r\n");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "untouched");
+        assert!(!not_yet.exists(), "nothing created through the dangling link");
+    }
+}

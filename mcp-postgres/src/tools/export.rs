@@ -68,7 +68,8 @@ pub async fn export(dbs: Arc<Databases>, ctx: Context, args: ExportArgs) -> Resu
         return Err(ToolError::failed("export is disabled: the server was started without --export-dir"));
     };
     let target = resolve(dir, &args.path)?;
-    if target.exists() && !args.overwrite {
+    // Whatever is there counts, a dangling symbolic link too (`exists` would follow it).
+    if target.symlink_metadata().is_ok() && !args.overwrite {
         return Err(ToolError::invalid_arguments(format!(
             "`path`: {} already exists; pass overwrite: true to replace it",
             args.path
@@ -81,10 +82,7 @@ pub async fn export(dbs: Arc<Databases>, ctx: Context, args: ExportArgs) -> Resu
             .map_err(|e| ToolError::failed(format!("cannot create {}: {e}", parent.display())))?;
     }
     // Written beside the target and renamed at the end: a failed export leaves nothing.
-    let partial =
-        target.with_file_name(format!(".{}.partial", target.file_name().and_then(|n| n.to_str()).unwrap_or("export")));
-    let file = std::fs::File::create(&partial)
-        .map_err(|e| ToolError::failed(format!("cannot write {}: {e}", partial.display())))?;
+    let (partial, file) = create_partial(&target)?;
     let result = write_rows(&dbs, &db, &ctx, &args, file).await;
     let (rows, columns) = match result {
         Ok(done) => done,
@@ -96,6 +94,32 @@ pub async fn export(dbs: Arc<Databases>, ctx: Context, args: ExportArgs) -> Resu
     std::fs::rename(&partial, &target).map_err(|e| ToolError::failed(format!("cannot finish {}: {e}", args.path)))?;
     let bytes = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
     Ok(Json(Exported { path: target.display().to_string(), rows, bytes, columns }))
+}
+
+/// A new temporary file beside `target`: `.NAME.partial`, or, if something is already at
+/// that name (a stale file, or a symbolic link planted there), `.NAME.<random>.partial`.
+/// Created with `create_new` (O_CREAT|O_EXCL), which never opens an existing path and never
+/// follows a symbolic link, so the rows cannot be written through one to elsewhere.
+fn create_partial(target: &Path) -> Result<(PathBuf, std::fs::File), ToolError> {
+    use std::hash::{BuildHasher, Hasher};
+    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("export");
+    let mut candidate = target.with_file_name(format!(".{name}.partial"));
+    for _ in 0..8 {
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&candidate) {
+            Ok(file) => return Ok((candidate, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // RandomState is seeded from the OS's randomness: enough for a name no
+                // one can plant in advance.
+                let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+                candidate = target.with_file_name(format!(".{name}.{random:016x}.partial"));
+            }
+            Err(e) => return Err(ToolError::failed(format!("cannot write {}: {e}", candidate.display()))),
+        }
+    }
+    Err(ToolError::failed(format!(
+        "cannot write beside {}: every temporary name tried already exists",
+        target.display()
+    )))
 }
 
 /// Where rows go, by format.
