@@ -242,20 +242,35 @@ impl Instance {
         })
     }
 
-    /// Calls a webhook of this instance (never another host: the URL is built here).
-    #[allow(clippy::too_many_arguments)] // one HTTP request's parts, each used once
+    /// The URL of a webhook of this instance: its base URL, then `prefix`, then each
+    /// segment (from [`webhook_segments`]) percent-encoded as one path segment. The built
+    /// URL is checked to lie under `prefix`, and it is what is sent.
+    pub fn webhook_url(&self, prefix: &str, segments: &[String]) -> Result<reqwest::Url, ToolError> {
+        let bad_base = || ToolError::failed(format!("instance `{}`: its URL cannot hold a webhook path", self.name()));
+        let mut url = reqwest::Url::parse(&self.config.url).map_err(|_| bad_base())?;
+        let under = format!("{}/{prefix}/", url.path().trim_end_matches('/'));
+        url.path_segments_mut().map_err(|_| bad_base())?.pop_if_empty().push(prefix).extend(segments);
+        let path = url.path();
+        if !path.starts_with(&under) || path.len() == under.len() {
+            return Err(ToolError::invalid_arguments(format!(
+                "`path`: the webhook URL would be {path}, which is not under {under}"
+            )));
+        }
+        Ok(url)
+    }
+
+    /// Calls a webhook of this instance at `url` (from [`Instance::webhook_url`]: never
+    /// another host or path).
     pub async fn webhook(
         &self,
-        prefix: &str,
-        path: &str,
+        url: &reqwest::Url,
         method: Method,
         query: &[(String, String)],
         headers: &[(String, String)],
         body: Option<&Value>,
         timeout: Duration,
     ) -> Result<(StatusCode, Vec<(String, String)>, Vec<u8>), ToolError> {
-        let url = format!("{}/{prefix}/{}", self.config.url, path.trim_start_matches('/'));
-        let mut req = self.http.request(method, &url).timeout(timeout);
+        let mut req = self.http.request(method, url.clone()).timeout(timeout);
         if !query.is_empty() {
             req = req.query(query);
         }
@@ -395,4 +410,101 @@ fn source_chain(e: &dyn std::error::Error) -> String {
         cur = s.source();
     }
     text
+}
+
+/// The segments of a webhook path, each as n8n will see it once decoded, refusing what
+/// could lead the request out of the webhook prefix: `.` and `..` segments, empty ones,
+/// backslashes, `?` and `#`, control characters, and, in a percent-encoded path, an
+/// encoded `/` or `\` or a `%` left after decoding (a second encoding layer), so that no
+/// decoding further down can make a dot segment or a separator. `encoded` says whether
+/// `path` is percent-encoded (a caller's URL path) or literal (a Webhook node's `path`).
+pub fn webhook_segments(path: &str, encoded: bool) -> Result<Vec<String>, ToolError> {
+    let refuse = |why: &str| {
+        ToolError::invalid_arguments(format!(
+            "`path`: `{}` is not a webhook path: {why}",
+            crate::output::clip(path, 80)
+        ))
+    };
+    if path.len() > 512 {
+        return Err(refuse("longer than 512 bytes"));
+    }
+    if path.contains(['\\', '?', '#']) || path.chars().any(char::is_control) {
+        return Err(refuse("backslashes, `?`, `#` and control characters are not allowed (pass `query` for a query)"));
+    }
+    let trimmed = path.trim_matches('/');
+    if trimmed.is_empty() {
+        return Err(refuse("it is empty"));
+    }
+    let mut segments = Vec::new();
+    for raw in trimmed.split('/') {
+        let segment = if encoded {
+            percent_decode(raw).ok_or_else(|| refuse("a `%` not followed by two hex digits, or not UTF-8"))?
+        } else {
+            raw.to_string()
+        };
+        if segment.is_empty() {
+            return Err(refuse("it has an empty segment (`//`)"));
+        }
+        if segment == "." || segment == ".." {
+            return Err(refuse("`.` and `..` segments (encoded or not) would leave the webhook prefix"));
+        }
+        if encoded && segment.contains(['/', '\\', '%']) {
+            return Err(refuse("an encoded `/`, `\\` or `%` (encoded twice) is not allowed"));
+        }
+        if segment.chars().any(char::is_control) {
+            return Err(refuse("control characters are not allowed"));
+        }
+        segments.push(segment);
+    }
+    Ok(segments)
+}
+
+/// Strict percent-decoding: every `%` must start a two-digit hex escape, and the result
+/// must be UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod webhook_path_tests {
+    use super::webhook_segments;
+
+    #[test]
+    fn encoded_dot_segments_separators_and_double_encoding_are_refused() {
+        for bad in [
+            "%2e%2e/healthz",
+            "%2E%2E%2Fhealthz",
+            "..%2fapi/v1/workflows",
+            "%252e%252e/healthz",
+            "webhook/../../healthz",
+            "./../rest/login",
+            "..\\healthz",
+            "%5c..%5chealthz",
+            "a//b",
+            "a/%2e/b",
+            "x%2",
+            "x%zz",
+            "",
+            "/",
+        ] {
+            assert!(webhook_segments(bad, true).is_err(), "{bad}");
+        }
+        assert!(webhook_segments("../x", false).is_err());
+        assert_eq!(webhook_segments("/a%20b/caf%C3%A9/", true).expect("ok"), ["a b", "café"]);
+        // A node's literal path keeps its `%`.
+        assert_eq!(webhook_segments("50%off", false).expect("ok"), ["50%off"]);
+    }
 }

@@ -120,10 +120,8 @@ async fn run_webhook(n8n: Arc<N8n>, _ctx: Context, a: WebhookArgs) -> Result<Jso
         }
         _ => return Err(ToolError::invalid_arguments("give exactly one of `workflow_id` and `path`")),
     };
-    let path = path.trim_matches('/').to_string();
-    if path.is_empty() || path.contains("..") || path.contains('?') || path.contains('#') || path.len() > 512 {
-        return Err(ToolError::invalid_arguments(format!("`path`: `{}` is not a webhook path", clip(&path, 80))));
-    }
+    // A caller's `path` is a URL path (percent-encoded); a Webhook node's is literal.
+    let segments = crate::n8n::webhook_segments(&path, a.path.is_some())?;
     let method_s = a.method.clone().or(node_method).unwrap_or_else(|| "POST".into()).to_uppercase();
     let method = match method_s.as_str() {
         "GET" => Method::GET,
@@ -155,12 +153,14 @@ async fn run_webhook(n8n: Arc<N8n>, _ctx: Context, a: WebhookArgs) -> Result<Jso
     let timeout =
         a.timeout_secs.map(Duration::from_secs).unwrap_or(n8n.settings.webhook_timeout).max(Duration::from_secs(1));
     let prefix = if a.test { "webhook-test" } else { "webhook" };
+    let url = inst.webhook_url(prefix, &segments)?;
+    let shown = url.path().to_string();
     let body = if matches!(method, Method::GET | Method::HEAD) { None } else { a.body.as_ref() };
     let before = latest_execution(&inst, a.workflow_id.as_deref()).await;
     // n8n answers 404 for a moment right after publishing: retry briefly.
     let mut attempt = 0;
     let (status, resp_headers, bytes) = loop {
-        let r = inst.webhook(prefix, &path, method.clone(), &query, &headers, body, timeout).await?;
+        let r = inst.webhook(&url, method.clone(), &query, &headers, body, timeout).await?;
         if r.0.as_u16() == 404 && !a.test && attempt < 5 {
             attempt += 1;
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -173,7 +173,7 @@ async fn run_webhook(n8n: Arc<N8n>, _ctx: Context, a: WebhookArgs) -> Result<Jso
     if status.as_u16() == 404 {
         let n8n_msg = json_body.as_ref().and_then(|b| b["message"].as_str()).unwrap_or(&text);
         return Err(ToolError::failed(format!(
-            "the webhook {method_s} /{prefix}/{path} is not registered on `{}` (404: {}). {}",
+            "the webhook {method_s} {shown} is not registered on `{}` (404: {}). {}",
             inst.name(),
             clip(n8n_msg, 200),
             if a.test {
@@ -198,7 +198,7 @@ async fn run_webhook(n8n: Arc<N8n>, _ctx: Context, a: WebhookArgs) -> Result<Jso
     Ok(Json(obj([
         ("status", json!(status.as_u16())),
         ("ok", json!(status.is_success())),
-        ("url", json!(format!("{}/{prefix}/{path}", inst.config.url))),
+        ("url", json!(url.to_string())),
         ("headers", json!(resp_headers.into_iter().collect::<std::collections::BTreeMap<_, _>>())),
         ("body", body_out),
         ("truncated", if truncated { json!("the body was cut to the result budget") } else { Value::Null }),
