@@ -53,3 +53,5 @@ pub fn failed(daemon: &Daemon, e: &Error, hint_404: &str) -> ToolError {
 pub const NO_CONTAINER: &str = "Check the id or name with list_containers (all=true includes stopped ones)";
 /// Hint for an unknown image.
 pub const NO_IMAGE: &str = "Check the reference with list_images";
+/// Hint for an unknown volume.
+pub const NO_VOLUME: &str = "Check the name with list_volumes";

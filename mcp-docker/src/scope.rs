@@ -1,4 +1,4 @@
-//! The --scope-label scope: which containers (and volumes) this server may see, touch or
+//! The --scope-label scope: which containers and volumes this server may see, touch or
 //! let a new container reach. Each decision is on what the engine resolved (the container
 //! it would act on, found by inspect as the engine finds a name, full id or id prefix),
 //! never on how the caller spelled it; a join is then sent as the resolved full id, so
@@ -10,7 +10,7 @@ use bollard::models::{Mount, MountType, MountVolumeOptions};
 use mcp_core::ToolError;
 
 use crate::daemons::{Daemon, Daemons};
-use crate::errors::{NO_CONTAINER, failed};
+use crate::errors::{NO_CONTAINER, NO_VOLUME, failed};
 
 /// Whether `labels` carry every scope label.
 fn in_scope(scope: &[(String, String)], labels: &HashMap<String, String>) -> bool {
@@ -98,6 +98,26 @@ pub async fn check_joins(
         }
     }
     Ok(())
+}
+
+/// Refuses a volume outside the scope as if it did not exist, as [`resolve`] does for a
+/// container (volumes are found by their exact name).
+pub async fn volume(daemons: &Daemons, daemon: &Daemon, name: &str) -> Result<(), ToolError> {
+    let scope = &daemons.settings.scope_labels;
+    if scope.is_empty() {
+        return Ok(());
+    }
+    let client = daemon.client().await?;
+    let found = client.inspect_volume(name).await.map_err(|e| failed(daemon, &e, NO_VOLUME))?;
+    if in_scope(scope, &found.labels) {
+        Ok(())
+    } else {
+        Err(ToolError::failed(format!(
+            "host `{}`: No such volume: {name} (in this server's scope, --scope-label {})",
+            daemon.name,
+            daemons.scope_filters().join(",")
+        )))
+    }
 }
 
 /// Within a scope, a named volume may be mounted only if it is in scope, or new: a new

@@ -1,7 +1,7 @@
 //! --scope-label against a real dockerd, over stdio and HTTP: a new container (or a
 //! build's RUN steps) may join the namespaces of a container in scope only, judged on the
 //! container the engine resolves whatever the spelling (name, `/name`, full id, id
-//! prefix); named volumes outside the scope are not mountable; options that would reach
+//! prefix); named volumes outside the scope are not mountable, listed, inspected or removed; options that would reach
 //! another container's volumes or links do not exist.
 
 mod common;
@@ -112,7 +112,7 @@ async fn joined_namespaces_out_of_scope_cannot_be_read_through_exec() {
 }
 
 #[tokio::test]
-async fn named_volumes_outside_the_scope_are_not_mountable() {
+async fn named_volumes_outside_the_scope_are_not_mountable_seen_or_removed() {
     use bollard::models::VolumeCreateRequest;
     let docker = admin().await;
     let scope = format!("team=vol-{}", std::process::id());
@@ -129,6 +129,14 @@ async fn named_volumes_outside_the_scope_are_not_mountable() {
         let err = conn.fails("create_container", base(&n, "vol", mount(&foreign))).await;
         assert!(err.contains("scope guard") && err.contains(&foreign) && err.contains(&scope), "{err}");
         assert!(docker.inspect_container(&n, None).await.is_err(), "nothing created when refused");
+        // Nor is it seen or removable: volumes are scoped as containers are.
+        let listed = conn.ok("list_volumes", json!({})).await;
+        assert!(!listed.to_string().contains(&foreign), "{listed}");
+        for tool in ["inspect_volume", "remove_volume"] {
+            let err = conn.fails(tool, json!({"name": foreign})).await;
+            assert!(err.contains("No such volume") && err.contains(&scope), "{tool}: {err}");
+        }
+        assert!(docker.inspect_volume(&foreign).await.is_ok(), "still there");
 
         // A new name is created in scope, so the next mount of it is allowed too.
         let fresh = name(&format!("vol-fresh-{transport:?}").to_lowercase());
@@ -138,6 +146,9 @@ async fn named_volumes_outside_the_scope_are_not_mountable() {
         remove(&docker, &n).await;
         conn.ok("create_container", base(&n, "vol", mount(&fresh))).await;
         remove(&docker, &n).await;
+        let listed = conn.ok("list_volumes", json!({})).await;
+        assert!(listed.to_string().contains(&fresh), "{listed}");
+        conn.ok("inspect_volume", json!({"name": fresh})).await;
         let _ = docker.remove_volume(&fresh, None::<bollard::query_parameters::RemoveVolumeOptions>).await;
     }
     let _ = docker.remove_volume(&foreign, None::<bollard::query_parameters::RemoveVolumeOptions>).await;

@@ -21,11 +21,10 @@ use mcp_core::tool_with;
 
 use super::check_ref;
 use crate::daemons::Daemons;
-use crate::errors::failed;
+use crate::errors::{NO_VOLUME, failed};
 use crate::output::{PageInfo, Rendered, one_line, page, short_id, table};
 
 const NO_NETWORK: &str = "Check the name with list_networks";
-const NO_VOLUME: &str = "Check the name with list_volumes";
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
@@ -281,10 +280,12 @@ pub async fn list_volumes(
 ) -> Result<Rendered<VolumeList>, ToolError> {
     let daemon = daemons.get(args.host.as_deref())?;
     let client = daemon.client().await?;
-    let list = client
-        .list_volumes(Some(ListVolumesOptions { filters: filters(&args) }))
-        .await
-        .map_err(|e| failed(&daemon, &e, ""))?;
+    let mut filters = filters(&args);
+    if !daemons.settings.scope_labels.is_empty() {
+        // Volumes carry the scope labels like containers: only those in scope are seen.
+        filters.get_or_insert_with(HashMap::new).entry("label".into()).or_default().extend(daemons.scope_filters());
+    }
+    let list = client.list_volumes(Some(ListVolumesOptions { filters })).await.map_err(|e| failed(&daemon, &e, ""))?;
     let mut rows: Vec<VolumeRow> = list
         .volumes
         .unwrap_or_default()
@@ -330,6 +331,7 @@ pub async fn inspect_volume(
 ) -> Result<Rendered<Inspected>, ToolError> {
     check_ref("name", &args.name)?;
     let daemon = daemons.get(args.host.as_deref())?;
+    crate::scope::volume(&daemons, &daemon, &args.name).await?;
     let client = daemon.client().await?;
     let volume = client.inspect_volume(&args.name).await.map_err(|e| failed(&daemon, &e, NO_VOLUME))?;
     let detail = serde_json::to_value(&volume)?;
@@ -537,6 +539,7 @@ pub async fn remove_volume(
 ) -> Result<Rendered<Changed>, ToolError> {
     check_ref("name", &args.name)?;
     let daemon = daemons.writable(args.host.as_deref())?;
+    crate::scope::volume(&daemons, &daemon, &args.name).await?;
     let client = daemon.client().await?;
     client
         .remove_volume(&args.name, Some(RemoveVolumeOptions { force: args.force }))
