@@ -123,11 +123,23 @@ async fn calls_are_refused_however_spelt_in_execute() {
         format!("UPDATE {s}.t SET v = (SELECT f FROM {s}.reads_a_file)"),
         format!("INSERT INTO {s}.t SELECT 9, {s}.file('PG_VERSION')"),
         format!("INSERT INTO {s}.t VALUES (8, 'a'), (9, ('PG_VERSION'::text).pg_read_file)"),
+        // DDL that runs a query: its plan is checked too.
+        format!("CREATE TABLE {s}.copied AS SELECT * FROM {s}.reads_a_file"),
+        format!("CREATE MATERIALIZED VIEW {s}.mv AS SELECT {s}.file('PG_VERSION')"),
     ] {
         refused(&c, "execute", json!({ "sql": sql })).await;
     }
     assert_intact(&s).await;
     assert_eq!(advisory_locks(424242).await, 0);
+    assert_eq!(
+        count(&format!(
+            "SELECT count(*) FROM pg_class WHERE relname IN ('copied', 'mv') AND relnamespace = '{s}'::regnamespace"
+        ))
+        .await,
+        0
+    );
+    // DDL without a plan still runs.
+    c.ok("execute", json!({"sql": format!("CREATE TABLE {s}.plain (a int)")})).await;
 }
 
 #[tokio::test]

@@ -336,8 +336,11 @@ fn resolve_unicode_names(sql: &str, out: &mut Vec<Token>, error: &mut Option<Lex
             continue;
         };
         let mut escape = '\\';
-        let has_clause = out.get(i + 1).is_some_and(|t| t.name.as_deref() == Some("uescape") && t.kind == Kind::Ident)
-            && out.get(i + 2).is_some_and(|t| t.kind == Kind::String);
+        // The keyword, unquoted: a quoted "uescape" is a name, and the server then
+        // decodes with the default escape.
+        let has_clause = out.get(i + 1).is_some_and(|t| {
+            t.name.as_deref() == Some("uescape") && t.kind == Kind::Ident && sql.as_bytes()[t.start] != b'"'
+        }) && out.get(i + 2).is_some_and(|t| t.kind == Kind::String);
         let mut valid = true;
         if has_clause {
             let literal = &sql[out[i + 2].start..out[i + 2].end];
@@ -431,6 +434,7 @@ mod tests {
         assert_eq!(names(r#"select U&"\0070g_read_file""#), ["select", "pg_read_file"]);
         assert_eq!(names(r#"select u&"!0070g_read_file" /* c */ UESCAPE '!'"#), ["select", "pg_read_file"]);
         assert_eq!(names(r#"select U&"\+000070g""#), ["select", "pg"]);
+        assert_eq!(names(r#"select U&"\0070g_ls_dir" "uescape" '!'"#), ["select", "pg_ls_dir", "uescape"]);
         assert_eq!(names(r#"select U&"\D83D\DE00""#), ["select", "\u{1F600}"]);
         assert_eq!(names("select \"a\"\"b\""), ["select", "a\"b"]);
     }

@@ -46,6 +46,30 @@ pub async fn check(
     Ok(plan)
 }
 
+/// [`check`] for a statement that may have no plan (DDL, with `--write-mode all`): one
+/// that has (`CREATE TABLE ... AS SELECT`) is checked; one whose EXPLAIN fails is left to
+/// the text pass. The transaction goes on either way.
+pub async fn check_if_plannable(
+    tx: &mut Tx,
+    guard: &FunctionGuard,
+    relations: &Relations,
+    sql: &str,
+    params: &[Value],
+) -> Result<(), ToolError> {
+    run(tx, "SAVEPOINT mcp_plan", &[], Window::ALL).await?;
+    match run(tx, &format!("EXPLAIN (VERBOSE, FORMAT JSON) {sql}"), params, Window::ALL).await {
+        Ok(explained) => {
+            let plan = explained.rows.first().and_then(|row| row.get(0)).cloned().unwrap_or(Value::Null);
+            check_plan(&plan, guard, relations).map_err(ToolError::failed)?;
+            run(tx, "RELEASE SAVEPOINT mcp_plan", &[], Window::ALL).await?;
+        }
+        Err(_) => {
+            run(tx, "ROLLBACK TO SAVEPOINT mcp_plan", &[], Window::ALL).await?;
+        }
+    }
+    Ok(())
+}
+
 /// The checks on a plan already taken.
 pub fn check_plan(plan: &Value, guard: &FunctionGuard, relations: &Relations) -> Result<(), String> {
     let mut found = Found::default();

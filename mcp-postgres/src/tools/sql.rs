@@ -106,6 +106,9 @@ pub async fn execute(dbs: Arc<Databases>, ctx: Context, args: ExecuteArgs) -> Re
         return Err(ToolError::failed(
             "schema changes are not available under an access policy that restricts schemas or tables",
         ));
+    } else {
+        // DDL: `CREATE TABLE ... AS SELECT` and the like have a plan to check.
+        plan::check_if_plannable(&mut tx, &dbs.guard, &relations, &args.sql, &args.params).await?;
     }
     let window =
         Window { offset: 0, max_rows: settings.max_rows, max_bytes: settings.max_result_bytes, stop_early: false };
