@@ -105,6 +105,10 @@ pub struct ServeArgs {
     /// Audit trail: a file to append to, or `stderr`.
     #[arg(long, env = "MCP_AUDIT_LOG")]
     pub audit_log: Option<String>,
+    /// More names (comma-separated) whose values are redacted, in the audit trail and in
+    /// every connector's output, besides the built-in ones (password, token, api key, ...).
+    #[arg(long, env = "MCP_REDACT_NAMES", value_delimiter = ',')]
+    pub redact_names: Vec<String>,
     /// Bearer tokens for HTTP and WebSocket clients: a file of `name=token` lines (the
     /// MCP_AUTH_TOKENS variable may hold the same entries instead).
     #[arg(long, env = "MCP_AUTH_TOKENS_FILE")]
@@ -174,6 +178,10 @@ impl ServeArgs {
         let builder = match self.policy() {
             Ok(policy) => builder.policy(policy),
             Err(e) => builder.fail(e),
+        };
+        let builder = match crate::security::redact::set_extra_names(&self.redact_names) {
+            Ok(()) => builder,
+            Err(e) => builder.fail(format!("--redact-names: {e}")),
         };
         let builder = match self.audit_log.as_deref() {
             None => builder,

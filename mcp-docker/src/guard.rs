@@ -1,6 +1,7 @@
 //! The Docker-specific safety guards: what a created container may ask for (privilege,
 //! host namespaces, capabilities, bind mounts, the Docker socket), which container the
-//! connector must never stop (its own), and which environment values are secrets.
+//! connector must never stop (its own). Which environment values are secrets is
+//! `mcp_core::security::redact`'s to say.
 //! A refusal names the guard and the flag that relaxes it.
 
 use std::path::{Component, Path, PathBuf};
@@ -163,48 +164,6 @@ fn find_container_id(text: &str) -> Option<String> {
     None
 }
 
-/// Whether an environment variable's name says its value is a secret.
-pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    const MARKERS: [&str; 13] = [
-        "PASS",
-        "PWD",
-        "SECRET",
-        "TOKEN",
-        "KEY",
-        "CREDENTIAL",
-        "AUTH",
-        "PRIVATE",
-        "CERT",
-        "DSN",
-        "COOKIE",
-        "SESSION",
-        "SIGNATURE",
-    ];
-    MARKERS.iter().any(|m| upper.contains(m)) || upper.ends_with("_URL") && upper.contains("DATABASE")
-}
-
-/// One `NAME=value` with the value hidden when the name looks secret, and credentials
-/// in URLs (`scheme://user:password@host`) hidden in any value.
-pub fn redact_env(entry: &str) -> String {
-    let Some((name, value)) = entry.split_once('=') else { return entry.to_string() };
-    if is_secret_name(name) {
-        return format!("{name}=<redacted: {} chars>", value.chars().count());
-    }
-    format!("{name}={}", redact_url_credentials(value))
-}
-
-fn redact_url_credentials(value: &str) -> String {
-    let Some(scheme_end) = value.find("://") else { return value.to_string() };
-    let rest = &value[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#', ' ']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else { return value.to_string() };
-    match rest[..at].split_once(':') {
-        Some((user, _)) => format!("{}{user}:<redacted>{}", &value[..scheme_end + 3], &rest[at..]),
-        None => value.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,13 +197,5 @@ mod tests {
         assert_eq!(find_container_id(&line), Some(id.clone()));
         assert_eq!(find_container_id(&format!("12:pids:/docker/{id}")), Some(id));
         assert_eq!(find_container_id("0::/init.scope"), None);
-    }
-
-    #[test]
-    fn secrets_are_redacted() {
-        assert_eq!(redact_env("DB_PASSWORD=hunter2"), "DB_PASSWORD=<redacted: 7 chars>");
-        assert_eq!(redact_env("API_KEY=x"), "API_KEY=<redacted: 1 chars>");
-        assert_eq!(redact_env("URL=postgres://u:p@h/db"), "URL=postgres://u:<redacted>@h/db");
-        assert_eq!(redact_env("PATH=/bin"), "PATH=/bin");
     }
 }

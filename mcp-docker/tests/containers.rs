@@ -85,7 +85,8 @@ async fn inspect_redacts_secret_environment_values() {
         assert!(!text.contains("hunter2") && !text.contains("abc123") && !text.contains(":pw@"), "{text}");
         let env = out["container"]["Config"]["Env"].as_array().expect("env").clone();
         assert!(env.contains(&json!("MODE=prod")), "{env:?}");
-        assert!(env.contains(&json!("DB_PASSWORD=<redacted: 7 chars>")), "{env:?}");
+        assert!(env.contains(&json!("DB_PASSWORD=[REDACTED]")), "{env:?}");
+        assert!(env.contains(&json!("DATABASE_URL=postgres://u:[REDACTED]@db/x")), "{env:?}");
         assert_eq!(out["container"]["Name"], format!("/{n}"));
 
         let shown = start(transport, &["--show-secrets"]).await;

@@ -4,6 +4,7 @@
 
 use base64::Engine;
 pub use mcp_core::output::{Prebuilt, Rendered, clip, one_line, table};
+use mcp_core::security::redact::{is_secret_name, redact_text};
 use serde_json::{Map, Value};
 
 /// Annotations that repeat the object or carry controller bookkeeping a model never
@@ -41,29 +42,6 @@ pub fn trim(obj: &mut Value) {
 pub struct Masker {
     pub reveal: bool,
     pub key: Vec<u8>,
-}
-
-/// Names of environment variables and values keys that usually hold secrets.
-pub fn sensitive_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    [
-        "PASSWORD",
-        "PASSWD",
-        "SECRET",
-        "TOKEN",
-        "APIKEY",
-        "API_KEY",
-        "PRIVATE",
-        "CREDENTIAL",
-        "ACCESS_KEY",
-        "AUTH",
-        "PASS",
-        "DSN",
-    ]
-    .iter()
-    .any(|s| upper.contains(s))
-        || upper.ends_with("_KEY")
-        || upper == "KEY"
 }
 
 impl Masker {
@@ -115,10 +93,13 @@ impl Masker {
             Value::Object(map) => {
                 if let Some(Value::Array(env)) = map.get_mut("env") {
                     for var in env.iter_mut() {
-                        let sensitive = var.get("name").and_then(Value::as_str).is_some_and(sensitive_name);
-                        if sensitive && let Some(value) = var.get_mut("value") {
+                        let sensitive = var.get("name").and_then(Value::as_str).is_some_and(is_secret_name);
+                        let Some(value) = var.get_mut("value") else { continue };
+                        if sensitive {
                             let raw = value.as_str().unwrap_or_default().as_bytes().to_vec();
                             *value = Value::String(self.mask(&raw));
+                        } else {
+                            redact_in_place(value);
                         }
                     }
                 }
@@ -141,7 +122,7 @@ impl Masker {
         match v {
             Value::Object(map) => {
                 for (k, child) in map.iter_mut() {
-                    if sensitive_name(k) && !child.is_object() && !child.is_array() && !child.is_null() {
+                    if is_secret_name(k) && !child.is_object() && !child.is_array() && !child.is_null() {
                         let raw = match child.as_str() {
                             Some(s) => s.as_bytes().to_vec(),
                             None => child.to_string().into_bytes(),
@@ -153,8 +134,18 @@ impl Masker {
                 }
             }
             Value::Array(items) => items.iter_mut().for_each(|i| self.mask_values(i)),
-            _ => {}
+            value => redact_in_place(value),
         }
+    }
+}
+
+/// Secrets inside a string whose name does not look secret (a URL's password, a bearer
+/// token), replaced by mcp-core's placeholder.
+fn redact_in_place(value: &mut Value) {
+    if let Value::String(s) = value
+        && let std::borrow::Cow::Owned(redacted) = redact_text(s)
+    {
+        *s = redacted;
     }
 }
 
@@ -433,10 +424,20 @@ mod tests {
         assert_ne!(masker().mask(b"hunter3"), again);
 
         let mut pod = json!({"spec": {"containers": [{"env": [
-            {"name": "DB_PASSWORD", "value": "pw"}, {"name": "LOG_LEVEL", "value": "debug"}]}]}});
+            {"name": "DB_PASSWORD", "value": "pw"}, {"name": "LOG_LEVEL", "value": "debug"},
+            {"name": "x-api-key", "value": "k"}, {"name": "DATABASE_URL", "value": "postgres://u:pw@h/db"}]}]}});
         masker().apply(&mut pod, "Pod");
-        assert!(pod["spec"]["containers"][0]["env"][0]["value"].as_str().is_some_and(|v| v.starts_with("<masked")));
-        assert_eq!(pod["spec"]["containers"][0]["env"][1]["value"], "debug");
+        let env = &pod["spec"]["containers"][0]["env"];
+        for i in [0, 2] {
+            assert!(env[i]["value"].as_str().is_some_and(|v| v.starts_with("<masked")), "{env}");
+        }
+        assert_eq!(env[1]["value"], "debug");
+        assert_eq!(env[3]["value"], "postgres://u:[REDACTED]@h/db", "secrets inside values of other names");
+
+        let mut values = json!({"auth": {"password": "p"}, "externalDatabase": {"url": "postgres://u:pw@h/db"}});
+        masker().mask_values(&mut values);
+        assert!(values["auth"]["password"].as_str().is_some_and(|v| v.starts_with("<masked")), "{values}");
+        assert_eq!(values["externalDatabase"]["url"], "postgres://u:[REDACTED]@h/db");
     }
 
     #[test]

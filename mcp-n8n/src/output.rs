@@ -1,18 +1,9 @@
 //! Bounding and cleaning what goes back to the model: byte budgets with a note saying
-//! what was cut and how to get the rest, and redaction of credential-like fields.
+//! what was cut and how to get the rest (redaction of credential-like fields is
+//! `mcp_core::security::redact`'s).
 
 pub use mcp_core::output::clip;
 use serde_json::{Map, Value};
-
-/// Field names (exact, besides mcp-core's secret-looking names: password, token,
-/// secret, authorization, api_key, credential, ...) redacted in execution data.
-const EXTRA_SECRET_FIELDS: &[&str] = &["cookie", "set-cookie", "Cookie", "x-n8n-api-key", "x-api-key", "X-API-KEY"];
-
-/// A copy of `value` with credential-like fields replaced by `[REDACTED]`.
-pub fn redact(value: &Value) -> Value {
-    let extra: Vec<String> = EXTRA_SECRET_FIELDS.iter().map(|s| s.to_string()).collect();
-    mcp_core::security::audit::redact(value, &extra)
-}
 
 /// Serialized size in bytes.
 pub fn size(value: &Value) -> usize {
@@ -119,12 +110,15 @@ mod tests {
     }
 
     #[test]
-    fn redacts_credential_fields() {
-        let v = json!({"headers": {"authorization": "Bearer x", "cookie": "a=b", "host": "h"}, "password": "p"});
-        let r = redact(&v);
+    fn execution_data_loses_credential_fields_and_secrets_in_values() {
+        let v = json!({"headers": {"authorization": "Bearer x", "cookie": "a=b", "x-n8n-api-key": "k", "host": "h"},
+            "password": "p", "url": "https://u:pw@h/x"});
+        let r = mcp_core::security::redact::redact_json(&v, &[]);
         assert_eq!(r["headers"]["authorization"], "[REDACTED]");
         assert_eq!(r["headers"]["cookie"], "[REDACTED]");
+        assert_eq!(r["headers"]["x-n8n-api-key"], "[REDACTED]");
         assert_eq!(r["headers"]["host"], "h");
         assert_eq!(r["password"], "[REDACTED]");
+        assert_eq!(r["url"], "https://u:[REDACTED]@h/x");
     }
 }

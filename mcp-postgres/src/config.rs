@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use mcp_core::security::redact::redact_text;
 use serde::Deserialize;
 
 /// What `execute` may run when writes are enabled.
@@ -142,7 +143,7 @@ impl PgArgs {
         }
         for spec in &self.databases {
             let Some((name, url)) = spec.split_once('=') else {
-                return Err(format!("--database expects NAME=URL, got `{}`", redact_url(spec)));
+                return Err(format!("--database expects NAME=URL, got `{}`", redact_text(spec)));
             };
             databases.push((
                 name.trim().into(),
@@ -214,41 +215,26 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 63 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// The URL with its password replaced, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    // postgres://user:secret@host/db → postgres://user:***@host/db
-    let url = redact_query_password(url);
-    let Some(scheme_end) = url.find("://") else { return url };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else { return url };
-    match rest[..at].split_once(':') {
-        Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &rest[at..]),
-        None => url.clone(),
-    }
-}
-
-fn redact_query_password(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else { return url.to_string() };
-    let parts: Vec<String> = query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-            _ => kv.to_string(),
-        })
-        .collect();
-    format!("{base}?{}", parts.join("&"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn passwords_never_reach_messages() {
-        assert_eq!(redact_url("postgres://u:s3cret@h:5432/db"), "postgres://u:***@h:5432/db");
-        assert_eq!(redact_url("postgres://h/db?user=u&password=x"), "postgres://h/db?user=u&password=***");
-        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            postgres: PgArgs,
+        }
+        // A spec without `=` is refused with the spec in the message, its password redacted.
+        for (spec, shown) in [
+            ("postgres://u:s3cret@h:5432/db", "postgres://u:[REDACTED]@h:5432/db"),
+            ("prod postgres://:s3cret@h/db", "prod postgres://:[REDACTED]@h/db"),
+        ] {
+            let cli = <Cli as clap::Parser>::try_parse_from(["mcp-postgres", "--database", spec]).expect("flags");
+            let err = cli.postgres.settings().expect_err("not NAME=URL");
+            assert!(err.contains(shown) && !err.contains("s3cret"), "{err}");
+        }
     }
 
     #[test]

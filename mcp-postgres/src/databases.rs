@@ -9,9 +9,10 @@ use mcp_core::{Context, ToolError};
 use sqlx::ConnectOptions as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::config::{Settings, WriteMode, redact_url};
+use crate::config::{Settings, WriteMode};
 use crate::guard::FunctionGuard;
 use crate::transaction::{Access, Tx};
+use mcp_core::security::redact::redact_text;
 
 /// One database the connector serves.
 #[derive(Debug)]
@@ -43,7 +44,7 @@ impl Databases {
                 PgConnectOptions::new()
             } else {
                 PgConnectOptions::from_str(&entry.url)
-                    .map_err(|e| format!("database `{name}` ({}): {e}", redact_url(&entry.url)))?
+                    .map_err(|e| format!("database `{name}` ({}): {e}", redact_text(&entry.url)))?
             };
             // sqlx logs slow statements' text at WARN: user SQL may carry secrets (a
             // password in ALTER ROLE, a token in a row). Slow calls show in the audit trail.

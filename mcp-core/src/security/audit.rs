@@ -5,8 +5,9 @@
 //! Lines are written by a dedicated thread, so a request does not wait on the disk (unless
 //! the disk falls [`QUEUE_AT_MOST`] bytes behind: requests then wait, and no line is lost):
 //! to a file opened for append (flushed and fsync'd whenever the queue runs empty, which
-//! batches the syncs under load) or to stderr. Arguments are redacted first: any field
-//! whose name looks secret, and any field the connector declared sensitive.
+//! batches the syncs under load) or to stderr. Arguments are redacted first ([`redact`]):
+//! any field whose name looks secret, any field the connector declared sensitive, and
+//! secrets inside string values (URL passwords, bearer tokens, ...).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -18,6 +19,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::redact;
 use crate::sync::lock;
 
 /// The `prev` of a trail's first line.
@@ -153,7 +155,8 @@ impl PendingLine {
         push_known(body, end.outcome);
         if let Some(error) = end.error {
             body.extend_from_slice(b",\"error\":");
-            push_str(body, error);
+            // An error may quote what failed: a URL with its password, a header.
+            push_str(body, &redact::redact_text(error));
         }
         body.extend_from_slice(b",\"duration_ms\":");
         push_millis(body, end.duration);
@@ -359,8 +362,8 @@ fn push_scalar(buf: &mut Vec<u8>, value: &Value) {
     }
 }
 
-/// Writes `value` as compact JSON with secret-looking and `sensitive` fields replaced:
-/// the same text as serializing [`redact`]'s copy, without building the copy.
+/// Writes `value` as compact JSON redacted: the same text as serializing
+/// [`redact::redact_json`]'s copy, without building the copy.
 fn write_redacted(buf: &mut Vec<u8>, value: &Value, sensitive: &[String]) {
     match value {
         Value::Object(map) => {
@@ -371,8 +374,8 @@ fn write_redacted(buf: &mut Vec<u8>, value: &Value, sensitive: &[String]) {
                 }
                 push_str(buf, k);
                 buf.push(b':');
-                if is_secret(k, sensitive) {
-                    buf.extend_from_slice(b"\"[REDACTED]\"");
+                if redact::is_secret_field(k, sensitive) {
+                    push_placeholder(buf);
                 } else {
                     write_redacted(buf, v, sensitive);
                 }
@@ -381,16 +384,28 @@ fn write_redacted(buf: &mut Vec<u8>, value: &Value, sensitive: &[String]) {
         }
         Value::Array(items) => {
             buf.push(b'[');
+            // The item after a secret flag (`["--password", "x"]`) is its value.
+            let mut after_flag = false;
             for (i, v) in items.iter().enumerate() {
                 if i > 0 {
                     buf.push(b',');
                 }
-                write_redacted(buf, v, sensitive);
+                if std::mem::take(&mut after_flag) && redact::is_flag_value(v) {
+                    push_placeholder(buf);
+                } else {
+                    write_redacted(buf, v, sensitive);
+                    after_flag = redact::value_is_secret_flag(v);
+                }
             }
             buf.push(b']');
         }
+        Value::String(s) => push_str(buf, &redact::redact_text(s)),
         scalar => push_scalar(buf, scalar),
     }
+}
+
+fn push_placeholder(buf: &mut Vec<u8>) {
+    push_quoted(buf, redact::PLACEHOLDER);
 }
 
 /// The queue between request threads and the writer: complete bodies, end to end.
@@ -903,52 +918,6 @@ fn last_line(file: &mut File) -> std::io::Result<Option<Vec<u8>>> {
     Ok(Some(line))
 }
 
-/// A copy of `arguments` with secret-looking and `sensitive` fields replaced.
-pub fn redact(arguments: &Value, sensitive: &[String]) -> Value {
-    match arguments {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let value =
-                        if is_secret(k, sensitive) { Value::String("[REDACTED]".into()) } else { redact(v, sensitive) };
-                    (k.clone(), value)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(|v| redact(v, sensitive)).collect()),
-        other => other.clone(),
-    }
-}
-
-/// Whether the field `name` holds a secret: by its name, or declared sensitive.
-fn is_secret(name: &str, sensitive: &[String]) -> bool {
-    looks_secret(name) || sensitive.iter().any(|s| s == name)
-}
-
-/// Whether `name` contains one of the names whose values are always redacted (password,
-/// passwd, secret, token, apikey, api_key, authorization, credential, private_key),
-/// ignoring ASCII case. This runs for every argument name of every audited request: each
-/// position is dispatched on its letter, so that only a secret name starting with it is
-/// compared, and nothing is allocated. The last four positions are skipped: no secret name
-/// is shorter than five letters.
-fn looks_secret(name: &str) -> bool {
-    const SHORTEST: usize = "token".len();
-    let name = name.as_bytes();
-    (0..(name.len() + 1).saturating_sub(SHORTEST)).any(|i| {
-        let rest = &name[i..];
-        let starts = |s: &str| rest.get(..s.len()).is_some_and(|w| w.eq_ignore_ascii_case(s.as_bytes()));
-        // `| 0x20` lowercases ASCII letters; it maps no other byte onto these letters.
-        match rest[0] | 0x20 {
-            b'p' => starts("password") || starts("passwd") || starts("private_key"),
-            b's' => starts("secret"),
-            b't' => starts("token"),
-            b'a' => starts("apikey") || starts("api_key") || starts("authorization"),
-            b'c' => starts("credential"),
-            _ => false,
-        }
-    })
-}
-
 /// Where a trail's chain breaks.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {reason}")]
@@ -998,7 +967,10 @@ mod tests {
             version: "2025-11-25",
             method: method.into(),
             target: Some("echo".into()),
-            arguments: Some(redact(&json!({"message": "hi", "apiKey": "k", "nested": {"password": "p"}}), &[])),
+            arguments: Some(redact::redact_json(
+                &json!({"message": "hi", "apiKey": "k", "nested": {"password": "p"}}),
+                &[],
+            )),
             outcome: "ok",
             error: None,
             duration: Duration::from_micros(100),
@@ -1173,7 +1145,8 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_by_name_and_by_declaration() {
-        let v = redact(&json!({"query": "select", "dsn": "postgres://u:p@h", "Token": "t"}), &["dsn".into()]);
+        let v =
+            redact::redact_json(&json!({"query": "select", "dsn": "postgres://u:p@h", "Token": "t"}), &["dsn".into()]);
         assert_eq!(v, json!({"query": "select", "dsn": "[REDACTED]", "Token": "[REDACTED]"}));
     }
 
@@ -1262,7 +1235,7 @@ mod tests {
         );
         let end = AuditEnd {
             outcome: "tool_error",
-            error: Some("bad\nthing"),
+            error: Some("bad\nthing at postgres://u:pw@h/db"),
             duration: Duration::from_micros(250),
             bytes_out: 7,
         };
@@ -1271,8 +1244,8 @@ mod tests {
         let body: Value = serde_json::from_str(&text).expect("json");
         let expected = json!({
             "transport": "http", "identity": "ci \"bot\"", "era": "stateless", "version": "2026-07-28",
-            "method": "tools/call", "target": "query", "arguments": redact(&arguments, &["dsn".into()]),
-            "outcome": "tool_error", "error": "bad\nthing", "duration_ms": 0.25, "bytes_in": 42, "bytes_out": 7,
+            "method": "tools/call", "target": "query", "arguments": redact::redact_json(&arguments, &["dsn".into()]),
+            "outcome": "tool_error", "error": "bad\nthing at postgres://u:[REDACTED]@h/db", "duration_ms": 0.25, "bytes_in": 42, "bytes_out": 7,
         });
         assert_eq!(body, expected);
         // The order of the lines written before (and that readers of the trail may expect).
@@ -1282,7 +1255,7 @@ mod tests {
         assert!(at.iter().all(Option::is_some) && at.is_sorted(), "{text}");
         let mut written = Vec::new();
         write_redacted(&mut written, &arguments, &["dsn".into()]);
-        assert_eq!(written, serde_json::to_vec(&redact(&arguments, &["dsn".into()])).expect("json"));
+        assert_eq!(written, serde_json::to_vec(&redact::redact_json(&arguments, &["dsn".into()])).expect("json"));
     }
 
     #[test]
@@ -1319,7 +1292,7 @@ mod tests {
             write_redacted(&mut written, &value, &[]);
             assert_eq!(
                 String::from_utf8(written).expect("utf-8"),
-                serde_json::to_string(&redact(&value, &[])).expect("json")
+                serde_json::to_string(&redact::redact_json(&value, &[])).expect("json")
             );
         }
     }
@@ -1383,29 +1356,5 @@ mod tests {
             String::from_utf8(text).expect("ascii")
         });
         assert!(around.clone().any(|t| t == ts), "{ts} not in {:?}", around.collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn secret_names_are_found_in_any_case_and_position() {
-        let secret_names = [
-            "password",
-            "passwd",
-            "secret",
-            "token",
-            "apikey",
-            "api_key",
-            "authorization",
-            "credential",
-            "private_key",
-        ];
-        for name in secret_names {
-            assert!(looks_secret(name) && looks_secret(&name.to_uppercase()), "{name}");
-            assert!(looks_secret(&format!("db_{name}_v2")), "{name}");
-            assert!(looks_secret(&format!("my{name}")), "{name} at the very end");
-        }
-        for name in ["message", "query", "namespace", "pass", "tok", "", "é", "PASSWOR"] {
-            assert!(!looks_secret(name), "{name}");
-        }
-        assert!(looks_secret("githubToken") && looks_secret("X-Api_Key") && looks_secret("clientSecret"));
     }
 }

@@ -1,9 +1,11 @@
 //! Serving safely, for every connector at once: who the client is ([`auth`]), what it may
-//! do ([`policy`]), and a tamper-evident record of what it did ([`audit`]).
+//! do ([`policy`]), a tamper-evident record of what it did ([`audit`]), and the one way
+//! secrets are kept out of what is written or shown ([`redact`]).
 
 pub mod audit;
 pub mod auth;
 pub mod policy;
+pub mod redact;
 
 pub use audit::AuditLog;
 pub use auth::Authenticator;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bollard::models::{ChangeType, ContainerStatsResponse, ContainerSummary};
 use bollard::query_parameters::{ListContainersOptions, StatsOptions, TopOptions};
 use futures::StreamExt;
+use mcp_core::security::redact::redact_env;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError};
 use schemars::JsonSchema;
@@ -19,7 +20,6 @@ use mcp_core::tool_with;
 use super::check_ref;
 use crate::daemons::Daemons;
 use crate::errors::{NO_CONTAINER, failed};
-use crate::guard::redact_env;
 use crate::output::{
     PageInfo, Prebuilt, Rendered, ago, clip, human_bytes, one_line, page, prune_empty, rfc3339, short_id, table,
 };

@@ -12,6 +12,7 @@ use bollard::query_parameters::{
     CreateImageOptions, ListImagesOptions, PushImageOptions, RemoveImageOptions, TagImageOptions,
 };
 use futures::StreamExt;
+use mcp_core::security::redact::redact_env;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError};
 use schemars::JsonSchema;
@@ -23,7 +24,6 @@ use mcp_core::tool_with;
 use super::check_ref;
 use crate::daemons::Daemons;
 use crate::errors::{NO_IMAGE, failed};
-use crate::guard::redact_env;
 use crate::output::{PageInfo, Rendered, ago, clip, human_size, one_line, page, rfc3339, short_id, table};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {

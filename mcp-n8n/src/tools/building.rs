@@ -14,6 +14,7 @@ use super::workflows::put_body;
 use crate::n8n::N8n;
 use crate::output::{clip, fit, obj};
 use crate::validate::{Catalog, is_trigger, validate, versions};
+use mcp_core::security::redact::redact_json;
 
 pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     b.tool(
@@ -163,7 +164,7 @@ fn param(p: &Value) -> Value {
                 Value::String(s) if s.is_empty() => Value::Null,
                 Value::Object(o) if o.is_empty() => Value::Null,
                 Value::Array(a) if a.is_empty() => Value::Null,
-                v => crate::output::redact(v).clone(),
+                v => redact_json(v, &[]),
             },
         ),
         ("required", if p["required"] == true { json!(true) } else { Value::Null }),

@@ -16,7 +16,8 @@ use serde_json::{Map, Value, json};
 
 use super::{check_id, fetch_workflow, in_scope, settle};
 use crate::n8n::{Instance, N8n};
-use crate::output::{fit, obj, redact};
+use crate::output::{fit, obj};
+use mcp_core::security::redact::redact_json;
 
 pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     b.tool(
@@ -373,7 +374,7 @@ pub fn summary(e: &Value, mode: &str) -> Value {
 pub async fn read_execution(n8n: &N8n, inst: &Instance, a: &GetArgs) -> Result<Value, ToolError> {
     let mode = a.mode.as_deref().unwrap_or("summary");
     let e = fetch_execution(n8n, inst, &a.id, true).await?;
-    let e = if n8n.settings.show_secrets { e } else { redact(&e) };
+    let e = if n8n.settings.show_secrets { e } else { redact_json(&e, &[]) };
     let mut out = match mode {
         "summary" | "preview" => summary(&e, mode),
         "full" => {

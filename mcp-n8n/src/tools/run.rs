@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use super::fetch_workflow;
 use crate::n8n::{Instance, N8n};
 use crate::output::{clip, fit, obj};
+use mcp_core::security::redact::redact_json;
 
 pub fn register(b: ServerBuilder, _n: &Arc<N8n>) -> ServerBuilder {
     b
@@ -185,7 +186,7 @@ async fn run_webhook(n8n: Arc<N8n>, _ctx: Context, a: WebhookArgs) -> Result<Jso
     }
     let mut body_out = json_body.unwrap_or(Value::String(text));
     if !n8n.settings.show_secrets {
-        body_out = crate::output::redact(&body_out);
+        body_out = redact_json(&body_out, &[]);
     }
     let truncated = fit(&mut body_out, n8n.settings.max_result_bytes);
     let execution = match &a.workflow_id {
