@@ -28,7 +28,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use crate::security::auth::{JwksSource, OAuthConfig};
-use crate::security::{AuditLog, Authenticator, Policy};
+use crate::security::{AuditKey, AuditLog, Authenticator, Policy};
 use crate::server::{Server, ServerBuilder};
 use crate::transport::{http, stdio};
 
@@ -105,6 +105,10 @@ pub struct ServeArgs {
     /// Audit trail: a file to append to, or `stderr`.
     #[arg(long, env = "MCP_AUDIT_LOG")]
     pub audit_log: Option<String>,
+    /// Key the audit trail's chain (HMAC-SHA256) with the key in this file (32 bytes or
+    /// more, readable by its owner only), so that it cannot be rewritten without the key.
+    #[arg(long, env = "MCP_AUDIT_KEY_FILE", requires = "audit_log")]
+    pub audit_key_file: Option<std::path::PathBuf>,
     /// More names (comma-separated) whose values are redacted, in the audit trail and in
     /// every connector's output, besides the built-in ones (password, token, api key, ...).
     #[arg(long, env = "MCP_REDACT_NAMES", value_delimiter = ',')]
@@ -183,10 +187,14 @@ impl ServeArgs {
             Ok(()) => builder,
             Err(e) => builder.fail(format!("--redact-names: {e}")),
         };
+        let key = match self.audit_key_file.as_deref().map(AuditKey::from_file).transpose() {
+            Ok(key) => key,
+            Err(e) => return builder.fail(e),
+        };
         let builder = match self.audit_log.as_deref() {
             None => builder,
-            Some("stderr") => builder.audit(AuditLog::to_stderr()),
-            Some(path) => match AuditLog::to_file(std::path::Path::new(path)) {
+            Some("stderr") => builder.audit(AuditLog::to_stderr_keyed(key)),
+            Some(path) => match AuditLog::to_file_keyed(std::path::Path::new(path), key) {
                 Ok(log) => builder.audit(log),
                 Err(e) => builder.fail(format!("cannot open the audit log {path}: {e}")),
             },

@@ -6,6 +6,7 @@
 //! mcp tools --url http://127.0.0.1:8080/mcp
 //! mcp tools --url ws://127.0.0.1:8080/ws
 //! mcp audit verify audit.jsonl             # check an audit trail's hash chain
+//! mcp audit verify audit.jsonl --expect-head HEX --expect-lines N --audit-key-file KEY
 //! ```
 //!
 //! Results are printed to stdout as JSON; errors go to stderr with a non-zero exit code.
@@ -52,8 +53,27 @@ enum Era {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain of an audit trail; report the first broken line.
-    Verify { file: std::path::PathBuf },
+    /// Check the hash chain of an audit trail; report the first broken line. Prints the
+    /// trail's head (its last line's hash) and line count: recorded elsewhere and given back
+    /// with --expect-head and --expect-lines, they show a trail cut short or its last line
+    /// edited, which the chain alone cannot.
+    Verify {
+        file: std::path::PathBuf,
+        /// A head printed by an earlier verify: some line of the trail must have this hash
+        /// (line N's, with --expect-lines N); lines written since may follow it.
+        #[arg(long, value_name = "HEX")]
+        expect_head: Option<String>,
+        /// A line count printed by an earlier verify: the trail must have at least this many.
+        #[arg(long, value_name = "N")]
+        expect_lines: Option<usize>,
+        /// The key of a keyed trail (the server's --audit-key-file).
+        #[arg(long, value_name = "PATH")]
+        audit_key_file: Option<std::path::PathBuf>,
+        /// The head of the trail this file continues (the file before it, rotated away),
+        /// instead of the genesis value.
+        #[arg(long, value_name = "HEX")]
+        after: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -84,17 +104,40 @@ fn parse_json(what: &str, text: Option<&str>) -> Result<Value, String> {
     }
 }
 
-fn verify_audit(file: &std::path::Path) -> Result<Value, String> {
+fn verify_audit(command: &AuditCommand) -> Result<Value, String> {
+    use mcp_core::security::audit::{AuditKey, Expected, verify_with};
+    let AuditCommand::Verify { file, expect_head, expect_lines, audit_key_file, after } = command;
+    let key = audit_key_file.as_deref().map(AuditKey::from_file).transpose()?;
     let reader = std::fs::File::open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
-    match mcp_core::security::audit::verify(reader) {
-        Ok(lines) => Ok(json!({ "file": file, "lines": lines, "chain": "intact" })),
-        Err(b) => Err(format!("{}: the chain is broken at {b}", file.display())),
+    let expected =
+        Expected { key: key.as_ref(), after: after.as_deref(), head: expect_head.as_deref(), lines: *expect_lines };
+    let trail = verify_with(reader, &expected).map_err(|b| format!("{}: not intact: {b}", file.display()))?;
+    let mut out = json!({
+        "file": file,
+        "chain": "intact",
+        "lines": trail.lines,
+        "head": trail.head,
+        "keyed": trail.key_id.is_some(),
+    });
+    if let Some(id) = &trail.key_id {
+        out["key_id"] = json!(id);
     }
+    match trail.head_at {
+        Some(at) => out["expected_head_at_line"] = json!(at),
+        None if expect_lines.is_none() => {
+            out["note"] = json!(
+                "nothing anchors the end of this trail: record its head and line count elsewhere and give them \
+                 back with --expect-head and --expect-lines to detect lines cut from the end or a last line edited"
+            );
+        }
+        None => {}
+    }
+    Ok(out)
 }
 
 async fn run(cli: Cli) -> Result<Value, String> {
-    if let Command::Audit(AuditCommand::Verify { file }) = &cli.command {
-        return verify_audit(file);
+    if let Command::Audit(command) = &cli.command {
+        return verify_audit(command);
     }
     let accept = cli.accept_elicitation.as_deref().map(|t| parse_json("--accept-elicitation", Some(t))).transpose()?;
     let mut options = ClientOptions {

@@ -1,6 +1,10 @@
 //! The audit trail: one JSON line per request, on every transport, each carrying the
-//! SHA-256 of the line before it, so that editing or deleting a line breaks the chain
-//! ([`verify`] finds the first broken line; `mcp audit verify FILE` runs it).
+//! SHA-256 of the line before it (its HMAC-SHA256 under an [`AuditKey`], for a keyed
+//! trail), the first [`GENESIS`], so that editing, deleting or inserting a line, or
+//! removing the first ones, breaks the chain ([`verify_with`] finds the first broken line;
+//! `mcp audit verify FILE` runs it). What the chain cannot show alone, the end of the trail
+//! cut off, is shown against a head recorded elsewhere ([`Expected`]); what it cannot show
+//! without a key, a trail rewritten whole, a keyed trail shows.
 //!
 //! Lines are written by a dedicated thread, so a request does not wait on the disk (unless
 //! the disk falls [`QUEUE_AT_MOST`] bytes behind: requests then wait, and no line is lost):
@@ -15,6 +19,7 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use hmac::{Hmac, Mac};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -517,29 +522,48 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Appends to `path`, continuing the chain of the lines already there.
+    /// Appends to `path`, continuing the chain of the lines already there (a new or empty
+    /// file starts a trail: its first line's `prev` is [`GENESIS`]).
     pub fn to_file(path: &Path) -> std::io::Result<Self> {
+        Self::to_file_keyed(path, None)
+    }
+
+    /// [`to_file`](Self::to_file), the chain keyed with `key` when given. A trail keeps one
+    /// mode: a file written without a key, or with another key, is not continued (a key
+    /// starts a new file), which keeps the verification of each file whole.
+    pub fn to_file_keyed(path: &Path, key: Option<AuditKey>) -> std::io::Result<Self> {
         let mut file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
-        let prev = last_line(&mut file)?.map_or(GENESIS_HEX, |l| hex_digest(&l));
-        Ok(Self::spawn(Sink::File(file), prev))
+        let prev = match last_line(&mut file)? {
+            None => GENESIS_HEX,
+            Some(last) => {
+                check_same_key(&last, key.as_ref())?;
+                link(&last, key.as_ref())
+            }
+        };
+        Ok(Self::spawn(Sink::File(file), prev, key))
     }
 
     /// Writes to stderr (a chain of its own, starting now).
     pub fn to_stderr() -> Self {
-        Self::spawn(Sink::Stderr, GENESIS_HEX)
+        Self::to_stderr_keyed(None)
     }
 
-    fn spawn(sink: Sink, prev: [u8; 64]) -> Self {
-        Self::spawn_bounded(sink, prev, QUEUE_AT_MOST)
+    /// [`to_stderr`](Self::to_stderr), the chain keyed with `key` when given.
+    pub fn to_stderr_keyed(key: Option<AuditKey>) -> Self {
+        Self::spawn(Sink::Stderr, GENESIS_HEX, key)
     }
 
-    fn spawn_bounded(sink: Sink, prev: [u8; 64], queue_at_most: usize) -> Self {
+    fn spawn(sink: Sink, prev: [u8; 64], key: Option<AuditKey>) -> Self {
+        Self::spawn_bounded(sink, prev, key, QUEUE_AT_MOST)
+    }
+
+    fn spawn_bounded(sink: Sink, prev: [u8; 64], key: Option<AuditKey>, queue_at_most: usize) -> Self {
         let shared =
             Arc::new(Shared { queue: Mutex::default(), wake: Condvar::new(), taken: Condvar::new(), queue_at_most });
         let writer = Arc::clone(&shared);
         let spawned = std::thread::Builder::new().name("audit".into()).spawn(move || {
             let _stop = StopOnExit(&writer);
-            Writer::new(sink, prev).run(&writer);
+            Writer::new(sink, prev, key).run(&writer);
         });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the audit writer; audit lines will be lost");
@@ -661,6 +685,8 @@ const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 struct Writer {
     sink: Sink,
     prev: [u8; 64],
+    /// The key of a keyed chain; its lines carry its id.
+    key: Option<AuditKey>,
     clock: Clock,
     /// The bodies taken from the queue (swapped with the queue's, keeping both capacities).
     batch: Batch,
@@ -669,8 +695,8 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(sink: Sink, prev: [u8; 64]) -> Self {
-        Self { sink, prev, clock: Clock::default(), batch: Batch::default(), out: Vec::new() }
+    fn new(sink: Sink, prev: [u8; 64], key: Option<AuditKey>) -> Self {
+        Self { sink, prev, key, clock: Clock::default(), batch: Batch::default(), out: Vec::new() }
     }
 
     /// Idle: block until a record comes. Busy: wake every TICK and take everything queued,
@@ -723,7 +749,8 @@ impl Writer {
         }
     }
 
-    /// Writes each queued body as `{"ts":…,"prev":…,` + its fields, advancing the chain.
+    /// Writes each queued body as `{"ts":…,"prev":…,` (and `"key_id":…,` when keyed) + its
+    /// fields, advancing the chain.
     fn write_batch(&mut self) -> std::io::Result<()> {
         self.out.clear();
         // Each line's time is its request's start, from the monotonic instant taken then:
@@ -737,8 +764,13 @@ impl Writer {
             self.out.extend_from_slice(b"\",\"prev\":\"");
             self.out.extend_from_slice(&self.prev);
             self.out.extend_from_slice(b"\",");
+            if let Some(key) = &self.key {
+                self.out.extend_from_slice(b"\"key_id\":\"");
+                self.out.extend_from_slice(&key.id);
+                self.out.extend_from_slice(b"\",");
+            }
             self.out.extend_from_slice(body);
-            self.prev = hex_digest(&self.out[start..]);
+            self.prev = link(&self.out[start..], self.key.as_ref());
             self.out.push(b'\n');
         }
         self.batch.clear();
@@ -754,8 +786,17 @@ impl Writer {
 /// [`GENESIS`] as bytes.
 const GENESIS_HEX: [u8; 64] = [b'0'; 64];
 
-/// The SHA-256 of `bytes`, in lowercase hex.
-fn hex_digest(bytes: &[u8]) -> [u8; 64] {
+/// What the line after `line` carries as `prev`: the SHA-256 of `line`, or its HMAC-SHA256
+/// under `key`, in lowercase hex.
+fn link(line: &[u8], key: Option<&AuditKey>) -> [u8; 64] {
+    match key {
+        None => hex(&Sha256::digest(line)),
+        Some(key) => key.tag(line),
+    }
+}
+
+/// A 32-byte digest in lowercase hex.
+fn hex(bytes: &[u8]) -> [u8; 64] {
     /// Each byte's two hex digits: one lookup per byte of the digest.
     const PAIRS: [[u8; 2]; 256] = {
         const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -768,14 +809,124 @@ fn hex_digest(bytes: &[u8]) -> [u8; 64] {
         pairs
     };
     let mut hex = [0; 64];
-    for (pair, b) in hex.as_chunks_mut::<2>().0.iter_mut().zip(Sha256::digest(bytes)) {
+    for (pair, &b) in hex.as_chunks_mut::<2>().0.iter_mut().zip(bytes) {
         *pair = PAIRS[usize::from(b)];
     }
     hex
 }
 
-fn hash(line: &str) -> String {
-    String::from_utf8_lossy(&hex_digest(line.as_bytes())).into_owned()
+/// The key of a keyed trail (`--audit-key-file`): each line's `prev` is the HMAC-SHA256 of
+/// the line before under it, so that no one without the key can write a chain that
+/// verifies (rewrite a trail whole after removing a line, or start a new one). Lines carry
+/// the key's id (a keyed hash of a fixed text, which tells nothing of the key), so that a
+/// verifier knows a trail is keyed and whether it holds the right key.
+#[derive(Clone)]
+pub struct AuditKey {
+    /// The HMAC state after the key, cloned for each line.
+    mac: Hmac<Sha256>,
+    id: [u8; 16],
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditKey").field("id", &self.id()).finish_non_exhaustive()
+    }
+}
+
+impl AuditKey {
+    /// The fewest bytes a key may have (as many as the hash's output).
+    pub const MIN_BYTES: usize = 32;
+    /// The most bytes a key file may hold: more is not a key.
+    pub const MAX_BYTES: usize = 1024;
+
+    /// A key of `bytes` (trailing white space, such as the newline of `echo`, ignored).
+    pub fn new(bytes: &[u8]) -> Result<Self, String> {
+        let bytes = bytes.trim_ascii_end();
+        if bytes.len() < Self::MIN_BYTES {
+            return Err(format!(
+                "an audit key needs at least {} bytes, this one has {} (make one with `openssl rand -hex 32`)",
+                Self::MIN_BYTES,
+                bytes.len()
+            ));
+        }
+        if bytes.len() > Self::MAX_BYTES {
+            return Err(format!("an audit key has at most {} bytes, this one has {}", Self::MAX_BYTES, bytes.len()));
+        }
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(bytes).map_err(|e| format!("unusable audit key: {e}"))?;
+        let mut id = mac.clone();
+        id.update(b"mcp-connectors audit key id");
+        let mut key = Self { mac, id: [0; 16] };
+        key.id.copy_from_slice(&hex(&id.finalize().into_bytes())[..16]);
+        Ok(key)
+    }
+
+    /// The key in the file `path`, which only its owner may read or write.
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        let shown = path.display();
+        let file = File::open(path).map_err(|e| format!("cannot read the audit key file {shown}: {e}"))?;
+        let meta = file.metadata().map_err(|e| format!("cannot read the audit key file {shown}: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!("the audit key file {shown} is not a regular file"));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(format!(
+                    "the audit key file {shown} is open to other users (mode {mode:03o}): whoever can read it can \
+                     rewrite the trail; make it readable by its owner only (chmod 600)"
+                ));
+            }
+        }
+        let mut bytes = Vec::new();
+        file.take(Self::MAX_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read the audit key file {shown}: {e}"))?;
+        Self::new(&bytes).map_err(|e| format!("the audit key file {shown}: {e}"))
+    }
+
+    /// The key's id, as the lines of its trail carry it.
+    pub fn id(&self) -> &str {
+        // Hex digits: ASCII.
+        std::str::from_utf8(&self.id).unwrap_or_default()
+    }
+
+    /// The HMAC-SHA256 of `line`, in lowercase hex.
+    fn tag(&self, line: &[u8]) -> [u8; 64] {
+        let mut mac = self.mac.clone();
+        mac.update(line);
+        hex(&mac.finalize().into_bytes())
+    }
+}
+
+/// The key id a line carries (`None`: an unkeyed line; an unreadable line is taken as
+/// unkeyed).
+fn key_id_of(line: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(line).ok()?;
+    value.get("key_id")?.as_str().map(str::to_owned)
+}
+
+/// Refuses to continue a trail whose last line was written in another mode: without a key
+/// when one is given now, with another key, or with a key when none is given.
+fn check_same_key(last: &[u8], key: Option<&AuditKey>) -> std::io::Result<()> {
+    if serde_json::from_slice::<Value>(last).is_err() {
+        // A line cut short by a crash: the chain goes on from it, and verification shows it.
+        tracing::warn!("the audit trail's last line is not a JSON line; the chain continues from it");
+        return Ok(());
+    }
+    let found = key_id_of(last);
+    let problem = match (found.as_deref(), key) {
+        (None, None) => return Ok(()),
+        (Some(id), Some(key)) if id == key.id() => return Ok(()),
+        (None, Some(_)) => "it was written without a key; a keyed trail starts in a new file".to_owned(),
+        (Some(id), None) => format!("it is keyed (key id {id}); give its key (--audit-key-file), or start a new file"),
+        (Some(id), Some(key)) => format!(
+            "it is keyed with another key (key id {id}, the key given has id {}); give that key, or start a new file",
+            key.id()
+        ),
+    };
+    Err(std::io::Error::other(problem))
 }
 
 /// The size of `value` as JSON, without building the text.
@@ -918,40 +1069,193 @@ fn last_line(file: &mut File) -> std::io::Result<Option<Vec<u8>>> {
     Ok(Some(line))
 }
 
-/// Where a trail's chain breaks.
+/// Where a trail's chain breaks, or how it differs from what was expected of it.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {reason}")]
 pub struct ChainBreak {
-    /// 1-based line number.
+    /// 1-based line number; 0 for the trail as a whole (empty, too short, another head).
     pub line: usize,
     /// What is wrong there.
     pub reason: String,
 }
 
-/// Checks a trail's chain; `Ok` is the number of lines.
-pub fn verify(reader: impl std::io::Read) -> Result<usize, ChainBreak> {
-    let mut prev: Option<String> = None;
-    let mut count = 0;
-    for (i, line) in BufReader::new(reader).lines().enumerate() {
-        let line = line.map_err(|e| ChainBreak { line: i + 1, reason: format!("unreadable: {e}") })?;
-        let value: Value = serde_json::from_str(&line)
-            .map_err(|e| ChainBreak { line: i + 1, reason: format!("not a JSON audit line: {e}") })?;
-        let claimed = value.get("prev").and_then(Value::as_str).unwrap_or_default();
-        // The first line of a file may continue an earlier, rotated file's chain.
-        if let Some(expected) = &prev
-            && claimed != expected
-        {
-            return Err(ChainBreak {
-                line: i + 1,
-                reason:
-                    "its `prev` does not match the hash of the line before: a line was changed, removed or inserted"
-                        .into(),
-            });
+impl std::fmt::Display for ChainBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            0 => f.write_str(&self.reason),
+            line => write!(f, "line {line}: {}", self.reason),
         }
-        prev = Some(hash(&line));
-        count += 1;
     }
-    Ok(count)
+}
+
+/// What a trail must match beyond its own chain: the anchors a deployment keeps elsewhere.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Expected<'a> {
+    /// The key of a keyed trail.
+    pub key: Option<&'a AuditKey>,
+    /// The head of the trail this file continues (the file before it, rotated), which its
+    /// first line's `prev` must be instead of [`GENESIS`].
+    pub after: Option<&'a str>,
+    /// A head recorded earlier: some line's hash (its HMAC, keyed) must be this one (with
+    /// `lines`, line `lines`' must). Lines written since may follow it.
+    pub head: Option<&'a str>,
+    /// A line count recorded earlier: the trail has at least this many lines.
+    pub lines: Option<usize>,
+}
+
+/// A trail whose chain holds, and which matches what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// How many lines it has.
+    pub lines: usize,
+    /// Its head: the last line's hash (HMAC-SHA256, keyed), which the next line would carry
+    /// as `prev`. Recorded elsewhere, it shows later whether the trail was cut or its last
+    /// lines edited.
+    pub head: String,
+    /// The key id of a keyed trail.
+    pub key_id: Option<String>,
+    /// The line whose hash is the expected head.
+    pub head_at: Option<usize>,
+}
+
+/// Checks a trail's chain; `Ok` is the number of lines. A trail must start at [`GENESIS`];
+/// an empty one, or a keyed one (see [`verify_with`]), is an error.
+pub fn verify(reader: impl std::io::Read) -> Result<usize, ChainBreak> {
+    verify_with(reader, &Expected::default()).map(|v| v.lines)
+}
+
+/// Checks a trail: every line's `prev` is the link of the line before (the first line's is
+/// [`GENESIS`], or `expected.after`), every line is keyed alike (with `expected.key`, when
+/// keyed), and the trail holds the recorded head and line count. Any bytes make an answer,
+/// never a panic.
+pub fn verify_with(reader: impl std::io::Read, expected: &Expected<'_>) -> Result<Verified, ChainBreak> {
+    let broken = |line: usize, reason: String| ChainBreak { line, reason };
+    let start = expected.after.unwrap_or(GENESIS);
+    let want_head = expected.head.map(str::to_ascii_lowercase);
+    let mut reader = BufReader::new(reader);
+    let mut line = Vec::new();
+    let (mut prev, mut count, mut key_id, mut head_at) = ([0; 64], 0, None::<String>, None);
+    // The link of line `expected.lines`, for a head expected there.
+    let mut at_lines = None;
+    loop {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line).map_err(|e| broken(count + 1, format!("unreadable: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        let n = count + 1;
+        if line.last() == Some(&b'\n') {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+        }
+        let value: Value =
+            serde_json::from_slice(&line).map_err(|e| broken(n, format!("not a JSON audit line: {e}")))?;
+        let claimed = value
+            .get("prev")
+            .and_then(Value::as_str)
+            .ok_or_else(|| broken(n, "it has no `prev`: not an audit line".into()))?;
+        let id = value.get("key_id").and_then(Value::as_str);
+        if n == 1 {
+            match (id, expected.key) {
+                (Some(id), None) => {
+                    return Err(broken(n, format!("the trail is keyed (key id {id}): give its key to verify it")));
+                }
+                (None, Some(_)) => {
+                    return Err(broken(
+                        n,
+                        "the trail is not keyed, but a key was given: it was written without the key, or \
+                         rewritten by someone who does not hold it"
+                            .into(),
+                    ));
+                }
+                (Some(id), Some(key)) if id != key.id() => {
+                    return Err(broken(
+                        n,
+                        format!("the trail was keyed with key id {id}, the key given has id {}: a wrong key", key.id()),
+                    ));
+                }
+                _ => key_id = id.map(str::to_owned),
+            }
+            if claimed != start {
+                return Err(broken(
+                    n,
+                    match expected.after {
+                        None => "first line is not the start of a trail (prev is not genesis): lines were removed \
+                                 from the head (a file that continues a rotated one is verified with the head of \
+                                 that one as --after)"
+                            .into(),
+                        Some(after) => format!(
+                            "the first line does not continue the trail whose head is {after} (its prev is \
+                             {claimed}): lines were removed between the files, or this is not the next file"
+                        ),
+                    },
+                ));
+            }
+        } else {
+            if id != key_id.as_deref() {
+                return Err(broken(
+                    n,
+                    format!(
+                        "its key id ({}) is not the trail's ({}): a line from another trail",
+                        id.unwrap_or("none"),
+                        key_id.as_deref().unwrap_or("none")
+                    ),
+                ));
+            }
+            if claimed.as_bytes() != prev {
+                return Err(broken(
+                    n,
+                    "its `prev` does not match the hash of the line before: a line was changed, removed or \
+                     inserted"
+                        .into(),
+                ));
+            }
+        }
+        prev = link(&line, expected.key.filter(|_| key_id.is_some()));
+        count = n;
+        if expected.lines == Some(n) {
+            at_lines = Some(prev);
+        }
+        if head_at.is_none()
+            && want_head.as_deref().is_some_and(|h| h.as_bytes() == prev)
+            && expected.lines.is_none_or(|l| l == n)
+        {
+            head_at = Some(n);
+        }
+    }
+    let head = String::from_utf8_lossy(&prev).into_owned();
+    if count == 0 {
+        return Err(broken(
+            0,
+            "the trail is empty: it holds no audit line (it was emptied, or nothing was recorded)".into(),
+        ));
+    }
+    if let Some(lines) = expected.lines
+        && count < lines
+    {
+        return Err(broken(
+            0,
+            format!("expected at least {lines} lines, found {count}: lines were removed from the end (truncated)"),
+        ));
+    }
+    if let Some(want) = &want_head
+        && head_at.is_none()
+    {
+        let reason = match (expected.lines, at_lines) {
+            (Some(l), Some(found)) => format!(
+                "expected the head {want} at line {l}, found {}: line {l} was edited, or lines before it were removed \
+                 or added",
+                String::from_utf8_lossy(&found)
+            ),
+            _ => format!(
+                "expected the head {want}, found it nowhere (the last line, {count}, has {head}): the trail was \
+                 truncated, or its last lines edited"
+            ),
+        };
+        return Err(broken(0, reason));
+    }
+    Ok(Verified { lines: count, head, key_id, head_at })
 }
 
 #[cfg(test)]
@@ -1011,7 +1315,7 @@ mod tests {
         const LINES: usize = 100;
         let (gate, written) = (Arc::new((Mutex::new(false), Condvar::new())), Arc::new(Mutex::new(Vec::new())));
         let sink = Stalled { gate: Arc::clone(&gate), written: Arc::clone(&written) };
-        let log = AuditLog::spawn_bounded(Sink::Test(Box::new(sink)), GENESIS_HEX, AT_MOST);
+        let log = AuditLog::spawn_bounded(Sink::Test(Box::new(sink)), GENESIS_HEX, None, AT_MOST);
         let recorder = record_in_background(&log, LINES);
         let queued = || lock(&log.handle.0.queue).batch.bytes.len();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -1046,7 +1350,7 @@ mod tests {
                 Ok(())
             }
         }
-        let log = AuditLog::spawn_bounded(Sink::Test(Box::new(Broken)), GENESIS_HEX, 1024);
+        let log = AuditLog::spawn_bounded(Sink::Test(Box::new(Broken)), GENESIS_HEX, None, 1024);
         let recorder = record_in_background(&log, 100);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !recorder.is_finished() && Instant::now() < deadline {
@@ -1069,7 +1373,7 @@ mod tests {
             }
         }
         let written = Arc::new(Mutex::new(Vec::new()));
-        (AuditLog::spawn(Sink::Test(Box::new(Shared(Arc::clone(&written)))), GENESIS_HEX), written)
+        (AuditLog::spawn(Sink::Test(Box::new(Shared(Arc::clone(&written)))), GENESIS_HEX, None), written)
     }
 
     /// Each line's method and bytes out, with the chain checked.
@@ -1148,6 +1452,207 @@ mod tests {
         let v =
             redact::redact_json(&json!({"query": "select", "dsn": "postgres://u:p@h", "Token": "t"}), &["dsn".into()]);
         assert_eq!(v, json!({"query": "select", "dsn": "[REDACTED]", "Token": "[REDACTED]"}));
+    }
+
+    /// A trail of `n` lines in a new file (keyed with `key`), and its text.
+    fn trail(dir: &tempfile::TempDir, name: &str, n: usize, key: Option<&AuditKey>) -> (std::path::PathBuf, String) {
+        let path = dir.path().join(name);
+        let log = AuditLog::to_file_keyed(&path, key.cloned()).expect("open");
+        (0..n).for_each(|i| log.record(record(&format!("tools/call#{i}"))));
+        log.flush();
+        let text = std::fs::read_to_string(&path).expect("read");
+        (path, text)
+    }
+
+    fn key(byte: u8) -> AuditKey {
+        AuditKey::new(&[byte; 32]).expect("key")
+    }
+
+    /// `lines` chained again from genesis with SHA-256, as whoever edits a trail without a
+    /// key can.
+    fn rechain(lines: &[&str]) -> String {
+        let mut prev = GENESIS.to_owned();
+        let mut out = String::new();
+        for line in lines {
+            let at = line.find("\"prev\":\"").expect("prev") + 8;
+            let line = format!("{}{prev}{}", &line[..at], &line[at + 64..]);
+            prev = String::from_utf8_lossy(&link(line.as_bytes(), None)).into_owned();
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+
+    fn reason(text: &str, expected: &Expected<'_>) -> (usize, String) {
+        let err = verify_with(text.as_bytes(), expected).expect_err("not intact");
+        (err.line, err.reason)
+    }
+
+    #[test]
+    fn a_trail_is_anchored_at_its_start_by_genesis_and_at_its_end_by_a_recorded_head() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_, text) = trail(&dir, "a.jsonl", 5, None);
+        let whole = verify_with(text.as_bytes(), &Expected::default()).expect("intact");
+        assert_eq!((whole.lines, whole.key_id.as_deref(), whole.head_at), (5, None, None));
+        let last = text.lines().last().expect("a line");
+        assert_eq!(whole.head.as_bytes(), link(last.as_bytes(), None), "the head is the last line's hash");
+        let anchored = Expected { head: Some(&whole.head), lines: Some(5), ..Expected::default() };
+        assert_eq!(verify_with(text.as_bytes(), &anchored).map(|v| v.head_at), Ok(Some(5)));
+        let lines: Vec<&str> = text.lines().collect();
+
+        // The first line deleted: the trail no longer starts at genesis.
+        let (line, why) = reason(&lines[1..].join("\n"), &Expected::default());
+        assert_eq!(line, 1);
+        assert!(why.starts_with("first line is not the start of a trail (prev is not genesis)"), "{why}");
+        // ... unless it continues the file before it, whose head is given.
+        let head_1 = String::from_utf8_lossy(&link(lines[0].as_bytes(), None)).into_owned();
+        let after = Expected { after: Some(&head_1), ..Expected::default() };
+        assert_eq!(verify_with(lines[1..].join("\n").as_bytes(), &after).map(|v| v.lines), Ok(4));
+        let (_, why) = reason(&lines[2..].join("\n"), &after);
+        assert!(why.contains(&format!("does not continue the trail whose head is {head_1}")), "{why}");
+
+        // The last line edited, the last lines deleted: the chain alone holds, the recorded
+        // head and count do not.
+        let edited = text.replace("tools/call#4", "tools/call#9");
+        assert!(verify(edited.as_bytes()).is_ok(), "nothing after the last line checks it");
+        let (line, why) = reason(&edited, &anchored);
+        assert_eq!(line, 0);
+        assert!(why.contains(&format!("expected the head {} at line 5, found ", whole.head)), "{why}");
+        let head_only = Expected { head: Some(&whole.head), ..Expected::default() };
+        assert!(reason(&edited, &head_only).1.contains("found it nowhere"));
+        let cut = lines[..3].join("\n");
+        assert_eq!(verify(cut.as_bytes()), Ok(3));
+        let (_, why) = reason(&cut, &Expected { lines: Some(5), ..Expected::default() });
+        assert!(why.starts_with("expected at least 5 lines, found 3"), "{why}");
+        assert!(reason(&cut, &head_only).1.contains("truncated"));
+        // Lines written after the head was recorded are no tampering.
+        let (path, _) = trail(&dir, "a.jsonl", 2, None);
+        let grown = std::fs::read_to_string(path).expect("read");
+        assert_eq!(verify_with(grown.as_bytes(), &anchored).map(|v| (v.lines, v.head_at)), Ok((7, Some(5))));
+
+        // The file emptied.
+        for empty in ["", "\n"] {
+            let err = verify_with(empty.as_bytes(), &anchored).expect_err("empty");
+            assert!(err.reason.contains("empty") || err.reason.contains("not a JSON"), "{err}");
+        }
+        assert!(reason("", &Expected::default()).1.starts_with("the trail is empty"));
+
+        // Rewritten whole after deleting a line: without a key, only the recorded head shows it.
+        let mut shorter = lines.clone();
+        shorter.remove(2);
+        let rewritten = rechain(&shorter);
+        assert_eq!(verify(rewritten.as_bytes()), Ok(4));
+        assert!(reason(&rewritten, &head_only).1.contains("found it nowhere"));
+    }
+
+    #[test]
+    fn a_keyed_trail_cannot_be_rewritten_without_its_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (right, wrong) = (key(7), key(8));
+        let (path, text) = trail(&dir, "k.jsonl", 4, Some(&right));
+        assert!(!text.contains(&"07".repeat(32)), "the key is not written");
+        assert_eq!(text.matches(&format!("\"key_id\":\"{}\"", right.id())).count(), 4, "each line says it is keyed");
+        let keyed = Expected { key: Some(&right), ..Expected::default() };
+        let ok = verify_with(text.as_bytes(), &keyed).expect("intact with its key");
+        assert_eq!((ok.lines, ok.key_id.as_deref()), (4, Some(right.id())));
+        assert_ne!(
+            ok.head,
+            verify_with(trail(&dir, "u.jsonl", 4, None).1.as_bytes(), &Expected::default()).expect("u").head
+        );
+
+        let (line, why) = reason(&text, &Expected::default());
+        assert_eq!(line, 1);
+        assert!(why.contains("the trail is keyed") && why.contains("give its key"), "{why}");
+        let (_, why) = reason(&text, &Expected { key: Some(&wrong), ..Expected::default() });
+        assert!(why.contains("a wrong key") && why.contains(wrong.id()), "{why}");
+
+        // A line deleted and the chain rewritten with SHA-256, keeping the key ids or not.
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.remove(1);
+        let (line, why) = reason(&rechain(&lines), &keyed);
+        assert_eq!(line, 2, "{why}");
+        let unkeyed = rechain(&lines).replace(&format!("\"key_id\":\"{}\",", right.id()), "");
+        let unkeyed = rechain(&unkeyed.lines().collect::<Vec<_>>());
+        assert!(reason(&unkeyed, &keyed).1.contains("the trail is not keyed, but a key was given"));
+        // The same edits with the key verify: the key is the whole of the protection.
+        let mut prev = GENESIS_HEX;
+        let resigned: String = lines
+            .iter()
+            .map(|l| {
+                let at = l.find("\"prev\":\"").expect("prev") + 8;
+                let line = format!("{}{}{}", &l[..at], String::from_utf8_lossy(&prev), &l[at + 64..]);
+                prev = link(line.as_bytes(), Some(&right));
+                line + "\n"
+            })
+            .collect();
+        assert_eq!(verify_with(resigned.as_bytes(), &keyed).map(|v| v.lines), Ok(3));
+
+        // A restart continues the trail with the same key, and refuses any other mode.
+        let again = AuditLog::to_file_keyed(&path, Some(right.clone())).expect("same key");
+        again.record(record("after restart"));
+        again.flush();
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(verify_with(text.as_bytes(), &keyed).map(|v| v.lines), Ok(5));
+        for (other, says) in [(None, "give its key"), (Some(wrong), "another key")] {
+            let err = AuditLog::to_file_keyed(&path, other).expect_err("another mode");
+            assert!(err.to_string().contains(says), "{err}");
+        }
+        let (plain, _) = trail(&dir, "p.jsonl", 1, None);
+        let err = AuditLog::to_file_keyed(&plain, Some(right)).expect_err("a key on an unkeyed trail");
+        assert!(err.to_string().contains("written without a key"), "{err}");
+    }
+
+    #[test]
+    fn audit_keys_are_long_enough_and_private() {
+        assert!(AuditKey::new(b"short").expect_err("short").contains("at least 32 bytes"));
+        assert!(AuditKey::new(&[1; 2000]).expect_err("long").contains("at most"));
+        let hex_line = format!("{}\n", "ab".repeat(32));
+        assert_eq!(
+            AuditKey::new(hex_line.as_bytes()).expect("hex").id(),
+            AuditKey::new(&hex_line.as_bytes()[..64]).expect("hex").id()
+        );
+        assert_ne!(key(1).id(), key(2).id());
+        assert!(!format!("{:?}", key(1)).contains("1, 1"), "Debug shows the id only");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("key");
+        std::fs::write(&path, &hex_line).expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            let err = AuditKey::from_file(&path).expect_err("readable by others");
+            assert!(err.contains("mode 644") && err.contains("chmod 600"), "{err}");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
+        assert_eq!(
+            AuditKey::from_file(&path).expect("key file").id(),
+            AuditKey::new(hex_line.as_bytes()).expect("k").id()
+        );
+        let err = AuditKey::from_file(&dir.path().join("missing")).expect_err("missing");
+        assert!(err.contains("cannot read the audit key file"), "{err}");
+        assert!(AuditKey::from_file(dir.path()).is_err(), "a directory");
+    }
+
+    #[test]
+    fn any_bytes_get_a_verdict_without_a_panic() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_, text) = trail(&dir, "f.jsonl", 3, None);
+        let bytes = text.as_bytes();
+        let k = key(3);
+        for expected in
+            [Expected::default(), Expected { key: Some(&k), head: Some("zz"), lines: Some(2), after: Some("") }]
+        {
+            for cut in 0..bytes.len() {
+                let _ = verify_with(&bytes[..cut], &expected);
+                let mut flipped = bytes.to_vec();
+                flipped[cut] ^= 0x80;
+                let _ = verify_with(&flipped[..], &expected);
+            }
+            for junk in [&b"\xff\xfe"[..], b"{}", b"[]", b"{\"prev\":1}", b"null\n", b"\r\n\r\n", b"{\"prev\":\"\"}"] {
+                assert!(verify_with(junk, &expected).is_err());
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ pub mod auth;
 pub mod policy;
 pub mod redact;
 
-pub use audit::AuditLog;
+pub use audit::{AuditKey, AuditLog};
 pub use auth::Authenticator;
 pub use policy::Policy;
 
