@@ -249,6 +249,7 @@ impl ServeArgs {
 
     /// The HTTP settings from the flags.
     pub async fn http_config(&self) -> Result<http::HttpConfig, String> {
+        crate::transport::origin::check_allowed(&self.allowed_hosts, &self.allowed_origins)?;
         let auth = self.authenticator().await?.map(Arc::new);
         if auth.is_none() && !self.listen.ip().is_loopback() && !self.insecure_no_auth {
             return Err(format!(

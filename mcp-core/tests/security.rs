@@ -277,3 +277,160 @@ async fn audit_lines_carry_the_sizes_of_the_request_and_response_on_the_wire() {
     assert_eq!(line["bytes_out"], body.len(), "the response body: {line}");
     assert_eq!((line["identity"].as_str(), line["outcome"].as_str()), (Some("ops"), Some("ok")), "{line}");
 }
+
+/// A server as connectors start by default: loopback, no authentication.
+async fn open_server(config: HttpConfig) -> std::net::SocketAddr {
+    let server = Server::builder("rebinding-test", "1.0.0")
+        .tool(tool("list_notes", |_ctx: Context, _: NoArgs| async { Ok::<_, ToolError>("the notes") }).read_only())
+        .build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(serve_listener(server, listener, config, futures::future::pending()));
+    addr
+}
+
+/// Sends one raw HTTP/1.1 request (so that `Host` is exactly what the test says) and
+/// returns the status and the body.
+async fn raw_http(addr: std::net::SocketAddr, head: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("{head}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read_to_end(&mut response))
+        .await
+        .expect("an answer within 5 s")
+        .expect("read");
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// A stateless call of `list_notes`, as a page that reached the server would send it.
+async fn call_with(addr: std::net::SocketAddr, host: &str, origin: Option<&str>) -> (u16, String) {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "list_notes", "arguments": {},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": {}}}})
+    .to_string();
+    let mut head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n\
+         Mcp-Method: tools/call\r\nMcp-Name: list_notes\r\n"
+    );
+    if let Some(origin) = origin {
+        head.push_str(&format!("Origin: {origin}\r\n"));
+    }
+    raw_http(addr, &head, &body).await
+}
+
+/// A WebSocket upgrade with exactly this `Host` (and `Origin`): the HTTP status it gets.
+async fn upgrade_with(addr: std::net::SocketAddr, host: &str, origin: Option<&str>) -> u16 {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    let mut request = format!("ws://{addr}/ws").into_client_request().expect("request");
+    let headers = request.headers_mut();
+    headers.insert("sec-websocket-protocol", HeaderValue::from_static("mcp"));
+    headers.insert("host", HeaderValue::from_str(host).expect("host value"));
+    if let Some(origin) = origin {
+        headers.insert("origin", HeaderValue::from_str(origin).expect("origin value"));
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("upgrade failed without an HTTP answer: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn dns_rebinding_hosts_and_origins_are_refused_over_http_and_websocket() {
+    let addr = open_server(HttpConfig::default()).await;
+    let port = addr.port();
+    let refused = [
+        // A name made to resolve to 127.0.0.1, with its page's own Origin.
+        (format!("127.attacker.example:{port}"), Some(format!("http://127.attacker.example:{port}"))),
+        (format!("127.attacker.example:{port}"), None),
+        (format!("127.0.0.1.nip.io:{port}"), Some(format!("http://127.0.0.1.nip.io:{port}"))),
+        (format!("127.0.0.1.nip.io:{port}"), None),
+        (format!("localhost.attacker.example:{port}"), None),
+        (format!("2130706433:{port}"), None),
+        (format!("0x7f.1:{port}"), None),
+        (format!("127.0.0.1.:{port}"), None),
+        (format!("127.0.0.1:{port}x"), None),
+        (format!("evil.com@127.0.0.1:{port}"), None),
+        // A loopback Host with a foreign Origin, userinfo tricks included.
+        (format!("127.0.0.1:{port}"), Some("http://127.0.0.1@evil.com".to_string())),
+        (format!("127.0.0.1:{port}"), Some("http://evil.com@127.0.0.1".to_string())),
+        (format!("127.0.0.1:{port}"), Some(format!("http://127.0.0.1:{port}/"))),
+        (format!("127.0.0.1:{port}"), Some("null".to_string())),
+        (format!("127.0.0.1:{port}"), Some("file://localhost".to_string())),
+    ];
+    for (host, origin) in &refused {
+        let (status, body) = call_with(addr, host, origin.as_deref()).await;
+        assert_eq!(status, 403, "HTTP, Host {host:?}, Origin {origin:?}: {body}");
+        assert!(body.contains("DNS rebinding") && !body.contains("the notes"), "{body}");
+        assert_eq!(
+            upgrade_with(addr, host, origin.as_deref()).await,
+            403,
+            "WebSocket, Host {host:?}, Origin {origin:?}"
+        );
+    }
+    let allowed = [
+        (format!("127.0.0.1:{port}"), None),
+        (format!("127.0.0.1:{port}"), Some(format!("http://127.0.0.1:{port}"))),
+        (format!("localhost:{port}"), Some(format!("http://localhost:{port}"))),
+        (format!("LOCALHOST.:{port}"), Some("https://LocalHost:8443".to_string())),
+        (format!("127.0.0.2:{port}"), Some("http://127.0.0.2".to_string())),
+        (format!("[::1]:{port}"), Some(format!("http://[::1]:{port}"))),
+        (format!("[0:0:0:0:0:0:0:1]:{port}"), None),
+        (format!("[::ffff:127.0.0.1]:{port}"), None),
+    ];
+    for (host, origin) in &allowed {
+        let (status, body) = call_with(addr, host, origin.as_deref()).await;
+        assert_eq!(status, 200, "HTTP, Host {host:?}, Origin {origin:?}: {body}");
+        assert!(body.contains("the notes"), "{body}");
+        assert_eq!(
+            upgrade_with(addr, host, origin.as_deref()).await,
+            101,
+            "WebSocket, Host {host:?}, Origin {origin:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn configured_hosts_and_origins_are_allowed_by_exact_parsed_name() {
+    let config = HttpConfig {
+        allowed_hosts: vec!["mcp.example.com".into()],
+        allowed_origins: vec!["https://app.example.com".into()],
+        ..Default::default()
+    };
+    let addr = open_server(config).await;
+    let port = addr.port();
+    for (host, origin, expected) in [
+        (format!("mcp.example.com:{port}"), Some("https://app.example.com"), 200),
+        (format!("MCP.Example.com.:{port}"), Some("https://APP.example.com:443"), 200),
+        ("mcp.example.com".to_string(), None, 200),
+        (format!("localhost:{port}"), Some("https://app.example.com"), 200),
+        (format!("mcp.example.com.evil.com:{port}"), None, 403),
+        (format!("x.mcp.example.com:{port}"), None, 403),
+        (format!("mcp.example.com:{port}"), Some("http://app.example.com"), 403),
+        (format!("mcp.example.com:{port}"), Some("https://app.example.com.evil.com"), 403),
+        (format!("mcp.example.com:{port}"), Some("https://app.example.com@evil.com"), 403),
+    ] {
+        let (status, body) = call_with(addr, &host, origin).await;
+        assert_eq!(status, expected, "HTTP, Host {host:?}, Origin {origin:?}: {body}");
+        let upgraded = if expected == 200 { 101 } else { 403 };
+        assert_eq!(upgrade_with(addr, &host, origin).await, upgraded, "WebSocket, Host {host:?}, Origin {origin:?}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_allowed_hosts_or_origins_are_refused_at_start() {
+    let cli = Cli::parse_from(["t", "--transport", "http", "--allowed-hosts", "https://mcp.example.com"]);
+    let err = cli.serve.http_config().await.expect_err("a URL is not a host");
+    assert!(err.contains("--allowed-hosts") && err.contains("https://mcp.example.com"), "{err}");
+    let cli = Cli::parse_from(["t", "--transport", "http", "--allowed-origins", "app.example.com"]);
+    let err = cli.serve.http_config().await.expect_err("a host is not an origin");
+    assert!(err.contains("--allowed-origins"), "{err}");
+}

@@ -43,11 +43,13 @@ use crate::server::{Answer, Outgoing, Server, Session};
 /// Settings of the HTTP listener.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// Extra allowed `Origin` values (exact, e.g. `https://app.example.com`). Loopback
-    /// origins are always allowed.
+    /// Extra allowed `Origin` values (e.g. `https://app.example.com`, compared by scheme,
+    /// host and port; `*` any http(s) origin; `null` the opaque origin). Loopback origins
+    /// are always allowed. See [`super::origin`].
     pub allowed_origins: Vec<String>,
-    /// Extra allowed `Host` names (without port). Loopback names are always allowed; when
-    /// the server listens on a non-loopback address, its hosts must be listed or `*`.
+    /// Extra allowed `Host` names (`NAME` for any port, `NAME:PORT`, an IP address, or
+    /// `*`). Loopback hosts are always allowed; when the server listens on a non-loopback
+    /// address, its hosts must be listed or `*`.
     pub allowed_hosts: Vec<String>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
@@ -322,50 +324,32 @@ pub(crate) fn json_error(
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn is_loopback_host(host: &str) -> bool {
-    matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "::1") || host.starts_with("127.")
-}
-
-/// The host part of a `Host` header or an origin's authority, without the port.
-fn host_of(authority: &str) -> &str {
-    if let Some(rest) = authority.strip_prefix('[') {
-        return rest.split(']').next().map(|h| if h == "::1" { "[::1]" } else { h }).unwrap_or(authority);
-    }
-    authority.split(':').next().unwrap_or(authority)
-}
-
-/// DNS-rebinding protection: the `Origin` (when present) and `Host` must be ours.
+/// DNS-rebinding protection: the `Origin` (when present) and `Host` must be ours, as
+/// [`super::origin`] parses them. The WebSocket upgrade goes through this same check.
 pub(crate) fn check_origin(config: &HttpConfig, headers: &HeaderMap) -> Result<(), HttpResponse> {
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("");
-        let allowed = config.allowed_origins.iter().any(|o| o == origin || o == "*")
-            || origin
-                .split_once("://")
-                .map(|(scheme, rest)| matches!(scheme, "http" | "https") && is_loopback_host(host_of(rest)))
-                .unwrap_or(false);
-        if !allowed {
-            tracing::warn!(origin, "request refused: Origin not allowed");
-            return Err(json_error(
-                StatusCode::FORBIDDEN,
-                ErrorObject::invalid_request(format!(
-                    "Forbidden: Origin {origin:?} is not allowed (DNS rebinding protection)"
-                )),
-                None,
-            ));
+    let forbidden = |what: &str, value: &str| {
+        tracing::warn!(value, "request refused: {what} not allowed");
+        Err(json_error(
+            StatusCode::FORBIDDEN,
+            ErrorObject::invalid_request(format!(
+                "Forbidden: {what} {value:?} is not allowed (DNS rebinding protection)"
+            )),
+            None,
+        ))
+    };
+    // One value each: a second header would be a second opinion on who we are.
+    let mut origins = headers.get_all(header::ORIGIN).iter();
+    if let Some(origin) = origins.next() {
+        let text = origin.to_str().unwrap_or("");
+        if origins.next().is_some() || !super::origin::origin_allowed(text, &config.allowed_origins) {
+            return forbidden("Origin", text);
         }
     }
-    if let Some(host) = headers.get(header::HOST) {
-        let host = host_of(host.to_str().unwrap_or(""));
-        let allowed = is_loopback_host(host) || config.allowed_hosts.iter().any(|h| h == host || h == "*");
-        if !allowed {
-            tracing::warn!(host, "request refused: Host not allowed");
-            return Err(json_error(
-                StatusCode::FORBIDDEN,
-                ErrorObject::invalid_request(format!(
-                    "Forbidden: Host {host:?} is not allowed (DNS rebinding protection)"
-                )),
-                None,
-            ));
+    let mut hosts = headers.get_all(header::HOST).iter();
+    if let Some(host) = hosts.next() {
+        let text = host.to_str().unwrap_or("");
+        if hosts.next().is_some() || !super::origin::host_allowed(text, &config.allowed_hosts) {
+            return forbidden("Host", text);
         }
     }
     Ok(())

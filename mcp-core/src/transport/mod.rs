@@ -6,6 +6,7 @@
 mod connection;
 pub mod http;
 pub mod lines;
+pub mod origin;
 pub mod stdio;
 pub mod ws;
 
