@@ -74,6 +74,14 @@ pub struct ServeArgs {
     /// Largest accepted HTTP body or WebSocket message, in bytes.
     #[arg(long, env = "MCP_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Seconds an HTTP client may take to send a request's header; slower connections,
+    /// and keep-alive connections idle that long, are closed.
+    #[arg(long, env = "MCP_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+    /// Most HTTP connections open at once (SSE streams and WebSockets included); more
+    /// wait until one closes.
+    #[arg(long, env = "MCP_MAX_CONNECTIONS", default_value_t = 16_384)]
+    pub max_connections: usize,
     /// Items per page of list results.
     #[arg(long, env = "MCP_PAGE_SIZE", default_value_t = 100)]
     pub page_size: usize,
@@ -264,6 +272,8 @@ impl ServeArgs {
             max_sessions: self.max_sessions.max(1),
             session_idle_timeout: Duration::from_secs(self.session_idle_secs.max(1)),
             max_body_bytes: self.max_body_bytes.max(1024),
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+            max_connections: self.max_connections.max(1),
             auth,
             ..Default::default()
         })

@@ -434,3 +434,51 @@ async fn malformed_allowed_hosts_or_origins_are_refused_at_start() {
     let err = cli.serve.http_config().await.expect_err("a host is not an origin");
     assert!(err.contains("--allowed-origins"), "{err}");
 }
+
+#[tokio::test]
+async fn a_client_that_stalls_in_its_header_is_disconnected_after_the_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let timeout = std::time::Duration::from_millis(400);
+    let addr = open_server(HttpConfig { header_read_timeout: timeout, ..Default::default() }).await;
+    // Half a header line, then nothing; and a connection that never sends a byte.
+    let mut partial = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    partial.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty").await.expect("write");
+    let silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let started = std::time::Instant::now();
+    for (name, mut tcp) in [("partial header", partial), ("silent", silent)] {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "{name}: the connection was still open 5 s later");
+        let elapsed = started.elapsed();
+        assert!(elapsed >= timeout.mul_f32(0.9), "{name}: closed after {elapsed:?}, before the timeout");
+        assert!(!String::from_utf8_lossy(&rest).contains("200 OK"), "{name}: {}", String::from_utf8_lossy(&rest));
+    }
+    // A client that sends its request in time is answered.
+    let (status, body) = call_with(addr, &addr.to_string(), None).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_for_one_to_close() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = open_server(HttpConfig { max_connections: 2, ..Default::default() }).await;
+    let held: Vec<tokio::net::TcpStream> =
+        futures::future::join_all((0..2).map(|_| tokio::net::TcpStream::connect(addr)))
+            .await
+            .into_iter()
+            .map(|c| c.expect("connect"))
+            .collect();
+    // The kernel completes the handshake (the backlog), but the server does not take the
+    // third connection, so its request waits.
+    let mut third = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    third.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").await.expect("write");
+    let mut answer = Vec::new();
+    let early = tokio::time::timeout(std::time::Duration::from_millis(500), third.read_to_end(&mut answer)).await;
+    assert!(early.is_err(), "answered beyond the limit: {}", String::from_utf8_lossy(&answer));
+    drop(held);
+    tokio::time::timeout(std::time::Duration::from_secs(5), third.read_to_end(&mut answer))
+        .await
+        .expect("answered once a slot was free")
+        .expect("read");
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+}
