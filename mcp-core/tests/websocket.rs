@@ -1,7 +1,7 @@
 //! The WebSocket transport over real sockets: round trips in both eras with this crate's
 //! client, input requests over the socket, authentication (header and subprotocol),
-//! and the framing rules (subprotocol, binary frames, oversized messages, bad JSON,
-//! Origin, keepalive).
+//! and the framing rules (subprotocol, binary frames, oversized messages, text that is
+//! not UTF-8, bad JSON, Origin, keepalive).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -286,4 +286,62 @@ async fn every_answer_has_an_audit_line_with_the_size_of_its_frame() {
         let i: usize = message.trim_start_matches('m').parse().expect("the call's number");
         assert_eq!(line["bytes_out"], frame_sizes[i], "the frame as written: {line}");
     }
+}
+
+/// A masked client frame, written as bytes: the library would not send invalid UTF-8.
+fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126, "short frames only");
+    let mask = [0x37, 0xfa, 0x21, 0x3d];
+    let mut frame = vec![if fin { 0x80 } else { 0 } | opcode, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+/// Everything the server sends until it closes the connection, as raw bytes.
+async fn raw_until_closed(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    frames: &[Vec<u8>],
+) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = socket.get_mut() else { panic!("plain TCP expected") };
+    for frame in frames {
+        tcp.write_all(frame).await.expect("write");
+    }
+    let mut bytes = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut bytes)).await;
+    assert!(read.is_ok(), "the server did not close the connection");
+    bytes
+}
+
+/// Whether `bytes` hold an (unmasked, server) close frame with `code`.
+fn has_close(bytes: &[u8], code: u16) -> bool {
+    bytes.windows(4).any(|w| w[0] == 0x88 && w[1] >= 2 && w[2..4] == code.to_be_bytes())
+}
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
+    let url = start(HttpConfig::default()).await;
+    // One frame: a JSON text with a lone continuation byte in a string.
+    let mut socket = raw(&url, "mcp", None).await.expect("connect");
+    let bytes = raw_until_closed(&mut socket, &[client_frame(true, 0x1, b"{\"a\":\"\x80\"}")]).await;
+    assert!(has_close(&bytes, 1007), "no close frame with 1007 in {bytes:?}");
+    // A fragmented message whose continuation frame breaks the encoding.
+    let mut socket = raw(&url, "mcp", None).await.expect("connect");
+    let frames = [client_frame(false, 0x1, b"{\"a\":\"caf"), client_frame(true, 0x0, b"\xc3\x28\"}")];
+    let bytes = raw_until_closed(&mut socket, &frames).await;
+    assert!(has_close(&bytes, 1007), "no close frame with 1007 in {bytes:?}");
+    // A valid character split across two fragments is fine.
+    let mut socket = raw(&url, "mcp", None).await.expect("connect");
+    let ping = b"{\"jsonrpc\":\"2.0\",\"id\":\"caf\xc3";
+    let frames = [client_frame(false, 0x1, ping), client_frame(true, 0x0, b"\xa9\",\"method\":\"ping\"}")];
+    {
+        use tokio::io::AsyncWriteExt;
+        let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = socket.get_mut() else { panic!("plain TCP expected") };
+        for frame in &frames {
+            tcp.write_all(frame).await.expect("write");
+        }
+    }
+    let answer = next_text(&mut socket).await;
+    assert_eq!(answer["id"], "caf\u{e9}", "{answer}");
 }

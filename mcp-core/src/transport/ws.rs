@@ -8,7 +8,8 @@
 //! - Authentication as for HTTP (`Authorization: Bearer`), or, for browsers that cannot
 //!   set headers, an extra offered subprotocol `mcp.auth.<token>`.
 //! - One JSON-RPC message per UTF-8 text frame, in both directions. Binary frames close
-//!   the connection with 1003; a message over the size limit with 1009.
+//!   the connection with 1003; a message over the size limit with 1009; a text frame
+//!   that is not UTF-8 with 1007; another protocol violation with 1002.
 //! - The connection is the session: both eras work over it as over stdio (`initialize`
 //!   first, or `_meta` on every request).
 //! - The server pings every `ws_ping_interval`; a peer silent for two intervals is closed
@@ -82,6 +83,22 @@ fn close(code: u16, reason: &str) -> WsMessage {
     WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason) }))
 }
 
+/// The close frame that answers a frame the WebSocket library refused (RFC 6455 7.4.1),
+/// or `None` when the connection itself failed and there is no one to tell.
+fn closing_for(error: axum::Error) -> Option<WsMessage> {
+    use tokio_tungstenite::tungstenite::Error;
+    use tokio_tungstenite::tungstenite::error::CapacityError;
+    let error = error.into_inner();
+    match error.downcast_ref::<Error>()? {
+        Error::Capacity(CapacityError::MessageTooLong { .. }) => Some(close(1009, "message too big")),
+        Error::Capacity(_) => Some(close(1009, "frame too big")),
+        // A text frame (or a fragmented text message) that is not UTF-8.
+        Error::Utf8(_) => Some(close(1007, "text frames must be valid UTF-8")),
+        Error::Protocol(_) => Some(close(1002, "protocol violation")),
+        _ => None,
+    }
+}
+
 async fn serve(server: Server, mut socket: WebSocket, identity: Identity, config: HttpConfig) {
     let (connection, mut rx) = Connection::open(server, "ws", identity);
     // The audit lines of a batch of frames, queued once the batch is written.
@@ -137,10 +154,10 @@ async fn serve(server: Server, mut socket: WebSocket, identity: Identity, config
                 break None;
             }
             Some(Err(e)) => {
-                let too_big = e.to_string().contains("too long");
                 tracing::debug!(error = %e, "WebSocket read failed");
-                peer_gone = !too_big;
-                break too_big.then(|| close(1009, "message too big"));
+                let ending = closing_for(e);
+                peer_gone = ending.is_none();
+                break ending;
             }
         }
     };
