@@ -482,3 +482,44 @@ async fn connections_beyond_the_limit_wait_for_one_to_close() {
         .expect("read");
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
 }
+
+#[tokio::test]
+async fn a_second_initialize_on_an_http_session_is_an_invalid_request() {
+    let addr = open_server(HttpConfig::default()).await;
+    let http = mcp_core::tls::http_client().build().expect("an HTTP client");
+    let url = format!("http://{addr}/mcp");
+    let post = |body: Value, session: Option<String>| {
+        let mut req = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string());
+        if let Some(id) = session {
+            req = req.header("mcp-session-id", id);
+        }
+        req.send()
+    };
+    let init = |id: i64, version: &str| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
+            "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+    };
+    let first = post(init(1, "2025-11-25"), None).await.expect("initialize");
+    let session = first.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).expect("a session").to_string();
+    assert_eq!(first.json::<Value>().await.expect("json")["result"]["protocolVersion"], "2025-11-25");
+
+    let again = post(init(2, "2025-03-26"), Some(session.clone())).await.expect("second initialize");
+    let answer: Value = again.json().await.expect("json");
+    assert_eq!(answer["id"], 2, "{answer}");
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("already initialized") && message.contains("2025-11-25"), "{message}");
+
+    // The session goes on, as negotiated the first time.
+    let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"});
+    let listed: Value = post(list, Some(session)).await.expect("tools/list").json().await.expect("json");
+    assert_eq!(listed["result"]["tools"][0]["name"], "list_notes", "{listed}");
+    // Without a session id, initialize still opens a new session.
+    let other = post(init(4, "2025-03-26"), None).await.expect("initialize");
+    assert!(other.headers().contains_key("mcp-session-id"));
+    assert_eq!(other.json::<Value>().await.expect("json")["result"]["protocolVersion"], "2025-03-26");
+}

@@ -299,3 +299,30 @@ async fn each_audit_line_names_the_era_and_revision_of_its_own_request() {
     assert_eq!(seen, expected, "{text}");
     assert!(lines.iter().all(|l| l["transport"] == "stdio" && l["identity"] == "local"), "{text}");
 }
+
+#[tokio::test]
+async fn a_second_initialize_is_an_invalid_request_and_changes_nothing() {
+    let mut p = Peer::start(1 << 20);
+    p.initialize().await;
+    let r = p
+        .call(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion":"2025-03-26","capabilities":{"elicitation":{}},"clientInfo":{"name":"t2","version":"2"}}}))
+        .await;
+    assert_eq!((r["id"].clone(), r["error"]["code"].clone()), (json!(1), json!(-32600)), "{r}");
+    let message = r["error"]["message"].as_str().expect("message");
+    assert!(message.contains("already initialized") && message.contains("2025-06-18"), "{message}");
+    p.assert_alive(2).await;
+
+    // Two at once on a fresh session: one negotiates, the other is refused.
+    let mut p = Peer::start(1 << 20);
+    let init = |id: i64, version: &str| {
+        json!({"jsonrpc":"2.0","id":id,"method":"initialize","params":{
+            "protocolVersion":version,"capabilities":{},"clientInfo":{"name":"t","version":"1"}}})
+    };
+    p.send(init(10, "2025-06-18")).await;
+    p.send(init(11, "2025-03-26")).await;
+    let answers = [p.recv().await, p.recv().await];
+    let ok: Vec<&Value> = answers.iter().filter(|a| a.get("result").is_some()).collect();
+    let refused: Vec<&Value> = answers.iter().filter(|a| a["error"]["code"] == -32600).collect();
+    assert_eq!((ok.len(), refused.len()), (1, 1), "{answers:?}");
+}

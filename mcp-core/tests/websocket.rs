@@ -1,7 +1,7 @@
 //! The WebSocket transport over real sockets: round trips in both eras with this crate's
 //! client, input requests over the socket, authentication (header and subprotocol),
 //! and the framing rules (subprotocol, binary frames, oversized messages, text that is
-//! not UTF-8, bad JSON, Origin, keepalive).
+//! not UTF-8, bad JSON, Origin, keepalive), and the handshake's one initialize.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -344,4 +344,25 @@ async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
     }
     let answer = next_text(&mut socket).await;
     assert_eq!(answer["id"], "caf\u{e9}", "{answer}");
+}
+
+#[tokio::test]
+async fn a_second_initialize_on_a_websocket_is_an_invalid_request() {
+    let url = start(HttpConfig::default()).await;
+    let mut socket = raw(&url, "mcp", None).await.expect("connect");
+    for (id, version) in [(1, "2025-11-25"), (2, "2025-06-18")] {
+        let init = json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
+            "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}});
+        socket.send(WsMessage::Text(init.to_string().into())).await.expect("send");
+        let answer = next_text(&mut socket).await;
+        if id == 1 {
+            assert_eq!(answer["result"]["protocolVersion"], "2025-11-25", "{answer}");
+        } else {
+            assert_eq!(answer["error"]["code"], -32600, "{answer}");
+            assert!(
+                answer["error"]["message"].as_str().unwrap_or_default().contains("already initialized"),
+                "{answer}"
+            );
+        }
+    }
 }

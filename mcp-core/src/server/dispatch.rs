@@ -127,6 +127,16 @@ pub(crate) fn stateless_meta(params: &Map<String, Value>) -> Result<RequestMeta,
     Ok(RequestMeta { version, capabilities, client_info, log_level, progress_token: m.get("progressToken").cloned() })
 }
 
+/// A second `initialize` on one session: the lifecycle has one initialization phase, and
+/// what was negotiated stays as it is.
+fn already_initialized(version: ProtocolVersion) -> ErrorObject {
+    ErrorObject::invalid_request(format!(
+        "Invalid Request: this session is already initialized (protocol version {}); initialize is \
+         sent once, as a session's first request. Open a new session to initialize again",
+        version.as_str()
+    ))
+}
+
 fn handshake_meta(hs: &Handshake, params: &Map<String, Value>) -> RequestMeta {
     RequestMeta {
         version: hs.version,
@@ -472,6 +482,9 @@ impl Server {
     }
 
     fn initialize(&self, session: &Session, params: &Map<String, Value>) -> Result<Value, ErrorObject> {
+        if let Some(version) = session.negotiated_version() {
+            return Err(already_initialized(version));
+        }
         let requested = str_param(params, "protocolVersion", "initialize")?;
         let version = match ProtocolVersion::parse(requested) {
             Some(v) if v.era() == Era::Handshake => v,
@@ -494,7 +507,10 @@ impl Server {
                     ErrorObject::invalid_params(format!("`clientInfo` of initialize is malformed: {e}"))
                 })?),
             };
-        session.set_handshake(Handshake { version, capabilities, client_info });
+        // Checked again as it is set: two initialize requests may run at once.
+        if !session.set_handshake(Handshake { version, capabilities, client_info }) {
+            return Err(already_initialized(session.negotiated_version().unwrap_or(version)));
+        }
         let mut result = json!({
             "protocolVersion": version.as_str(),
             "capabilities": self.capabilities(),

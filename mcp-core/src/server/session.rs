@@ -105,8 +105,15 @@ impl Session {
         lock(&self.handshake).clone()
     }
 
-    pub(crate) fn set_handshake(&self, hs: Handshake) {
-        *lock(&self.handshake) = Some(hs);
+    /// Records the handshake; false (and nothing changes) when the session already has
+    /// one: a session is initialized once.
+    pub(crate) fn set_handshake(&self, hs: Handshake) -> bool {
+        let mut handshake = lock(&self.handshake);
+        if handshake.is_some() {
+            return false;
+        }
+        *handshake = Some(hs);
+        true
     }
 
     pub(crate) fn mark_initialized(&self) {

@@ -985,7 +985,10 @@ async fn handshake_request(
     size: usize,
     identity: Identity,
 ) -> HttpResponse {
-    let (http_session, session_id) = if req.method == "initialize" {
+    // An initialize naming a session goes to that session, which refuses it: it is
+    // initialized already. Without one, it opens a new session.
+    let opens = req.method == "initialize" && header_str(&headers, "mcp-session-id").is_none();
+    let (http_session, session_id) = if opens {
         if lock(&state.sessions).len() >= state.config.max_sessions {
             return json_error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -1017,7 +1020,6 @@ async fn handshake_request(
             Err(r) => return r,
         }
     };
-    let is_init = req.method == "initialize";
     let (tx, rx) = mpsc::unbounded_channel::<Outgoing>();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Answer>();
     let server = state.server.clone();
@@ -1048,7 +1050,7 @@ async fn handshake_request(
     .await;
     match first_output(rx, done_rx).await {
         Start::Done(answer) => {
-            if is_init && answer.response().outcome.is_ok() {
+            if opens && answer.response().outcome.is_ok() {
                 lock(&state.sessions).insert(session_id.clone(), http_session.clone());
                 tokio::spawn(crate::server::forward_changes(state.server.clone(), http_session.session.clone()));
             }
