@@ -326,3 +326,46 @@ async fn a_second_initialize_is_an_invalid_request_and_changes_nothing() {
     let refused: Vec<&Value> = answers.iter().filter(|a| a["error"]["code"] == -32600).collect();
     assert_eq!((ok.len(), refused.len()), (1, 1), "{answers:?}");
 }
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct DropArgs {
+    /// The table to drop.
+    table: String,
+}
+
+/// Asks for confirmation (2026-07-28: `input_required`), carrying state to the retry.
+async fn drop_table(ctx: Context, args: DropArgs) -> Result<String, ToolError> {
+    let ask = mcp_core::server::InputRequest::elicit(
+        format!("Drop {}?", args.table),
+        json!({"type": "object", "properties": {"ok": {"type": "boolean"}}}),
+    );
+    ctx.input_with_state(vec![("confirm".into(), ask)], Some(format!("asked about {}", args.table))).await?;
+    Ok(format!("dropped {} ({})", args.table, ctx.request_state().unwrap_or("no state")))
+}
+
+#[tokio::test]
+async fn request_state_is_refused_with_other_arguments() {
+    let mut p = Peer::serve(builder().tool(tool("drop_table", drop_table)).build(), 1 << 20);
+    let meta = json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}});
+    let call = |id: i64, table: &str, retry: Option<&str>| {
+        let mut params = json!({"_meta": meta, "name": "drop_table", "arguments": {"table": table}});
+        if let Some(state) = retry {
+            params["requestState"] = json!(state);
+            params["inputResponses"] = json!({"confirm": {"action": "accept", "content": {"ok": true}}});
+        }
+        json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":params})
+    };
+    let asked = p.call(call(1, "scratch", None)).await;
+    assert_eq!(asked["result"]["resultType"], "input_required", "{asked}");
+    let state = asked["result"]["requestState"].as_str().expect("requestState").to_string();
+
+    // The user confirmed dropping `scratch`; the same state must not drop `customers`.
+    let r = p.call(call(2, "customers", Some(&state))).await;
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    let message = r["error"]["message"].as_str().expect("message");
+    assert!(message.contains("Invalid requestState") && message.contains("different arguments"), "{message}");
+
+    let r = p.call(call(3, "scratch", Some(&state))).await;
+    assert_eq!(r["result"]["content"][0]["text"], "dropped scratch (asked about scratch)", "{r}");
+}

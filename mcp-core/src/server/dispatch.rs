@@ -16,6 +16,7 @@ use super::context::{Context, InputRequest, RequestMeta, RequestSink, Scope};
 use super::error::ToolError;
 use super::handler::{CompletionRequest, ResourceKind};
 use super::session::{Handshake, Session};
+use super::state::Binding;
 use super::{Answer, Change, Server};
 use crate::protocol::types::meta;
 use crate::protocol::{
@@ -125,6 +126,16 @@ pub(crate) fn stateless_meta(params: &Map<String, Value>) -> Result<RequestMeta,
         })?),
     };
     Ok(RequestMeta { version, capabilities, client_info, log_level, progress_token: m.get("progressToken").cloned() })
+}
+
+/// What a request's `requestState` is bound to: `target` (method and name), the client,
+/// and the request's `arguments`.
+fn binding<'a>(session: &'a Session, req: &'a Request, target: &'a str) -> Binding<'a> {
+    Binding {
+        target,
+        principal: &session.identity_ref().name,
+        arguments: params_of(req).get("arguments").and_then(Value::as_object),
+    }
 }
 
 /// A second `initialize` on one session: the lifecycle has one initialization phase, and
@@ -624,7 +635,7 @@ impl Server {
         &self,
         session: &Arc<Session>,
         req: &Request,
-        binding: &str,
+        target: &str,
         meta: RequestMeta,
         sink: Option<RequestSink>,
     ) -> Result<Context, ErrorObject> {
@@ -644,7 +655,7 @@ impl Server {
                 Some(Value::String(s)) => self
                     .inner
                     .sealer
-                    .open(binding, s)
+                    .open(&binding(session, req, target), s)
                     .map_err(|why| ErrorObject::invalid_params(format!("Invalid requestState: {why}")))?,
                 Some(other) => {
                     return Err(ErrorObject::invalid_params(format!(
@@ -699,7 +710,7 @@ impl Server {
     /// Turns an input-required outcome into the stateless interim result.
     fn input_required(
         &self,
-        binding: &str,
+        binding: &Binding<'_>,
         meta: &RequestMeta,
         ir: super::error::InputRequired,
     ) -> Result<Value, ErrorObject> {
@@ -743,8 +754,8 @@ impl Server {
             .policy
             .check(&identity, &route.tool)
             .map_err(|why| ErrorObject::invalid_params(why).with_data(json!({ DENIED_BY: "policy" })))?;
-        let binding = format!("tools/call:{name}");
-        let ctx = self.context(session, req, &binding, meta.clone(), sink)?;
+        let target = format!("tools/call:{name}");
+        let ctx = self.context(session, req, &target, meta.clone(), sink)?;
         let confirm = self.inner.policy.needs_confirmation(&identity, &route.tool);
         let handler = route.handler.clone();
         let call = async move {
@@ -756,7 +767,9 @@ impl Server {
         let outcome = self.run(&format!("tool {name}"), call).await;
         let mut result = match outcome {
             Ok(r) => r,
-            Err(ToolError::InputRequired(ir)) => return self.input_required(&binding, &meta, ir),
+            Err(ToolError::InputRequired(ir)) => {
+                return self.input_required(&binding(session, req, &target), &meta, ir);
+            }
             Err(e) => e.into_tool_result()?,
         };
         if super::budget::enforce(&mut result, self.inner.config.max_output_bytes) {
@@ -787,11 +800,11 @@ impl Server {
                 None => return Err(self.resource_not_found(uri, meta.version)),
             }
         };
-        let binding = format!("resources/read:{uri}");
-        let ctx = self.context(session, req, &binding, meta.clone(), sink)?;
+        let target = format!("resources/read:{uri}");
+        let ctx = self.context(session, req, &target, meta.clone(), sink)?;
         match self.run(&format!("reading {uri}"), (route.handler)(ctx, vars)).await {
             Ok(contents) => Ok(json!({ "contents": contents })),
-            Err(ToolError::InputRequired(ir)) => self.input_required(&binding, &meta, ir),
+            Err(ToolError::InputRequired(ir)) => self.input_required(&binding(session, req, &target), &meta, ir),
             Err(ToolError::Protocol(e))
                 if e.code == codes::INVALID_PARAMS && e.message.starts_with("Resource not found") =>
             {
@@ -823,11 +836,11 @@ impl Server {
             )));
         };
         let args = object_param(params, "arguments", "prompts/get")?;
-        let binding = format!("prompts/get:{name}");
-        let ctx = self.context(session, req, &binding, meta.clone(), sink)?;
+        let target = format!("prompts/get:{name}");
+        let ctx = self.context(session, req, &target, meta.clone(), sink)?;
         match self.run(&format!("prompt {name}"), (route.handler)(ctx, args)).await {
             Ok(result) => serde_json::to_value(result).map_err(|e| ErrorObject::internal(e.to_string())),
-            Err(ToolError::InputRequired(ir)) => self.input_required(&binding, &meta, ir),
+            Err(ToolError::InputRequired(ir)) => self.input_required(&binding(session, req, &target), &meta, ir),
             Err(e) => Err(e.into_error_object()),
         }
     }
