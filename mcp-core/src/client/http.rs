@@ -203,7 +203,9 @@ impl HttpConn {
         if !is_sse {
             let body = resp.bytes().await.map_err(|e| ClientError::Transport(e.to_string()))?;
             return match parse_message(&body) {
-                Ok(Message::Response(r)) => Ok(r),
+                // An error that answers no request in particular (`"id": null`) with an
+                // error status is the transport's refusal (401, 403, ...): say the status.
+                Ok(Message::Response(r)) if r.id.is_some() || status.is_success() => Ok(r),
                 _ => Err(ClientError::Transport(format!(
                     "HTTP {status}: {}",
                     String::from_utf8_lossy(&body[..body.len().min(300)])

@@ -228,6 +228,11 @@ pub fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// Whether a message's members make it an error response (and nothing else).
+fn is_error_response(obj: &Map<String, Value>) -> bool {
+    obj.contains_key("error") && !obj.contains_key("result") && !obj.contains_key("method")
+}
+
 /// Validates an already-parsed JSON value as a JSON-RPC message.
 pub fn message_from_value(value: Value) -> Result<Message, Rejection> {
     let mut obj = match value {
@@ -253,6 +258,9 @@ pub fn message_from_value(value: Value) -> Result<Message, Rejection> {
     // Read the id first so that every later error can be correlated with the request.
     let id = match obj.remove("id") {
         None => None,
+        // `null` is the id of an error answering a message whose id could not be read
+        // (JSON-RPC 2.0, 5.1): this crate writes it so, and must read it back.
+        Some(Value::Null) if is_error_response(&obj) => None,
         Some(raw) => match read_id(&raw) {
             Ok(id) => Some(id),
             Err(msg) => {
@@ -501,9 +509,24 @@ mod tests {
             if let Message::Response(Response { id: None, .. }) = m {
                 let v: Value = serde_json::from_slice(&bytes).expect("json");
                 assert_eq!(v["id"], Value::Null);
-                continue;
             }
             assert_eq!(parse_message(&bytes).expect("round trip"), m);
+        }
+    }
+
+    #[test]
+    fn a_null_id_is_read_on_error_responses_only() {
+        // Found by fuzz/jsonrpc_decode: an error without an id was read, but the same error
+        // written out (`"id": null`, as servers answer unreadable requests) was refused.
+        let m = parse(json!({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}));
+        assert!(matches!(m, Ok(Message::Response(Response { id: None, outcome: Err(_) }))), "{m:?}");
+        for refused in [
+            json!({"jsonrpc":"2.0","id":null,"method":"ping"}),
+            json!({"jsonrpc":"2.0","id":null,"result":{}}),
+            json!({"jsonrpc":"2.0","id":null,"result":{},"error":{"code":1,"message":"x"}}),
+        ] {
+            let r = parse(refused.clone()).expect_err("a null id");
+            assert!(r.error.message.contains("not null"), "{refused}: {}", r.error.message);
         }
     }
 }
