@@ -4,7 +4,7 @@
 
 use base64::Engine;
 pub use mcp_core::output::{Prebuilt, Rendered, clip, one_line, table};
-use mcp_core::security::redact::{is_secret_name, redact_text};
+use mcp_core::security::redact::{is_secret_setting_name, redact_text};
 use serde_json::{Map, Value};
 
 /// Annotations that repeat the object or carry controller bookkeeping a model never
@@ -93,7 +93,7 @@ impl Masker {
             Value::Object(map) => {
                 if let Some(Value::Array(env)) = map.get_mut("env") {
                     for var in env.iter_mut() {
-                        let sensitive = var.get("name").and_then(Value::as_str).is_some_and(is_secret_name);
+                        let sensitive = var.get("name").and_then(Value::as_str).is_some_and(is_secret_setting_name);
                         let Some(value) = var.get_mut("value") else { continue };
                         if sensitive {
                             let raw = value.as_str().unwrap_or_default().as_bytes().to_vec();
@@ -122,7 +122,7 @@ impl Masker {
         match v {
             Value::Object(map) => {
                 for (k, child) in map.iter_mut() {
-                    if is_secret_name(k) && !child.is_object() && !child.is_array() && !child.is_null() {
+                    if is_secret_setting_name(k) && !child.is_object() && !child.is_array() && !child.is_null() {
                         let raw = match child.as_str() {
                             Some(s) => s.as_bytes().to_vec(),
                             None => child.to_string().into_bytes(),

@@ -230,11 +230,38 @@ fn starts_part(name: &[u8], i: usize) -> bool {
     b != OTHER && (a == OTHER || ends_part(a, b, || kind_at(name, i + 1)))
 }
 
-/// `NAME=value` (an environment entry) with the value redacted when the name is secret,
-/// and secrets inside it ([`redact_text`]) otherwise.
+/// Parts of a setting's name that mark its value secret in environment variables and
+/// configuration values, besides [`is_secret_name`]'s words: there `STRIPE_KEY`,
+/// `stripeKey` or a bare `KEY` is a credential far more often than not, and a setting
+/// masked by mistake costs less than a key shown. (Argument names in the audit trail keep
+/// the narrower rule, so that `primary_key` stays readable.)
+const SETTING_PARTS: &[&str] = &["key", "private", "signature", "salt"];
+
+/// Whether an environment variable or a configuration value (Helm values) of this name
+/// holds a secret: [`is_secret_name`], or a whole part among [`SETTING_PARTS`].
+pub fn is_secret_setting_name(name: &str) -> bool {
+    is_secret_name(name) || name_parts(name).any(|part| SETTING_PARTS.contains(&part.as_str()))
+}
+
+/// The lowercase parts of a name, cut at punctuation, camelCase and letter/digit changes.
+fn name_parts(name: &str) -> impl Iterator<Item = String> + '_ {
+    let bytes = name.as_bytes();
+    let starts: Vec<usize> = (0..bytes.len()).filter(|&i| starts_part(bytes, i)).collect();
+    let ends = starts.iter().skip(1).copied().chain(std::iter::once(bytes.len())).collect::<Vec<_>>();
+    starts.into_iter().zip(ends).map(move |(a, b)| {
+        bytes[a..b]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .map(|c| char::from(c.to_ascii_lowercase()))
+            .collect()
+    })
+}
+
+/// `NAME=value` (an environment entry) with the value redacted when the name is secret
+/// ([`is_secret_setting_name`]), and secrets inside it ([`redact_text`]) otherwise.
 pub fn redact_env(entry: &str) -> String {
     match entry.split_once('=') {
-        Some((name, _)) if is_secret_name(name) => format!("{name}={PLACEHOLDER}"),
+        Some((name, _)) if is_secret_setting_name(name) => format!("{name}={PLACEHOLDER}"),
         Some((name, value)) => format!("{name}={}", redact_text(value)),
         None => entry.to_owned(),
     }
@@ -792,5 +819,12 @@ mod tests {
         assert_eq!(redact_env("DATABASE_URL=postgres://u:p@h/db"), "DATABASE_URL=postgres://u:[REDACTED]@h/db");
         assert_eq!(redact_env("PATH=/bin"), "PATH=/bin");
         assert_eq!(redact_env("NOVALUE"), "NOVALUE");
+        // Settings named by a key are credentials more often than not.
+        for name in ["STRIPE_KEY", "KEY", "stripeKey", "JWT_PRIVATE", "WEBHOOK_SIGNATURE", "PASSWORD_SALT"] {
+            assert_eq!(redact_env(&format!("{name}=x")), format!("{name}={PLACEHOLDER}"), "{name}");
+        }
+        for name in ["KEYBOARD_LAYOUT", "MONKEY", "HOSTNAME", "TZ", "LANG"] {
+            assert_eq!(redact_env(&format!("{name}=x")), format!("{name}=x"), "{name}");
+        }
     }
 }
