@@ -438,7 +438,8 @@ pub fn webhook_segments(path: &str, encoded: bool) -> Result<Vec<String>, ToolEr
     let mut segments = Vec::new();
     for raw in trimmed.split('/') {
         let segment = if encoded {
-            percent_decode(raw).ok_or_else(|| refuse("a `%` not followed by two hex digits, or not UTF-8"))?
+            mcp_core::protocol::uri::percent_decode(raw)
+                .ok_or_else(|| refuse("a `%` not followed by two hex digits, or not UTF-8"))?
         } else {
             raw.to_string()
         };
@@ -457,25 +458,6 @@ pub fn webhook_segments(path: &str, encoded: bool) -> Result<Vec<String>, ToolEr
         segments.push(segment);
     }
     Ok(segments)
-}
-
-/// Strict percent-decoding: every `%` must start a two-digit hex escape, and the result
-/// must be UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

@@ -14,6 +14,22 @@ use crate::guard::FunctionGuard;
 use crate::transaction::{Access, Tx};
 use mcp_core::security::redact::redact_text;
 
+/// The role calls act as, its powers beyond the guards (superuser, the server-files
+/// roles) and how grave they are: `(role, powers, severity)`. Start-up's warning and
+/// `database_health`'s `role_privileges` check read it.
+pub const ROLE_POWERS: &str = "SELECT current_user::text AS role, powers,
+        CASE WHEN 'superuser' = ANY(powers) OR 'pg_execute_server_program' = ANY(powers) THEN 'critical'
+             WHEN cardinality(powers) > 0 THEN 'warning' ELSE 'ok' END AS severity
+ FROM (SELECT array_remove(ARRAY[
+                CASE WHEN rolsuper THEN 'superuser' END,
+                CASE WHEN pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER')
+                     THEN 'pg_execute_server_program' END,
+                CASE WHEN pg_has_role(current_user, 'pg_read_server_files', 'MEMBER')
+                     THEN 'pg_read_server_files' END,
+                CASE WHEN pg_has_role(current_user, 'pg_write_server_files', 'MEMBER')
+                     THEN 'pg_write_server_files' END], NULL)::text[] AS powers
+       FROM pg_roles WHERE rolname = current_user) r";
+
 /// One database the connector serves.
 #[derive(Debug)]
 pub struct Database {
@@ -125,15 +141,7 @@ impl Databases {
     pub fn warn_if_privileged(self: &Arc<Self>) {
         for db in self.list.clone() {
             tokio::spawn(async move {
-                let sql = "SELECT array_to_string(array_remove(ARRAY[
-                             CASE WHEN rolsuper THEN 'superuser' END,
-                             CASE WHEN pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER')
-                                  THEN 'pg_execute_server_program' END,
-                             CASE WHEN pg_has_role(current_user, 'pg_read_server_files', 'MEMBER')
-                                  THEN 'pg_read_server_files' END,
-                             CASE WHEN pg_has_role(current_user, 'pg_write_server_files', 'MEMBER')
-                                  THEN 'pg_write_server_files' END], NULL), ', '), current_user::text
-                           FROM pg_roles WHERE rolname = current_user";
+                let sql = ROLE_POWERS;
                 let mut conn = match db.pool.acquire().await {
                     Ok(conn) => conn,
                     Err(_) => return, // Reported by the calls and /readyz.
@@ -149,11 +157,12 @@ impl Databases {
                     conn.close_on_drop();
                     return;
                 }
-                let row: Result<(String, String), _> = sqlx::query_as(sql).fetch_one(&mut *conn).await;
+                let row: Result<(String, Vec<String>, String), _> = sqlx::query_as(sql).fetch_one(&mut *conn).await;
                 let _ = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql("RESET ROLE")).await;
-                if let Ok((powers, role)) = row
+                if let Ok((role, powers, _)) = row
                     && !powers.is_empty()
                 {
+                    let powers = powers.join(", ");
                     tracing::warn!(
                         database = %db.name,
                         role = %role,

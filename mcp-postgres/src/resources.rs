@@ -37,22 +37,7 @@ pub fn encode(s: &str) -> String {
 }
 
 /// Undoes [`encode`] (and any other percent-encoding); `None` if malformed.
-pub fn decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
+pub use mcp_core::protocol::uri::percent_decode as decode;
 
 /// The URI of a table.
 pub fn table_uri(database: &str, schema: &str, table: &str) -> String {

@@ -5,6 +5,7 @@
 pub mod headers;
 pub mod jsonrpc;
 pub mod types;
+pub mod uri;
 pub mod version;
 
 pub use jsonrpc::{ErrorObject, Message, Notification, Rejection, Request, RequestId, Response, codes, parse_message};

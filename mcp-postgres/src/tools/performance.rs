@@ -1002,18 +1002,7 @@ fn check_sql(check: Check) -> (&'static str, &'static str) {
              the disk: drop it with pg_drop_replication_slot(name) if its consumer is gone.",
         ),
         Check::RolePrivileges => (
-            "SELECT current_user AS role, powers,
-                    CASE WHEN 'superuser' = ANY(powers) OR 'pg_execute_server_program' = ANY(powers) THEN 'critical'
-                         WHEN cardinality(powers) > 0 THEN 'warning' ELSE 'ok' END AS severity
-             FROM (SELECT array_remove(ARRAY[
-                            CASE WHEN rolsuper THEN 'superuser' END,
-                            CASE WHEN pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER')
-                                 THEN 'pg_execute_server_program' END,
-                            CASE WHEN pg_has_role(current_user, 'pg_read_server_files', 'MEMBER')
-                                 THEN 'pg_read_server_files' END,
-                            CASE WHEN pg_has_role(current_user, 'pg_write_server_files', 'MEMBER')
-                                 THEN 'pg_write_server_files' END], NULL) AS powers
-                   FROM pg_roles WHERE rolname = current_user) r",
+            crate::databases::ROLE_POWERS,
             "The guards refuse the functions that reach outside the database, but a superuser can do much \
              through functions PostgreSQL calls inside other functions, and these roles read and write the \
              server's files. Least privilege is the real boundary: create a role that can only read (CREATE ROLE \
