@@ -393,3 +393,49 @@ async fn ordinary_analytic_queries_are_still_allowed() {
         assert!(!result.is_error, "{sql}\n→ {}", common::text(&result));
     }
 }
+
+/// What the server writes on stderr over one call, with `args`.
+async fn stderr_of_one_call(args: &[&str]) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let mut child = common::launcher()
+        .args(args)
+        .command()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn mcp-postgres");
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "query", "arguments": {"sql": "SELECT 1"},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "guard-test", "version": "0"}
+        }
+    }});
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(format!("{call}\n").as_bytes()).await.expect("write the call");
+    let mut answer = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut answer).await.expect("read the answer");
+    assert!(answer.contains("\"result\""), "{answer}");
+    // The check runs beside the first calls; give it the time of a few round trips.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    drop(stdin);
+    let mut logs = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut logs).await.expect("read stderr");
+    let _ = child.wait().await;
+    logs
+}
+
+#[tokio::test]
+async fn start_up_says_plainly_when_the_role_can_reach_past_the_guards() {
+    let s = fixture("warn").await;
+    let role = format!("{s}_plain");
+    setup(&format!("DROP ROLE IF EXISTS {role}; CREATE ROLE {role} NOLOGIN;")).await;
+    // The test database's login is a superuser.
+    let logs = stderr_of_one_call(&[]).await;
+    assert!(logs.contains("powers beyond its guards") && logs.contains("superuser"), "{logs}");
+    assert!(logs.contains("--role"), "the warning says how to avoid it: {logs}");
+    let logs = stderr_of_one_call(&["--role", &role]).await;
+    assert!(!logs.contains("powers beyond its guards"), "{logs}");
+}
