@@ -1,0 +1,1 @@
+select ('/etc/passwd'::text).pg_read_file, x$a$, $tag$ body $x$ $tag$ --$a$

@@ -1,0 +1,1 @@
+select E'\'', '\', B'101', X'ff', N'n', u&'\0041' uescape '!' /* /* nested */ */ 1..2

@@ -1,0 +1,1 @@
+WITH c AS (SELECT 1.5e3, .5, $1::int) SELECT * FROM c WHERE a <> b OR a->>'k' @> '{}'

@@ -1,0 +1,1 @@
+select "a""b", U&"\+01F600", U&"\D83D\DE00", 1 +-- comment
