@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod connector;
 pub mod output;
 pub mod protocol;
 pub mod security;
@@ -17,4 +18,7 @@ pub mod testing;
 pub mod tls;
 pub mod transport;
 
-pub use server::{Context, Json, Server, ToolError, prompt, resource, resource_template, tool, tool_with};
+pub use server::{
+    Context, ErrorKind, Json, Server, ToolError, prompt, prompt_with, resource, resource_template,
+    resource_template_with, resource_with, tool, tool_with,
+};

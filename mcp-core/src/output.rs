@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::protocol::{CallToolResult, Content};
+use crate::protocol::CallToolResult;
 use crate::server::{IntoToolResult, schema_of};
 
 /// A tool result: `text` for the model to read, `data` as structured content (its type
@@ -24,11 +24,7 @@ pub struct Rendered<T> {
 impl<T: Serialize + JsonSchema> IntoToolResult for Rendered<T> {
     fn into_tool_result(self) -> CallToolResult {
         match serde_json::to_value(&self.data) {
-            Ok(value) => CallToolResult {
-                content: vec![Content::text(self.text)],
-                structured_content: Some(value),
-                is_error: false,
-            },
+            Ok(value) => CallToolResult::structured(self.text, value),
             Err(e) => CallToolResult::error(format!("could not serialize the result: {e}")),
         }
     }
@@ -58,11 +54,7 @@ impl<T: JsonSchema> Prebuilt<T> {
 
 impl<T: JsonSchema> IntoToolResult for Prebuilt<T> {
     fn into_tool_result(self) -> CallToolResult {
-        CallToolResult {
-            content: vec![Content::text(self.text)],
-            structured_content: Some(self.value),
-            is_error: false,
-        }
+        CallToolResult::structured(self.text, self.value)
     }
 
     fn output_schema() -> Option<Value> {

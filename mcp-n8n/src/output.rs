@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 /// Serialized size in bytes.
 pub fn size(value: &Value) -> usize {
-    mcp_core::security::audit::value_size(value)
+    mcp_core::connector::bounded::value_size(value)
 }
 
 /// Cuts a JSON value to about `max` bytes: long strings are shortened, arrays keep their

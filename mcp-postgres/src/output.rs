@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use mcp_core::protocol::{CallToolResult, Content};
+use mcp_core::protocol::CallToolResult;
 use mcp_core::server::IntoToolResult;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -185,11 +185,7 @@ impl IntoToolResult for Table {
         if let Some(note) = note {
             structured.insert("note".into(), Value::String(note));
         }
-        CallToolResult {
-            content: vec![Content::text(text)],
-            structured_content: Some(Value::Object(structured)),
-            is_error: false,
-        }
+        CallToolResult::structured(text, Value::Object(structured))
     }
 
     fn output_schema() -> Option<Value> {

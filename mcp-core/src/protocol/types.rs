@@ -271,16 +271,23 @@ pub struct CallToolResult {
     /// True when the tool failed (the model sees the message and can adapt).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_error: bool,
+    /// Result metadata (a failure's kind, for clients that branch on it).
+    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<serde_json::Map<String, Value>>,
 }
 
 impl CallToolResult {
     /// A successful result with these blocks.
     pub fn success(content: Vec<Content>) -> Self {
-        Self { content, structured_content: None, is_error: false }
+        Self { content, structured_content: None, is_error: false, meta: None }
+    }
+    /// A successful result: `text` for the model beside its structured form.
+    pub fn structured(text: impl Into<String>, structured: Value) -> Self {
+        Self { content: vec![Content::text(text)], structured_content: Some(structured), is_error: false, meta: None }
     }
     /// A failed result with one text block.
     pub fn error(message: impl Into<String>) -> Self {
-        Self { content: vec![Content::text(message)], structured_content: None, is_error: true }
+        Self { content: vec![Content::text(message)], structured_content: None, is_error: true, meta: None }
     }
 }
 

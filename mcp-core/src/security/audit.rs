@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::redact;
@@ -929,63 +929,6 @@ fn check_same_key(last: &[u8], key: Option<&AuditKey>) -> std::io::Result<()> {
     Err(std::io::Error::other(problem))
 }
 
-/// The size of `value` as JSON, without building the text.
-pub fn json_size(value: &impl Serialize) -> usize {
-    struct Count(usize);
-    impl Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    let _ = serde_json::to_writer(&mut count, value);
-    count.0
-}
-
-/// The size of `value` as compact JSON, the same as [`json_size`] but walking the value
-/// instead of serializing it into a counter, several times faster (this runs twice per
-/// audited request).
-pub fn value_size(value: &Value) -> usize {
-    match value {
-        Value::Null | Value::Bool(true) => 4,
-        Value::Bool(false) => 5,
-        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => digits(u),
-            (None, Some(i)) => 1 + digits(i.unsigned_abs()),
-            (None, None) => json_size(n),
-        },
-        Value::String(s) => string_size(s),
-        Value::Array(items) => 2 + items.len().saturating_sub(1) + items.iter().map(value_size).sum::<usize>(),
-        Value::Object(map) => object_size(map),
-    }
-}
-
-/// [`value_size`] of an object.
-pub fn object_size(map: &Map<String, Value>) -> usize {
-    2 + map.len().saturating_sub(1) + map.iter().map(|(k, v)| string_size(k) + 1 + value_size(v)).sum::<usize>()
-}
-
-/// A JSON string's size: quotes, and escapes as serde_json writes them.
-fn string_size(s: &str) -> usize {
-    let escapes: usize = s
-        .bytes()
-        .map(|b| match b {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
-            0..=0x1f => 5,
-            _ => 0,
-        })
-        .sum();
-    2 + s.len() + escapes
-}
-
-fn digits(n: u64) -> usize {
-    n.checked_ilog10().map_or(1, |d| d as usize + 1)
-}
-
 /// RFC 3339 UTC time with milliseconds, written by the writer thread for each line; the
 /// date and time of day are formatted once a second.
 #[derive(Default)]
@@ -1799,21 +1742,6 @@ mod tests {
                 String::from_utf8(written).expect("utf-8"),
                 serde_json::to_string(&redact::redact_json(&value, &[])).expect("json")
             );
-        }
-    }
-
-    #[test]
-    fn sizes_are_those_of_the_serialized_text() {
-        let values = [
-            json!(null),
-            json!([]),
-            json!({}),
-            json!([true, false, 0, 7, 10, 99_999, u64::MAX, -1, i64::MIN, 1.5, -0.25, 1e300]),
-            json!({"a\"b\\c": "line\nbreak\ttab\r\u{8}\u{c}\u{1}\u{1f} é 😀", "nested": [{"x": [null]}, "y"]}),
-        ];
-        for v in values {
-            assert_eq!(value_size(&v), serde_json::to_vec(&v).expect("json").len(), "{v}");
-            assert_eq!(value_size(&v), json_size(&v), "{v}");
         }
     }
 

@@ -11,7 +11,7 @@ pub(crate) fn enforce(result: &mut CallToolResult, max_bytes: usize) -> bool {
     let total: usize = result.content.iter().map(payload_len).sum();
     // Counted, not rendered: a large result would otherwise be serialized into a
     // throwaway string on every call.
-    let structured = result.structured_content.as_ref().map(crate::security::audit::json_size).unwrap_or(0);
+    let structured = result.structured_content.as_ref().map(crate::connector::bounded::json_size).unwrap_or(0);
     if total <= max_bytes && structured <= max_bytes {
         return false;
     }

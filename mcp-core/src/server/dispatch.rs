@@ -221,7 +221,7 @@ impl Server {
     /// handshake-era input requests) ahead of the response. For callers that do not write
     /// the response as JSON themselves; transports use [`Server::answer`].
     pub async fn handle_request(&self, session: &Arc<Session>, req: Request, sink: Option<RequestSink>) -> Response {
-        let size = req.params.as_ref().map_or(0, crate::security::audit::object_size);
+        let size = req.params.as_ref().map_or(0, crate::connector::bounded::object_size);
         self.answer(session, req, size, sink).await.into_response()
     }
 
@@ -805,11 +805,7 @@ impl Server {
         match self.run(&format!("reading {uri}"), (route.handler)(ctx, vars)).await {
             Ok(contents) => Ok(json!({ "contents": contents })),
             Err(ToolError::InputRequired(ir)) => self.input_required(&binding(session, req, &target), &meta, ir),
-            Err(ToolError::Protocol(e))
-                if e.code == codes::INVALID_PARAMS && e.message.starts_with("Resource not found") =>
-            {
-                Err(self.resource_not_found(uri, meta.version))
-            }
+            Err(ToolError::ResourceNotFound(missing)) => Err(self.resource_not_found(&missing, meta.version)),
             Err(e) => Err(e.into_error_object()),
         }
     }

@@ -79,11 +79,7 @@ pub struct Json<T>(pub T);
 impl<T: Serialize + JsonSchema> IntoToolResult for Json<T> {
     fn into_tool_result(self) -> CallToolResult {
         match serde_json::to_value(&self.0) {
-            Ok(value) => CallToolResult {
-                content: vec![Content::text(value.to_string())],
-                structured_content: Some(value),
-                is_error: false,
-            },
+            Ok(value) => CallToolResult::structured(value.to_string(), value),
             Err(e) => CallToolResult::error(format!("could not serialize the result: {e}")),
         }
     }
@@ -126,6 +122,10 @@ pub struct ToolRoute {
     pub(crate) handler: Arc<ErasedTool>,
     /// Argument names the audit trail redacts, besides the secret-looking ones.
     pub(crate) sensitive: Vec<String>,
+    /// The group `--toolsets` selects it by.
+    pub(crate) toolset: Option<&'static str>,
+    /// Enabled by a flag of its own rather than by `--allow-write` (see [`ToolRoute::own_gate`]).
+    pub(crate) own_gate: bool,
 }
 
 impl std::fmt::Debug for ToolRoute {
@@ -162,6 +162,8 @@ where
         },
         handler: erased,
         sensitive: Vec::new(),
+        toolset: None,
+        own_gate: false,
     }
 }
 
@@ -239,6 +241,29 @@ impl ToolRoute {
     pub fn output_schema(mut self, schema: Value) -> Self {
         self.tool.output_schema = Some(schema);
         self
+    }
+    /// Puts the tool in a toolset, the group `--toolsets` selects.
+    pub fn toolset(mut self, name: &'static str) -> Self {
+        self.toolset = Some(name);
+        self
+    }
+    /// Says the tool's effects are enabled by a flag of its own (an export directory, say)
+    /// rather than by `--allow-write`: the tool selection keeps it without writes.
+    pub fn own_gate(mut self) -> Self {
+        self.own_gate = true;
+        self
+    }
+    /// The toolset the tool is in, if any.
+    pub fn toolset_name(&self) -> Option<&'static str> {
+        self.toolset
+    }
+    /// Whether a flag of its own enables the tool (see [`ToolRoute::own_gate`]).
+    pub fn has_own_gate(&self) -> bool {
+        self.own_gate
+    }
+    /// Whether the tool is annotated destructive.
+    pub fn is_destructive(&self) -> bool {
+        self.tool.annotations.as_ref().and_then(|a| a.destructive_hint).unwrap_or(false)
     }
     /// The tool's wire description.
     pub fn definition(&self) -> &Tool {
@@ -337,6 +362,41 @@ where
             Box::pin(async move { handler(ctx, vars).await.map(IntoResourceContents::into_contents) })
         }),
     }
+}
+
+/// [`resource`] whose handler also receives shared state: `async fn(Arc<S>, Context)`.
+pub fn resource_with<S, F, Fut, O>(
+    uri: impl Into<String>,
+    name: impl Into<String>,
+    state: &Arc<S>,
+    handler: F,
+) -> ResourceRoute
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
+    O: IntoResourceContents + 'static,
+{
+    let state = state.clone();
+    resource(uri, name, move |ctx| handler(state.clone(), ctx))
+}
+
+/// [`resource_template`] whose handler also receives shared state:
+/// `async fn(Arc<S>, Context, variables)`.
+pub fn resource_template_with<S, F, Fut, O>(
+    template: impl Into<String>,
+    name: impl Into<String>,
+    state: &Arc<S>,
+    handler: F,
+) -> ResourceRoute
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, Context, HashMap<String, String>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
+    O: IntoResourceContents + 'static,
+{
+    let state = state.clone();
+    resource_template(template, name, move |ctx, vars| handler(state.clone(), ctx, vars))
 }
 
 impl ResourceRoute {
@@ -491,6 +551,18 @@ where
             })
         }),
     }
+}
+
+/// [`prompt`] whose handler also receives shared state: `async fn(Arc<S>, Context, Args)`.
+pub fn prompt_with<S, F, Fut, A>(name: impl Into<String>, state: &Arc<S>, handler: F) -> PromptRoute
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, Context, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<GetPromptResult, ToolError>> + Send + 'static,
+    A: DeserializeOwned + JsonSchema + Send + 'static,
+{
+    let state = state.clone();
+    prompt(name, move |ctx, args| handler(state.clone(), ctx, args))
 }
 
 impl PromptRoute {

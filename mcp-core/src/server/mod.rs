@@ -38,10 +38,10 @@ use crate::security::{AuditLog, Policy};
 use tokio::sync::{Semaphore, broadcast};
 
 pub use context::{CLOSE_STREAM, Context, InputRequest, RequestMeta, RequestSink};
-pub use error::{InputRequired, ToolError};
+pub use error::{ERROR_KIND_META, ErrorKind, InputRequired, ToolError};
 pub use handler::{
     CompletionRequest, IntoResourceContents, IntoToolResult, Json, PromptRoute, ResourceRoute, ToolRoute, prompt,
-    resource, resource_template, schema_of, tool, tool_with,
+    prompt_with, resource, resource_template, resource_template_with, resource_with, schema_of, tool, tool_with,
 };
 pub use outgoing::{Answer, Outgoing};
 pub use session::{Handshake, Outbound, Session};
@@ -318,6 +318,10 @@ impl ServerBuilder {
     pub fn retain_tools(mut self, mut keep: impl FnMut(&ToolRoute) -> bool) -> Self {
         self.tools.retain(|_, t| keep(t));
         self
+    }
+    /// Every tool registered so far.
+    pub fn tools(&self) -> impl Iterator<Item = &ToolRoute> {
+        self.tools.values()
     }
     /// Sets the access policy (see [`Policy`]).
     pub fn policy(mut self, policy: Policy) -> Self {

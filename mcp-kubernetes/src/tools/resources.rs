@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use kube::api::ListParams;
-use mcp_core::security::audit::value_size;
+use mcp_core::connector::bounded::value_size;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use mcp_core::protocol::{CallToolResult, Content};
+use mcp_core::protocol::CallToolResult;
 use mcp_core::{Context, ToolError};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -120,11 +120,7 @@ pub async fn explain(dbs: Arc<Databases>, ctx: Context, args: ExplainArgs) -> Re
     let mut text = summary.join("\n");
     text.push_str("\n\nPlan:\n");
     render_tree(plan.pointer("/0/Plan").unwrap_or(&Value::Null), 0, &mut text);
-    Ok(CallToolResult {
-        content: vec![Content::text(text)],
-        structured_content: Some(json!({ "database": db.name, "summary": summary, "plan": plan })),
-        is_error: false,
-    })
+    Ok(CallToolResult::structured(text, json!({ "database": db.name, "summary": summary, "plan": plan })))
 }
 
 async fn plan_in(tx: &mut Tx, args: &ExplainArgs) -> Result<Value, ToolError> {

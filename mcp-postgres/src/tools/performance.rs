@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use mcp_core::protocol::{CallToolResult, Content};
+use mcp_core::protocol::CallToolResult;
 use mcp_core::server::{IntoToolResult, ServerBuilder, schema_of};
 use mcp_core::{Context, ToolError};
 use schemars::JsonSchema;
@@ -428,11 +428,7 @@ impl IntoToolResult for HealthReport {
             }
         }
         match serde_json::to_value(&self) {
-            Ok(structured) => CallToolResult {
-                content: vec![Content::text(text)],
-                structured_content: Some(structured),
-                is_error: false,
-            },
+            Ok(structured) => CallToolResult::structured(text, structured),
             Err(e) => CallToolResult::error(format!("could not serialize the report: {e}")),
         }
     }
@@ -1248,11 +1244,7 @@ impl IntoToolResult for Advice {
             text.push_str(&format!(": {}\n", q.query));
         }
         match serde_json::to_value(&self) {
-            Ok(structured) => CallToolResult {
-                content: vec![Content::text(text)],
-                structured_content: Some(structured),
-                is_error: false,
-            },
+            Ok(structured) => CallToolResult::structured(text, structured),
             Err(e) => CallToolResult::error(format!("could not serialize the advice: {e}")),
         }
     }

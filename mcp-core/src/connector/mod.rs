@@ -1,0 +1,26 @@
+//! The connector kit: what every connector needs besides its own tools, written once.
+//!
+//! - [`targets`]: several named backends (databases, daemons, clusters, instances), one
+//!   chosen per call, with one rule for reads and one for writes.
+//! - [`selection`]: which tools a server lists, from each tool's own annotations (tier)
+//!   and toolset tag, the same way in every connector.
+//! - [`bounded`]: cut results (pages of rows, text, JSON) with one wording for "cut here,
+//!   this is how to get the rest", and the sizes they are measured by.
+//! - [`config`]: strict TOML files (unknown keys are errors), target names, secrets read
+//!   from files and the environment.
+//! - [`serve`]: the whole `main` of a connector binary but its flags.
+//!
+//! Redaction is [`crate::security::redact`] (shared with the audit trail); rendering is
+//! [`crate::output`]; typed errors are [`crate::ToolError`] and its [`ErrorKind`](crate::server::ErrorKind).
+
+pub mod bounded;
+pub mod config;
+pub mod selection;
+pub mod serve;
+pub mod targets;
+
+pub use bounded::{Next, Page, cut_note, cut_text, fit_json, page};
+pub use config::{Secret, check_target_names, read_toml, valid_name};
+pub use selection::{Tier, ToolSelection};
+pub use serve::{Connector, serve};
+pub use targets::{Target, Targets};

@@ -1,0 +1,48 @@
+//! The `main` of every connector binary, but its flags: start logging, open the
+//! connector's state from its settings, register its tools, serve on the chosen
+//! transport. A configuration error still builds a server, one that refuses to start and
+//! says why on stderr, so every transport reports it the same way.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::Server;
+use crate::cli::ServeArgs;
+use crate::server::ServerBuilder;
+
+/// A connector: shared state (pools, clients, settings) that registers its handlers.
+pub trait Connector: Send + Sync + 'static {
+    /// Adds the connector's instructions, readiness check, tools, resources and prompts.
+    fn register(self: &Arc<Self>, builder: ServerBuilder) -> ServerBuilder;
+    /// Runs once the server is built and about to serve (background tasks, start-up
+    /// warnings). Not called when the server will refuse to start.
+    fn started(self: &Arc<Self>, _server: &Server) {}
+}
+
+/// Serves the connector `open` makes, as `name` at `version`, with the shared flags
+/// `args`. `open` runs inside the runtime; its error stops the server with its message.
+pub fn serve<C: Connector>(
+    args: &ServeArgs,
+    name: &'static str,
+    version: &'static str,
+    open: impl FnOnce() -> Result<C, String>,
+) -> ExitCode {
+    args.init_tracing();
+    args.block_on(async {
+        let builder = Server::builder(name, version);
+        let (builder, connector) = match open() {
+            Ok(connector) => {
+                let connector = Arc::new(connector);
+                (connector.register(builder), Some(connector))
+            }
+            Err(e) => (builder.fail(e), None),
+        };
+        let server = args.configure(builder).build();
+        if let Some(connector) = connector
+            && server.startup_error().is_none()
+        {
+            connector.started(&server);
+        }
+        args.run(server).await
+    })
+}
