@@ -433,7 +433,14 @@ impl Client {
         };
         if let Value::Object(m) = &mut result {
             m.remove("resultType");
-            m.remove("_meta");
+            // The stateless era's server info is the connection's, not the result's; the
+            // rest of `_meta` stays (a failed call's kind is there: `ERROR_KIND_META`).
+            if let Some(Value::Object(result_meta)) = m.get_mut("_meta") {
+                result_meta.remove(meta::SERVER_INFO);
+                if result_meta.is_empty() {
+                    m.remove("_meta");
+                }
+            }
         }
         serde_json::from_value(result).map_err(|e| ClientError::Unexpected(format!("malformed tool result: {e}")))
     }
