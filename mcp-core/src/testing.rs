@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::client::{Client, ClientOptions};
 use crate::protocol::{CallToolResult, Content};
+use crate::server::{ERROR_KIND_META, ErrorKind};
 
 /// How a test reaches the connector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,6 +213,15 @@ impl Connector {
         text(&result)
     }
 
+    /// Calls a tool that must fail with `kind`; returns its error text.
+    pub async fn fails_with(&self, tool: &str, args: Value, kind: ErrorKind) -> String {
+        let result = self.call(tool, args.clone()).await;
+        assert!(result.is_error, "{tool}({args}) over {:?} should have failed: {}", self.transport, text(&result));
+        let expected = serde_json::to_value(kind).unwrap_or(Value::Null);
+        assert_eq!(error_kind(&result), Some(&expected), "{tool}({args}) over {:?}: {}", self.transport, text(&result));
+        text(&result)
+    }
+
     /// The names of the tools listed to this client.
     pub async fn tool_names(&self) -> Vec<String> {
         let tools =
@@ -236,6 +246,11 @@ pub fn text(result: &CallToolResult) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The kind of a failed result (`"not_found"`, `"refused"`, ...), as the server sent it.
+pub fn error_kind(result: &CallToolResult) -> Option<&Value> {
+    result.meta.as_ref().and_then(|m| m.get(ERROR_KIND_META))
 }
 
 /// A TCP port free on loopback right now.
