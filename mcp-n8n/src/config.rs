@@ -1,12 +1,13 @@
 //! The connector's own settings: which n8n instances, with which keys, what it may
 //! change, how much a call may return. Unknown flags and unknown keys in the instances
 //! file are errors: a misspelt safety setting must stop the server, never be ignored.
-//! API keys and passwords are read once here and never printed (see [`Secret`]).
+//! API keys and passwords are read once here and never printed (the kit's [`Secret`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use mcp_core::connector::{Secret, ToolSelection, check_target_names, read_toml};
 use serde::Deserialize;
 
 /// The flags of `mcp-n8n`, besides the ones every connector shares.
@@ -36,6 +37,14 @@ pub struct N8nArgs {
     /// and data tables; without it the connector only reads.
     #[arg(long, env = "MCP_N8N_ALLOW_WRITE")]
     pub allow_write: bool,
+    /// Hides the destructive tools (delete, overwrite, unpublish, ...) even with
+    /// --allow-write: a server that can create and run but not destroy.
+    #[arg(long, env = "MCP_N8N_NO_DESTRUCTIVE")]
+    pub no_destructive: bool,
+    /// Only these toolsets, comma-separated: workflows, building, executions, run, admin
+    /// (default: all). An unknown name stops the server.
+    #[arg(long, env = "MCP_N8N_TOOLSETS", value_delimiter = ',')]
+    pub toolsets: Vec<String>,
     /// Only workflows carrying this tag are seen, run or changed, and workflows the
     /// connector creates carry it.
     #[arg(long, env = "MCP_N8N_SCOPE_TAG")]
@@ -61,40 +70,18 @@ pub struct N8nArgs {
     pub max_result_bytes: usize,
 }
 
-/// A value that must never be printed: its Debug form is a placeholder.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
 /// One instance as the instances file describes it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct InstanceEntry {
     url: String,
-    #[serde(default)]
     api_key_file: Option<PathBuf>,
-    #[serde(default)]
     api_key_env: Option<String>,
     #[serde(default)]
     read_only: bool,
-    #[serde(default)]
     description: Option<String>,
-    #[serde(default)]
     email: Option<String>,
-    #[serde(default)]
     password_file: Option<PathBuf>,
-    #[serde(default)]
     password_env: Option<String>,
 }
 
@@ -129,6 +116,8 @@ pub struct Settings {
     /// Instances in a stable order; the first is the default for reads.
     pub instances: Vec<InstanceConfig>,
     pub allow_write: bool,
+    /// Which tools are listed (toolsets, writes, destructive ones).
+    pub selection: ToolSelection,
     pub scope_tag: Option<String>,
     pub show_secrets: bool,
     pub request_timeout: Duration,
@@ -144,8 +133,8 @@ impl N8nArgs {
         let mut instances = Vec::new();
         if let Some(url) = self.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
             let api_key = match &self.api_key_file {
-                Some(path) => read_secret(path, "--api-key-file")?,
-                None => env_secret("N8N_API_KEY")?.ok_or(
+                Some(path) => Secret::from_file(path, "--api-key-file")?,
+                None => Secret::from_env("N8N_API_KEY")?.ok_or(
                     "no API key for the default instance: set N8N_API_KEY or --api-key-file \
                      (create a key in n8n under Settings → n8n API)",
                 )?,
@@ -154,8 +143,8 @@ impl N8nArgs {
                 Some(email) => Some(Login {
                     email: email.trim().to_string(),
                     password: match &self.password_file {
-                        Some(path) => read_secret(path, "--password-file")?,
-                        None => env_secret("N8N_PASSWORD")?
+                        Some(path) => Secret::from_file(path, "--password-file")?,
+                        None => Secret::from_env("N8N_PASSWORD")?
                             .ok_or("--email needs a password: --password-file or N8N_PASSWORD")?,
                     },
                 }),
@@ -179,11 +168,6 @@ impl N8nArgs {
         if instances.is_empty() {
             return Err("no n8n instance: set N8N_API_URL (or --url) and N8N_API_KEY, or --instances-file".into());
         }
-        for (i, inst) in instances.iter().enumerate() {
-            if instances[..i].iter().any(|o| o.name == inst.name) {
-                return Err(format!("instance `{}` is configured twice", inst.name));
-            }
-        }
         let scope_tag = match self.scope_tag.as_deref().map(str::trim) {
             Some("") => return Err("--scope-tag is empty".into()),
             Some(t) if t.len() > 24 => return Err(format!("--scope-tag `{t}`: n8n tags hold at most 24 characters")),
@@ -195,6 +179,11 @@ impl N8nArgs {
         Ok(Settings {
             instances,
             allow_write: self.allow_write,
+            selection: ToolSelection {
+                toolsets: self.toolsets.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+                allow_write: self.allow_write,
+                allow_destructive: !self.no_destructive,
+            },
             scope_tag,
             show_secrets: self.show_secrets,
             request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
@@ -226,46 +215,27 @@ pub fn normalize_url(url: &str) -> Result<String, String> {
     Ok(u.trim_end_matches('/').to_string())
 }
 
-fn read_secret(path: &Path, what: &str) -> Result<Secret, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
-    let value = text.trim();
-    if value.is_empty() {
-        return Err(format!("{what} {}: the file is empty", path.display()));
-    }
-    Ok(Secret(value.to_string()))
-}
-
-fn env_secret(name: &str) -> Result<Option<Secret>, String> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => Ok(Some(Secret(v.trim().to_string()))),
-        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
-    }
-}
-
 fn read_instances_file(path: &Path) -> Result<Vec<InstanceConfig>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("--instances-file {}: {e}", path.display()))?;
-    let file: InstancesFile =
-        toml::from_str(&text).map_err(|e| format!("--instances-file {}: {}", path.display(), e.message()))?;
+    let file: InstancesFile = read_toml(path, "--instances-file")?;
+    check_target_names("instance", file.instances.keys().map(String::as_str))
+        .map_err(|e| format!("--instances-file {}: {e}", path.display()))?;
     let mut out = Vec::new();
     for (name, entry) in file.instances {
         let here = format!("--instances-file {}: instance `{name}`", path.display());
-        if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)) {
-            return Err(format!("{here}: use letters, digits, `_` and `-` (it becomes a tool argument)"));
-        }
         let api_key = match (&entry.api_key_file, &entry.api_key_env) {
-            (Some(file), None) => read_secret(file, &format!("{here}: api_key_file"))?,
-            (None, Some(var)) => env_secret(var)?.ok_or(format!("{here}: api_key_env {var} is not set"))?,
+            (Some(file), None) => Secret::from_file(file, &format!("{here}: api_key_file"))?,
+            (None, Some(var)) => Secret::from_env(var)?.ok_or(format!("{here}: api_key_env {var} is not set"))?,
             _ => return Err(format!("{here}: give exactly one of api_key_file and api_key_env")),
         };
         let login = match (&entry.email, &entry.password_file, &entry.password_env) {
             (None, None, None) => None,
-            (Some(email), Some(file), None) => {
-                Some(Login { email: email.clone(), password: read_secret(file, &format!("{here}: password_file"))? })
-            }
+            (Some(email), Some(file), None) => Some(Login {
+                email: email.clone(),
+                password: Secret::from_file(file, &format!("{here}: password_file"))?,
+            }),
             (Some(email), None, Some(var)) => Some(Login {
                 email: email.clone(),
-                password: env_secret(var)?.ok_or(format!("{here}: password_env {var} is not set"))?,
+                password: Secret::from_env(var)?.ok_or(format!("{here}: password_env {var} is not set"))?,
             }),
             _ => return Err(format!("{here}: `email` needs exactly one of password_file and password_env")),
         };
@@ -294,10 +264,5 @@ mod tests {
         assert!(normalize_url("ftp://h").is_err());
         assert!(normalize_url("http://u:p@h").is_err());
         assert!(normalize_url("nonsense").is_err());
-    }
-
-    #[test]
-    fn secrets_do_not_print() {
-        assert_eq!(format!("{:?}", Secret("abc".into())), "Secret(***)");
     }
 }

@@ -1,12 +1,14 @@
 //! The n8n instances and the one place that talks HTTP to them: the Public API
 //! (`/api/v1`, `X-N8N-API-KEY`), the node-type catalogue (`/types/nodes.json`), webhooks,
 //! and, when a login is configured, the internal REST API (run a workflow by id).
-//! Every failure becomes a message naming the instance and what to do about it.
+//! Every failure becomes a message naming the instance and what to do about it, of the
+//! kind its HTTP status or transport failure says (see [`status_kind`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_core::ToolError;
+use mcp_core::connector::{Target, Targets};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -32,11 +34,22 @@ pub struct Instance {
     pub snapshots: Mutex<Vec<(String, String, Value)>>,
 }
 
+impl Target for Instance {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+    fn read_only(&self) -> bool {
+        self.config.read_only
+    }
+}
+
 /// All configured instances and the settings.
 #[derive(Debug)]
 pub struct N8n {
     pub settings: Settings,
-    pub instances: Vec<Arc<Instance>>,
+    /// The instances tools name with `instance`: reads default to the first, writes
+    /// follow the kit's rule.
+    pub instances: Targets<Instance>,
 }
 
 /// Most snapshots kept per connector (each is a full workflow).
@@ -53,43 +66,30 @@ impl N8n {
                 .user_agent(concat!("mcp-n8n/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| format!("HTTP client: {e}"))?;
-            instances.push(Arc::new(Instance {
+            instances.push(Instance {
                 config: config.clone(),
                 http,
                 node_types: Mutex::new(None),
                 session: Mutex::new(None),
                 snapshots: Mutex::new(Vec::new()),
-            }));
+            });
         }
+        let instances = Targets::new("instance", instances, settings.allow_write)?;
         Ok(Self { settings, instances })
     }
+}
 
-    /// The instance a call names (reads default to the first). A change must name its
-    /// instance when there are several, so that nothing lands on the wrong one.
-    pub fn pick(&self, name: Option<&str>, write: bool) -> Result<Arc<Instance>, ToolError> {
-        let inst = match name.map(str::trim).filter(|n| !n.is_empty()) {
-            Some(n) => self.instances.iter().find(|i| i.config.name == n).cloned().ok_or_else(|| {
-                ToolError::invalid_arguments(format!(
-                    "`instance`: no instance `{n}`; configured: {}",
-                    self.instances.iter().map(|i| i.config.name.as_str()).collect::<Vec<_>>().join(", ")
-                ))
-            })?,
-            None if write && self.instances.len() > 1 => {
-                return Err(ToolError::invalid_arguments(format!(
-                    "`instance`: several instances are configured ({}); a change must name one",
-                    self.instances.iter().map(|i| i.config.name.as_str()).collect::<Vec<_>>().join(", ")
-                )));
-            }
-            None => self.instances[0].clone(),
-        };
-        if write && (!self.settings.allow_write || inst.config.read_only) {
-            return Err(ToolError::failed(format!(
-                "instance `{}` is read-only{}",
-                inst.config.name,
-                if inst.config.read_only { " (marked read_only in the instances file)" } else { "" }
-            )));
-        }
-        Ok(inst)
+/// The kind of failure an HTTP status of n8n means: what is missing is not found, a
+/// rejected key or a missing scope or licence is refused, a request n8n cannot accept
+/// is invalid arguments, an overloaded or restarting instance is unavailable.
+pub fn status_kind(status: StatusCode, message: String) -> ToolError {
+    match status.as_u16() {
+        404 => ToolError::not_found(message),
+        401 | 403 => ToolError::refused(message),
+        400 | 422 => ToolError::invalid_arguments(message),
+        408 | 504 => ToolError::timed_out(message),
+        502 | 503 => ToolError::unavailable(message),
+        _ => ToolError::failed(message),
     }
 }
 
@@ -106,6 +106,48 @@ impl Instance {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, ToolError> {
+        self.request(&Call { method, path, query, body, gated: None, settle: false }).await
+    }
+
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ToolError> {
+        self.api(Method::GET, path, query, None).await
+    }
+
+    /// A call to a licence-gated feature (`variables`, `projects`, ...): its 403 says so.
+    pub async fn gated(
+        &self,
+        feature: &'static str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, ToolError> {
+        self.request(&Call { method, path, query, body, gated: Some(feature), settle: false }).await
+    }
+
+    /// A body-less call retried a few times over ~1.5 s while n8n answers 409 Conflict
+    /// (a delete just after unpublishing, say).
+    pub async fn settled(&self, method: Method, path: &str) -> Result<Value, ToolError> {
+        self.request(&Call { method, path, query: &[], body: None, gated: None, settle: true }).await
+    }
+
+    async fn request(&self, call: &Call<'_>) -> Result<Value, ToolError> {
+        let mut attempt = 0;
+        loop {
+            match self.once(call).await? {
+                (status, _) if status == StatusCode::CONFLICT && call.settle && attempt < 10 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                }
+                (status, value) if status.is_success() => return Ok(value),
+                (status, value) => return Err(self.status_error(status, call, &value)),
+            }
+        }
+    }
+
+    /// One request: its status and its JSON body (a text body as a JSON string).
+    async fn once(&self, call: &Call<'_>) -> Result<(StatusCode, Value), ToolError> {
+        let (method, path, query, body) = (call.method.clone(), call.path, call.query, call.body);
         let url = format!("{}/api/v1{path}", self.config.url);
         let mut req = self.http.request(method.clone(), &url).header("X-N8N-API-KEY", self.config.api_key.expose());
         if !query.is_empty() {
@@ -119,8 +161,7 @@ impl Instance {
         let bytes = read_body(resp).await.map_err(|e| self.transport_error(&e))?;
         let parsed = if bytes.is_empty() { Ok(Value::Null) } else { serde_json::from_slice(&bytes) };
         match parsed {
-            Ok(value) if status.is_success() => Ok(value),
-            Ok(value) => Err(self.status_error(status, &method, path, &value)),
+            Ok(value) => Ok((status, value)),
             // An answer that is not JSON is not the Public API's (a proxy's page, a
             // wrong base URL): never read it as an empty result.
             Err(_) if status.is_success() => Err(ToolError::failed(format!(
@@ -129,19 +170,13 @@ impl Instance {
                 crate::output::clip(String::from_utf8_lossy(&bytes).trim(), 120),
                 self.config.url
             ))),
-            Err(_) => {
-                let text = Value::String(String::from_utf8_lossy(&bytes).into_owned());
-                Err(self.status_error(status, &method, path, &text))
-            }
+            Err(_) => Ok((status, Value::String(String::from_utf8_lossy(&bytes).into_owned()))),
         }
     }
 
-    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ToolError> {
-        self.api(Method::GET, path, query, None).await
-    }
-
     /// What a failed status means, for a model and for the person configuring it.
-    fn status_error(&self, status: StatusCode, method: &Method, path: &str, body: &Value) -> ToolError {
+    fn status_error(&self, status: StatusCode, call: &Call<'_>, body: &Value) -> ToolError {
+        let (method, path, gated) = (&call.method, call.path, call.gated);
         let message = body
             .get("message")
             .and_then(Value::as_str)
@@ -149,8 +184,17 @@ impl Instance {
             .or_else(|| body.as_str().map(|s| crate::output::clip(s, 300)))
             .unwrap_or_default();
         let name = self.name();
-        let call = format!("{method} /api/v1{}", path.split('?').next().unwrap_or(path));
+        let path = path.split('?').next().unwrap_or(path);
+        let call_text =
+            if path.starts_with("/rest/") { format!("{method} {path}") } else { format!("{method} /api/v1{path}") };
+        let call = &call_text;
         let text = match status.as_u16() {
+            403 if gated.is_some() => format!(
+                "{} are not available here: this n8n instance's licence does not include them (a paid feature), or \
+                 the API key lacks their scope. (n8n instance `{name}` refused {call} with 403 Forbidden{})",
+                gated.unwrap_or_default(),
+                if message.is_empty() { String::new() } else { format!(": {message}") }
+            ),
             401 => format!(
                 "n8n instance `{name}` ({}) rejected the API key (401 Unauthorized): the key is wrong, expired or \
                  revoked. Create one in n8n under Settings → n8n API and give it in N8N_API_KEY or --api-key-file.",
@@ -171,16 +215,19 @@ impl Instance {
                 if message.is_empty() { String::new() } else { format!(": {message}") }
             ),
         };
-        ToolError::failed(text)
+        status_kind(status, text)
     }
 
     /// A failure below HTTP: unreachable, timed out, cut off.
     pub fn transport_error(&self, e: &reqwest::Error) -> ToolError {
         let name = self.name();
         let url = &self.config.url;
-        let what = if e.is_timeout() {
-            "timed out (see --request-timeout-secs)".to_string()
-        } else if e.is_connect() {
+        if e.is_timeout() {
+            return ToolError::timed_out(format!(
+                "n8n instance `{name}` at {url} timed out (see --request-timeout-secs)"
+            ));
+        }
+        let what = if e.is_connect() {
             // A refused TLS handshake is a connect error too: say which, not just "down".
             let chain = source_chain(e);
             if chain.contains("certificate") || chain.contains("tls") || chain.contains("TLS") {
@@ -191,9 +238,11 @@ impl Instance {
                 format!("is not reachable (connection failed: {chain}): is n8n running there?")
             }
         } else {
-            format!("failed: {}", source_chain(e))
+            return ToolError::failed(format!("n8n instance `{name}` at {url} failed: {}", source_chain(e)));
         };
-        ToolError::failed(format!("n8n instance `{name}` at {url} {what}"))
+        // Refused connections, unknown names and refused handshakes: the backend cannot be
+        // reached as configured.
+        ToolError::unavailable(format!("n8n instance `{name}` at {url} {what}"))
     }
 
     /// `GET /healthz/readiness`: whether the instance is up, without the key.
@@ -234,7 +283,7 @@ impl Instance {
     /// The node catalogue, or a clear error when it cannot be read.
     pub async fn require_node_types(&self) -> Result<Arc<Vec<Value>>, ToolError> {
         self.node_types().await?.ok_or_else(|| {
-            ToolError::failed(format!(
+            ToolError::refused(format!(
                 "n8n serves its node catalogue only to a logged-in user: configure a login for `{}` (--email with \
                  --password-file, or email/password_file in the instances file)",
                 self.name()
@@ -301,7 +350,9 @@ impl Instance {
         let (status, bytes) = self.session_request(method.clone(), &format!("/rest{path}"), body).await?;
         let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if !status.is_success() {
-            return Err(self.status_error(status, &method, &format!("/rest{path}"), &value));
+            let path = format!("/rest{path}");
+            let call = Call { method, path: &path, query: &[], body: None, gated: None, settle: false };
+            return Err(self.status_error(status, &call, &value));
         }
         Ok(Some(value.get("data").cloned().unwrap_or(value)))
     }
@@ -330,7 +381,7 @@ impl Instance {
                         .await
                         .map_err(|e| self.transport_error(&e))?;
                     if !resp.status().is_success() {
-                        return Err(ToolError::failed(format!(
+                        return Err(ToolError::refused(format!(
                             "n8n instance `{}` refused the login of {} ({}): check --email and the password",
                             self.name(),
                             login.email,
@@ -384,6 +435,19 @@ impl Instance {
             snaps.drain(..extra);
         }
     }
+}
+
+/// One Public API request as [`Instance::request`] sends it.
+struct Call<'a> {
+    method: Method,
+    /// Relative to `/api/v1`.
+    path: &'a str,
+    query: &'a [(&'a str, String)],
+    body: Option<&'a Value>,
+    /// The licence-gated feature this call reaches, for its 403's wording.
+    gated: Option<&'static str>,
+    /// Retry while n8n answers 409 Conflict.
+    settle: bool,
 }
 
 /// Reads a body up to [`MAX_BODY`].
@@ -458,6 +522,63 @@ pub fn webhook_segments(path: &str, encoded: bool) -> Result<Vec<String>, ToolEr
         segments.push(segment);
     }
     Ok(segments)
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+    use mcp_core::server::ErrorKind;
+
+    #[test]
+    fn statuses_map_to_error_kinds() {
+        let kind = |code: u16| status_kind(StatusCode::from_u16(code).expect("a status"), "x".into()).kind();
+        assert_eq!(kind(404), ErrorKind::NotFound);
+        assert_eq!(kind(401), ErrorKind::Refused);
+        assert_eq!(kind(403), ErrorKind::Refused);
+        assert_eq!(kind(400), ErrorKind::InvalidArguments);
+        assert_eq!(kind(422), ErrorKind::InvalidArguments);
+        assert_eq!(kind(503), ErrorKind::Unavailable);
+        assert_eq!(kind(504), ErrorKind::TimedOut);
+        assert_eq!(kind(409), ErrorKind::Failed);
+        assert_eq!(kind(500), ErrorKind::Failed);
+    }
+
+    fn instance(url: &str, timeout: Duration) -> Instance {
+        let config = crate::config::InstanceConfig {
+            name: "t".into(),
+            url: url.into(),
+            api_key: mcp_core::connector::Secret::new("k"),
+            read_only: false,
+            description: None,
+            login: None,
+        };
+        let http = mcp_core::tls::http_client().timeout(timeout).build().expect("a client");
+        Instance {
+            config,
+            http,
+            node_types: Mutex::new(None),
+            session: Mutex::new(None),
+            snapshots: Mutex::new(Vec::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn unreachable_and_slow_instances_are_unavailable_and_timed_out() {
+        // A port nobody listens on: connection refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port").port();
+        let e = instance(&format!("http://127.0.0.1:{port}"), Duration::from_secs(5)).get("/x", &[]).await;
+        let e = e.expect_err("refused");
+        assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+        assert!(e.to_string().contains("is n8n running"), "{e}");
+        // A name that does not resolve.
+        let e = instance("http://no-such-host.invalid", Duration::from_secs(5)).get("/x", &[]).await;
+        assert_eq!(e.expect_err("unresolved").kind(), ErrorKind::Unavailable);
+        // A listener that accepts and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", silent.local_addr().expect("addr"));
+        let e = instance(&url, Duration::from_millis(300)).get("/x", &[]).await.expect_err("timed out");
+        assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
+    }
 }
 
 #[cfg(test)]

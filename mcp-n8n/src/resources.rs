@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use mcp_core::protocol::{Content, GetPromptResult, PromptMessage, ResourceContents};
-use mcp_core::server::ServerBuilder;
-use mcp_core::{Context, ToolError, prompt, resource_template};
+use mcp_core::server::{ErrorKind, ServerBuilder};
+use mcp_core::{Context, ToolError, prompt_with, resource_template_with};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -24,26 +24,34 @@ fn id_var(vars: &HashMap<String, String>, uri: &str) -> Result<String, ToolError
 
 /// A missing workflow or execution is "resource not found", not a server error.
 fn not_found(uri: &str, e: ToolError) -> ToolError {
-    match e {
-        ToolError::Failed(m) if m.starts_with("not found") => ToolError::resource_not_found(uri),
-        other => other,
+    match e.kind() {
+        ErrorKind::NotFound => ToolError::resource_not_found(uri),
+        _ => e,
     }
 }
 
-async fn read_workflow(n8n: Arc<N8n>, vars: HashMap<String, String>) -> Result<ResourceContents, ToolError> {
+async fn read_workflow(
+    n8n: Arc<N8n>,
+    _ctx: Context,
+    vars: HashMap<String, String>,
+) -> Result<ResourceContents, ToolError> {
     let uri = format!("n8n://workflows/{}", vars.get("id").map_or("", String::as_str));
     let id = id_var(&vars, &uri)?;
-    let inst = n8n.pick(None, false)?;
+    let inst = n8n.instances.for_read(None)?;
     let wf = fetch_workflow(&n8n, &inst, &id).await.map_err(|e| not_found(&uri, e))?;
     let mut out = workflows::compact(&inst, &wf);
-    crate::output::fit(&mut out, n8n.settings.max_result_bytes);
+    mcp_core::connector::fit_json(&mut out, n8n.settings.max_result_bytes);
     Ok(ResourceContents::text(uri, "application/json", out.to_string()))
 }
 
-async fn read_execution(n8n: Arc<N8n>, vars: HashMap<String, String>) -> Result<ResourceContents, ToolError> {
+async fn read_execution(
+    n8n: Arc<N8n>,
+    _ctx: Context,
+    vars: HashMap<String, String>,
+) -> Result<ResourceContents, ToolError> {
     let uri = format!("n8n://executions/{}", vars.get("id").map_or("", String::as_str));
     let id = id_var(&vars, &uri)?;
-    let inst = n8n.pick(None, false)?;
+    let inst = n8n.instances.for_read(None)?;
     let args = executions::GetArgs { instance: None, id, mode: None, nodes: vec![], items_limit: None };
     let out = executions::read_execution(&n8n, &inst, &args).await.map_err(|e| not_found(&uri, e))?;
     Ok(ResourceContents::text(uri, "application/json", out.to_string()))
@@ -70,7 +78,7 @@ pub struct DebugArgs {
 }
 
 fn inst_arg(n8n: &N8n, instance: Option<&str>) -> Result<String, ToolError> {
-    let inst = n8n.pick(instance, false)?;
+    let inst = n8n.instances.for_read(instance)?;
     Ok(if instance.is_some() { format!(", \"instance\": \"{}\"", inst.name()) } else { String::new() })
 }
 
@@ -129,27 +137,26 @@ async fn debug_execution(n8n: Arc<N8n>, _ctx: Context, a: DebugArgs) -> Result<G
 }
 
 pub fn register(builder: ServerBuilder, n8n: &Arc<N8n>) -> ServerBuilder {
-    let (a, b, c, d) = (n8n.clone(), n8n.clone(), n8n.clone(), n8n.clone());
     builder
         .resource(
-            resource_template("n8n://workflows/{id}", "workflow", move |_ctx, vars| read_workflow(a.clone(), vars))
+            resource_template_with("n8n://workflows/{id}", "workflow", n8n, read_workflow)
                 .title("Workflow")
                 .description("A workflow, compact (first instance): nodes, edges, settings, webhook URLs.")
                 .mime_type("application/json"),
         )
         .resource(
-            resource_template("n8n://executions/{id}", "execution", move |_ctx, vars| read_execution(b.clone(), vars))
+            resource_template_with("n8n://executions/{id}", "execution", n8n, read_execution)
                 .title("Execution")
                 .description("An execution's summary (first instance): nodes, failure with its input; redacted.")
                 .mime_type("application/json"),
         )
         .prompt(
-            prompt("build_workflow", move |ctx, args| build_workflow(c.clone(), ctx, args))
+            prompt_with("build_workflow", n8n, build_workflow)
                 .title("Build a workflow")
                 .description("A plan to build, validate, publish and test an n8n workflow from a description."),
         )
         .prompt(
-            prompt("debug_execution", move |ctx, args| debug_execution(d.clone(), ctx, args))
+            prompt_with("debug_execution", n8n, debug_execution)
                 .title("Debug a failed execution")
                 .description("A plan to find why an n8n execution failed, and the fix."),
         )

@@ -63,6 +63,73 @@ async fn read_only_by_default() {
 }
 
 #[tokio::test]
+async fn toolsets_and_no_destructive_narrow_the_tools() {
+    let s = writer().args(["--toolsets", "executions,run"]).start(Transport::Stdio).await;
+    let mut names = s.tool_names().await;
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "delete_execution",
+            "get_execution",
+            "list_executions",
+            "retry_execution",
+            "run_webhook",
+            "run_workflow",
+            "stop_execution",
+            "wait_execution"
+        ]
+    );
+    // Through the environment too, with every destructive tool hidden though writes are on.
+    let s = writer()
+        .env("MCP_N8N_TOOLSETS", "workflows")
+        .env("MCP_N8N_NO_DESTRUCTIVE", "true")
+        .start(Transport::Stdio)
+        .await;
+    let names = s.tool_names().await;
+    for kept in ["list_workflows", "get_workflow", "create_workflow", "publish_workflow", "unarchive_workflow"] {
+        assert!(names.contains(&kept.to_string()), "{kept} missing: {names:?}");
+    }
+    for hidden in ["delete_workflow", "update_workflow", "edit_workflow", "unpublish_workflow", "list_executions"] {
+        assert!(!names.contains(&hidden.to_string()), "{hidden} listed: {names:?}");
+    }
+    // A destructive call is refused as an unknown tool, not run.
+    let err = s.client.call_tool("delete_workflow", json!({"id": "abc"})).await.expect_err("unknown tool");
+    assert!(err.to_string().contains("Unknown tool"), "{err}");
+    // A misspelt toolset stops the server, naming the known ones.
+    let (ok, stderr) = writer().args(["--toolsets", "workflow"]).run_to_exit().await;
+    assert!(
+        !ok && stderr.contains("`workflow`") && stderr.contains("building, executions, run, workflows"),
+        "{stderr}"
+    );
+}
+
+/// The error kind a failed call carries in `_meta` (read raw: the client drops `_meta`).
+async fn kind_of(s: &mcp_core::testing::Connector, tool: &str, args: Value) -> String {
+    let params = json!({"name": tool, "arguments": args});
+    let result = s.client.request("tools/call", params.as_object().cloned().unwrap_or_default()).await;
+    let result = result.expect("a tool result");
+    assert_eq!(result["isError"], true, "{tool} should have failed: {result}");
+    result["_meta"]["io.github.mcp-connectors/errorKind"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn failures_carry_the_kind_n8n_answered_with() {
+    let s = writer().start(Transport::Stdio).await;
+    assert_eq!(kind_of(&s, "get_workflow", json!({"id": "doesNotExist123"})).await, "not_found");
+    assert_eq!(kind_of(&s, "get_execution", json!({"id": "999999999"})).await, "not_found");
+    assert_eq!(kind_of(&s, "get_workflow", json!({"id": "../x"})).await, "invalid_arguments");
+    assert_eq!(kind_of(&s, "list_variables", json!({})).await, "refused");
+    let (url, _) = instance();
+    let wrong = bare().env("N8N_API_URL", &url).env("N8N_API_KEY", "wrong-key").start(Transport::Stdio).await;
+    assert_eq!(kind_of(&wrong, "list_workflows", json!({})).await, "refused");
+    let port = mcp_core::testing::free_port();
+    let down = bare().env("N8N_API_URL", format!("http://127.0.0.1:{port}")).env("N8N_API_KEY", "k");
+    let down = down.start(Transport::Stdio).await;
+    assert_eq!(kind_of(&down, "list_workflows", json!({})).await, "unavailable");
+}
+
+#[tokio::test]
 async fn a_wrong_key_is_a_clear_401_and_never_echoed() {
     let (url, _) = instance();
     let secret = "wrong-key-0123456789";
@@ -147,7 +214,7 @@ async fn several_instances_chosen_per_call_with_read_only_markers() {
     let wf = common::manual_workflow(&unique("multi"));
     let args = json!({"name": wf["name"], "nodes": wf["nodes"], "connections": wf["connections"]});
     let err = s.fails("create_workflow", args.clone()).await;
-    assert!(err.contains("several instances") && err.contains("dev") && err.contains("prod"), "{err}");
+    assert!(err.contains("several are configured") && err.contains("dev") && err.contains("prod"), "{err}");
     let mut on_prod = args.clone();
     on_prod["instance"] = json!("prod");
     let err = s.fails("create_workflow", on_prod).await;
@@ -156,7 +223,7 @@ async fn several_instances_chosen_per_call_with_read_only_markers() {
     on_dev["instance"] = json!("dev");
     let id = s.ok("create_workflow", on_dev).await["id"].as_str().expect("id").to_string();
     let err = s.fails("list_workflows", json!({"instance": "staging"})).await;
-    assert!(err.contains("no instance `staging`"), "{err}");
+    assert!(err.contains("no instance named `staging`"), "{err}");
     s.ok("delete_workflow", json!({"instance": "dev", "id": id})).await;
 }
 

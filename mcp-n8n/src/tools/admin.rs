@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use mcp_core::server::ServerBuilder;
+use mcp_core::server::{ErrorKind, ServerBuilder};
 use mcp_core::{Context, Json, ToolError, tool_with};
 use reqwest::Method;
 use schemars::JsonSchema;
@@ -14,121 +14,141 @@ use serde_json::{Value, json};
 
 use super::check_id;
 use crate::n8n::{Instance, N8n};
-use crate::output::{fit, obj};
+use crate::output::obj;
+use mcp_core::connector::fit_json;
 
 pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
-    b.tool(tool_with("list_tags", n, list_tags).description("List tags (id, name). Pages: `cursor`.").read_only())
-        .tool(
-            tool_with("list_users", n, list_users)
-                .description("List users (id, email, name, role, pending). Pages: `cursor`.")
-                .read_only(),
-        )
-        .tool(
-            tool_with("list_variables", n, list_variables)
-                .description("List variables (key, value) where the licence includes them. Pages: `cursor`.")
-                .read_only(),
-        )
-        .tool(
-            tool_with("list_projects", n, list_projects)
-                .description("List projects (id, name, type) where the licence includes them. Pages: `cursor`.")
-                .read_only(),
-        )
-        .tool(
-            tool_with("list_credentials", n, list_credentials)
-                .description(
-                    "List credentials: id, name, type, dates. Their secrets are never returned. Pages: `cursor`.",
-                )
-                .read_only(),
-        )
-        .tool(
-            tool_with("credential_schema", n, credential_schema)
-                .description(
-                    "The fields a credential type needs (JSON Schema), e.g. for create_credential: `httpBasicAuth`.",
-                )
-                .read_only(),
-        )
-        .tool(
-            tool_with("list_data_tables", n, list_data_tables)
-                .description("List data tables (id, name, columns). Pages: `cursor`.")
-                .read_only(),
-        )
-        .tool(
-            tool_with("read_data_table_rows", n, read_data_table_rows)
-                .description(
-                    "Read rows of a data table, optionally filtered (n8n's filter JSON) and sorted. Pages: `cursor`.",
-                )
-                .read_only(),
-        )
-        .tool(
-            tool_with("security_audit", n, security_audit)
-                .description(
-                    "Run n8n's security audit (credentials, database, nodes, filesystem, instance risks) and return \
+    b.tool(
+        tool_with("list_tags", n, list_tags)
+            .toolset("admin")
+            .description("List tags (id, name). Pages: `cursor`.")
+            .read_only(),
+    )
+    .tool(
+        tool_with("list_users", n, list_users)
+            .toolset("admin")
+            .description("List users (id, email, name, role, pending). Pages: `cursor`.")
+            .read_only(),
+    )
+    .tool(
+        tool_with("list_variables", n, list_variables)
+            .toolset("admin")
+            .description("List variables (key, value) where the licence includes them. Pages: `cursor`.")
+            .read_only(),
+    )
+    .tool(
+        tool_with("list_projects", n, list_projects)
+            .toolset("admin")
+            .description("List projects (id, name, type) where the licence includes them. Pages: `cursor`.")
+            .read_only(),
+    )
+    .tool(
+        tool_with("list_credentials", n, list_credentials)
+            .toolset("admin")
+            .description("List credentials: id, name, type, dates. Their secrets are never returned. Pages: `cursor`.")
+            .read_only(),
+    )
+    .tool(
+        tool_with("credential_schema", n, credential_schema)
+            .toolset("admin")
+            .description(
+                "The fields a credential type needs (JSON Schema), e.g. for create_credential: `httpBasicAuth`.",
+            )
+            .read_only(),
+    )
+    .tool(
+        tool_with("list_data_tables", n, list_data_tables)
+            .toolset("admin")
+            .description("List data tables (id, name, columns). Pages: `cursor`.")
+            .read_only(),
+    )
+    .tool(
+        tool_with("read_data_table_rows", n, read_data_table_rows)
+            .toolset("admin")
+            .description(
+                "Read rows of a data table, optionally filtered (n8n's filter JSON) and sorted. Pages: `cursor`.",
+            )
+            .read_only(),
+    )
+    .tool(
+        tool_with("security_audit", n, security_audit)
+            .toolset("admin")
+            .description(
+                "Run n8n's security audit (credentials, database, nodes, filesystem, instance risks) and return \
                      its findings, bounded.",
-                )
-                .read_only(),
-        )
-        .tool(
-            tool_with("health", n, health)
-                .description(
-                    "Check each instance (or one): readiness, an authenticated API call (so a wrong key or a proxy \
+            )
+            .read_only(),
+    )
+    .tool(
+        tool_with("health", n, health)
+            .toolset("admin")
+            .description(
+                "Check each instance (or one): readiness, an authenticated API call (so a wrong key or a proxy \
                      stripping the header shows), the effective API URL, latency, whether writes and runs by id are \
                      possible.",
-                )
-                .read_only(),
-        )
-}
-
-pub fn register_write(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
-    b.tool(tool_with("create_tag", n, create_tag).description("Create a tag.").additive())
-        .tool(tool_with("rename_tag", n, rename_tag).description("Rename a tag.").destructive().idempotent())
-        .tool(
-            tool_with("delete_tag", n, delete_tag)
-                .description("Delete a tag (workflows lose it).")
-                .destructive()
-                .idempotent(),
-        )
-        .tool(
-            tool_with("create_variable", n, create_variable)
-                .description("Create a variable (licence permitting).")
-                .additive(),
-        )
-        .tool(
-            tool_with("update_variable", n, update_variable)
-                .description("Change a variable's key or value (licence permitting).")
-                .destructive()
-                .idempotent(),
-        )
-        .tool(
-            tool_with("delete_variable", n, delete_variable)
-                .description("Delete a variable (licence permitting).")
-                .destructive()
-                .idempotent(),
-        )
-        .tool(
-            tool_with("create_credential", n, create_credential)
-                .description(
-                    "Create a credential of a type (credential_schema lists its fields). The secret goes to n8n and is \
+            )
+            .read_only(),
+    )
+    .tool(tool_with("create_tag", n, create_tag).toolset("admin").description("Create a tag.").additive())
+    .tool(
+        tool_with("rename_tag", n, rename_tag).toolset("admin").description("Rename a tag.").destructive().idempotent(),
+    )
+    .tool(
+        tool_with("delete_tag", n, delete_tag)
+            .toolset("admin")
+            .description("Delete a tag (workflows lose it).")
+            .destructive()
+            .idempotent(),
+    )
+    .tool(
+        tool_with("create_variable", n, create_variable)
+            .toolset("admin")
+            .description("Create a variable (licence permitting).")
+            .additive(),
+    )
+    .tool(
+        tool_with("update_variable", n, update_variable)
+            .toolset("admin")
+            .description("Change a variable's key or value (licence permitting).")
+            .destructive()
+            .idempotent(),
+    )
+    .tool(
+        tool_with("delete_variable", n, delete_variable)
+            .toolset("admin")
+            .description("Delete a variable (licence permitting).")
+            .destructive()
+            .idempotent(),
+    )
+    .tool(
+        tool_with("create_credential", n, create_credential)
+            .toolset("admin")
+            .description(
+                "Create a credential of a type (credential_schema lists its fields). The secret goes to n8n and is \
                      never echoed or logged; the answer holds only id, name and type.",
-                )
-                .additive()
-                .sensitive(["data"]),
-        )
-        .tool(
-            tool_with("delete_credential", n, delete_credential)
-                .description("Delete a credential.")
-                .destructive()
-                .idempotent(),
-        )
-        .tool(
-            tool_with("create_data_table", n, create_data_table)
-                .description("Create a data table with columns (name, type: string, number, boolean, date).")
-                .additive(),
-        )
-        .tool(
-            tool_with("insert_data_table_rows", n, insert_data_table_rows)
-                .description("Insert rows into a data table (at most 1000 per call).")
-                .additive(),
-        )
+            )
+            .additive()
+            .sensitive(["data"]),
+    )
+    .tool(
+        tool_with("delete_credential", n, delete_credential)
+            .toolset("admin")
+            .description("Delete a credential.")
+            .destructive()
+            .idempotent(),
+    )
+    .tool(
+        tool_with("create_data_table", n, create_data_table)
+            .toolset("admin")
+            .description("Create a data table with columns (name, type: string, number, boolean, date).")
+            .additive(),
+    )
+    .tool(
+        tool_with("insert_data_table_rows", n, insert_data_table_rows)
+            .toolset("admin")
+            .description("Insert rows into a data table (at most 1000 per call).")
+            .additive(),
+    )
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -145,17 +165,6 @@ pub struct PageArgs {
     cursor: Option<String>,
 }
 
-/// What a licence-gated feature's 403 means.
-fn licensed(feature: &str, e: ToolError) -> ToolError {
-    match e {
-        ToolError::Failed(m) if m.contains("403") => ToolError::failed(format!(
-            "{feature} are not available here: this n8n instance's licence does not include them (a paid feature), \
-             or the API key lacks their scope. ({m})"
-        )),
-        other => other,
-    }
-}
-
 /// One page of a list endpoint, with rows mapped through `row`.
 async fn page(
     n8n: &N8n,
@@ -163,6 +172,7 @@ async fn page(
     path: &str,
     a: &PageArgs,
     extra: &[(&str, String)],
+    gated: Option<&'static str>,
     row: impl Fn(&Value) -> Value,
 ) -> Result<Value, ToolError> {
     let limit = a.limit.unwrap_or(n8n.settings.max_rows).clamp(1, n8n.settings.max_rows);
@@ -171,7 +181,10 @@ async fn page(
     if let Some(c) = &a.cursor {
         q.push(("cursor", c.clone()));
     }
-    let p = inst.get(path, &q).await?;
+    let p = match gated {
+        Some(feature) => inst.gated(feature, Method::GET, path, &q, None).await?,
+        None => inst.get(path, &q).await?,
+    };
     let rows: Vec<Value> = p["data"].as_array().into_iter().flatten().map(row).collect();
     let next = p["nextCursor"].as_str().map(str::to_string);
     let mut out = obj([
@@ -180,7 +193,7 @@ async fn page(
         ("next_cursor", json!(next)),
         ("note", if next.is_some() { json!("more: call again with this next_cursor") } else { Value::Null }),
     ]);
-    if fit(&mut out, n8n.settings.max_result_bytes) {
+    if fit_json(&mut out, n8n.settings.max_result_bytes) {
         out["truncated"] = json!("cut to the result budget: ask for fewer rows with `limit`");
     }
     Ok(out)
@@ -191,42 +204,40 @@ fn pick(v: &Value, keys: &[&'static str]) -> Value {
 }
 
 async fn list_tags(n8n: Arc<N8n>, _ctx: Context, a: PageArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
-    Ok(Json(page(&n8n, &inst, "/tags", &a, &[], |t| pick(t, &["id", "name"])).await?))
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
+    Ok(Json(page(&n8n, &inst, "/tags", &a, &[], None, |t| pick(t, &["id", "name"])).await?))
 }
 
 async fn list_users(n8n: Arc<N8n>, _ctx: Context, a: PageArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
-    let out = page(&n8n, &inst, "/users", &a, &[("includeRole", "true".into())], |u| {
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
+    let out = page(&n8n, &inst, "/users", &a, &[("includeRole", "true".into())], Some("users"), |u| {
         pick(u, &["id", "email", "firstName", "lastName", "role", "isPending"])
     })
-    .await
-    .map_err(|e| licensed("users", e))?;
+    .await?;
     Ok(Json(out))
 }
 
 async fn list_variables(n8n: Arc<N8n>, _ctx: Context, a: PageArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
-    let out = page(&n8n, &inst, "/variables", &a, &[], |v| pick(v, &["id", "key", "value", "type"]))
-        .await
-        .map_err(|e| licensed("variables", e))?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
+    let out = page(&n8n, &inst, "/variables", &a, &[], Some("variables"), |v| pick(v, &["id", "key", "value", "type"]))
+        .await?;
     Ok(Json(out))
 }
 
 async fn list_projects(n8n: Arc<N8n>, _ctx: Context, a: PageArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
-    let out = page(&n8n, &inst, "/projects", &a, &[], |p| pick(p, &["id", "name", "type"]))
-        .await
-        .map_err(|e| licensed("projects", e))?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
+    let out = page(&n8n, &inst, "/projects", &a, &[], Some("projects"), |p| pick(p, &["id", "name", "type"])).await?;
     Ok(Json(out))
 }
 
 async fn list_credentials(n8n: Arc<N8n>, _ctx: Context, a: PageArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
     // Only these fields: whatever else n8n sends never reaches the model.
     Ok(Json(
-        page(&n8n, &inst, "/credentials", &a, &[], |c| pick(c, &["id", "name", "type", "createdAt", "updatedAt"]))
-            .await?,
+        page(&n8n, &inst, "/credentials", &a, &[], None, |c| {
+            pick(c, &["id", "name", "type", "createdAt", "updatedAt"])
+        })
+        .await?,
     ))
 }
 
@@ -242,15 +253,15 @@ pub struct SchemaArgs {
 }
 
 async fn credential_schema(n8n: Arc<N8n>, _ctx: Context, a: SchemaArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
     check_id("type", &a.cred_type)?;
-    let s = inst.get(&format!("/credentials/schema/{}", a.cred_type), &[]).await.map_err(|e| match e {
-        ToolError::Failed(m) if m.contains("not found") => ToolError::failed(format!(
+    let s = inst.get(&format!("/credentials/schema/{}", a.cred_type), &[]).await.map_err(|e| match e.kind() {
+        ErrorKind::NotFound => ToolError::not_found(format!(
             "no credential type `{}` on `{}` (types are named like httpBasicAuth, slackApi)",
             a.cred_type,
             inst.name()
         )),
-        other => other,
+        _ => e,
     })?;
     Ok(Json(json!({"type": a.cred_type, "schema": s})))
 }
@@ -278,9 +289,9 @@ pub struct DataRowsArgs {
 }
 
 async fn list_data_tables(n8n: Arc<N8n>, _ctx: Context, a: PageArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
     Ok(Json(
-        page(&n8n, &inst, "/data-tables", &a, &[], |t| {
+        page(&n8n, &inst, "/data-tables", &a, &[], None, |t| {
             let cols: Vec<Value> = t["columns"]
                 .as_array()
                 .into_iter()
@@ -299,7 +310,7 @@ async fn list_data_tables(n8n: Arc<N8n>, _ctx: Context, a: PageArgs) -> Result<J
 }
 
 async fn read_data_table_rows(n8n: Arc<N8n>, _ctx: Context, a: DataRowsArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
     check_id("id", &a.id)?;
     let mut extra = Vec::new();
     if let Some(f) = &a.filter {
@@ -309,7 +320,7 @@ async fn read_data_table_rows(n8n: Arc<N8n>, _ctx: Context, a: DataRowsArgs) -> 
         extra.push(("sortBy", s.clone()));
     }
     let p = PageArgs { instance: a.instance.clone(), limit: a.limit, cursor: a.cursor.clone() };
-    Ok(Json(page(&n8n, &inst, &format!("/data-tables/{}/rows", a.id), &p, &extra, Value::clone).await?))
+    Ok(Json(page(&n8n, &inst, &format!("/data-tables/{}/rows", a.id), &p, &extra, None, Value::clone).await?))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -327,7 +338,7 @@ pub struct AuditArgs {
 }
 
 async fn security_audit(n8n: Arc<N8n>, _ctx: Context, a: AuditArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
     let mut opts = json!({});
     if !a.categories.is_empty() {
         opts["categories"] = json!(a.categories);
@@ -336,7 +347,7 @@ async fn security_audit(n8n: Arc<N8n>, _ctx: Context, a: AuditArgs) -> Result<Js
         opts["daysAbandonedWorkflow"] = json!(d);
     }
     let mut report = inst.api(Method::POST, "/audit", &[], Some(&json!({"additionalOptions": opts}))).await?;
-    if fit(&mut report, n8n.settings.max_result_bytes) {
+    if fit_json(&mut report, n8n.settings.max_result_bytes) {
         report["truncated"] = json!("cut to the result budget: ask for one category at a time");
     }
     Ok(Json(report))
@@ -352,8 +363,8 @@ pub struct HealthArgs {
 
 async fn health(n8n: Arc<N8n>, _ctx: Context, a: HealthArgs) -> Result<Json<Value>, ToolError> {
     let list: Vec<Arc<Instance>> = match &a.instance {
-        Some(n) => vec![n8n.pick(Some(n), false)?],
-        None => n8n.instances.clone(),
+        Some(n) => vec![n8n.instances.for_read(Some(n))?],
+        None => n8n.instances.all().to_vec(),
     };
     let mut out = Vec::new();
     for inst in list {
@@ -414,24 +425,24 @@ pub struct RenameArgs {
 }
 
 async fn create_tag(n8n: Arc<N8n>, _ctx: Context, a: NameArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     let t = inst.api(Method::POST, "/tags", &[], Some(&json!({"name": a.name}))).await?;
     Ok(Json(pick(&t, &["id", "name"])))
 }
 
 async fn rename_tag(n8n: Arc<N8n>, _ctx: Context, a: RenameArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     check_id("id", &a.id)?;
     let t = inst.api(Method::PUT, &format!("/tags/{}", a.id), &[], Some(&json!({"name": a.name}))).await?;
     Ok(Json(pick(&t, &["id", "name"])))
 }
 
 async fn delete_tag(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     check_id("id", &a.id)?;
     let t = inst.get(&format!("/tags/{}", a.id), &[]).await?;
     if n8n.settings.scope_tag.as_deref() == t["name"].as_str() {
-        return Err(ToolError::failed("the scope tag cannot be deleted through this server"));
+        return Err(ToolError::refused("the scope tag cannot be deleted through this server"));
     }
     inst.api(Method::DELETE, &format!("/tags/{}", a.id), &[], None).await?;
     Ok(Json(json!({"id": a.id, "deleted": true})))
@@ -453,27 +464,24 @@ pub struct VariableArgs {
 }
 
 async fn create_variable(n8n: Arc<N8n>, _ctx: Context, a: VariableArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
-    inst.api(Method::POST, "/variables", &[], Some(&json!({"key": a.key, "value": a.value})))
-        .await
-        .map_err(|e| licensed("variables", e))?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
+    inst.gated("variables", Method::POST, "/variables", &[], Some(&json!({"key": a.key, "value": a.value}))).await?;
     Ok(Json(json!({"key": a.key, "created": true})))
 }
 
 async fn update_variable(n8n: Arc<N8n>, _ctx: Context, a: VariableArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     let id = a.id.ok_or_else(|| ToolError::invalid_arguments("`id`: which variable (list_variables shows ids)"))?;
     check_id("id", &id)?;
-    inst.api(Method::PUT, &format!("/variables/{id}"), &[], Some(&json!({"key": a.key, "value": a.value})))
-        .await
-        .map_err(|e| licensed("variables", e))?;
+    let body = json!({"key": a.key, "value": a.value});
+    inst.gated("variables", Method::PUT, &format!("/variables/{id}"), &[], Some(&body)).await?;
     Ok(Json(json!({"id": id, "key": a.key, "updated": true})))
 }
 
 async fn delete_variable(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     check_id("id", &a.id)?;
-    inst.api(Method::DELETE, &format!("/variables/{}", a.id), &[], None).await.map_err(|e| licensed("variables", e))?;
+    inst.gated("variables", Method::DELETE, &format!("/variables/{}", a.id), &[], None).await?;
     Ok(Json(json!({"id": a.id, "deleted": true})))
 }
 
@@ -493,21 +501,20 @@ pub struct CredentialArgs {
 }
 
 async fn create_credential(n8n: Arc<N8n>, _ctx: Context, a: CredentialArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     if !a.data.is_object() {
         return Err(ToolError::invalid_arguments("`data` must be an object of the type's fields"));
     }
     let body = json!({"name": a.name, "type": a.cred_type, "data": a.data});
-    let c = inst.api(Method::POST, "/credentials", &[], Some(&body)).await.map_err(|e| match e {
-        // n8n's message may quote the body it refused; never echo the secret.
-        ToolError::Failed(m) => ToolError::failed(crate::output::clip(&m.replace(&a.data.to_string(), "[data]"), 600)),
-        other => other,
+    // n8n's message may quote the body it refused; never echo the secret.
+    let c = inst.api(Method::POST, "/credentials", &[], Some(&body)).await.map_err(|e| {
+        crate::output::reword(e, |m| crate::output::clip(&m.replace(&a.data.to_string(), "[data]"), 600))
     })?;
     Ok(Json(pick(&c, &["id", "name", "type", "createdAt"])))
 }
 
 async fn delete_credential(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     check_id("id", &a.id)?;
     let c = inst.api(Method::DELETE, &format!("/credentials/{}", a.id), &[], None).await?;
     Ok(Json(json!({"id": a.id, "name": c["name"], "deleted": true})))
@@ -526,7 +533,7 @@ pub struct TableArgs {
 }
 
 async fn create_data_table(n8n: Arc<N8n>, _ctx: Context, a: TableArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     let t = inst.api(Method::POST, "/data-tables", &[], Some(&json!({"name": a.name, "columns": a.columns}))).await?;
     Ok(Json(pick(&t, &["id", "name", "columns"])))
 }
@@ -544,7 +551,7 @@ pub struct InsertArgs {
 }
 
 async fn insert_data_table_rows(n8n: Arc<N8n>, _ctx: Context, a: InsertArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     check_id("id", &a.id)?;
     if a.rows.is_empty() || a.rows.len() > 1000 || !a.rows.iter().all(Value::is_object) {
         return Err(ToolError::invalid_arguments("`rows`: 1 to 1000 objects keyed by column name"));

@@ -12,13 +12,15 @@ use serde_json::{Value, json};
 use super::fetch_workflow;
 use super::workflows::put_body;
 use crate::n8n::N8n;
-use crate::output::{clip, fit, obj};
+use crate::output::{clip, obj};
 use crate::validate::{Catalog, is_trigger, validate, versions};
+use mcp_core::connector::fit_json;
 use mcp_core::security::redact::redact_json;
 
 pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     b.tool(
         tool_with("search_nodes", n, search_nodes)
+            .toolset("building")
             .description(
                 "Search the node types installed on the instance by words in their name, display name or \
                  description (e.g. `http`, `slack message`, `schedule trigger`). Rows: type, versions, trigger or \
@@ -28,6 +30,7 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
     .tool(
         tool_with("describe_node", n, describe_node)
+            .toolset("building")
             .description(
                 "A node type's parameters at a version (default: the newest installed): name, type, default, \
                  required, options' values, and when each is shown (displayOptions). `parameter` narrows to one \
@@ -37,6 +40,7 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
     .tool(
         tool_with("validate_workflow", n, validate_workflow)
+            .toolset("building")
             .description(
                 "Validate a workflow against this instance's installed node types and versions: types exist, \
                  versions exist, required parameters set, option values valid, node names unique, connections \
@@ -68,7 +72,7 @@ pub struct SearchArgs {
 }
 
 async fn search_nodes(n8n: Arc<N8n>, _ctx: Context, a: SearchArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
     let words: Vec<String> = a.query.split_whitespace().take(10).map(str::to_lowercase).collect();
     if words.is_empty() {
         return Err(ToolError::invalid_arguments("`query`: give at least one word"));
@@ -176,13 +180,13 @@ fn param(p: &Value) -> Value {
 }
 
 async fn describe_node(n8n: Arc<N8n>, _ctx: Context, a: DescribeArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
     let types = inst.require_node_types().await?;
     let catalog = Catalog::new(&types);
     let all = catalog.all_versions(&a.node_type);
     if all.is_empty() {
         let similar = catalog.similar(&a.node_type);
-        return Err(ToolError::failed(format!(
+        return Err(ToolError::not_found(format!(
             "node type `{}` is not installed on `{}`{}",
             a.node_type,
             inst.name(),
@@ -231,7 +235,7 @@ async fn describe_node(n8n: Arc<N8n>, _ctx: Context, a: DescribeArgs) -> Result<
             ("versions_in_this_description", json!(versions(t))),
         ])
     };
-    if fit(&mut out, n8n.settings.max_result_bytes)
+    if fit_json(&mut out, n8n.settings.max_result_bytes)
         && let Value::Object(m) = &mut out
     {
         m.insert("truncated".into(), json!("cut to the result budget: ask for one `parameter` at a time"));
@@ -257,7 +261,7 @@ pub struct ValidateArgs {
 }
 
 async fn validate_workflow(n8n: Arc<N8n>, _ctx: Context, a: ValidateArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
     let body = match (&a.id, a.workflow) {
         (Some(id), None) => put_body(&fetch_workflow(&n8n, &inst, id).await?),
         (None, Some(wf)) if wf.is_object() => wf,

@@ -14,14 +14,16 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{check_id, fetch_workflow, in_scope, settle};
+use super::{check_id, fetch_workflow, in_scope};
 use crate::n8n::{Instance, N8n};
-use crate::output::{fit, obj};
+use crate::output::obj;
+use mcp_core::connector::fit_json;
 use mcp_core::security::redact::redact_json;
 
 pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     b.tool(
         tool_with("list_executions", n, list_executions)
+            .toolset("executions")
             .description(
                 "List executions, newest first: id, workflow, status, mode, start, duration. Filters: workflow_id, \
                  status (success, error, running, waiting, canceled, crashed, new), since/until (RFC 3339). Pages: \
@@ -31,6 +33,7 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
     .tool(
         tool_with("get_execution", n, get_execution)
+            .toolset("executions")
             .description(
                 "Read an execution. mode `summary` (default): status, timing, each node's status and item counts, \
                  and for a failure the failing node, its error and the input items it got. `preview`: status and \
@@ -41,17 +44,16 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
     .tool(
         tool_with("wait_execution", n, wait_execution)
+            .toolset("executions")
             .description(
                 "Wait until an execution finishes (progress notifications while it runs), then return its summary. \
                  Stops waiting after `timeout_secs` (default 60) and says it is still running.",
             )
             .read_only(),
     )
-}
-
-pub fn register_write(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
-    b.tool(
+    .tool(
         tool_with("retry_execution", n, retry_execution)
+            .toolset("executions")
             .description(
                 "Retry a failed execution (with the workflow as it was, or the current one with load_workflow).",
             )
@@ -59,12 +61,14 @@ pub fn register_write(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
     .tool(
         tool_with("stop_execution", n, stop_execution)
+            .toolset("executions")
             .description("Stop a running or waiting execution.")
             .destructive()
             .idempotent(),
     )
     .tool(
         tool_with("delete_execution", n, delete_execution)
+            .toolset("executions")
             .description("Delete an execution and its data.")
             .destructive()
             .idempotent(),
@@ -145,7 +149,7 @@ async fn exec_in_scope(n8n: &N8n, inst: &Instance, workflow_id: &str, cache: &mu
 }
 
 async fn list_executions(n8n: Arc<N8n>, _ctx: Context, a: ListArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
     let since = time("since", &a.since)?;
     let until = time("until", &a.until)?;
     let limit = a.limit.unwrap_or(n8n.settings.max_rows).clamp(1, n8n.settings.max_rows);
@@ -411,7 +415,7 @@ pub async fn read_execution(n8n: &N8n, inst: &Instance, a: &GetArgs) -> Result<V
             return Err(ToolError::invalid_arguments(format!("`mode`: `{other}` is not summary, preview or full")));
         }
     };
-    if fit(&mut out, n8n.settings.max_result_bytes)
+    if fit_json(&mut out, n8n.settings.max_result_bytes)
         && let Value::Object(m) = &mut out
     {
         m.insert(
@@ -423,7 +427,7 @@ pub async fn read_execution(n8n: &N8n, inst: &Instance, a: &GetArgs) -> Result<V
 }
 
 async fn get_execution(n8n: Arc<N8n>, _ctx: Context, a: GetArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
     Ok(Json(read_execution(&n8n, &inst, &a).await?))
 }
 
@@ -446,7 +450,7 @@ pub fn finished(status: &str) -> bool {
 }
 
 async fn wait_execution(n8n: Arc<N8n>, ctx: Context, a: WaitArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
     let timeout = Duration::from_secs(a.timeout_secs.unwrap_or(60).clamp(1, 600));
     let start = Instant::now();
     let mut delay = Duration::from_millis(200);
@@ -496,7 +500,7 @@ pub struct RetryArgs {
 }
 
 async fn retry_execution(n8n: Arc<N8n>, _ctx: Context, a: RetryArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     fetch_execution(&n8n, &inst, &a.id, false).await?;
     let e = inst
         .api(Method::POST, &format!("/executions/{}/retry", a.id), &[], Some(&json!({"loadWorkflow": a.load_workflow})))
@@ -520,7 +524,7 @@ pub struct ExecIdArgs {
 }
 
 async fn stop_execution(n8n: Arc<N8n>, _ctx: Context, a: ExecIdArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     let before = fetch_execution(&n8n, &inst, &a.id, false).await?;
     if finished(before["status"].as_str().unwrap_or_default()) {
         return Ok(Json(json!({"id": a.id, "status": before["status"], "note": "already finished; nothing to stop"})));
@@ -530,9 +534,9 @@ async fn stop_execution(n8n: Arc<N8n>, _ctx: Context, a: ExecIdArgs) -> Result<J
 }
 
 async fn delete_execution(n8n: Arc<N8n>, _ctx: Context, a: ExecIdArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     fetch_execution(&n8n, &inst, &a.id, false).await?;
     let path = format!("/executions/{}", a.id);
-    settle(|| inst.api(Method::DELETE, &path, &[], None)).await?;
+    inst.settled(Method::DELETE, &path).await?;
     Ok(Json(json!({"id": a.id, "deleted": true})))
 }

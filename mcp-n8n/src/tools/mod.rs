@@ -1,6 +1,7 @@
-//! The tools, one module per area; [`register`] adds them all to a server being built.
-//! Tools that change anything are registered only with `--allow-write` (not listed at
-//! all otherwise: no tokens spent on tools that could only refuse).
+//! The tools, one module per area and toolset; [`register`] adds them all, tagged, and
+//! the kit's tool selection lists those the flags allow (writes with `--allow-write`,
+//! destructive ones unless `--no-destructive`, only the `--toolsets` named): a tool
+//! that could only refuse is not listed at all.
 
 pub mod admin;
 pub mod building;
@@ -22,13 +23,7 @@ pub fn register(builder: ServerBuilder, n8n: &Arc<N8n>) -> ServerBuilder {
     let builder = executions::register(builder, n8n);
     let builder = run::register(builder, n8n);
     let builder = admin::register(builder, n8n);
-    if !n8n.settings.allow_write {
-        return builder;
-    }
-    let builder = workflows::register_write(builder, n8n);
-    let builder = executions::register_write(builder, n8n);
-    let builder = run::register_write(builder, n8n);
-    admin::register_write(builder, n8n)
+    builder.select_tools(&n8n.settings.selection)
 }
 
 /// Rejects an id that cannot be one before it reaches a URL path.
@@ -65,32 +60,11 @@ pub async fn fetch_workflow(n8n: &N8n, inst: &Instance, id: &str) -> Result<Valu
     check_id("id", id)?;
     let wf = inst.get(&format!("/workflows/{id}"), &[]).await?;
     if !in_scope(n8n, &wf) {
-        return Err(ToolError::failed(format!(
+        return Err(ToolError::not_found(format!(
             "not found on `{}`: workflow {id} (only workflows tagged `{}` are in scope)",
             inst.name(),
             n8n.settings.scope_tag.as_deref().unwrap_or_default()
         )));
     }
     Ok(wf)
-}
-
-/// Retries a call a few times over ~1 s while n8n settles (a webhook answers 404 for a
-/// moment after publishing, a delete 409 just after unpublishing).
-pub async fn settle<F, Fut, T>(mut f: F) -> Result<T, ToolError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ToolError>>,
-{
-    let mut last = None;
-    for _ in 0..10 {
-        match f().await {
-            Ok(v) => return Ok(v),
-            Err(ToolError::Failed(m)) if m.contains("409") || m.contains("Conflict") => {
-                last = Some(ToolError::Failed(m));
-                tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| ToolError::failed("n8n kept answering 409 Conflict")))
 }

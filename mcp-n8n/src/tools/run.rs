@@ -15,16 +15,14 @@ use serde_json::{Value, json};
 
 use super::fetch_workflow;
 use crate::n8n::{Instance, N8n};
-use crate::output::{clip, fit, obj};
+use crate::output::{clip, obj};
+use mcp_core::connector::fit_json;
 use mcp_core::security::redact::redact_json;
 
-pub fn register(b: ServerBuilder, _n: &Arc<N8n>) -> ServerBuilder {
-    b
-}
-
-pub fn register_write(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
+pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     b.tool(
         tool_with("run_webhook", n, run_webhook)
+            .toolset("run")
             .description(
                 "Run a workflow through its Webhook trigger and return the HTTP answer (status, body) and the \
                  execution it started. Give `workflow_id` (its webhook node is found; `node` picks one of several) \
@@ -35,6 +33,7 @@ pub fn register_write(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
     .tool(
         tool_with("run_workflow", n, run_workflow)
+            .toolset("run")
             .description(
                 "Run a workflow by id, as the editor's Execute button does (any trigger; needs --email/password \
                  for the internal REST API), and return the execution id; wait_execution follows it. Without a \
@@ -84,7 +83,7 @@ const FORBIDDEN_HEADERS: &[&str] =
     &["host", "content-length", "connection", "transfer-encoding", "upgrade", "te", "trailer", "x-n8n-api-key"];
 
 async fn run_webhook(n8n: Arc<N8n>, _ctx: Context, a: WebhookArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     let (path, node_method) = match (&a.workflow_id, &a.path) {
         (Some(id), None) => {
             let wf = fetch_workflow(&n8n, &inst, id).await?;
@@ -173,7 +172,7 @@ async fn run_webhook(n8n: Arc<N8n>, _ctx: Context, a: WebhookArgs) -> Result<Jso
     let json_body: Option<Value> = serde_json::from_slice(&bytes).ok();
     if status.as_u16() == 404 {
         let n8n_msg = json_body.as_ref().and_then(|b| b["message"].as_str()).unwrap_or(&text);
-        return Err(ToolError::failed(format!(
+        return Err(ToolError::not_found(format!(
             "the webhook {method_s} {shown} is not registered on `{}` (404: {}). {}",
             inst.name(),
             clip(n8n_msg, 200),
@@ -188,7 +187,7 @@ async fn run_webhook(n8n: Arc<N8n>, _ctx: Context, a: WebhookArgs) -> Result<Jso
     if !n8n.settings.show_secrets {
         body_out = redact_json(&body_out, &[]);
     }
-    let truncated = fit(&mut body_out, n8n.settings.max_result_bytes);
+    let truncated = fit_json(&mut body_out, n8n.settings.max_result_bytes);
     let execution = match &a.workflow_id {
         Some(_) => {
             let after = latest_execution(&inst, a.workflow_id.as_deref()).await;
@@ -231,7 +230,7 @@ pub struct RunArgs {
 }
 
 async fn run_workflow(n8n: Arc<N8n>, ctx: Context, a: RunArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     let wf = fetch_workflow(&n8n, &inst, &a.id).await?;
     if inst.config.login.is_none() {
         let webhook = wf["nodes"].as_array().into_iter().flatten().any(|n| n["type"] == "n8n-nodes-base.webhook");
@@ -250,7 +249,7 @@ async fn run_workflow(n8n: Arc<N8n>, ctx: Context, a: RunArgs) -> Result<Json<Va
             };
             return run_webhook(n8n, ctx, args).await;
         }
-        return Err(ToolError::failed(format!(
+        return Err(ToolError::refused(format!(
             "n8n's Public API cannot run a workflow by id. Configure a login for `{}` (--email with \
              --password-file, or email/password_file in the instances file) so the internal REST API can, or give \
              the workflow a Webhook trigger, publish it and use run_webhook.",

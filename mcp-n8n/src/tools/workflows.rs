@@ -12,14 +12,16 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{check_id, fetch_workflow, in_scope, settle, tag_names};
+use super::{check_id, fetch_workflow, in_scope, tag_names};
 use crate::n8n::{Instance, N8n};
-use crate::output::{fit, obj};
+use crate::output::obj;
 use crate::validate::{Catalog, Problem, SETTINGS_KEYS, validate};
+use mcp_core::connector::fit_json;
 
 pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     b.tool(
         tool_with("list_workflows", n, list_workflows)
+            .toolset("workflows")
             .description(
                 "List workflows as compact rows (id, name, published, archived, tags, node count, trigger types). \
                  Filters: active, tags (all must match), name (substring), project_id. Pages: pass `cursor` from \
@@ -29,6 +31,7 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
     .tool(
         tool_with("get_workflow", n, get_workflow)
+            .toolset("workflows")
             .description(
                 "Read a workflow. mode `compact` (default): nodes with type, version and short parameters, edges as \
                  `A -> B` lines, settings, webhook URLs. mode `full`: the whole JSON (cut to the budget, saying so). \
@@ -38,6 +41,7 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
     .tool(
         tool_with("workflow_versions", n, workflow_versions)
+            .toolset("workflows")
             .description(
                 "A workflow's saved versions (n8n's history, newest first) plus the snapshots this server took \
                  before its own changes. Use a version id with get_workflow_version or rollback_workflow.",
@@ -46,14 +50,13 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
     .tool(
         tool_with("get_workflow_version", n, get_workflow_version)
+            .toolset("workflows")
             .description("One saved version of a workflow (compact unless mode is `full`).")
             .read_only(),
     )
-}
-
-pub fn register_write(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
-    b.tool(
+    .tool(
         tool_with("create_workflow", n, create_workflow)
+            .toolset("workflows")
             .description(
                 "Create a workflow from nodes and connections (n8n's JSON). It is validated against this instance's \
                  node types and versions first; every problem is listed and nothing is saved if any is an error. \
@@ -63,6 +66,7 @@ pub fn register_write(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
     .tool(
         tool_with("update_workflow", n, update_workflow)
+            .toolset("workflows")
             .description(
                 "Replace parts of a workflow: any of name, nodes, connections, settings (what you leave out is kept). \
                  Validated before saving; the previous version is snapshotted and returned as \
@@ -72,6 +76,7 @@ pub fn register_write(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
     .tool(
         tool_with("edit_workflow", n, edit_workflow)
+            .toolset("workflows")
             .description(
                 "Change a workflow by operations applied in order: add_node, remove_node (and its connections), \
                  update_node (parameters merged; null removes a key), rename_node (connections follow), connect, \
@@ -82,6 +87,7 @@ pub fn register_write(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
     .tool(
         tool_with("rollback_workflow", n, rollback_workflow)
+            .toolset("workflows")
             .description(
                 "Bring a workflow back to an earlier version (from workflow_versions): its nodes, connections and \
                  settings are saved as a new version (the current one is snapshotted first).",
@@ -90,22 +96,26 @@ pub fn register_write(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
     .tool(
         tool_with("delete_workflow", n, delete_workflow)
+            .toolset("workflows")
             .description("Delete a workflow for good (a snapshot is kept in this server's memory).")
             .destructive(),
     )
     .tool(
         tool_with("archive_workflow", n, archive_workflow)
+            .toolset("workflows")
             .description("Archive a workflow (unpublished and hidden, reversible with unarchive_workflow).")
             .destructive(),
     )
     .tool(
         tool_with("unarchive_workflow", n, unarchive_workflow)
+            .toolset("workflows")
             .description("Bring an archived workflow back.")
             .additive()
             .idempotent(),
     )
     .tool(
         tool_with("publish_workflow", n, publish_workflow)
+            .toolset("workflows")
             .description(
                 "Publish (activate) a workflow so its triggers and production webhooks run. Refused when validation \
                  finds an error (including: no trigger), listing every problem.",
@@ -115,12 +125,14 @@ pub fn register_write(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
     .tool(
         tool_with("unpublish_workflow", n, unpublish_workflow)
+            .toolset("workflows")
             .description("Unpublish (deactivate) a workflow.")
             .destructive()
             .idempotent(),
     )
     .tool(
         tool_with("set_workflow_tags", n, set_workflow_tags)
+            .toolset("workflows")
             .description("Set a workflow's tags by name (missing tags are created). The scope tag cannot be removed.")
             .destructive()
             .idempotent(),
@@ -185,7 +197,7 @@ fn row(wf: &Value) -> Value {
 }
 
 async fn list_workflows(n8n: Arc<N8n>, _ctx: Context, a: ListArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
     let limit = a.limit.unwrap_or(n8n.settings.max_rows).clamp(1, n8n.settings.max_rows);
     let mut tags = a.tags.clone();
     if let Some(t) = &n8n.settings.scope_tag {
@@ -365,7 +377,7 @@ fn shape(n8n: &N8n, inst: &Instance, wf: &Value, mode: Option<&str>, nodes: &[St
             other => return Err(ToolError::invalid_arguments(format!("`mode`: `{other}` is not compact or full"))),
         }
     };
-    if fit(&mut out, n8n.settings.max_result_bytes)
+    if fit_json(&mut out, n8n.settings.max_result_bytes)
         && let Value::Object(m) = &mut out
     {
         m.insert(
@@ -377,7 +389,7 @@ fn shape(n8n: &N8n, inst: &Instance, wf: &Value, mode: Option<&str>, nodes: &[St
 }
 
 async fn get_workflow(n8n: Arc<N8n>, _ctx: Context, a: GetArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
     let wf = fetch_workflow(&n8n, &inst, &a.id).await?;
     Ok(Json(shape(&n8n, &inst, &wf, a.mode.as_deref(), &a.nodes)?))
 }
@@ -407,7 +419,7 @@ fn history_query(limit: usize, cursor: Option<&str>) -> Vec<(&'static str, Strin
 }
 
 async fn workflow_versions(n8n: Arc<N8n>, _ctx: Context, a: VersionsArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
     let wf = fetch_workflow(&n8n, &inst, &a.id).await?;
     let limit = a.limit.unwrap_or(20).clamp(1, 100);
     let history = inst.get(&format!("/workflows/{}/history", a.id), &history_query(limit, a.cursor.as_deref())).await;
@@ -472,7 +484,7 @@ async fn version_body(inst: &Instance, id: &str, version: &str) -> Result<Value,
 }
 
 async fn get_workflow_version(n8n: Arc<N8n>, _ctx: Context, a: VersionArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), false)?;
+    let inst = n8n.instances.for_read(a.instance.as_deref())?;
     let wf = fetch_workflow(&n8n, &inst, &a.id).await?;
     let mut body = version_body(&inst, &a.id, &a.version_id).await?;
     if let Value::Object(m) = &mut body {
@@ -500,12 +512,15 @@ pub async fn check(inst: &Instance, body: &Value, for_publish: bool) -> Result<V
                 )
             })
             .collect();
-        return Err(ToolError::failed(format!(
-            "the workflow is not valid on `{}` ({} problem(s)); nothing was saved:\n{}",
+        let message = format!(
+            "the workflow is not valid on `{}` ({} problem(s)); {}:\n{}",
             inst.name(),
             problems.len(),
+            if for_publish { "not published" } else { "nothing was saved" },
             lines.join("\n")
-        )));
+        );
+        // A saved workflow that cannot be published is a state of n8n, not an argument.
+        return Err(if for_publish { ToolError::failed(message) } else { ToolError::invalid_arguments(message) });
     }
     Ok(problems)
 }
@@ -571,7 +586,7 @@ pub struct CreateArgs {
 }
 
 async fn create_workflow(n8n: Arc<N8n>, _ctx: Context, a: CreateArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     let body = json!({
         "name": a.name,
         "nodes": a.nodes,
@@ -630,7 +645,7 @@ pub async fn tag_id(inst: &Instance, name: &str, create: bool) -> Result<String,
         }
     }
     if !create {
-        return Err(ToolError::failed(format!("no tag named `{name}` on `{}`", inst.name())));
+        return Err(ToolError::not_found(format!("no tag named `{name}` on `{}`", inst.name())));
     }
     let made = inst.api(Method::POST, "/tags", &[], Some(&json!({"name": name}))).await?;
     Ok(made["id"].as_str().unwrap_or_default().to_string())
@@ -659,7 +674,7 @@ pub struct UpdateArgs {
 }
 
 async fn update_workflow(n8n: Arc<N8n>, _ctx: Context, a: UpdateArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     let current = fetch_workflow(&n8n, &inst, &a.id).await?;
     let mut body = put_body(&current);
     if let Some(name) = a.name {
@@ -929,7 +944,11 @@ async fn edit_workflow(n8n: Arc<N8n>, _ctx: Context, a: EditArgs) -> Result<Json
     if a.operations.is_empty() || a.operations.len() > 100 {
         return Err(ToolError::invalid_arguments("`operations`: give 1 to 100 operations"));
     }
-    let inst = n8n.pick(a.instance.as_deref(), !a.validate_only)?;
+    let inst = if a.validate_only {
+        n8n.instances.for_read(a.instance.as_deref())?
+    } else {
+        n8n.instances.for_write(a.instance.as_deref())?
+    };
     let current = fetch_workflow(&n8n, &inst, &a.id).await?;
     let mut body = put_body(&current);
     apply(&mut body, a.operations)?;
@@ -962,7 +981,7 @@ pub struct RollbackArgs {
 }
 
 async fn rollback_workflow(n8n: Arc<N8n>, _ctx: Context, a: RollbackArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     let current = fetch_workflow(&n8n, &inst, &a.id).await?;
     let old = version_body(&inst, &a.id, &a.version_id).await?;
     let mut body = put_body(&current);
@@ -981,22 +1000,22 @@ async fn rollback_workflow(n8n: Arc<N8n>, _ctx: Context, a: RollbackArgs) -> Res
 }
 
 async fn delete_workflow(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     let current = fetch_workflow(&n8n, &inst, &a.id).await?;
     inst.snapshot(&current).await;
     let path = format!("/workflows/{}", a.id);
-    settle(|| inst.api(Method::DELETE, &path, &[], None)).await?;
+    inst.settled(Method::DELETE, &path).await?;
     Ok(Json(json!({"id": a.id, "name": current["name"], "deleted": true,
         "note": "a snapshot stays in this server's memory until it restarts (get_workflow_version with the last version_id)",
         "last_version_id": current["versionId"]})))
 }
 
 async fn simple_post(n8n: &N8n, a: &IdArgs, action: &str) -> Result<(Arc<Instance>, Value), ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     let current = fetch_workflow(n8n, &inst, &a.id).await?;
     inst.snapshot(&current).await;
     let path = format!("/workflows/{}/{action}", a.id);
-    let out = settle(|| inst.api(Method::POST, &path, &[], None)).await?;
+    let out = inst.settled(Method::POST, &path).await?;
     Ok((inst, out))
 }
 
@@ -1011,14 +1030,11 @@ async fn unarchive_workflow(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Result<J
 }
 
 async fn publish_workflow(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     let current = fetch_workflow(&n8n, &inst, &a.id).await?;
-    let problems = check(&inst, &put_body(&current), true).await.map_err(|e| match e {
-        ToolError::Failed(m) => ToolError::Failed(m.replace("nothing was saved", "not published")),
-        other => other,
-    })?;
+    let problems = check(&inst, &put_body(&current), true).await?;
     let path = format!("/workflows/{}/publish", a.id);
-    let wf = settle(|| inst.api(Method::POST, &path, &[], None)).await?;
+    let wf = inst.settled(Method::POST, &path).await?;
     Ok(Json(obj([
         ("id", json!(a.id)),
         ("active", wf["active"].clone()),
@@ -1046,7 +1062,7 @@ pub struct TagsArgs {
 }
 
 async fn set_workflow_tags(n8n: Arc<N8n>, _ctx: Context, a: TagsArgs) -> Result<Json<Value>, ToolError> {
-    let inst = n8n.pick(a.instance.as_deref(), true)?;
+    let inst = n8n.instances.for_write(a.instance.as_deref())?;
     fetch_workflow(&n8n, &inst, &a.id).await?;
     let mut tags = a.tags;
     if tags.len() > 50 {
