@@ -2,6 +2,7 @@
 
 mod config;
 mod n8n;
+mod operations;
 mod output;
 mod resources;
 mod tools;

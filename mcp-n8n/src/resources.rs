@@ -5,6 +5,7 @@
 //! `debug_execution` (why an execution failed, and the fix).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use mcp_core::protocol::{Content, GetPromptResult, PromptMessage, ResourceContents};
@@ -12,9 +13,11 @@ use mcp_core::server::{ErrorKind, ServerBuilder};
 use mcp_core::{Context, ToolError, prompt_with, resource_template_with};
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::Value;
 
-use crate::n8n::N8n;
-use crate::tools::{check_id, executions, fetch_workflow, workflows};
+use crate::n8n::{Instance, N8n};
+use crate::tools::shared::{check_id, fetch_workflow};
+use crate::tools::{executions, workflows};
 
 fn id_var(vars: &HashMap<String, String>, uri: &str) -> Result<String, ToolError> {
     let id = vars.get("id").cloned().unwrap_or_default();
@@ -30,31 +33,36 @@ fn not_found(uri: &str, e: ToolError) -> ToolError {
     }
 }
 
-async fn read_workflow(
-    n8n: Arc<N8n>,
-    _ctx: Context,
-    vars: HashMap<String, String>,
-) -> Result<ResourceContents, ToolError> {
-    let uri = format!("n8n://workflows/{}", vars.get("id").map_or("", String::as_str));
-    let id = id_var(&vars, &uri)?;
+/// The resource `kind/{id}` of the first instance, read by `read` as JSON; a missing
+/// one is "resource not found".
+async fn read<F, Fut>(n8n: &Arc<N8n>, kind: &str, vars: &HashMap<String, String>, read: F) -> ReadResult
+where
+    F: FnOnce(Arc<Instance>, String) -> Fut,
+    Fut: Future<Output = Result<Value, ToolError>>,
+{
+    let uri = format!("n8n://{kind}/{}", vars.get("id").map_or("", String::as_str));
+    let id = id_var(vars, &uri)?;
     let inst = n8n.instances.for_read(None)?;
-    let wf = fetch_workflow(&n8n, &inst, &id).await.map_err(|e| not_found(&uri, e))?;
-    let mut out = workflows::compact(&inst, &wf);
-    mcp_core::connector::fit_json(&mut out, n8n.settings.max_result_bytes);
+    let out = read(inst, id).await.map_err(|e| not_found(&uri, e))?;
     Ok(ResourceContents::text(uri, "application/json", out.to_string()))
 }
 
-async fn read_execution(
-    n8n: Arc<N8n>,
-    _ctx: Context,
-    vars: HashMap<String, String>,
-) -> Result<ResourceContents, ToolError> {
-    let uri = format!("n8n://executions/{}", vars.get("id").map_or("", String::as_str));
-    let id = id_var(&vars, &uri)?;
-    let inst = n8n.instances.for_read(None)?;
-    let args = executions::GetArgs { instance: None, id, mode: None, nodes: vec![], items_limit: None };
-    let out = executions::read_execution(&n8n, &inst, &args).await.map_err(|e| not_found(&uri, e))?;
-    Ok(ResourceContents::text(uri, "application/json", out.to_string()))
+type ReadResult = Result<ResourceContents, ToolError>;
+
+async fn read_workflow(n8n: Arc<N8n>, _ctx: Context, vars: HashMap<String, String>) -> ReadResult {
+    let n8n = &n8n;
+    read(n8n, "workflows", &vars, |inst, id| async move {
+        let wf = fetch_workflow(n8n, &inst, &id).await?;
+        let mut out = workflows::compact(&inst, &wf);
+        mcp_core::connector::fit_json(&mut out, n8n.settings.max_result_bytes);
+        Ok(out)
+    })
+    .await
+}
+
+async fn read_execution(n8n: Arc<N8n>, _ctx: Context, vars: HashMap<String, String>) -> ReadResult {
+    let n8n = &n8n;
+    read(n8n, "executions", &vars, |inst, id| async move { executions::read_summary(n8n, &inst, &id).await }).await
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

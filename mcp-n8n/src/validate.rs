@@ -24,11 +24,30 @@ pub const SETTINGS_KEYS: &[&str] = &[
     "timeSavedMode",
 ];
 
+/// How bad a problem is.
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// n8n would refuse the workflow, or it would break.
+    Error,
+    /// It would run, but likely not as meant.
+    Warning,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
 /// One problem found.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema, PartialEq)]
 pub struct Problem {
     /// `error` (n8n would refuse it or it would break) or `warning`.
-    pub severity: &'static str,
+    pub severity: Severity,
     /// The node concerned, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
@@ -37,11 +56,11 @@ pub struct Problem {
 }
 
 fn err(node: Option<&str>, message: String) -> Problem {
-    Problem { severity: "error", node: node.map(str::to_string), message }
+    Problem { severity: Severity::Error, node: node.map(str::to_string), message }
 }
 
 fn warn(node: Option<&str>, message: String) -> Problem {
-    Problem { severity: "warning", node: node.map(str::to_string), message }
+    Problem { severity: Severity::Warning, node: node.map(str::to_string), message }
 }
 
 /// The node types of an instance, indexed by name.
@@ -271,7 +290,7 @@ pub fn validate(workflow: &Value, catalog: Option<&Catalog<'_>>, for_publish: bo
                 .into(),
         ));
     }
-    problems.sort_by_key(|p| p.severity != "error");
+    problems.sort_by_key(|p| p.severity != Severity::Error);
     problems
 }
 

@@ -38,7 +38,7 @@ async fn three_hundred_workflows_page_by_cursor() {
         pages += 1;
         match page["next_cursor"].as_str() {
             Some(c) => {
-                assert!(page["note"].as_str().is_some_and(|n| n.contains("next_cursor")));
+                assert!(page["note"].as_str().is_some_and(|n| n.contains(&format!("cursor=\"{c}\""))), "{page}");
                 cursor = Some(c.to_string());
             }
             None => break,

@@ -3,17 +3,18 @@
 
 use std::sync::Arc;
 
+use mcp_core::output::Prebuilt;
 use mcp_core::server::ServerBuilder;
-use mcp_core::{Context, Json, ToolError, tool_with};
+use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::fetch_workflow;
-use super::workflows::put_body;
+use super::changes::put_body;
+use super::shared::fetch_workflow;
 use crate::n8n::N8n;
-use crate::output::{clip, obj};
-use crate::validate::{Catalog, is_trigger, validate, versions};
+use crate::output::{Out, clip, obj, prebuilt, rendered, text};
+use crate::validate::{Catalog, Problem, Severity, is_trigger, validate, versions};
 use mcp_core::connector::fit_json;
 use mcp_core::security::redact::redact_json;
 
@@ -71,7 +72,35 @@ pub struct SearchArgs {
     offset: Option<usize>,
 }
 
-async fn search_nodes(n8n: Arc<N8n>, _ctx: Context, a: SearchArgs) -> Result<Json<Value>, ToolError> {
+/// Node types matching a search, best first.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NodeSearch {
+    /// How many types match.
+    total: usize,
+    /// This page of them.
+    nodes: Vec<NodeRow>,
+    /// Pass as `offset` for the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_offset: Option<usize>,
+}
+
+/// An installed node type.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NodeRow {
+    /// Its type name, e.g. `n8n-nodes-base.httpRequest`.
+    #[serde(rename = "type")]
+    node_type: String,
+    /// Its display name.
+    name: String,
+    /// The versions installed.
+    versions: Vec<f64>,
+    /// Whether it starts workflows.
+    trigger: bool,
+    /// What it does, in one line.
+    description: String,
+}
+
+async fn search_nodes(n8n: Arc<N8n>, _ctx: Context, a: SearchArgs) -> Out<NodeSearch> {
     let inst = n8n.instances.for_read(a.instance.as_deref())?;
     let words: Vec<String> = a.query.split_whitespace().take(10).map(str::to_lowercase).collect();
     if words.is_empty() {
@@ -108,26 +137,23 @@ async fn search_nodes(n8n: Arc<N8n>, _ctx: Context, a: SearchArgs) -> Result<Jso
     let limit = a.limit.unwrap_or(20).clamp(1, 100);
     let offset = a.offset.unwrap_or(0);
     let total = hits.len();
-    let rows: Vec<Value> = hits
+    let nodes = hits
         .iter()
         .skip(offset)
         .take(limit)
         .map(|(_, t)| {
             let name = t["name"].as_str().unwrap_or_default();
-            json!({
-                "type": name,
-                "name": t["displayName"],
-                "versions": catalog.all_versions(name),
-                "trigger": is_trigger(t),
-                "description": clip(t["description"].as_str().unwrap_or_default(), 160),
-            })
+            NodeRow {
+                node_type: name.to_string(),
+                name: text(&t["displayName"]).unwrap_or_default(),
+                versions: catalog.all_versions(name),
+                trigger: is_trigger(t),
+                description: clip(t["description"].as_str().unwrap_or_default(), 160),
+            }
         })
         .collect();
-    Ok(Json(obj([
-        ("total", json!(total)),
-        ("nodes", Value::Array(rows)),
-        ("next_offset", if offset + limit < total { json!(offset + limit) } else { Value::Null }),
-    ])))
+    let next_offset = (offset + limit < total).then_some(offset + limit);
+    Ok(rendered(NodeSearch { total, nodes, next_offset }))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -179,7 +205,42 @@ fn param(p: &Value) -> Value {
     ])
 }
 
-async fn describe_node(n8n: Arc<N8n>, _ctx: Context, a: DescribeArgs) -> Result<Json<Value>, ToolError> {
+/// A node type's description at one version, or (with `parameter`) one parameter of it
+/// in full. Parts past the result budget are cut and marked in place.
+#[derive(Debug, JsonSchema)]
+#[allow(dead_code)] // Only its schema is used: the description is built as JSON.
+pub struct NodeDescription {
+    /// Its type name.
+    #[schemars(rename = "type")]
+    node_type: String,
+    /// The version described.
+    version: f64,
+    /// Its display name.
+    name: Option<String>,
+    /// Every version installed.
+    versions: Option<Vec<f64>>,
+    /// Whether it starts workflows.
+    trigger: Option<bool>,
+    /// What it does.
+    description: Option<String>,
+    /// Its inputs, or `computed` when an expression decides them.
+    inputs: Option<Value>,
+    /// Its outputs, or `computed`.
+    outputs: Option<Value>,
+    /// Credential types it takes: name, required.
+    credentials: Option<Value>,
+    /// Its parameters, compact: name, type, default, required, options, show_when,
+    /// hide_when, description.
+    parameters: Option<Value>,
+    /// The versions this description covers.
+    versions_in_this_description: Option<Value>,
+    /// With `parameter`: that parameter, as n8n describes it.
+    parameter: Option<Value>,
+    /// Says the description was cut to the result budget.
+    truncated: Option<String>,
+}
+
+async fn describe_node(n8n: Arc<N8n>, _ctx: Context, a: DescribeArgs) -> Result<Prebuilt<NodeDescription>, ToolError> {
     let inst = n8n.instances.for_read(a.instance.as_deref())?;
     let types = inst.require_node_types().await?;
     let catalog = Catalog::new(&types);
@@ -240,7 +301,7 @@ async fn describe_node(n8n: Arc<N8n>, _ctx: Context, a: DescribeArgs) -> Result<
     {
         m.insert("truncated".into(), json!("cut to the result budget: ask for one `parameter` at a time"));
     }
-    Ok(Json(out))
+    Ok(prebuilt(out))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -260,7 +321,20 @@ pub struct ValidateArgs {
     for_publish: bool,
 }
 
-async fn validate_workflow(n8n: Arc<N8n>, _ctx: Context, a: ValidateArgs) -> Result<Json<Value>, ToolError> {
+/// What validation found.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Validation {
+    /// Whether no problem is an error.
+    valid: bool,
+    /// How many problems are errors.
+    errors: usize,
+    /// How many are warnings.
+    warnings: usize,
+    /// Every problem, errors first.
+    problems: Vec<Problem>,
+}
+
+async fn validate_workflow(n8n: Arc<N8n>, _ctx: Context, a: ValidateArgs) -> Out<Validation> {
     let inst = n8n.instances.for_read(a.instance.as_deref())?;
     let body = match (&a.id, a.workflow) {
         (Some(id), None) => put_body(&fetch_workflow(&n8n, &inst, id).await?),
@@ -273,11 +347,6 @@ async fn validate_workflow(n8n: Arc<N8n>, _ctx: Context, a: ValidateArgs) -> Res
     let types = inst.node_types().await?;
     let catalog = types.as_deref().map(|t| Catalog::new(t));
     let problems = validate(&body, catalog.as_ref(), a.for_publish);
-    let errors = problems.iter().filter(|p| p.severity == "error").count();
-    Ok(Json(json!({
-        "valid": errors == 0,
-        "errors": errors,
-        "warnings": problems.len() - errors,
-        "problems": problems,
-    })))
+    let errors = problems.iter().filter(|p| p.severity == Severity::Error).count();
+    Ok(rendered(Validation { valid: errors == 0, errors, warnings: problems.len() - errors, problems }))
 }

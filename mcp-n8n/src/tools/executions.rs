@@ -7,16 +7,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::DateTime;
+use mcp_core::output::Prebuilt;
 use mcp_core::server::ServerBuilder;
-use mcp_core::{Context, Json, ToolError, tool_with};
+use mcp_core::{Context, ToolError, tool_with};
 use reqwest::Method;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{check_id, fetch_workflow, in_scope};
+use super::shared::{Deleted, check_id, fetch_workflow, in_scope};
 use crate::n8n::{Instance, N8n};
-use crate::output::obj;
+use crate::output::{Out, cursor_note, obj, parse, prebuilt, rendered, text};
 use mcp_core::connector::fit_json;
 use mcp_core::security::redact::redact_json;
 
@@ -86,7 +87,8 @@ pub struct ListArgs {
     workflow_id: Option<String>,
     /// Only with this status: success, error, running, waiting, canceled, crashed, new.
     #[serde(default)]
-    status: Option<String>,
+    #[schemars(with = "Option<String>")]
+    status: Option<ExecutionStatus>,
     /// Only started at or after this time (RFC 3339, e.g. 2026-01-31T12:00:00Z).
     #[serde(default)]
     since: Option<String>,
@@ -99,6 +101,124 @@ pub struct ListArgs {
     /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
+}
+
+/// An execution's status, as n8n words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionStatus {
+    /// Finished without error.
+    Success,
+    /// Failed.
+    Error,
+    /// Running now.
+    Running,
+    /// Waiting (a Wait node, a webhook to resume).
+    Waiting,
+    /// Stopped before it finished.
+    Canceled,
+    /// The process running it died.
+    Crashed,
+    /// Queued, not started.
+    New,
+    /// A status n8n has not said (or one this server does not know).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ExecutionStatus {
+    /// The status n8n gives in `v` (unknown when it gives none).
+    pub fn of(v: &Value) -> Self {
+        parse(v).unwrap_or(Self::Unknown)
+    }
+    /// Whether the execution has stopped for good.
+    pub fn finished(self) -> bool {
+        !matches!(self, Self::Running | Self::Waiting | Self::New | Self::Unknown)
+    }
+    /// Its wire string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Running => "running",
+            Self::Waiting => "waiting",
+            Self::Canceled => "canceled",
+            Self::Crashed => "crashed",
+            Self::New => "new",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// What started an execution, as n8n words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RunMode {
+    /// The editor's run button, or run_workflow.
+    Manual,
+    /// A trigger node (schedule, event).
+    Trigger,
+    /// A webhook call.
+    Webhook,
+    /// A retry of another execution.
+    Retry,
+    /// Another workflow (Execute Workflow node).
+    Integrated,
+    /// The command line.
+    Cli,
+    /// An error workflow.
+    Error,
+    /// n8n itself.
+    Internal,
+    /// An evaluation run.
+    Evaluation,
+    /// A chat message.
+    Chat,
+    /// A mode this server does not know.
+    #[serde(other)]
+    Other,
+}
+
+/// One page of executions, newest first.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ExecutionList {
+    /// Rows on this page.
+    count: usize,
+    /// The executions.
+    executions: Vec<ExecutionRow>,
+    /// Pass as `cursor` for the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+    /// Says more executions are left, and how to get them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+/// An execution, in one row.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ExecutionRow {
+    /// Execution id.
+    id: String,
+    /// Its workflow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workflow_id: Option<String>,
+    /// How it went.
+    status: ExecutionStatus,
+    /// What started it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<RunMode>,
+    /// When it started (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started: Option<String>,
+    /// How long it ran, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_ms: Option<i64>,
+    /// The execution it retried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_of: Option<String>,
+    /// The retry that succeeded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retried_by: Option<String>,
 }
 
 fn time(field: &str, s: &Option<String>) -> Result<Option<i64>, ToolError> {
@@ -115,21 +235,22 @@ fn millis(v: &Value) -> Option<i64> {
     v.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.timestamp_millis())
 }
 
-fn exec_row(e: &Value) -> Value {
-    let dur = match (millis(&e["startedAt"]), millis(&e["stoppedAt"])) {
-        (Some(a), Some(b)) => json!(b - a),
-        _ => Value::Null,
-    };
-    obj([
-        ("id", e["id"].clone()),
-        ("workflow_id", e["workflowId"].clone()),
-        ("status", e["status"].clone()),
-        ("mode", e["mode"].clone()),
-        ("started", e["startedAt"].clone()),
-        ("duration_ms", dur),
-        ("retry_of", e["retryOf"].clone()),
-        ("retried_by", e["retrySuccessId"].clone()),
-    ])
+/// How long an execution ran, in milliseconds.
+fn duration(e: &Value) -> Option<i64> {
+    Some(millis(&e["stoppedAt"])? - millis(&e["startedAt"])?)
+}
+
+fn exec_row(e: &Value) -> ExecutionRow {
+    ExecutionRow {
+        id: text(&e["id"]).unwrap_or_default(),
+        workflow_id: text(&e["workflowId"]),
+        status: ExecutionStatus::of(&e["status"]),
+        mode: parse(&e["mode"]),
+        started: text(&e["startedAt"]),
+        duration_ms: duration(e),
+        retry_of: text(&e["retryOf"]),
+        retried_by: text(&e["retrySuccessId"]),
+    }
 }
 
 /// Whether an execution's workflow is in the tag scope (always, without a scope).
@@ -148,7 +269,7 @@ async fn exec_in_scope(n8n: &N8n, inst: &Instance, workflow_id: &str, cache: &mu
     ok
 }
 
-async fn list_executions(n8n: Arc<N8n>, _ctx: Context, a: ListArgs) -> Result<Json<Value>, ToolError> {
+async fn list_executions(n8n: Arc<N8n>, _ctx: Context, a: ListArgs) -> Out<ExecutionList> {
     let inst = n8n.instances.for_read(a.instance.as_deref())?;
     let since = time("since", &a.since)?;
     let until = time("until", &a.until)?;
@@ -159,12 +280,13 @@ async fn list_executions(n8n: Arc<N8n>, _ctx: Context, a: ListArgs) -> Result<Js
         fetch_workflow(&n8n, &inst, w).await?;
         q.push(("workflowId", w.clone()));
     }
-    if let Some(s) = &a.status {
-        const STATUSES: &[&str] = &["success", "error", "running", "waiting", "canceled", "crashed", "new"];
-        if !STATUSES.contains(&s.as_str()) {
-            return Err(ToolError::invalid_arguments(format!("`status`: `{s}` is not one of {}", STATUSES.join(", "))));
+    if let Some(s) = a.status {
+        if s == ExecutionStatus::Unknown {
+            return Err(ToolError::invalid_arguments(
+                "`status`: not one of success, error, running, waiting, canceled, crashed, new",
+            ));
         }
-        q.push(("status", s.clone()));
+        q.push(("status", s.as_str().to_string()));
     }
     if let Some(c) = &a.cursor {
         q.push(("cursor", c.clone()));
@@ -200,12 +322,8 @@ async fn list_executions(n8n: Arc<N8n>, _ctx: Context, a: ListArgs) -> Result<Js
         }
     }
     let next = if older_than_window { None } else { page["nextCursor"].as_str().map(str::to_string) };
-    Ok(Json(obj([
-        ("count", json!(rows.len())),
-        ("executions", Value::Array(rows)),
-        ("next_cursor", json!(next)),
-        ("note", if next.is_some() { json!("more executions: call again with this next_cursor") } else { Value::Null }),
-    ])))
+    let note = cursor_note(rows.len(), "executions", next.as_deref(), "filter by workflow_id, status or time");
+    Ok(rendered(ExecutionList { count: rows.len(), executions: rows, next_cursor: next, note }))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -218,7 +336,8 @@ pub struct GetArgs {
     pub id: String,
     /// `summary` (default), `preview` or `full`.
     #[serde(default)]
-    pub mode: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub mode: Option<ExecutionMode>,
     /// With `full`: only these nodes.
     #[serde(default)]
     pub nodes: Vec<String>,
@@ -227,13 +346,87 @@ pub struct GetArgs {
     pub items_limit: Option<usize>,
 }
 
+/// How much of an execution get_execution shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionMode {
+    /// Status, timing, nodes, the failure with its input, the last output.
+    #[default]
+    Summary,
+    /// Status and nodes only.
+    Preview,
+    /// The summary and every node's output items.
+    Full,
+}
+
+/// An execution as get_execution (and wait_execution, run_workflow with `wait`) shows it.
+/// Parts past the result budget are cut and marked in place.
+#[derive(Debug, JsonSchema)]
+#[allow(dead_code)] // Only its schema is used: the view is built as JSON.
+pub struct ExecutionView {
+    /// Execution id.
+    id: String,
+    /// Its workflow.
+    workflow_id: Option<String>,
+    /// Its workflow's name.
+    workflow_name: Option<String>,
+    /// How it went.
+    status: ExecutionStatus,
+    /// What started it.
+    mode: Option<RunMode>,
+    /// When it started (RFC 3339).
+    started: Option<String>,
+    /// How long it ran, in milliseconds.
+    duration_ms: Option<i64>,
+    /// The last node that ran.
+    last_node: Option<String>,
+    /// Each node that ran: node, status, runs, items_out (per output), time_ms, error.
+    nodes: Value,
+    /// For a failure: the failing node, its type, its error (message, description,
+    /// http_code, type), the input items it got (from, output, items, total_items) and
+    /// its parameters.
+    failure: Option<Value>,
+    /// (summary) The last node's first output items and their total.
+    last_output: Option<Value>,
+    /// (full) Per node, its runs: status, time_ms, error, outputs (items, total_items).
+    data: Option<Value>,
+    /// (wait_execution) How long the call waited, in milliseconds.
+    waited_ms: Option<u64>,
+    /// Says the view was cut to the result budget, and how to see the rest.
+    truncated: Option<String>,
+}
+
+/// What wait_execution saw: the finished execution, or one still running.
+#[derive(Debug, JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)] // Only its schema is used.
+pub enum Waited {
+    /// Finished: its summary.
+    Finished(ExecutionView),
+    /// Still running when the wait ended.
+    Running(StillRunning),
+}
+
+/// An execution still running when a wait ended.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StillRunning {
+    /// Execution id.
+    pub id: String,
+    /// Its status now.
+    pub status: ExecutionStatus,
+    /// Always false.
+    pub finished: bool,
+    /// What to do next.
+    pub note: String,
+}
+
 /// An execution with its data, after the scope check.
 pub async fn fetch_execution(n8n: &N8n, inst: &Instance, id: &str, data: bool) -> Result<Value, ToolError> {
     check_id("id", id)?;
     let e = inst.get(&format!("/executions/{id}"), &[("includeData", data.to_string())]).await?;
     let wid = e["workflowId"].as_str().unwrap_or_default().to_string();
     if !exec_in_scope(n8n, inst, &wid, &mut Map::new()).await {
-        return Err(ToolError::failed(format!(
+        return Err(ToolError::not_found(format!(
             "not found on `{}`: execution {id} (outside the tag scope)",
             inst.name()
         )));
@@ -282,7 +475,7 @@ fn error_of(e: &Value) -> Value {
 }
 
 /// The summary: per node, and the failure with the failing node's input.
-pub fn summary(e: &Value, mode: &str) -> Value {
+pub fn summary(e: &Value, mode: ExecutionMode) -> Value {
     let run_data = e["data"]["resultData"]["runData"].as_object();
     let mut order: Vec<(&String, &Value)> = run_data.into_iter().flatten().collect();
     order.sort_by_key(|(_, runs)| runs[0]["startTime"].as_i64().unwrap_or(0));
@@ -343,7 +536,7 @@ pub fn summary(e: &Value, mode: &str) -> Value {
     });
     let failure = failure.or_else(|| (!top_error.is_null()).then(|| json!({"error": error_of(top_error)})));
     let last_node = e["data"]["resultData"]["lastNodeExecuted"].clone();
-    let output = if mode == "summary" {
+    let output = if mode == ExecutionMode::Summary {
         last_node
             .as_str()
             .and_then(|n| run_data?.get(n)?.as_array()?.last().cloned())
@@ -376,12 +569,12 @@ pub fn summary(e: &Value, mode: &str) -> Value {
 }
 
 pub async fn read_execution(n8n: &N8n, inst: &Instance, a: &GetArgs) -> Result<Value, ToolError> {
-    let mode = a.mode.as_deref().unwrap_or("summary");
+    let mode = a.mode.unwrap_or_default();
     let e = fetch_execution(n8n, inst, &a.id, true).await?;
     let e = if n8n.settings.show_secrets { e } else { redact_json(&e, &[]) };
     let mut out = match mode {
-        "summary" | "preview" => summary(&e, mode),
-        "full" => {
+        ExecutionMode::Summary | ExecutionMode::Preview => summary(&e, mode),
+        ExecutionMode::Full => {
             let limit = a.items_limit.unwrap_or(5).clamp(1, 100);
             let mut nodes = Map::new();
             for (name, runs) in e["data"]["resultData"]["runData"].as_object().into_iter().flatten() {
@@ -411,9 +604,6 @@ pub async fn read_execution(n8n: &N8n, inst: &Instance, a: &GetArgs) -> Result<V
             s["data"] = Value::Object(nodes);
             s
         }
-        other => {
-            return Err(ToolError::invalid_arguments(format!("`mode`: `{other}` is not summary, preview or full")));
-        }
     };
     if fit_json(&mut out, n8n.settings.max_result_bytes)
         && let Value::Object(m) = &mut out
@@ -426,9 +616,15 @@ pub async fn read_execution(n8n: &N8n, inst: &Instance, a: &GetArgs) -> Result<V
     Ok(out)
 }
 
-async fn get_execution(n8n: Arc<N8n>, _ctx: Context, a: GetArgs) -> Result<Json<Value>, ToolError> {
+async fn get_execution(n8n: Arc<N8n>, _ctx: Context, a: GetArgs) -> Result<Prebuilt<ExecutionView>, ToolError> {
     let inst = n8n.instances.for_read(a.instance.as_deref())?;
-    Ok(Json(read_execution(&n8n, &inst, &a).await?))
+    Ok(prebuilt(read_execution(&n8n, &inst, &a).await?))
+}
+
+/// The summary of execution `id` (the default view of get_execution).
+pub async fn read_summary(n8n: &N8n, inst: &Instance, id: &str) -> Result<Value, ToolError> {
+    let args = GetArgs { instance: None, id: id.to_string(), mode: None, nodes: vec![], items_limit: None };
+    read_execution(n8n, inst, &args).await
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -444,38 +640,27 @@ pub struct WaitArgs {
     timeout_secs: Option<u64>,
 }
 
-/// Whether an execution status is final.
-pub fn finished(status: &str) -> bool {
-    !matches!(status, "running" | "waiting" | "new" | "unknown" | "")
-}
-
-async fn wait_execution(n8n: Arc<N8n>, ctx: Context, a: WaitArgs) -> Result<Json<Value>, ToolError> {
+async fn wait_execution(n8n: Arc<N8n>, ctx: Context, a: WaitArgs) -> Result<Prebuilt<Waited>, ToolError> {
     let inst = n8n.instances.for_read(a.instance.as_deref())?;
     let timeout = Duration::from_secs(a.timeout_secs.unwrap_or(60).clamp(1, 600));
     let start = Instant::now();
     let mut delay = Duration::from_millis(200);
     loop {
         let e = fetch_execution(&n8n, &inst, &a.id, false).await?;
-        let status = e["status"].as_str().unwrap_or_default().to_string();
-        if finished(&status) {
-            let args = GetArgs {
-                instance: a.instance.clone(),
-                id: a.id.clone(),
-                mode: None,
-                nodes: vec![],
-                items_limit: None,
-            };
-            let mut out = read_execution(&n8n, &inst, &args).await?;
+        let status = ExecutionStatus::of(&e["status"]);
+        if status.finished() {
+            let mut out = read_summary(&n8n, &inst, &a.id).await?;
             out["waited_ms"] = json!(start.elapsed().as_millis() as u64);
-            return Ok(Json(out));
+            return Ok(prebuilt(out));
         }
         let elapsed = start.elapsed();
         if elapsed >= timeout {
-            return Ok(Json(json!({
-                "id": a.id, "status": status, "finished": false,
-                "note": format!("still {status} after {} s; call wait_execution again, or stop_execution", timeout.as_secs()),
-            })));
+            let (secs, status_s) = (timeout.as_secs(), status.as_str());
+            let note = format!("still {status_s} after {secs} s; call wait_execution again, or stop_execution");
+            let running = StillRunning { id: a.id, status, finished: false, note };
+            return Ok(prebuilt(json!(running)));
         }
+        let status = status.as_str();
         ctx.progress(
             elapsed.as_secs_f64(),
             Some(timeout.as_secs_f64()),
@@ -499,18 +684,44 @@ pub struct RetryArgs {
     load_workflow: bool,
 }
 
-async fn retry_execution(n8n: Arc<N8n>, _ctx: Context, a: RetryArgs) -> Result<Json<Value>, ToolError> {
+/// A retry just started.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Retried {
+    /// The execution retried.
+    retry_of: String,
+    /// The new execution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    /// Its status.
+    status: ExecutionStatus,
+    /// How to follow it.
+    note: String,
+}
+
+/// An execution after a stop, or one that had already finished.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Stopped {
+    /// Execution id.
+    id: String,
+    /// Its status now.
+    status: ExecutionStatus,
+    /// Says it had already finished, when it had.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+async fn retry_execution(n8n: Arc<N8n>, _ctx: Context, a: RetryArgs) -> Out<Retried> {
     let inst = n8n.instances.for_write(a.instance.as_deref())?;
     fetch_execution(&n8n, &inst, &a.id, false).await?;
     let e = inst
         .api(Method::POST, &format!("/executions/{}/retry", a.id), &[], Some(&json!({"loadWorkflow": a.load_workflow})))
         .await?;
-    Ok(Json(obj([
-        ("retry_of", json!(a.id)),
-        ("id", e["id"].clone()),
-        ("status", e["status"].clone()),
-        ("note", json!("wait_execution or get_execution with the new id shows how it went")),
-    ])))
+    Ok(rendered(Retried {
+        retry_of: a.id,
+        id: text(&e["id"]),
+        status: ExecutionStatus::of(&e["status"]),
+        note: "wait_execution or get_execution with the new id shows how it went".into(),
+    }))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -523,20 +734,21 @@ pub struct ExecIdArgs {
     id: String,
 }
 
-async fn stop_execution(n8n: Arc<N8n>, _ctx: Context, a: ExecIdArgs) -> Result<Json<Value>, ToolError> {
+async fn stop_execution(n8n: Arc<N8n>, _ctx: Context, a: ExecIdArgs) -> Out<Stopped> {
     let inst = n8n.instances.for_write(a.instance.as_deref())?;
     let before = fetch_execution(&n8n, &inst, &a.id, false).await?;
-    if finished(before["status"].as_str().unwrap_or_default()) {
-        return Ok(Json(json!({"id": a.id, "status": before["status"], "note": "already finished; nothing to stop"})));
+    let status = ExecutionStatus::of(&before["status"]);
+    if status.finished() {
+        return Ok(rendered(Stopped { id: a.id, status, note: Some("already finished; nothing to stop".into()) }));
     }
     let e = inst.api(Method::POST, &format!("/executions/{}/stop", a.id), &[], None).await?;
-    Ok(Json(json!({"id": a.id, "status": e["status"].as_str().unwrap_or("canceled")})))
+    let status = parse(&e["status"]).unwrap_or(ExecutionStatus::Canceled);
+    Ok(rendered(Stopped { id: a.id, status, note: None }))
 }
 
-async fn delete_execution(n8n: Arc<N8n>, _ctx: Context, a: ExecIdArgs) -> Result<Json<Value>, ToolError> {
+async fn delete_execution(n8n: Arc<N8n>, _ctx: Context, a: ExecIdArgs) -> Out<Deleted> {
     let inst = n8n.instances.for_write(a.instance.as_deref())?;
     fetch_execution(&n8n, &inst, &a.id, false).await?;
-    let path = format!("/executions/{}", a.id);
-    inst.settled(Method::DELETE, &path).await?;
-    Ok(Json(json!({"id": a.id, "deleted": true})))
+    inst.settled(Method::DELETE, &format!("/executions/{}", a.id)).await?;
+    Ok(rendered(Deleted { id: a.id, name: None, deleted: true }))
 }

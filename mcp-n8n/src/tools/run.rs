@@ -6,16 +6,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
+use mcp_core::output::Prebuilt;
 use mcp_core::server::ServerBuilder;
-use mcp_core::{Context, Json, ToolError, tool_with};
+use mcp_core::{Context, ToolError, tool_with};
 use reqwest::Method;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::fetch_workflow;
+use super::executions::{ExecutionStatus, fetch_execution, read_summary};
+use super::shared::fetch_workflow;
+use super::workflows::is_trigger_type;
 use crate::n8n::{Instance, N8n};
-use crate::output::{clip, obj};
+use crate::output::{Out, clip, prebuilt, rendered};
 use mcp_core::connector::fit_json;
 use mcp_core::security::redact::redact_json;
 
@@ -82,7 +87,29 @@ pub struct WebhookArgs {
 const FORBIDDEN_HEADERS: &[&str] =
     &["host", "content-length", "connection", "transfer-encoding", "upgrade", "te", "trailer", "x-n8n-api-key"];
 
-async fn run_webhook(n8n: Arc<N8n>, _ctx: Context, a: WebhookArgs) -> Result<Json<Value>, ToolError> {
+/// A webhook's HTTP answer, and the execution it started.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WebhookAnswer {
+    /// The HTTP status.
+    status: u16,
+    /// Whether the status is a success (2xx).
+    ok: bool,
+    /// The URL called.
+    url: String,
+    /// Its content-type, content-length and location headers.
+    headers: BTreeMap<String, String>,
+    /// The body: JSON as the workflow answered, or text (redacted unless --show-secrets,
+    /// cut to the budget).
+    body: Value,
+    /// Says the body was cut to the result budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated: Option<String>,
+    /// The execution the call started (with `workflow_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    execution_id: Option<String>,
+}
+
+async fn run_webhook(n8n: Arc<N8n>, _ctx: Context, a: WebhookArgs) -> Out<WebhookAnswer> {
     let inst = n8n.instances.for_write(a.instance.as_deref())?;
     let (path, node_method) = match (&a.workflow_id, &a.path) {
         (Some(id), None) => {
@@ -188,22 +215,22 @@ async fn run_webhook(n8n: Arc<N8n>, _ctx: Context, a: WebhookArgs) -> Result<Jso
         body_out = redact_json(&body_out, &[]);
     }
     let truncated = fit_json(&mut body_out, n8n.settings.max_result_bytes);
-    let execution = match &a.workflow_id {
+    let execution_id = match &a.workflow_id {
         Some(_) => {
             let after = latest_execution(&inst, a.workflow_id.as_deref()).await;
-            if after.is_some() && after != before { after.map(Value::String) } else { None }
+            if after.is_some() && after != before { after } else { None }
         }
         None => None,
     };
-    Ok(Json(obj([
-        ("status", json!(status.as_u16())),
-        ("ok", json!(status.is_success())),
-        ("url", json!(url.to_string())),
-        ("headers", json!(resp_headers.into_iter().collect::<std::collections::BTreeMap<_, _>>())),
-        ("body", body_out),
-        ("truncated", if truncated { json!("the body was cut to the result budget") } else { Value::Null }),
-        ("execution_id", execution.unwrap_or(Value::Null)),
-    ])))
+    Ok(rendered(WebhookAnswer {
+        status: status.as_u16(),
+        ok: status.is_success(),
+        url: url.to_string(),
+        headers: resp_headers.into_iter().collect(),
+        body: body_out,
+        truncated: truncated.then(|| "the body was cut to the result budget".to_string()),
+        execution_id,
+    }))
 }
 
 /// The newest execution of a workflow, to tell which one a webhook call started.
@@ -229,7 +256,47 @@ pub struct RunArgs {
     timeout_secs: Option<u64>,
 }
 
-async fn run_workflow(n8n: Arc<N8n>, ctx: Context, a: RunArgs) -> Result<Json<Value>, ToolError> {
+/// What run_workflow did.
+#[derive(Debug, JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)] // Only its schema is used: the outcome is built as JSON.
+pub enum RunOutcome {
+    /// With `wait`, finished: the execution's summary.
+    Finished(crate::tools::executions::ExecutionView),
+    /// Started (or, with `wait`, still running when the wait ended).
+    Started(Started),
+    /// The workflow listens for one test event.
+    Listening(Listening),
+    /// Without a login: the published workflow run through its webhook.
+    Webhook(WebhookAnswer),
+}
+
+/// A run started.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Started {
+    /// Workflow id.
+    id: String,
+    /// The execution started.
+    execution_id: String,
+    /// With `wait`: false, it had not finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finished: Option<bool>,
+    /// How to follow it.
+    note: String,
+}
+
+/// A workflow waiting for its test event.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Listening {
+    /// Workflow id.
+    id: String,
+    /// Always true.
+    waiting_for_webhook: bool,
+    /// What to do now.
+    note: String,
+}
+
+async fn run_workflow(n8n: Arc<N8n>, ctx: Context, a: RunArgs) -> Result<Prebuilt<RunOutcome>, ToolError> {
     let inst = n8n.instances.for_write(a.instance.as_deref())?;
     let wf = fetch_workflow(&n8n, &inst, &a.id).await?;
     if inst.config.login.is_none() {
@@ -247,7 +314,8 @@ async fn run_workflow(n8n: Arc<N8n>, ctx: Context, a: RunArgs) -> Result<Json<Va
                 headers: None,
                 timeout_secs: a.timeout_secs,
             };
-            return run_webhook(n8n, ctx, args).await;
+            let answer = run_webhook(n8n, ctx, args).await?;
+            return Ok(prebuilt(json!(answer.data)));
         }
         return Err(ToolError::refused(format!(
             "n8n's Public API cannot run a workflow by id. Configure a login for `{}` (--email with \
@@ -261,10 +329,7 @@ async fn run_workflow(n8n: Arc<N8n>, ctx: Context, a: RunArgs) -> Result<Json<Va
         .as_array()
         .into_iter()
         .flatten()
-        .find(|n| {
-            n["type"].as_str().is_some_and(|t| t.ends_with("Trigger") || t.ends_with(".webhook"))
-                && n["disabled"] != true
-        })
+        .find(|n| n["type"].as_str().is_some_and(is_trigger_type) && n["disabled"] != true)
         .and_then(|n| n["name"].as_str())
         .map(str::to_string);
     let mut body = json!({"workflowData": wf});
@@ -279,33 +344,27 @@ async fn run_workflow(n8n: Arc<N8n>, ctx: Context, a: RunArgs) -> Result<Json<Va
         .or_else(|| started["executionId"].as_i64().map(|i| i.to_string()));
     let Some(exec_id) = exec_id else {
         if started["waitingForWebhook"] == true {
-            return Ok(Json(json!({"id": a.id, "waiting_for_webhook": true,
-                "note": "the workflow listens for one test event: call run_webhook with test: true now"})));
+            let note = "the workflow listens for one test event: call run_webhook with test: true now".into();
+            return Ok(prebuilt(json!(Listening { id: a.id, waiting_for_webhook: true, note })));
         }
         return Err(ToolError::failed(format!("n8n did not start an execution: {}", clip(&started.to_string(), 300))));
     };
     if !a.wait {
-        return Ok(Json(json!({"id": a.id, "execution_id": exec_id, "note": "wait_execution follows it"})));
+        let note = "wait_execution follows it".into();
+        return Ok(prebuilt(json!(Started { id: a.id, execution_id: exec_id, finished: None, note })));
     }
     let timeout = Duration::from_secs(a.timeout_secs.unwrap_or(60).clamp(1, 600));
     let start = std::time::Instant::now();
     loop {
-        let e = super::executions::fetch_execution(&n8n, &inst, &exec_id, false).await;
+        let e = fetch_execution(&n8n, &inst, &exec_id, false).await;
         if let Ok(e) = &e
-            && super::executions::finished(e["status"].as_str().unwrap_or_default())
+            && ExecutionStatus::of(&e["status"]).finished()
         {
-            let args = super::executions::GetArgs {
-                instance: a.instance.clone(),
-                id: exec_id.clone(),
-                mode: None,
-                nodes: vec![],
-                items_limit: None,
-            };
-            return Ok(Json(super::executions::read_execution(&n8n, &inst, &args).await?));
+            return Ok(prebuilt(read_summary(&n8n, &inst, &exec_id).await?));
         }
         if start.elapsed() >= timeout {
-            return Ok(Json(json!({"id": a.id, "execution_id": exec_id, "finished": false,
-                "note": "still running; wait_execution follows it"})));
+            let note = "still running; wait_execution follows it".into();
+            return Ok(prebuilt(json!(Started { id: a.id, execution_id: exec_id, finished: Some(false), note })));
         }
         ctx.progress(start.elapsed().as_secs_f64(), Some(timeout.as_secs_f64()), Some("running"));
         tokio::time::sleep(Duration::from_millis(300)).await;
