@@ -57,6 +57,19 @@ fn rss_kib(pid: u32) -> Option<u64> {
     status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
+/// `rounds` start-ups of the command `make` builds: the median time to the `initialize`
+/// answer in ms, and the last idle RSS.
+fn startups(rounds: usize, make: impl Fn() -> Command) -> anyhow::Result<(f64, u64)> {
+    let mut times = Vec::new();
+    let mut rss = 0;
+    for _ in 0..rounds {
+        let (t, r) = startup(make())?;
+        times.push(t);
+        rss = r;
+    }
+    Ok((percentile(&mut times, 0.5).as_secs_f64() * 1e3, rss))
+}
+
 /// Spawns a stdio server, sends `initialize`, and measures the time to its answer and
 /// its resident memory a moment later (idle).
 fn startup(mut cmd: Command) -> anyhow::Result<(Duration, u64)> {
@@ -201,36 +214,23 @@ async fn main() -> anyhow::Result<()> {
     result?;
 
     let rounds = if quick { 3 } else { 10 };
-    let mut times = Vec::new();
-    let mut rss = 0;
-    for _ in 0..rounds {
+    let (p50, rss) = startups(rounds, || {
         let mut c = Command::new(bin);
         c.env("N8N_API_URL", &url).env("N8N_API_KEY", &key).env("MCP_LOG_LEVEL", "warn");
-        let (t, r) = startup(c)?;
-        times.push(t);
-        rss = r;
-    }
-    println!(
-        "{:>20}: startup p50 {:6.1} ms, idle RSS {:6.1} MiB",
-        "mcp-n8n",
-        percentile(&mut times, 0.5).as_secs_f64() * 1e3,
-        rss as f64 / 1024.0
-    );
+        c
+    })?;
+    println!("{:>20}: startup p50 {:6.1} ms, idle RSS {:6.1} MiB", "mcp-n8n", p50, rss as f64 / 1024.0);
     match std::env::var("MCP_N8N_REFERENCE_JS") {
         Ok(js) if std::path::Path::new(&js).exists() => {
-            let mut times = Vec::new();
-            let mut rss = 0;
-            for _ in 0..rounds {
+            let (p50, rss) = startups(rounds, || {
                 let mut c = Command::new("node");
                 c.arg(&js).env("N8N_API_URL", format!("{url}/api/v1")).env("N8N_API_KEY", &key);
-                let (t, r) = startup(c)?;
-                times.push(t);
-                rss = r;
-            }
+                c
+            })?;
             println!(
                 "{:>20}: startup p50 {:6.1} ms, idle RSS {:6.1} MiB (node {})",
                 "leonardsellem 0.1.8",
-                percentile(&mut times, 0.5).as_secs_f64() * 1e3,
+                p50,
                 rss as f64 / 1024.0,
                 Command::new("node")
                     .arg("--version")

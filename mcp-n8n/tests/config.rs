@@ -232,17 +232,10 @@ async fn the_tag_scope_hides_and_marks() {
     let scope = format!("scope{}", std::process::id() % 100_000);
     let outside = writer().start(Transport::Stdio).await;
     let wf = common::manual_workflow(&unique("outside"));
-    let out_id = outside
-        .ok("create_workflow", json!({"name": wf["name"], "nodes": wf["nodes"], "connections": wf["connections"]}))
-        .await["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let out_id = common::create(&outside, &wf).await;
     let s = writer().args(["--scope-tag", &scope]).start(Transport::Http).await;
     let wf = common::manual_workflow(&unique("inside"));
-    let created = s
-        .ok("create_workflow", json!({"name": wf["name"], "nodes": wf["nodes"], "connections": wf["connections"]}))
-        .await;
+    let created = common::created(&s, &wf).await;
     assert_eq!(created["tags"], json!([scope]));
     let in_id = created["id"].as_str().expect("id").to_string();
     let listed = s.ok("list_workflows", json!({})).await;

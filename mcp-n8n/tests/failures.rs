@@ -13,12 +13,7 @@ async fn a_failing_workflow_names_its_node_error_and_input() {
         let s = writer().start(transport).await;
         let path = unique("fail-hook");
         let wf = failing_workflow(&unique("failing"), &path, "the order total is negative");
-        let id = s
-            .ok("create_workflow", json!({"name": wf["name"], "nodes": wf["nodes"], "connections": wf["connections"]}))
-            .await["id"]
-            .as_str()
-            .expect("id")
-            .to_string();
+        let id = common::create(&s, &wf).await;
         s.ok("publish_workflow", json!({"id": id})).await;
         let run = s
             .ok("run_webhook", json!({"workflow_id": id, "body": {"total": -5, "password": "hunter2"}, "headers": {"Authorization": "Bearer s3cret"}}))
@@ -111,13 +106,7 @@ async fn invalid_workflows_list_every_problem_and_save_nothing() {
 #[tokio::test]
 async fn partial_updates_are_validated_before_saving() {
     let s = writer().start(Transport::Stdio).await;
-    let wf = common::webhook_workflow(&unique("partial"), &unique("partial-hook"));
-    let id = s
-        .ok("create_workflow", json!({"name": wf["name"], "nodes": wf["nodes"], "connections": wf["connections"]}))
-        .await["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = common::create_webhook(&s, "partial", &unique("partial-hook")).await;
     // A type version the instance does not have: refused, nothing saved.
     let err = s
         .fails(

@@ -134,9 +134,7 @@ async fn a_workflow_from_creation_to_deletion() {
 async fn run_by_id_waits_and_retry_and_stop() {
     let s = writer().start(mcp_core::testing::Transport::Stdio).await;
     let wf = common::manual_workflow(&unique("manual"));
-    let created = s
-        .ok("create_workflow", json!({"name": wf["name"], "nodes": wf["nodes"], "connections": wf["connections"]}))
-        .await;
+    let created = common::created(&s, &wf).await;
     let id = created["id"].as_str().expect("id").to_string();
     let ran = s.ok("run_workflow", json!({"id": id, "wait": true, "timeout_secs": 60})).await;
     assert_eq!(ran["status"], "success", "{ran}");
@@ -197,14 +195,7 @@ async fn a_running_execution_is_watched_then_stopped() {
 #[tokio::test]
 async fn the_test_url_answers_while_the_workflow_listens() {
     let s = writer().start(mcp_core::testing::Transport::Stdio).await;
-    let path = unique("test-hook");
-    let wf = webhook_workflow(&unique("testurl"), &path);
-    let id = s
-        .ok("create_workflow", json!({"name": wf["name"], "nodes": wf["nodes"], "connections": wf["connections"]}))
-        .await["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = common::create_webhook(&s, "testurl", &unique("test-hook")).await;
     // Unpublished: the test URL answers only once a manual run listens for it.
     let err = s.fails("run_webhook", json!({"workflow_id": id, "test": true, "body": {"name": "x"}})).await;
     assert!(err.contains("not registered") && err.contains("run_workflow"), "{err}");

@@ -133,12 +133,7 @@ async fn data_tables_audit_health() {
 async fn resources_and_prompts() {
     let s = writer().start(Transport::Stdio).await;
     let wf = common::manual_workflow(&unique("res"));
-    let id = s
-        .ok("create_workflow", json!({"name": wf["name"], "nodes": wf["nodes"], "connections": wf["connections"]}))
-        .await["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = common::create(&s, &wf).await;
     let run = s.ok("run_workflow", json!({"id": id, "wait": true})).await;
     let exec = run["id"].as_str().expect("execution id").to_string();
     let templates = s.client.list_resource_templates().await.expect("templates");

@@ -51,12 +51,7 @@ async fn n8n_stopped_and_restarted_mid_session() {
     s.ok("list_workflows", json!({"limit": 1})).await;
     // The internal API's session is renewed transparently.
     let wf = common::manual_workflow(&common::unique("after-restart"));
-    let id = s
-        .ok("create_workflow", json!({"name": wf["name"], "nodes": wf["nodes"], "connections": wf["connections"]}))
-        .await["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = common::create(&s, &wf).await;
     let ran = s.ok("run_workflow", json!({"id": id, "wait": true})).await;
     assert_eq!(ran["status"], "success", "{ran}");
     s.ok("delete_workflow", json!({"id": id})).await;

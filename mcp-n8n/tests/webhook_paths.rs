@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{unique, webhook_workflow, writer};
+use common::{unique, writer};
 use mcp_core::testing::TRANSPORTS;
 use serde_json::json;
 
@@ -41,11 +41,7 @@ async fn encoded_and_dotted_paths_cannot_leave_the_webhook_prefix() {
 async fn a_webhook_path_with_a_space_and_unicode_still_runs() {
     let s = writer().start(mcp_core::testing::Transport::Stdio).await;
     let raw = unique("café hook");
-    let wf = webhook_workflow(&unique("unicode-path"), &raw);
-    let created = s
-        .ok("create_workflow", json!({"name": wf["name"], "nodes": wf["nodes"], "connections": wf["connections"]}))
-        .await;
-    let id = created["id"].as_str().expect("an id").to_string();
+    let id = common::create_webhook(&s, "unicode-path", &raw).await;
     s.ok("publish_workflow", json!({"id": id})).await;
     // By workflow id (the node's literal path), and by the caller's percent-encoded path.
     let by_id = s.ok("run_webhook", json!({"workflow_id": id, "body": {"name": "Ada"}})).await;

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use mcp_core::testing::Launcher;
+use mcp_core::testing::{Connector, Launcher};
 use serde_json::{Value, json};
 
 /// `(url, api key)` of the test instance; panics with the way to start one.
@@ -49,35 +49,49 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed), nanos % 100_000)
 }
 
-/// Webhook (POST /webhook/<path>, answers with the last node's output) -> Set (adds
-/// `greeting` from the body's `name`).
-pub fn webhook_workflow(name: &str, path: &str) -> Value {
+/// Creates `wf` (a body from the functions below); what create_workflow answered.
+pub async fn created(s: &Connector, wf: &Value) -> Value {
+    s.ok("create_workflow", json!({"name": wf["name"], "nodes": wf["nodes"], "connections": wf["connections"]})).await
+}
+
+/// Creates `wf`; its id.
+pub async fn create(s: &Connector, wf: &Value) -> String {
+    created(s, wf).await["id"].as_str().expect("the created workflow's id").to_string()
+}
+
+/// Creates a [`webhook_workflow`] named after `prefix`, listening on `path`; its id.
+pub async fn create_webhook(s: &Connector, prefix: &str, path: &str) -> String {
+    create(s, &webhook_workflow(&unique(prefix), path)).await
+}
+
+/// Webhook (POST /webhook/<path>, answers with the last node's output) -> `next`.
+fn after_webhook(name: &str, path: &str, next: Value) -> Value {
+    let target = next["name"].clone();
     json!({
         "name": name,
         "nodes": [
             {"name": "Hook", "type": "n8n-nodes-base.webhook", "typeVersion": 2, "position": [0, 0],
              "parameters": {"path": path, "httpMethod": "POST", "responseMode": "lastNode"}, "webhookId": path},
-            {"name": "Greet", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [220, 0],
-             "parameters": {"assignments": {"assignments": [
-                 {"id": "a1", "name": "greeting", "value": "={{ 'hello ' + $json.body.name }}", "type": "string"}]},
-                 "includeOtherFields": false}},
+            next,
         ],
-        "connections": {"Hook": {"main": [[{"node": "Greet", "type": "main", "index": 0}]]}},
+        "connections": {"Hook": {"main": [[{"node": target, "type": "main", "index": 0}]]}},
     })
+}
+
+/// Webhook -> Set (adds `greeting` from the body's `name`).
+pub fn webhook_workflow(name: &str, path: &str) -> Value {
+    let greet = json!({"name": "Greet", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [220, 0],
+        "parameters": {"assignments": {"assignments": [
+            {"id": "a1", "name": "greeting", "value": "={{ 'hello ' + $json.body.name }}", "type": "string"}]},
+            "includeOtherFields": false}});
+    after_webhook(name, path, greet)
 }
 
 /// Webhook -> Stop and Error with `message`: every run fails in `Fail`.
 pub fn failing_workflow(name: &str, path: &str, message: &str) -> Value {
-    json!({
-        "name": name,
-        "nodes": [
-            {"name": "Hook", "type": "n8n-nodes-base.webhook", "typeVersion": 2, "position": [0, 0],
-             "parameters": {"path": path, "httpMethod": "POST", "responseMode": "lastNode"}, "webhookId": path},
-            {"name": "Fail", "type": "n8n-nodes-base.stopAndError", "typeVersion": 1, "position": [220, 0],
-             "parameters": {"errorMessage": message}},
-        ],
-        "connections": {"Hook": {"main": [[{"node": "Fail", "type": "main", "index": 0}]]}},
-    })
+    let fail = json!({"name": "Fail", "type": "n8n-nodes-base.stopAndError", "typeVersion": 1, "position": [220, 0],
+        "parameters": {"errorMessage": message}});
+    after_webhook(name, path, fail)
 }
 
 /// Manual trigger -> Set: runs only by id.
