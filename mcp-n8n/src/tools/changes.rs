@@ -186,7 +186,7 @@ pub struct Saved {
     /// Connections as `A -> B` lines.
     edges: Vec<String>,
     /// Problems validation found that are not errors.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<Problem>,
     /// The version a rollback brought back.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -246,7 +246,7 @@ pub struct Created {
     /// Connections as `A -> B` lines.
     edges: Vec<String>,
     /// Problems validation found that are not errors.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<Problem>,
 }
 
@@ -498,7 +498,7 @@ pub struct Published {
     /// Its Webhook nodes' URLs.
     webhooks: Vec<WebhookUrls>,
     /// Problems validation found that are not errors.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<Problem>,
 }
 

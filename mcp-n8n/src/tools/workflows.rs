@@ -442,7 +442,7 @@ pub struct Versions {
     /// n8n's history, newest first.
     versions: Vec<VersionRow>,
     /// Versions this server snapshotted before its own changes, newest first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     snapshots: Vec<Snapshot>,
     /// Pass as `cursor` for older versions.
     #[serde(skip_serializing_if = "Option::is_none")]
