@@ -63,6 +63,9 @@ impl N8n {
                 .connect_timeout(settings.connect_timeout)
                 .timeout(settings.request_timeout)
                 .redirect(reqwest::redirect::Policy::none())
+                // n8n (Node) closes a keep-alive connection idle for 5 s; a request sent on
+                // one just then fails ("connection closed before message completed").
+                .pool_idle_timeout(Duration::from_secs(4))
                 .user_agent(concat!("mcp-n8n/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| format!("HTTP client: {e}"))?;
