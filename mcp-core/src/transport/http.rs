@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use futures::future::AbortHandle;
@@ -33,12 +33,13 @@ use futures::stream::Stream;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::reply::json_error;
 use crate::protocol::headers::{self as mirror, HeaderParam};
 use crate::protocol::types::meta;
-use crate::protocol::{Era, ErrorObject, Message, ProtocolVersion, Request, Response, codes, parse_message};
-use crate::security::auth::AuthError;
+use crate::protocol::{Era, ErrorObject, Message, ProtocolVersion, Request, codes, parse_message};
 use crate::security::{Authenticator, Identity};
 use crate::server::{Answer, Outgoing, Server, Session};
+use gate::Gate;
 
 /// Settings of the HTTP listener.
 #[derive(Debug, Clone)]
@@ -91,6 +92,8 @@ impl Default for HttpConfig {
         }
     }
 }
+
+mod gate;
 
 const SSE_RETRY_MS: u64 = 1000;
 const MAX_LOGGED_EVENTS: usize = 1024;
@@ -230,12 +233,30 @@ pub fn router(server: Server, config: HttpConfig) -> Router {
             lock(&state.sessions).retain(|_, s| lock(&s.last_seen).elapsed() < idle);
         }
     });
+    // One gate in front of every endpoint that serves a client: `/mcp`, the `/ws` upgrade
+    // (whose token may also come as a subprotocol), and `/metrics` (authentication only:
+    // scrapers name the server by whatever address they reach it at).
+    let gate = |transport, origin_checked, fallback| {
+        let gate = Gate::new(&state.server, &state.config, transport, origin_checked, fallback);
+        axum::middleware::from_fn_with_state(Arc::new(gate), gate::check)
+    };
+    let ws = super::ws::Endpoint {
+        server: state.server.clone(),
+        ping_interval: state.config.ws_ping_interval,
+        max_message_bytes: state.config.max_body_bytes,
+    };
     Router::new()
-        .route("/mcp", axum::routing::any(handle))
-        .route("/ws", axum::routing::get(super::ws::upgrade))
+        // `any` has no method routes for `route_layer` to wrap: every method reaches the gate.
+        .route("/mcp", axum::routing::any(handle).layer(gate("http", true, None)))
+        .route(
+            "/ws",
+            axum::routing::get(super::ws::upgrade)
+                .route_layer(gate("ws", true, Some(super::ws::offered_token)))
+                .with_state(ws),
+        )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route("/readyz", axum::routing::get(readyz))
-        .route("/metrics", axum::routing::get(metrics))
+        .route("/metrics", axum::routing::get(metrics).route_layer(gate("http", false, None)))
         .route("/.well-known/oauth-protected-resource", axum::routing::get(resource_metadata))
         .route("/.well-known/oauth-protected-resource/{*path}", axum::routing::get(resource_metadata))
         // Our own limit applies (with a JSON-RPC error), not axum's 2 MB default.
@@ -251,11 +272,9 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> HttpResponse {
     }
 }
 
-/// Prometheus metrics; behind the same authentication as `/mcp`, since they name tools.
-async fn metrics(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> HttpResponse {
-    if let Err(r) = authenticate(&state, &headers).await {
-        return r;
-    }
+/// Prometheus metrics; behind the same authentication as `/mcp` (the router puts the gate in
+/// front), since they name tools.
+async fn metrics(State(state): State<Arc<HttpState>>) -> HttpResponse {
     (
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
         state.server.metrics_text(),
@@ -422,91 +441,23 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-pub(crate) fn json_error(
-    status: StatusCode,
-    error: ErrorObject,
-    id: Option<crate::protocol::RequestId>,
-) -> HttpResponse {
-    let body = Message::Response(Response::error(id, error)).to_vec();
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-/// DNS-rebinding protection: the `Origin` (when present) and `Host` must be ours, as
-/// [`super::origin`] parses them. The WebSocket upgrade goes through this same check.
-pub(crate) fn check_origin(config: &HttpConfig, headers: &HeaderMap) -> Result<(), HttpResponse> {
-    let forbidden = |what: &str, value: &str| {
-        tracing::warn!(value, "request refused: {what} not allowed");
-        Err(json_error(
-            StatusCode::FORBIDDEN,
-            ErrorObject::invalid_request(format!(
-                "Forbidden: {what} {value:?} is not allowed (DNS rebinding protection)"
-            )),
-            None,
-        ))
-    };
-    // One value each: a second header would be a second opinion on who we are.
-    let mut origins = headers.get_all(header::ORIGIN).iter();
-    if let Some(origin) = origins.next() {
-        let text = origin.to_str().unwrap_or("");
-        if origins.next().is_some() || !super::origin::origin_allowed(text, &config.allowed_origins) {
-            return forbidden("Origin", text);
-        }
-    }
-    let mut hosts = headers.get_all(header::HOST).iter();
-    if let Some(host) = hosts.next() {
-        let text = host.to_str().unwrap_or("");
-        if hosts.next().is_some() || !super::origin::host_allowed(text, &config.allowed_hosts) {
-            return forbidden("Host", text);
-        }
-    }
-    Ok(())
-}
-
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
-async fn handle(State(state): State<Arc<HttpState>>, method: Method, headers: HeaderMap, body: Bytes) -> HttpResponse {
-    if let Err(r) = check_origin(&state.config, &headers) {
-        return r;
-    }
-    let identity = match authenticate(&state, &headers).await {
-        Ok(identity) => identity,
-        Err(r) => return r,
-    };
+async fn handle(
+    State(state): State<Arc<HttpState>>,
+    Extension(identity): Extension<Identity>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> HttpResponse {
     match method {
         Method::POST => post(state, headers, body, identity).await,
         Method::GET => get(state, headers, &identity).await,
         Method::DELETE => delete(state, headers, &identity),
         _ => (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, POST, DELETE")]).into_response(),
     }
-}
-
-/// The client's identity from its bearer token, or the 401 that refuses it.
-async fn authenticate(state: &HttpState, headers: &HeaderMap) -> Result<Identity, HttpResponse> {
-    authenticate_with(state, "http", headers, None).await
-}
-
-/// Like [`authenticate`], with a credential found elsewhere than `Authorization` (the
-/// WebSocket subprotocol) used when the header is absent.
-pub(crate) async fn authenticate_with(
-    state: &HttpState,
-    transport: &'static str,
-    headers: &HeaderMap,
-    fallback: Option<&str>,
-) -> Result<Identity, HttpResponse> {
-    let Some(auth) = &state.config.auth else { return Ok(Identity::anonymous()) };
-    auth.authenticate(header_str(headers, "authorization").or(fallback)).await.map_err(|e| {
-        tracing::debug!(error = %e, "request refused: not authenticated");
-        state.server.audit_refusal(transport, &e.to_string());
-        let challenge = HeaderValue::from_str(&auth.challenge(&e)).unwrap_or(HeaderValue::from_static("Bearer"));
-        let (status, word) = match e {
-            AuthError::InsufficientScope(_) => (StatusCode::FORBIDDEN, "Forbidden"),
-            _ => (StatusCode::UNAUTHORIZED, "Unauthorized"),
-        };
-        let body = Message::Response(Response::error(None, ErrorObject::invalid_request(format!("{word}: {e}"))));
-        (status, [(header::WWW_AUTHENTICATE, challenge)], body.to_vec()).into_response()
-    })
 }
 
 /// The OAuth protected-resource metadata (RFC 9728); 404 without OAuth.

@@ -7,6 +7,7 @@ mod connection;
 pub mod http;
 pub mod lines;
 pub mod origin;
+mod reply;
 pub mod stdio;
 pub mod ws;
 

@@ -15,17 +15,16 @@
 //! - The server pings every `ws_ping_interval`; a peer silent for two intervals is closed
 //!   with 1001. A normal end is 1000.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use futures::SinkExt;
 
 use super::connection::{AtHand, Connection, batch};
-use super::http::{HttpConfig, HttpState, authenticate_with, check_origin, json_error};
+use super::reply::json_error;
 use crate::protocol::ErrorObject;
 use crate::security::Identity;
 use crate::security::audit::HeldLines;
@@ -36,41 +35,54 @@ pub const SUBPROTOCOL: &str = "mcp";
 /// Prefix of the subprotocol that carries a bearer token.
 const AUTH_PREFIX: &str = "mcp.auth.";
 
-pub(crate) async fn upgrade(
-    State(state): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> HttpResponse {
-    if let Err(r) = check_origin(&state.config, &headers) {
-        return r;
-    }
-    let offered: Vec<&str> = headers
+/// What the `/ws` endpoint needs of the listener's settings.
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    pub(crate) server: Server,
+    /// How often the server pings; a peer silent for two intervals is dropped.
+    pub(crate) ping_interval: Duration,
+    /// The largest message accepted.
+    pub(crate) max_message_bytes: usize,
+}
+
+/// The subprotocols a client offers.
+fn offered(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
         .get_all("sec-websocket-protocol")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .collect();
-    if !offered.contains(&SUBPROTOCOL) {
+}
+
+/// The bearer token offered as the subprotocol `mcp.auth.<token>`, as an `Authorization`
+/// value: the gate's credential when the header is absent.
+pub(crate) fn offered_token(headers: &HeaderMap) -> Option<String> {
+    offered(headers).find_map(|p| p.strip_prefix(AUTH_PREFIX)).map(|t| format!("Bearer {t}"))
+}
+
+/// The upgrade, past the gate (Origin, Host and authentication are checked there).
+pub(crate) async fn upgrade(
+    State(endpoint): State<Endpoint>,
+    Extension(identity): Extension<Identity>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> HttpResponse {
+    if !offered(&headers).any(|p| p == SUBPROTOCOL) {
         return json_error(
             StatusCode::BAD_REQUEST,
             ErrorObject::invalid_request("WebSocket clients must offer the `mcp` subprotocol (Sec-WebSocket-Protocol)"),
             None,
         );
     }
-    let token = offered.iter().find_map(|p| p.strip_prefix(AUTH_PREFIX)).map(|t| format!("Bearer {t}"));
-    let identity = match authenticate_with(&state, "ws", &headers, token.as_deref()).await {
-        Ok(identity) => identity,
-        Err(r) => return r,
-    };
-    let (server, config) = (state.server.clone(), state.config.clone());
+    let max_message_bytes = endpoint.max_message_bytes;
     // Small buffers: tungstenite's defaults (128 KiB each way) would cost every idle
     // connection a quarter of a megabyte; messages larger than a buffer still arrive whole.
     ws.protocols([SUBPROTOCOL])
         .read_buffer_size(8 * 1024)
         .write_buffer_size(8 * 1024)
-        .max_message_size(config.max_body_bytes)
-        .on_upgrade(move |socket| serve(server, socket, identity, config))
+        .max_message_size(max_message_bytes)
+        .on_upgrade(move |socket| serve(endpoint, socket, identity))
         .into_response()
 }
 
@@ -99,11 +111,12 @@ fn closing_for(error: axum::Error) -> Option<WsMessage> {
     }
 }
 
-async fn serve(server: Server, mut socket: WebSocket, identity: Identity, config: HttpConfig) {
+async fn serve(endpoint: Endpoint, mut socket: WebSocket, identity: Identity) {
+    let Endpoint { server, ping_interval, .. } = endpoint;
     let (connection, mut rx) = Connection::open(server, "ws", identity);
     // The audit lines of a batch of frames, queued once the batch is written.
     let mut lines = HeldLines::default();
-    let mut ping = tokio::time::interval(config.ws_ping_interval);
+    let mut ping = tokio::time::interval(ping_interval);
     ping.tick().await;
     let mut last_heard = tokio::time::Instant::now();
     // The client closed or lost the socket: its requests are cancelled, not drained.
@@ -131,7 +144,7 @@ async fn serve(server: Server, mut socket: WebSocket, identity: Identity, config
                 }
                 frame = socket.recv() => frame,
                 _ = ping.tick() => {
-                    if last_heard.elapsed() > config.ws_ping_interval * 2 {
+                    if last_heard.elapsed() > ping_interval * 2 {
                         break Some(close(1001, "no answer to pings"));
                     }
                     if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
