@@ -13,8 +13,9 @@ use crate::sync::lock;
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::pending::Pending;
-use super::{ClientError, ClientOptions, dispatch_incoming};
+use super::channel::dispatch_incoming;
+use super::channel::pending::Pending;
+use super::options::{ClientError, ClientOptions};
 use crate::protocol::headers::{self, HeaderParam};
 use crate::protocol::{Era, Message, Notification, ProtocolVersion, Request, RequestId, Response, parse_message};
 

@@ -7,13 +7,12 @@
 //! server, anything else (another error, silence) means a handshake-era server, which is
 //! then initialized.
 
+mod channel;
 mod http;
+mod options;
 mod stdio;
 mod ws;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -22,94 +21,11 @@ use serde_json::{Map, Value, json};
 use crate::protocol::headers;
 use crate::protocol::types::meta;
 use crate::protocol::{
-    CallToolResult, Era, ErrorObject, Implementation, Message, Notification, ProtocolVersion, Request, RequestId,
-    Response, Tool, codes,
+    CallToolResult, Era, ErrorObject, Implementation, Notification, ProtocolVersion, Request, RequestId, Response,
+    Tool, codes,
 };
 
-/// Why a client call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The server answered with a JSON-RPC error.
-    #[error("server error {}: {}", .0.code, .0.message)]
-    Protocol(ErrorObject),
-    /// The connection failed or carried something that is not MCP.
-    #[error("transport: {0}")]
-    Transport(String),
-    /// No answer in time.
-    #[error("timed out after {0:?}")]
-    Timeout(Duration),
-    /// The answer did not have the expected shape.
-    #[error("unexpected answer: {0}")]
-    Unexpected(String),
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-/// Answers a server's request for input (`elicitation/create`, `sampling/createMessage`,
-/// `roots/list`) with the client's result for it.
-pub type InputHandler = Arc<dyn Fn(String, Value) -> BoxFuture<Result<Value, ErrorObject>> + Send + Sync>;
-/// Receives notifications (progress, logs, list changes).
-pub type NotificationHandler = Arc<dyn Fn(Notification) + Send + Sync>;
-
-/// Which era to speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EraChoice {
-    /// Probe with `server/discover`, fall back to `initialize`.
-    Auto,
-    /// Always 2026-07-28.
-    Stateless,
-    /// Always the `initialize` handshake.
-    Handshake,
-}
-
-/// Options for connecting.
-#[derive(Clone)]
-pub struct ClientOptions {
-    /// The client's identity.
-    pub info: Implementation,
-    /// The era to speak.
-    pub era: EraChoice,
-    /// Deadline of each request.
-    pub request_timeout: Duration,
-    /// Answers input requests; without one, input requests are declined.
-    pub on_input: Option<InputHandler>,
-    /// Receives notifications.
-    pub on_notification: Option<NotificationHandler>,
-    /// Sent as `Authorization: Bearer …` to HTTP servers.
-    pub bearer_token: Option<String>,
-}
-
-impl std::fmt::Debug for ClientOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientOptions").field("era", &self.era).finish_non_exhaustive()
-    }
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        Self {
-            info: Implementation::new("mcp-core-client", env!("CARGO_PKG_VERSION")),
-            era: EraChoice::Auto,
-            request_timeout: Duration::from_secs(60),
-            on_input: None,
-            on_notification: None,
-            bearer_token: None,
-        }
-    }
-}
-
-impl ClientOptions {
-    fn capabilities(&self) -> Value {
-        if self.on_input.is_some() { json!({ "elicitation": {}, "sampling": {}, "roots": {} }) } else { json!({}) }
-    }
-
-    /// Answers a server's input request through the handler.
-    async fn answer(&self, method: &str, params: Value) -> Result<Value, ErrorObject> {
-        match &self.on_input {
-            Some(h) => h(method.to_string(), params).await,
-            None => Err(ErrorObject::method_not_found(method)),
-        }
-    }
-}
+pub use options::{ClientError, ClientOptions, EraChoice, InputHandler, NotificationHandler};
 
 enum Conn {
     Stdio(stdio::StdioConn),
@@ -486,80 +402,4 @@ pub fn elicitation_content(params: &Value, given: &Value) -> Value {
         content.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     Value::Object(content)
-}
-
-/// Routes an incoming message for a connection: responses complete pending requests,
-/// notifications go to the handler, server requests are answered via `reply`.
-pub(crate) fn dispatch_incoming(
-    msg: Message,
-    pending: &pending::Pending,
-    options: &ClientOptions,
-    reply: impl Fn(Response) + Send + Sync + 'static,
-) {
-    match msg {
-        Message::Response(r) => pending.complete(r),
-        Message::Notification(n) => {
-            if let Some(h) = &options.on_notification {
-                h(n);
-            }
-        }
-        Message::Request(req) => {
-            let options = options.clone();
-            tokio::spawn(async move {
-                let params = req.params.map(Value::Object).unwrap_or(Value::Null);
-                let outcome =
-                    if req.method == "ping" { Ok(json!({})) } else { options.answer(&req.method, params).await };
-                reply(Response { id: Some(req.id), outcome });
-            });
-        }
-    }
-}
-
-/// A message-framed connection (stdio, WebSocket): what is sent goes into `out`, what
-/// arrives is matched to `pending` requests by a reader task.
-pub(crate) struct Channel {
-    out: tokio::sync::mpsc::UnboundedSender<Message>,
-    pending: Arc<pending::Pending>,
-}
-
-impl Channel {
-    async fn request(&self, req: Request) -> Result<Response, ClientError> {
-        let rx = self.pending.register(req.id.clone());
-        self.out.send(Message::Request(req)).map_err(|_| ClientError::Transport("the connection is closed".into()))?;
-        rx.await.map_err(|_| ClientError::Transport("the connection closed before the answer".into()))
-    }
-
-    fn notify(&self, n: Notification) -> Result<(), ClientError> {
-        self.out.send(Message::Notification(n)).map_err(|_| ClientError::Transport("the connection is closed".into()))
-    }
-}
-
-pub(crate) mod pending {
-    //! Requests awaiting their response, by id.
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-
-    use tokio::sync::oneshot;
-
-    use crate::protocol::{RequestId, Response};
-
-    #[derive(Default)]
-    pub(crate) struct Pending(Mutex<HashMap<RequestId, oneshot::Sender<Response>>>);
-
-    impl Pending {
-        pub(crate) fn register(&self, id: RequestId) -> oneshot::Receiver<Response> {
-            let (tx, rx) = oneshot::channel();
-            crate::sync::lock(&self.0).insert(id, tx);
-            rx
-        }
-        pub(crate) fn complete(&self, r: Response) {
-            let Some(id) = r.id.clone() else { return };
-            if let Some(tx) = crate::sync::lock(&self.0).remove(&id) {
-                let _ = tx.send(r);
-            }
-        }
-        pub(crate) fn fail_all(&self) {
-            crate::sync::lock(&self.0).clear();
-        }
-    }
 }

@@ -9,8 +9,9 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::Child;
 use tokio::sync::mpsc;
 
-use super::pending::Pending;
-use super::{Channel, ClientError, ClientOptions, dispatch_incoming};
+use super::channel::pending::Pending;
+use super::channel::{Channel, dispatch_incoming};
+use super::options::{ClientError, ClientOptions};
 use crate::protocol::{Message, parse_message};
 use crate::transport::lines::{Frame, LineReader};
 

@@ -10,8 +10,9 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-use super::pending::Pending;
-use super::{Channel, ClientError, ClientOptions, dispatch_incoming};
+use super::channel::pending::Pending;
+use super::channel::{Channel, dispatch_incoming};
+use super::options::{ClientError, ClientOptions};
 use crate::protocol::{Message, parse_message};
 
 pub(crate) struct WsConn {

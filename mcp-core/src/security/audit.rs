@@ -36,7 +36,7 @@ pub struct AuditRecord {
     /// The transport: `stdio`, `http` or `ws`.
     pub transport: &'static str,
     /// The client identity (token name, OAuth subject, `local`, `anonymous`).
-    pub identity: std::sync::Arc<super::Identity>,
+    pub identity: std::sync::Arc<super::identity::Identity>,
     /// `handshake` or `stateless`, with the protocol revision.
     pub era: &'static str,
     /// The protocol revision (empty before a handshake).

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::Identity;
+use super::identity::Identity;
 use crate::sync::lock;
 
 /// Why a request was not authenticated.

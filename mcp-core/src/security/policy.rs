@@ -30,7 +30,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
-use super::Identity;
+use super::identity::Identity;
 use crate::protocol::Tool;
 
 /// One set of rules: the file's top level, one of its identities, or the flags.

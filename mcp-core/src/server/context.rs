@@ -15,7 +15,7 @@ use crate::protocol::{
 };
 
 /// A channel for messages that belong to one request (progress, logs, input requests).
-pub type RequestSink = mpsc::UnboundedSender<super::Outgoing>;
+pub type RequestSink = mpsc::UnboundedSender<super::outgoing::Outgoing>;
 
 /// What a request declared about itself, from `_meta` (stateless) or the handshake.
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ pub(crate) struct Scope {
     pub(crate) input_responses: Map<String, Value>,
     pub(crate) request_state: Option<String>,
     pub(crate) input_timeout: Duration,
-    pub(crate) changes: Option<tokio::sync::broadcast::Sender<super::Change>>,
+    pub(crate) changes: Option<tokio::sync::broadcast::Sender<super::change::Change>>,
     pub(crate) policy: Arc<crate::security::Policy>,
 }
 
@@ -170,7 +170,7 @@ impl Context {
     }
 
     /// Tells clients that something changed (list-changed or resource-updated notifications).
-    pub fn notify(&self, change: super::Change) {
+    pub fn notify(&self, change: super::change::Change) {
         if let Some(changes) = &self.scope.changes {
             let _ = changes.send(change);
         }

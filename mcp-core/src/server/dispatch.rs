@@ -12,12 +12,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use futures::FutureExt;
 use serde_json::{Map, Value, json};
 
+use super::Server;
+use super::change::Change;
 use super::context::{Context, InputRequest, RequestMeta, RequestSink, Scope};
 use super::error::ToolError;
 use super::handler::{CompletionRequest, ResourceKind};
+use super::outgoing::Answer;
 use super::session::{Handshake, Session};
 use super::state::Binding;
-use super::{Answer, Change, Server};
 use crate::protocol::types::meta;
 use crate::protocol::{
     Era, ErrorObject, Implementation, LoggingLevel, Message, Notification, ProtocolVersion, Request, RequestId,

@@ -20,8 +20,9 @@
 //! ```
 
 mod budget;
+mod change;
 mod context;
-mod dispatch;
+pub(crate) mod dispatch;
 mod error;
 mod handler;
 mod metrics;
@@ -37,6 +38,7 @@ use std::time::Duration;
 use crate::security::{AuditLog, Policy};
 use tokio::sync::{Semaphore, broadcast};
 
+pub use change::Change;
 pub use context::{CLOSE_STREAM, Context, InputRequest, RequestMeta, RequestSink};
 pub use error::{ERROR_KIND_META, ErrorKind, InputRequired, ToolError};
 pub use handler::{
@@ -47,7 +49,6 @@ pub use outgoing::{Answer, Outgoing};
 pub use session::{Handshake, Outbound, Session};
 
 use crate::protocol::{Completion, Implementation};
-pub(crate) use dispatch::{stateless_meta, unsupported_version};
 use handler::{ErasedCompleter, ErasedLister, ResourceKind};
 use state::StateSealer;
 
@@ -86,19 +87,6 @@ impl Default for ServerConfig {
             state_secret: None,
         }
     }
-}
-
-/// A change clients may want to hear about.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Change {
-    /// The tool list changed.
-    Tools,
-    /// The prompt list changed.
-    Prompts,
-    /// The resource list changed.
-    Resources,
-    /// The resource at this URI changed.
-    ResourceUpdated(String),
 }
 
 pub(crate) struct ServerInner {

@@ -30,7 +30,7 @@ pub struct Handshake {
 }
 
 /// A channel to the peer for messages outside any request (stdio's writer, HTTP's GET stream).
-pub type Outbound = mpsc::UnboundedSender<super::Outgoing>;
+pub type Outbound = mpsc::UnboundedSender<super::outgoing::Outgoing>;
 
 /// One client connection (a stdio process or an HTTP session).
 #[derive(Debug, Default)]

@@ -650,7 +650,11 @@ async fn post(state: Arc<HttpState>, headers: HeaderMap, body: Bytes, identity: 
                 return stateless_post(state, headers, req, body.len(), body_version, identity).await;
             }
             if let Some(v) = header_version.filter(|_| header_era.is_none() && req.method != "initialize") {
-                return json_error(StatusCode::BAD_REQUEST, crate::server::unsupported_version(&v), Some(req.id));
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    crate::server::dispatch::unsupported_version(&v),
+                    Some(req.id),
+                );
             }
             handshake_request(state, headers, req, body.len(), identity).await
         }
@@ -812,7 +816,7 @@ async fn stateless_post(
         }
         _ => {}
     }
-    if let Err(e) = crate::server::stateless_meta(req.params.as_ref().unwrap_or(&serde_json::Map::new())) {
+    if let Err(e) = crate::server::dispatch::stateless_meta(req.params.as_ref().unwrap_or(&serde_json::Map::new())) {
         return json_error(StatusCode::BAD_REQUEST, e, id);
     }
     if let Err(r) = validate_stateless_headers(&state.server, &headers, &req) {
