@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response as HttpResponse};
 
-use super::HttpConfig;
+use super::config::HttpConfig;
 use crate::protocol::{ErrorObject, Message, Response};
 use crate::security::auth::AuthError;
 use crate::security::{Authenticator, Identity};
