@@ -1,0 +1,94 @@
+//! `resources/list` (static resources, then the connector's lister), templates, and
+//! `resources/read` (exact URIs, then templates).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::envelope::{binding, params_of, str_param};
+use crate::protocol::{Era, ErrorObject, ProtocolVersion, Request, codes};
+use crate::server::Server;
+use crate::server::context::{RequestMeta, RequestSink};
+use crate::server::error::ToolError;
+use crate::server::handler::ResourceKind;
+use crate::server::session::Session;
+
+impl Server {
+    /// The static resources, then those the connector's lister finds for this client.
+    pub(super) async fn list_resources(
+        &self,
+        session: &Arc<Session>,
+        req: &Request,
+        meta: RequestMeta,
+        sink: Option<RequestSink>,
+    ) -> Result<Value, ErrorObject> {
+        let params = params_of(req);
+        let mut items: Vec<crate::protocol::Resource> = self
+            .inner
+            .resources
+            .values()
+            .filter_map(|r| match &r.kind {
+                ResourceKind::Static(res) => Some(res.clone()),
+                ResourceKind::Template(..) => None,
+            })
+            .collect();
+        if let Some(lister) = &self.inner.resource_lister {
+            let ctx = self.context(session, req, "resources/list", meta, sink)?;
+            let listed = self.run("listing resources", lister(ctx)).await.map_err(ToolError::into_error_object)?;
+            items.extend(listed);
+        }
+        self.page(params, items.into_iter(), "resources")
+    }
+
+    pub(super) fn list_templates(&self, params: &Map<String, Value>) -> Result<Value, ErrorObject> {
+        let items: Vec<_> = self
+            .inner
+            .templates
+            .iter()
+            .filter_map(|r| match &r.kind {
+                ResourceKind::Template(t, _) => Some(t),
+                ResourceKind::Static(_) => None,
+            })
+            .collect();
+        self.page(params, items.into_iter(), "resourceTemplates")
+    }
+
+    pub(super) async fn read_resource(
+        &self,
+        session: &Arc<Session>,
+        req: &Request,
+        meta: RequestMeta,
+        sink: Option<RequestSink>,
+    ) -> Result<Value, ErrorObject> {
+        let params = params_of(req);
+        let uri = str_param(params, "uri", "resources/read")?;
+        let (route, vars) = if let Some(route) = self.inner.resources.get(uri) {
+            (route, HashMap::new())
+        } else {
+            let found = self.inner.templates.iter().find_map(|r| match &r.kind {
+                ResourceKind::Template(_, t) => t.matches(uri).map(|vars| (r, vars)),
+                ResourceKind::Static(_) => None,
+            });
+            match found {
+                Some(f) => f,
+                None => return Err(self.resource_not_found(uri, meta.version)),
+            }
+        };
+        let target = format!("resources/read:{uri}");
+        let ctx = self.context(session, req, &target, meta.clone(), sink)?;
+        match self.run(&format!("reading {uri}"), (route.handler)(ctx, vars)).await {
+            Ok(contents) => Ok(json!({ "contents": contents })),
+            Err(ToolError::InputRequired(ir)) => self.input_required(&binding(session, req, &target), &meta, ir),
+            Err(ToolError::ResourceNotFound(missing)) => Err(self.resource_not_found(&missing, meta.version)),
+            Err(e) => Err(e.into_error_object()),
+        }
+    }
+
+    fn resource_not_found(&self, uri: &str, version: ProtocolVersion) -> ErrorObject {
+        // 2026-07-28 moved "not found" from -32002 to -32602.
+        let code =
+            if version.era() == Era::Stateless { codes::INVALID_PARAMS } else { codes::RESOURCE_NOT_FOUND_LEGACY };
+        ErrorObject::new(code, format!("Resource not found: {uri}")).with_data(json!({ "uri": uri }))
+    }
+}

@@ -1,0 +1,114 @@
+//! `tools/list` (filtered by the policy) and `tools/call` (policy check, confirmation of
+//! destructive tools, the output budget).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::envelope::{DENIED_BY, binding, params_of, str_param};
+use crate::protocol::{ErrorObject, Request, jsonrpc::kind};
+use crate::server::Server;
+use crate::server::context::{Context, InputRequest, RequestMeta, RequestSink};
+use crate::server::error::ToolError;
+use crate::server::session::Session;
+
+impl Server {
+    /// The tools the policy lets this client use.
+    pub(super) fn list_tools(&self, session: &Session, params: &Map<String, Value>) -> Result<Value, ErrorObject> {
+        let identity = session.identity();
+        let allowed: Vec<&crate::protocol::Tool> = self
+            .inner
+            .tools
+            .values()
+            .map(|t| &t.tool)
+            .filter(|t| self.inner.policy.check(&identity, t).is_ok())
+            .collect();
+        self.page(params, allowed.into_iter(), "tools")
+    }
+
+    pub(super) async fn call_tool(
+        &self,
+        session: &Arc<Session>,
+        req: &Request,
+        meta: RequestMeta,
+        sink: Option<RequestSink>,
+    ) -> Result<Value, ErrorObject> {
+        let params = params_of(req);
+        let name = str_param(params, "name", "tools/call")?;
+        let Some(route) = self.inner.tools.get(name) else {
+            return Err(ErrorObject::invalid_params(format!(
+                "Unknown tool: {name:?}. Call tools/list to see the available tools"
+            )));
+        };
+        let args = match params.get("arguments") {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(v @ Value::Object(_)) => v.clone(),
+            Some(other) => {
+                return Err(ErrorObject::invalid_params(format!(
+                    "`arguments` of tools/call must be an object, got {}",
+                    kind(other)
+                )));
+            }
+        };
+        let identity = session.identity();
+        self.inner
+            .policy
+            .check(&identity, &route.tool)
+            .map_err(|why| ErrorObject::invalid_params(why).with_data(json!({ DENIED_BY: "policy" })))?;
+        let target = format!("tools/call:{name}");
+        let ctx = self.context(session, req, &target, meta.clone(), sink)?;
+        let confirm = self.inner.policy.needs_confirmation(&identity, &route.tool);
+        let handler = route.handler.clone();
+        let call = async move {
+            if confirm {
+                confirm_destructive(&ctx, name).await?;
+            }
+            handler(ctx, args).await
+        };
+        let outcome = self.run(&format!("tool {name}"), call).await;
+        let mut result = match outcome {
+            Ok(r) => r,
+            Err(ToolError::InputRequired(ir)) => {
+                return self.input_required(&binding(session, req, &target), &meta, ir);
+            }
+            Err(e) => e.into_tool_result()?,
+        };
+        if crate::server::budget::enforce(&mut result, self.inner.config.max_output_bytes) {
+            tracing::debug!(tool = name, "result cut to the output budget");
+        }
+        Ok(serde_json::to_value(result)
+            .unwrap_or_else(|e| json!({"content": [{"type": "text", "text": e.to_string()}], "isError": true})))
+    }
+}
+
+/// Key of the framework's own confirmation among a call's input requests.
+const CONFIRM_KEY: &str = "mcp-core/confirm";
+
+/// Asks the client to confirm a destructive tool (elicitation in the handshake era,
+/// `input_required` in 2026-07-28); refuses when it cannot ask or the user declines.
+async fn confirm_destructive(ctx: &Context, tool: &str) -> Result<(), ToolError> {
+    let request = InputRequest::elicit(
+        format!("The tool {tool:?} is destructive: it may delete or overwrite data. Run it?"),
+        json!({
+            "type": "object",
+            "properties": {"confirm": {"type": "boolean", "title": "Run it", "default": false}},
+            "required": ["confirm"]
+        }),
+    );
+    if ctx.client_capabilities().get("elicitation").is_none() {
+        return Err(ToolError::failed(format!(
+            "The tool {tool:?} is destructive and this server requires the user's confirmation before running it, \
+             but this client cannot ask for it (it does not support elicitation). Use a client that does, or ask \
+             the operator to disable confirmation for this tool."
+        )));
+    }
+    let answers = ctx.input(vec![(CONFIRM_KEY.to_string(), request)]).await?;
+    let answer = answers.get(CONFIRM_KEY);
+    let accepted = answer.and_then(|a| a.get("action")).and_then(Value::as_str) == Some("accept")
+        && answer.and_then(|a| a.pointer("/content/confirm")).and_then(Value::as_bool) == Some(true);
+    if accepted {
+        Ok(())
+    } else {
+        Err(ToolError::failed(format!("The user did not confirm the destructive tool {tool:?}; it was not run.")))
+    }
+}
