@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::envelope::{
     DENIED_BY, HANDSHAKE_METHODS, STATELESS_METHODS, handshake_meta, params_of, stateless_meta, str_param,
 };
+use super::handlers::Call;
 use crate::protocol::types::meta;
 use crate::protocol::{
     Era, ErrorObject, LoggingLevel, Message, Notification, ProtocolVersion, Request, RequestId, Response,
@@ -271,10 +272,10 @@ impl Server {
                 json!({})
             }
             "tools/list" => self.list_tools(session, params)?,
-            "tools/call" => self.call_tool(session, &req, meta.clone(), sink).await?,
-            "resources/list" => self.list_resources(session, &req, meta.clone(), sink).await?,
+            "tools/call" => self.call_tool(Call { session, req: &req, meta: meta.clone(), sink }).await?,
+            "resources/list" => self.list_resources(Call { session, req: &req, meta: meta.clone(), sink }).await?,
             "resources/templates/list" => self.list_templates(params)?,
-            "resources/read" => self.read_resource(session, &req, meta.clone(), sink).await?,
+            "resources/read" => self.read_resource(Call { session, req: &req, meta: meta.clone(), sink }).await?,
             "resources/subscribe" => {
                 let uri = str_param(params, "uri", "resources/subscribe")?;
                 session.subscribe(uri.to_string());
@@ -286,7 +287,7 @@ impl Server {
                 json!({})
             }
             "prompts/list" => self.list_prompts(params)?,
-            "prompts/get" => self.get_prompt(session, &req, meta.clone(), sink).await?,
+            "prompts/get" => self.get_prompt(Call { session, req: &req, meta: meta.clone(), sink }).await?,
             "completion/complete" => self.complete(session, params, meta.clone()).await?,
             "subscriptions/listen" => self.listen(&req, sink).await?,
             other => return Err(ErrorObject::method_not_found(other)),

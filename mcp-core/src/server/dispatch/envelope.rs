@@ -170,3 +170,8 @@ pub(super) fn object_param(
 /// The `data` key of the error for a call the access policy refused: clients and the
 /// audit trail tell a denial from other invalid calls by it.
 pub(super) const DENIED_BY: &str = "deniedBy";
+
+/// The error for a `name` that no registered `what` (tool, prompt) has.
+pub(super) fn unknown(what: &str, name: &str, list: &str) -> ErrorObject {
+    ErrorObject::invalid_params(format!("Unknown {what}: {name:?}. Call {list} to see the available {what}s"))
+}

@@ -14,7 +14,37 @@ use crate::server::error::ToolError;
 use crate::server::session::Session;
 use crate::server::state::Binding;
 
+/// A request on its way to its handler: what the handler's context is built from.
+pub(super) struct Call<'a> {
+    pub(super) session: &'a Arc<Session>,
+    pub(super) req: &'a Request,
+    pub(super) meta: RequestMeta,
+    pub(super) sink: Option<RequestSink>,
+}
+
 impl Server {
+    /// Runs a call's handler (`start`) about `target` with the call's context, under the
+    /// limits (`what` names it in the deadline's message). `finish` makes the result of its
+    /// outcome, except an input request, which becomes the stateless interim result.
+    pub(super) async fn run_call<T, F>(
+        &self,
+        call: Call<'_>,
+        target: &str,
+        what: &str,
+        start: impl FnOnce(Context) -> F,
+        finish: impl FnOnce(Result<T, ToolError>) -> Result<Value, ErrorObject>,
+    ) -> Result<Value, ErrorObject>
+    where
+        F: Future<Output = Result<T, ToolError>>,
+    {
+        let Call { session, req, meta, sink } = call;
+        let ctx = self.context(session, req, target, meta.clone(), sink)?;
+        match self.run(what, start(ctx)).await {
+            Err(ToolError::InputRequired(ir)) => self.input_required(&binding(session, req, target), &meta, ir),
+            outcome => finish(outcome),
+        }
+    }
+
     /// Builds the handler's context; for stateless retries, verifies `requestState` and
     /// reads `inputResponses`.
     pub(super) fn context(
@@ -98,7 +128,7 @@ impl Server {
     }
 
     /// Turns an input-required outcome into the stateless interim result.
-    pub(super) fn input_required(
+    fn input_required(
         &self,
         binding: &Binding<'_>,
         meta: &RequestMeta,

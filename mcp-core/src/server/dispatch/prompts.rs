@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::envelope::{binding, object_param, params_of, str_param};
-use crate::protocol::{ErrorObject, Request};
+use super::envelope::{object_param, params_of, str_param, unknown};
+use super::handlers::Call;
+use crate::protocol::ErrorObject;
 use crate::server::Server;
-use crate::server::context::{RequestMeta, RequestSink};
+use crate::server::context::RequestMeta;
 use crate::server::error::ToolError;
 use crate::server::handler::CompletionRequest;
 use crate::server::session::Session;
@@ -17,28 +18,17 @@ impl Server {
         self.page(params, self.inner.prompts.values().map(|p| &p.prompt), "prompts")
     }
 
-    pub(super) async fn get_prompt(
-        &self,
-        session: &Arc<Session>,
-        req: &Request,
-        meta: RequestMeta,
-        sink: Option<RequestSink>,
-    ) -> Result<Value, ErrorObject> {
-        let params = params_of(req);
+    pub(super) async fn get_prompt(&self, call: Call<'_>) -> Result<Value, ErrorObject> {
+        let params = params_of(call.req);
         let name = str_param(params, "name", "prompts/get")?;
-        let Some(route) = self.inner.prompts.get(name) else {
-            return Err(ErrorObject::invalid_params(format!(
-                "Unknown prompt: {name:?}. Call prompts/list to see the available prompts"
-            )));
-        };
+        let route = self.inner.prompts.get(name).ok_or_else(|| unknown("prompt", name, "prompts/list"))?;
         let args = object_param(params, "arguments", "prompts/get")?;
-        let target = format!("prompts/get:{name}");
-        let ctx = self.context(session, req, &target, meta.clone(), sink)?;
-        match self.run(&format!("prompt {name}"), (route.handler)(ctx, args)).await {
+        let start = |ctx| (route.handler)(ctx, args);
+        self.run_call(call, &format!("prompts/get:{name}"), &format!("prompt {name}"), start, |outcome| match outcome {
             Ok(result) => serde_json::to_value(result).map_err(|e| ErrorObject::internal(e.to_string())),
-            Err(ToolError::InputRequired(ir)) => self.input_required(&binding(session, req, &target), &meta, ir),
             Err(e) => Err(e.into_error_object()),
-        }
+        })
+        .await
     }
 
     pub(super) async fn complete(

@@ -2,28 +2,20 @@
 //! `resources/read` (exact URIs, then templates).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::envelope::{binding, params_of, str_param};
-use crate::protocol::{Era, ErrorObject, ProtocolVersion, Request, codes};
+use super::envelope::{params_of, str_param};
+use super::handlers::Call;
+use crate::protocol::{Era, ErrorObject, ProtocolVersion, codes};
 use crate::server::Server;
-use crate::server::context::{RequestMeta, RequestSink};
 use crate::server::error::ToolError;
 use crate::server::handler::ResourceKind;
-use crate::server::session::Session;
 
 impl Server {
     /// The static resources, then those the connector's lister finds for this client.
-    pub(super) async fn list_resources(
-        &self,
-        session: &Arc<Session>,
-        req: &Request,
-        meta: RequestMeta,
-        sink: Option<RequestSink>,
-    ) -> Result<Value, ErrorObject> {
-        let params = params_of(req);
+    pub(super) async fn list_resources(&self, call: Call<'_>) -> Result<Value, ErrorObject> {
+        let params = params_of(call.req);
         let mut items: Vec<crate::protocol::Resource> = self
             .inner
             .resources
@@ -34,7 +26,7 @@ impl Server {
             })
             .collect();
         if let Some(lister) = &self.inner.resource_lister {
-            let ctx = self.context(session, req, "resources/list", meta, sink)?;
+            let ctx = self.context(call.session, call.req, "resources/list", call.meta, call.sink)?;
             let listed = self.run("listing resources", lister(ctx)).await.map_err(ToolError::into_error_object)?;
             items.extend(listed);
         }
@@ -54,15 +46,9 @@ impl Server {
         self.page(params, items.into_iter(), "resourceTemplates")
     }
 
-    pub(super) async fn read_resource(
-        &self,
-        session: &Arc<Session>,
-        req: &Request,
-        meta: RequestMeta,
-        sink: Option<RequestSink>,
-    ) -> Result<Value, ErrorObject> {
-        let params = params_of(req);
-        let uri = str_param(params, "uri", "resources/read")?;
+    pub(super) async fn read_resource(&self, call: Call<'_>) -> Result<Value, ErrorObject> {
+        let uri = str_param(params_of(call.req), "uri", "resources/read")?;
+        let version = call.meta.version;
         let (route, vars) = if let Some(route) = self.inner.resources.get(uri) {
             (route, HashMap::new())
         } else {
@@ -70,19 +56,16 @@ impl Server {
                 ResourceKind::Template(_, t) => t.matches(uri).map(|vars| (r, vars)),
                 ResourceKind::Static(_) => None,
             });
-            match found {
-                Some(f) => f,
-                None => return Err(self.resource_not_found(uri, meta.version)),
-            }
+            found.ok_or_else(|| self.resource_not_found(uri, version))?
         };
-        let target = format!("resources/read:{uri}");
-        let ctx = self.context(session, req, &target, meta.clone(), sink)?;
-        match self.run(&format!("reading {uri}"), (route.handler)(ctx, vars)).await {
+        let start = |ctx| (route.handler)(ctx, vars);
+        self.run_call(call, &format!("resources/read:{uri}"), &format!("reading {uri}"), start, |outcome| match outcome
+        {
             Ok(contents) => Ok(json!({ "contents": contents })),
-            Err(ToolError::InputRequired(ir)) => self.input_required(&binding(session, req, &target), &meta, ir),
-            Err(ToolError::ResourceNotFound(missing)) => Err(self.resource_not_found(&missing, meta.version)),
+            Err(ToolError::ResourceNotFound(missing)) => Err(self.resource_not_found(&missing, version)),
             Err(e) => Err(e.into_error_object()),
-        }
+        })
+        .await
     }
 
     fn resource_not_found(&self, uri: &str, version: ProtocolVersion) -> ErrorObject {

@@ -1,14 +1,13 @@
 //! `tools/list` (filtered by the policy) and `tools/call` (policy check, confirmation of
 //! destructive tools, the output budget).
 
-use std::sync::Arc;
-
 use serde_json::{Map, Value, json};
 
-use super::envelope::{DENIED_BY, binding, params_of, str_param};
-use crate::protocol::{ErrorObject, Request, jsonrpc::kind};
+use super::envelope::{DENIED_BY, params_of, str_param, unknown};
+use super::handlers::Call;
+use crate::protocol::{ErrorObject, jsonrpc::kind};
 use crate::server::Server;
-use crate::server::context::{Context, InputRequest, RequestMeta, RequestSink};
+use crate::server::context::{Context, InputRequest};
 use crate::server::error::ToolError;
 use crate::server::session::Session;
 
@@ -26,20 +25,10 @@ impl Server {
         self.page(params, allowed.into_iter(), "tools")
     }
 
-    pub(super) async fn call_tool(
-        &self,
-        session: &Arc<Session>,
-        req: &Request,
-        meta: RequestMeta,
-        sink: Option<RequestSink>,
-    ) -> Result<Value, ErrorObject> {
-        let params = params_of(req);
+    pub(super) async fn call_tool(&self, call: Call<'_>) -> Result<Value, ErrorObject> {
+        let params = params_of(call.req);
         let name = str_param(params, "name", "tools/call")?;
-        let Some(route) = self.inner.tools.get(name) else {
-            return Err(ErrorObject::invalid_params(format!(
-                "Unknown tool: {name:?}. Call tools/list to see the available tools"
-            )));
-        };
+        let route = self.inner.tools.get(name).ok_or_else(|| unknown("tool", name, "tools/list"))?;
         let args = match params.get("arguments") {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(v @ Value::Object(_)) => v.clone(),
@@ -50,34 +39,31 @@ impl Server {
                 )));
             }
         };
-        let identity = session.identity();
+        let identity = call.session.identity();
         self.inner
             .policy
             .check(&identity, &route.tool)
             .map_err(|why| ErrorObject::invalid_params(why).with_data(json!({ DENIED_BY: "policy" })))?;
-        let target = format!("tools/call:{name}");
-        let ctx = self.context(session, req, &target, meta.clone(), sink)?;
         let confirm = self.inner.policy.needs_confirmation(&identity, &route.tool);
         let handler = route.handler.clone();
-        let call = async move {
+        let start = move |ctx: Context| async move {
             if confirm {
                 confirm_destructive(&ctx, name).await?;
             }
             handler(ctx, args).await
         };
-        let outcome = self.run(&format!("tool {name}"), call).await;
-        let mut result = match outcome {
-            Ok(r) => r,
-            Err(ToolError::InputRequired(ir)) => {
-                return self.input_required(&binding(session, req, &target), &meta, ir);
+        let finish = |outcome: Result<_, ToolError>| {
+            let mut result = match outcome {
+                Ok(r) => r,
+                Err(e) => e.into_tool_result()?,
+            };
+            if crate::server::budget::enforce(&mut result, self.inner.config.max_output_bytes) {
+                tracing::debug!(tool = name, "result cut to the output budget");
             }
-            Err(e) => e.into_tool_result()?,
+            Ok(serde_json::to_value(result)
+                .unwrap_or_else(|e| json!({"content": [{"type": "text", "text": e.to_string()}], "isError": true})))
         };
-        if crate::server::budget::enforce(&mut result, self.inner.config.max_output_bytes) {
-            tracing::debug!(tool = name, "result cut to the output budget");
-        }
-        Ok(serde_json::to_value(result)
-            .unwrap_or_else(|e| json!({"content": [{"type": "text", "text": e.to_string()}], "isError": true})))
+        self.run_call(call, &format!("tools/call:{name}"), &format!("tool {name}"), start, finish).await
     }
 }
 
