@@ -2,11 +2,14 @@
 //! (`--audit-log`, `--audit-key-file`, `--redact-names`) writes it over HTTP on loopback, and
 //! the real `mcp audit verify` judges it after each of an attacker's edits.
 
+mod common;
+
 use clap::Parser;
+use common::serve_on_loopback;
 use mcp_core::cli::ServeArgs;
 use mcp_core::client::{Client, ClientOptions};
 use mcp_core::server::Server;
-use mcp_core::transport::http::{HttpConfig, serve_listener};
+use mcp_core::transport::http::HttpConfig;
 use mcp_core::{Context, ToolError, tool};
 use serde_json::{Map, Value, json};
 
@@ -28,9 +31,7 @@ fn server(flags: &[&str]) -> Server {
 /// Serves `server` on loopback, calls `note` with each of `calls`, and returns the trail.
 async fn calls_through(server: Server, trail: &std::path::Path, calls: &[Value]) -> String {
     assert_eq!(server.startup_error(), None);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/mcp", listener.local_addr().expect("addr"));
-    tokio::spawn(serve_listener(server.clone(), listener, HttpConfig::default(), futures::future::pending()));
+    let url = format!("http://{}/mcp", serve_on_loopback(server.clone(), HttpConfig::default()).await);
     let client = Client::connect_http(&url, ClientOptions::default()).await.expect("connect");
     for arguments in calls {
         let result = client.call_tool("note", arguments.clone()).await.expect("call");

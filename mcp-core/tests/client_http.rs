@@ -2,32 +2,15 @@
 //! listing with pagination, calls, and input requests answered through the handler
 //! (a server request in the handshake era, an `input_required` retry in 2026-07-28).
 
-use std::sync::Arc;
+mod common;
 
+use common::{answering_ada, ask, echo, serve_on_loopback};
 use mcp_core::client::{Client, ClientOptions, EraChoice};
-use mcp_core::protocol::{Era, ErrorObject};
+use mcp_core::protocol::Era;
 use mcp_core::server::Server;
-use mcp_core::transport::http::{HttpConfig, serve_listener};
-use mcp_core::{Context, ToolError, tool};
-use serde_json::{Value, json};
-
-#[derive(serde::Deserialize, schemars::JsonSchema)]
-struct EchoArgs {
-    /// Text to send back.
-    message: String,
-}
-
-async fn echo(_ctx: Context, args: EchoArgs) -> Result<String, ToolError> {
-    Ok(args.message)
-}
-
-#[derive(serde::Deserialize, schemars::JsonSchema)]
-struct NoArgs {}
-
-async fn ask(ctx: Context, _: NoArgs) -> Result<String, ToolError> {
-    let answer = ctx.elicit("Your name?", json!({"type":"object","properties":{"name":{"type":"string"}}})).await?;
-    Ok(format!("hello {}", answer.content.and_then(|c| c.get("name").cloned()).unwrap_or(Value::Null)))
-}
+use mcp_core::tool;
+use mcp_core::transport::http::HttpConfig;
+use serde_json::json;
 
 async fn start() -> String {
     let mut builder = Server::builder("client-test", "1.0.0")
@@ -37,25 +20,8 @@ async fn start() -> String {
     for i in 0..3 {
         builder = builder.tool(tool(format!("extra_{i}"), echo).read_only());
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(serve_listener(builder.build(), listener, HttpConfig::default(), futures::future::pending()));
+    let addr = serve_on_loopback(builder.build(), HttpConfig::default()).await;
     format!("http://{addr}/mcp")
-}
-
-fn options(era: EraChoice) -> ClientOptions {
-    ClientOptions {
-        era,
-        on_input: Some(Arc::new(|method: String, _params: Value| {
-            Box::pin(async move {
-                match method.as_str() {
-                    "elicitation/create" => Ok(json!({"action":"accept","content":{"name":"Ada"}})),
-                    other => Err(ErrorObject::method_not_found(other)),
-                }
-            })
-        })),
-        ..Default::default()
-    }
 }
 
 #[tokio::test]
@@ -66,7 +32,7 @@ async fn client_and_server_agree_in_both_eras() {
         (EraChoice::Stateless, Era::Stateless),
         (EraChoice::Auto, Era::Stateless),
     ] {
-        let client = Client::connect_http(&url, options(choice)).await.expect("connect");
+        let client = Client::connect_http(&url, answering_ada(choice)).await.expect("connect");
         assert_eq!(client.protocol_version().era(), era, "{choice:?}");
         let tools = client.list_tools().await.expect("list");
         assert_eq!(tools.len(), 5, "all pages of 2 were fetched");

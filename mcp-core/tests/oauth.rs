@@ -2,9 +2,12 @@
 //! fetched from a URL (signature, issuer, audience, expiry, scopes), the protected-resource
 //! metadata document, the challenges, and scopes selecting policy sections.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use common::NoArgs;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mcp_core::client::{Client, ClientOptions, EraChoice};
 use mcp_core::security::auth::{JwksSource, OAuthConfig};
@@ -17,9 +20,6 @@ use serde_json::{Value, json};
 const KEY: &str = include_str!("fixtures/oauth-test-key.pem");
 const JWKS: &str = include_str!("fixtures/oauth-test-jwks.json");
 const ISSUER: &str = "https://issuer.test";
-
-#[derive(serde::Deserialize, schemars::JsonSchema)]
-struct NoArgs {}
 
 /// Serves the JWKS on loopback, as an authorization server would.
 async fn jwks_url() -> String {

@@ -1,10 +1,13 @@
 //! Operating a server over HTTP: health and readiness, Prometheus metrics, and the limits
 //! (request body size, requests in flight per client, idle session expiry).
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use common::{NoArgs, serve_on_loopback};
 use mcp_core::client::{Client, ClientOptions, EraChoice};
 use mcp_core::security::Authenticator;
 use mcp_core::server::Server;
@@ -13,9 +16,6 @@ use mcp_core::{Context, ToolError, tool};
 use serde_json::json;
 
 const TOKEN: &str = "ops-test-token-0123456789";
-
-#[derive(serde::Deserialize, schemars::JsonSchema)]
-struct NoArgs {}
 
 struct Fixture {
     base: String,
@@ -45,9 +45,7 @@ async fn start(config: HttpConfig) -> Fixture {
         })
         .configure(|c| c.max_in_flight_per_client = 2)
         .build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(serve_listener(server, listener, config, futures::future::pending()));
+    let base = format!("http://{}", serve_on_loopback(server, config).await);
     Fixture { base, backend_up, release }
 }
 

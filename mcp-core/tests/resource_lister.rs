@@ -1,13 +1,16 @@
 //! Resources that exist at request time: a connector's lister adds them to
 //! `resources/list` after the static ones, sees who asks, and the framework pages the lot.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::serve_on_loopback;
 use mcp_core::client::{Client, ClientOptions, EraChoice};
 use mcp_core::protocol::{Resource, ResourceContents};
 use mcp_core::security::Authenticator;
 use mcp_core::server::Server;
-use mcp_core::transport::http::{HttpConfig, serve_listener};
+use mcp_core::transport::http::HttpConfig;
 use mcp_core::{Context, ToolError, resource};
 
 fn item(uri: String) -> Resource {
@@ -36,10 +39,7 @@ async fn start() -> String {
     let auth = Authenticator::from_tokens("admin=admin-token-0123456789\nguest=guest-token-0123456789", "test")
         .expect("tokens");
     let config = HttpConfig { auth: Some(Arc::new(auth)), ..Default::default() };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/mcp", listener.local_addr().expect("addr"));
-    tokio::spawn(serve_listener(server, listener, config, futures::future::pending()));
-    url
+    format!("http://{}/mcp", serve_on_loopback(server, config).await)
 }
 
 #[tokio::test]

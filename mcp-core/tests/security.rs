@@ -1,16 +1,19 @@
 //! Authentication, access policy, confirmation of destructive tools and the audit trail,
 //! over real HTTP on loopback with this crate's client, in both protocol eras.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::Parser;
+use common::{NoArgs, serve_on_loopback};
 use mcp_core::cli::ServeArgs;
 use mcp_core::client::{Client, ClientError, ClientOptions, EraChoice, InputHandler};
 use mcp_core::protocol::ErrorObject;
 use mcp_core::security::{AuditLog, Authenticator, Policy};
 use mcp_core::server::Server;
-use mcp_core::transport::http::{HttpConfig, serve_listener};
+use mcp_core::transport::http::HttpConfig;
 use mcp_core::{Context, ToolError, tool};
 use serde_json::{Value, json};
 
@@ -28,9 +31,6 @@ struct NoteArgs {
     #[serde(default)]
     pin: Option<String>,
 }
-
-#[derive(serde::Deserialize, schemars::JsonSchema)]
-struct NoArgs {}
 
 struct Fixture {
     url: String,
@@ -69,9 +69,7 @@ async fn start(policy_toml: &str) -> Fixture {
         .build();
     let auth = Authenticator::from_tokens(&format!("alice={ALICE}\nops={OPS}"), "test").expect("tokens");
     let config = HttpConfig { auth: Some(Arc::new(auth)), ..Default::default() };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/mcp", listener.local_addr().expect("addr"));
-    tokio::spawn(serve_listener(server.clone(), listener, config, futures::future::pending()));
+    let url = format!("http://{}/mcp", serve_on_loopback(server.clone(), config).await);
     Fixture { url, dropped, audit, server }
 }
 
@@ -283,10 +281,7 @@ async fn open_server(config: HttpConfig) -> std::net::SocketAddr {
     let server = Server::builder("rebinding-test", "1.0.0")
         .tool(tool("list_notes", |_ctx: Context, _: NoArgs| async { Ok::<_, ToolError>("the notes") }).read_only())
         .build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(serve_listener(server, listener, config, futures::future::pending()));
-    addr
+    serve_on_loopback(server, config).await
 }
 
 /// Sends one raw HTTP/1.1 request (so that `Host` is exactly what the test says) and

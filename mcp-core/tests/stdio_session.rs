@@ -1,23 +1,16 @@
 //! A line-based session end to end (the stdio framing over an in-memory pipe): bad input
 //! of every kind gets the right error and the session stays usable afterwards.
 
+mod common;
+
 use std::time::Duration;
 
+use common::echo;
 use mcp_core::server::Server;
 use mcp_core::transport::stdio::{StdioConfig, serve_lines};
 use mcp_core::{Context, ToolError, tool};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
-
-#[derive(serde::Deserialize, schemars::JsonSchema)]
-struct EchoArgs {
-    /// Text to send back.
-    message: String,
-}
-
-async fn echo(_ctx: Context, args: EchoArgs) -> Result<String, ToolError> {
-    Ok(args.message)
-}
 
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 struct SleepArgs {

@@ -3,15 +3,17 @@
 //! and the framing rules (subprotocol, binary frames, oversized messages, text that is
 //! not UTF-8, bad JSON, Origin, keepalive), and the handshake's one initialize.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{NoArgs, answering_ada, ask, echo, serve_on_loopback};
 use futures::{SinkExt, StreamExt};
 use mcp_core::client::{Client, ClientOptions, EraChoice};
-use mcp_core::protocol::ErrorObject;
 use mcp_core::security::{AuditLog, Authenticator};
 use mcp_core::server::{Server, ServerBuilder};
-use mcp_core::transport::http::{HttpConfig, serve_listener};
+use mcp_core::transport::http::HttpConfig;
 use mcp_core::{Context, ToolError, tool};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -20,38 +22,17 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 const TOKEN: &str = "ws-test-token-0123456789";
 
-#[derive(serde::Deserialize, schemars::JsonSchema)]
-struct EchoArgs {
-    /// Text to send back.
-    message: String,
-}
-
-#[derive(serde::Deserialize, schemars::JsonSchema)]
-struct NoArgs {}
-
 async fn start(config: HttpConfig) -> String {
     serve(test_server().build(), config).await
 }
 
 fn test_server() -> ServerBuilder {
-    Server::builder("ws-test", "1.0.0")
-        .tool(tool("echo", |_ctx: Context, a: EchoArgs| async move { Ok::<_, ToolError>(a.message) }).read_only())
-        .tool(
-            tool("ask", |ctx: Context, _: NoArgs| async move {
-                let answer =
-                    ctx.elicit("Name?", json!({"type": "object", "properties": {"name": {"type": "string"}}})).await?;
-                Ok::<_, ToolError>(format!("hello {}", answer.content.unwrap_or_default()["name"]))
-            })
-            .read_only(),
-        )
+    Server::builder("ws-test", "1.0.0").tool(tool("echo", echo).read_only()).tool(tool("ask", ask).read_only())
 }
 
 /// Serves `server` on a loopback port: its WebSocket URL.
 async fn serve(server: Server, config: HttpConfig) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(serve_listener(server, listener, config, futures::future::pending()));
-    format!("ws://{addr}/ws")
+    format!("ws://{}/ws", serve_on_loopback(server, config).await)
 }
 
 fn with_auth() -> HttpConfig {
@@ -60,19 +41,7 @@ fn with_auth() -> HttpConfig {
 }
 
 fn options(era: EraChoice, token: Option<&str>) -> ClientOptions {
-    ClientOptions {
-        era,
-        bearer_token: token.map(str::to_string),
-        on_input: Some(Arc::new(|method: String, _params: Value| {
-            Box::pin(async move {
-                match method.as_str() {
-                    "elicitation/create" => Ok(json!({"action": "accept", "content": {"name": "Ada"}})),
-                    other => Err(ErrorObject::method_not_found(other)),
-                }
-            })
-        })),
-        ..Default::default()
-    }
+    ClientOptions { bearer_token: token.map(str::to_string), ..answering_ada(era) }
 }
 
 /// A raw socket offering `protocols`, for the framing tests.
