@@ -191,6 +191,11 @@ impl Rejection {
     fn new(id: Option<RequestId>, error: ErrorObject) -> Self {
         Self { id, error }
     }
+
+    /// Refuses an invalid request: `Invalid Request: {why}`.
+    fn invalid(id: Option<RequestId>, why: impl std::fmt::Display) -> Self {
+        Self::new(id, ErrorObject::invalid_request(format!("Invalid Request: {why}")))
+    }
     /// The error response to send for this rejection.
     pub fn into_response(self) -> Response {
         Response::error(self.id, self.error)
@@ -238,21 +243,13 @@ pub fn message_from_value(value: Value) -> Result<Message, Rejection> {
     let mut obj = match value {
         Value::Object(obj) => obj,
         Value::Array(_) => {
-            return Err(Rejection::new(
+            return Err(Rejection::invalid(
                 None,
-                ErrorObject::invalid_request(
-                    "Invalid Request: JSON-RPC batches are not supported by MCP; send one message per line or POST",
-                ),
+                "JSON-RPC batches are not supported by MCP; send one message per line or POST",
             ));
         }
         other => {
-            return Err(Rejection::new(
-                None,
-                ErrorObject::invalid_request(format!(
-                    "Invalid Request: a message must be a JSON object, got {}",
-                    kind(&other)
-                )),
-            ));
+            return Err(Rejection::invalid(None, format!("a message must be a JSON object, got {}", kind(&other))));
         }
     };
     // Read the id first so that every later error can be correlated with the request.
@@ -264,36 +261,24 @@ pub fn message_from_value(value: Value) -> Result<Message, Rejection> {
         Some(raw) => match read_id(&raw) {
             Ok(id) => Some(id),
             Err(msg) => {
-                return Err(Rejection::new(None, ErrorObject::invalid_request(format!("Invalid Request: {msg}"))));
+                return Err(Rejection::invalid(None, msg));
             }
         },
     };
     match obj.get("jsonrpc") {
         Some(Value::String(v)) if v == "2.0" => {}
         Some(other) => {
-            return Err(Rejection::new(
-                id,
-                ErrorObject::invalid_request(format!("Invalid Request: `jsonrpc` must be \"2.0\", got {other}")),
-            ));
+            return Err(Rejection::invalid(id, format!("`jsonrpc` must be \"2.0\", got {other}")));
         }
         None => {
-            return Err(Rejection::new(
-                id,
-                ErrorObject::invalid_request("Invalid Request: missing `jsonrpc` member (must be \"2.0\")"),
-            ));
+            return Err(Rejection::invalid(id, "missing `jsonrpc` member (must be \"2.0\")"));
         }
     }
     if let Some(method) = obj.remove("method") {
         let method = match method {
             Value::String(m) => m,
             other => {
-                return Err(Rejection::new(
-                    id,
-                    ErrorObject::invalid_request(format!(
-                        "Invalid Request: `method` must be a string, got {}",
-                        kind(&other)
-                    )),
-                ));
+                return Err(Rejection::invalid(id, format!("`method` must be a string, got {}", kind(&other))));
             }
         };
         let params = match obj.remove("params") {
@@ -319,33 +304,21 @@ pub fn message_from_value(value: Value) -> Result<Message, Rejection> {
     match (has_result, has_error) {
         (true, false) => {
             let Some(id) = id else {
-                return Err(Rejection::new(
-                    None,
-                    ErrorObject::invalid_request("Invalid Request: a result response needs an `id`"),
-                ));
+                return Err(Rejection::invalid(None, "a result response needs an `id`"));
             };
             let result = obj.remove("result").unwrap_or(Value::Null);
             Ok(Message::Response(Response::result(id, result)))
         }
         (false, true) => {
             let raw = obj.remove("error").unwrap_or(Value::Null);
-            let error: ErrorObject = serde_json::from_value(raw).map_err(|e| {
-                Rejection::new(
-                    id.clone(),
-                    ErrorObject::invalid_request(format!("Invalid Request: malformed `error` member: {e}")),
-                )
-            })?;
+            let error: ErrorObject = serde_json::from_value(raw)
+                .map_err(|e| Rejection::invalid(id.clone(), format!("malformed `error` member: {e}")))?;
             Ok(Message::Response(Response::error(id, error)))
         }
-        (true, true) => Err(Rejection::new(
+        (true, true) => Err(Rejection::invalid(id, "a response must not carry both `result` and `error`")),
+        (false, false) => Err(Rejection::invalid(
             id,
-            ErrorObject::invalid_request("Invalid Request: a response must not carry both `result` and `error`"),
-        )),
-        (false, false) => Err(Rejection::new(
-            id,
-            ErrorObject::invalid_request(
-                "Invalid Request: a message needs `method` (request or notification) or `result`/`error` (response)",
-            ),
+            "a message needs `method` (request or notification) or `result`/`error` (response)",
         )),
     }
 }

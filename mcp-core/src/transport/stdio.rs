@@ -55,13 +55,8 @@ pub async fn serve_stdio(server: Server, config: StdioConfig) -> std::io::Result
 /// threads doubles a round trip's latency. Anything else (a file, a terminal) falls back.
 fn stdin() -> Box<dyn AsyncRead + Unpin + Send> {
     #[cfg(unix)]
-    {
-        use std::os::fd::AsFd;
-        let pipe =
-            std::io::stdin().as_fd().try_clone_to_owned().and_then(tokio::net::unix::pipe::Receiver::from_owned_fd);
-        if let Ok(pipe) = pipe {
-            return Box::new(pipe);
-        }
+    if let Some(pipe) = as_pipe(&std::io::stdin(), tokio::net::unix::pipe::Receiver::from_owned_fd) {
+        return Box::new(pipe);
     }
     Box::new(tokio::io::stdin())
 }
@@ -69,15 +64,20 @@ fn stdin() -> Box<dyn AsyncRead + Unpin + Send> {
 /// stdout, through the reactor when it is a pipe, for the same reason as [`stdin`].
 fn stdout() -> Box<dyn AsyncWrite + Unpin + Send> {
     #[cfg(unix)]
-    {
-        use std::os::fd::AsFd;
-        let pipe =
-            std::io::stdout().as_fd().try_clone_to_owned().and_then(tokio::net::unix::pipe::Sender::from_owned_fd);
-        if let Ok(pipe) = pipe {
-            return Box::new(pipe);
-        }
+    if let Some(pipe) = as_pipe(&std::io::stdout(), tokio::net::unix::pipe::Sender::from_owned_fd) {
+        return Box::new(pipe);
     }
     Box::new(tokio::io::stdout())
+}
+
+/// A standard stream as the pipe end `open` makes of its file descriptor, `None` when it is
+/// not a pipe.
+#[cfg(unix)]
+fn as_pipe<T>(
+    stream: &impl std::os::fd::AsFd,
+    open: impl FnOnce(std::os::fd::OwnedFd) -> std::io::Result<T>,
+) -> Option<T> {
+    stream.as_fd().try_clone_to_owned().and_then(open).ok()
 }
 
 /// Serves `server` over any line stream (a pipe, a socket, an in-memory duplex) until the
