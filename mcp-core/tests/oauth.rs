@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::NoArgs;
+use common::{NoArgs, mcp_post};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mcp_core::client::{Client, ClientOptions, EraChoice};
 use mcp_core::security::auth::{JwksSource, OAuthConfig};
@@ -75,17 +75,7 @@ fn claims(audience: &str, scope: &str) -> Value {
 }
 
 async fn post_with(url: &str, bearer: &str) -> reqwest::Response {
-    mcp_core::tls::http_client()
-        .build()
-        .expect("an HTTP client")
-        .post(url)
-        .bearer_auth(bearer)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string())
-        .send()
-        .await
-        .expect("send")
+    mcp_post(url, json!({"jsonrpc": "2.0", "id": 1, "method": "ping"})).bearer_auth(bearer).send().await.expect("send")
 }
 
 #[tokio::test]

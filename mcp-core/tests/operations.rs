@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{NoArgs, serve_on_loopback};
+use common::{NoArgs, mcp_post, serve_on_loopback};
 use mcp_core::client::{Client, ClientOptions, EraChoice};
 use mcp_core::security::Authenticator;
 use mcp_core::server::Server;
@@ -123,16 +123,8 @@ async fn oversized_bodies_get_413_and_idle_sessions_expire() {
     };
     let f = start(config).await;
     let url = format!("{}/mcp", f.base);
-    let http = mcp_core::tls::http_client().build().expect("an HTTP client");
     let big = json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x".repeat(100_000)}});
-    let resp = http
-        .post(&url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(big.to_string())
-        .send()
-        .await
-        .expect("send");
+    let resp = mcp_post(&url, big).send().await.expect("send");
     assert_eq!(resp.status(), 413);
 
     let client = Client::connect_http(&url, ClientOptions { era: EraChoice::Handshake, ..Default::default() })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::Parser;
-use common::{NoArgs, serve_on_loopback};
+use common::{NoArgs, mcp_post, serve_on_loopback};
 use mcp_core::cli::ServeArgs;
 use mcp_core::client::{Client, ClientError, ClientOptions, EraChoice, InputHandler};
 use mcp_core::protocol::ErrorObject;
@@ -96,15 +96,10 @@ async fn tool_names(client: &Client) -> Vec<String> {
 #[tokio::test]
 async fn missing_or_wrong_tokens_get_401_with_a_challenge() {
     let f = start("").await;
-    let http = mcp_core::tls::http_client().build().expect("an HTTP client");
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
     for (token, expect_error) in [(None, false), (Some("wrong-token-0123456789"), true)] {
-        let mut req = http
-            .post(&f.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(body.to_string());
+        let mut req = mcp_post(&f.url, &body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -246,17 +241,11 @@ async fn audit_lines_carry_the_sizes_of_the_request_and_response_on_the_wire() {
         "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
                   "io.modelcontextprotocol/clientCapabilities": {}}}})
     .to_string();
-    let response = mcp_core::tls::http_client()
-        .build()
-        .expect("an HTTP client")
-        .post(&f.url)
+    let response = mcp_post(&f.url, &request)
         .bearer_auth(OPS)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")
         .header("mcp-method", "tools/call")
         .header("mcp-name", "add_note")
-        .body(request.clone())
         .send()
         .await
         .expect("POST");
@@ -481,14 +470,9 @@ async fn connections_beyond_the_limit_wait_for_one_to_close() {
 #[tokio::test]
 async fn a_second_initialize_on_an_http_session_is_an_invalid_request() {
     let addr = open_server(HttpConfig::default()).await;
-    let http = mcp_core::tls::http_client().build().expect("an HTTP client");
     let url = format!("http://{addr}/mcp");
     let post = |body: Value, session: Option<String>| {
-        let mut req = http
-            .post(&url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(body.to_string());
+        let mut req = mcp_post(&url, &body);
         if let Some(id) = session {
             req = req.header("mcp-session-id", id);
         }

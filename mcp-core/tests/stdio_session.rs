@@ -90,6 +90,15 @@ fn modern_meta() -> Value {
     json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}})
 }
 
+/// A stateless `tools/call` of `name` with `arguments` (`Value::Null`: none).
+fn tool_call(id: i64, name: &str, arguments: Value) -> Value {
+    let mut params = json!({"_meta": modern_meta(), "name": name});
+    if !arguments.is_null() {
+        params["arguments"] = arguments;
+    }
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
+}
+
 #[tokio::test]
 async fn malformed_messages_get_specific_errors_and_the_session_survives() {
     let mut p = Peer::start(1 << 20);
@@ -139,9 +148,7 @@ async fn stateless_requests_validate_their_meta_envelope() {
     assert!(r["error"]["data"]["supported"].as_array().expect("list").contains(&json!("2026-07-28")));
     let r = p.call(json!({"jsonrpc":"2.0","id":3,"method":"ping","params":{"_meta":modern_meta()}})).await;
     assert_eq!(r["error"]["code"], -32601, "ping does not exist in 2026-07-28");
-    let r = p
-        .call(json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"_meta":modern_meta(),"name":"echo","arguments":{"message":"m"}}}))
-        .await;
+    let r = p.call(tool_call(4, "echo", json!({"message":"m"}))).await;
     assert_eq!(r["result"]["resultType"], "complete");
     assert_eq!(r["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "test");
 }
@@ -149,22 +156,18 @@ async fn stateless_requests_validate_their_meta_envelope() {
 #[tokio::test]
 async fn invalid_arguments_name_the_field_and_unknown_tools_are_protocol_errors() {
     let mut p = Peer::start(1 << 20);
-    let r = p
-        .call(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":modern_meta(),"name":"echo","arguments":{"message":42}}}))
-        .await;
+    let r = p.call(tool_call(1, "echo", json!({"message":42}))).await;
     assert_eq!(r["result"]["isError"], true);
     let text = r["result"]["content"][0]["text"].as_str().expect("text");
     assert!(text.contains("`message`") && text.contains("expected a string"), "{text}");
-    let r = p
-        .call(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"_meta":modern_meta(),"name":"nope"}}))
-        .await;
+    let r = p.call(tool_call(2, "nope", Value::Null)).await;
     assert_eq!(r["error"]["code"], -32602);
 }
 
 #[tokio::test]
 async fn duplicate_ids_in_flight_are_refused_and_cancellation_stops_a_call() {
     let mut p = Peer::start(1 << 20);
-    let call = |id: i64, ms: u64| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"_meta":modern_meta(),"name":"sleep","arguments":{"ms":ms}}});
+    let call = |id: i64, ms: u64| tool_call(id, "sleep", json!({"ms":ms}));
     p.send(call(7, 300)).await;
     let r = p.call(call(7, 1)).await;
     assert_eq!(r["error"]["code"], -32600);
@@ -182,9 +185,7 @@ async fn duplicate_ids_in_flight_are_refused_and_cancellation_stops_a_call() {
 #[tokio::test]
 async fn calls_past_the_deadline_are_stopped_with_a_clear_error() {
     let mut p = Peer::start(1 << 20);
-    let r = p
-        .call(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":modern_meta(),"name":"sleep","arguments":{"ms":5000}}}))
-        .await;
+    let r = p.call(tool_call(1, "sleep", json!({"ms":5000}))).await;
     assert_eq!(r["result"]["isError"], true);
     assert!(r["result"]["content"][0]["text"].as_str().expect("text").contains("deadline"));
 }
@@ -221,14 +222,14 @@ async fn the_audit_trail_records_sizes_on_the_wire_and_cancelled_calls() {
     let trail = tempfile::NamedTempFile::new().expect("temp file");
     let server = builder().audit(mcp_core::security::AuditLog::to_file(trail.path()).expect("audit log")).build();
     let mut p = Peer::serve(server.clone(), 1 << 20);
-    let request = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":modern_meta(),"name":"echo","arguments":{"message":"h\u{e9}llo \"quoted\""}}}).to_string();
+    let request = tool_call(1, "echo", json!({"message":"h\u{e9}llo \"quoted\""})).to_string();
     p.send_raw(request.as_bytes()).await;
     let answer = tokio::time::timeout(Duration::from_secs(5), p.output.next_line())
         .await
         .expect("a reply within 5 s")
         .expect("read")
         .expect("a line");
-    let call = |id: i64, ms: u64| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"_meta":modern_meta(),"name":"sleep","arguments":{"ms":ms}}});
+    let call = |id: i64, ms: u64| tool_call(id, "sleep", json!({"ms":ms}));
     p.send(call(2, 2000)).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     p.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}})).await;

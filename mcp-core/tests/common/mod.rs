@@ -57,3 +57,14 @@ pub fn answering_ada(era: EraChoice) -> ClientOptions {
         ..Default::default()
     }
 }
+
+/// A POST of `body` to `url` as MCP clients send it (JSON, accepting JSON or SSE).
+pub fn mcp_post(url: &str, body: impl ToString) -> reqwest::RequestBuilder {
+    mcp_core::tls::http_client()
+        .build()
+        .expect("an HTTP client")
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string())
+}
