@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::Parser;
 use mcp_core::cli::ServeArgs;
 use mcp_core::protocol::{Completion, Content, GetPromptResult, LoggingLevel, PromptMessage, ResourceContents};
-use mcp_core::server::{Change, CompletionRequest, InputRequest, Json, ResourceRoute, Server};
+use mcp_core::server::{Change, CompletionRequest, InputRequest, Json, Server};
 use mcp_core::{Context, ToolError, prompt, resource, resource_template, tool};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -383,26 +383,26 @@ fn server(cli: &Cli) -> Server {
                 .description("Runs for a while, reporting progress each second")
                 .read_only(),
         )
-        .resource(described(
-            resource("test://static-text", "static-text", static_text),
-            "A static text resource",
-            "text/plain",
-        ))
-        .resource(described(
-            resource("test://static-binary", "static-binary", static_binary),
-            "A static binary resource",
-            "image/png",
-        ))
-        .resource(described(
-            resource("test://watched-resource", "watched-resource", watched),
-            "A resource to subscribe to",
-            "text/plain",
-        ))
-        .resource(described(
-            resource_template("test://template/{id}/data", "template-data", template_data),
-            "Data for an id",
-            "application/json",
-        ))
+        .resource(
+            resource("test://static-text", "static-text", static_text)
+                .description("A static text resource")
+                .mime_type("text/plain"),
+        )
+        .resource(
+            resource("test://static-binary", "static-binary", static_binary)
+                .description("A static binary resource")
+                .mime_type("image/png"),
+        )
+        .resource(
+            resource("test://watched-resource", "watched-resource", watched)
+                .description("A resource to subscribe to")
+                .mime_type("text/plain"),
+        )
+        .resource(
+            resource_template("test://template/{id}/data", "template-data", template_data)
+                .description("Data for an id")
+                .mime_type("application/json"),
+        )
         .prompt(prompt("test_simple_prompt", simple_prompt).description("A simple prompt without arguments"))
         .prompt(prompt("test_prompt_with_arguments", prompt_with_arguments).description("A prompt with two arguments"))
         .prompt(
@@ -413,11 +413,6 @@ fn server(cli: &Cli) -> Server {
         .completion(complete);
     let builder = mrtr::register(builder);
     cli.serve.configure(builder).build()
-}
-
-/// A resource (or template) with its description and MIME type.
-fn described(route: ResourceRoute, description: &str, mime_type: &str) -> ResourceRoute {
-    route.description(description).mime_type(mime_type)
 }
 
 mod mrtr;
