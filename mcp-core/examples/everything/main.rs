@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::Parser;
 use mcp_core::cli::ServeArgs;
 use mcp_core::protocol::{Completion, Content, GetPromptResult, LoggingLevel, PromptMessage, ResourceContents};
-use mcp_core::server::{Change, CompletionRequest, InputRequest, Json, Server};
+use mcp_core::server::{Change, CompletionRequest, InputRequest, Json, Server, ServerBuilder};
 use mcp_core::{Context, ToolError, prompt, resource, resource_template, tool};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -233,16 +233,27 @@ struct SleepArgs {
     seconds: u32,
 }
 
-async fn static_text(_ctx: Context) -> Result<ResourceContents, ToolError> {
-    Ok(ResourceContents::text("test://static-text", "text/plain", "This is the content of the static text resource."))
+/// The resources whose contents never change: name, description, contents.
+fn fixed_resources() -> [(&'static str, &'static str, ResourceContents); 3] {
+    let text = |uri, text| ResourceContents::text(uri, "text/plain", text);
+    let static_text = "This is the content of the static text resource.";
+    [
+        ("static-text", "A static text resource", text("test://static-text", static_text)),
+        ("static-binary", "A static binary resource", ResourceContents::blob("test://static-binary", "image/png", PNG)),
+        ("watched-resource", "A resource to subscribe to", text("test://watched-resource", "Watched resource content")),
+    ]
 }
 
-async fn static_binary(_ctx: Context) -> Result<ResourceContents, ToolError> {
-    Ok(ResourceContents::blob("test://static-binary", "image/png", PNG))
-}
-
-async fn watched(_ctx: Context) -> Result<ResourceContents, ToolError> {
-    Ok(ResourceContents::text("test://watched-resource", "text/plain", "Watched resource content"))
+/// Registers the [`fixed_resources`].
+fn register_fixed(mut builder: ServerBuilder) -> ServerBuilder {
+    for (name, description, contents) in fixed_resources() {
+        let uri = contents.uri().to_owned();
+        let (ResourceContents::Text { mime_type, .. } | ResourceContents::Blob { mime_type, .. }) = &contents;
+        let mime_type = mime_type.clone().unwrap_or_default();
+        let read = move |_ctx: Context| std::future::ready(Ok::<_, ToolError>(contents.clone()));
+        builder = builder.resource(resource(uri, name, read).description(description).mime_type(mime_type));
+    }
+    builder
 }
 
 async fn template_data(_ctx: Context, vars: HashMap<String, String>) -> Result<ResourceContents, ToolError> {
@@ -384,21 +395,6 @@ fn server(cli: &Cli) -> Server {
                 .read_only(),
         )
         .resource(
-            resource("test://static-text", "static-text", static_text)
-                .description("A static text resource")
-                .mime_type("text/plain"),
-        )
-        .resource(
-            resource("test://static-binary", "static-binary", static_binary)
-                .description("A static binary resource")
-                .mime_type("image/png"),
-        )
-        .resource(
-            resource("test://watched-resource", "watched-resource", watched)
-                .description("A resource to subscribe to")
-                .mime_type("text/plain"),
-        )
-        .resource(
             resource_template("test://template/{id}/data", "template-data", template_data)
                 .description("Data for an id")
                 .mime_type("application/json"),
@@ -411,7 +407,7 @@ fn server(cli: &Cli) -> Server {
         )
         .prompt(prompt("test_prompt_with_image", prompt_with_image).description("A prompt with an image"))
         .completion(complete);
-    let builder = mrtr::register(builder);
+    let builder = mrtr::register(register_fixed(builder));
     cli.serve.configure(builder).build()
 }
 
