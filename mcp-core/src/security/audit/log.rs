@@ -105,7 +105,7 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// Appends to `path`, continuing the chain of the lines already there (a new or empty
-    /// file starts a trail: its first line's `prev` is [`GENESIS`]).
+    /// file starts a trail: its first line's `prev` is [`GENESIS`](super::GENESIS)).
     pub fn to_file(path: &Path) -> std::io::Result<Self> {
         Self::to_file_keyed(path, None)
     }

@@ -7,9 +7,9 @@
 //! without a key, a trail rewritten whole, a keyed trail shows.
 //!
 //! Lines are written by a dedicated thread, so a request does not wait on the disk (unless
-//! the disk falls [`QUEUE_AT_MOST`] bytes behind: requests then wait, and no line is lost):
+//! the disk falls `QUEUE_AT_MOST` (32 MiB) bytes behind: requests then wait, and no line is lost):
 //! to a file opened for append (flushed and fsync'd whenever the queue runs empty, which
-//! batches the syncs under load) or to stderr. Arguments are redacted first ([`redact`]):
+//! batches the syncs under load) or to stderr. Arguments are redacted first ([`redact`](crate::security::redact)):
 //! any field whose name looks secret, any field the connector declared sensitive, and
 //! secrets inside string values (URL passwords, bearer tokens, ...).
 

@@ -10,7 +10,7 @@ use crate::security::Authenticator;
 pub struct HttpConfig {
     /// Extra allowed `Origin` values (e.g. `https://app.example.com`, compared by scheme,
     /// host and port; `*` any http(s) origin; `null` the opaque origin). Loopback origins
-    /// are always allowed. See [`super::origin`].
+    /// are always allowed. See [`crate::transport::origin`].
     pub allowed_origins: Vec<String>,
     /// Extra allowed `Host` names (`NAME` for any port, `NAME:PORT`, an IP address, or
     /// `*`). Loopback hosts are always allowed; when the server listens on a non-loopback
