@@ -6,10 +6,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use mcp_core::connector::{read_toml, valid_name};
 use serde::Deserialize;
 
+use crate::guard::{Guards, normalize};
+use crate::scope::Scope;
+
 /// Groups of tools, to list only what a deployment needs (every tool definition costs
-/// the model context).
+/// the model context). Each tool is tagged with its group's [`Toolset::name`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Toolset {
     /// Containers: list, inspect, logs, stats, top, diff, wait, files, and the changes.
@@ -22,6 +26,19 @@ pub enum Toolset {
     System,
     /// compose_projects, compose_project.
     Compose,
+}
+
+impl Toolset {
+    /// The name tools are tagged with, as `--toolsets` spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Toolset::Containers => "containers",
+            Toolset::Images => "images",
+            Toolset::Networks => "networks",
+            Toolset::System => "system",
+            Toolset::Compose => "compose",
+        }
+    }
 }
 
 /// Where Docker listens when nothing says otherwise.
@@ -126,16 +143,6 @@ struct HostsFile {
     hosts: BTreeMap<String, HostEntry>,
 }
 
-/// Which create-time guards the operator relaxed.
-#[derive(Debug, Clone, Default)]
-pub struct Guards {
-    pub allow_privileged: bool,
-    pub allow_host_namespaces: bool,
-    pub allow_cap_add: bool,
-    /// Absolute, normalized host paths containers may bind-mount.
-    pub bind_paths: Vec<PathBuf>,
-}
-
 /// Everything the connector needs, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -148,8 +155,8 @@ pub struct Settings {
     pub guards: Guards,
     pub show_secrets: bool,
     pub self_container: Option<String>,
-    /// `(key, value)` labels every container in scope carries.
-    pub scope_labels: Vec<(String, String)>,
+    /// The labels every container in scope carries.
+    pub scope: Scope,
     pub max_log_lines: usize,
     pub max_result_bytes: usize,
     pub max_rows: usize,
@@ -212,7 +219,7 @@ impl DockerArgs {
             if !path.is_absolute() {
                 return Err(format!("--allow-bind-path {}: must be an absolute path", path.display()));
             }
-            let normal = crate::guard::normalize(path);
+            let normal = normalize(path);
             if normal == Path::new("/") {
                 return Err(
                     "--allow-bind-path /: would allow mounting the whole host; name narrower directories".into()
@@ -242,7 +249,7 @@ impl DockerArgs {
             },
             show_secrets: self.show_secrets,
             self_container: self.self_container.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
-            scope_labels,
+            scope: Scope::new(scope_labels),
             max_log_lines: self.max_log_lines,
             max_result_bytes: self.max_result_bytes,
             max_rows: self.max_rows,
@@ -309,10 +316,7 @@ fn context_entry(dir: &Path, name: &str) -> Result<HostEntry, String> {
 }
 
 fn read_hosts_file(path: &Path) -> Result<BTreeMap<String, HostEntry>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let file: HostsFile =
-        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end()))?;
-    Ok(file.hosts)
+    read_toml::<HostsFile>(path, "--hosts-file").map(|file| file.hosts)
 }
 
 /// Checks the URL's scheme and, for TLS, that the certificates are there: a daemon that
@@ -375,10 +379,6 @@ pub fn cert_dir(entry: &HostEntry) -> Result<PathBuf, String> {
     std::env::var_os("HOME")
         .map(|home| PathBuf::from(home).join(".docker"))
         .ok_or_else(|| "TLS: no DOCKER_CERT_PATH and no HOME to find ~/.docker".to_string())
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 63 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 #[cfg(test)]

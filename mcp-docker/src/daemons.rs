@@ -1,169 +1,105 @@
-//! The configured daemons: one lazily connected client each, picked per call by name.
-//! No "current host" is kept between calls, so concurrent calls never retarget each other.
+//! The configured daemons (the kit's [`Targets`], named by the tools' `host` argument)
+//! and the settings tools read; plus the one way a tool reaches a daemon: [`Daemons::read`]
+//! or [`Daemons::write`] for the host, and [`Daemons::read_container`] /
+//! [`Daemons::write_container`] when the call names a container (checked, in scope).
 
 use std::sync::Arc;
 
-use bollard::{API_DEFAULT_VERSION, Docker};
+use bollard::Docker;
 use mcp_core::ToolError;
-use tokio::sync::OnceCell;
+use mcp_core::connector::Targets;
 
-use crate::config::{HostEntry, Settings, cert_dir};
-use crate::errors::describe;
-
-/// One daemon the connector serves.
-#[derive(Debug)]
-pub struct Daemon {
-    pub name: String,
-    pub url: String,
-    pub description: Option<String>,
-    /// Writes refused here whatever the flags say.
-    pub read_only: bool,
-    entry: HostEntry,
-    timeout_secs: u64,
-    /// Built on first use: bollard checks a unix socket exists when it builds the
-    /// client, and a daemon down at start must not stop the server.
-    client: OnceCell<Docker>,
-}
-
-impl Daemon {
-    /// The client, connecting (and negotiating the API version) on first use. A failure
-    /// is not cached: the next call tries again, so a daemon that comes back is used.
-    pub async fn client(&self) -> Result<&Docker, ToolError> {
-        self.client
-            .get_or_try_init(|| async {
-                let docker = self.connect().map_err(|e| self.unreachable(&e))?;
-                // Old daemons (Debian's 20.10 speaks API 1.41) refuse newer clients: speak
-                // the daemon's version. The version lives in the client's shared state.
-                docker.clone().negotiate_version().await.map_err(|e| self.unreachable(&e))?;
-                Ok(docker)
-            })
-            .await
-    }
-
-    fn connect(&self) -> Result<Docker, bollard::errors::Error> {
-        let url = self.url.as_str();
-        let t = self.timeout_secs;
-        if url.starts_with("unix://") {
-            return Docker::connect_with_unix(url, t, API_DEFAULT_VERSION);
-        }
-        if self.entry.tls_verify || url.starts_with("https://") {
-            let dir = cert_dir(&self.entry).map_err(|e| bollard::errors::Error::IOError {
-                err: std::io::Error::new(std::io::ErrorKind::NotFound, e),
-            })?;
-            return Docker::connect_with_ssl(
-                url,
-                &dir.join("key.pem"),
-                &dir.join("cert.pem"),
-                &dir.join("ca.pem"),
-                t,
-                API_DEFAULT_VERSION,
-            );
-        }
-        Docker::connect_with_http(url, t, API_DEFAULT_VERSION)
-    }
-
-    fn unreachable(&self, e: &bollard::errors::Error) -> ToolError {
-        ToolError::failed(format!("host `{}` ({}): {}", self.name, self.url, describe(e)))
-    }
-}
+use crate::config::Settings;
+use crate::daemon::Daemon;
+use crate::names::check_ref;
 
 /// Every daemon, plus the settings tools read.
 #[derive(Debug)]
 pub struct Daemons {
-    list: Vec<Arc<Daemon>>,
+    targets: Targets<Daemon>,
     pub settings: Settings,
     /// The container this connector runs in, if any (never stopped or removed).
     pub self_container: Option<String>,
 }
 
+/// A daemon a call goes to, with its client.
+pub struct Call {
+    pub daemon: Arc<Daemon>,
+    pub docker: Docker,
+}
+
+impl std::ops::Deref for Call {
+    type Target = Daemon;
+    fn deref(&self) -> &Daemon {
+        &self.daemon
+    }
+}
+
 impl Daemons {
     /// Describes each daemon; nothing connects yet.
-    pub fn open(settings: Settings) -> Self {
+    pub fn open(settings: Settings) -> Result<Self, String> {
         let timeout_secs = settings.request_timeout.as_secs();
-        let list = settings
-            .hosts
-            .iter()
-            .map(|(name, entry)| {
-                Arc::new(Daemon {
-                    name: name.clone(),
-                    url: entry.url.clone(),
-                    description: entry.description.clone(),
-                    read_only: entry.read_only,
-                    entry: entry.clone(),
-                    timeout_secs,
-                    client: OnceCell::new(),
-                })
-            })
-            .collect();
+        let list =
+            settings.hosts.iter().map(|(name, entry)| Daemon::new(name.clone(), entry.clone(), timeout_secs)).collect();
+        let targets = Targets::new("host", list, settings.allow_write)?;
         let self_container = settings.self_container.clone().or_else(crate::guard::own_container_id);
-        Self { list, settings, self_container }
+        Ok(Self { targets, settings, self_container })
     }
 
-    /// The daemon a reading call names, or the first one.
-    pub fn get(&self, name: Option<&str>) -> Result<Arc<Daemon>, ToolError> {
-        match name {
-            None => Ok(self.list[0].clone()),
-            Some(name) => self.list.iter().find(|d| d.name == name).cloned().ok_or_else(|| {
-                ToolError::invalid_arguments(format!("`host`: no host named `{name}`; configured: {}", self.names()))
-            }),
-        }
+    /// The daemon a reading call names (or the first), connected.
+    pub async fn read(&self, host: Option<&str>) -> Result<Call, ToolError> {
+        connect(self.targets.for_read(host)?).await
     }
 
-    /// The daemon a writing call names: with several, it must name one (a write never
-    /// lands on a default the model did not choose), and it must not be read-only.
-    pub fn writable(&self, name: Option<&str>) -> Result<Arc<Daemon>, ToolError> {
-        if !self.settings.allow_write {
-            return Err(ToolError::failed("writes are disabled: the server was started without --allow-write"));
-        }
-        if name.is_none() && self.list.len() > 1 {
-            return Err(ToolError::invalid_arguments(format!(
-                "`host`: several hosts are configured, so a change must name its target: one of {}",
-                self.names()
-            )));
-        }
-        let daemon = self.get(name)?;
-        if daemon.read_only {
-            return Err(ToolError::failed(format!(
-                "host `{}` is configured read-only (read_only = true in the hosts file)",
-                daemon.name
-            )));
-        }
-        Ok(daemon)
+    /// The daemon a writing call names, connected: writes enabled, named when there are
+    /// several, not read-only (the kit's rule).
+    pub async fn write(&self, host: Option<&str>) -> Result<Call, ToolError> {
+        connect(self.targets.for_write(host)?).await
     }
 
-    pub fn all(&self) -> &[Arc<Daemon>] {
-        &self.list
+    /// [`Daemons::read`] for a call naming `container`: a valid reference, in scope.
+    pub async fn read_container(&self, host: Option<&str>, container: &str) -> Result<Call, ToolError> {
+        check_ref("container", container)?;
+        let daemon = self.targets.for_read(host)?;
+        self.settings.scope.container(&daemon, container).await?;
+        connect(daemon).await
     }
 
-    fn names(&self) -> String {
-        self.list.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+    /// [`Daemons::write`] for a call naming `container`: a valid reference, in scope.
+    pub async fn write_container(&self, host: Option<&str>, container: &str) -> Result<Call, ToolError> {
+        check_ref("container", container)?;
+        let daemon = self.targets.for_write(host)?;
+        self.settings.scope.container(&daemon, container).await?;
+        connect(daemon).await
+    }
+
+    /// The daemon a reading call names, not connected (prompts only name it).
+    pub fn named(&self, host: Option<&str>) -> Result<Arc<Daemon>, ToolError> {
+        self.targets.for_read(host)
+    }
+
+    /// The lines of the instructions that list the daemons.
+    pub fn describe(&self) -> String {
+        self.targets.describe(|d| {
+            format!("{} ({}){}", d.name, d.url, d.description.as_deref().map(|s| format!(": {s}")).unwrap_or_default())
+        })
     }
 
     /// The unix socket paths of the configured daemons (never reachable from a container).
     pub fn socket_paths(&self) -> Vec<String> {
-        self.list.iter().filter_map(|d| d.url.strip_prefix("unix://").map(str::to_string)).collect()
-    }
-
-    /// `key=value` filters for the scope labels (empty without --scope-label).
-    pub fn scope_filters(&self) -> Vec<String> {
-        self.settings.scope_labels.iter().map(|(k, v)| format!("{k}={v}")).collect()
-    }
-
-    /// Refuses a container outside the --scope-label scope as if it did not exist: the
-    /// server is not to see it at all. The one check every tool naming a container makes.
-    pub async fn scoped(&self, daemon: &Daemon, container: &str) -> Result<(), ToolError> {
-        if self.settings.scope_labels.is_empty() {
-            return Ok(());
-        }
-        crate::scope::resolve(self, daemon, container).await.map(drop)
+        self.targets.all().iter().filter_map(|d| d.url.strip_prefix("unix://").map(str::to_string)).collect()
     }
 
     /// Checks that every daemon answers; the error names the first that does not.
     pub async fn ping(&self) -> Result<(), String> {
-        for daemon in &self.list {
-            let client = daemon.client().await.map_err(|e| e.to_string())?;
-            client.ping().await.map_err(|e| format!("host `{}` ({}): {}", daemon.name, daemon.url, describe(&e)))?;
+        for daemon in self.targets.all() {
+            daemon.ping().await.map_err(|e| e.to_string())?;
         }
         Ok(())
     }
+}
+
+async fn connect(daemon: Arc<Daemon>) -> Result<Call, ToolError> {
+    let docker = daemon.client().await?.clone();
+    Ok(Call { daemon, docker })
 }

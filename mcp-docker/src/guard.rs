@@ -2,13 +2,21 @@
 //! host namespaces, capabilities, bind mounts, the Docker socket), which container the
 //! connector must never stop (its own). Which environment values are secrets is
 //! `mcp_core::security::redact`'s to say.
-//! A refusal names the guard and the flag that relaxes it.
+//! A refusal (kind `refused`) names the guard and the flag that relaxes it.
 
 use std::path::{Component, Path, PathBuf};
 
 use mcp_core::ToolError;
 
-use crate::config::Guards;
+/// Which create-time guards the operator relaxed.
+#[derive(Debug, Clone, Default)]
+pub struct Guards {
+    pub allow_privileged: bool,
+    pub allow_host_namespaces: bool,
+    pub allow_cap_add: bool,
+    /// Absolute, normalized host paths containers may bind-mount.
+    pub bind_paths: Vec<PathBuf>,
+}
 
 /// `path` made absolute-looking without touching the filesystem: `.` and `..` resolved,
 /// so `/allowed/../etc` cannot pass as being under `/allowed`.
@@ -27,8 +35,8 @@ pub fn normalize(path: &Path) -> PathBuf {
 }
 
 /// A guard refusal: which guard, why, and what relaxes it.
-fn refuse(guard: &str, why: String, relax: &str) -> ToolError {
-    ToolError::failed(format!("refused by the {guard} guard: {why}. {relax}"))
+pub fn refuse(guard: &str, why: String, relax: &str) -> ToolError {
+    ToolError::refused(format!("refused by the {guard} guard: {why}. {relax}"))
 }
 
 /// Where Docker sockets usually live; mounting one (or a directory holding one) hands

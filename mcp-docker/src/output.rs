@@ -1,9 +1,11 @@
 //! Results as the model sees them: a compact text rendering (a `docker ps`-style table,
 //! log lines) plus typed `structuredContent`, and the helpers that keep both bounded.
 
+pub use mcp_core::connector::{Next, Page, cut_note, page};
 pub use mcp_core::output::{Prebuilt, Rendered, clip, one_line, table};
-use schemars::JsonSchema;
-use serde::Serialize;
+
+/// How a cut listing says to see the rest besides paging.
+pub const NARROW: &str = "narrow the filters";
 
 /// Removes what carries no information from an inspect document (null, "", [], {}), so
 /// the model reads only what is set. Zeros and `false` stay: they are values.
@@ -26,63 +28,6 @@ pub fn prune_empty(value: &mut serde_json::Value) {
         Value::Array(items) => items.iter_mut().for_each(prune_empty),
         _ => {}
     }
-}
-
-/// Which slice of a longer list a call returns, and why it stopped.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PageInfo {
-    /// Items in the whole (filtered) list.
-    pub total: usize,
-    /// Index of the first item returned.
-    pub offset: usize,
-    /// Items returned.
-    pub returned: usize,
-    pub truncated: bool,
-    /// Pass as `offset` for the next items.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_offset: Option<usize>,
-}
-
-impl PageInfo {
-    /// The line saying what was left out and how to get it, if anything was.
-    pub fn note(&self, what: &str) -> Option<String> {
-        self.next_offset.map(|next| {
-            format!(
-                "Showing {what} {}-{} of {}; get the next ones with offset={next}, or narrow the filters.",
-                self.offset + 1,
-                self.offset + self.returned,
-                self.total
-            )
-        })
-    }
-}
-
-/// Rows `offset..` of `rows`, at most `limit` of them and at most `max_bytes` of text as
-/// `render` writes them; `render` is called on the kept rows only.
-pub fn page<T>(
-    rows: Vec<T>,
-    offset: usize,
-    limit: usize,
-    max_bytes: usize,
-    render: impl Fn(&T) -> String,
-) -> (Vec<(T, String)>, PageInfo) {
-    let total = rows.len();
-    let mut kept = Vec::new();
-    let mut bytes = 0;
-    for row in rows.into_iter().skip(offset).take(limit.max(1)) {
-        let line = render(&row);
-        // Always keep one row, so a huge row cannot stall paging.
-        if !kept.is_empty() && bytes + line.len() + 1 > max_bytes {
-            break;
-        }
-        bytes += line.len() + 1;
-        kept.push((row, line));
-    }
-    let returned = kept.len();
-    let end = offset.min(total) + returned;
-    let info = PageInfo { total, offset, returned, truncated: end < total, next_offset: (end < total).then_some(end) };
-    (kept, info)
 }
 
 /// Bytes as Docker prints them (1000-based, as `docker images` does).
@@ -143,20 +88,6 @@ pub fn short_id(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pages_stop_at_rows_and_bytes() {
-        let rows: Vec<usize> = (0..10).collect();
-        let (kept, info) = page(rows.clone(), 2, 3, 1000, |r| r.to_string());
-        assert_eq!(kept.iter().map(|(r, _)| *r).collect::<Vec<_>>(), vec![2, 3, 4]);
-        assert_eq!(info.next_offset, Some(5));
-        let (kept, info) = page(rows.clone(), 0, 100, 4, |r| r.to_string());
-        assert_eq!(kept.len(), 2);
-        assert!(info.truncated);
-        let (kept, info) = page(rows, 8, 100, 1000, |r| r.to_string());
-        assert_eq!(kept.len(), 2);
-        assert!(!info.truncated && info.next_offset.is_none());
-    }
 
     #[test]
     fn empty_members_are_pruned() {

@@ -8,31 +8,34 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use mcp_core::protocol::{Content, GetPromptResult, PromptMessage, ResourceContents};
-use mcp_core::server::ServerBuilder;
-use mcp_core::{Context, ToolError, prompt, resource_template};
+use mcp_core::server::{ErrorKind, ServerBuilder};
+use mcp_core::{Context, ToolError, prompt_with, resource_template_with};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::daemons::Daemons;
+use crate::names::check_ref;
 use crate::tools::containers::{ContainerArgs, inspect_container};
 use crate::tools::logs::{LogsArgs, container_logs};
 
 /// Log lines a logs resource holds.
 const RESOURCE_LOG_LINES: usize = 200;
 
-/// The `{id}` of a URI; `None` when it cannot be a container (names hold no `/`, so
+/// The container `{id}` of a URI and the URI itself (`docker://containers/{id}{suffix}`).
+/// An id that cannot be a container is "resource not found" (names hold no `/`, so
 /// `…/{id}/logs` is never read as a container named `x/logs`).
-fn container_var(vars: &HashMap<String, String>) -> Option<String> {
-    let id = vars.get("id").cloned().unwrap_or_default();
-    (crate::tools::check_ref("id", &id).is_ok() && !id.contains('/')).then_some(id)
+fn container_uri(vars: &HashMap<String, String>, suffix: &str) -> Result<(String, String), ToolError> {
+    let id = vars.get("id").map_or("", String::as_str);
+    let uri = format!("docker://containers/{id}{suffix}");
+    match check_ref("id", id) {
+        Ok(()) if !id.contains('/') => Ok((id.to_string(), uri)),
+        _ => Err(ToolError::resource_not_found(&uri)),
+    }
 }
 
 /// A missing container is "resource not found", not a server error.
-fn not_found(uri: &str, e: ToolError) -> ToolError {
-    match e {
-        ToolError::Failed(m) if m.contains("No such container") => ToolError::resource_not_found(uri),
-        other => other,
-    }
+fn not_found(uri: &str) -> impl Fn(ToolError) -> ToolError + '_ {
+    move |e| if e.kind() == ErrorKind::NotFound { ToolError::resource_not_found(uri) } else { e }
 }
 
 async fn read_container(
@@ -40,16 +43,9 @@ async fn read_container(
     ctx: Context,
     vars: HashMap<String, String>,
 ) -> Result<ResourceContents, ToolError> {
-    let Some(id) = container_var(&vars) else {
-        return Err(ToolError::resource_not_found(&format!(
-            "docker://containers/{}",
-            vars.get("id").map_or("", String::as_str)
-        )));
-    };
-    let uri = format!("docker://containers/{id}");
-    let out = inspect_container(daemons, ctx, ContainerArgs { host: None, container: id })
-        .await
-        .map_err(|e| not_found(&uri, e))?;
+    let (container, uri) = container_uri(&vars, "")?;
+    let out =
+        inspect_container(daemons, ctx, ContainerArgs { host: None, container }).await.map_err(not_found(&uri))?;
     Ok(ResourceContents::text(uri, "application/json", out.text))
 }
 
@@ -58,17 +54,11 @@ async fn read_logs(
     ctx: Context,
     vars: HashMap<String, String>,
 ) -> Result<ResourceContents, ToolError> {
-    let Some(id) = container_var(&vars) else {
-        return Err(ToolError::resource_not_found(&format!(
-            "docker://containers/{}/logs",
-            vars.get("id").map_or("", String::as_str)
-        )));
-    };
-    let uri = format!("docker://containers/{id}/logs");
+    let (container, uri) = container_uri(&vars, "/logs")?;
     let tail = RESOURCE_LOG_LINES.min(daemons.settings.max_log_lines);
     let args = LogsArgs {
         host: None,
-        container: id,
+        container,
         tail: Some(tail),
         since: None,
         until: None,
@@ -76,7 +66,7 @@ async fn read_logs(
         stdout: true,
         stderr: true,
     };
-    let out = container_logs(daemons, ctx, args).await.map_err(|e| not_found(&uri, e))?;
+    let out = container_logs(daemons, ctx, args).await.map_err(not_found(&uri))?;
     Ok(ResourceContents::text(uri, "text/plain", out.text))
 }
 
@@ -99,12 +89,12 @@ pub struct OverviewArgs {
 }
 
 fn host_arg(daemons: &Daemons, host: Option<&str>) -> Result<String, ToolError> {
-    let daemon = daemons.get(host)?;
+    let daemon = daemons.named(host)?;
     Ok(if host.is_some() { format!(", \"host\": \"{}\"", daemon.name) } else { String::new() })
 }
 
 async fn debug_container(daemons: Arc<Daemons>, _ctx: Context, args: DebugArgs) -> Result<GetPromptResult, ToolError> {
-    crate::tools::check_ref("container", &args.container)?;
+    check_ref("container", &args.container)?;
     let h = host_arg(&daemons, args.host.as_deref())?;
     let c = &args.container;
     let text = format!(
@@ -151,31 +141,26 @@ async fn host_overview(daemons: Arc<Daemons>, _ctx: Context, args: OverviewArgs)
 }
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    let (a, b, c, d) = (daemons.clone(), daemons.clone(), daemons.clone(), daemons.clone());
     builder
         .resource(
-            resource_template("docker://containers/{id}/logs", "container_logs", move |ctx, vars| {
-                read_logs(b.clone(), ctx, vars)
-            })
-            .title("Container logs")
-            .description("The last 200 lines of a container's stdout and stderr (first host), with timestamps.")
-            .mime_type("text/plain"),
+            resource_template_with("docker://containers/{id}/logs", "container_logs", daemons, read_logs)
+                .title("Container logs")
+                .description("The last 200 lines of a container's stdout and stderr (first host), with timestamps.")
+                .mime_type("text/plain"),
         )
         .resource(
-            resource_template("docker://containers/{id}", "container", move |ctx, vars| {
-                read_container(a.clone(), ctx, vars)
-            })
-            .title("Container")
-            .description("A container's inspect document (first host), secret env values redacted.")
-            .mime_type("application/json"),
+            resource_template_with("docker://containers/{id}", "container", daemons, read_container)
+                .title("Container")
+                .description("A container's inspect document (first host), secret env values redacted.")
+                .mime_type("application/json"),
         )
         .prompt(
-            prompt("debug_container", move |ctx, args| debug_container(c.clone(), ctx, args))
+            prompt_with("debug_container", daemons, debug_container)
                 .title("Debug a failing container")
                 .description("A plan to find why a container fails: state, logs, events, stats, image; then the fix."),
         )
         .prompt(
-            prompt("host_overview", move |ctx, args| host_overview(d.clone(), ctx, args))
+            prompt_with("host_overview", daemons, host_overview)
                 .title("Summarise a Docker host")
                 .description("A plan to summarise what runs on a host: applications, failures, resources, warnings."),
         )

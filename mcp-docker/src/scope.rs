@@ -2,19 +2,162 @@
 //! let a new container reach. Each decision is on what the engine resolved (the container
 //! it would act on, found by inspect as the engine finds a name, full id or id prefix),
 //! never on how the caller spelled it; a join is then sent as the resolved full id, so
-//! what was checked is what the engine joins.
+//! what was checked is what the engine joins. Outside the scope a container or volume
+//! is reported as missing (`not_found`): the server is not to see it at all; a new
+//! container reaching outside is refused (`refused`).
 
 use std::collections::HashMap;
 
 use bollard::models::{Mount, MountType, MountVolumeOptions};
 use mcp_core::ToolError;
 
-use crate::daemons::{Daemon, Daemons};
-use crate::errors::{NO_CONTAINER, NO_VOLUME, failed};
+use crate::daemon::Daemon;
+use crate::errors::{NO_CONTAINER, NO_VOLUME, is_missing};
+use crate::names::check_ref;
+use crate::output::clip;
 
-/// Whether `labels` carry every scope label.
-fn in_scope(scope: &[(String, String)], labels: &HashMap<String, String>) -> bool {
-    scope.iter().all(|(k, v)| labels.get(k) == Some(v))
+/// The labels every object in scope carries (none: no scope, everything is seen).
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    labels: Vec<(String, String)>,
+}
+
+impl Scope {
+    /// The scope of `labels`, `(key, value)` each.
+    pub fn new(labels: Vec<(String, String)>) -> Self {
+        Scope { labels }
+    }
+
+    /// Whether a scope is set.
+    pub fn is_set(&self) -> bool {
+        !self.labels.is_empty()
+    }
+
+    /// The labels, to put on what the server creates.
+    pub fn labels(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.labels.iter().cloned()
+    }
+
+    /// `key=value` filters for the labels (empty without a scope).
+    pub fn filters(&self) -> Vec<String> {
+        self.labels.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    }
+
+    /// Whether `labels` carry every scope label.
+    fn holds(&self, labels: &HashMap<String, String>) -> bool {
+        self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+    }
+
+    /// Refuses a container outside the scope as if it did not exist. Every tool that
+    /// names a container goes through here.
+    pub async fn container(&self, daemon: &Daemon, container: &str) -> Result<(), ToolError> {
+        if !self.is_set() {
+            return Ok(());
+        }
+        match lookup(daemon, container).await? {
+            Some((_, labels)) if self.holds(&labels) => Ok(()),
+            Some(_) => Err(ToolError::not_found(format!(
+                "host `{}`: No such container: {container} (in this server's scope, --scope-label {})",
+                daemon.name,
+                self.filters().join(",")
+            ))),
+            None => Err(ToolError::not_found(format!(
+                "host `{}`: No such container: {container}. {NO_CONTAINER}",
+                daemon.name
+            ))),
+        }
+    }
+
+    /// Within a scope, a new container (or a build's RUN steps) may join the namespaces
+    /// of a container in scope only: a shared pid namespace shows the other container's
+    /// processes and their environment, a shared network namespace its traffic. Each
+    /// `(field, mode)` naming `container:X` is resolved and checked, then rewritten to
+    /// `container:<full id>`. Without a scope nothing changes.
+    pub async fn check_joins(
+        &self,
+        daemon: &Daemon,
+        modes: &mut [(&str, &mut Option<String>)],
+    ) -> Result<(), ToolError> {
+        if !self.is_set() {
+            return Ok(());
+        }
+        for (field, mode) in modes.iter_mut() {
+            let Some(value) = mode.as_deref() else { continue };
+            let Some(target) = joined(value) else { continue };
+            let refused = || {
+                ToolError::refused(format!(
+                    "refused by the scope guard: `{field}: {}` joins container `{}`, which is not a container in this \
+                     server's scope (--scope-label {}); only containers list_containers shows can be joined",
+                    clip(value, 120),
+                    clip(target, 80),
+                    self.filters().join(",")
+                ))
+            };
+            // The engine reads `/name` as the name `name`; a path segment cannot start
+            // with `/`, so it is looked up without it. What is sent afterwards is the id.
+            let lookup_as = target.strip_prefix('/').unwrap_or(target);
+            if check_ref("container", lookup_as).is_err() {
+                return Err(refused());
+            }
+            match lookup(daemon, lookup_as).await? {
+                Some((id, labels)) if self.holds(&labels) => **mode = Some(format!("container:{id}")),
+                _ => return Err(refused()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a volume outside the scope as if it did not exist, as
+    /// [`Scope::container`] does (volumes are found by their exact name).
+    pub async fn volume(&self, daemon: &Daemon, name: &str) -> Result<(), ToolError> {
+        if !self.is_set() {
+            return Ok(());
+        }
+        let client = daemon.client().await?;
+        let found = client.inspect_volume(name).await.map_err(daemon.fail(NO_VOLUME))?;
+        if self.holds(&found.labels) {
+            Ok(())
+        } else {
+            Err(ToolError::not_found(format!(
+                "host `{}`: No such volume: {name} (in this server's scope, --scope-label {})",
+                daemon.name,
+                self.filters().join(",")
+            )))
+        }
+    }
+
+    /// Within a scope, a named volume may be mounted only if it is in scope, or new: a new
+    /// one (and an anonymous one) is created with the scope labels, so it stays in scope.
+    pub async fn check_volumes(&self, daemon: &Daemon, mounts: &mut [Mount]) -> Result<(), ToolError> {
+        if !self.is_set() {
+            return Ok(());
+        }
+        let client = daemon.client().await?;
+        for mount in mounts.iter_mut().filter(|m| m.typ == Some(MountType::VOLUME)) {
+            if let Some(name) = mount.source.as_deref().filter(|s| !s.is_empty()) {
+                let refused = |why: &str| {
+                    ToolError::refused(format!(
+                        "refused by the scope guard: volume `{}` {why} (--scope-label {}); mount a volume made by \
+                         create_volume here, or a new name",
+                        clip(name, 80),
+                        self.filters().join(",")
+                    ))
+                };
+                if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+                    return Err(refused("is not a volume name this server can check"));
+                }
+                match client.inspect_volume(name).await {
+                    Ok(volume) if self.holds(&volume.labels) => continue,
+                    Ok(_) => return Err(refused("is not in this server's scope")),
+                    Err(e) if is_missing(&e) => {}
+                    Err(e) => return Err(daemon.fail("")(e)),
+                }
+            }
+            let options = mount.volume_options.get_or_insert_with(MountVolumeOptions::default);
+            options.labels.get_or_insert_with(HashMap::new).extend(self.labels());
+        }
+        Ok(())
+    }
 }
 
 /// The container `container` names, as the engine resolves it: its full id and labels,
@@ -28,26 +171,8 @@ async fn lookup(daemon: &Daemon, container: &str) -> Result<Option<(String, Hash
             })?;
             Ok(Some((id, info.config.and_then(|c| c.labels).unwrap_or_default())))
         }
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
-        Err(e) => Err(failed(daemon, &e, NO_CONTAINER)),
-    }
-}
-
-/// Refuses a container outside the scope as if it did not exist (the server is not to
-/// see it at all); returns its full id. Every tool that names a container goes through
-/// here (via [`Daemons::scoped`]).
-pub async fn resolve(daemons: &Daemons, daemon: &Daemon, container: &str) -> Result<String, ToolError> {
-    let scope = &daemons.settings.scope_labels;
-    match lookup(daemon, container).await? {
-        Some((id, labels)) if in_scope(scope, &labels) => Ok(id),
-        Some(_) => Err(ToolError::failed(format!(
-            "host `{}`: No such container: {container} (in this server's scope, --scope-label {})",
-            daemon.name,
-            daemons.scope_filters().join(",")
-        ))),
-        None => {
-            Err(ToolError::failed(format!("host `{}`: No such container: {container}. {NO_CONTAINER}", daemon.name)))
-        }
+        Err(e) if is_missing(&e) => Ok(None),
+        Err(e) => Err(daemon.fail(NO_CONTAINER)(e)),
     }
 }
 
@@ -57,101 +182,6 @@ pub fn joined(mode: &str) -> Option<&str> {
     // The engine spells the kind in lower case; any other case is judged the same, so a
     // variant the engine might accept cannot slip past.
     kind.trim().eq_ignore_ascii_case("container").then_some(target)
-}
-
-/// Within a scope, a new container (or a build's RUN steps) may join the namespaces of a
-/// container in scope only: a shared pid namespace shows the other container's processes
-/// and their environment, a shared network namespace its traffic. Each `(field, mode)`
-/// naming `container:X` is resolved and checked, then rewritten to `container:<full id>`.
-/// Without a scope nothing changes.
-pub async fn check_joins(
-    daemons: &Daemons,
-    daemon: &Daemon,
-    modes: &mut [(&str, &mut Option<String>)],
-) -> Result<(), ToolError> {
-    if daemons.settings.scope_labels.is_empty() {
-        return Ok(());
-    }
-    for (field, mode) in modes.iter_mut() {
-        let Some(value) = mode.as_deref() else { continue };
-        let Some(target) = joined(value) else { continue };
-        let refused = || {
-            ToolError::failed(format!(
-                "refused by the scope guard: `{field}: {}` joins container `{}`, which is not a container in this \
-                 server's scope (--scope-label {}); only containers list_containers shows can be joined",
-                crate::output::clip(value, 120),
-                crate::output::clip(target, 80),
-                daemons.scope_filters().join(",")
-            ))
-        };
-        // The engine reads `/name` as the name `name`; a path segment cannot start with
-        // `/`, so it is looked up without it. What is sent afterwards is the id found.
-        let lookup_as = target.strip_prefix('/').unwrap_or(target);
-        if super::tools::check_ref("container", lookup_as).is_err() {
-            return Err(refused());
-        }
-        match lookup(daemon, lookup_as).await? {
-            Some((id, labels)) if in_scope(&daemons.settings.scope_labels, &labels) => {
-                **mode = Some(format!("container:{id}"));
-            }
-            _ => return Err(refused()),
-        }
-    }
-    Ok(())
-}
-
-/// Refuses a volume outside the scope as if it did not exist, as [`resolve`] does for a
-/// container (volumes are found by their exact name).
-pub async fn volume(daemons: &Daemons, daemon: &Daemon, name: &str) -> Result<(), ToolError> {
-    let scope = &daemons.settings.scope_labels;
-    if scope.is_empty() {
-        return Ok(());
-    }
-    let client = daemon.client().await?;
-    let found = client.inspect_volume(name).await.map_err(|e| failed(daemon, &e, NO_VOLUME))?;
-    if in_scope(scope, &found.labels) {
-        Ok(())
-    } else {
-        Err(ToolError::failed(format!(
-            "host `{}`: No such volume: {name} (in this server's scope, --scope-label {})",
-            daemon.name,
-            daemons.scope_filters().join(",")
-        )))
-    }
-}
-
-/// Within a scope, a named volume may be mounted only if it is in scope, or new: a new
-/// one (and an anonymous one) is created with the scope labels, so it stays in scope.
-pub async fn check_volumes(daemons: &Daemons, daemon: &Daemon, mounts: &mut [Mount]) -> Result<(), ToolError> {
-    let scope = &daemons.settings.scope_labels;
-    if scope.is_empty() {
-        return Ok(());
-    }
-    let client = daemon.client().await?;
-    for mount in mounts.iter_mut().filter(|m| m.typ == Some(MountType::VOLUME)) {
-        if let Some(name) = mount.source.as_deref().filter(|s| !s.is_empty()) {
-            let refused = |why: &str| {
-                ToolError::failed(format!(
-                    "refused by the scope guard: volume `{}` {why} (--scope-label {}); mount a volume made by \
-                     create_volume here, or a new name",
-                    crate::output::clip(name, 80),
-                    daemons.scope_filters().join(",")
-                ))
-            };
-            if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
-                return Err(refused("is not a volume name this server can check"));
-            }
-            match client.inspect_volume(name).await {
-                Ok(volume) if in_scope(scope, &volume.labels) => continue,
-                Ok(_) => return Err(refused("is not in this server's scope")),
-                Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
-                Err(e) => return Err(failed(daemon, &e, "")),
-            }
-        }
-        let options = mount.volume_options.get_or_insert_with(MountVolumeOptions::default);
-        options.labels.get_or_insert_with(HashMap::new).extend(scope.iter().cloned());
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -165,5 +195,16 @@ mod tests {
         assert_eq!(joined("host"), None);
         assert_eq!(joined("bridge"), None);
         assert_eq!(joined("none"), None);
+    }
+
+    #[test]
+    fn a_scope_holds_labels_carrying_all_of_its_own() {
+        let scope = Scope::new(vec![("team".into(), "a".into()), ("env".into(), "dev".into())]);
+        let labels = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert!(scope.holds(&labels(&[("team", "a"), ("env", "dev"), ("x", "y")])));
+        assert!(!scope.holds(&labels(&[("team", "a")])));
+        assert!(!scope.holds(&labels(&[("team", "b"), ("env", "dev")])));
+        assert_eq!(scope.filters(), ["team=a", "env=dev"]);
+        assert!(!Scope::default().is_set());
     }
 }

@@ -149,7 +149,7 @@ async fn read_only_hosts_and_several_hosts() {
         let out = conn.ok("list_containers", json!({})).await;
         assert_eq!(out["host"], "dev");
         let err = conn.fails("run_container", base(&n, json!({}))).await;
-        assert!(err.contains("several hosts") && err.contains("dev") && err.contains("prod"), "{err}");
+        assert!(err.contains("several are configured") && err.contains("dev") && err.contains("prod"), "{err}");
         let err = conn.fails("run_container", base(&n, json!({"host": "prod"}))).await;
         assert!(err.contains("read-only"), "{err}");
         let err = conn.fails("run_container", base(&n, json!({"host": "staging"}))).await;

@@ -8,19 +8,20 @@ use std::sync::Arc;
 use bollard::models::ContainerSummary;
 use bollard::query_parameters::ListContainersOptions;
 use mcp_core::server::ServerBuilder;
-use mcp_core::{Context, ToolError};
+use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::daemons::{Daemon, Daemons};
-use crate::errors::failed;
+use crate::config::Toolset;
+use crate::daemons::{Call, Daemons};
 use crate::output::{Rendered, clip, one_line, short_id, table};
-use mcp_core::tool_with;
 
 const PROJECT: &str = "com.docker.compose.project";
 const SERVICE: &str = "com.docker.compose.service";
 const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
 const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
+
+const SET: &str = Toolset::Compose.name();
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
@@ -31,7 +32,8 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                     "The Docker Compose projects on a host, found from their containers' labels: name, services, \
                      containers running / total, working directory.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
         .tool(
             tool_with("compose_project", daemons, compose_project)
@@ -40,7 +42,8 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                     "One compose project's services and each service's containers with image, state and status, as \
                      `docker compose ps` shows them.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
 }
 
@@ -70,7 +73,7 @@ pub struct Projects {
 }
 
 async fn project_containers(
-    daemon: &Daemon,
+    call: &Call,
     scope: &[String],
     project: Option<&str>,
 ) -> Result<Vec<ContainerSummary>, ToolError> {
@@ -80,11 +83,8 @@ async fn project_containers(
     };
     let labels: Vec<String> = std::iter::once(label).chain(scope.iter().cloned()).collect();
     let filters: HashMap<String, Vec<String>> = [("label".to_string(), labels)].into();
-    let client = daemon.client().await?;
-    client
-        .list_containers(Some(ListContainersOptions { all: true, filters: Some(filters), ..Default::default() }))
-        .await
-        .map_err(|e| failed(daemon, &e, ""))
+    let options = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
+    call.docker.list_containers(Some(options)).await.map_err(call.fail(""))
 }
 
 fn label<'a>(c: &'a ContainerSummary, key: &str) -> &'a str {
@@ -100,8 +100,8 @@ pub async fn compose_projects(
     _ctx: Context,
     args: ProjectsArgs,
 ) -> Result<Rendered<Projects>, ToolError> {
-    let daemon = daemons.get(args.host.as_deref())?;
-    let containers = project_containers(&daemon, &daemons.scope_filters(), None).await?;
+    let call = daemons.read(args.host.as_deref()).await?;
+    let containers = project_containers(&call, &daemons.settings.scope.filters(), None).await?;
     let mut by_project: BTreeMap<String, Vec<&ContainerSummary>> = BTreeMap::new();
     for c in &containers {
         by_project.entry(label(c, PROJECT).to_string()).or_default().push(c);
@@ -135,11 +135,11 @@ pub async fn compose_projects(
         })
         .collect();
     let text = if cells.is_empty() {
-        format!("No compose projects on host `{}`.\n", daemon.name)
+        format!("No compose projects on host `{}`.\n", call.name)
     } else {
         table(&["PROJECT", "SERVICES", "RUNNING", "WORKING DIR"], &cells)
     };
-    Ok(Rendered { text, data: Projects { host: daemon.name.clone(), projects } })
+    Ok(Rendered { text, data: Projects { host: call.name.clone(), projects } })
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -178,12 +178,12 @@ pub async fn compose_project(
     if args.project.is_empty() || args.project.len() > 128 || args.project.contains(['=', ',']) {
         return Err(ToolError::invalid_arguments("`project`: a compose project name (see compose_projects)"));
     }
-    let daemon = daemons.get(args.host.as_deref())?;
-    let containers = project_containers(&daemon, &daemons.scope_filters(), Some(&args.project)).await?;
+    let call = daemons.read(args.host.as_deref()).await?;
+    let containers = project_containers(&call, &daemons.settings.scope.filters(), Some(&args.project)).await?;
     if containers.is_empty() {
-        return Err(ToolError::failed(format!(
+        return Err(ToolError::not_found(format!(
             "host `{}`: no containers belong to compose project `{}`; compose_projects lists the projects",
-            daemon.name, args.project
+            call.name, args.project
         )));
     }
     let mut rows: Vec<ServiceContainer> = containers
@@ -207,5 +207,5 @@ pub async fn compose_project(
     let cells: Vec<Vec<String>> =
         rows.iter().map(|r| vec![r.service.clone(), r.name.clone(), clip(&r.image, 60), r.status.clone()]).collect();
     let text = table(&["SERVICE", "NAME", "IMAGE", "STATUS"], &cells);
-    Ok(Rendered { text, data: ProjectDetail { host: daemon.name.clone(), project: args.project, containers: rows } })
+    Ok(Rendered { text, data: ProjectDetail { host: call.name.clone(), project: args.project, containers: rows } })
 }

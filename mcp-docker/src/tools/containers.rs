@@ -10,19 +10,20 @@ use bollard::query_parameters::{ListContainersOptions, StatsOptions, TopOptions}
 use futures::StreamExt;
 use mcp_core::security::redact::redact_env;
 use mcp_core::server::ServerBuilder;
-use mcp_core::{Context, ToolError};
+use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use mcp_core::tool_with;
-
-use super::check_ref;
+use crate::config::Toolset;
 use crate::daemons::Daemons;
-use crate::errors::{NO_CONTAINER, failed};
+use crate::errors::NO_CONTAINER;
+use crate::names::check_ref;
 use crate::output::{
-    PageInfo, Prebuilt, Rendered, ago, clip, human_bytes, one_line, page, prune_empty, rfc3339, short_id, table,
+    NARROW, Page, Prebuilt, Rendered, ago, clip, human_bytes, one_line, page, prune_empty, rfc3339, short_id, table,
 };
+
+const SET: &str = Toolset::Containers.name();
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
@@ -34,7 +35,8 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                      Running ones only unless `all`; filter by `name`, `label`, `status`, `ancestor`. Bounded: a cut \
                      list says so and gives the `nextOffset`. Use inspect_container for full detail.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
         .tool(
             tool_with("inspect_container", daemons, inspect_container)
@@ -44,7 +46,8 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                      storage-driver internals. Environment values whose names look secret are redacted, and \
                      health-check logs are cut to the last result.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
         .tool(
             tool_with("container_stats", daemons, container_stats)
@@ -53,13 +56,15 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                     "A one-off snapshot of a running container's CPU %, memory (usage, limit, %), network and block \
                      I/O totals and process count, as `docker stats --no-stream` shows it.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
         .tool(
             tool_with("container_top", daemons, container_top)
                 .title("Processes in a container")
                 .description("The processes running in a container (docker top), as a table; bounded like listings.")
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
         .tool(
             tool_with("container_diff", daemons, container_diff)
@@ -68,7 +73,8 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                     "Files and directories added (A), changed (C) or deleted (D) in a container's filesystem since it \
                      was created from its image (docker diff); bounded, with `offset` for the rest.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
 }
 
@@ -125,7 +131,7 @@ pub struct ContainerList {
     pub host: String,
     pub containers: Vec<ContainerRow>,
     #[serde(flatten)]
-    pub page: PageInfo,
+    pub page: Page,
 }
 
 const STATES: [&str; 7] = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
@@ -137,12 +143,11 @@ pub async fn list_containers(
     _ctx: Context,
     args: ListContainersArgs,
 ) -> Result<Rendered<ContainerList>, ToolError> {
-    let daemon = daemons.get(args.host.as_deref())?;
     let mut filters: HashMap<String, Vec<String>> = HashMap::new();
     if let Some(name) = &args.name {
         filters.insert("name".into(), vec![name.clone()]);
     }
-    let labels: Vec<String> = args.label.iter().cloned().chain(daemons.scope_filters()).collect();
+    let labels: Vec<String> = args.label.iter().cloned().chain(daemons.settings.scope.filters()).collect();
     if !labels.is_empty() {
         filters.insert("label".into(), labels);
     }
@@ -164,11 +169,12 @@ pub async fn list_containers(
         filters: (!filters.is_empty()).then_some(filters),
         ..Default::default()
     };
-    let client = daemon.client().await?;
-    let summaries = client
+    let call = daemons.read(args.host.as_deref()).await?;
+    let summaries = call
+        .docker
         .list_containers(Some(options))
         .await
-        .map_err(|e| failed(&daemon, &e, "check the filters (an unknown `ancestor` image is an error)"))?;
+        .map_err(call.fail("check the filters (an unknown `ancestor` image is an error)"))?;
     let settings = &daemons.settings;
     let limit = args.limit.unwrap_or(settings.max_rows).clamp(1, settings.max_rows);
     let rows: Vec<ContainerRow> = summaries.into_iter().map(row).collect();
@@ -185,18 +191,18 @@ pub async fn list_containers(
         format!(
             "No containers{} on host `{}`.\n",
             if args.all || args.status.is_some() { "" } else { " running (all=true includes stopped ones)" },
-            daemon.name
+            call.name
         )
     } else {
         table(&["CONTAINER ID", "NAME", "IMAGE", "STATUS", "PORTS", "CREATED"], &cells)
     };
-    if let Some(note) = info.note("containers") {
+    if let Some(note) = info.note("containers", NARROW) {
         text += &note;
     }
     Ok(Rendered {
         text,
         data: ContainerList {
-            host: daemon.name.clone(),
+            host: call.name.clone(),
             containers: kept.into_iter().map(|(r, _)| r).collect(),
             page: info,
         },
@@ -260,11 +266,8 @@ pub async fn inspect_container(
     _ctx: Context,
     args: ContainerArgs,
 ) -> Result<Prebuilt<Inspected>, ToolError> {
-    check_ref("container", &args.container)?;
-    let daemon = daemons.get(args.host.as_deref())?;
-    daemons.scoped(&daemon, &args.container).await?;
-    let client = daemon.client().await?;
-    let info = client.inspect_container(&args.container, None).await.map_err(|e| failed(&daemon, &e, NO_CONTAINER))?;
+    let call = daemons.read_container(args.host.as_deref(), &args.container).await?;
+    let info = call.docker.inspect_container(&args.container, None).await.map_err(call.fail(NO_CONTAINER))?;
     let mut value = serde_json::to_value(&info)?;
     if !daemons.settings.show_secrets
         && let Some(env) = value.pointer_mut("/Config/Env").and_then(Value::as_array_mut)
@@ -293,7 +296,7 @@ pub async fn inspect_container(
     }
     prune_empty(&mut value);
     let text = serde_json::to_string(&value)?;
-    Ok(Prebuilt::new(text, serde_json::json!({"host": daemon.name, "container": value})))
+    Ok(Prebuilt::new(text, serde_json::json!({"host": call.name, "container": value})))
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -322,19 +325,16 @@ pub async fn container_stats(
     _ctx: Context,
     args: ContainerArgs,
 ) -> Result<Rendered<Stats>, ToolError> {
-    check_ref("container", &args.container)?;
-    let daemon = daemons.get(args.host.as_deref())?;
-    daemons.scoped(&daemon, &args.container).await?;
-    let client = daemon.client().await?;
+    let call = daemons.read_container(args.host.as_deref(), &args.container).await?;
     // stream=false, one_shot=false: the daemon samples twice, so the CPU % has a base.
     let options = StatsOptions { stream: false, one_shot: false };
-    let first = client.stats(&args.container, Some(options)).next().await;
+    let first = call.docker.stats(&args.container, Some(options)).next().await;
     let s = match first {
         Some(Ok(s)) => s,
-        Some(Err(e)) => return Err(failed(&daemon, &e, NO_CONTAINER)),
-        None => return Err(ToolError::failed(format!("host `{}`: the daemon sent no stats", daemon.name))),
+        Some(Err(e)) => return Err(call.fail(NO_CONTAINER)(e)),
+        None => return Err(ToolError::failed(format!("host `{}`: the daemon sent no stats", call.name))),
     };
-    let stats = compute(&daemon.name, &args.container, &s);
+    let stats = compute(&call.name, &args.container, &s);
     let text = if stats.running {
         table(
             &["CONTAINER", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"],
@@ -439,7 +439,7 @@ pub struct Processes {
     /// One array of cells per process, in column order.
     pub processes: Vec<Vec<String>>,
     #[serde(flatten)]
-    pub page: PageInfo,
+    pub page: Page,
 }
 
 pub async fn container_top(
@@ -447,7 +447,6 @@ pub async fn container_top(
     _ctx: Context,
     args: TopArgs,
 ) -> Result<Rendered<Processes>, ToolError> {
-    check_ref("container", &args.container)?;
     let ps_args = args.ps_args.clone().unwrap_or_else(|| "-ef".into());
     // `ps` runs on the daemon's host: keep its arguments to options, never paths or shell.
     if ps_args.len() > 100 || !ps_args.chars().all(|c| c.is_ascii_alphanumeric() || " -,=_%".contains(c)) {
@@ -456,13 +455,12 @@ pub async fn container_top(
             clip(&ps_args, 80)
         )));
     }
-    let daemon = daemons.get(args.host.as_deref())?;
-    daemons.scoped(&daemon, &args.container).await?;
-    let client = daemon.client().await?;
-    let top = client
+    let call = daemons.read_container(args.host.as_deref(), &args.container).await?;
+    let top = call
+        .docker
         .top_processes(&args.container, Some(TopOptions { ps_args }))
         .await
-        .map_err(|e| failed(&daemon, &e, NO_CONTAINER))?;
+        .map_err(call.fail(NO_CONTAINER))?;
     let titles = top.titles.unwrap_or_default();
     let settings = &daemons.settings;
     let (kept, info) =
@@ -472,12 +470,12 @@ pub async fn container_top(
     let processes: Vec<Vec<String>> = kept.into_iter().map(|(p, _)| p).collect();
     let titles_ref: Vec<&str> = titles.iter().map(String::as_str).collect();
     let mut text = table(&titles_ref, &processes);
-    if let Some(note) = info.note("processes") {
+    if let Some(note) = info.note("processes", NARROW) {
         text += &note;
     }
     Ok(Rendered {
         text,
-        data: Processes { host: daemon.name.clone(), container: args.container, titles, processes, page: info },
+        data: Processes { host: call.name.clone(), container: args.container, titles, processes, page: info },
     })
 }
 
@@ -508,7 +506,7 @@ pub struct Changes {
     pub container: String,
     pub changes: Vec<Change>,
     #[serde(flatten)]
-    pub page: PageInfo,
+    pub page: Page,
 }
 
 pub async fn container_diff(
@@ -516,15 +514,9 @@ pub async fn container_diff(
     _ctx: Context,
     args: DiffArgs,
 ) -> Result<Rendered<Changes>, ToolError> {
-    check_ref("container", &args.container)?;
-    let daemon = daemons.get(args.host.as_deref())?;
-    daemons.scoped(&daemon, &args.container).await?;
-    let client = daemon.client().await?;
-    let changes = client
-        .container_changes(&args.container)
-        .await
-        .map_err(|e| failed(&daemon, &e, NO_CONTAINER))?
-        .unwrap_or_default();
+    let call = daemons.read_container(args.host.as_deref(), &args.container).await?;
+    let changes =
+        call.docker.container_changes(&args.container).await.map_err(call.fail(NO_CONTAINER))?.unwrap_or_default();
     let mut changes: Vec<Change> = changes
         .into_iter()
         .map(|c| Change {
@@ -545,13 +537,13 @@ pub async fn container_diff(
     if kept.is_empty() {
         text = "No filesystem changes.\n".into();
     }
-    if let Some(note) = info.note("changes") {
+    if let Some(note) = info.note("changes", NARROW) {
         text += &note;
     }
     Ok(Rendered {
         text,
         data: Changes {
-            host: daemon.name.clone(),
+            host: call.name.clone(),
             container: args.container,
             changes: kept.into_iter().map(|(c, _)| c).collect(),
             page: info,

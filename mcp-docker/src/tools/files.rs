@@ -10,17 +10,18 @@ use std::sync::Arc;
 use bollard::query_parameters::{DownloadFromContainerOptions, UploadToContainerOptions};
 use futures::StreamExt;
 use mcp_core::server::ServerBuilder;
-use mcp_core::{Context, ToolError};
+use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use mcp_core::tool_with;
-
-use super::check_ref;
-use crate::daemons::{Daemon, Daemons};
-use crate::errors::{NO_CONTAINER, failed};
+use crate::config::Toolset;
+use crate::daemons::{Call, Daemons};
+use crate::errors::NO_CONTAINER;
 use crate::guard::check_host_path;
-use crate::output::{Rendered, clip, human_size, one_line, table};
+use crate::names::check_ref;
+use crate::output::{Next, Rendered, clip, cut_note, human_size, one_line, table};
+
+const SET: &str = Toolset::Containers.name();
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder.tool(
@@ -30,21 +31,18 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 "Reads a text file from a container's filesystem (running or stopped; no shell needed in the image), \
                  cut to the output budget, or lists a directory's entries. Binary files are reported, not returned.",
             )
-            .read_only(),
+            .read_only()
+            .toolset(SET),
     )
-}
-
-/// The copy tools, listed only with --allow-write.
-pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    builder
-        .tool(
+    .tool(
             tool_with("copy_from_container", daemons, copy_from_container)
                 .title("Copy files out of a container")
                 .description(
                     "Copies a file or directory from a container into a host directory under --allow-bind-path \
                      (docker cp). Existing host files are kept unless `overwrite`. Bounded by --max-copy-bytes.",
                 )
-                .additive(),
+                .additive()
+                .toolset(SET),
         )
         .tool(
             tool_with("copy_to_container", daemons, copy_to_container)
@@ -53,7 +51,8 @@ pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerB
                     "Copies a host file or directory (under --allow-bind-path) into a directory of a container \
                      (docker cp), replacing files of the same name there. Bounded by --max-copy-bytes.",
                 )
-                .destructive(),
+                .destructive()
+                .toolset(SET),
         )
 }
 
@@ -68,19 +67,14 @@ fn check_container_path(path: &str) -> Result<(), ToolError> {
 }
 
 /// The tar archive of `path` in the container, refused past `max` bytes.
-async fn download(daemon: &Daemon, container: &str, path: &str, max: usize) -> Result<Vec<u8>, ToolError> {
-    let client = daemon.client().await?;
+async fn download(call: &Call, container: &str, path: &str, max: usize) -> Result<Vec<u8>, ToolError> {
     let mut stream =
-        client.download_from_container(container, Some(DownloadFromContainerOptions { path: path.to_string() }));
+        call.docker.download_from_container(container, Some(DownloadFromContainerOptions { path: path.to_string() }));
     let mut archive = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            failed(
-                daemon,
-                &e,
-                "Check the container (list_containers) and the path (read_container_file on its directory)",
-            )
-        })?;
+        let chunk = chunk.map_err(
+            call.fail("Check the container (list_containers) and the path (read_container_file on its directory)"),
+        )?;
         if archive.len() + chunk.len() > max {
             return Err(ToolError::failed(format!(
                 "`{path}` is larger than the copy limit ({}, --max-copy-bytes); copy a smaller part",
@@ -150,16 +144,14 @@ pub async fn read_container_file(
     _ctx: Context,
     args: ReadArgs,
 ) -> Result<Rendered<FileRead>, ToolError> {
-    check_ref("container", &args.container)?;
     check_container_path(&args.path)?;
-    let daemon = daemons.get(args.host.as_deref())?;
-    daemons.scoped(&daemon, &args.container).await?;
+    let call = daemons.read_container(args.host.as_deref(), &args.container).await?;
     let settings = &daemons.settings;
-    let archive = download(&daemon, &args.container, &args.path, settings.max_copy_bytes).await?;
+    let archive = download(&call, &args.container, &args.path, settings.max_copy_bytes).await?;
     let mut tar = tar::Archive::new(archive.as_slice());
     let entries = tar.entries().map_err(|e| ToolError::failed(format!("unreadable archive from Docker: {e}")))?;
     let mut out = FileRead {
-        host: daemon.name.clone(),
+        host: call.name.clone(),
         container: args.container.clone(),
         path: args.path.clone(),
         kind: "file".into(),
@@ -219,7 +211,9 @@ pub async fn read_container_file(
         let mut text = format!("{} ({} entries)\n", args.path, total_entries);
         text += &table(&["TYPE", "SIZE", "NAME"], &cells);
         if out.truncated {
-            text += &format!("Showing the first {} entries (by archive order).\n", out.entries.len());
+            let shown = format!("the first {} of {total_entries} entries (by archive order)", out.entries.len());
+            text += &cut_note(shown, Next::Narrow, "read a subdirectory, or copy_from_container the directory");
+            text.push('\n');
         }
         text
     } else if out.binary {
@@ -231,11 +225,8 @@ pub async fn read_container_file(
     } else {
         let mut text = out.content.clone().unwrap_or_default();
         if out.truncated {
-            text += &format!(
-                "\n[Cut at {} of {} bytes (the output budget).]\n",
-                settings.max_result_bytes,
-                out.size.unwrap_or(0)
-            );
+            let shown = format!("{} of {} bytes (the output budget)", settings.max_result_bytes, out.size.unwrap_or(0));
+            text += &format!("\n[{}]\n", cut_note(shown, Next::Narrow, "copy_from_container copies the whole file"));
         }
         text
     };
@@ -285,9 +276,8 @@ pub async fn copy_from_container(
             dir.display()
         )));
     }
-    let daemon = daemons.writable(args.host.as_deref())?;
-    daemons.scoped(&daemon, &args.container).await?;
-    let archive = download(&daemon, &args.container, &args.path, daemons.settings.max_copy_bytes).await?;
+    let call = daemons.write_container(args.host.as_deref(), &args.container).await?;
+    let archive = download(&call, &args.container, &args.path, daemons.settings.max_copy_bytes).await?;
     // Check every target first, so a refused copy writes nothing.
     let mut tar = tar::Archive::new(archive.as_slice());
     let mut entries = 0;
@@ -323,7 +313,7 @@ pub async fn copy_from_container(
     );
     Ok(Rendered {
         text: message.clone(),
-        data: Copied { host: daemon.name.clone(), container: args.container, entries, bytes, message },
+        data: Copied { host: call.name.clone(), container: args.container, entries, bytes, message },
     })
 }
 
@@ -362,20 +352,18 @@ pub async fn copy_to_container(
         tokio::task::spawn_blocking(move || build_archive(&source, &name, meta.is_dir(), max))
             .await
             .map_err(|e| ToolError::failed(format!("building the archive: {e}")))??;
-    let daemon = daemons.writable(args.host.as_deref())?;
-    daemons.scoped(&daemon, &args.container).await?;
-    let client = daemon.client().await?;
+    let call = daemons.write_container(args.host.as_deref(), &args.container).await?;
     let options = UploadToContainerOptions { path: args.container_dir.clone(), ..Default::default() };
-    client.upload_to_container(&args.container, Some(options), bollard::body_full(archive.into())).await.map_err(
-        |e| failed(&daemon, &e, &format!("{NO_CONTAINER}; the target directory must exist in the container")),
-    )?;
+    let hint = format!("{NO_CONTAINER}; the target directory must exist in the container");
+    let body = bollard::body_full(archive.into());
+    call.docker.upload_to_container(&args.container, Some(options), body).await.map_err(call.fail(&hint))?;
     let message = format!(
         "Copied {} to {}:{} ({entries} entries, {bytes} bytes).",
         args.host_path, args.container, args.container_dir
     );
     Ok(Rendered {
         text: message.clone(),
-        data: Copied { host: daemon.name.clone(), container: args.container, entries, bytes, message },
+        data: Copied { host: call.name.clone(), container: args.container, entries, bytes, message },
     })
 }
 

@@ -1,10 +1,8 @@
 //! Images: `list_images` (a `docker images` table), `inspect_image`, `image_history`;
 //! with --allow-write, `tag_image` and `remove_image`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bollard::auth::DockerCredentials;
@@ -14,17 +12,21 @@ use bollard::query_parameters::{
 use futures::StreamExt;
 use mcp_core::security::redact::redact_env;
 use mcp_core::server::ServerBuilder;
-use mcp_core::{Context, ToolError};
+use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use mcp_core::tool_with;
-
-use super::check_ref;
+use super::create::provenance;
+use super::logs::{Stream, Tail};
+use crate::config::Toolset;
 use crate::daemons::Daemons;
-use crate::errors::{NO_IMAGE, failed};
-use crate::output::{PageInfo, Rendered, ago, clip, human_size, one_line, page, rfc3339, short_id, table};
+use crate::errors::NO_IMAGE;
+use crate::guard::{check_host_path, refuse};
+use crate::names::check_ref;
+use crate::output::{NARROW, Page, Rendered, ago, clip, human_size, one_line, page, rfc3339, short_id, table};
+
+const SET: &str = Toolset::Images.name();
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
@@ -36,7 +38,8 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                      tag). Filter by `reference` (e.g. `busybox`, `nginx:1.*`), `dangling`, `label`. Bounded, with \
                      `nextOffset` for the rest.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
         .tool(
             tool_with("inspect_image", daemons, inspect_image)
@@ -45,7 +48,8 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                     "Full detail of one image (docker image inspect): config, layers, architecture. Environment values \
                      whose names look secret are redacted.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
         .tool(
             tool_with("image_history", daemons, image_history)
@@ -53,13 +57,9 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .description(
                     "The layers of an image with the instruction that created each and its size (docker history).",
                 )
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
-}
-
-/// The image tools that change something, listed only with --allow-write.
-pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    builder
         .tool(
             tool_with("pull_image", daemons, pull_image)
                 .title("Pull an image")
@@ -69,7 +69,8 @@ pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerB
                 )
                 .additive()
                 .idempotent()
-                .open_world(true),
+                .open_world(true)
+                .toolset(SET),
         )
         .tool(
             tool_with("push_image", daemons, push_image)
@@ -79,7 +80,8 @@ pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerB
                      Tag it for that registry first with tag_image.",
                 )
                 .additive()
-                .open_world(true),
+                .open_world(true)
+                .toolset(SET),
         )
         .tool(
             tool_with("build_image", daemons, build_image)
@@ -90,14 +92,16 @@ pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerB
                      image id and the last lines of the build log; a failed build returns the log lines that explain \
                      it. `.dockerignore` is not applied: keep the context small.",
                 )
-                .additive(),
+                .additive()
+                .toolset(SET),
         )
         .tool(
             tool_with("tag_image", daemons, tag_image)
                 .title("Tag an image")
                 .description("Gives an image another name (`repository` and `tag`, docker tag).")
                 .additive()
-                .idempotent(),
+                .idempotent()
+                .toolset(SET),
         )
         .tool(
             tool_with("remove_image", daemons, remove_image)
@@ -105,7 +109,8 @@ pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerB
                 .description(
                     "Removes an image or one of its tags (docker rmi). Refused while containers use it unless `force`.",
                 )
-                .destructive(),
+                .destructive()
+                .toolset(SET),
         )
 }
 
@@ -155,7 +160,7 @@ pub struct ImageList {
     pub host: String,
     pub images: Vec<ImageRow>,
     #[serde(flatten)]
-    pub page: PageInfo,
+    pub page: Page,
 }
 
 pub async fn list_images(
@@ -163,7 +168,6 @@ pub async fn list_images(
     _ctx: Context,
     args: ListImagesArgs,
 ) -> Result<Rendered<ImageList>, ToolError> {
-    let daemon = daemons.get(args.host.as_deref())?;
     let mut filters: HashMap<String, Vec<String>> = HashMap::new();
     if let Some(reference) = &args.reference {
         if reference.is_empty() || reference.len() > 256 || reference.chars().any(char::is_whitespace) {
@@ -179,8 +183,8 @@ pub async fn list_images(
     }
     let options =
         ListImagesOptions { all: args.all, filters: (!filters.is_empty()).then_some(filters), ..Default::default() };
-    let client = daemon.client().await?;
-    let images = client.list_images(Some(options)).await.map_err(|e| failed(&daemon, &e, NO_IMAGE))?;
+    let call = daemons.read(args.host.as_deref()).await?;
+    let images = call.docker.list_images(Some(options)).await.map_err(call.fail(NO_IMAGE))?;
     let mut rows = Vec::new();
     for image in images {
         let created = image.created;
@@ -210,16 +214,16 @@ pub async fn list_images(
         .map(|(r, _)| vec![r.repository.clone(), r.tag.clone(), r.id.clone(), r.created.clone(), human_size(r.size)])
         .collect();
     let mut text = if cells.is_empty() {
-        format!("No images match on host `{}`.\n", daemon.name)
+        format!("No images match on host `{}`.\n", call.name)
     } else {
         table(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &cells)
     };
-    if let Some(note) = info.note("images") {
+    if let Some(note) = info.note("images", NARROW) {
         text += &note;
     }
     Ok(Rendered {
         text,
-        data: ImageList { host: daemon.name.clone(), images: kept.into_iter().map(|(r, _)| r).collect(), page: info },
+        data: ImageList { host: call.name.clone(), images: kept.into_iter().map(|(r, _)| r).collect(), page: info },
     })
 }
 
@@ -246,9 +250,8 @@ pub async fn inspect_image(
     args: ImageArgs,
 ) -> Result<Rendered<InspectedImage>, ToolError> {
     check_ref("image", &args.image)?;
-    let daemon = daemons.get(args.host.as_deref())?;
-    let client = daemon.client().await?;
-    let info = client.inspect_image(&args.image).await.map_err(|e| failed(&daemon, &e, NO_IMAGE))?;
+    let call = daemons.read(args.host.as_deref()).await?;
+    let info = call.docker.inspect_image(&args.image).await.map_err(call.fail(NO_IMAGE))?;
     let mut value = serde_json::to_value(&info)?;
     if !daemons.settings.show_secrets {
         for pointer in ["/Config/Env", "/ContainerConfig/Env"] {
@@ -266,7 +269,7 @@ pub async fn inspect_image(
     }
     crate::output::prune_empty(&mut value);
     let text = serde_json::to_string(&value)?;
-    Ok(Rendered { text, data: InspectedImage { host: daemon.name.clone(), image: value } })
+    Ok(Rendered { text, data: InspectedImage { host: call.name.clone(), image: value } })
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -297,9 +300,8 @@ pub async fn image_history(
     args: ImageArgs,
 ) -> Result<Rendered<History>, ToolError> {
     check_ref("image", &args.image)?;
-    let daemon = daemons.get(args.host.as_deref())?;
-    let client = daemon.client().await?;
-    let history = client.image_history(&args.image).await.map_err(|e| failed(&daemon, &e, NO_IMAGE))?;
+    let call = daemons.read(args.host.as_deref()).await?;
+    let history = call.docker.image_history(&args.image).await.map_err(call.fail(NO_IMAGE))?;
     let layers: Vec<Layer> = history
         .into_iter()
         .take(daemons.settings.max_rows)
@@ -316,7 +318,7 @@ pub async fn image_history(
         .map(|l| vec![l.id.clone(), l.created.clone(), clip(&l.created_by, 80), human_size(l.size), l.comment.clone()])
         .collect();
     let text = table(&["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], &cells);
-    Ok(Rendered { text, data: History { host: daemon.name.clone(), image: args.image, layers } })
+    Ok(Rendered { text, data: History { host: call.name.clone(), image: args.image, layers } })
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -351,12 +353,11 @@ pub async fn tag_image(daemons: Arc<Daemons>, _ctx: Context, args: TagArgs) -> R
             clip(&tag, 80)
         )));
     }
-    let daemon = daemons.writable(args.host.as_deref())?;
-    let client = daemon.client().await?;
+    let call = daemons.write(args.host.as_deref()).await?;
     let options = TagImageOptions { repo: Some(args.repository.clone()), tag: Some(tag.clone()) };
-    client.tag_image(&args.image, Some(options)).await.map_err(|e| failed(&daemon, &e, NO_IMAGE))?;
+    call.docker.tag_image(&args.image, Some(options)).await.map_err(call.fail(NO_IMAGE))?;
     let message = format!("Tagged {} as {}:{tag}.", args.image, args.repository);
-    Ok(Rendered { text: message.clone(), data: Done { host: daemon.name.clone(), message } })
+    Ok(Rendered { text: message.clone(), data: Done { host: call.name.clone(), message } })
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -378,15 +379,13 @@ pub async fn remove_image(
     args: RemoveImageArgs,
 ) -> Result<Rendered<Done>, ToolError> {
     check_ref("image", &args.image)?;
-    let daemon = daemons.writable(args.host.as_deref())?;
-    let client = daemon.client().await?;
+    let call = daemons.write(args.host.as_deref()).await?;
     let options = RemoveImageOptions { force: args.force, ..Default::default() };
-    let removed =
-        client.remove_image(&args.image, Some(options), None).await.map_err(|e| failed(&daemon, &e, NO_IMAGE))?;
+    let removed = call.docker.remove_image(&args.image, Some(options), None).await.map_err(call.fail(NO_IMAGE))?;
     let untagged = removed.iter().filter(|r| r.untagged.is_some()).count();
     let deleted = removed.iter().filter(|r| r.deleted.is_some()).count();
     let message = format!("Removed {}: {untagged} tag(s) untagged, {deleted} layer(s) deleted.", args.image);
-    Ok(Rendered { text: message.clone(), data: Done { host: daemon.name.clone(), message } })
+    Ok(Rendered { text: message.clone(), data: Done { host: call.name.clone(), message } })
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -487,8 +486,7 @@ fn is_final(status: &str) -> bool {
 
 pub async fn pull_image(daemons: Arc<Daemons>, ctx: Context, args: PullArgs) -> Result<Rendered<Transfer>, ToolError> {
     let (name, tag) = reference(&args.image)?;
-    let daemon = daemons.writable(args.host.as_deref())?;
-    let client = daemon.client().await?;
+    let call = daemons.write(args.host.as_deref()).await?;
     let (from_image, tag) = if args.image.contains('@') { (args.image.clone(), None) } else { (name, Some(tag)) };
     let options = CreateImageOptions {
         from_image: Some(from_image),
@@ -496,13 +494,12 @@ pub async fn pull_image(daemons: Arc<Daemons>, ctx: Context, args: PullArgs) -> 
         platform: args.platform.clone().unwrap_or_default(),
         ..Default::default()
     };
-    let mut stream = client.create_image(Some(options), None, None);
+    let mut stream = call.docker.create_image(Some(options), None, None);
     let mut progress = Progress::new();
     let mut status = String::new();
     let mut digest = None;
     while let Some(item) = stream.next().await {
-        let info =
-            item.map_err(|e| failed(&daemon, &e, "check the image name and tag, and that the registry is reachable"))?;
+        let info = item.map_err(call.fail("check the image name and tag, and that the registry is reachable"))?;
         let line = info.status.unwrap_or_default();
         let detail = info.progress_detail.unwrap_or_default();
         progress.update(&ctx, info.id.as_deref(), &line, detail.current, detail.total);
@@ -518,7 +515,7 @@ pub async fn pull_image(daemons: Arc<Daemons>, ctx: Context, args: PullArgs) -> 
     let text = format!("{status} ({layers} layer(s), {already_present} already present)");
     Ok(Rendered {
         text,
-        data: Transfer { host: daemon.name.clone(), image: args.image, layers, already_present, status, digest },
+        data: Transfer { host: call.name.clone(), image: args.image, layers, already_present, status, digest },
     })
 }
 
@@ -527,19 +524,16 @@ pub async fn push_image(daemons: Arc<Daemons>, ctx: Context, args: PullArgs) -> 
     if args.image.contains('@') {
         return Err(ToolError::invalid_arguments("`image`: push a tag (`name:tag`), not a digest"));
     }
-    let daemon = daemons.writable(args.host.as_deref())?;
-    let client = daemon.client().await?;
+    let call = daemons.write(args.host.as_deref()).await?;
     let options = PushImageOptions { tag: Some(tag), platform: args.platform.clone() };
     // Older daemons refuse a push without an X-Registry-Auth header, even an empty one.
-    let mut stream = client.push_image(&name, Some(options), Some(DockerCredentials::default()));
+    let mut stream = call.docker.push_image(&name, Some(options), Some(DockerCredentials::default()));
     let (mut events, mut pushed, mut existing) = (0usize, 0usize, 0usize);
     let mut last: Option<Instant> = None;
     let mut status = String::new();
     let mut digest = None;
     while let Some(item) = stream.next().await {
-        let info = item.map_err(|e| {
-            failed(&daemon, &e, "tag the image for the registry first (tag_image), then push that name")
-        })?;
+        let info = item.map_err(call.fail("tag the image for the registry first (tag_image), then push that name"))?;
         let line = info.status.unwrap_or_default();
         let detail = info.progress_detail.unwrap_or_default();
         // bollard's push lines carry no layer id, so progress counts status lines.
@@ -572,7 +566,7 @@ pub async fn push_image(daemons: Arc<Daemons>, ctx: Context, args: PullArgs) -> 
         format!("Pushed {}: {status} ({layers} layer(s), {already_present} already in the registry)", args.image);
     Ok(Rendered {
         text,
-        data: Transfer { host: daemon.name.clone(), image: args.image, layers, already_present, status, digest },
+        data: Transfer { host: call.name.clone(), image: args.image, layers, already_present, status, digest },
     })
 }
 
@@ -625,17 +619,13 @@ pub async fn build_image(daemons: Arc<Daemons>, ctx: Context, args: BuildArgs) -
     if args.network.as_deref().is_some_and(|n| n.eq_ignore_ascii_case("host"))
         && !daemons.settings.guards.allow_host_namespaces
     {
-        return Err(ToolError::failed(
-            "refused by the host-namespace guard: `network: host` gives build steps the host's network. Start the \
-             server with --allow-host-namespaces to permit it.",
+        return Err(refuse(
+            "host-namespace",
+            "`network: host` gives build steps the host's network".into(),
+            "Start the server with --allow-host-namespaces to permit it.",
         ));
     }
-    let dir = crate::guard::check_host_path(
-        &daemons.settings.guards,
-        &args.context_dir,
-        &daemons.socket_paths(),
-        "host-path",
-    )?;
+    let dir = check_host_path(&daemons.settings.guards, &args.context_dir, &daemons.socket_paths(), "host-path")?;
     if !dir.join(&dockerfile).is_file() {
         return Err(ToolError::invalid_arguments(format!("`dockerfile`: no {dockerfile} in {}", dir.display())));
     }
@@ -646,12 +636,11 @@ pub async fn build_image(daemons: Arc<Daemons>, ctx: Context, args: BuildArgs) -
         tokio::task::spawn_blocking(move || super::files::build_archive(&root, std::ffi::OsStr::new("."), true, max))
             .await
             .map_err(|e| ToolError::failed(format!("building the context archive: {e}")))??;
-    let daemon = daemons.writable(args.host.as_deref())?;
+    let call = daemons.write(args.host.as_deref()).await?;
     // RUN steps in another container's network namespace reach what it reaches.
     let mut network = args.network.clone();
-    crate::scope::check_joins(&daemons, &daemon, &mut [("network", &mut network)]).await?;
-    let client = daemon.client().await?;
-    let mut labels = super::lifecycle::provenance(std::iter::empty(), "build_image")?;
+    daemons.settings.scope.check_joins(&call, &mut [("network", &mut network)]).await?;
+    let mut labels = provenance(std::iter::empty(), "build_image")?;
     // The image has its own creation time; a timestamp label would defeat the build cache.
     labels.remove("mcp-docker.created");
     let options = bollard::query_parameters::BuildImageOptions {
@@ -665,8 +654,8 @@ pub async fn build_image(daemons: Arc<Daemons>, ctx: Context, args: BuildArgs) -
         networkmode: network,
         ..Default::default()
     };
-    let mut stream = client.build_image(options, None, Some(bollard::body_full(archive.into())));
-    let mut log = super::logs::Tail::new(50, 8 * 1024);
+    let mut stream = call.docker.build_image(options, None, Some(bollard::body_full(archive.into())));
+    let mut log = Tail::new(50, 8 * 1024);
     let mut id = None;
     let mut steps = 0usize;
     while let Some(item) = stream.next().await {
@@ -674,15 +663,15 @@ pub async fn build_image(daemons: Arc<Daemons>, ctx: Context, args: BuildArgs) -
             Ok(info) => info,
             Err(e) => {
                 log.finish();
-                let tail = log.text_of(super::logs::Stream::Out);
+                let tail = log.text_of(Stream::Out);
                 return Err(ToolError::failed(format!(
                     "{}\nLast lines of the build log:\n{tail}",
-                    failed(&daemon, &e, "check the Dockerfile and the base image (list_images)")
+                    call.fail("check the Dockerfile and the base image (list_images)")(e)
                 )));
             }
         };
         if let Some(text) = &info.stream {
-            log.push(super::logs::Stream::Out, text.as_bytes());
+            log.push(Stream::Out, text.as_bytes());
             if let Some(step) = text.strip_prefix("Step ") {
                 steps += 1;
                 ctx.progress(steps as f64, None, Some(&format!("Step {}", one_line(step.trim()))));
@@ -696,15 +685,15 @@ pub async fn build_image(daemons: Arc<Daemons>, ctx: Context, args: BuildArgs) -
     let id = id.ok_or_else(|| {
         ToolError::failed(format!(
             "host `{}`: the build ended without an image id. Last lines:\n{}",
-            daemon.name,
-            log.text_of(super::logs::Stream::Out)
+            call.name,
+            log.text_of(Stream::Out)
         ))
     })?;
     let text = format!(
         "Built {}{} in {steps} step(s). Last lines of the build log:\n{}",
         short_id(&id),
         args.tag.as_deref().map(|t| format!(" as {t}")).unwrap_or_default(),
-        log.text_of(super::logs::Stream::Out)
+        log.text_of(Stream::Out)
     );
-    Ok(Rendered { text, data: Built { host: daemon.name.clone(), id, tag: args.tag, steps } })
+    Ok(Rendered { text, data: Built { host: call.name.clone(), id, tag: args.tag, steps } })
 }

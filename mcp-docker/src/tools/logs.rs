@@ -8,15 +8,13 @@ use bollard::container::LogOutput;
 use bollard::query_parameters::LogsOptions;
 use futures::StreamExt;
 use mcp_core::server::ServerBuilder;
-use mcp_core::{Context, ToolError};
+use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use mcp_core::tool_with;
-
-use super::check_ref;
+use crate::config::Toolset;
 use crate::daemons::Daemons;
-use crate::errors::{NO_CONTAINER, failed};
+use crate::errors::NO_CONTAINER;
 use crate::output::{Rendered, clip};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
@@ -30,7 +28,8 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                  `timestamps`. stderr lines are marked `[stderr]`. Bounded by lines and bytes: the result says when \
                  older lines were left out; narrow with since/until to read them."
             ))
-            .read_only(),
+            .read_only()
+            .toolset(Toolset::Containers.name()),
     )
 }
 
@@ -63,7 +62,8 @@ pub struct LogsArgs {
     pub stderr: bool,
 }
 
-fn yes() -> bool {
+/// `true`, the default of the `stdout` and `stderr` switches.
+pub fn yes() -> bool {
     true
 }
 
@@ -86,7 +86,6 @@ pub async fn container_logs(
     _ctx: Context,
     args: LogsArgs,
 ) -> Result<Rendered<LogsResult>, ToolError> {
-    check_ref("container", &args.container)?;
     if !args.stdout && !args.stderr {
         return Err(ToolError::invalid_arguments("`stdout` and `stderr` are both false: nothing to read"));
     }
@@ -106,9 +105,7 @@ pub async fn container_logs(
     {
         return Err(ToolError::invalid_arguments("`since` must be before `until`"));
     }
-    let daemon = daemons.get(args.host.as_deref())?;
-    daemons.scoped(&daemon, &args.container).await?;
-    let client = daemon.client().await?;
+    let call = daemons.read_container(args.host.as_deref(), &args.container).await?;
     // One line more than asked for tells whether older lines exist.
     let options = LogsOptions {
         follow: false,
@@ -120,13 +117,13 @@ pub async fn container_logs(
         tail: (tail + 1).to_string(),
     };
     let mut tail_buf = Tail::new(tail, settings.max_result_bytes);
-    let mut stream = client.logs(&args.container, Some(options));
+    let mut stream = call.docker.logs(&args.container, Some(options));
     while let Some(item) = stream.next().await {
         match item {
             Ok(LogOutput::StdErr { message }) => tail_buf.push(Stream::Err, &message),
             Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => tail_buf.push(Stream::Out, &message),
             Ok(LogOutput::StdIn { .. }) => {}
-            Err(e) => return Err(failed(&daemon, &e, NO_CONTAINER)),
+            Err(e) => return Err(call.fail(NO_CONTAINER)(e)),
         }
     }
     tail_buf.finish();
@@ -160,7 +157,7 @@ pub async fn container_logs(
     Ok(Rendered {
         text,
         data: LogsResult {
-            host: daemon.name.clone(),
+            host: call.name.clone(),
             container: args.container,
             lines,
             bytes: tail_buf.bytes,

@@ -11,20 +11,20 @@ use bollard::query_parameters::{
     PruneNetworksOptions, PruneVolumesOptions, RemoveVolumeOptions,
 };
 use mcp_core::server::ServerBuilder;
-use mcp_core::{Context, ToolError};
+use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::lifecycle::provenance;
-use mcp_core::tool_with;
-
-use super::check_ref;
+use super::create::provenance;
+use crate::config::Toolset;
 use crate::daemons::Daemons;
-use crate::errors::{NO_VOLUME, failed};
-use crate::output::{PageInfo, Rendered, one_line, page, short_id, table};
+use crate::errors::{NO_NETWORK, NO_VOLUME};
+use crate::names::{check_new_name, check_ref};
+use crate::output::{NARROW, Page, Rendered, clip, human_size, one_line, page, short_id, table};
 
-const NO_NETWORK: &str = "Check the name with list_networks";
+const SET: &str = Toolset::Networks.name();
+const NO_ATTACHMENT: &str = "Check the network (list_networks) and the container (list_containers)";
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
@@ -34,13 +34,15 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .description(
                     "Networks as a table: id, name, driver, scope, internal. Filter by `name`, `label`, `driver`.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
         .tool(
             tool_with("inspect_network", daemons, inspect_network)
                 .title("Inspect a network")
                 .description("One network's configuration (IPAM, options, labels) and the containers attached to it.")
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
         .tool(
             tool_with("list_volumes", daemons, list_volumes)
@@ -48,19 +50,16 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 .description(
                     "Volumes as a table: name, driver, created, labels. `dangling` lists those no container uses.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
         .tool(
             tool_with("inspect_volume", daemons, inspect_volume)
                 .title("Inspect a volume")
                 .description("One volume's driver, mount point on the host, options and labels.")
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
-}
-
-/// The tools that change networks and volumes, listed only with --allow-write.
-pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    builder
         .tool(
             tool_with("create_network", daemons, create_network)
                 .title("Create a network")
@@ -68,40 +67,46 @@ pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerB
                     "Creates a bridge (default) or overlay network; `internal` cuts it off from outside. Labelled \
                      mcp-docker.managed=true.",
                 )
-                .additive(),
+                .additive()
+                .toolset(SET),
         )
         .tool(
             tool_with("remove_network", daemons, remove_network)
                 .title("Remove a network")
                 .description("Removes a network no container is attached to.")
-                .destructive(),
+                .destructive()
+                .toolset(SET),
         )
         .tool(
             tool_with("connect_network", daemons, connect_network)
                 .title("Connect a container to a network")
                 .description("Attaches a container to a network (docker network connect), optionally with DNS aliases.")
                 .additive()
-                .idempotent(),
+                .idempotent()
+                .toolset(SET),
         )
         .tool(
             tool_with("disconnect_network", daemons, disconnect_network)
                 .title("Disconnect a container from a network")
                 .description("Detaches a container from a network (docker network disconnect).")
                 .destructive()
-                .idempotent(),
+                .idempotent()
+                .toolset(SET),
         )
         .tool(
             tool_with("create_volume", daemons, create_volume)
                 .title("Create a volume")
                 .description("Creates a named volume (driver `local` by default). Labelled mcp-docker.managed=true.")
                 .additive()
-                .idempotent(),
+                .idempotent()
+                .toolset(SET),
         )
         .tool(
             tool_with("remove_volume", daemons, remove_volume)
                 .title("Remove a volume")
                 .description("Removes a volume and its data; refused while a container uses it.")
-                .destructive(),
+                .destructive()
+                .toolset(SET),
         )
         .tool(
             tool_with("prune", daemons, prune)
@@ -112,7 +117,8 @@ pub fn register_write(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerB
                      volumes no container uses (`volumes`: their data is lost). Returns what was removed and the \
                      space reclaimed.",
                 )
-                .destructive(),
+                .destructive()
+                .toolset(SET),
         )
 }
 
@@ -171,7 +177,7 @@ pub struct NetworkList {
     pub host: String,
     pub networks: Vec<NetworkRow>,
     #[serde(flatten)]
-    pub page: PageInfo,
+    pub page: Page,
 }
 
 pub async fn list_networks(
@@ -182,12 +188,12 @@ pub async fn list_networks(
     if args.dangling.is_some() {
         return Err(ToolError::invalid_arguments("`dangling` applies to volumes; for networks use `prune`"));
     }
-    let daemon = daemons.get(args.host.as_deref())?;
-    let client = daemon.client().await?;
-    let networks = client
+    let call = daemons.read(args.host.as_deref()).await?;
+    let networks = call
+        .docker
         .list_networks(Some(ListNetworksOptions { filters: filters(&args) }))
         .await
-        .map_err(|e| failed(&daemon, &e, ""))?;
+        .map_err(call.fail(""))?;
     let mut rows: Vec<NetworkRow> = networks
         .into_iter()
         .map(|n| NetworkRow {
@@ -208,16 +214,12 @@ pub async fn list_networks(
         .map(|(r, _)| vec![r.id.clone(), r.name.clone(), r.driver.clone(), r.scope.clone(), r.internal.to_string()])
         .collect();
     let mut text = table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE", "INTERNAL"], &cells);
-    if let Some(note) = info.note("networks") {
+    if let Some(note) = info.note("networks", NARROW) {
         text += &note;
     }
     Ok(Rendered {
         text,
-        data: NetworkList {
-            host: daemon.name.clone(),
-            networks: kept.into_iter().map(|(r, _)| r).collect(),
-            page: info,
-        },
+        data: NetworkList { host: call.name.clone(), networks: kept.into_iter().map(|(r, _)| r).collect(), page: info },
     })
 }
 
@@ -245,14 +247,11 @@ pub async fn inspect_network(
     args: NamedArgs,
 ) -> Result<Rendered<Inspected>, ToolError> {
     check_ref("name", &args.name)?;
-    let daemon = daemons.get(args.host.as_deref())?;
-    let client = daemon.client().await?;
-    let network = client
-        .inspect_network(&args.name, None::<InspectNetworkOptions>)
-        .await
-        .map_err(|e| failed(&daemon, &e, NO_NETWORK))?;
+    let call = daemons.read(args.host.as_deref()).await?;
+    let network =
+        call.docker.inspect_network(&args.name, None::<InspectNetworkOptions>).await.map_err(call.fail(NO_NETWORK))?;
     let detail = serde_json::to_value(&network)?;
-    Ok(Rendered { text: detail.to_string(), data: Inspected { host: daemon.name.clone(), detail } })
+    Ok(Rendered { text: detail.to_string(), data: Inspected { host: call.name.clone(), detail } })
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -270,7 +269,7 @@ pub struct VolumeList {
     pub host: String,
     pub volumes: Vec<VolumeRow>,
     #[serde(flatten)]
-    pub page: PageInfo,
+    pub page: Page,
 }
 
 pub async fn list_volumes(
@@ -278,14 +277,17 @@ pub async fn list_volumes(
     _ctx: Context,
     args: ListArgs,
 ) -> Result<Rendered<VolumeList>, ToolError> {
-    let daemon = daemons.get(args.host.as_deref())?;
-    let client = daemon.client().await?;
+    let call = daemons.read(args.host.as_deref()).await?;
     let mut filters = filters(&args);
-    if !daemons.settings.scope_labels.is_empty() {
+    if daemons.settings.scope.is_set() {
         // Volumes carry the scope labels like containers: only those in scope are seen.
-        filters.get_or_insert_with(HashMap::new).entry("label".into()).or_default().extend(daemons.scope_filters());
+        filters
+            .get_or_insert_with(HashMap::new)
+            .entry("label".into())
+            .or_default()
+            .extend(daemons.settings.scope.filters());
     }
-    let list = client.list_volumes(Some(ListVolumesOptions { filters })).await.map_err(|e| failed(&daemon, &e, ""))?;
+    let list = call.docker.list_volumes(Some(ListVolumesOptions { filters })).await.map_err(call.fail(""))?;
     let mut rows: Vec<VolumeRow> = list
         .volumes
         .unwrap_or_default()
@@ -308,19 +310,19 @@ pub async fn list_volumes(
     });
     let cells: Vec<Vec<String>> = kept
         .iter()
-        .map(|(r, _)| vec![r.name.clone(), r.driver.clone(), r.created.clone(), crate::output::clip(&r.labels, 80)])
+        .map(|(r, _)| vec![r.name.clone(), r.driver.clone(), r.created.clone(), clip(&r.labels, 80)])
         .collect();
     let mut text = if cells.is_empty() {
-        format!("No volumes match on host `{}`.\n", daemon.name)
+        format!("No volumes match on host `{}`.\n", call.name)
     } else {
         table(&["VOLUME NAME", "DRIVER", "CREATED", "LABELS"], &cells)
     };
-    if let Some(note) = info.note("volumes") {
+    if let Some(note) = info.note("volumes", NARROW) {
         text += &note;
     }
     Ok(Rendered {
         text,
-        data: VolumeList { host: daemon.name.clone(), volumes: kept.into_iter().map(|(r, _)| r).collect(), page: info },
+        data: VolumeList { host: call.name.clone(), volumes: kept.into_iter().map(|(r, _)| r).collect(), page: info },
     })
 }
 
@@ -330,12 +332,11 @@ pub async fn inspect_volume(
     args: NamedArgs,
 ) -> Result<Rendered<Inspected>, ToolError> {
     check_ref("name", &args.name)?;
-    let daemon = daemons.get(args.host.as_deref())?;
-    crate::scope::volume(&daemons, &daemon, &args.name).await?;
-    let client = daemon.client().await?;
-    let volume = client.inspect_volume(&args.name).await.map_err(|e| failed(&daemon, &e, NO_VOLUME))?;
+    let call = daemons.read(args.host.as_deref()).await?;
+    daemons.settings.scope.volume(&call, &args.name).await?;
+    let volume = call.docker.inspect_volume(&args.name).await.map_err(call.fail(NO_VOLUME))?;
     let detail = serde_json::to_value(&volume)?;
-    Ok(Rendered { text: detail.to_string(), data: Inspected { host: daemon.name.clone(), detail } })
+    Ok(Rendered { text: detail.to_string(), data: Inspected { host: call.name.clone(), detail } })
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -369,22 +370,12 @@ fn changed(host: &str, name: &str, message: String) -> Rendered<Changed> {
     Rendered { text: message.clone(), data: Changed { host: host.into(), name: name.into(), message } }
 }
 
-fn check_name(name: &str) -> Result<(), ToolError> {
-    if name.is_empty() || name.len() > 128 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
-        return Err(ToolError::invalid_arguments(format!(
-            "`name`: `{}` may hold only letters, digits, _ . - (at most 128)",
-            crate::output::clip(name, 80)
-        )));
-    }
-    Ok(())
-}
-
 pub async fn create_network(
     daemons: Arc<Daemons>,
     _ctx: Context,
     args: CreateNetworkArgs,
 ) -> Result<Rendered<Changed>, ToolError> {
-    check_name(&args.name)?;
+    check_new_name(&args.name, Some(128))?;
     let driver = args.driver.clone().unwrap_or_else(|| "bridge".into());
     if !["bridge", "overlay"].contains(&driver.as_str()) {
         return Err(ToolError::invalid_arguments(format!(
@@ -393,9 +384,8 @@ pub async fn create_network(
         )));
     }
     let mut labels = provenance(&args.labels, "create_network")?;
-    labels.extend(daemons.settings.scope_labels.iter().cloned());
-    let daemon = daemons.writable(args.host.as_deref())?;
-    let client = daemon.client().await?;
+    labels.extend(daemons.settings.scope.labels());
+    let call = daemons.write(args.host.as_deref()).await?;
     let request = NetworkCreateRequest {
         name: args.name.clone(),
         driver: Some(driver),
@@ -403,8 +393,8 @@ pub async fn create_network(
         labels: Some(labels),
         ..Default::default()
     };
-    let created = client.create_network(request).await.map_err(|e| failed(&daemon, &e, ""))?;
-    Ok(changed(&daemon.name, &args.name, format!("Created network {} ({}).", args.name, short_id(&created.id))))
+    let created = call.docker.create_network(request).await.map_err(call.fail(""))?;
+    Ok(changed(&call.name, &args.name, format!("Created network {} ({}).", args.name, short_id(&created.id))))
 }
 
 pub async fn remove_network(
@@ -419,10 +409,9 @@ pub async fn remove_network(
             args.name
         )));
     }
-    let daemon = daemons.writable(args.host.as_deref())?;
-    let client = daemon.client().await?;
-    client.remove_network(&args.name).await.map_err(|e| failed(&daemon, &e, NO_NETWORK))?;
-    Ok(changed(&daemon.name, &args.name, format!("Removed network {}.", args.name)))
+    let call = daemons.write(args.host.as_deref()).await?;
+    call.docker.remove_network(&args.name).await.map_err(call.fail(NO_NETWORK))?;
+    Ok(changed(&call.name, &args.name, format!("Removed network {}.", args.name)))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -449,20 +438,17 @@ pub async fn connect_network(
     args: ConnectArgs,
 ) -> Result<Rendered<Changed>, ToolError> {
     check_ref("network", &args.network)?;
-    check_ref("container", &args.container)?;
-    let daemon = daemons.writable(args.host.as_deref())?;
-    daemons.scoped(&daemon, &args.container).await?;
-    let client = daemon.client().await?;
+    let call = daemons.write_container(args.host.as_deref(), &args.container).await?;
     let endpoint = (!args.aliases.is_empty())
         .then(|| bollard::models::EndpointSettings { aliases: Some(args.aliases.clone()), ..Default::default() });
-    client
+    call.docker
         .connect_network(
             &args.network,
             NetworkConnectRequest { container: args.container.clone(), endpoint_config: endpoint },
         )
         .await
-        .map_err(|e| failed(&daemon, &e, "Check the network (list_networks) and the container (list_containers)"))?;
-    Ok(changed(&daemon.name, &args.network, format!("Connected {} to {}.", args.container, args.network)))
+        .map_err(call.fail(NO_ATTACHMENT))?;
+    Ok(changed(&call.name, &args.network, format!("Connected {} to {}.", args.container, args.network)))
 }
 
 pub async fn disconnect_network(
@@ -471,18 +457,15 @@ pub async fn disconnect_network(
     args: ConnectArgs,
 ) -> Result<Rendered<Changed>, ToolError> {
     check_ref("network", &args.network)?;
-    check_ref("container", &args.container)?;
-    let daemon = daemons.writable(args.host.as_deref())?;
-    daemons.scoped(&daemon, &args.container).await?;
-    let client = daemon.client().await?;
-    client
+    let call = daemons.write_container(args.host.as_deref(), &args.container).await?;
+    call.docker
         .disconnect_network(
             &args.network,
             NetworkDisconnectRequest { container: args.container.clone(), force: Some(args.force) },
         )
         .await
-        .map_err(|e| failed(&daemon, &e, "Check the network (list_networks) and the container (list_containers)"))?;
-    Ok(changed(&daemon.name, &args.network, format!("Disconnected {} from {}.", args.container, args.network)))
+        .map_err(call.fail(NO_ATTACHMENT))?;
+    Ok(changed(&call.name, &args.network, format!("Disconnected {} from {}.", args.container, args.network)))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -505,19 +488,18 @@ pub async fn create_volume(
     _ctx: Context,
     args: CreateVolumeArgs,
 ) -> Result<Rendered<Changed>, ToolError> {
-    check_name(&args.name)?;
+    check_new_name(&args.name, Some(128))?;
     let mut labels = provenance(&args.labels, "create_volume")?;
-    labels.extend(daemons.settings.scope_labels.iter().cloned());
-    let daemon = daemons.writable(args.host.as_deref())?;
-    let client = daemon.client().await?;
+    labels.extend(daemons.settings.scope.labels());
+    let call = daemons.write(args.host.as_deref()).await?;
     let request = VolumeCreateRequest {
         name: Some(args.name.clone()),
         driver: args.driver.clone(),
         labels: Some(labels),
         ..Default::default()
     };
-    let volume = client.create_volume(request).await.map_err(|e| failed(&daemon, &e, ""))?;
-    Ok(changed(&daemon.name, &args.name, format!("Volume {} is ready (driver {}).", volume.name, volume.driver)))
+    let volume = call.docker.create_volume(request).await.map_err(call.fail(""))?;
+    Ok(changed(&call.name, &args.name, format!("Volume {} is ready (driver {}).", volume.name, volume.driver)))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -538,14 +520,13 @@ pub async fn remove_volume(
     args: RemoveVolumeArgs,
 ) -> Result<Rendered<Changed>, ToolError> {
     check_ref("name", &args.name)?;
-    let daemon = daemons.writable(args.host.as_deref())?;
-    crate::scope::volume(&daemons, &daemon, &args.name).await?;
-    let client = daemon.client().await?;
-    client
+    let call = daemons.write(args.host.as_deref()).await?;
+    daemons.settings.scope.volume(&call, &args.name).await?;
+    call.docker
         .remove_volume(&args.name, Some(RemoveVolumeOptions { force: args.force }))
         .await
-        .map_err(|e| failed(&daemon, &e, NO_VOLUME))?;
-    Ok(changed(&daemon.name, &args.name, format!("Removed volume {}.", args.name)))
+        .map_err(call.fail(NO_VOLUME))?;
+    Ok(changed(&call.name, &args.name, format!("Removed volume {}.", args.name)))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -574,30 +555,28 @@ pub async fn prune(daemons: Arc<Daemons>, _ctx: Context, args: PruneArgs) -> Res
     if !["containers", "images", "networks", "volumes"].contains(&args.what.as_str()) {
         return Err(ToolError::invalid_arguments(format!(
             "`what`: `{}`: use `containers`, `images`, `networks` or `volumes`",
-            crate::output::clip(&args.what, 40)
+            clip(&args.what, 40)
         )));
     }
     // Within --scope-label, only in-scope objects are pruned.
-    let labels: Vec<String> = args.label.iter().cloned().chain(daemons.scope_filters()).collect();
+    let labels: Vec<String> = args.label.iter().cloned().chain(daemons.settings.scope.filters()).collect();
     let filters: Option<HashMap<String, Vec<String>>> =
         (!labels.is_empty()).then(|| [("label".to_string(), labels)].into());
-    let daemon = daemons.writable(args.host.as_deref())?;
-    let client = daemon.client().await?;
+    let call = daemons.write(args.host.as_deref()).await?;
     let (removed, space) = match args.what.as_str() {
         "containers" => {
-            let r = client
-                .prune_containers(Some(PruneContainersOptions { filters }))
-                .await
-                .map_err(|e| failed(&daemon, &e, ""))?;
+            let r =
+                call.docker.prune_containers(Some(PruneContainersOptions { filters })).await.map_err(call.fail(""))?;
             (r.containers_deleted.unwrap_or_default().iter().map(|id| short_id(id)).collect(), r.space_reclaimed)
         }
         "images" => {
             let mut filters = filters.unwrap_or_default();
             filters.insert("dangling".into(), vec!["true".into()]);
-            let r = client
+            let r = call
+                .docker
                 .prune_images(Some(PruneImagesOptions { filters: Some(filters) }))
                 .await
-                .map_err(|e| failed(&daemon, &e, ""))?;
+                .map_err(call.fail(""))?;
             let removed = r
                 .images_deleted
                 .unwrap_or_default()
@@ -607,17 +586,11 @@ pub async fn prune(daemons: Arc<Daemons>, _ctx: Context, args: PruneArgs) -> Res
             (removed, r.space_reclaimed)
         }
         "networks" => {
-            let r = client
-                .prune_networks(Some(PruneNetworksOptions { filters }))
-                .await
-                .map_err(|e| failed(&daemon, &e, ""))?;
+            let r = call.docker.prune_networks(Some(PruneNetworksOptions { filters })).await.map_err(call.fail(""))?;
             (r.networks_deleted.unwrap_or_default(), None)
         }
         "volumes" => {
-            let r = client
-                .prune_volumes(Some(PruneVolumesOptions { filters }))
-                .await
-                .map_err(|e| failed(&daemon, &e, ""))?;
+            let r = call.docker.prune_volumes(Some(PruneVolumesOptions { filters })).await.map_err(call.fail(""))?;
             (r.volumes_deleted.unwrap_or_default(), r.space_reclaimed)
         }
         other => {
@@ -634,8 +607,8 @@ pub async fn prune(daemons: Arc<Daemons>, _ctx: Context, args: PruneArgs) -> Res
             removed.len(),
             args.what,
             removed.join(", "),
-            space.map(|s| format!(" ({} reclaimed)", crate::output::human_size(s))).unwrap_or_default()
+            space.map(|s| format!(" ({} reclaimed)", human_size(s))).unwrap_or_default()
         )
     };
-    Ok(Rendered { text, data: Pruned { host: daemon.name.clone(), removed, space_reclaimed: space } })
+    Ok(Rendered { text, data: Pruned { host: call.name.clone(), removed, space_reclaimed: space } })
 }

@@ -8,14 +8,16 @@ use std::sync::Arc;
 use bollard::query_parameters::{EventsOptions, ListContainersOptions, ListImagesOptions, ListVolumesOptions};
 use futures::StreamExt;
 use mcp_core::server::ServerBuilder;
-use mcp_core::{Context, ToolError};
+use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::config::Toolset;
 use crate::daemons::Daemons;
-use crate::errors::failed;
-use crate::output::{Rendered, clip, human_bytes, human_size, one_line, rfc3339, short_id, table};
-use mcp_core::tool_with;
+use crate::names::check_ref;
+use crate::output::{Next, Rendered, clip, cut_note, human_bytes, human_size, one_line, rfc3339, short_id, table};
+
+const SET: &str = Toolset::System.name();
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder
@@ -26,7 +28,8 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                     "The daemon's version and API version, OS, kernel, CPUs and memory, storage and cgroup drivers, \
                      container and image counts, and its warnings (docker info + docker version, summarized).",
                 )
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
         .tool(
             tool_with("disk_usage", daemons, disk_usage)
@@ -35,7 +38,8 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                     "What images, containers and volumes hold on the daemon and how much could be reclaimed \
                      (as docker system df): counts, sizes, unused images, stopped containers, dangling volumes.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
         .tool(
             tool_with("recent_events", daemons, recent_events)
@@ -45,7 +49,8 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                      created, started, died (with exit codes), OOM kills, health changes, image pulls... Filter by \
                      `type`, `container`, `event`. Newest kept when the window holds more than the row limit.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset(SET),
         )
 }
 
@@ -83,14 +88,13 @@ pub struct Info {
 }
 
 pub async fn system_info(daemons: Arc<Daemons>, _ctx: Context, args: HostArgs) -> Result<Rendered<Info>, ToolError> {
-    let daemon = daemons.get(args.host.as_deref())?;
-    let client = daemon.client().await?;
-    let info = client.info().await.map_err(|e| failed(&daemon, &e, ""))?;
-    let version = client.version().await.map_err(|e| failed(&daemon, &e, ""))?;
+    let call = daemons.read(args.host.as_deref()).await?;
+    let info = call.docker.info().await.map_err(call.fail(""))?;
+    let version = call.docker.version().await.map_err(call.fail(""))?;
     // Podman answers the Docker API too; its version names a "Podman Engine" component.
     let podman = version.components.iter().flatten().any(|c| c.name.to_lowercase().contains("podman"));
     let out = Info {
-        host: daemon.name.clone(),
+        host: call.name.clone(),
         name: info.name.unwrap_or_default(),
         engine: if podman { "Podman" } else { "Docker" }.to_string(),
         server_version: version.version.or(info.server_version).unwrap_or_default(),
@@ -173,28 +177,25 @@ pub async fn disk_usage(
     _ctx: Context,
     args: HostArgs,
 ) -> Result<Rendered<DiskUsage>, ToolError> {
-    let daemon = daemons.get(args.host.as_deref())?;
-    let client = daemon.client().await?;
-    let containers = client
+    let call = daemons.read(args.host.as_deref()).await?;
+    let containers = call
+        .docker
         .list_containers(Some(ListContainersOptions {
             all: true,
             size: true,
-            filters: (!daemons.settings.scope_labels.is_empty())
-                .then(|| [("label".to_string(), daemons.scope_filters())].into()),
+            filters: (daemons.settings.scope.is_set())
+                .then(|| [("label".to_string(), daemons.settings.scope.filters())].into()),
             ..Default::default()
         }))
         .await
-        .map_err(|e| failed(&daemon, &e, ""))?;
-    let images = client
+        .map_err(call.fail(""))?;
+    let images = call
+        .docker
         .list_images(Some(ListImagesOptions { all: false, ..Default::default() }))
         .await
-        .map_err(|e| failed(&daemon, &e, ""))?;
-    let volumes = client
-        .list_volumes(None::<ListVolumesOptions>)
-        .await
-        .map_err(|e| failed(&daemon, &e, ""))?
-        .volumes
-        .unwrap_or_default();
+        .map_err(call.fail(""))?;
+    let volumes =
+        call.docker.list_volumes(None::<ListVolumesOptions>).await.map_err(call.fail(""))?.volumes.unwrap_or_default();
     let used_images: HashSet<&str> = containers.iter().filter_map(|c| c.image_id.as_deref()).collect();
     let image_size: i64 = images.iter().map(|i| i.size).sum();
     let unused_size: i64 = images.iter().filter(|i| !used_images.contains(i.id.as_str())).map(|i| i.size).sum();
@@ -244,7 +245,7 @@ pub async fn disk_usage(
         .collect();
     let mut text = table(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], &cells);
     text += "Image sizes count shared layers once per image; container size is the writable layer.\n";
-    Ok(Rendered { text, data: DiskUsage { host: daemon.name.clone(), usage } })
+    Ok(Rendered { text, data: DiskUsage { host: call.name.clone(), usage } })
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -308,18 +309,17 @@ pub async fn recent_events(
         filters.insert("type".into(), vec![kind.clone()]);
     }
     if let Some(container) = &args.container {
-        super::check_ref("container", container)?;
+        check_ref("container", container)?;
         filters.insert("container".into(), vec![container.clone()]);
     }
-    if !daemons.settings.scope_labels.is_empty() {
+    if daemons.settings.scope.is_set() {
         // Events carry their object's labels: only those of in-scope objects are shown.
-        filters.insert("label".into(), daemons.scope_filters());
+        filters.insert("label".into(), daemons.settings.scope.filters());
     }
     if !args.event.is_empty() {
         filters.insert("event".into(), args.event.clone());
     }
-    let daemon = daemons.get(args.host.as_deref())?;
-    let client = daemon.client().await?;
+    let call = daemons.read(args.host.as_deref()).await?;
     let now = chrono::Utc::now();
     let (secs, nanos) = (now.timestamp(), now.timestamp_subsec_nanos());
     // With `until` the daemon replays the window and ends the stream: nothing waits.
@@ -332,9 +332,9 @@ pub async fn recent_events(
     let max = daemons.settings.max_rows;
     let mut kept: std::collections::VecDeque<Event> = std::collections::VecDeque::new();
     let mut total = 0;
-    let mut stream = client.events(Some(options));
+    let mut stream = call.docker.events(Some(options));
     while let Some(item) = stream.next().await {
-        let e = item.map_err(|e| failed(&daemon, &e, ""))?;
+        let e = item.map_err(call.fail(""))?;
         total += 1;
         let actor = e.actor.unwrap_or_default();
         let attributes = actor.attributes.unwrap_or_default();
@@ -368,17 +368,16 @@ pub async fn recent_events(
         .map(|e| vec![e.time.clone(), e.kind.clone(), e.action.clone(), e.id.clone(), e.detail.clone()])
         .collect();
     let mut text = if cells.is_empty() {
-        format!("No events on host `{}` in the window.\n", daemon.name)
+        format!("No events on host `{}` in the window.\n", call.name)
     } else {
         table(&["TIME", "TYPE", "ACTION", "ID", "DETAIL"], &cells)
     };
     if truncated {
-        text += &format!(
-            "Showing the newest {} of {total} events; narrow with `since`, `type`, `container` or `event`.\n",
-            events.len()
-        );
+        let shown = format!("the newest {} of {total} events", events.len());
+        text += &cut_note(shown, Next::Narrow, "narrow with `since`, `type`, `container` or `event`");
+        text.push('\n');
     }
-    Ok(Rendered { text, data: Events { host: daemon.name.clone(), events, total, truncated } })
+    Ok(Rendered { text, data: Events { host: call.name.clone(), events, total, truncated } })
 }
 
 fn parse_window(spec: &str) -> Result<i64, ToolError> {
