@@ -4,6 +4,9 @@
 pub use mcp_core::connector::{Next, Page, cut_note, page};
 pub use mcp_core::output::{Prebuilt, Rendered, clip, one_line, table};
 
+/// What a tool handler returns: its rendering, or why it failed.
+pub type Reply<T> = Result<Rendered<T>, mcp_core::ToolError>;
+
 /// How a cut listing says to see the rest besides paging.
 pub const NARROW: &str = "narrow the filters";
 

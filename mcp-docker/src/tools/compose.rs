@@ -10,11 +10,11 @@ use bollard::query_parameters::ListContainersOptions;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::Toolset;
 use crate::daemons::{Call, Daemons};
-use crate::output::{Rendered, clip, one_line, short_id, table};
+use crate::output::{Rendered, Reply, clip, one_line, short_id, table};
 
 const PROJECT: &str = "com.docker.compose.project";
 const SERVICE: &str = "com.docker.compose.service";
@@ -47,12 +47,8 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
         )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectsArgs {
-    /// Which configured Docker host (default: the first).
-    #[serde(default)]
-    pub host: Option<String>,
+tool_args! {
+    read ProjectsArgs {}
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -95,11 +91,7 @@ fn is_running(c: &ContainerSummary) -> bool {
     c.state.is_some_and(|s| s.to_string() == "running")
 }
 
-pub async fn compose_projects(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: ProjectsArgs,
-) -> Result<Rendered<Projects>, ToolError> {
+pub async fn compose_projects(daemons: Arc<Daemons>, _ctx: Context, args: ProjectsArgs) -> Reply<Projects> {
     let call = daemons.read(args.host.as_deref()).await?;
     let containers = project_containers(&call, &daemons.settings.scope.filters(), None).await?;
     let mut by_project: BTreeMap<String, Vec<&ContainerSummary>> = BTreeMap::new();
@@ -142,14 +134,11 @@ pub async fn compose_projects(
     Ok(Rendered { text, data: Projects { host: call.name.clone(), projects } })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectArgs {
-    /// Which configured Docker host (default: the first).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The project's name (see compose_projects).
-    pub project: String,
+tool_args! {
+    read ProjectArgs {
+        /// The project's name (see compose_projects).
+        pub project: String,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -170,11 +159,7 @@ pub struct ProjectDetail {
     pub containers: Vec<ServiceContainer>,
 }
 
-pub async fn compose_project(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: ProjectArgs,
-) -> Result<Rendered<ProjectDetail>, ToolError> {
+pub async fn compose_project(daemons: Arc<Daemons>, _ctx: Context, args: ProjectArgs) -> Reply<ProjectDetail> {
     if args.project.is_empty() || args.project.len() > 128 || args.project.contains(['=', ',']) {
         return Err(ToolError::invalid_arguments("`project`: a compose project name (see compose_projects)"));
     }

@@ -12,7 +12,7 @@ use mcp_core::security::redact::redact_env;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Toolset;
@@ -20,7 +20,8 @@ use crate::daemons::Daemons;
 use crate::errors::NO_CONTAINER;
 use crate::names::check_ref;
 use crate::output::{
-    NARROW, Page, Prebuilt, Rendered, ago, clip, human_bytes, one_line, page, prune_empty, rfc3339, short_id, table,
+    NARROW, Page, Prebuilt, Rendered, Reply, ago, clip, human_bytes, one_line, page, prune_empty, rfc3339, short_id,
+    table,
 };
 
 const SET: &str = Toolset::Containers.name();
@@ -78,34 +79,31 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
         )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListContainersArgs {
-    /// Which configured Docker host (default: the first).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// Include stopped containers (default: running only).
-    #[serde(default)]
-    pub all: bool,
-    /// Only containers whose name contains this.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Only containers with these labels: `key` or `key=value` each (all must match).
-    #[serde(default)]
-    pub label: Vec<String>,
-    /// Only containers in this state: created, restarting, running, removing, paused,
-    /// exited or dead (implies `all`).
-    #[serde(default)]
-    pub status: Option<String>,
-    /// Only containers created from this image (name, name:tag or id) or its descendants.
-    #[serde(default)]
-    pub ancestor: Option<String>,
-    /// Containers to skip: pass the `nextOffset` of a cut list.
-    #[serde(default)]
-    pub offset: usize,
-    /// Most containers to return (at most the server's row limit).
-    #[serde(default)]
-    pub limit: Option<usize>,
+tool_args! {
+    read ListContainersArgs {
+        /// Include stopped containers (default: running only).
+        #[serde(default)]
+        pub all: bool,
+        /// Only containers whose name contains this.
+        #[serde(default)]
+        pub name: Option<String>,
+        /// Only containers with these labels: `key` or `key=value` each (all must match).
+        #[serde(default)]
+        pub label: Vec<String>,
+        /// Only containers in this state: created, restarting, running, removing, paused,
+        /// exited or dead (implies `all`).
+        #[serde(default)]
+        pub status: Option<String>,
+        /// Only containers created from this image (name, name:tag or id) or its descendants.
+        #[serde(default)]
+        pub ancestor: Option<String>,
+        /// Containers to skip: pass the `nextOffset` of a cut list.
+        #[serde(default)]
+        pub offset: usize,
+        /// Most containers to return (at most the server's row limit).
+        #[serde(default)]
+        pub limit: Option<usize>,
+    }
 }
 
 /// One container as `docker ps` shows it.
@@ -138,11 +136,7 @@ const STATES: [&str; 7] = ["created", "restarting", "running", "removing", "paus
 
 /// Lists containers compactly: the bulk of `docker inspect` (health logs, mounts, network
 /// settings) is what made other servers return 100+ KB for a few dozen containers.
-pub async fn list_containers(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: ListContainersArgs,
-) -> Result<Rendered<ContainerList>, ToolError> {
+pub async fn list_containers(daemons: Arc<Daemons>, _ctx: Context, args: ListContainersArgs) -> Reply<ContainerList> {
     let mut filters: HashMap<String, Vec<String>> = HashMap::new();
     if let Some(name) = &args.name {
         filters.insert("name".into(), vec![name.clone()]);
@@ -240,14 +234,11 @@ fn row(c: ContainerSummary) -> ContainerRow {
     }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ContainerArgs {
-    /// Which configured Docker host (default: the first).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The container's id (or a unique prefix) or name.
-    pub container: String,
+tool_args! {
+    read ContainerArgs {
+        /// The container's id (or a unique prefix) or name.
+        pub container: String,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -320,11 +311,7 @@ pub struct Stats {
     pub pids: u64,
 }
 
-pub async fn container_stats(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: ContainerArgs,
-) -> Result<Rendered<Stats>, ToolError> {
+pub async fn container_stats(daemons: Arc<Daemons>, _ctx: Context, args: ContainerArgs) -> Reply<Stats> {
     let call = daemons.read_container(args.host.as_deref(), &args.container).await?;
     // stream=false, one_shot=false: the daemon samples twice, so the CPU % has a base.
     let options = StatsOptions { stream: false, one_shot: false };
@@ -413,20 +400,17 @@ fn compute(host: &str, container: &str, s: &ContainerStatsResponse) -> Stats {
     }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TopArgs {
-    /// Which configured Docker host (default: the first).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The container's id (or a unique prefix) or name.
-    pub container: String,
-    /// Options for `ps` (default `-ef`), e.g. `aux` or `-o pid,comm,rss`.
-    #[serde(default)]
-    pub ps_args: Option<String>,
-    /// Processes to skip: pass the `nextOffset` of a cut list.
-    #[serde(default)]
-    pub offset: usize,
+tool_args! {
+    read TopArgs {
+        /// The container's id (or a unique prefix) or name.
+        pub container: String,
+        /// Options for `ps` (default `-ef`), e.g. `aux` or `-o pid,comm,rss`.
+        #[serde(default)]
+        pub ps_args: Option<String>,
+        /// Processes to skip: pass the `nextOffset` of a cut list.
+        #[serde(default)]
+        pub offset: usize,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -442,11 +426,7 @@ pub struct Processes {
     pub page: Page,
 }
 
-pub async fn container_top(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: TopArgs,
-) -> Result<Rendered<Processes>, ToolError> {
+pub async fn container_top(daemons: Arc<Daemons>, _ctx: Context, args: TopArgs) -> Reply<Processes> {
     let ps_args = args.ps_args.clone().unwrap_or_else(|| "-ef".into());
     // `ps` runs on the daemon's host: keep its arguments to options, never paths or shell.
     if ps_args.len() > 100 || !ps_args.chars().all(|c| c.is_ascii_alphanumeric() || " -,=_%".contains(c)) {
@@ -479,17 +459,14 @@ pub async fn container_top(
     })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DiffArgs {
-    /// Which configured Docker host (default: the first).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The container's id (or a unique prefix) or name.
-    pub container: String,
-    /// Changes to skip: pass the `nextOffset` of a cut list.
-    #[serde(default)]
-    pub offset: usize,
+tool_args! {
+    read DiffArgs {
+        /// The container's id (or a unique prefix) or name.
+        pub container: String,
+        /// Changes to skip: pass the `nextOffset` of a cut list.
+        #[serde(default)]
+        pub offset: usize,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -509,11 +486,7 @@ pub struct Changes {
     pub page: Page,
 }
 
-pub async fn container_diff(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: DiffArgs,
-) -> Result<Rendered<Changes>, ToolError> {
+pub async fn container_diff(daemons: Arc<Daemons>, _ctx: Context, args: DiffArgs) -> Reply<Changes> {
     let call = daemons.read_container(args.host.as_deref(), &args.container).await?;
     let changes =
         call.docker.container_changes(&args.container).await.map_err(call.fail(NO_CONTAINER))?.unwrap_or_default();

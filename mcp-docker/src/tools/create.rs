@@ -20,7 +20,7 @@ use crate::daemons::Daemons;
 use crate::errors::{NO_CONTAINER, NO_IMAGE};
 use crate::guard::{self, check_create};
 use crate::names::{check_new_name, check_ref};
-use crate::output::{Rendered, clip, short_id};
+use crate::output::{Rendered, Reply, clip, short_id};
 
 const SET: &str = Toolset::Containers.name();
 
@@ -84,65 +84,62 @@ pub enum MountKind {
     Tmpfs,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The image (must be present on the host: see list_images).
-    pub image: String,
-    /// The container's name (default: Docker picks one).
-    #[serde(default)]
-    pub name: Option<String>,
-    /// The command and its arguments (default: the image's).
-    #[serde(default)]
-    pub cmd: Option<Vec<String>>,
-    /// Replaces the image's entrypoint.
-    #[serde(default)]
-    pub entrypoint: Option<Vec<String>>,
-    /// Environment, `NAME=value` each.
-    #[serde(default)]
-    pub env: Vec<String>,
-    /// Published ports: `containerPort[/proto]`, `hostPort:containerPort[/proto]` or
-    /// `hostIp:hostPort:containerPort[/proto]`. Without a host IP they bind 127.0.0.1.
-    #[serde(default)]
-    pub ports: Vec<String>,
-    #[serde(default)]
-    pub mounts: Vec<MountSpec>,
-    /// Labels to set (keys starting `mcp-docker.` are reserved for provenance).
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// `no` (default), `always`, `unless-stopped`, `on-failure` or `on-failure:N`.
-    #[serde(default)]
-    pub restart: Option<String>,
-    /// CPU limit in CPUs, e.g. 0.5.
-    #[serde(default)]
-    pub cpus: Option<f64>,
-    /// Memory limit: bytes, or with a unit `k`, `m`, `g` (e.g. `256m`).
-    #[serde(default)]
-    pub memory: Option<String>,
-    /// Network to join: `none`, `bridge`, a user network's name, or `container:NAME`.
-    #[serde(default)]
-    pub network: Option<String>,
-    /// Working directory inside the container.
-    #[serde(default)]
-    pub working_dir: Option<String>,
-    /// User (name or uid[:gid]) to run as.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// Privileged mode (refused unless the server allows it).
-    #[serde(default)]
-    pub privileged: bool,
-    /// PID namespace, e.g. `host` (refused unless the server allows host namespaces).
-    #[serde(default)]
-    pub pid: Option<String>,
-    /// IPC namespace, e.g. `host` (refused unless the server allows host namespaces).
-    #[serde(default)]
-    pub ipc: Option<String>,
-    /// Linux capabilities to add (refused unless the server allows it).
-    #[serde(default)]
-    pub cap_add: Vec<String>,
+tool_args! {
+    write CreateArgs {
+        /// The image (must be present on the host: see list_images).
+        pub image: String,
+        /// The container's name (default: Docker picks one).
+        #[serde(default)]
+        pub name: Option<String>,
+        /// The command and its arguments (default: the image's).
+        #[serde(default)]
+        pub cmd: Option<Vec<String>>,
+        /// Replaces the image's entrypoint.
+        #[serde(default)]
+        pub entrypoint: Option<Vec<String>>,
+        /// Environment, `NAME=value` each.
+        #[serde(default)]
+        pub env: Vec<String>,
+        /// Published ports: `containerPort[/proto]`, `hostPort:containerPort[/proto]` or
+        /// `hostIp:hostPort:containerPort[/proto]`. Without a host IP they bind 127.0.0.1.
+        #[serde(default)]
+        pub ports: Vec<String>,
+        #[serde(default)]
+        pub mounts: Vec<MountSpec>,
+        /// Labels to set (keys starting `mcp-docker.` are reserved for provenance).
+        #[serde(default)]
+        pub labels: BTreeMap<String, String>,
+        /// `no` (default), `always`, `unless-stopped`, `on-failure` or `on-failure:N`.
+        #[serde(default)]
+        pub restart: Option<String>,
+        /// CPU limit in CPUs, e.g. 0.5.
+        #[serde(default)]
+        pub cpus: Option<f64>,
+        /// Memory limit: bytes, or with a unit `k`, `m`, `g` (e.g. `256m`).
+        #[serde(default)]
+        pub memory: Option<String>,
+        /// Network to join: `none`, `bridge`, a user network's name, or `container:NAME`.
+        #[serde(default)]
+        pub network: Option<String>,
+        /// Working directory inside the container.
+        #[serde(default)]
+        pub working_dir: Option<String>,
+        /// User (name or uid[:gid]) to run as.
+        #[serde(default)]
+        pub user: Option<String>,
+        /// Privileged mode (refused unless the server allows it).
+        #[serde(default)]
+        pub privileged: bool,
+        /// PID namespace, e.g. `host` (refused unless the server allows host namespaces).
+        #[serde(default)]
+        pub pid: Option<String>,
+        /// IPC namespace, e.g. `host` (refused unless the server allows host namespaces).
+        #[serde(default)]
+        pub ipc: Option<String>,
+        /// Linux capabilities to add (refused unless the server allows it).
+        #[serde(default)]
+        pub cap_add: Vec<String>,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -157,23 +154,15 @@ pub struct Created {
     pub warnings: Vec<String>,
 }
 
-pub async fn create_container(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: CreateArgs,
-) -> Result<Rendered<Created>, ToolError> {
+pub async fn create_container(daemons: Arc<Daemons>, _ctx: Context, args: CreateArgs) -> Reply<Created> {
     create(&daemons, args, "create_container", false).await
 }
 
-pub async fn run_container(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: CreateArgs,
-) -> Result<Rendered<Created>, ToolError> {
+pub async fn run_container(daemons: Arc<Daemons>, _ctx: Context, args: CreateArgs) -> Reply<Created> {
     create(&daemons, args, "run_container", true).await
 }
 
-async fn create(daemons: &Daemons, args: CreateArgs, tool: &str, start: bool) -> Result<Rendered<Created>, ToolError> {
+async fn create(daemons: &Daemons, args: CreateArgs, tool: &str, start: bool) -> Reply<Created> {
     check_ref("image", &args.image)?;
     if let Some(name) = &args.name {
         check_new_name(name, None)?;

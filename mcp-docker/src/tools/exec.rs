@@ -9,13 +9,13 @@ use futures::StreamExt;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::logs::{Stream, Tail, yes};
 use crate::config::Toolset;
 use crate::daemons::Daemons;
 use crate::errors::NO_CONTAINER;
-use crate::output::Rendered;
+use crate::output::{Rendered, Reply};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder.tool(
@@ -31,34 +31,31 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
     )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExecArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The container's id (or a unique prefix) or name; it must be running.
-    pub container: String,
-    /// The command and its arguments, e.g. ["ls", "-l", "/"] or ["sh", "-c", "..."].
-    pub cmd: Vec<String>,
-    /// Extra environment, `NAME=value` each.
-    #[serde(default)]
-    pub env: Vec<String>,
-    /// Working directory inside the container.
-    #[serde(default)]
-    pub working_dir: Option<String>,
-    /// User (name or uid[:gid]) to run as.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// Seconds to wait for the command (default 30, at most 600).
-    #[serde(default)]
-    pub timeout_secs: Option<u64>,
-    /// Return stdout (default true).
-    #[serde(default = "yes")]
-    pub stdout: bool,
-    /// Return stderr (default true).
-    #[serde(default = "yes")]
-    pub stderr: bool,
+tool_args! {
+    write ExecArgs {
+        /// The container's id (or a unique prefix) or name; it must be running.
+        pub container: String,
+        /// The command and its arguments, e.g. ["ls", "-l", "/"] or ["sh", "-c", "..."].
+        pub cmd: Vec<String>,
+        /// Extra environment, `NAME=value` each.
+        #[serde(default)]
+        pub env: Vec<String>,
+        /// Working directory inside the container.
+        #[serde(default)]
+        pub working_dir: Option<String>,
+        /// User (name or uid[:gid]) to run as.
+        #[serde(default)]
+        pub user: Option<String>,
+        /// Seconds to wait for the command (default 30, at most 600).
+        #[serde(default)]
+        pub timeout_secs: Option<u64>,
+        /// Return stdout (default true).
+        #[serde(default = "yes")]
+        pub stdout: bool,
+        /// Return stderr (default true).
+        #[serde(default = "yes")]
+        pub stderr: bool,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -76,11 +73,7 @@ pub struct ExecResult {
     pub truncated: bool,
 }
 
-pub async fn exec_in_container(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: ExecArgs,
-) -> Result<Rendered<ExecResult>, ToolError> {
+pub async fn exec_in_container(daemons: Arc<Daemons>, _ctx: Context, args: ExecArgs) -> Reply<ExecResult> {
     if args.cmd.is_empty() || args.cmd[0].is_empty() {
         return Err(ToolError::invalid_arguments("`cmd`: give the command and its arguments, e.g. [\"ls\", \"/\"]"));
     }

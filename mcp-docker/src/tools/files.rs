@@ -12,14 +12,14 @@ use futures::StreamExt;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::Toolset;
 use crate::daemons::{Call, Daemons};
 use crate::errors::NO_CONTAINER;
 use crate::guard::check_host_path;
 use crate::names::check_ref;
-use crate::output::{Next, Rendered, clip, cut_note, human_size, one_line, table};
+use crate::output::{Next, Rendered, Reply, clip, cut_note, human_size, one_line, table};
 
 const SET: &str = Toolset::Containers.name();
 
@@ -86,16 +86,13 @@ async fn download(call: &Call, container: &str, path: &str, max: usize) -> Resul
     Ok(archive)
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReadArgs {
-    /// Which configured Docker host (default: the first).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The container's id (or a unique prefix) or name.
-    pub container: String,
-    /// Absolute path of a file or directory in the container.
-    pub path: String,
+tool_args! {
+    read ReadArgs {
+        /// The container's id (or a unique prefix) or name.
+        pub container: String,
+        /// Absolute path of a file or directory in the container.
+        pub path: String,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -139,11 +136,7 @@ fn kind_of(entry_type: tar::EntryType) -> &'static str {
     }
 }
 
-pub async fn read_container_file(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: ReadArgs,
-) -> Result<Rendered<FileRead>, ToolError> {
+pub async fn read_container_file(daemons: Arc<Daemons>, _ctx: Context, args: ReadArgs) -> Reply<FileRead> {
     check_container_path(&args.path)?;
     let call = daemons.read_container(args.host.as_deref(), &args.container).await?;
     let settings = &daemons.settings;
@@ -233,21 +226,18 @@ pub async fn read_container_file(
     Ok(Rendered { text, data: out })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CopyFromArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The container's id (or a unique prefix) or name.
-    pub container: String,
-    /// Absolute path of a file or directory in the container.
-    pub path: String,
-    /// The host directory to copy into (under an --allow-bind-path directory).
-    pub host_dir: String,
-    /// Replace host files that already exist.
-    #[serde(default)]
-    pub overwrite: bool,
+tool_args! {
+    write CopyFromArgs {
+        /// The container's id (or a unique prefix) or name.
+        pub container: String,
+        /// Absolute path of a file or directory in the container.
+        pub path: String,
+        /// The host directory to copy into (under an --allow-bind-path directory).
+        pub host_dir: String,
+        /// Replace host files that already exist.
+        #[serde(default)]
+        pub overwrite: bool,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -261,11 +251,7 @@ pub struct Copied {
     pub message: String,
 }
 
-pub async fn copy_from_container(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: CopyFromArgs,
-) -> Result<Rendered<Copied>, ToolError> {
+pub async fn copy_from_container(daemons: Arc<Daemons>, _ctx: Context, args: CopyFromArgs) -> Reply<Copied> {
     check_ref("container", &args.container)?;
     check_container_path(&args.path)?;
     let sockets = daemons.socket_paths();
@@ -317,25 +303,18 @@ pub async fn copy_from_container(
     })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CopyToArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The container's id (or a unique prefix) or name.
-    pub container: String,
-    /// The host file or directory to copy (under an --allow-bind-path directory).
-    pub host_path: String,
-    /// The existing directory in the container to copy into.
-    pub container_dir: String,
+tool_args! {
+    write CopyToArgs {
+        /// The container's id (or a unique prefix) or name.
+        pub container: String,
+        /// The host file or directory to copy (under an --allow-bind-path directory).
+        pub host_path: String,
+        /// The existing directory in the container to copy into.
+        pub container_dir: String,
+    }
 }
 
-pub async fn copy_to_container(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: CopyToArgs,
-) -> Result<Rendered<Copied>, ToolError> {
+pub async fn copy_to_container(daemons: Arc<Daemons>, _ctx: Context, args: CopyToArgs) -> Reply<Copied> {
     check_ref("container", &args.container)?;
     check_container_path(&args.container_dir)?;
     let sockets = daemons.socket_paths();

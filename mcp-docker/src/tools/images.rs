@@ -14,7 +14,7 @@ use mcp_core::security::redact::redact_env;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::create::provenance;
@@ -24,7 +24,7 @@ use crate::daemons::Daemons;
 use crate::errors::NO_IMAGE;
 use crate::guard::{check_host_path, refuse};
 use crate::names::check_ref;
-use crate::output::{NARROW, Page, Rendered, ago, clip, human_size, one_line, page, rfc3339, short_id, table};
+use crate::output::{NARROW, Page, Rendered, Reply, ago, clip, human_size, one_line, page, rfc3339, short_id, table};
 
 const SET: &str = Toolset::Images.name();
 
@@ -114,30 +114,27 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
         )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListImagesArgs {
-    /// Which configured Docker host (default: the first).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// Include intermediate images.
-    #[serde(default)]
-    pub all: bool,
-    /// Only images matching this reference (`name`, `name:tag`, globs allowed).
-    #[serde(default)]
-    pub reference: Option<String>,
-    /// Only untagged (true) or only tagged (false) images.
-    #[serde(default)]
-    pub dangling: Option<bool>,
-    /// Only images with these labels: `key` or `key=value` each.
-    #[serde(default)]
-    pub label: Vec<String>,
-    /// Rows to skip: pass the `nextOffset` of a cut list.
-    #[serde(default)]
-    pub offset: usize,
-    /// Most rows to return (at most the server's row limit).
-    #[serde(default)]
-    pub limit: Option<usize>,
+tool_args! {
+    read ListImagesArgs {
+        /// Include intermediate images.
+        #[serde(default)]
+        pub all: bool,
+        /// Only images matching this reference (`name`, `name:tag`, globs allowed).
+        #[serde(default)]
+        pub reference: Option<String>,
+        /// Only untagged (true) or only tagged (false) images.
+        #[serde(default)]
+        pub dangling: Option<bool>,
+        /// Only images with these labels: `key` or `key=value` each.
+        #[serde(default)]
+        pub label: Vec<String>,
+        /// Rows to skip: pass the `nextOffset` of a cut list.
+        #[serde(default)]
+        pub offset: usize,
+        /// Most rows to return (at most the server's row limit).
+        #[serde(default)]
+        pub limit: Option<usize>,
+    }
 }
 
 /// One image tag, as `docker images` shows it.
@@ -163,11 +160,7 @@ pub struct ImageList {
     pub page: Page,
 }
 
-pub async fn list_images(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: ListImagesArgs,
-) -> Result<Rendered<ImageList>, ToolError> {
+pub async fn list_images(daemons: Arc<Daemons>, _ctx: Context, args: ListImagesArgs) -> Reply<ImageList> {
     let mut filters: HashMap<String, Vec<String>> = HashMap::new();
     if let Some(reference) = &args.reference {
         if reference.is_empty() || reference.len() > 256 || reference.chars().any(char::is_whitespace) {
@@ -227,14 +220,11 @@ pub async fn list_images(
     })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ImageArgs {
-    /// Which configured Docker host (default: the first).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The image: `name:tag`, `name@sha256:…` or an id.
-    pub image: String,
+tool_args! {
+    read ImageArgs {
+        /// The image: `name:tag`, `name@sha256:…` or an id.
+        pub image: String,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -244,11 +234,7 @@ pub struct InspectedImage {
     pub image: Value,
 }
 
-pub async fn inspect_image(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: ImageArgs,
-) -> Result<Rendered<InspectedImage>, ToolError> {
+pub async fn inspect_image(daemons: Arc<Daemons>, _ctx: Context, args: ImageArgs) -> Reply<InspectedImage> {
     check_ref("image", &args.image)?;
     let call = daemons.read(args.host.as_deref()).await?;
     let info = call.docker.inspect_image(&args.image).await.map_err(call.fail(NO_IMAGE))?;
@@ -294,11 +280,7 @@ pub struct History {
     pub layers: Vec<Layer>,
 }
 
-pub async fn image_history(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: ImageArgs,
-) -> Result<Rendered<History>, ToolError> {
+pub async fn image_history(daemons: Arc<Daemons>, _ctx: Context, args: ImageArgs) -> Reply<History> {
     check_ref("image", &args.image)?;
     let call = daemons.read(args.host.as_deref()).await?;
     let history = call.docker.image_history(&args.image).await.map_err(call.fail(NO_IMAGE))?;
@@ -321,19 +303,16 @@ pub async fn image_history(
     Ok(Rendered { text, data: History { host: call.name.clone(), image: args.image, layers } })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TagArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The image to tag: `name:tag` or an id.
-    pub image: String,
-    /// The new repository, e.g. `registry.example:5000/team/app`.
-    pub repository: String,
-    /// The new tag (default `latest`).
-    #[serde(default)]
-    pub tag: Option<String>,
+tool_args! {
+    write TagArgs {
+        /// The image to tag: `name:tag` or an id.
+        pub image: String,
+        /// The new repository, e.g. `registry.example:5000/team/app`.
+        pub repository: String,
+        /// The new tag (default `latest`).
+        #[serde(default)]
+        pub tag: Option<String>,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -343,7 +322,7 @@ pub struct Done {
     pub message: String,
 }
 
-pub async fn tag_image(daemons: Arc<Daemons>, _ctx: Context, args: TagArgs) -> Result<Rendered<Done>, ToolError> {
+pub async fn tag_image(daemons: Arc<Daemons>, _ctx: Context, args: TagArgs) -> Reply<Done> {
     check_ref("image", &args.image)?;
     check_ref("repository", &args.repository)?;
     let tag = args.tag.clone().unwrap_or_else(|| "latest".into());
@@ -360,24 +339,17 @@ pub async fn tag_image(daemons: Arc<Daemons>, _ctx: Context, args: TagArgs) -> R
     Ok(Rendered { text: message.clone(), data: Done { host: call.name.clone(), message } })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RemoveImageArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The image or tag to remove.
-    pub image: String,
-    /// Remove even if containers use it, and every tag of an id.
-    #[serde(default)]
-    pub force: bool,
+tool_args! {
+    write RemoveImageArgs {
+        /// The image or tag to remove.
+        pub image: String,
+        /// Remove even if containers use it, and every tag of an id.
+        #[serde(default)]
+        pub force: bool,
+    }
 }
 
-pub async fn remove_image(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: RemoveImageArgs,
-) -> Result<Rendered<Done>, ToolError> {
+pub async fn remove_image(daemons: Arc<Daemons>, _ctx: Context, args: RemoveImageArgs) -> Reply<Done> {
     check_ref("image", &args.image)?;
     let call = daemons.write(args.host.as_deref()).await?;
     let options = RemoveImageOptions { force: args.force, ..Default::default() };
@@ -388,17 +360,14 @@ pub async fn remove_image(
     Ok(Rendered { text: message.clone(), data: Done { host: call.name.clone(), message } })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PullArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The image: `name[:tag]` or `name@sha256:...` (tag default `latest`).
-    pub image: String,
-    /// The platform to pull, e.g. `linux/arm64` (default: the daemon's).
-    #[serde(default)]
-    pub platform: Option<String>,
+tool_args! {
+    write PullArgs {
+        /// The image: `name[:tag]` or `name@sha256:...` (tag default `latest`).
+        pub image: String,
+        /// The platform to pull, e.g. `linux/arm64` (default: the daemon's).
+        #[serde(default)]
+        pub platform: Option<String>,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -484,7 +453,7 @@ fn is_final(status: &str) -> bool {
     matches!(status, "Pull complete" | "Already exists" | "Pushed" | "Layer already exists" | "Mounted from")
 }
 
-pub async fn pull_image(daemons: Arc<Daemons>, ctx: Context, args: PullArgs) -> Result<Rendered<Transfer>, ToolError> {
+pub async fn pull_image(daemons: Arc<Daemons>, ctx: Context, args: PullArgs) -> Reply<Transfer> {
     let (name, tag) = reference(&args.image)?;
     let call = daemons.write(args.host.as_deref()).await?;
     let (from_image, tag) = if args.image.contains('@') { (args.image.clone(), None) } else { (name, Some(tag)) };
@@ -519,7 +488,7 @@ pub async fn pull_image(daemons: Arc<Daemons>, ctx: Context, args: PullArgs) -> 
     })
 }
 
-pub async fn push_image(daemons: Arc<Daemons>, ctx: Context, args: PullArgs) -> Result<Rendered<Transfer>, ToolError> {
+pub async fn push_image(daemons: Arc<Daemons>, ctx: Context, args: PullArgs) -> Reply<Transfer> {
     let (name, tag) = reference(&args.image)?;
     if args.image.contains('@') {
         return Err(ToolError::invalid_arguments("`image`: push a tag (`name:tag`), not a digest"));
@@ -570,30 +539,27 @@ pub async fn push_image(daemons: Arc<Daemons>, ctx: Context, args: PullArgs) -> 
     })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BuildArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The build context: a directory on the server's host, under --allow-bind-path.
-    pub context_dir: String,
-    /// The Dockerfile, relative to the context (default `Dockerfile`).
-    #[serde(default)]
-    pub dockerfile: Option<String>,
-    /// The name to give the image, `name[:tag]`.
-    #[serde(default)]
-    pub tag: Option<String>,
-    /// Build arguments (ARG values).
-    #[serde(default)]
-    pub build_args: HashMap<String, String>,
-    /// Network for RUN steps: `none`, `default`, or a network name (not `host` unless the
-    /// server allows host namespaces).
-    #[serde(default)]
-    pub network: Option<String>,
-    /// Build without the layer cache.
-    #[serde(default)]
-    pub no_cache: bool,
+tool_args! {
+    write BuildArgs {
+        /// The build context: a directory on the server's host, under --allow-bind-path.
+        pub context_dir: String,
+        /// The Dockerfile, relative to the context (default `Dockerfile`).
+        #[serde(default)]
+        pub dockerfile: Option<String>,
+        /// The name to give the image, `name[:tag]`.
+        #[serde(default)]
+        pub tag: Option<String>,
+        /// Build arguments (ARG values).
+        #[serde(default)]
+        pub build_args: HashMap<String, String>,
+        /// Network for RUN steps: `none`, `default`, or a network name (not `host` unless the
+        /// server allows host namespaces).
+        #[serde(default)]
+        pub network: Option<String>,
+        /// Build without the layer cache.
+        #[serde(default)]
+        pub no_cache: bool,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -608,7 +574,7 @@ pub struct Built {
     pub steps: usize,
 }
 
-pub async fn build_image(daemons: Arc<Daemons>, ctx: Context, args: BuildArgs) -> Result<Rendered<Built>, ToolError> {
+pub async fn build_image(daemons: Arc<Daemons>, ctx: Context, args: BuildArgs) -> Reply<Built> {
     if let Some(tag) = &args.tag {
         reference(tag)?;
     }

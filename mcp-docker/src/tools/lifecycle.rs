@@ -14,13 +14,13 @@ use futures::StreamExt;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::Toolset;
 use crate::daemons::{Call, Daemons};
 use crate::errors::NO_CONTAINER;
 use crate::names::check_new_name;
-use crate::output::{Rendered, clip};
+use crate::output::{Rendered, Reply, clip};
 
 const SET: &str = Toolset::Containers.name();
 
@@ -107,68 +107,53 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
         )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TargetArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The container's id (or a unique prefix) or name.
-    pub container: String,
+tool_args! {
+    write TargetArgs {
+        /// The container's id (or a unique prefix) or name.
+        pub container: String,
+    }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StopArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The container's id (or a unique prefix) or name.
-    pub container: String,
-    /// Seconds to wait after SIGTERM before SIGKILL (default 10).
-    #[serde(default)]
-    pub timeout_secs: Option<u32>,
+tool_args! {
+    write StopArgs {
+        /// The container's id (or a unique prefix) or name.
+        pub container: String,
+        /// Seconds to wait after SIGTERM before SIGKILL (default 10).
+        #[serde(default)]
+        pub timeout_secs: Option<u32>,
+    }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct KillArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The container's id (or a unique prefix) or name.
-    pub container: String,
-    /// The signal, e.g. SIGTERM, SIGHUP, 9 (default SIGKILL).
-    #[serde(default)]
-    pub signal: Option<String>,
+tool_args! {
+    write KillArgs {
+        /// The container's id (or a unique prefix) or name.
+        pub container: String,
+        /// The signal, e.g. SIGTERM, SIGHUP, 9 (default SIGKILL).
+        #[serde(default)]
+        pub signal: Option<String>,
+    }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RemoveArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The container's id (or a unique prefix) or name.
-    pub container: String,
-    /// Remove it even if it is running (it is killed first).
-    #[serde(default)]
-    pub force: bool,
-    /// Also remove its anonymous volumes.
-    #[serde(default)]
-    pub volumes: bool,
+tool_args! {
+    write RemoveArgs {
+        /// The container's id (or a unique prefix) or name.
+        pub container: String,
+        /// Remove it even if it is running (it is killed first).
+        #[serde(default)]
+        pub force: bool,
+        /// Also remove its anonymous volumes.
+        #[serde(default)]
+        pub volumes: bool,
+    }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RenameArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The container's id (or a unique prefix) or name.
-    pub container: String,
-    /// The new name.
-    pub name: String,
+tool_args! {
+    write RenameArgs {
+        /// The container's id (or a unique prefix) or name.
+        pub container: String,
+        /// The new name.
+        pub name: String,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -268,12 +253,7 @@ impl Verb {
 
 /// The one body of the lifecycle tools: the writable daemon, the container in scope,
 /// the self-protection guard for the verbs that need it, then the verb.
-async fn act(
-    daemons: Arc<Daemons>,
-    host: Option<String>,
-    container: String,
-    verb: Verb,
-) -> Result<Rendered<Action>, ToolError> {
+async fn act(daemons: Arc<Daemons>, host: Option<String>, container: String, verb: Verb) -> Reply<Action> {
     let call = daemons.write_container(host.as_deref(), &container).await?;
     if let Some(verb) = verb.cuts_off() {
         not_self(&daemons, &call, &container, verb).await?;
@@ -302,11 +282,7 @@ async fn running(call: &Call, container: &str) -> Result<bool, ToolError> {
     Ok(info.state.and_then(|s| s.running).unwrap_or(false))
 }
 
-pub async fn kill_container(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: KillArgs,
-) -> Result<Rendered<Action>, ToolError> {
+pub async fn kill_container(daemons: Arc<Daemons>, _ctx: Context, args: KillArgs) -> Reply<Action> {
     let signal = args.signal.unwrap_or_else(|| "SIGKILL".into());
     if signal.is_empty() || signal.len() > 16 || !signal.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') {
         return Err(ToolError::invalid_arguments(format!(
@@ -317,26 +293,19 @@ pub async fn kill_container(
     act(daemons, args.host, args.container, Verb::Kill(signal)).await
 }
 
-pub async fn rename_container(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: RenameArgs,
-) -> Result<Rendered<Action>, ToolError> {
+pub async fn rename_container(daemons: Arc<Daemons>, _ctx: Context, args: RenameArgs) -> Reply<Action> {
     check_new_name(&args.name, None)?;
     act(daemons, args.host, args.container, Verb::Rename(args.name)).await
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WaitArgs {
-    /// Which configured Docker host (default: the first).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The container's id (or a unique prefix) or name.
-    pub container: String,
-    /// Seconds to wait at most (default 30, at most 600).
-    #[serde(default)]
-    pub timeout_secs: Option<u64>,
+tool_args! {
+    read WaitArgs {
+        /// The container's id (or a unique prefix) or name.
+        pub container: String,
+        /// Seconds to wait at most (default 30, at most 600).
+        #[serde(default)]
+        pub timeout_secs: Option<u64>,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -352,11 +321,7 @@ pub struct Waited {
     pub error: Option<String>,
 }
 
-pub async fn wait_container(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: WaitArgs,
-) -> Result<Rendered<Waited>, ToolError> {
+pub async fn wait_container(daemons: Arc<Daemons>, _ctx: Context, args: WaitArgs) -> Reply<Waited> {
     let timeout = args.timeout_secs.unwrap_or(30);
     if timeout == 0 || timeout > 600 {
         return Err(ToolError::invalid_arguments("`timeout_secs`: between 1 and 600"));

@@ -10,12 +10,12 @@ use futures::StreamExt;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::Toolset;
 use crate::daemons::Daemons;
 use crate::errors::NO_CONTAINER;
-use crate::output::{Rendered, clip};
+use crate::output::{Rendered, Reply, clip};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     let max = daemons.settings.max_log_lines;
@@ -33,33 +33,30 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
     )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LogsArgs {
-    /// Which configured Docker host (default: the first).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The container's id (or a unique prefix) or name.
-    pub container: String,
-    /// How many of the most recent lines (default 100).
-    #[serde(default)]
-    pub tail: Option<usize>,
-    /// Only lines after this time: RFC 3339, Unix seconds, or a duration ago (`30s`,
-    /// `10m`, `2h`, `1d`).
-    #[serde(default)]
-    pub since: Option<String>,
-    /// Only lines before this time (same forms as `since`).
-    #[serde(default)]
-    pub until: Option<String>,
-    /// Prefix each line with its RFC 3339 timestamp.
-    #[serde(default)]
-    pub timestamps: bool,
-    /// Include stdout (default true).
-    #[serde(default = "yes")]
-    pub stdout: bool,
-    /// Include stderr (default true).
-    #[serde(default = "yes")]
-    pub stderr: bool,
+tool_args! {
+    read LogsArgs {
+        /// The container's id (or a unique prefix) or name.
+        pub container: String,
+        /// How many of the most recent lines (default 100).
+        #[serde(default)]
+        pub tail: Option<usize>,
+        /// Only lines after this time: RFC 3339, Unix seconds, or a duration ago (`30s`,
+        /// `10m`, `2h`, `1d`).
+        #[serde(default)]
+        pub since: Option<String>,
+        /// Only lines before this time (same forms as `since`).
+        #[serde(default)]
+        pub until: Option<String>,
+        /// Prefix each line with its RFC 3339 timestamp.
+        #[serde(default)]
+        pub timestamps: bool,
+        /// Include stdout (default true).
+        #[serde(default = "yes")]
+        pub stdout: bool,
+        /// Include stderr (default true).
+        #[serde(default = "yes")]
+        pub stderr: bool,
+    }
 }
 
 /// `true`, the default of the `stdout` and `stderr` switches.
@@ -81,11 +78,7 @@ pub struct LogsResult {
     pub note: Option<String>,
 }
 
-pub async fn container_logs(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: LogsArgs,
-) -> Result<Rendered<LogsResult>, ToolError> {
+pub async fn container_logs(daemons: Arc<Daemons>, _ctx: Context, args: LogsArgs) -> Reply<LogsResult> {
     if !args.stdout && !args.stderr {
         return Err(ToolError::invalid_arguments("`stdout` and `stderr` are both false: nothing to read"));
     }

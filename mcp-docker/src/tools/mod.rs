@@ -2,6 +2,29 @@
 //! toolset, and keeps those the settings select (the kit's one rule: reading tools
 //! always, changing ones with --allow-write, destructive ones unless --no-destructive).
 
+/// A tool's arguments: first `host`, naming the daemon (`read`: the first by default;
+/// `write`: required when several are configured), then the tool's own fields. One
+/// place says what `host` is; the struct is strict (unknown arguments are errors).
+macro_rules! tool_args {
+    (read $($rest:tt)*) => {
+        tool_args!(@"Which configured Docker host (default: the first)." $($rest)*);
+    };
+    (write $($rest:tt)*) => {
+        tool_args!(@"Which configured Docker host (required when several are configured)." $($rest)*);
+    };
+    (@$doc:literal $(#[$attr:meta])* $name:ident { $($fields:tt)* }) => {
+        $(#[$attr])*
+        #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            #[doc = $doc]
+            #[serde(default)]
+            pub host: Option<String>,
+            $($fields)*
+        }
+    };
+}
+
 pub mod compose;
 pub mod containers;
 pub mod create;

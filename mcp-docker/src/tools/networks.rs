@@ -13,7 +13,7 @@ use bollard::query_parameters::{
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::create::provenance;
@@ -21,7 +21,7 @@ use crate::config::Toolset;
 use crate::daemons::Daemons;
 use crate::errors::{NO_NETWORK, NO_VOLUME};
 use crate::names::{check_new_name, check_ref};
-use crate::output::{NARROW, Page, Rendered, clip, human_size, one_line, page, short_id, table};
+use crate::output::{NARROW, Page, Rendered, Reply, clip, human_size, one_line, page, short_id, table};
 
 const SET: &str = Toolset::Networks.name();
 const NO_ATTACHMENT: &str = "Check the network (list_networks) and the container (list_containers)";
@@ -122,27 +122,24 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
         )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListArgs {
-    /// Which configured Docker host (default: the first).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// Only those whose name contains this.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Only those with these labels: `key` or `key=value` each.
-    #[serde(default)]
-    pub label: Vec<String>,
-    /// Networks: only this driver (bridge, host, null, overlay, ...).
-    #[serde(default)]
-    pub driver: Option<String>,
-    /// Volumes: only those no container uses (true) or only used ones (false).
-    #[serde(default)]
-    pub dangling: Option<bool>,
-    /// Rows to skip: pass the `nextOffset` of a cut list.
-    #[serde(default)]
-    pub offset: usize,
+tool_args! {
+    read ListArgs {
+        /// Only those whose name contains this.
+        #[serde(default)]
+        pub name: Option<String>,
+        /// Only those with these labels: `key` or `key=value` each.
+        #[serde(default)]
+        pub label: Vec<String>,
+        /// Networks: only this driver (bridge, host, null, overlay, ...).
+        #[serde(default)]
+        pub driver: Option<String>,
+        /// Volumes: only those no container uses (true) or only used ones (false).
+        #[serde(default)]
+        pub dangling: Option<bool>,
+        /// Rows to skip: pass the `nextOffset` of a cut list.
+        #[serde(default)]
+        pub offset: usize,
+    }
 }
 
 fn filters(args: &ListArgs) -> Option<HashMap<String, Vec<String>>> {
@@ -180,11 +177,7 @@ pub struct NetworkList {
     pub page: Page,
 }
 
-pub async fn list_networks(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: ListArgs,
-) -> Result<Rendered<NetworkList>, ToolError> {
+pub async fn list_networks(daemons: Arc<Daemons>, _ctx: Context, args: ListArgs) -> Reply<NetworkList> {
     if args.dangling.is_some() {
         return Err(ToolError::invalid_arguments("`dangling` applies to volumes; for networks use `prune`"));
     }
@@ -223,15 +216,11 @@ pub async fn list_networks(
     })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NamedArgs {
-    /// Which configured Docker host (default: the first; required for changes when
-    /// several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The network's or volume's name (or id).
-    pub name: String,
+tool_args! {
+    @"Which configured Docker host (default: the first; required for changes when\nseveral are configured)." NamedArgs {
+        /// The network's or volume's name (or id).
+        pub name: String,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -241,11 +230,7 @@ pub struct Inspected {
     pub detail: Value,
 }
 
-pub async fn inspect_network(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: NamedArgs,
-) -> Result<Rendered<Inspected>, ToolError> {
+pub async fn inspect_network(daemons: Arc<Daemons>, _ctx: Context, args: NamedArgs) -> Reply<Inspected> {
     check_ref("name", &args.name)?;
     let call = daemons.read(args.host.as_deref()).await?;
     let network =
@@ -272,11 +257,7 @@ pub struct VolumeList {
     pub page: Page,
 }
 
-pub async fn list_volumes(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: ListArgs,
-) -> Result<Rendered<VolumeList>, ToolError> {
+pub async fn list_volumes(daemons: Arc<Daemons>, _ctx: Context, args: ListArgs) -> Reply<VolumeList> {
     let call = daemons.read(args.host.as_deref()).await?;
     let mut filters = filters(&args);
     if daemons.settings.scope.is_set() {
@@ -326,11 +307,7 @@ pub async fn list_volumes(
     })
 }
 
-pub async fn inspect_volume(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: NamedArgs,
-) -> Result<Rendered<Inspected>, ToolError> {
+pub async fn inspect_volume(daemons: Arc<Daemons>, _ctx: Context, args: NamedArgs) -> Reply<Inspected> {
     check_ref("name", &args.name)?;
     let call = daemons.read(args.host.as_deref()).await?;
     daemons.settings.scope.volume(&call, &args.name).await?;
@@ -339,22 +316,19 @@ pub async fn inspect_volume(
     Ok(Rendered { text: detail.to_string(), data: Inspected { host: call.name.clone(), detail } })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateNetworkArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    pub name: String,
-    /// `bridge` (default) or `overlay`.
-    #[serde(default)]
-    pub driver: Option<String>,
-    /// No route outside the network.
-    #[serde(default)]
-    pub internal: bool,
-    /// Labels to set (keys starting `mcp-docker.` are reserved).
-    #[serde(default)]
-    pub labels: HashMap<String, String>,
+tool_args! {
+    write CreateNetworkArgs {
+        pub name: String,
+        /// `bridge` (default) or `overlay`.
+        #[serde(default)]
+        pub driver: Option<String>,
+        /// No route outside the network.
+        #[serde(default)]
+        pub internal: bool,
+        /// Labels to set (keys starting `mcp-docker.` are reserved).
+        #[serde(default)]
+        pub labels: HashMap<String, String>,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -370,11 +344,7 @@ fn changed(host: &str, name: &str, message: String) -> Rendered<Changed> {
     Rendered { text: message.clone(), data: Changed { host: host.into(), name: name.into(), message } }
 }
 
-pub async fn create_network(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: CreateNetworkArgs,
-) -> Result<Rendered<Changed>, ToolError> {
+pub async fn create_network(daemons: Arc<Daemons>, _ctx: Context, args: CreateNetworkArgs) -> Reply<Changed> {
     check_new_name(&args.name, Some(128))?;
     let driver = args.driver.clone().unwrap_or_else(|| "bridge".into());
     if !["bridge", "overlay"].contains(&driver.as_str()) {
@@ -397,11 +367,7 @@ pub async fn create_network(
     Ok(changed(&call.name, &args.name, format!("Created network {} ({}).", args.name, short_id(&created.id))))
 }
 
-pub async fn remove_network(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: NamedArgs,
-) -> Result<Rendered<Changed>, ToolError> {
+pub async fn remove_network(daemons: Arc<Daemons>, _ctx: Context, args: NamedArgs) -> Reply<Changed> {
     check_ref("name", &args.name)?;
     if ["bridge", "host", "none"].contains(&args.name.as_str()) {
         return Err(ToolError::invalid_arguments(format!(
@@ -414,29 +380,22 @@ pub async fn remove_network(
     Ok(changed(&call.name, &args.name, format!("Removed network {}.", args.name)))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// The network's name or id.
-    pub network: String,
-    /// The container's id or name.
-    pub container: String,
-    /// DNS names for the container on this network (connect only).
-    #[serde(default)]
-    pub aliases: Vec<String>,
-    /// Disconnect even if the container is running oddly (disconnect only).
-    #[serde(default)]
-    pub force: bool,
+tool_args! {
+    write ConnectArgs {
+        /// The network's name or id.
+        pub network: String,
+        /// The container's id or name.
+        pub container: String,
+        /// DNS names for the container on this network (connect only).
+        #[serde(default)]
+        pub aliases: Vec<String>,
+        /// Disconnect even if the container is running oddly (disconnect only).
+        #[serde(default)]
+        pub force: bool,
+    }
 }
 
-pub async fn connect_network(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: ConnectArgs,
-) -> Result<Rendered<Changed>, ToolError> {
+pub async fn connect_network(daemons: Arc<Daemons>, _ctx: Context, args: ConnectArgs) -> Reply<Changed> {
     check_ref("network", &args.network)?;
     let call = daemons.write_container(args.host.as_deref(), &args.container).await?;
     let endpoint = (!args.aliases.is_empty())
@@ -451,11 +410,7 @@ pub async fn connect_network(
     Ok(changed(&call.name, &args.network, format!("Connected {} to {}.", args.container, args.network)))
 }
 
-pub async fn disconnect_network(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: ConnectArgs,
-) -> Result<Rendered<Changed>, ToolError> {
+pub async fn disconnect_network(daemons: Arc<Daemons>, _ctx: Context, args: ConnectArgs) -> Reply<Changed> {
     check_ref("network", &args.network)?;
     let call = daemons.write_container(args.host.as_deref(), &args.container).await?;
     call.docker
@@ -468,26 +423,19 @@ pub async fn disconnect_network(
     Ok(changed(&call.name, &args.network, format!("Disconnected {} from {}.", args.container, args.network)))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateVolumeArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    pub name: String,
-    /// The volume driver (default `local`).
-    #[serde(default)]
-    pub driver: Option<String>,
-    /// Labels to set (keys starting `mcp-docker.` are reserved).
-    #[serde(default)]
-    pub labels: HashMap<String, String>,
+tool_args! {
+    write CreateVolumeArgs {
+        pub name: String,
+        /// The volume driver (default `local`).
+        #[serde(default)]
+        pub driver: Option<String>,
+        /// Labels to set (keys starting `mcp-docker.` are reserved).
+        #[serde(default)]
+        pub labels: HashMap<String, String>,
+    }
 }
 
-pub async fn create_volume(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: CreateVolumeArgs,
-) -> Result<Rendered<Changed>, ToolError> {
+pub async fn create_volume(daemons: Arc<Daemons>, _ctx: Context, args: CreateVolumeArgs) -> Reply<Changed> {
     check_new_name(&args.name, Some(128))?;
     let mut labels = provenance(&args.labels, "create_volume")?;
     labels.extend(daemons.settings.scope.labels());
@@ -502,23 +450,16 @@ pub async fn create_volume(
     Ok(changed(&call.name, &args.name, format!("Volume {} is ready (driver {}).", volume.name, volume.driver)))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RemoveVolumeArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    pub name: String,
-    /// Remove even if the driver reports an error about it (not while in use).
-    #[serde(default)]
-    pub force: bool,
+tool_args! {
+    write RemoveVolumeArgs {
+        pub name: String,
+        /// Remove even if the driver reports an error about it (not while in use).
+        #[serde(default)]
+        pub force: bool,
+    }
 }
 
-pub async fn remove_volume(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: RemoveVolumeArgs,
-) -> Result<Rendered<Changed>, ToolError> {
+pub async fn remove_volume(daemons: Arc<Daemons>, _ctx: Context, args: RemoveVolumeArgs) -> Reply<Changed> {
     check_ref("name", &args.name)?;
     let call = daemons.write(args.host.as_deref()).await?;
     daemons.settings.scope.volume(&call, &args.name).await?;
@@ -529,17 +470,14 @@ pub async fn remove_volume(
     Ok(changed(&call.name, &args.name, format!("Removed volume {}.", args.name)))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PruneArgs {
-    /// Which configured Docker host (required when several are configured).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// `containers`, `images`, `networks` or `volumes`.
-    pub what: String,
-    /// Only those with these labels: `key` or `key=value` each.
-    #[serde(default)]
-    pub label: Vec<String>,
+tool_args! {
+    write PruneArgs {
+        /// `containers`, `images`, `networks` or `volumes`.
+        pub what: String,
+        /// Only those with these labels: `key` or `key=value` each.
+        #[serde(default)]
+        pub label: Vec<String>,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -551,7 +489,7 @@ pub struct Pruned {
     pub space_reclaimed: Option<i64>,
 }
 
-pub async fn prune(daemons: Arc<Daemons>, _ctx: Context, args: PruneArgs) -> Result<Rendered<Pruned>, ToolError> {
+pub async fn prune(daemons: Arc<Daemons>, _ctx: Context, args: PruneArgs) -> Reply<Pruned> {
     if !["containers", "images", "networks", "volumes"].contains(&args.what.as_str()) {
         return Err(ToolError::invalid_arguments(format!(
             "`what`: `{}`: use `containers`, `images`, `networks` or `volumes`",

@@ -10,12 +10,14 @@ use futures::StreamExt;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::Toolset;
 use crate::daemons::Daemons;
 use crate::names::check_ref;
-use crate::output::{Next, Rendered, clip, cut_note, human_bytes, human_size, one_line, rfc3339, short_id, table};
+use crate::output::{
+    Next, Rendered, Reply, clip, cut_note, human_bytes, human_size, one_line, rfc3339, short_id, table,
+};
 
 const SET: &str = Toolset::System.name();
 
@@ -54,12 +56,8 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
         )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HostArgs {
-    /// Which configured Docker host (default: the first).
-    #[serde(default)]
-    pub host: Option<String>,
+tool_args! {
+    read HostArgs {}
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -87,7 +85,7 @@ pub struct Info {
     pub warnings: Vec<String>,
 }
 
-pub async fn system_info(daemons: Arc<Daemons>, _ctx: Context, args: HostArgs) -> Result<Rendered<Info>, ToolError> {
+pub async fn system_info(daemons: Arc<Daemons>, _ctx: Context, args: HostArgs) -> Reply<Info> {
     let call = daemons.read(args.host.as_deref()).await?;
     let info = call.docker.info().await.map_err(call.fail(""))?;
     let version = call.docker.version().await.map_err(call.fail(""))?;
@@ -172,11 +170,7 @@ pub struct DiskUsage {
 
 /// Computed from the image, container and volume lists rather than `/system/df`, whose
 /// shape differs between Engine API versions (and bollard reads only the newest).
-pub async fn disk_usage(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: HostArgs,
-) -> Result<Rendered<DiskUsage>, ToolError> {
+pub async fn disk_usage(daemons: Arc<Daemons>, _ctx: Context, args: HostArgs) -> Reply<DiskUsage> {
     let call = daemons.read(args.host.as_deref()).await?;
     let containers = call
         .docker
@@ -248,24 +242,21 @@ pub async fn disk_usage(
     Ok(Rendered { text, data: DiskUsage { host: call.name.clone(), usage } })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EventsArgs {
-    /// Which configured Docker host (default: the first).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// How far back: a duration like `30s`, `10m`, `2h` (default `10m`, at most `24h`).
-    #[serde(default)]
-    pub since: Option<String>,
-    /// Only this object type: container, image, volume, network, daemon, plugin.
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    /// Only events of this container (id or name).
-    #[serde(default)]
-    pub container: Option<String>,
-    /// Only these actions, e.g. `die`, `oom`, `start`, `health_status`.
-    #[serde(default)]
-    pub event: Vec<String>,
+tool_args! {
+    read EventsArgs {
+        /// How far back: a duration like `30s`, `10m`, `2h` (default `10m`, at most `24h`).
+        #[serde(default)]
+        pub since: Option<String>,
+        /// Only this object type: container, image, volume, network, daemon, plugin.
+        #[serde(default, rename = "type")]
+        pub kind: Option<String>,
+        /// Only events of this container (id or name).
+        #[serde(default)]
+        pub container: Option<String>,
+        /// Only these actions, e.g. `die`, `oom`, `start`, `health_status`.
+        #[serde(default)]
+        pub event: Vec<String>,
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -294,11 +285,7 @@ pub struct Events {
 
 const MAX_WINDOW_SECS: i64 = 24 * 3600;
 
-pub async fn recent_events(
-    daemons: Arc<Daemons>,
-    _ctx: Context,
-    args: EventsArgs,
-) -> Result<Rendered<Events>, ToolError> {
+pub async fn recent_events(daemons: Arc<Daemons>, _ctx: Context, args: EventsArgs) -> Reply<Events> {
     let window = parse_window(args.since.as_deref().unwrap_or("10m"))?;
     let mut filters: HashMap<String, Vec<String>> = HashMap::new();
     if let Some(kind) = &args.kind {
