@@ -10,6 +10,7 @@ use mcp_core::connector::{read_toml, valid_name};
 use serde::Deserialize;
 
 use crate::guard::{Guards, normalize};
+use crate::output::Window;
 use crate::scope::Scope;
 
 /// Groups of tools, to list only what a deployment needs (every tool definition costs
@@ -162,6 +163,18 @@ pub struct Settings {
     pub max_rows: usize,
     pub max_copy_bytes: usize,
     pub request_timeout: Duration,
+}
+
+impl Settings {
+    /// The window of a listing call: from `offset`, at most `limit` rows (the server's
+    /// row limit when not given or larger), within the byte budget.
+    pub fn window(&self, offset: usize, limit: Option<usize>) -> Window {
+        Window {
+            offset,
+            limit: limit.unwrap_or(self.max_rows).clamp(1, self.max_rows),
+            max_bytes: self.max_result_bytes,
+        }
+    }
 }
 
 impl DockerArgs {

@@ -10,6 +10,37 @@ pub type Reply<T> = Result<Rendered<T>, mcp_core::ToolError>;
 /// How a cut listing says to see the rest besides paging.
 pub const NARROW: &str = "narrow the filters";
 
+/// Where a page of a listing starts and how much it may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub offset: usize,
+    pub limit: usize,
+    pub max_bytes: usize,
+}
+
+/// A page of `rows` as the model reads it: a table of `cells` under `headers` (or
+/// `empty`, when given and nothing is left), then the cut note naming `what`. `line`
+/// measures a row against the byte budget. Returns the rows kept, the text, the page.
+pub fn listing<T>(
+    rows: Vec<T>,
+    window: Window,
+    (what, headers): (&str, &[&str]),
+    line: impl Fn(&T) -> String,
+    cells: impl Fn(&T) -> Vec<String>,
+    empty: Option<String>,
+) -> (Vec<T>, String, Page) {
+    let (kept, page) = page(rows, window.offset, window.limit, window.max_bytes, line);
+    let rows: Vec<T> = kept.into_iter().map(|(row, _)| row).collect();
+    let mut text = match empty {
+        Some(empty) if rows.is_empty() => empty,
+        _ => table(headers, &rows.iter().map(cells).collect::<Vec<_>>()),
+    };
+    if let Some(note) = page.note(what, NARROW) {
+        text += &note;
+    }
+    (rows, text, page)
+}
+
 /// Removes what carries no information from an inspect document (null, "", [], {}), so
 /// the model reads only what is set. Zeros and `false` stay: they are values.
 pub fn prune_empty(value: &mut serde_json::Value) {
@@ -91,6 +122,21 @@ pub fn short_id(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listings_are_a_table_or_the_empty_line_then_the_cut_note() {
+        let window = Window { offset: 1, limit: 2, max_bytes: 1000 };
+        let (rows, text, page) =
+            listing((0..5).collect(), window, ("rows", &["N"]), |n| n.to_string(), |n| vec![n.to_string()], None);
+        assert_eq!((rows, page.next_offset), (vec![1, 2], Some(3)));
+        assert!(
+            text.starts_with("N\n1\n2\n") && text.ends_with("Get the rest with offset=3, or narrow the filters."),
+            "{text}"
+        );
+        let none =
+            listing(Vec::<u8>::new(), window, ("rows", &["N"]), |n| n.to_string(), |_| vec![], Some("None.\n".into()));
+        assert_eq!(none.1, "None.\n");
+    }
 
     #[test]
     fn empty_members_are_pruned() {

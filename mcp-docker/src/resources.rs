@@ -18,13 +18,42 @@ use crate::names::check_ref;
 use crate::tools::containers::{ContainerArgs, inspect_container};
 use crate::tools::logs::{LogsArgs, container_logs};
 
+/// A URI template's variables.
+type Vars = HashMap<String, String>;
+
 /// Log lines a logs resource holds.
 const RESOURCE_LOG_LINES: usize = 200;
+
+pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
+    builder
+        .resource(
+            resource_template_with("docker://containers/{id}/logs", "container_logs", daemons, read_logs)
+                .title("Container logs")
+                .description("The last 200 lines of a container's stdout and stderr (first host), with timestamps.")
+                .mime_type("text/plain"),
+        )
+        .resource(
+            resource_template_with("docker://containers/{id}", "container", daemons, read_container)
+                .title("Container")
+                .description("A container's inspect document (first host), secret env values redacted.")
+                .mime_type("application/json"),
+        )
+        .prompt(
+            prompt_with("debug_container", daemons, debug_container)
+                .title("Debug a failing container")
+                .description("A plan to find why a container fails: state, logs, events, stats, image; then the fix."),
+        )
+        .prompt(
+            prompt_with("host_overview", daemons, host_overview)
+                .title("Summarise a Docker host")
+                .description("A plan to summarise what runs on a host: applications, failures, resources, warnings."),
+        )
+}
 
 /// The container `{id}` of a URI and the URI itself (`docker://containers/{id}{suffix}`).
 /// An id that cannot be a container is "resource not found" (names hold no `/`, so
 /// `…/{id}/logs` is never read as a container named `x/logs`).
-fn container_uri(vars: &HashMap<String, String>, suffix: &str) -> Result<(String, String), ToolError> {
+fn container_uri(vars: &Vars, suffix: &str) -> Result<(String, String), ToolError> {
     let id = vars.get("id").map_or("", String::as_str);
     let uri = format!("docker://containers/{id}{suffix}");
     match check_ref("id", id) {
@@ -38,22 +67,14 @@ fn not_found(uri: &str) -> impl Fn(ToolError) -> ToolError + '_ {
     move |e| if e.kind() == ErrorKind::NotFound { ToolError::resource_not_found(uri) } else { e }
 }
 
-async fn read_container(
-    daemons: Arc<Daemons>,
-    ctx: Context,
-    vars: HashMap<String, String>,
-) -> Result<ResourceContents, ToolError> {
+async fn read_container(daemons: Arc<Daemons>, ctx: Context, vars: Vars) -> Result<ResourceContents, ToolError> {
     let (container, uri) = container_uri(&vars, "")?;
     let out =
         inspect_container(daemons, ctx, ContainerArgs { host: None, container }).await.map_err(not_found(&uri))?;
     Ok(ResourceContents::text(uri, "application/json", out.text))
 }
 
-async fn read_logs(
-    daemons: Arc<Daemons>,
-    ctx: Context,
-    vars: HashMap<String, String>,
-) -> Result<ResourceContents, ToolError> {
+async fn read_logs(daemons: Arc<Daemons>, ctx: Context, vars: Vars) -> Result<ResourceContents, ToolError> {
     let (container, uri) = container_uri(&vars, "/logs")?;
     let tail = RESOURCE_LOG_LINES.min(daemons.settings.max_log_lines);
     let args = LogsArgs {
@@ -138,30 +159,4 @@ async fn host_overview(daemons: Arc<Daemons>, _ctx: Context, args: OverviewArgs)
         description: Some("Summarise what runs on a Docker host".into()),
         messages: vec![PromptMessage::user(Content::text(text))],
     })
-}
-
-pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    builder
-        .resource(
-            resource_template_with("docker://containers/{id}/logs", "container_logs", daemons, read_logs)
-                .title("Container logs")
-                .description("The last 200 lines of a container's stdout and stderr (first host), with timestamps.")
-                .mime_type("text/plain"),
-        )
-        .resource(
-            resource_template_with("docker://containers/{id}", "container", daemons, read_container)
-                .title("Container")
-                .description("A container's inspect document (first host), secret env values redacted.")
-                .mime_type("application/json"),
-        )
-        .prompt(
-            prompt_with("debug_container", daemons, debug_container)
-                .title("Debug a failing container")
-                .description("A plan to find why a container fails: state, logs, events, stats, image; then the fix."),
-        )
-        .prompt(
-            prompt_with("host_overview", daemons, host_overview)
-                .title("Summarise a Docker host")
-                .description("A plan to summarise what runs on a host: applications, failures, resources, warnings."),
-        )
 }

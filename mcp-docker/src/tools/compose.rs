@@ -21,30 +21,27 @@ const SERVICE: &str = "com.docker.compose.service";
 const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
 const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
 
-const SET: &str = Toolset::Compose.name();
-
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    builder
-        .tool(
+    super::add(
+        builder,
+        Toolset::Compose,
+        [
             tool_with("compose_projects", daemons, compose_projects)
                 .title("List compose projects")
                 .description(
                     "The Docker Compose projects on a host, found from their containers' labels: name, services, \
                      containers running / total, working directory.",
                 )
-                .read_only()
-                .toolset(SET),
-        )
-        .tool(
+                .read_only(),
             tool_with("compose_project", daemons, compose_project)
                 .title("Show a compose project")
                 .description(
                     "One compose project's services and each service's containers with image, state and status, as \
                      `docker compose ps` shows them.",
                 )
-                .read_only()
-                .toolset(SET),
-        )
+                .read_only(),
+        ],
+    )
 }
 
 tool_args! {

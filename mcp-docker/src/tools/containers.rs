@@ -20,15 +20,15 @@ use crate::daemons::Daemons;
 use crate::errors::NO_CONTAINER;
 use crate::names::check_ref;
 use crate::output::{
-    NARROW, Page, Prebuilt, Rendered, Reply, ago, clip, human_bytes, one_line, page, prune_empty, rfc3339, short_id,
-    table,
+    NARROW, Page, Prebuilt, Rendered, Reply, ago, clip, human_bytes, listing, one_line, page, prune_empty, rfc3339,
+    short_id, table,
 };
 
-const SET: &str = Toolset::Containers.name();
-
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    builder
-        .tool(
+    super::add(
+        builder,
+        Toolset::Containers,
+        [
             tool_with("list_containers", daemons, list_containers)
                 .title("List containers")
                 .description(
@@ -36,10 +36,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                      Running ones only unless `all`; filter by `name`, `label`, `status`, `ancestor`. Bounded: a cut \
                      list says so and gives the `nextOffset`. Use inspect_container for full detail.",
                 )
-                .read_only()
-                .toolset(SET),
-        )
-        .tool(
+                .read_only(),
             tool_with("inspect_container", daemons, inspect_container)
                 .title("Inspect a container")
                 .description(
@@ -47,36 +44,27 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                      storage-driver internals. Environment values whose names look secret are redacted, and \
                      health-check logs are cut to the last result.",
                 )
-                .read_only()
-                .toolset(SET),
-        )
-        .tool(
+                .read_only(),
             tool_with("container_stats", daemons, container_stats)
                 .title("Container resource usage")
                 .description(
                     "A one-off snapshot of a running container's CPU %, memory (usage, limit, %), network and block \
                      I/O totals and process count, as `docker stats --no-stream` shows it.",
                 )
-                .read_only()
-                .toolset(SET),
-        )
-        .tool(
+                .read_only(),
             tool_with("container_top", daemons, container_top)
                 .title("Processes in a container")
                 .description("The processes running in a container (docker top), as a table; bounded like listings.")
-                .read_only()
-                .toolset(SET),
-        )
-        .tool(
+                .read_only(),
             tool_with("container_diff", daemons, container_diff)
                 .title("Filesystem changes of a container")
                 .description(
                     "Files and directories added (A), changed (C) or deleted (D) in a container's filesystem since it \
                      was created from its image (docker diff); bounded, with `offset` for the rest.",
                 )
-                .read_only()
-                .toolset(SET),
-        )
+                .read_only(),
+        ],
+    )
 }
 
 tool_args! {
@@ -169,38 +157,23 @@ pub async fn list_containers(daemons: Arc<Daemons>, _ctx: Context, args: ListCon
         .list_containers(Some(options))
         .await
         .map_err(call.fail("check the filters (an unknown `ancestor` image is an error)"))?;
-    let settings = &daemons.settings;
-    let limit = args.limit.unwrap_or(settings.max_rows).clamp(1, settings.max_rows);
     let rows: Vec<ContainerRow> = summaries.into_iter().map(row).collect();
-    let (kept, info) = page(rows, args.offset, limit, settings.max_result_bytes, |r| {
-        format!("{} {} {} {} {} {}", r.id, r.name, r.image, r.status, r.ports, r.created)
-    });
-    let cells: Vec<Vec<String>> = kept
-        .iter()
-        .map(|(r, _)| {
+    let empty = format!(
+        "No containers{} on host `{}`.\n",
+        if args.all || args.status.is_some() { "" } else { " running (all=true includes stopped ones)" },
+        call.name
+    );
+    let (containers, text, page) = listing(
+        rows,
+        daemons.settings.window(args.offset, args.limit),
+        ("containers", &["CONTAINER ID", "NAME", "IMAGE", "STATUS", "PORTS", "CREATED"]),
+        |r| format!("{} {} {} {} {} {}", r.id, r.name, r.image, r.status, r.ports, r.created),
+        |r| {
             vec![r.id.clone(), r.name.clone(), clip(&r.image, 60), r.status.clone(), r.ports.clone(), r.created.clone()]
-        })
-        .collect();
-    let mut text = if cells.is_empty() {
-        format!(
-            "No containers{} on host `{}`.\n",
-            if args.all || args.status.is_some() { "" } else { " running (all=true includes stopped ones)" },
-            call.name
-        )
-    } else {
-        table(&["CONTAINER ID", "NAME", "IMAGE", "STATUS", "PORTS", "CREATED"], &cells)
-    };
-    if let Some(note) = info.note("containers", NARROW) {
-        text += &note;
-    }
-    Ok(Rendered {
-        text,
-        data: ContainerList {
-            host: call.name.clone(),
-            containers: kept.into_iter().map(|(r, _)| r).collect(),
-            page: info,
         },
-    })
+        Some(empty),
+    );
+    Ok(Rendered { text, data: ContainerList { host: call.name.clone(), containers, page } })
 }
 
 fn row(c: ContainerSummary) -> ContainerRow {
@@ -442,20 +415,14 @@ pub async fn container_top(daemons: Arc<Daemons>, _ctx: Context, args: TopArgs) 
         .await
         .map_err(call.fail(NO_CONTAINER))?;
     let titles = top.titles.unwrap_or_default();
-    let settings = &daemons.settings;
-    let (kept, info) =
-        page(top.processes.unwrap_or_default(), args.offset, settings.max_rows, settings.max_result_bytes, |p| {
-            p.join(" ")
-        });
-    let processes: Vec<Vec<String>> = kept.into_iter().map(|(p, _)| p).collect();
-    let titles_ref: Vec<&str> = titles.iter().map(String::as_str).collect();
-    let mut text = table(&titles_ref, &processes);
-    if let Some(note) = info.note("processes", NARROW) {
-        text += &note;
-    }
+    let headers: Vec<&str> = titles.iter().map(String::as_str).collect();
+    let window = daemons.settings.window(args.offset, None);
+    let processes = top.processes.unwrap_or_default();
+    let (processes, text, page) =
+        listing(processes, window, ("processes", &headers), |p| p.join(" "), Clone::clone, None);
     Ok(Rendered {
         text,
-        data: Processes { host: call.name.clone(), container: args.container, titles, processes, page: info },
+        data: Processes { host: call.name.clone(), container: args.container, titles, processes, page },
     })
 }
 
@@ -503,9 +470,9 @@ pub async fn container_diff(daemons: Arc<Daemons>, _ctx: Context, args: DiffArgs
         })
         .collect();
     changes.sort_by(|a, b| a.path.cmp(&b.path));
-    let settings = &daemons.settings;
+    let window = daemons.settings.window(args.offset, None);
     let (kept, info) =
-        page(changes, args.offset, settings.max_rows, settings.max_result_bytes, |c| format!("{} {}", c.kind, c.path));
+        page(changes, window.offset, window.limit, window.max_bytes, |c| format!("{} {}", c.kind, c.path));
     let mut text: String = kept.iter().map(|(_, line)| format!("{line}\n")).collect();
     if kept.is_empty() {
         text = "No filesystem changes.\n".into();

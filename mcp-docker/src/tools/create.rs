@@ -22,8 +22,6 @@ use crate::guard::{self, check_create};
 use crate::names::{check_new_name, check_ref};
 use crate::output::{Rendered, Reply, clip, short_id};
 
-const SET: &str = Toolset::Containers.name();
-
 /// The label every created container carries, so they can be found and told apart.
 pub const MANAGED_LABEL: &str = "mcp-docker.managed";
 const LABEL_PREFIX: &str = "mcp-docker.";
@@ -35,27 +33,26 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                   With a scope label, `container:X` network/pid/ipc and named volumes only within the scope. \
                   Published ports bind 127.0.0.1 unless a host IP is given. The container is labelled \
                   mcp-docker.managed=true with the tool and time.";
-    builder
-        .tool(
+    super::add(
+        builder,
+        Toolset::Containers,
+        [
             tool_with("create_container", daemons, create_container)
                 .title("Create a container")
                 .description(format!(
                     "Creates (does not start) a container from a local image: command, env, ports, mounts, labels, \
                      restart policy, CPU and memory limits, network. {guards}"
                 ))
-                .additive()
-                .toolset(SET),
-        )
-        .tool(
+                .additive(),
             tool_with("run_container", daemons, run_container)
                 .title("Create and start a container")
                 .description(format!(
                     "Creates a container as create_container does, then starts it (docker run -d); a container that \
                      fails to start is removed again. {guards}"
                 ))
-                .additive()
-                .toolset(SET),
-        )
+                .additive(),
+        ],
+    )
 }
 
 /// A bind, volume or tmpfs mount.

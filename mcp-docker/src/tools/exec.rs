@@ -18,16 +18,17 @@ use crate::errors::NO_CONTAINER;
 use crate::output::{Rendered, Reply};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    builder.tool(
-        tool_with("exec_in_container", daemons, exec_in_container)
+    super::add(
+        builder,
+        Toolset::Containers,
+        [tool_with("exec_in_container", daemons, exec_in_container)
             .title("Run a command in a container")
             .description(
                 "Runs a command in a running container (docker exec, no shell unless you run one: \
                  [\"sh\",\"-c\",\"...\"]) and returns its exit code, stdout and stderr (the last lines within \
                  the output budget, saying when cut). Gives up after `timeout_secs` (default 30).",
             )
-            .destructive()
-            .toolset(Toolset::Containers.name()),
+            .destructive()],
     )
 }
 

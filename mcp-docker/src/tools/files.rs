@@ -21,39 +21,30 @@ use crate::guard::check_host_path;
 use crate::names::check_ref;
 use crate::output::{Next, Rendered, Reply, clip, cut_note, human_size, one_line, table};
 
-const SET: &str = Toolset::Containers.name();
-
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    builder.tool(
+    super::add(builder, Toolset::Containers, [
         tool_with("read_container_file", daemons, read_container_file)
             .title("Read a file in a container")
             .description(
                 "Reads a text file from a container's filesystem (running or stopped; no shell needed in the image), \
                  cut to the output budget, or lists a directory's entries. Binary files are reported, not returned.",
             )
-            .read_only()
-            .toolset(SET),
-    )
-    .tool(
-            tool_with("copy_from_container", daemons, copy_from_container)
+            .read_only(),
+        tool_with("copy_from_container", daemons, copy_from_container)
                 .title("Copy files out of a container")
                 .description(
                     "Copies a file or directory from a container into a host directory under --allow-bind-path \
                      (docker cp). Existing host files are kept unless `overwrite`. Bounded by --max-copy-bytes.",
                 )
-                .additive()
-                .toolset(SET),
-        )
-        .tool(
-            tool_with("copy_to_container", daemons, copy_to_container)
+                .additive(),
+        tool_with("copy_to_container", daemons, copy_to_container)
                 .title("Copy files into a container")
                 .description(
                     "Copies a host file or directory (under --allow-bind-path) into a directory of a container \
                      (docker cp), replacing files of the same name there. Bounded by --max-copy-bytes.",
                 )
-                .destructive()
-                .toolset(SET),
-        )
+                .destructive(),
+    ])
 }
 
 fn check_container_path(path: &str) -> Result<(), ToolError> {

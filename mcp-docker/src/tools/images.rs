@@ -24,13 +24,13 @@ use crate::daemons::Daemons;
 use crate::errors::NO_IMAGE;
 use crate::guard::{check_host_path, refuse};
 use crate::names::check_ref;
-use crate::output::{NARROW, Page, Rendered, Reply, ago, clip, human_size, one_line, page, rfc3339, short_id, table};
-
-const SET: &str = Toolset::Images.name();
+use crate::output::{Page, Rendered, Reply, ago, clip, human_size, listing, one_line, rfc3339, short_id, table};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    builder
-        .tool(
+    super::add(
+        builder,
+        Toolset::Images,
+        [
             tool_with("list_images", daemons, list_images)
                 .title("List images")
                 .description(
@@ -38,29 +38,20 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                      tag). Filter by `reference` (e.g. `busybox`, `nginx:1.*`), `dangling`, `label`. Bounded, with \
                      `nextOffset` for the rest.",
                 )
-                .read_only()
-                .toolset(SET),
-        )
-        .tool(
+                .read_only(),
             tool_with("inspect_image", daemons, inspect_image)
                 .title("Inspect an image")
                 .description(
                     "Full detail of one image (docker image inspect): config, layers, architecture. Environment values \
                      whose names look secret are redacted.",
                 )
-                .read_only()
-                .toolset(SET),
-        )
-        .tool(
+                .read_only(),
             tool_with("image_history", daemons, image_history)
                 .title("Image layer history")
                 .description(
                     "The layers of an image with the instruction that created each and its size (docker history).",
                 )
-                .read_only()
-                .toolset(SET),
-        )
-        .tool(
+                .read_only(),
             tool_with("pull_image", daemons, pull_image)
                 .title("Pull an image")
                 .description(
@@ -69,10 +60,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 )
                 .additive()
                 .idempotent()
-                .open_world(true)
-                .toolset(SET),
-        )
-        .tool(
+                .open_world(true),
             tool_with("push_image", daemons, push_image)
                 .title("Push an image")
                 .description(
@@ -80,10 +68,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                      Tag it for that registry first with tag_image.",
                 )
                 .additive()
-                .open_world(true)
-                .toolset(SET),
-        )
-        .tool(
+                .open_world(true),
             tool_with("build_image", daemons, build_image)
                 .title("Build an image")
                 .description(
@@ -92,26 +77,20 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                      image id and the last lines of the build log; a failed build returns the log lines that explain \
                      it. `.dockerignore` is not applied: keep the context small.",
                 )
-                .additive()
-                .toolset(SET),
-        )
-        .tool(
+                .additive(),
             tool_with("tag_image", daemons, tag_image)
                 .title("Tag an image")
                 .description("Gives an image another name (`repository` and `tag`, docker tag).")
                 .additive()
-                .idempotent()
-                .toolset(SET),
-        )
-        .tool(
+                .idempotent(),
             tool_with("remove_image", daemons, remove_image)
                 .title("Remove an image")
                 .description(
                     "Removes an image or one of its tags (docker rmi). Refused while containers use it unless `force`.",
                 )
-                .destructive()
-                .toolset(SET),
-        )
+                .destructive(),
+        ],
+    )
 }
 
 tool_args! {
@@ -197,27 +176,15 @@ pub async fn list_images(daemons: Arc<Daemons>, _ctx: Context, args: ListImagesA
         }
     }
     rows.sort_by(|a, b| (&a.repository, &a.tag, &a.id).cmp(&(&b.repository, &b.tag, &b.id)));
-    let settings = &daemons.settings;
-    let limit = args.limit.unwrap_or(settings.max_rows).clamp(1, settings.max_rows);
-    let (kept, info) = page(rows, args.offset, limit, settings.max_result_bytes, |r| {
-        format!("{} {} {} {} {}", r.repository, r.tag, r.id, r.created, r.size)
-    });
-    let cells: Vec<Vec<String>> = kept
-        .iter()
-        .map(|(r, _)| vec![r.repository.clone(), r.tag.clone(), r.id.clone(), r.created.clone(), human_size(r.size)])
-        .collect();
-    let mut text = if cells.is_empty() {
-        format!("No images match on host `{}`.\n", call.name)
-    } else {
-        table(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &cells)
-    };
-    if let Some(note) = info.note("images", NARROW) {
-        text += &note;
-    }
-    Ok(Rendered {
-        text,
-        data: ImageList { host: call.name.clone(), images: kept.into_iter().map(|(r, _)| r).collect(), page: info },
-    })
+    let (images, text, page) = listing(
+        rows,
+        daemons.settings.window(args.offset, args.limit),
+        ("images", &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]),
+        |r| format!("{} {} {} {} {}", r.repository, r.tag, r.id, r.created, r.size),
+        |r| vec![r.repository.clone(), r.tag.clone(), r.id.clone(), r.created.clone(), human_size(r.size)],
+        Some(format!("No images match on host `{}`.\n", call.name)),
+    );
+    Ok(Rendered { text, data: ImageList { host: call.name.clone(), images, page } })
 }
 
 tool_args! {

@@ -22,69 +22,48 @@ use crate::errors::NO_CONTAINER;
 use crate::names::check_new_name;
 use crate::output::{Rendered, Reply, clip};
 
-const SET: &str = Toolset::Containers.name();
-
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    builder
-        .tool(
+    super::add(
+        builder,
+        Toolset::Containers,
+        [
             tool_with("start_container", daemons, |d, _, a: TargetArgs| act(d, a.host, a.container, Verb::Start))
                 .title("Start a container")
                 .description("Starts a created or stopped container.")
                 .additive()
-                .idempotent()
-                .toolset(SET),
-        )
-        .tool(
+                .idempotent(),
             tool_with("stop_container", daemons, |d, _, a: StopArgs| {
                 act(d, a.host, a.container, Verb::Stop(a.timeout_secs))
             })
             .title("Stop a container")
             .description("Stops a running container: SIGTERM, then SIGKILL after `timeout_secs` (default 10).")
             .destructive()
-            .idempotent()
-            .toolset(SET),
-        )
-        .tool(
+            .idempotent(),
             tool_with("restart_container", daemons, |d, _, a: StopArgs| {
                 act(d, a.host, a.container, Verb::Restart(a.timeout_secs))
             })
             .title("Restart a container")
             .description("Stops (as stop_container) and starts a container again.")
-            .destructive()
-            .toolset(SET),
-        )
-        .tool(
+            .destructive(),
             tool_with("kill_container", daemons, kill_container)
                 .title("Send a signal to a container")
                 .description("Sends a signal to a container's main process (default SIGKILL).")
-                .destructive()
-                .toolset(SET),
-        )
-        .tool(
+                .destructive(),
             tool_with("pause_container", daemons, |d, _, a: TargetArgs| act(d, a.host, a.container, Verb::Pause))
                 .title("Pause a container")
                 .description("Freezes every process of a container (cgroup freezer) until unpause_container.")
                 .destructive()
-                .idempotent()
-                .toolset(SET),
-        )
-        .tool(
+                .idempotent(),
             tool_with("unpause_container", daemons, |d, _, a: TargetArgs| act(d, a.host, a.container, Verb::Unpause))
                 .title("Unpause a container")
                 .description("Resumes a paused container.")
                 .additive()
-                .idempotent()
-                .toolset(SET),
-        )
-        .tool(
+                .idempotent(),
             tool_with("rename_container", daemons, rename_container)
                 .title("Rename a container")
                 .description("Gives a container a new name.")
                 .additive()
-                .idempotent()
-                .toolset(SET),
-        )
-        .tool(
+                .idempotent(),
             tool_with("remove_container", daemons, |d, _, a: RemoveArgs| {
                 act(d, a.host, a.container, Verb::Remove { force: a.force, volumes: a.volumes })
             })
@@ -93,18 +72,15 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 "Removes a container; a running one only with `force`. `volumes` also removes its anonymous \
                  volumes. Never removes the container this server runs in.",
             )
-            .destructive()
-            .toolset(SET),
-        )
-        .tool(
+            .destructive(),
             tool_with("wait_container", daemons, wait_container)
                 .title("Wait for a container to stop")
                 .description(
                     "Waits until a container stops (or up to `timeout_secs`, default 30) and returns its exit code.",
                 )
-                .read_only()
-                .toolset(SET),
-        )
+                .read_only(),
+        ],
+    )
 }
 
 tool_args! {

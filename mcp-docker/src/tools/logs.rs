@@ -19,8 +19,10 @@ use crate::output::{Rendered, Reply, clip};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     let max = daemons.settings.max_log_lines;
-    builder.tool(
-        tool_with("container_logs", daemons, container_logs)
+    super::add(
+        builder,
+        Toolset::Containers,
+        [tool_with("container_logs", daemons, container_logs)
             .title("Read a container's logs")
             .description(format!(
                 "The last `tail` lines (default 100, at most {max}) of a container's stdout and stderr, optionally \
@@ -28,8 +30,7 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                  `timestamps`. stderr lines are marked `[stderr]`. Bounded by lines and bytes: the result says when \
                  older lines were left out; narrow with since/until to read them."
             ))
-            .read_only()
-            .toolset(Toolset::Containers.name()),
+            .read_only()],
     )
 }
 

@@ -39,8 +39,9 @@ pub mod system;
 use std::sync::Arc;
 
 use mcp_core::connector::ToolSelection;
-use mcp_core::server::ServerBuilder;
+use mcp_core::server::{ServerBuilder, ToolRoute};
 
+use crate::config::Toolset;
 use crate::daemons::Daemons;
 
 /// Every tool of the connector, as far as `--toolsets`, `--allow-write` and
@@ -63,4 +64,9 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
     let builder = networks::register(builder, daemons);
     let builder = files::register(builder, daemons);
     builder.select_tools(&selection)
+}
+
+/// Adds a module's tools to `builder`, each tagged with the module's toolset.
+fn add(builder: ServerBuilder, set: Toolset, routes: impl IntoIterator<Item = ToolRoute>) -> ServerBuilder {
+    routes.into_iter().fold(builder, |builder, route| builder.tool(route.toolset(set.name())))
 }

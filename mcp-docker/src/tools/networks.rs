@@ -21,94 +21,65 @@ use crate::config::Toolset;
 use crate::daemons::Daemons;
 use crate::errors::{NO_NETWORK, NO_VOLUME};
 use crate::names::{check_new_name, check_ref};
-use crate::output::{NARROW, Page, Rendered, Reply, clip, human_size, one_line, page, short_id, table};
+use crate::output::{Page, Rendered, Reply, clip, human_size, listing, one_line, short_id};
 
-const SET: &str = Toolset::Networks.name();
 const NO_ATTACHMENT: &str = "Check the network (list_networks) and the container (list_containers)";
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    builder
-        .tool(
+    super::add(
+        builder,
+        Toolset::Networks,
+        [
             tool_with("list_networks", daemons, list_networks)
                 .title("List networks")
                 .description(
                     "Networks as a table: id, name, driver, scope, internal. Filter by `name`, `label`, `driver`.",
                 )
-                .read_only()
-                .toolset(SET),
-        )
-        .tool(
+                .read_only(),
             tool_with("inspect_network", daemons, inspect_network)
                 .title("Inspect a network")
                 .description("One network's configuration (IPAM, options, labels) and the containers attached to it.")
-                .read_only()
-                .toolset(SET),
-        )
-        .tool(
+                .read_only(),
             tool_with("list_volumes", daemons, list_volumes)
                 .title("List volumes")
                 .description(
                     "Volumes as a table: name, driver, created, labels. `dangling` lists those no container uses.",
                 )
-                .read_only()
-                .toolset(SET),
-        )
-        .tool(
+                .read_only(),
             tool_with("inspect_volume", daemons, inspect_volume)
                 .title("Inspect a volume")
                 .description("One volume's driver, mount point on the host, options and labels.")
-                .read_only()
-                .toolset(SET),
-        )
-        .tool(
+                .read_only(),
             tool_with("create_network", daemons, create_network)
                 .title("Create a network")
                 .description(
                     "Creates a bridge (default) or overlay network; `internal` cuts it off from outside. Labelled \
                      mcp-docker.managed=true.",
                 )
-                .additive()
-                .toolset(SET),
-        )
-        .tool(
+                .additive(),
             tool_with("remove_network", daemons, remove_network)
                 .title("Remove a network")
                 .description("Removes a network no container is attached to.")
-                .destructive()
-                .toolset(SET),
-        )
-        .tool(
+                .destructive(),
             tool_with("connect_network", daemons, connect_network)
                 .title("Connect a container to a network")
                 .description("Attaches a container to a network (docker network connect), optionally with DNS aliases.")
                 .additive()
-                .idempotent()
-                .toolset(SET),
-        )
-        .tool(
+                .idempotent(),
             tool_with("disconnect_network", daemons, disconnect_network)
                 .title("Disconnect a container from a network")
                 .description("Detaches a container from a network (docker network disconnect).")
                 .destructive()
-                .idempotent()
-                .toolset(SET),
-        )
-        .tool(
+                .idempotent(),
             tool_with("create_volume", daemons, create_volume)
                 .title("Create a volume")
                 .description("Creates a named volume (driver `local` by default). Labelled mcp-docker.managed=true.")
                 .additive()
-                .idempotent()
-                .toolset(SET),
-        )
-        .tool(
+                .idempotent(),
             tool_with("remove_volume", daemons, remove_volume)
                 .title("Remove a volume")
                 .description("Removes a volume and its data; refused while a container uses it.")
-                .destructive()
-                .toolset(SET),
-        )
-        .tool(
+                .destructive(),
             tool_with("prune", daemons, prune)
                 .title("Prune unused objects")
                 .description(
@@ -117,9 +88,9 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                      volumes no container uses (`volumes`: their data is lost). Returns what was removed and the \
                      space reclaimed.",
                 )
-                .destructive()
-                .toolset(SET),
-        )
+                .destructive(),
+        ],
+    )
 }
 
 tool_args! {
@@ -198,22 +169,15 @@ pub async fn list_networks(daemons: Arc<Daemons>, _ctx: Context, args: ListArgs)
         })
         .collect();
     rows.sort_by(|a, b| a.name.cmp(&b.name));
-    let settings = &daemons.settings;
-    let (kept, info) = page(rows, args.offset, settings.max_rows, settings.max_result_bytes, |r| {
-        format!("{} {} {} {}", r.id, r.name, r.driver, r.scope)
-    });
-    let cells: Vec<Vec<String>> = kept
-        .iter()
-        .map(|(r, _)| vec![r.id.clone(), r.name.clone(), r.driver.clone(), r.scope.clone(), r.internal.to_string()])
-        .collect();
-    let mut text = table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE", "INTERNAL"], &cells);
-    if let Some(note) = info.note("networks", NARROW) {
-        text += &note;
-    }
-    Ok(Rendered {
-        text,
-        data: NetworkList { host: call.name.clone(), networks: kept.into_iter().map(|(r, _)| r).collect(), page: info },
-    })
+    let (networks, text, page) = listing(
+        rows,
+        daemons.settings.window(args.offset, None),
+        ("networks", &["NETWORK ID", "NAME", "DRIVER", "SCOPE", "INTERNAL"]),
+        |r| format!("{} {} {} {}", r.id, r.name, r.driver, r.scope),
+        |r| vec![r.id.clone(), r.name.clone(), r.driver.clone(), r.scope.clone(), r.internal.to_string()],
+        None,
+    );
+    Ok(Rendered { text, data: NetworkList { host: call.name.clone(), networks, page } })
 }
 
 tool_args! {
@@ -285,26 +249,15 @@ pub async fn list_volumes(daemons: Arc<Daemons>, _ctx: Context, args: ListArgs) 
         })
         .collect();
     rows.sort_by(|a, b| a.name.cmp(&b.name));
-    let settings = &daemons.settings;
-    let (kept, info) = page(rows, args.offset, settings.max_rows, settings.max_result_bytes, |r| {
-        format!("{} {} {} {}", r.name, r.driver, r.created, r.labels)
-    });
-    let cells: Vec<Vec<String>> = kept
-        .iter()
-        .map(|(r, _)| vec![r.name.clone(), r.driver.clone(), r.created.clone(), clip(&r.labels, 80)])
-        .collect();
-    let mut text = if cells.is_empty() {
-        format!("No volumes match on host `{}`.\n", call.name)
-    } else {
-        table(&["VOLUME NAME", "DRIVER", "CREATED", "LABELS"], &cells)
-    };
-    if let Some(note) = info.note("volumes", NARROW) {
-        text += &note;
-    }
-    Ok(Rendered {
-        text,
-        data: VolumeList { host: call.name.clone(), volumes: kept.into_iter().map(|(r, _)| r).collect(), page: info },
-    })
+    let (volumes, text, page) = listing(
+        rows,
+        daemons.settings.window(args.offset, None),
+        ("volumes", &["VOLUME NAME", "DRIVER", "CREATED", "LABELS"]),
+        |r| format!("{} {} {} {}", r.name, r.driver, r.created, r.labels),
+        |r| vec![r.name.clone(), r.driver.clone(), r.created.clone(), clip(&r.labels, 80)],
+        Some(format!("No volumes match on host `{}`.\n", call.name)),
+    );
+    Ok(Rendered { text, data: VolumeList { host: call.name.clone(), volumes, page } })
 }
 
 pub async fn inspect_volume(daemons: Arc<Daemons>, _ctx: Context, args: NamedArgs) -> Reply<Inspected> {

@@ -19,31 +19,25 @@ use crate::output::{
     Next, Rendered, Reply, clip, cut_note, human_bytes, human_size, one_line, rfc3339, short_id, table,
 };
 
-const SET: &str = Toolset::System.name();
-
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    builder
-        .tool(
+    super::add(
+        builder,
+        Toolset::System,
+        [
             tool_with("system_info", daemons, system_info)
                 .title("Docker daemon information")
                 .description(
                     "The daemon's version and API version, OS, kernel, CPUs and memory, storage and cgroup drivers, \
                      container and image counts, and its warnings (docker info + docker version, summarized).",
                 )
-                .read_only()
-                .toolset(SET),
-        )
-        .tool(
+                .read_only(),
             tool_with("disk_usage", daemons, disk_usage)
                 .title("Docker disk usage")
                 .description(
                     "What images, containers and volumes hold on the daemon and how much could be reclaimed \
                      (as docker system df): counts, sizes, unused images, stopped containers, dangling volumes.",
                 )
-                .read_only()
-                .toolset(SET),
-        )
-        .tool(
+                .read_only(),
             tool_with("recent_events", daemons, recent_events)
                 .title("Recent daemon events")
                 .description(
@@ -51,9 +45,9 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                      created, started, died (with exit codes), OOM kills, health changes, image pulls... Filter by \
                      `type`, `container`, `event`. Newest kept when the window holds more than the row limit.",
                 )
-                .read_only()
-                .toolset(SET),
-        )
+                .read_only(),
+        ],
+    )
 }
 
 tool_args! {
