@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TRANSPORTS, Transport, run_binary, start_raw};
+use common::{TRANSPORTS, Transport, fails_with, run_binary, start_raw};
 use serde_json::json;
 
 #[tokio::test]
@@ -58,8 +58,7 @@ async fn a_daemon_that_is_down_gives_an_actionable_error_and_readiness_says_so()
     let sock = format!("unix://{}/docker.sock", dir.path().display());
     for transport in TRANSPORTS {
         let conn = start_raw(transport, &["--docker-host", &sock]).await;
-        let err = conn.fails("list_containers", json!({})).await;
-        assert!(err.contains("no Docker socket") && err.contains("is dockerd running"), "{err}");
+        fails_with(&conn, "list_containers", json!({}), &["no Docker socket", "is dockerd running"]).await;
     }
     // Over HTTP, /readyz answers 503 with the reason.
     let conn = start_raw(Transport::Http, &["--docker-host", &sock]).await;

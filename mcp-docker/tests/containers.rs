@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TRANSPORTS, admin, name, remove, run, start};
+use common::{TRANSPORTS, admin, fails_with, name, remove, run, start};
 use serde_json::json;
 
 #[tokio::test]
@@ -55,12 +55,9 @@ async fn list_containers_is_a_compact_filtered_paged_table() {
         assert_eq!(second["truncated"], false);
         assert!(second.get("nextOffset").is_none());
 
-        let err = conn.fails("list_containers", json!({"status": "sleeping"})).await;
-        assert!(err.contains("`status`") && err.contains("running"), "{err}");
-        let err = conn.fails("list_containers", json!({"nope": 1})).await;
-        assert!(err.contains("nope"), "{err}");
-        let err = conn.fails("list_containers", json!({"host": "elsewhere"})).await;
-        assert!(err.contains("no host named `elsewhere`"), "{err}");
+        fails_with(&conn, "list_containers", json!({"status": "sleeping"}), &["`status`", "running"]).await;
+        fails_with(&conn, "list_containers", json!({"nope": 1}), &["nope"]).await;
+        fails_with(&conn, "list_containers", json!({"host": "elsewhere"}), &["no host named `elsewhere`"]).await;
     }
     for n in [&a, &b, &c] {
         remove(&docker, n).await;
@@ -93,10 +90,14 @@ async fn inspect_redacts_secret_environment_values() {
         let (text, _) = shown.ok_text("inspect_container", json!({"container": n})).await;
         assert!(text.contains("hunter2"), "--show-secrets shows values");
 
-        let err = conn.fails("inspect_container", json!({"container": "mcp-no-such-container"})).await;
-        assert!(err.contains("No such container") && err.contains("list_containers"), "{err}");
-        let err = conn.fails("inspect_container", json!({"container": "../../etc"})).await;
-        assert!(err.contains("not a valid id or name"), "{err}");
+        fails_with(
+            &conn,
+            "inspect_container",
+            json!({"container": "mcp-no-such-container"}),
+            &["No such container", "list_containers"],
+        )
+        .await;
+        fails_with(&conn, "inspect_container", json!({"container": "../../etc"}), &["not a valid id or name"]).await;
     }
     remove(&docker, &n).await;
 }
@@ -159,14 +160,18 @@ async fn logs_are_bounded_by_lines_and_bytes_and_say_so() {
         let out = conn.ok("container_logs", json!({"container": n, "since": "1h", "tail": 2})).await;
         assert_eq!(out["lines"], 2);
 
-        let err = conn.fails("container_logs", json!({"container": n, "tail": 100000})).await;
-        assert!(err.contains("--max-log-lines"), "{err}");
-        let err = conn.fails("container_logs", json!({"container": n, "since": "yesterday"})).await;
-        assert!(err.contains("`since`") && err.contains("RFC 3339"), "{err}");
-        let err = conn.fails("container_logs", json!({"container": n, "stdout": false, "stderr": false})).await;
-        assert!(err.contains("nothing to read"), "{err}");
-        let err = conn.fails("container_logs", json!({"container": "mcp-no-such-container"})).await;
-        assert!(err.contains("No such container"), "{err}");
+        fails_with(&conn, "container_logs", json!({"container": n, "tail": 100000}), &["--max-log-lines"]).await;
+        fails_with(&conn, "container_logs", json!({"container": n, "since": "yesterday"}), &["`since`", "RFC 3339"])
+            .await;
+        fails_with(
+            &conn,
+            "container_logs",
+            json!({"container": n, "stdout": false, "stderr": false}),
+            &["nothing to read"],
+        )
+        .await;
+        fails_with(&conn, "container_logs", json!({"container": "mcp-no-such-container"}), &["No such container"])
+            .await;
     }
     remove(&docker, &n).await;
 }
@@ -216,8 +221,7 @@ async fn stats_top_and_diff_describe_a_running_container() {
         assert_eq!(paged["offset"], 1);
 
         for tool in ["container_stats", "container_top", "container_diff"] {
-            let err = conn.fails(tool, json!({"container": "mcp-no-such-container"})).await;
-            assert!(err.contains("No such container"), "{tool}: {err}");
+            fails_with(&conn, tool, json!({"container": "mcp-no-such-container"}), &["No such container"]).await;
         }
     }
     remove(&docker, &n).await;
@@ -252,10 +256,14 @@ async fn wait_returns_the_exit_code_or_says_it_still_runs() {
         assert_eq!(out["exitCode"], 7);
         let out = conn.ok("wait_container", json!({"container": slow, "timeout_secs": 1})).await;
         assert_eq!(out["stopped"], false);
-        let err = conn.fails("wait_container", json!({"container": "mcp-no-such-container", "timeout_secs": 5})).await;
-        assert!(err.contains("No such container"), "{err}");
-        let err = conn.fails("wait_container", json!({"container": slow, "timeout_secs": 0})).await;
-        assert!(err.contains("`timeout_secs`"), "{err}");
+        fails_with(
+            &conn,
+            "wait_container",
+            json!({"container": "mcp-no-such-container", "timeout_secs": 5}),
+            &["No such container"],
+        )
+        .await;
+        fails_with(&conn, "wait_container", json!({"container": slow, "timeout_secs": 0}), &["`timeout_secs`"]).await;
     }
     remove(&docker, &quick).await;
     remove(&docker, &slow).await;

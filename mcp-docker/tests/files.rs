@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TRANSPORTS, admin, name, remove, run, start};
+use common::{TRANSPORTS, admin, fails_with, name, remove, run, start};
 use serde_json::json;
 
 #[tokio::test]
@@ -28,11 +28,7 @@ async fn read_copy_out_and_copy_in() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let allowed = dir.path().join("allowed");
-    std::fs::create_dir(&allowed).expect("mkdir");
-    let outside = dir.path().join("outside");
-    std::fs::create_dir(&outside).expect("mkdir");
+    let (_dir, allowed, outside) = common::host_dirs();
     for transport in TRANSPORTS {
         let conn = start(transport, &["--allow-write", "--allow-bind-path", allowed.to_str().expect("utf-8")]).await;
         let (text, out) = conn.ok_text("read_container_file", json!({"container": n, "path": "/data/a.txt"})).await;
@@ -48,10 +44,14 @@ async fn read_copy_out_and_copy_in() {
         let small = start(transport, &["--max-result-bytes", "1024"]).await;
         let (text, out) = small.ok_text("read_container_file", json!({"container": n, "path": "/bin/busybox"})).await;
         assert!(out["binary"] == true || out["truncated"] == true, "{text}");
-        let err = conn.fails("read_container_file", json!({"container": n, "path": "/nope"})).await;
-        assert!(err.contains("Could not find the file"), "{err}");
-        let err = conn.fails("read_container_file", json!({"container": n, "path": "relative"})).await;
-        assert!(err.contains("absolute"), "{err}");
+        fails_with(
+            &conn,
+            "read_container_file",
+            json!({"container": n, "path": "/nope"}),
+            &["Could not find the file"],
+        )
+        .await;
+        fails_with(&conn, "read_container_file", json!({"container": n, "path": "relative"}), &["absolute"]).await;
 
         // Out to an allowed directory; never over an existing file unasked.
         let target = allowed.join(format!("{transport:?}"));
@@ -110,8 +110,13 @@ async fn read_copy_out_and_copy_in() {
             &["--allow-write", "--allow-bind-path", allowed.to_str().expect("utf-8"), "--max-copy-bytes", "2048"],
         )
         .await;
-        let err = tiny.fails("read_container_file", json!({"container": n, "path": "/bin/busybox"})).await;
-        assert!(err.contains("--max-copy-bytes"), "{err}");
+        fails_with(
+            &tiny,
+            "read_container_file",
+            json!({"container": n, "path": "/bin/busybox"}),
+            &["--max-copy-bytes"],
+        )
+        .await;
     }
     remove(&docker, &n).await;
 }

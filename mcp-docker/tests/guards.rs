@@ -5,30 +5,20 @@
 
 mod common;
 
-use common::{TRANSPORTS, admin, name, names_with_label, remove, run, start, start_raw, state};
+use common::{TRANSPORTS, admin, fails_with, name, names_with_label, remove, run, start, start_raw, state};
 use serde_json::{Value, json};
 
+/// A create request for `n`, labelled as this test's, with `extra` arguments.
 fn base(n: &str, extra: Value) -> Value {
-    let mut args = json!({
-        "image": common::IMAGE, "name": n, "cmd": ["sleep", "300"], "network": "none",
-        "labels": {"mcp-docker-test": "1", "guard-run": n}
-    });
-    if let (Value::Object(a), Value::Object(e)) = (&mut args, extra) {
-        a.extend(e);
-    }
-    args
+    common::create_args(n, ("guard-run", n), extra)
 }
 
 #[tokio::test]
 async fn each_guard_refuses_names_itself_and_its_flag() {
     let docker = admin().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let allowed = dir.path().join("allowed");
-    std::fs::create_dir(&allowed).expect("mkdir");
-    let outside = dir.path().join("outside");
-    std::fs::create_dir(&outside).expect("mkdir");
+    let (_dir, allowed, outside) = common::host_dirs();
     for transport in TRANSPORTS {
-        let n = name(&format!("guard-{transport:?}").to_lowercase());
+        let n = common::name_for("guard", transport);
         let conn = start(transport, &["--allow-write", "--allow-bind-path", allowed.to_str().expect("utf-8")]).await;
         let cases: Vec<(Value, &str, &str)> = vec![
             (json!({"privileged": true}), "privileged guard", "--allow-privileged"),
@@ -59,8 +49,7 @@ async fn each_guard_refuses_names_itself_and_its_flag() {
         ];
         for (extra, guard, flag) in cases {
             for tool in ["create_container", "run_container"] {
-                let err = conn.fails(tool, base(&n, extra.clone())).await;
-                assert!(err.contains(guard) && err.contains(flag), "{tool} {extra}: {err}");
+                fails_with(&conn, tool, base(&n, extra.clone()), &[guard, flag]).await;
             }
         }
         assert!(
@@ -88,7 +77,7 @@ async fn each_guard_refuses_names_itself_and_its_flag() {
 async fn the_flags_relax_their_guards() {
     let docker = admin().await;
     for transport in TRANSPORTS {
-        let n = name(&format!("relaxed-{transport:?}").to_lowercase());
+        let n = common::name_for("relaxed", transport);
         let conn =
             start(transport, &["--allow-write", "--allow-privileged", "--allow-cap-add", "--allow-host-namespaces"])
                 .await;
@@ -117,8 +106,7 @@ async fn the_servers_own_container_is_never_stopped_or_removed() {
             ("remove_container", json!({"container": n, "force": true})),
             ("remove_container", json!({"container": &id[..8], "force": true})),
         ] {
-            let err = conn.fails(tool, args).await;
-            assert!(err.contains("self-protection guard"), "{tool}: {err}");
+            fails_with(&conn, tool, args, &["self-protection guard"]).await;
         }
         assert_eq!(state(&docker, &n).await.as_deref(), Some("running"));
         // Reading it is fine.
@@ -148,18 +136,15 @@ async fn read_only_hosts_and_several_hosts() {
         // Reads default to the first host; writes must name theirs.
         let out = conn.ok("list_containers", json!({})).await;
         assert_eq!(out["host"], "dev");
-        let err = conn.fails("run_container", base(&n, json!({}))).await;
-        assert!(err.contains("several are configured") && err.contains("dev") && err.contains("prod"), "{err}");
-        let err = conn.fails("run_container", base(&n, json!({"host": "prod"}))).await;
-        assert!(err.contains("read-only"), "{err}");
-        let err = conn.fails("run_container", base(&n, json!({"host": "staging"}))).await;
-        assert!(err.contains("no host named `staging`"), "{err}");
+        fails_with(&conn, "run_container", base(&n, json!({})), &["several are configured", "dev", "prod"]).await;
+        fails_with(&conn, "run_container", base(&n, json!({"host": "prod"})), &["read-only"]).await;
+        fails_with(&conn, "run_container", base(&n, json!({"host": "staging"})), &["no host named `staging`"]).await;
         let out = conn.ok("run_container", base(&n, json!({"host": "dev"}))).await;
         assert_eq!(out["host"], "dev");
         let out = conn.ok("list_containers", json!({"host": "prod", "name": n})).await;
         assert_eq!(out["total"], 1);
-        let err = conn.fails("remove_container", json!({"container": n, "force": true, "host": "prod"})).await;
-        assert!(err.contains("read-only"), "{err}");
+        fails_with(&conn, "remove_container", json!({"container": n, "force": true, "host": "prod"}), &["read-only"])
+            .await;
         conn.ok("remove_container", json!({"container": n, "force": true, "host": "dev"})).await;
     }
 }

@@ -4,13 +4,10 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use bollard::models::ContainerConfig;
 use bollard::query_parameters::CommitContainerOptions;
-use common::{TRANSPORTS, admin, start, start_with};
-use mcp_core::client::{ClientOptions, NotificationHandler};
-use serde_json::{Value, json};
+use common::{TRANSPORTS, admin, fails_with, start};
+use serde_json::json;
 
 #[tokio::test]
 async fn list_inspect_and_history_of_the_test_image() {
@@ -38,10 +35,9 @@ async fn list_inspect_and_history_of_the_test_image() {
         assert_eq!(out["layers"][0]["comment"], "Imported from -");
 
         for tool in ["inspect_image", "image_history"] {
-            let err = conn.fails(tool, json!({"image": "mcp-test/no-such-image:9"})).await;
-            assert!(err.contains("No such image") && err.contains("list_images"), "{tool}: {err}");
-            let err = conn.fails(tool, json!({"image": "Not An Image"})).await;
-            assert!(err.contains("not a valid id or name"), "{tool}: {err}");
+            fails_with(&conn, tool, json!({"image": "mcp-test/no-such-image:9"}), &["No such image", "list_images"])
+                .await;
+            fails_with(&conn, tool, json!({"image": "Not An Image"}), &["not a valid id or name"]).await;
         }
     }
 }
@@ -67,15 +63,7 @@ async fn push_pull_with_progress_tag_and_remove_round_trip() {
         docker.commit_container(options, ContainerConfig::default()).await.expect("commit");
         common::remove(&docker, &n).await;
 
-        let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
-        let sink = seen.clone();
-        let handler: NotificationHandler = Arc::new(move |n| {
-            if n.method == "notifications/progress" {
-                sink.lock().expect("lock").push(n.params.clone().map(Value::Object).unwrap_or_default());
-            }
-        });
-        let options = ClientOptions { on_notification: Some(handler), ..Default::default() };
-        let conn = start_with(transport, &["--allow-write"], options).await;
+        let (conn, seen) = common::start_recording_progress(transport, &["--allow-write"]).await;
 
         let out = conn.ok("push_image", json!({"image": image})).await;
         assert!(out["digest"].as_str().is_some_and(|d| d.starts_with("sha256:")), "{out}");
@@ -112,14 +100,11 @@ async fn push_pull_with_progress_tag_and_remove_round_trip() {
 
         let err = conn.fails("pull_image", json!({"image": format!("{registry}/mcp-test/absent:1")})).await;
         assert!(err.contains("manifest unknown") || err.contains("not found"), "{err}");
-        let err = conn.fails("pull_image", json!({"image": "UPPER/case:1"})).await;
-        assert!(err.contains("lowercase"), "{err}");
-        let err = conn.fails("pull_image", json!({"image": "bad ref"})).await;
-        assert!(err.contains("not a valid id or name"), "{err}");
-        let err = conn.fails("tag_image", json!({"image": common::IMAGE, "repository": "x", "tag": "a:b"})).await;
-        assert!(err.contains("`tag`"), "{err}");
-        let err = conn.fails("remove_image", json!({"image": "mcp-test/no-such-image:9"})).await;
-        assert!(err.contains("No such image"), "{err}");
+        fails_with(&conn, "pull_image", json!({"image": "UPPER/case:1"}), &["lowercase"]).await;
+        fails_with(&conn, "pull_image", json!({"image": "bad ref"}), &["not a valid id or name"]).await;
+        fails_with(&conn, "tag_image", json!({"image": common::IMAGE, "repository": "x", "tag": "a:b"}), &["`tag`"])
+            .await;
+        fails_with(&conn, "remove_image", json!({"image": "mcp-test/no-such-image:9"}), &["No such image"]).await;
         let err = conn.fails("push_image", json!({"image": "mcp-test/no-such-image:9"})).await;
         assert!(err.contains("does not exist") || err.contains("No such image"), "{err}");
     }
@@ -145,15 +130,8 @@ async fn build_streams_steps_and_explains_failures() {
     let allow = dir.path().to_str().expect("utf-8");
     for transport in TRANSPORTS {
         let tag = format!("mcp-test/built-{}:{}", std::process::id(), format!("{transport:?}").to_lowercase());
-        let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
-        let sink = seen.clone();
-        let handler: NotificationHandler = Arc::new(move |n| {
-            if n.method == "notifications/progress" {
-                sink.lock().expect("lock").push(n.params.clone().map(Value::Object).unwrap_or_default());
-            }
-        });
-        let options = ClientOptions { on_notification: Some(handler), ..Default::default() };
-        let conn = start_with(transport, &["--allow-write", "--allow-bind-path", allow], options).await;
+        let (conn, seen) =
+            common::start_recording_progress(transport, &["--allow-write", "--allow-bind-path", allow]).await;
         let params = json!({"name": "build_image", "_meta": {"progressToken": "build-1"}, "arguments": {
             "context_dir": ctx_dir.to_str(), "tag": tag, "network": "none", "build_args": {"WHO": "mcp"}}});
         let result =
@@ -170,7 +148,7 @@ async fn build_streams_steps_and_explains_failures() {
         );
 
         // The image is real: run it and read what the build wrote.
-        let n = common::name(&format!("built-{transport:?}").to_lowercase());
+        let n = common::name_for("built", transport);
         common::remove(&docker, &n).await;
         conn.ok("create_container", json!({"image": tag, "name": n, "cmd": ["true"], "network": "none"})).await;
         let file = conn.ok("read_container_file", json!({"container": n, "path": "/built.txt"})).await;
@@ -186,12 +164,21 @@ async fn build_streams_steps_and_explains_failures() {
             )
             .await;
         assert!(err.contains("about-to-fail") && err.contains("returned a non-zero code"), "{err}");
-        let err = conn.fails("build_image", json!({"context_dir": ctx_dir.to_str(), "dockerfile": "Nope"})).await;
-        assert!(err.contains("`dockerfile`"), "{err}");
-        let err = conn.fails("build_image", json!({"context_dir": "/etc", "network": "none"})).await;
-        assert!(err.contains("host-path guard"), "{err}");
-        let err = conn.fails("build_image", json!({"context_dir": ctx_dir.to_str(), "network": "host"})).await;
-        assert!(err.contains("host-namespace guard"), "{err}");
+        fails_with(
+            &conn,
+            "build_image",
+            json!({"context_dir": ctx_dir.to_str(), "dockerfile": "Nope"}),
+            &["`dockerfile`"],
+        )
+        .await;
+        fails_with(&conn, "build_image", json!({"context_dir": "/etc", "network": "none"}), &["host-path guard"]).await;
+        fails_with(
+            &conn,
+            "build_image",
+            json!({"context_dir": ctx_dir.to_str(), "network": "host"}),
+            &["host-namespace guard"],
+        )
+        .await;
         conn.ok("remove_image", json!({"image": tag})).await;
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TRANSPORTS, admin, name, remove, run, start, state};
+use common::{TRANSPORTS, admin, fails_with, name, remove, run, start, state};
 use serde_json::json;
 
 const WRITE_TOOLS: [&str; 25] = [
@@ -78,8 +78,7 @@ async fn write_tools_are_absent_unless_writes_are_allowed() {
 async fn run_creates_a_labelled_container_with_what_was_asked() {
     let docker = admin().await;
     for transport in TRANSPORTS {
-        let n = name(&format!("run-{transport:?}").to_lowercase());
-        remove(&docker, &n).await;
+        let n = common::fresh_name(&docker, "run", transport).await;
         let conn = start(transport, &["--allow-write"]).await;
         let out = conn
             .ok(
@@ -117,18 +116,19 @@ async fn run_creates_a_labelled_container_with_what_was_asked() {
         let err =
             conn.fails("run_container", json!({"image": common::IMAGE, "labels": {"mcp-docker.managed": "no"}})).await;
         assert!(err.contains("reserved"), "{err}");
-        let err = conn.fails("run_container", json!({"image": "mcp-test/not-here:1", "network": "none"})).await;
-        assert!(err.contains("No such image") && err.contains("list_images"), "{err}");
-        let err = conn.fails("run_container", json!({"image": "Bad Image!"})).await;
-        assert!(err.contains("not a valid id or name"), "{err}");
-        let err = conn.fails("run_container", json!({"image": common::IMAGE, "memory": "lots"})).await;
-        assert!(err.contains("`memory`"), "{err}");
-        let err = conn.fails("run_container", json!({"image": common::IMAGE, "restart": "sometimes"})).await;
-        assert!(err.contains("`restart`"), "{err}");
-        let err = conn.fails("run_container", json!({"image": common::IMAGE, "ports": ["http"]})).await;
-        assert!(err.contains("`ports`"), "{err}");
-        let err = conn.fails("run_container", json!({"image": common::IMAGE, "env": ["NOVALUE"]})).await;
-        assert!(err.contains("NAME=value"), "{err}");
+        fails_with(
+            &conn,
+            "run_container",
+            json!({"image": "mcp-test/not-here:1", "network": "none"}),
+            &["No such image", "list_images"],
+        )
+        .await;
+        fails_with(&conn, "run_container", json!({"image": "Bad Image!"}), &["not a valid id or name"]).await;
+        fails_with(&conn, "run_container", json!({"image": common::IMAGE, "memory": "lots"}), &["`memory`"]).await;
+        fails_with(&conn, "run_container", json!({"image": common::IMAGE, "restart": "sometimes"}), &["`restart`"])
+            .await;
+        fails_with(&conn, "run_container", json!({"image": common::IMAGE, "ports": ["http"]}), &["`ports`"]).await;
+        fails_with(&conn, "run_container", json!({"image": common::IMAGE, "env": ["NOVALUE"]}), &["NAME=value"]).await;
         // A name in use: Docker's conflict, with what it means.
         let err = conn
             .fails("run_container", json!({"image": common::IMAGE, "name": n, "cmd": ["true"], "network": "none"}))
@@ -144,8 +144,7 @@ async fn run_creates_a_labelled_container_with_what_was_asked() {
 async fn create_then_start_stop_restart_pause_kill_remove() {
     let docker = admin().await;
     for transport in TRANSPORTS {
-        let n = name(&format!("life-{transport:?}").to_lowercase());
-        remove(&docker, &n).await;
+        let n = common::fresh_name(&docker, "life", transport).await;
         let conn = start(transport, &["--allow-write"]).await;
         let out = conn
             .ok(
@@ -176,24 +175,20 @@ async fn create_then_start_stop_restart_pause_kill_remove() {
         conn.ok("restart_container", json!({"container": n, "timeout_secs": 1})).await;
         assert_eq!(state(&docker, &n).await.as_deref(), Some("running"));
 
-        let err = conn.fails("remove_container", json!({"container": n})).await;
-        assert!(err.contains("force=true"), "{err}");
-        let err = conn.fails("kill_container", json!({"container": n, "signal": "SIG KILL"})).await;
-        assert!(err.contains("`signal`"), "{err}");
+        fails_with(&conn, "remove_container", json!({"container": n}), &["force=true"]).await;
+        fails_with(&conn, "kill_container", json!({"container": n, "signal": "SIG KILL"}), &["`signal`"]).await;
         conn.ok("kill_container", json!({"container": n, "signal": "SIGKILL"})).await;
         let waited = conn.ok("wait_container", json!({"container": n, "timeout_secs": 10})).await;
         assert_eq!(waited["exitCode"], 137);
         let renamed = format!("{n}-renamed");
         conn.ok("rename_container", json!({"container": n, "name": renamed})).await;
         assert_eq!(state(&docker, &n).await, None);
-        let err = conn.fails("rename_container", json!({"container": renamed, "name": "bad name"})).await;
-        assert!(err.contains("`name`"), "{err}");
+        fails_with(&conn, "rename_container", json!({"container": renamed, "name": "bad name"}), &["`name`"]).await;
         conn.ok("remove_container", json!({"container": renamed})).await;
         assert_eq!(state(&docker, &renamed).await, None);
 
         for tool in ["start_container", "stop_container", "pause_container", "remove_container", "kill_container"] {
-            let err = conn.fails(tool, json!({"container": "mcp-no-such-container"})).await;
-            assert!(err.contains("No such container"), "{tool}: {err}");
+            fails_with(&conn, tool, json!({"container": "mcp-no-such-container"}), &["No such container"]).await;
         }
     }
 }
@@ -250,10 +245,14 @@ async fn exec_reports_exit_code_output_timeout_and_cuts_big_output() {
         assert!(out.get("exitCode").is_none());
         assert!(text.contains("Timed out after 1 s"), "{text}");
 
-        let err = conn.fails("exec_in_container", json!({"container": n, "cmd": []})).await;
-        assert!(err.contains("`cmd`"), "{err}");
-        let err = conn.fails("exec_in_container", json!({"container": "mcp-no-such-container", "cmd": ["true"]})).await;
-        assert!(err.contains("No such container"), "{err}");
+        fails_with(&conn, "exec_in_container", json!({"container": n, "cmd": []}), &["`cmd`"]).await;
+        fails_with(
+            &conn,
+            "exec_in_container",
+            json!({"container": "mcp-no-such-container", "cmd": ["true"]}),
+            &["No such container"],
+        )
+        .await;
         // A missing binary is the command's failure (126, as `docker exec` exits), not the tool's.
         let out = conn.ok("exec_in_container", json!({"container": n, "cmd": ["/no/such/binary"]})).await;
         assert_eq!(out["exitCode"], 126);

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{TRANSPORTS, launcher, name};
+use common::{TRANSPORTS, launcher};
 use serde_json::json;
 
 fn podman_host() -> String {
@@ -20,7 +20,7 @@ async fn podman_serves_the_same_tools_from_run_to_remove() {
     let host = podman_host();
     for transport in TRANSPORTS {
         let conn = launcher().args(["--docker-host", &host, "--allow-write"]).start(transport).await;
-        let n = name(&format!("podman-{transport:?}").to_lowercase());
+        let n = common::name_for("podman", transport);
         let _ = conn.call("remove_container", json!({"container": n, "force": true})).await;
 
         let (info, _) = conn.ok_text("system_info", json!({})).await;

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{TRANSPORTS, admin, name, remove, run, start, start_with, state};
+use common::{TRANSPORTS, admin, fails_with, name, remove, run, start, start_with, state};
 use mcp_core::client::{ClientOptions, InputHandler};
 use mcp_core::protocol::ErrorObject;
 use serde_json::{Value, json};
@@ -86,13 +86,12 @@ async fn scope_labels_hide_and_protect_containers_outside_the_scope() {
             ("stop_container", json!({"container": outside})),
             ("remove_container", json!({"container": outside, "force": true})),
         ] {
-            let err = conn.fails(tool, args).await;
-            assert!(err.contains("No such container") && err.contains("scope"), "{tool}: {err}");
+            fails_with(&conn, tool, args, &["No such container", "scope"]).await;
         }
         assert_eq!(state(&docker, &outside).await.as_deref(), Some("running"));
 
         // What it creates carries the scope label, so it stays visible to it.
-        let made = name(&format!("scope-made-{transport:?}").to_lowercase());
+        let made = common::name_for("scope-made", transport);
         conn.ok("create_container", json!({"image": common::IMAGE, "name": made, "cmd": ["true"], "network": "none"}))
             .await;
         let labels =
@@ -124,11 +123,9 @@ async fn destructive_calls_wait_for_the_users_confirmation_when_required() {
     let args = ["--allow-write", "--confirm-destructive"];
     for transport in TRANSPORTS {
         let declined = start_with(transport, &args, confirming(false)).await;
-        let err = declined.fails("stop_container", json!({"container": n, "timeout_secs": 1})).await;
-        assert!(err.contains("did not confirm"), "{err}");
+        fails_with(&declined, "stop_container", json!({"container": n, "timeout_secs": 1}), &["did not confirm"]).await;
         let unable = start(transport, &args).await;
-        let err = unable.fails("remove_container", json!({"container": n, "force": true})).await;
-        assert!(err.contains("cannot ask"), "{err}");
+        fails_with(&unable, "remove_container", json!({"container": n, "force": true}), &["cannot ask"]).await;
         assert_eq!(state(&docker, &n).await.as_deref(), Some("running"));
         // Additive calls are not asked about.
         unable.ok("start_container", json!({"container": n})).await;

@@ -6,18 +6,12 @@
 
 mod common;
 
-use common::{TRANSPORTS, admin, name, names_with_label, remove, run, start};
+use common::{TRANSPORTS, admin, fails_with, name, names_with_label, remove, run, start};
 use serde_json::{Value, json};
 
+/// A create request for `n`, labelled with the run `run_tag`, with `extra` arguments.
 fn base(n: &str, run_tag: &str, extra: Value) -> Value {
-    let mut args = json!({
-        "image": common::IMAGE, "name": n, "cmd": ["sleep", "300"], "network": "none",
-        "labels": {"mcp-docker-test": "1", "scope-run": run_tag}
-    });
-    if let (Value::Object(a), Value::Object(e)) = (&mut args, extra) {
-        a.extend(e);
-    }
-    args
+    common::create_args(n, ("scope-run", run_tag), extra)
 }
 
 #[tokio::test]
@@ -33,29 +27,38 @@ async fn joining_another_containers_namespaces_is_limited_to_the_scope() {
     let made_label = format!("scope-run={run_tag}");
     for transport in TRANSPORTS {
         let conn = start(transport, &["--allow-write", "--scope-label", &scope]).await;
-        let n = name(&format!("join-{transport:?}").to_lowercase());
+        let n = common::name_for("join", transport);
         // Every spelling the engine resolves to the out-of-scope container.
         let spellings = [outside.clone(), format!("/{outside}"), outside_id.clone(), outside_id[..12].to_string()];
         for field in ["pid", "network", "ipc"] {
             for target in &spellings {
                 let mode = format!("container:{target}");
                 for tool in ["run_container", "create_container"] {
-                    let err = conn.fails(tool, base(&n, &run_tag, json!({ field: mode }))).await;
-                    assert!(
-                        err.contains("scope guard")
-                            && err.contains(&format!("`{field}: {mode}`"))
-                            && err.contains(&format!("container `{target}`"))
-                            && err.contains(&scope),
-                        "{tool} {field}={mode}: {err}"
-                    );
+                    fails_with(
+                        &conn,
+                        tool,
+                        base(&n, &run_tag, json!({ field: mode })),
+                        &["scope guard", &format!("`{field}: {mode}`"), &format!("container `{target}`"), &scope],
+                    )
+                    .await;
                 }
             }
         }
         // Another case of the kind, and a container that does not exist, alike.
-        let err = conn.fails("run_container", base(&n, &run_tag, json!({"pid": format!("Container:{outside}")}))).await;
-        assert!(err.contains("scope guard"), "{err}");
-        let err = conn.fails("run_container", base(&n, &run_tag, json!({"pid": "container:mcp-no-such-one"}))).await;
-        assert!(err.contains("scope guard") && err.contains("mcp-no-such-one"), "{err}");
+        fails_with(
+            &conn,
+            "run_container",
+            base(&n, &run_tag, json!({"pid": format!("Container:{outside}")})),
+            &["scope guard"],
+        )
+        .await;
+        fails_with(
+            &conn,
+            "run_container",
+            base(&n, &run_tag, json!({"pid": "container:mcp-no-such-one"})),
+            &["scope guard", "mcp-no-such-one"],
+        )
+        .await;
         assert!(names_with_label(&docker, &made_label).await.is_empty(), "nothing created when refused");
 
         // In scope, by any spelling, it is allowed, and joins that very container.
@@ -74,8 +77,13 @@ async fn joining_another_containers_namespaces_is_limited_to_the_scope() {
 
         // The tools have no way to name another container's volumes or links at all.
         for field in ["volumes_from", "links", "uts", "cgroupns"] {
-            let err = conn.fails("run_container", base(&n, &run_tag, json!({ field: [outside.clone()] }))).await;
-            assert!(err.contains(&format!("unknown field `{field}`")), "{field}: {err}");
+            fails_with(
+                &conn,
+                "run_container",
+                base(&n, &run_tag, json!({ field: [outside.clone()] })),
+                &[&format!("unknown field `{field}`")],
+            )
+            .await;
         }
         assert!(names_with_label(&docker, &made_label).await.is_empty(), "nothing left behind");
     }
@@ -83,7 +91,7 @@ async fn joining_another_containers_namespaces_is_limited_to_the_scope() {
     // Without a scope, joining stays as it was (the other guards still apply).
     for transport in TRANSPORTS {
         let conn = start(transport, &["--allow-write"]).await;
-        let n = name(&format!("join-free-{transport:?}").to_lowercase());
+        let n = common::name_for("join-free", transport);
         conn.ok("create_container", base(&n, &run_tag, json!({"pid": format!("container:{outside}")}))).await;
         remove(&docker, &n).await;
     }
@@ -101,7 +109,7 @@ async fn joined_namespaces_out_of_scope_cannot_be_read_through_exec() {
     run(&docker, &outside, &["sleep", "300"], &[], &["OTHER_TEAM=not-for-you"]).await;
     for transport in TRANSPORTS {
         let conn = start(transport, &["--allow-write", "--scope-label", &scope]).await;
-        let n = name(&format!("environ-{transport:?}").to_lowercase());
+        let n = common::name_for("environ", transport);
         let err =
             conn.fails("run_container", base(&n, "environ", json!({"pid": format!("container:{outside}")}))).await;
         assert!(err.contains("scope guard"), "{err}");
@@ -124,22 +132,21 @@ async fn named_volumes_outside_the_scope_are_not_mountable_seen_or_removed() {
         .expect("create volume");
     for transport in TRANSPORTS {
         let conn = start(transport, &["--allow-write", "--scope-label", &scope]).await;
-        let n = name(&format!("vol-{transport:?}").to_lowercase());
+        let n = common::name_for("vol", transport);
         let mount = |source: &str| json!({"mounts": [{"type": "volume", "source": source, "target": "/data"}]});
-        let err = conn.fails("create_container", base(&n, "vol", mount(&foreign))).await;
-        assert!(err.contains("scope guard") && err.contains(&foreign) && err.contains(&scope), "{err}");
+        fails_with(&conn, "create_container", base(&n, "vol", mount(&foreign)), &["scope guard", &foreign, &scope])
+            .await;
         assert!(docker.inspect_container(&n, None).await.is_err(), "nothing created when refused");
         // Nor is it seen or removable: volumes are scoped as containers are.
         let listed = conn.ok("list_volumes", json!({})).await;
         assert!(!listed.to_string().contains(&foreign), "{listed}");
         for tool in ["inspect_volume", "remove_volume"] {
-            let err = conn.fails(tool, json!({"name": foreign})).await;
-            assert!(err.contains("No such volume") && err.contains(&scope), "{tool}: {err}");
+            fails_with(&conn, tool, json!({"name": foreign}), &["No such volume", &scope]).await;
         }
         assert!(docker.inspect_volume(&foreign).await.is_ok(), "still there");
 
         // A new name is created in scope, so the next mount of it is allowed too.
-        let fresh = name(&format!("vol-fresh-{transport:?}").to_lowercase());
+        let fresh = common::name_for("vol-fresh", transport);
         conn.ok("create_container", base(&n, "vol", mount(&fresh))).await;
         let labels = docker.inspect_volume(&fresh).await.expect("volume made").labels;
         assert_eq!(labels.get(k).map(String::as_str), Some(v), "{labels:?}");
@@ -167,11 +174,13 @@ async fn builds_cannot_join_a_container_outside_the_scope() {
         let conn = start(transport, &["--allow-write", "--allow-bind-path", ctx, "--scope-label", &scope]).await;
         for target in [outside.clone(), format!("/{outside}"), outside_id.clone(), outside_id[..12].to_string()] {
             let mode = format!("container:{target}");
-            let err = conn.fails("build_image", json!({"context_dir": ctx, "network": mode})).await;
-            assert!(
-                err.contains("scope guard") && err.contains(&format!("`network: {mode}`")) && err.contains(&scope),
-                "{mode}: {err}"
-            );
+            fails_with(
+                &conn,
+                "build_image",
+                json!({"context_dir": ctx, "network": mode}),
+                &["scope guard", &format!("`network: {mode}`"), &scope],
+            )
+            .await;
         }
     }
     remove(&docker, &outside).await;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::CreateContainerOptions;
-use common::{TRANSPORTS, admin, name, remove, run, start};
+use common::{TRANSPORTS, admin, fails_with, name, remove, run, start};
 use serde_json::json;
 
 #[tokio::test]
@@ -44,10 +44,8 @@ async fn system_info_disk_usage_and_events() {
         assert_eq!(out["truncated"], true);
         assert!(text.contains("newest 2"), "{text}");
 
-        let err = conn.fails("recent_events", json!({"since": "2d"})).await;
-        assert!(err.contains("`since`") && err.contains("24h"), "{err}");
-        let err = conn.fails("recent_events", json!({"type": "planet"})).await;
-        assert!(err.contains("`type`"), "{err}");
+        fails_with(&conn, "recent_events", json!({"since": "2d"}), &["`since`", "24h"]).await;
+        fails_with(&conn, "recent_events", json!({"type": "planet"}), &["`type`"]).await;
     }
     remove(&docker, &n).await;
 }
@@ -97,8 +95,7 @@ async fn compose_projects_are_found_from_labels() {
         assert_eq!(containers[0]["service"], "db");
         assert_eq!(containers[0]["state"], "exited");
         assert_eq!(containers[1]["state"], "running");
-        let err = conn.fails("compose_project", json!({"project": "mcp-no-such-project"})).await;
-        assert!(err.contains("compose_projects"), "{err}");
+        fails_with(&conn, "compose_project", json!({"project": "mcp-no-such-project"}), &["compose_projects"]).await;
     }
     remove(&docker, &web).await;
     remove(&docker, &db).await;
@@ -163,14 +160,10 @@ async fn networks_and_volumes_lifecycle() {
         let out = conn.ok("list_volumes", json!({"name": vol})).await;
         assert_eq!(out["total"], 0);
 
-        let err = conn.fails("inspect_network", json!({"name": "mcp-no-such-network"})).await;
-        assert!(err.contains("list_networks"), "{err}");
-        let err = conn.fails("inspect_volume", json!({"name": "mcp-no-such-volume"})).await;
-        assert!(err.contains("list_volumes"), "{err}");
-        let err = conn.fails("create_network", json!({"name": "x", "driver": "macvlan"})).await;
-        assert!(err.contains("`driver`"), "{err}");
-        let err = conn.fails("remove_network", json!({"name": "none"})).await;
-        assert!(err.contains("predefined"), "{err}");
+        fails_with(&conn, "inspect_network", json!({"name": "mcp-no-such-network"}), &["list_networks"]).await;
+        fails_with(&conn, "inspect_volume", json!({"name": "mcp-no-such-volume"}), &["list_volumes"]).await;
+        fails_with(&conn, "create_network", json!({"name": "x", "driver": "macvlan"}), &["`driver`"]).await;
+        fails_with(&conn, "remove_network", json!({"name": "none"}), &["predefined"]).await;
         // Stopped containers, only those with this test's label (others belong to other tests).
         let label = format!("prune-test={}-{t}", std::process::id());
         let (lk, lv) = label.split_once('=').expect("kv");
@@ -182,9 +175,8 @@ async fn networks_and_volumes_lifecycle() {
         assert_eq!(common::state(&docker, &stopped).await, None);
         let out = conn.ok("prune", json!({"what": "images", "label": [label]})).await;
         assert_eq!(out["removed"], json!([]));
-        let err = conn.fails("prune", json!({"what": "everything"})).await;
-        assert!(err.contains("`what`"), "{err}");
-        let err = conn.fails("create_volume", json!({"name": "v", "labels": {"mcp-docker.tool": "x"}})).await;
-        assert!(err.contains("reserved"), "{err}");
+        fails_with(&conn, "prune", json!({"what": "everything"}), &["`what`"]).await;
+        fails_with(&conn, "create_volume", json!({"name": "v", "labels": {"mcp-docker.tool": "x"}}), &["reserved"])
+            .await;
     }
 }

@@ -216,3 +216,66 @@ impl RawSession {
         (kind, result["content"][0]["text"].as_str().unwrap_or_default().to_string())
     }
 }
+
+/// Calls `tool` on `conn`, expects it to fail, and checks its message says each of
+/// `needles`; returns the message.
+pub async fn fails_with(conn: &Connector, tool: &str, args: serde_json::Value, needles: &[&str]) -> String {
+    let err = conn.fails(tool, args.clone()).await;
+    for needle in needles {
+        assert!(err.contains(needle), "{tool} {args}: `{needle}` not in: {err}");
+    }
+    err
+}
+
+/// Arguments for `create_container`/`run_container`: a busybox sleeping on no network as
+/// `n`, labelled for cleanup and with `label`, plus `extra` (which wins).
+pub fn create_args(n: &str, label: (&str, &str), extra: serde_json::Value) -> serde_json::Value {
+    let mut args = serde_json::json!({
+        "image": IMAGE, "name": n, "cmd": ["sleep", "300"], "network": "none",
+        "labels": {TEST_LABEL: "1", label.0: label.1}
+    });
+    if let (serde_json::Value::Object(a), serde_json::Value::Object(e)) = (&mut args, extra) {
+        a.extend(e);
+    }
+    args
+}
+
+/// A temporary directory holding `allowed` (for --allow-bind-path) and `outside`; the
+/// directory is removed when the first value is dropped.
+pub fn host_dirs() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (allowed, outside) = (dir.path().join("allowed"), dir.path().join("outside"));
+    for d in [&allowed, &outside] {
+        std::fs::create_dir(d).expect("mkdir");
+    }
+    (dir, allowed, outside)
+}
+
+/// [`start`] recording the params of every progress notification the server sends.
+pub async fn start_recording_progress(
+    transport: Transport,
+    args: &[&str],
+) -> (Connector, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Default::default();
+    let sink = seen.clone();
+    let handler: mcp_core::client::NotificationHandler = std::sync::Arc::new(move |n| {
+        if n.method == "notifications/progress" {
+            let params = n.params.clone().map(serde_json::Value::Object).unwrap_or_default();
+            sink.lock().expect("lock").push(params);
+        }
+    });
+    let options = ClientOptions { on_notification: Some(handler), ..Default::default() };
+    (start_with(transport, args, options).await, seen)
+}
+
+/// A container name unique to this run, `tag` and `transport`.
+pub fn name_for(tag: &str, transport: Transport) -> String {
+    name(&format!("{tag}-{transport:?}").to_lowercase())
+}
+
+/// [`name_for`], with any leftover container of that name removed.
+pub async fn fresh_name(docker: &Docker, tag: &str, transport: Transport) -> String {
+    let n = name_for(tag, transport);
+    remove(docker, &n).await;
+    n
+}
