@@ -108,14 +108,7 @@ async fn logs_are_bounded_by_lines_and_bytes_and_say_so() {
     let n = name("logs");
     // 5000 numbered lines on stdout, one marker on stderr, then idle. The pause keeps the
     // streams in order in the log file (Docker copies stdout and stderr separately).
-    run(
-        &docker,
-        &n,
-        &["sh", "-c", "i=1; while [ $i -le 5000 ]; do echo \"line $i padding-padding-padding\"; i=$((i+1)); done; sleep 1; echo oops >&2; sleep 300"],
-        &[],
-        &[],
-    )
-    .await;
+    common::run_sh(&docker, &n, "i=1; while [ $i -le 5000 ]; do echo \"line $i padding-padding-padding\"; i=$((i+1)); done; sleep 1; echo oops >&2; sleep 300").await;
     for transport in TRANSPORTS {
         let conn = start(transport, &[]).await;
         // Wait until the writer is done (a busy machine may take a while).
@@ -180,8 +173,7 @@ async fn logs_are_bounded_by_lines_and_bytes_and_say_so() {
 async fn stats_top_and_diff_describe_a_running_container() {
     let docker = admin().await;
     let n = name("observe");
-    run(&docker, &n, &["sh", "-c", "mkdir /made && echo x > /made/file && rm /bin/true && exec sleep 300"], &[], &[])
-        .await;
+    common::run_sh(&docker, &n, "mkdir /made && echo x > /made/file && rm /bin/true && exec sleep 300").await;
     // Until the shell has made its changes and become `sleep`.
     for _ in 0..100 {
         let top = docker.top_processes(&n, None::<bollard::query_parameters::TopOptions>).await.expect("top");
@@ -247,7 +239,7 @@ async fn wait_returns_the_exit_code_or_says_it_still_runs() {
     let quick = name("wait-quick");
     let slow = name("wait-slow");
     for transport in TRANSPORTS {
-        run(&docker, &quick, &["sh", "-c", "sleep 1; exit 7"], &[], &[]).await;
+        common::run_sh(&docker, &quick, "sleep 1; exit 7").await;
         run(&docker, &slow, &["sleep", "300"], &[], &[]).await;
         // Listed without --allow-write: waiting changes nothing.
         let conn = start(transport, &[]).await;

@@ -4,21 +4,14 @@
 
 mod common;
 
-use common::{TRANSPORTS, admin, fails_with, name, remove, run, start};
+use common::{TRANSPORTS, admin, fails_with, name, remove, start};
 use serde_json::json;
 
 #[tokio::test]
 async fn read_copy_out_and_copy_in() {
     let docker = admin().await;
     let n = name("files");
-    run(
-        &docker,
-        &n,
-        &["sh", "-c", "mkdir -p /data/sub && echo hello-file > /data/a.txt && echo deep > /data/sub/b.txt && head -c 3000 /bin/busybox > /data/bin.dat && sleep 300"],
-        &[],
-        &[],
-    )
-    .await;
+    common::run_sh(&docker, &n, "mkdir -p /data/sub && echo hello-file > /data/a.txt && echo deep > /data/sub/b.txt && head -c 3000 /bin/busybox > /data/bin.dat && sleep 300").await;
     for _ in 0..100 {
         if docker.inspect_container(&n, None).await.is_ok() {
             let conn = start(common::Transport::Stdio, &[]).await;

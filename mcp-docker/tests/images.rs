@@ -50,7 +50,7 @@ async fn push_pull_with_progress_tag_and_remove_round_trip() {
         let t = format!("{transport:?}").to_lowercase();
         // An image with a layer of its own, so a pull has something to download.
         let n = common::name(&format!("layer-{t}"));
-        common::run(&docker, &n, &["sh", "-c", &format!("echo {n} > /made-by-test")], &[], &[]).await;
+        common::run_sh(&docker, &n, &format!("echo {n} > /made-by-test")).await;
         common::wait_exit(&docker, &n).await;
         let repo = format!("{registry}/mcp-test/layered-{}-{t}", std::process::id());
         let image = format!("{repo}:1");

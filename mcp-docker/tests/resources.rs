@@ -67,8 +67,7 @@ async fn scope_labels_hide_and_protect_containers_outside_the_scope() {
     let docker = admin().await;
     let inside = name("scope-in");
     let outside = name("scope-out");
-    let scope = format!("team=scope-{}", std::process::id());
-    let (k, v) = scope.split_once('=').expect("kv");
+    let (scope, k, v) = common::scope_label("scope");
     run(&docker, &inside, &["sleep", "300"], &[(k, v)], &[]).await;
     run(&docker, &outside, &["sleep", "300"], &[], &[]).await;
     for transport in TRANSPORTS {

@@ -17,8 +17,7 @@ fn base(n: &str, run_tag: &str, extra: Value) -> Value {
 #[tokio::test]
 async fn joining_another_containers_namespaces_is_limited_to_the_scope() {
     let docker = admin().await;
-    let scope = format!("team=join-{}", std::process::id());
-    let (k, v) = scope.split_once('=').expect("kv");
+    let (scope, k, v) = common::scope_label("join");
     let inside = name("join-in");
     let outside = name("join-out");
     let inside_id = run(&docker, &inside, &["sleep", "300"], &[(k, v)], &[]).await;
@@ -123,8 +122,7 @@ async fn joined_namespaces_out_of_scope_cannot_be_read_through_exec() {
 async fn named_volumes_outside_the_scope_are_not_mountable_seen_or_removed() {
     use bollard::models::VolumeCreateRequest;
     let docker = admin().await;
-    let scope = format!("team=vol-{}", std::process::id());
-    let (k, v) = scope.split_once('=').expect("kv");
+    let (scope, k, v) = common::scope_label("vol");
     let foreign = name("vol-foreign");
     docker
         .create_volume(VolumeCreateRequest { name: Some(foreign.clone()), ..Default::default() })

@@ -13,7 +13,7 @@ use serde_json::json;
 async fn system_info_disk_usage_and_events() {
     let docker = admin().await;
     let n = name("events");
-    run(&docker, &n, &["sh", "-c", "exit 4"], &[], &[]).await;
+    common::run_sh(&docker, &n, "exit 4").await;
     common::wait_exit(&docker, &n).await;
     for transport in TRANSPORTS {
         let conn = start(transport, &[]).await;

@@ -279,3 +279,15 @@ pub async fn fresh_name(docker: &Docker, tag: &str, transport: Transport) -> Str
     remove(docker, &n).await;
     n
 }
+
+/// [`run`] for a shell `script`, with no extra labels or environment.
+pub async fn run_sh(docker: &Docker, name: &str, script: &str) -> String {
+    run(docker, name, &["sh", "-c", script], &[], &[]).await
+}
+
+/// A scope label unique to this run, `team=TAG-PID`: the flag's value, its key, its value
+/// (leaked: a few bytes per test, so it reads as the `&str` labels are).
+pub fn scope_label(tag: &str) -> (String, &'static str, &'static str) {
+    let value: &'static str = format!("{tag}-{}", std::process::id()).leak();
+    (format!("team={value}"), "team", value)
+}
