@@ -90,6 +90,12 @@ impl Daemons {
         self.targets.all().iter().filter_map(|d| d.url.strip_prefix("unix://").map(str::to_string)).collect()
     }
 
+    /// A host path a copy or build may read or write, resolved and judged by the
+    /// host-path guard (under --allow-bind-path, never a Docker socket).
+    pub fn host_path(&self, path: &str) -> Result<std::path::PathBuf, ToolError> {
+        crate::guard::check_host_path(&self.settings.guards, path, &self.socket_paths(), "host-path")
+    }
+
     /// Checks that every daemon answers; the error names the first that does not.
     pub async fn ping(&self) -> Result<(), String> {
         for daemon in self.targets.all() {

@@ -7,6 +7,12 @@ pub use mcp_core::output::{Prebuilt, Rendered, clip, one_line, table};
 /// What a tool handler returns: its rendering, or why it failed.
 pub type Reply<T> = Result<Rendered<T>, mcp_core::ToolError>;
 
+/// A change's result: `message` is both the text and, through `data`, part of the
+/// structured result.
+pub fn said<T>(message: String, data: impl FnOnce(String) -> T) -> Rendered<T> {
+    Rendered { text: message.clone(), data: data(message) }
+}
+
 /// How a cut listing says to see the rest besides paging.
 pub const NARROW: &str = "narrow the filters";
 

@@ -17,9 +17,7 @@ use serde::Serialize;
 use crate::config::Toolset;
 use crate::daemons::{Call, Daemons};
 use crate::errors::NO_CONTAINER;
-use crate::guard::check_host_path;
-use crate::names::check_ref;
-use crate::output::{Next, Rendered, Reply, clip, cut_note, human_size, one_line, table};
+use crate::output::{Next, Rendered, Reply, clip, cut_note, human_size, one_line, said, table};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     super::add(builder, Toolset::Containers, [
@@ -243,10 +241,8 @@ pub struct Copied {
 }
 
 pub async fn copy_from_container(daemons: Arc<Daemons>, _ctx: Context, args: CopyFromArgs) -> Reply<Copied> {
-    check_ref("container", &args.container)?;
     check_container_path(&args.path)?;
-    let sockets = daemons.socket_paths();
-    let dir = check_host_path(&daemons.settings.guards, &args.host_dir, &sockets, "host-path")?;
+    let dir = daemons.host_path(&args.host_dir)?;
     if !dir.is_dir() {
         return Err(ToolError::invalid_arguments(format!(
             "`host_dir`: {} is not an existing directory",
@@ -288,10 +284,7 @@ pub async fn copy_from_container(daemons: Arc<Daemons>, _ctx: Context, args: Cop
         args.container,
         dir.display()
     );
-    Ok(Rendered {
-        text: message.clone(),
-        data: Copied { host: call.name.clone(), container: args.container, entries, bytes, message },
-    })
+    Ok(said(message, |message| Copied { host: call.name.clone(), container: args.container, entries, bytes, message }))
 }
 
 tool_args! {
@@ -306,10 +299,8 @@ tool_args! {
 }
 
 pub async fn copy_to_container(daemons: Arc<Daemons>, _ctx: Context, args: CopyToArgs) -> Reply<Copied> {
-    check_ref("container", &args.container)?;
     check_container_path(&args.container_dir)?;
-    let sockets = daemons.socket_paths();
-    let source = check_host_path(&daemons.settings.guards, &args.host_path, &sockets, "host-path")?;
+    let source = daemons.host_path(&args.host_path)?;
     let meta = std::fs::symlink_metadata(&source)
         .map_err(|e| ToolError::invalid_arguments(format!("`host_path`: {}: {e}", source.display())))?;
     let name = source
@@ -331,10 +322,7 @@ pub async fn copy_to_container(daemons: Arc<Daemons>, _ctx: Context, args: CopyT
         "Copied {} to {}:{} ({entries} entries, {bytes} bytes).",
         args.host_path, args.container, args.container_dir
     );
-    Ok(Rendered {
-        text: message.clone(),
-        data: Copied { host: call.name.clone(), container: args.container, entries, bytes, message },
-    })
+    Ok(said(message, |message| Copied { host: call.name.clone(), container: args.container, entries, bytes, message }))
 }
 
 /// A tar of `source` named `name`, refused past `max` bytes of content. Symlinks are

@@ -22,9 +22,9 @@ use super::logs::{Stream, Tail};
 use crate::config::Toolset;
 use crate::daemons::Daemons;
 use crate::errors::NO_IMAGE;
-use crate::guard::{check_host_path, refuse};
+use crate::guard::refuse;
 use crate::names::check_ref;
-use crate::output::{Page, Rendered, Reply, ago, clip, human_size, listing, one_line, rfc3339, short_id, table};
+use crate::output::{Page, Rendered, Reply, ago, clip, human_size, listing, one_line, rfc3339, said, short_id, table};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     super::add(
@@ -303,7 +303,7 @@ pub async fn tag_image(daemons: Arc<Daemons>, _ctx: Context, args: TagArgs) -> R
     let options = TagImageOptions { repo: Some(args.repository.clone()), tag: Some(tag.clone()) };
     call.docker.tag_image(&args.image, Some(options)).await.map_err(call.fail(NO_IMAGE))?;
     let message = format!("Tagged {} as {}:{tag}.", args.image, args.repository);
-    Ok(Rendered { text: message.clone(), data: Done { host: call.name.clone(), message } })
+    Ok(said(message, |message| Done { host: call.name.clone(), message }))
 }
 
 tool_args! {
@@ -324,7 +324,7 @@ pub async fn remove_image(daemons: Arc<Daemons>, _ctx: Context, args: RemoveImag
     let untagged = removed.iter().filter(|r| r.untagged.is_some()).count();
     let deleted = removed.iter().filter(|r| r.deleted.is_some()).count();
     let message = format!("Removed {}: {untagged} tag(s) untagged, {deleted} layer(s) deleted.", args.image);
-    Ok(Rendered { text: message.clone(), data: Done { host: call.name.clone(), message } })
+    Ok(said(message, |message| Done { host: call.name.clone(), message }))
 }
 
 tool_args! {
@@ -558,7 +558,7 @@ pub async fn build_image(daemons: Arc<Daemons>, ctx: Context, args: BuildArgs) -
             "Start the server with --allow-host-namespaces to permit it.",
         ));
     }
-    let dir = check_host_path(&daemons.settings.guards, &args.context_dir, &daemons.socket_paths(), "host-path")?;
+    let dir = daemons.host_path(&args.context_dir)?;
     if !dir.join(&dockerfile).is_file() {
         return Err(ToolError::invalid_arguments(format!("`dockerfile`: no {dockerfile} in {}", dir.display())));
     }

@@ -20,7 +20,7 @@ use crate::config::Toolset;
 use crate::daemons::{Call, Daemons};
 use crate::errors::NO_CONTAINER;
 use crate::names::check_new_name;
-use crate::output::{Rendered, Reply, clip};
+use crate::output::{Rendered, Reply, clip, said};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     super::add(
@@ -235,7 +235,7 @@ async fn act(daemons: Arc<Daemons>, host: Option<String>, container: String, ver
         not_self(&daemons, &call, &container, verb).await?;
     }
     let message = verb.apply(&call, &container).await?;
-    Ok(Rendered { text: message.clone(), data: Action { host: call.name.clone(), container, message } })
+    Ok(said(message, |message| Action { host: call.name.clone(), container, message }))
 }
 
 /// Refuses if `container` resolves to the one this server runs in.

@@ -21,7 +21,7 @@ use crate::config::Toolset;
 use crate::daemons::Daemons;
 use crate::errors::{NO_NETWORK, NO_VOLUME};
 use crate::names::{check_new_name, check_ref};
-use crate::output::{Page, Rendered, Reply, clip, human_size, listing, one_line, short_id};
+use crate::output::{Page, Rendered, Reply, clip, human_size, listing, one_line, said, short_id};
 
 const NO_ATTACHMENT: &str = "Check the network (list_networks) and the container (list_containers)";
 
@@ -294,7 +294,7 @@ pub struct Changed {
 }
 
 fn changed(host: &str, name: &str, message: String) -> Rendered<Changed> {
-    Rendered { text: message.clone(), data: Changed { host: host.into(), name: name.into(), message } }
+    said(message, |message| Changed { host: host.into(), name: name.into(), message })
 }
 
 pub async fn create_network(daemons: Arc<Daemons>, _ctx: Context, args: CreateNetworkArgs) -> Reply<Changed> {
