@@ -2,22 +2,41 @@
 //! pod's service account. A client per context is made on first use and kept; nothing
 //! here has a mutable "current context": every call names its own or gets the default.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use mcp_core::connector::{Target, Targets};
 use mcp_core::{Context, ToolError};
-use tokio::sync::Mutex;
+use tokio::sync::OnceCell;
 
 use crate::config::Settings;
 use crate::discovery::Discovery;
 use crate::output::Masker;
 
-/// One context's connection.
+/// One context, as a target tools name with `context`. Its client is built on first use
+/// and kept: the server starts even when a cluster is down.
 pub struct Cluster {
+    name: String,
+    connection: OnceCell<Arc<Connection>>,
+}
+
+impl Target for Cluster {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// One context's connection.
+pub struct Connection {
     /// The context's name (`in-cluster` for the service account).
     pub name: String,
     pub client: Client,
@@ -28,10 +47,19 @@ pub struct Cluster {
     pub discovery: Discovery,
 }
 
-impl std::fmt::Debug for Cluster {
+impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster").field("name", &self.name).field("server", &self.server).finish_non_exhaustive()
+        f.debug_struct("Connection").field("name", &self.name).field("server", &self.server).finish_non_exhaustive()
     }
+}
+
+/// What a call does with its context: the kit's one rule tells reads from writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads: the named context, or the default one.
+    Read,
+    /// Changes (and exec): must name the context when several are served.
+    Write,
 }
 
 #[derive(Debug)]
@@ -60,8 +88,8 @@ pub struct Clusters {
     /// Masks Secret values and sensitive env values in everything shown.
     pub masker: Masker,
     source: Source,
-    default_context: String,
-    clients: Mutex<HashMap<String, Arc<Cluster>>>,
+    /// Every context, the default first (reads that name none use it).
+    targets: Targets<Cluster>,
 }
 
 const IN_CLUSTER: &str = "in-cluster";
@@ -119,12 +147,28 @@ impl Clusters {
                 }
             }
         };
+        let mut names = match &source {
+            Source::InCluster => vec![],
+            Source::Kubeconfig { config, .. } => config.contexts.iter().map(|c| c.name.clone()).collect(),
+        };
+        names.insert(0, default_context);
+        // Merged kubeconfig files may repeat a name; the first one is the one used.
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.clone()));
+        let list = names.into_iter().map(|name| Cluster { name, connection: OnceCell::new() }).collect();
+        let targets = Targets::new("context", list, settings.allow_write)?;
         let masker = Masker { reveal: settings.allow_secrets, key: settings.mask_key.clone() };
-        Ok(Self { settings, masker, source, default_context, clients: Mutex::new(HashMap::new()) })
+        Ok(Self { settings, masker, source, targets })
     }
 
+    /// The context calls that name none read from.
     pub fn default_context(&self) -> &str {
-        &self.default_context
+        self.targets.all()[0].name()
+    }
+
+    /// The served contexts, the default first.
+    pub fn targets(&self) -> &Targets<Cluster> {
+        &self.targets
     }
 
     /// The kubeconfig file Helm should read, when credentials come from one.
@@ -169,7 +213,7 @@ impl Clusters {
                             server,
                             namespace: ctx.namespace.clone().unwrap_or_else(|| "default".into()),
                             user: ctx.user.clone().unwrap_or_default(),
-                            default: c.name == self.default_context,
+                            default: c.name == self.default_context(),
                         }
                     })
                     .collect();
@@ -179,28 +223,44 @@ impl Clusters {
         }
     }
 
-    /// The cluster of `context` (default when `None`), connecting on first use.
-    pub async fn get(&self, context: Option<&str>) -> Result<Arc<Cluster>, ToolError> {
-        let name = context.filter(|c| !c.is_empty()).unwrap_or(&self.default_context);
-        if let Some(c) = self.clients.lock().await.get(name) {
-            return Ok(c.clone());
-        }
+    /// The connection to the context a reading call names (the default when `None` or
+    /// empty), made on first use.
+    pub async fn read(&self, context: Option<&str>) -> Result<Arc<Connection>, ToolError> {
+        self.connect(context, Access::Read).await
+    }
+
+    /// The connection to the context a writing call names: the kit's rule decides
+    /// (writes enabled, and a named context when several are served).
+    pub async fn write(&self, context: Option<&str>) -> Result<Arc<Connection>, ToolError> {
+        self.connect(context, Access::Write).await
+    }
+
+    /// The connection for `access` to `context`, made on first use; a failed attempt is
+    /// not kept, so the next call tries again.
+    pub async fn connect(&self, context: Option<&str>, access: Access) -> Result<Arc<Connection>, ToolError> {
+        let context = context.filter(|c| !c.is_empty());
+        let cluster = match access {
+            Access::Read => self.targets.for_read(context)?,
+            Access::Write => self.targets.for_write(context)?,
+        };
+        let connection = cluster.connection.get_or_try_init(|| self.open_connection(&cluster.name)).await?;
+        Ok(connection.clone())
+    }
+
+    async fn open_connection(&self, name: &str) -> Result<Arc<Connection>, ToolError> {
         let (mut config, server) = self.config_for(name).await?;
         config.connect_timeout = Some(Duration::from_secs(5).min(self.settings.request_timeout));
         config.read_timeout = Some(self.settings.request_timeout);
         let default_namespace = self.settings.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
         let client = Client::try_from(config)
             .map_err(|e| ToolError::failed(format!("context `{name}`: cannot build a client: {e}")))?;
-        let cluster = Arc::new(Cluster {
+        Ok(Arc::new(Connection {
             name: name.to_string(),
             client,
             server,
             default_namespace,
             discovery: Discovery::new(self.settings.discovery_ttl),
-        });
-        // Two first calls may race; either client works, the first one stored is kept.
-        let mut clients = self.clients.lock().await;
-        Ok(clients.entry(name.to_string()).or_insert(cluster).clone())
+        }))
     }
 
     async fn config_for(&self, name: &str) -> Result<(Config, String), ToolError> {

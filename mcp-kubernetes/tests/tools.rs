@@ -26,10 +26,12 @@ async fn every_tool_over_stdio_and_http() {
             pod_manifest(&pod),
             deployment_manifest(&deploy, "nginx:1.27")
         );
-        let (dry_text, _) = s.ok_text("resources_apply", json!({"manifest": manifest, "dry_run": true})).await;
+        let (dry_text, _) = s
+            .ok_text("resources_apply", json!({"context": cluster.context, "manifest": manifest, "dry_run": true}))
+            .await;
         assert!(dry_text.contains("(server dry run)"), "{dry_text}");
         s.fails("resources_get", json!({"kind": "configmaps", "name": cm})).await;
-        let applied = s.ok("resources_apply", json!({"manifest": manifest})).await;
+        let applied = s.ok("resources_apply", json!({"context": cluster.context, "manifest": manifest})).await;
         let outcomes: Vec<&str> = applied["objects"]
             .as_array()
             .expect("objects")
@@ -37,7 +39,7 @@ async fn every_tool_over_stdio_and_http() {
             .map(|o| o["outcome"].as_str().unwrap_or(""))
             .collect();
         assert_eq!(outcomes, ["created"; 4], "{applied}");
-        let again = s.ok("resources_apply", json!({"manifest": manifest})).await;
+        let again = s.ok("resources_apply", json!({"context": cluster.context, "manifest": manifest})).await;
         assert!(again["objects"].as_array().expect("objects").iter().all(|o| o["outcome"] != "created"), "{again}");
         // A real cluster schedules, pulls and starts the pod in its own time; the fake
         // runs it at once.
@@ -100,22 +102,26 @@ async fn every_tool_over_stdio_and_http() {
         // Patch: merge, strategic (built-in only), json; dry run saves nothing.
         s.ok(
             "resources_patch",
-            json!({"kind": "cm", "name": cm, "patch": {"data": {"mode": "slow"}}, "dry_run": true}),
+            json!({"context": cluster.context, "kind": "cm", "name": cm, "patch": {"data": {"mode": "slow"}}, "dry_run": true}),
         )
         .await;
         let still = s.ok("resources_get", json!({"kind": "cm", "name": cm})).await;
         assert_eq!(still["object"]["data"]["mode"], "fast");
-        s.ok("resources_patch", json!({"kind": "cm", "name": cm, "patch": "data:\n  extra: 'yes'\n"})).await;
-        s.ok("resources_patch", json!({"kind": "cm", "name": cm, "type": "json", "patch": [{"op": "replace", "path": "/data/mode", "value": "slow"}]})).await;
+        s.ok(
+            "resources_patch",
+            json!({"context": cluster.context, "kind": "cm", "name": cm, "patch": "data:\n  extra: 'yes'\n"}),
+        )
+        .await;
+        s.ok("resources_patch", json!({"context": cluster.context, "kind": "cm", "name": cm, "type": "json", "patch": [{"op": "replace", "path": "/data/mode", "value": "slow"}]})).await;
         let patched = s.ok("resources_get", json!({"kind": "cm", "name": cm})).await;
         assert_eq!(patched["object"]["data"], json!({"mode": "slow", "extra": "yes"}));
         s.ok(
             "resources_patch",
-            json!({"kind": "deploy", "name": deploy, "type": "strategic",
+            json!({"context": cluster.context, "kind": "deploy", "name": deploy, "type": "strategic",
             "patch": {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}}}}}),
         )
         .await;
-        let crd_strategic = s.fails("resources_patch", json!({"kind": "widgets", "name": format!("w-{t}"), "type": "strategic", "patch": {"spec": {"size": 4}}})).await;
+        let crd_strategic = s.fails("resources_patch", json!({"context": cluster.context, "kind": "widgets", "name": format!("w-{t}"), "type": "strategic", "patch": {"spec": {"size": 4}}})).await;
         assert!(crd_strategic.contains("415") && crd_strategic.contains("merge or json"), "{crd_strategic}");
 
         // Workloads. The container's three lines may still be on their way.
@@ -130,19 +136,22 @@ async fn every_tool_over_stdio_and_http() {
         let previous = s.fails("pods_log", json!({"name": pod, "previous": true})).await;
         assert!(previous.contains("previous terminated container"), "{previous}");
         let exec =
-            s.ok("pods_exec", json!({"name": pod, "command": ["sh", "-c", "echo hello; echo oops >&2; exit 3"]})).await;
+            s.ok("pods_exec", json!({"context": cluster.context, "name": pod, "command": ["sh", "-c", "echo hello; echo oops >&2; exit 3"]})).await;
         assert_eq!(
             (exec["exit_code"].as_i64(), exec["stdout"].as_str(), exec["stderr"].as_str()),
             (Some(3), Some("hello\n"), Some("oops\n")),
             "{exec}"
         );
-        let ok_exec = s.ok("pods_exec", json!({"name": pod, "command": ["echo", "hi"]})).await;
+        let ok_exec =
+            s.ok("pods_exec", json!({"context": cluster.context, "name": pod, "command": ["echo", "hi"]})).await;
         assert_eq!(ok_exec["exit_code"], 0);
         let slow = s
-            .ok("pods_exec", json!({"name": pod, "command": ["sh", "-c", "echo partial; sleep 30"], "timeout_secs": 1}))
+            .ok("pods_exec", json!({"context": cluster.context, "name": pod, "command": ["sh", "-c", "echo partial; sleep 30"], "timeout_secs": 1}))
             .await;
         assert_eq!((slow["timed_out"].as_bool(), slow["stdout"].as_str()), (Some(true), Some("partial\n")), "{slow}");
-        let big = s.ok("pods_exec", json!({"name": pod, "command": ["sh", "-c", "seq 100000"]})).await;
+        let big = s
+            .ok("pods_exec", json!({"context": cluster.context, "name": pod, "command": ["sh", "-c", "seq 100000"]}))
+            .await;
         assert!(
             big["omitted_bytes"].as_u64().is_some_and(|n| n > 0)
                 && big["stdout"].as_str().is_some_and(|o| o.len() <= 32 * 1024),
@@ -176,23 +185,32 @@ async fn every_tool_over_stdio_and_http() {
             let absent = s.fails("pods_top", json!({})).await;
             assert!(absent.contains("metrics-server"), "{absent}");
         }
-        let run = s.ok("pods_run", json!({"name": format!("run-{t}"), "image": "busybox:1.36", "command": ["sleep", "60"], "dry_run": true})).await;
+        let run = s.ok("pods_run", json!({"context": cluster.context, "name": format!("run-{t}"), "image": "busybox:1.36", "command": ["sleep", "60"], "dry_run": true})).await;
         assert_eq!(run["dryRun"], true);
         s.fails("resources_get", json!({"kind": "pods", "name": format!("run-{t}")})).await;
-        s.ok("pods_run", json!({"name": format!("run-{t}"), "image": "busybox:1.36", "env": {"API_TOKEN": "abc"}}))
+        s.ok("pods_run", json!({"context": cluster.context, "name": format!("run-{t}"), "image": "busybox:1.36", "env": {"API_TOKEN": "abc"}}))
             .await;
-        let scaled = s.ok("workload_scale", json!({"kind": "deployment", "name": deploy, "replicas": 3})).await;
+        let scaled = s
+            .ok(
+                "workload_scale",
+                json!({"context": cluster.context, "kind": "deployment", "name": deploy, "replicas": 3}),
+            )
+            .await;
         assert_eq!((scaled["previousReplicas"].as_i64(), scaled["replicas"].as_i64()), (Some(2), Some(3)));
         eventually(&cluster, "the scaled deployment rolled out", REAL_WAIT, || async {
             let st = s.ok("rollout_status", json!({"kind": "deployment", "name": deploy})).await;
             if st["complete"] == true { Ok(()) } else { Err(st.to_string()) }
         })
         .await;
-        s.ok("rollout_restart", json!({"kind": "deployment", "name": deploy})).await;
+        s.ok("rollout_restart", json!({"context": cluster.context, "kind": "deployment", "name": deploy})).await;
         let history = s.ok("rollout_history", json!({"kind": "deployment", "name": deploy})).await;
         let revisions = history["revisions"].as_array().expect("revisions");
         assert_eq!(revisions.len(), 3, "create, image change, restart: {history}");
-        s.ok("rollout_undo", json!({"kind": "deployment", "name": deploy, "to_revision": 1})).await;
+        s.ok(
+            "rollout_undo",
+            json!({"context": cluster.context, "kind": "deployment", "name": deploy, "to_revision": 1}),
+        )
+        .await;
         let undone = s
             .ok(
                 "resources_get",
@@ -221,9 +239,13 @@ async fn every_tool_over_stdio_and_http() {
         assert!(!contexts.to_string().contains("token"), "no credentials: {contexts}");
 
         // Delete: dry run first, then for real.
-        s.ok("resources_delete", json!({"kind": "cm", "name": cm, "dry_run": true})).await;
+        s.ok("resources_delete", json!({"context": cluster.context, "kind": "cm", "name": cm, "dry_run": true})).await;
         s.ok("resources_get", json!({"kind": "cm", "name": cm})).await;
-        s.ok("resources_delete", json!({"kind": "cm", "name": cm, "propagation": "Foreground"})).await;
+        s.ok(
+            "resources_delete",
+            json!({"context": cluster.context, "kind": "cm", "name": cm, "propagation": "Foreground"}),
+        )
+        .await;
         // Foreground deletion finishes through the garbage collector on a real cluster.
         let gone = eventually(&cluster, "the configmap deleted", REAL_WAIT, || async {
             let r = s.call("resources_get", json!({"kind": "cm", "name": cm})).await;
@@ -273,7 +295,12 @@ async fn output_is_trimmed_and_secrets_masked() {
     let launcher = cluster.launcher().args(["--namespace", &ns]);
     let writer = launcher.clone().arg("--allow-write").start(Transport::Stdio).await;
     let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ndata: {password: aHVudGVyMg==, user: YWRtaW4=}\n";
-    writer.ok("resources_apply", json!({"manifest": format!("{secret}---\n{}", pod_manifest("masked"))})).await;
+    writer
+        .ok(
+            "resources_apply",
+            json!({"context": cluster.context, "manifest": format!("{secret}---\n{}", pod_manifest("masked"))}),
+        )
+        .await;
     for s in [writer, launcher.start(Transport::Http).await] {
         let (yaml, got) = s.ok_text("resources_get", json!({"kind": "secrets", "name": "db"})).await;
         assert!(!yaml.contains("aHVudGVyMg") && !yaml.contains("hunter2"), "{yaml}");
@@ -382,16 +409,24 @@ async fn bad_inputs_get_specific_errors() {
         .await;
     let unknown = s.fails("resources_list", json!({"kind": "gizmos"})).await;
     assert!(unknown.contains("unknown kind `gizmos`") && unknown.contains("api_resources"), "{unknown}");
-    let malformed =
-        s.fails("resources_apply", json!({"manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n"})).await;
+    let malformed = s
+        .fails(
+            "resources_apply",
+            json!({"context": cluster.context, "manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n"}),
+        )
+        .await;
     assert!(malformed.contains("not valid YAML"), "{malformed}");
-    let no_name =
-        s.fails("resources_apply", json!({"manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"})).await;
+    let no_name = s
+        .fails(
+            "resources_apply",
+            json!({"context": cluster.context, "manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"}),
+        )
+        .await;
     assert!(no_name.contains("metadata.name"), "{no_name}");
     let invalid = s
         .fails(
             "resources_apply",
-            json!({"manifest": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n"}),
+            json!({"context": cluster.context, "manifest": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n"}),
         )
         .await;
     assert!(invalid.contains("422") && invalid.contains("image: Required value"), "{invalid}");
@@ -401,7 +436,7 @@ async fn bad_inputs_get_specific_errors() {
     let outside_apply = s
         .fails(
             "resources_apply",
-            json!({"manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: kube-system}\n"}),
+            json!({"context": cluster.context, "manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: kube-system}\n"}),
         )
         .await;
     assert!(outside_apply.contains("outside"), "{outside_apply}");
@@ -410,10 +445,7 @@ async fn bad_inputs_get_specific_errors() {
     let denied = s.fails("resources_list", json!({"kind": "svc"})).await;
     assert!(denied.contains("denied kind"), "{denied}");
     let no_context = s.fails("resources_list", json!({"kind": "pods", "context": "prod"})).await;
-    assert!(
-        no_context.contains("context `prod` does not exist") && no_context.contains(&cluster.context),
-        "{no_context}"
-    );
+    assert!(no_context.contains("no context named `prod`") && no_context.contains(&cluster.context), "{no_context}");
     let bad_name = s.fails("resources_get", json!({"kind": "pods", "name": "../../etc"})).await;
     assert!(bad_name.contains("not a valid object name"), "{bad_name}");
     let bad_regex = s.fails("pods_log", json!({"name": "x", "grep": "("})).await;
@@ -426,15 +458,15 @@ async fn bad_inputs_get_specific_errors() {
     // Update conflict: a manifest carrying a stale resourceVersion.
     s.ok(
         "resources_apply",
-        json!({"manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: '1'}\n"}),
+        json!({"context": cluster.context, "manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: '1'}\n"}),
     )
     .await;
-    let conflict = s.fails("resources_apply", json!({"manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, resourceVersion: '1'}\ndata: {a: '2'}\n"})).await;
+    let conflict = s.fails("resources_apply", json!({"context": cluster.context, "manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, resourceVersion: '1'}\ndata: {a: '2'}\n"})).await;
     assert!(conflict.contains("409") && conflict.contains("read it again and retry"), "{conflict}");
     let conflict_patch = s
         .fails(
             "resources_patch",
-            json!({"kind": "cm", "name": "cfg", "patch": {"metadata": {"resourceVersion": "1"}, "data": {"a": "3"}}}),
+            json!({"context": cluster.context, "kind": "cm", "name": "cfg", "patch": {"metadata": {"resourceVersion": "1"}, "data": {"a": "3"}}}),
         )
         .await;
     assert!(conflict_patch.contains("409"), "{conflict_patch}");
@@ -463,6 +495,40 @@ async fn bad_inputs_get_specific_errors() {
     }
     drop(s);
     cluster.drop_namespace(&ns).await;
+}
+
+/// The kit's one rule for targets: the fake's kubeconfig serves several contexts, so a
+/// change that names none is refused (it never lands on a default the model did not
+/// choose) and the object stays as it was; naming the context, it goes through.
+#[tokio::test]
+async fn with_several_contexts_a_write_must_name_its_context() {
+    let cluster = Cluster::start().await;
+    if cluster.fake_only("a write without `context`", "it needs the fake's kubeconfig of several contexts").is_none() {
+        return;
+    }
+    let s = cluster.launcher().arg("--allow-destructive").start(Transport::Stdio).await;
+    let ctx = cluster.context.as_str();
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: pinned}\ndata: {mode: fast}\n";
+    s.ok("resources_apply", json!({"context": ctx, "manifest": manifest})).await;
+    let changes = [
+        ("resources_apply", json!({"manifest": manifest.replace("fast", "slow")})),
+        ("resources_patch", json!({"kind": "cm", "name": "pinned", "patch": {"data": {"mode": "slow"}}})),
+        ("workload_scale", json!({"kind": "deployment", "name": "pinned", "replicas": 0})),
+        ("resources_delete", json!({"kind": "cm", "name": "pinned"})),
+    ];
+    for (tool, args) in &changes {
+        let refused = s.call(tool, args.clone()).await;
+        let message = text(&refused);
+        assert!(refused.is_error && message.contains("must name its target"), "{tool}: {message}");
+        assert!(message.contains("main") && message.contains("limited"), "{tool} names the contexts: {message}");
+    }
+    let unchanged = s.ok("resources_get", json!({"kind": "cm", "name": "pinned"})).await;
+    assert_eq!(unchanged["object"]["data"], json!({"mode": "fast"}), "{unchanged}");
+    // Reads still default to the default context; a named write goes through.
+    let patch = json!({"context": ctx, "kind": "cm", "name": "pinned", "patch": {"data": {"mode": "slow"}}});
+    s.ok("resources_patch", patch).await;
+    let changed = s.ok("resources_get", json!({"kind": "cm", "name": "pinned"})).await;
+    assert_eq!(changed["object"]["data"], json!({"mode": "slow"}), "{changed}");
 }
 
 #[tokio::test]
@@ -511,7 +577,8 @@ async fn tiers_and_toolsets_decide_what_is_listed() {
     );
     // Destructive tools ask first when the operator wants confirmation; this client cannot.
     let confirm = launcher.clone().args(["--allow-destructive", "--confirm-destructive"]).start(Transport::Stdio).await;
-    let refused = confirm.call("resources_delete", json!({"kind": "cm", "name": "x"})).await;
+    let refused =
+        confirm.call("resources_delete", json!({"context": cluster.context, "kind": "cm", "name": "x"})).await;
     assert!(refused.is_error, "{}", text(&refused));
 }
 
@@ -560,7 +627,7 @@ async fn helm_releases_are_read_from_the_cluster() {
             "metadata": {"name": format!("sh.helm.release.v1.shop.v{version}"),
             "labels": {"owner": "helm", "name": "shop", "status": status, "version": version.to_string()}},
             "type": "helm.sh/release.v1", "data": {"release": helm_record(&release)}});
-        writer.ok("resources_apply", json!({"manifest": secret.to_string()})).await;
+        writer.ok("resources_apply", json!({"context": cluster.context, "manifest": secret.to_string()})).await;
     }
     drop(writer);
     for transport in [Transport::Stdio, Transport::Http] {
@@ -580,9 +647,12 @@ async fn helm_releases_are_read_from_the_cluster() {
         let all = s.ok("helm_values", json!({"release": "shop", "all": true})).await;
         assert_eq!(all["values"]["db"]["host"], "db");
         s.fails("helm_status", json!({"release": "nope"})).await;
-        let no_helm = s.fails("helm_install", json!({"release": "x", "chart": "repo/x"})).await;
+        let no_helm =
+            s.fails("helm_install", json!({"context": cluster.context, "release": "x", "chart": "repo/x"})).await;
         assert!(no_helm.contains("binary is not installed") && no_helm.contains("helm_list"), "{no_helm}");
-        let flag = s.fails("helm_install", json!({"release": "x", "chart": "--post-renderer=evil"})).await;
+        let flag = s
+            .fails("helm_install", json!({"context": cluster.context, "release": "x", "chart": "--post-renderer=evil"}))
+            .await;
         assert!(flag.contains("`chart`"), "{flag}");
     }
     let denied = launcher.clone().args(["--deny-kinds", "secrets"]).start(Transport::Stdio).await;
@@ -600,7 +670,7 @@ async fn helm_releases_are_read_from_the_cluster() {
         .args(["--allow-destructive", "--helm-binary", helm.to_str().expect("path")])
         .start(Transport::Stdio)
         .await;
-    let out = s.ok("helm_upgrade", json!({"release": "shop", "chart": "repo/shop", "version": "0.3.0", "values": "replicas: 3\n", "dry_run": true, "install": true})).await;
+    let out = s.ok("helm_upgrade", json!({"context": cluster.context, "release": "shop", "chart": "repo/shop", "version": "0.3.0", "values": "replicas: 3\n", "dry_run": true, "install": true})).await;
     let line = out["output"].as_str().expect("output");
     let (in_ns, in_context) = (format!("--namespace {ns}"), format!("--kube-context {}", cluster.context));
     for part in [
@@ -615,7 +685,7 @@ async fn helm_releases_are_read_from_the_cluster() {
     ] {
         assert!(line.contains(part), "{part} in {line}");
     }
-    let rollback = s.ok("helm_rollback", json!({"release": "shop", "revision": 1})).await;
+    let rollback = s.ok("helm_rollback", json!({"context": cluster.context, "release": "shop", "revision": 1})).await;
     assert!(rollback["output"].as_str().is_some_and(|o| o.contains("rollback shop 1")));
     drop(s);
     cluster.drop_namespace(&ns).await;

@@ -80,7 +80,7 @@ pub struct Listing {
 }
 
 async fn namespaces_list(k: Arc<Clusters>, ctx: Context, args: ContextArg) -> Result<Rendered<Listing>, ToolError> {
-    let cluster = k.get(args.context.as_deref()).await?;
+    let cluster = k.read(args.context.as_deref()).await?;
     let scope = namespace_scope(&k.settings, &ctx);
     let api: Api<Namespace> = Api::all(cluster.client.clone());
     let list = api
@@ -137,7 +137,7 @@ fn taints(n: &Value) -> Vec<String> {
 }
 
 async fn nodes_list(k: Arc<Clusters>, _ctx: Context, args: NodesArgs) -> Result<Rendered<Listing>, ToolError> {
-    let cluster = k.get(args.context.as_deref()).await?;
+    let cluster = k.read(args.context.as_deref()).await?;
     let nodes_res = cluster.discovery.resolve(&cluster.client, &cluster.name, "nodes", Some("v1")).await?;
     super::check_kind(&k, &nodes_res)?;
     let api: Api<Node> = Api::all(cluster.client.clone());
@@ -275,7 +275,7 @@ pub struct EventsArgs {
 }
 
 async fn events_list(k: Arc<Clusters>, ctx: Context, args: EventsArgs) -> Result<Rendered<Listing>, ToolError> {
-    let cluster = k.get(args.context.as_deref()).await?;
+    let cluster = k.read(args.context.as_deref()).await?;
     let res = cluster.discovery.resolve(&cluster.client, &cluster.name, "events", Some("v1")).await?;
     super::check_kind(&k, &res)?;
     let scope = namespace_scope(&k.settings, &ctx);
@@ -370,7 +370,7 @@ async fn events_list(k: Arc<Clusters>, ctx: Context, args: EventsArgs) -> Result
 }
 
 async fn cluster_version(k: Arc<Clusters>, _ctx: Context, args: ContextArg) -> Result<Rendered<Value>, ToolError> {
-    let cluster = k.get(args.context.as_deref()).await?;
+    let cluster = k.read(args.context.as_deref()).await?;
     let v = cluster
         .client
         .apiserver_version()

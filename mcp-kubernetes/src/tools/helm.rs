@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::check_name;
-use crate::clusters::{Cluster, Clusters, check_namespace, namespace_scope};
+use crate::clusters::{Clusters, Connection, check_namespace, namespace_scope};
 use crate::errors::{Op, api_error};
 use crate::output::{Rendered, bounded, clip, document, table};
 
@@ -102,7 +102,7 @@ pub fn decode_release(data: &[u8]) -> Result<Value, String> {
 /// Release records in `namespace` (all when `None`), optionally of one release.
 async fn records(
     k: &Clusters,
-    cluster: &Cluster,
+    cluster: &Connection,
     namespace: Option<&str>,
     release: Option<&str>,
 ) -> Result<Vec<Value>, ToolError> {
@@ -176,7 +176,7 @@ pub struct ListArgs {
 fn namespaces(
     k: &Clusters,
     ctx: &Context,
-    cluster: &Cluster,
+    cluster: &Connection,
     namespace: Option<&str>,
     all: bool,
 ) -> Result<Vec<Option<String>>, ToolError> {
@@ -194,7 +194,7 @@ fn namespaces(
 }
 
 async fn helm_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Result<Rendered<Value>, ToolError> {
-    let cluster = k.get(args.context.as_deref()).await?;
+    let cluster = k.read(args.context.as_deref()).await?;
     let mut latest: BTreeMap<(String, String), Value> = BTreeMap::new();
     for ns in namespaces(&k, &ctx, &cluster, args.namespace.as_deref(), args.all_namespaces)? {
         for r in records(&k, &cluster, ns.as_deref(), None).await? {
@@ -248,9 +248,9 @@ pub struct ReleaseArgs {
     pub all: bool,
 }
 
-async fn release(k: &Clusters, ctx: &Context, args: &ReleaseArgs) -> Result<(Arc<Cluster>, Vec<Value>), ToolError> {
+async fn release(k: &Clusters, ctx: &Context, args: &ReleaseArgs) -> Result<(Arc<Connection>, Vec<Value>), ToolError> {
     check_name(&args.release)?;
-    let cluster = k.get(args.context.as_deref()).await?;
+    let cluster = k.read(args.context.as_deref()).await?;
     let ns = namespaces(k, ctx, &cluster, args.namespace.as_deref(), false)?.pop().flatten();
     let recs = records(k, &cluster, ns.as_deref(), Some(&args.release)).await?;
     if recs.is_empty() {
@@ -389,7 +389,7 @@ fn plain(what: &str, v: &str) -> Result<(), ToolError> {
 /// Runs helm with the call's context and namespace, bounded in time and output.
 async fn run_helm(
     k: &Clusters,
-    cluster: &Cluster,
+    cluster: &Connection,
     namespace: &str,
     mut args: Vec<String>,
     values: Option<&str>,
@@ -498,7 +498,7 @@ async fn install_or_upgrade(
 ) -> Result<Rendered<Value>, ToolError> {
     check_name(&args.release)?;
     plain("chart", &args.chart)?;
-    let cluster = k.get(args.context.as_deref()).await?;
+    let cluster = k.write(args.context.as_deref()).await?;
     let ns = namespaces(k, ctx, &cluster, args.namespace.as_deref(), false)?.pop().flatten().unwrap_or_default();
     let mut cmd: Vec<String> =
         vec![if upgrade { "upgrade" } else { "install" }.into(), args.release.clone(), args.chart.clone()];
@@ -549,7 +549,7 @@ pub struct ChangeArgs {
 
 async fn helm_rollback(k: Arc<Clusters>, ctx: Context, args: ChangeArgs) -> Result<Rendered<Value>, ToolError> {
     check_name(&args.release)?;
-    let cluster = k.get(args.context.as_deref()).await?;
+    let cluster = k.write(args.context.as_deref()).await?;
     let ns = namespaces(&k, &ctx, &cluster, args.namespace.as_deref(), false)?.pop().flatten().unwrap_or_default();
     let mut cmd = vec!["rollback".to_string(), args.release.clone()];
     if let Some(r) = args.revision {
@@ -566,7 +566,7 @@ async fn helm_rollback(k: Arc<Clusters>, ctx: Context, args: ChangeArgs) -> Resu
 
 async fn helm_uninstall(k: Arc<Clusters>, ctx: Context, args: ChangeArgs) -> Result<Rendered<Value>, ToolError> {
     check_name(&args.release)?;
-    let cluster = k.get(args.context.as_deref()).await?;
+    let cluster = k.write(args.context.as_deref()).await?;
     let ns = namespaces(&k, &ctx, &cluster, args.namespace.as_deref(), false)?.pop().flatten().unwrap_or_default();
     let mut cmd = vec!["uninstall".to_string(), args.release.clone()];
     if args.dry_run {

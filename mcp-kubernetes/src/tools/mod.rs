@@ -17,7 +17,7 @@ use mcp_core::{Context, ToolError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::clusters::{Cluster, Clusters, check_namespace, namespace_scope};
+use crate::clusters::{Access, Clusters, Connection, check_namespace, namespace_scope};
 use crate::config::{Toolset, valid_dns_label, valid_object_name};
 use crate::discovery::Resource;
 
@@ -65,11 +65,12 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
 pub(crate) async fn target(
     k: &Clusters,
     context: Option<&str>,
+    access: Access,
     kind: &str,
     api_version: Option<&str>,
     verb: &str,
-) -> Result<(Arc<Cluster>, Resource), ToolError> {
-    let cluster = k.get(context).await?;
+) -> Result<(Arc<Connection>, Resource), ToolError> {
+    let cluster = k.connect(context, access).await?;
     let res = cluster.discovery.resolve(&cluster.client, &cluster.name, kind, api_version).await?;
     check_kind(k, &res)?;
     if !res.supports(verb) {
@@ -99,7 +100,7 @@ pub(crate) fn check_kind(k: &Clusters, res: &Resource) -> Result<(), ToolError> 
 pub(crate) fn namespace_for(
     k: &Clusters,
     ctx: &Context,
-    cluster: &Cluster,
+    cluster: &Connection,
     res: &Resource,
     namespace: Option<&str>,
     write: bool,
@@ -143,7 +144,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), ToolError> {
 }
 
 /// The dynamic API of `res` in `namespace` (all namespaces or cluster-scoped: `None`).
-pub(crate) fn dyn_api(cluster: &Cluster, res: &Resource, namespace: Option<&str>) -> Api<DynamicObject> {
+pub(crate) fn dyn_api(cluster: &Connection, res: &Resource, namespace: Option<&str>) -> Api<DynamicObject> {
     let ar = res.api_resource();
     match namespace {
         Some(ns) if res.namespaced => Api::namespaced_with(cluster.client.clone(), ns, &ar),
@@ -193,7 +194,7 @@ impl RawApi {
 }
 
 /// The raw reads of `res` in `namespace` (all namespaces or cluster-scoped: `None`).
-pub(crate) fn raw_api(cluster: &Cluster, res: &Resource, namespace: Option<&str>) -> RawApi {
+pub(crate) fn raw_api(cluster: &Connection, res: &Resource, namespace: Option<&str>) -> RawApi {
     let ns = namespace.filter(|_| res.namespaced);
     let url = <DynamicObject as kube::Resource>::url_path(&res.api_resource(), ns);
     RawApi { client: cluster.client.clone(), request: kube::core::Request::new(url) }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{check_name, dyn_api, namespace_for, raw_api, target};
-use crate::clusters::{Clusters, check_namespace, namespace_scope};
+use crate::clusters::{Access, Clusters, check_namespace, namespace_scope};
 use crate::discovery::Resource;
 use crate::errors::{Op, api_error};
 use crate::output::{Prebuilt, Rendered, age, at, bounded, cell, clip, document, lookup, project, table, trim};
@@ -211,7 +211,7 @@ impl Cursor {
 fn list_namespaces(
     k: &Clusters,
     ctx: &Context,
-    cluster: &crate::clusters::Cluster,
+    cluster: &crate::clusters::Connection,
     res: &Resource,
     namespace: Option<&str>,
     all: bool,
@@ -231,7 +231,8 @@ fn list_namespaces(
 }
 
 async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Result<Prebuilt<ListResult>, ToolError> {
-    let (cluster, res) = target(&k, args.context.as_deref(), &args.kind, args.api_version.as_deref(), "list").await?;
+    let (cluster, res) =
+        target(&k, args.context.as_deref(), Access::Read, &args.kind, args.api_version.as_deref(), "list").await?;
     let namespaces = list_namespaces(&k, &ctx, &cluster, &res, args.namespace.as_deref(), args.all_namespaces)?;
     let scope = namespace_scope(&k.settings, &ctx);
     let ns_label = if !res.namespaced {
@@ -671,9 +672,9 @@ pub(crate) async fn fetch_object(
     api_version: Option<&str>,
     name: &str,
     namespace: Option<&str>,
-) -> Result<(Arc<crate::clusters::Cluster>, Resource, Option<String>, Value), ToolError> {
+) -> Result<(Arc<crate::clusters::Connection>, Resource, Option<String>, Value), ToolError> {
     check_name(name)?;
-    let (cluster, res) = target(k, context, kind, api_version, "get").await?;
+    let (cluster, res) = target(k, context, Access::Read, kind, api_version, "get").await?;
     let ns = namespace_for(k, ctx, &cluster, &res, namespace, false)?;
     let api = raw_api(&cluster, &res, ns.as_deref());
     let mut value = api.get(name).await.map_err(|e| {
@@ -979,7 +980,7 @@ async fn api_resources(
     _ctx: Context,
     args: ApiResourcesArgs,
 ) -> Result<Rendered<ApiResourcesResult>, ToolError> {
-    let cluster = k.get(args.context.as_deref()).await?;
+    let cluster = k.read(args.context.as_deref()).await?;
     let catalog = cluster.discovery.catalog(&cluster.client, &cluster.name, false).await?;
     let group = args.group.as_deref().map(|g| if g == "core" { "" } else { g });
     let search = args.search.as_deref().map(str::to_ascii_lowercase);
@@ -1050,7 +1051,7 @@ async fn explain_resource(
     _ctx: Context,
     args: ExplainArgs,
 ) -> Result<Rendered<ExplainResult>, ToolError> {
-    let cluster = k.get(args.context.as_deref()).await?;
+    let cluster = k.read(args.context.as_deref()).await?;
     let res =
         cluster.discovery.resolve(&cluster.client, &cluster.name, &args.kind, args.api_version.as_deref()).await?;
     super::check_kind(&k, &res)?;
@@ -1191,7 +1192,7 @@ fn type_name(s: &Value) -> String {
 /// The OpenAPI document describing `res`: v3 per group-version, v2 when v3 is not
 /// served. Returns the document and the prefix its `$ref`s use.
 async fn openapi_doc(
-    cluster: &crate::clusters::Cluster,
+    cluster: &crate::clusters::Connection,
     res: &Resource,
 ) -> Result<(Arc<Value>, &'static str), ToolError> {
     let gv_path = if res.group.is_empty() {

@@ -18,7 +18,7 @@ use tokio::io::AsyncReadExt;
 
 use super::apply::FIELD_MANAGER;
 use super::{check_name, dyn_api, namespace_for, object_ref, target};
-use crate::clusters::{Cluster, Clusters, namespace_scope};
+use crate::clusters::{Access, Clusters, Connection, namespace_scope};
 use crate::discovery::Resource;
 use crate::errors::{Op, api_error};
 use crate::output::{Rendered, clip, table};
@@ -168,7 +168,12 @@ pub fn parse_since(s: &str) -> Result<i64, ToolError> {
 }
 
 /// The namespace of a pod call, checked against the allowlist.
-fn pod_namespace(k: &Clusters, ctx: &Context, cluster: &Cluster, namespace: Option<&str>) -> Result<String, ToolError> {
+fn pod_namespace(
+    k: &Clusters,
+    ctx: &Context,
+    cluster: &Connection,
+    namespace: Option<&str>,
+) -> Result<String, ToolError> {
     let ns = namespace.filter(|n| !n.is_empty()).unwrap_or(&cluster.default_namespace).to_string();
     super::check_ns_name(&ns)?;
     crate::clusters::check_namespace(&namespace_scope(&k.settings, ctx), &ns)?;
@@ -177,7 +182,7 @@ fn pod_namespace(k: &Clusters, ctx: &Context, cluster: &Cluster, namespace: Opti
 
 async fn pods_log(k: Arc<Clusters>, ctx: Context, args: LogArgs) -> Result<Rendered<LogResult>, ToolError> {
     check_name(&args.name)?;
-    let cluster = k.get(args.context.as_deref()).await?;
+    let cluster = k.read(args.context.as_deref()).await?;
     let pods = cluster.discovery.resolve(&cluster.client, &cluster.name, "pods", Some("v1")).await?;
     super::check_kind(&k, &pods)?;
     let ns = pod_namespace(&k, &ctx, &cluster, args.namespace.as_deref())?;
@@ -322,7 +327,7 @@ async fn pods_exec(k: Arc<Clusters>, ctx: Context, args: ExecArgs) -> Result<Ren
     if args.command.len() > 256 || args.command.iter().map(String::len).sum::<usize>() > 64 * 1024 {
         return Err(ToolError::invalid_arguments("`command` is too long"));
     }
-    let cluster = k.get(args.context.as_deref()).await?;
+    let cluster = k.write(args.context.as_deref()).await?;
     let pods = cluster.discovery.resolve(&cluster.client, &cluster.name, "pods", Some("v1")).await?;
     super::check_kind(&k, &pods)?;
     let ns = pod_namespace(&k, &ctx, &cluster, args.namespace.as_deref())?;
@@ -477,7 +482,7 @@ pub fn mem_mib(q: &str) -> f64 {
     bytes / (1024.0 * 1024.0)
 }
 
-async fn metrics_resource(k: &Clusters, cluster: &Cluster, plural: &str) -> Result<Resource, ToolError> {
+async fn metrics_resource(k: &Clusters, cluster: &Connection, plural: &str) -> Result<Resource, ToolError> {
     let catalog = cluster.discovery.catalog(&cluster.client, &cluster.name, false).await?;
     let found = catalog.resources.iter().find(|r| r.group == "metrics.k8s.io" && r.name == plural).cloned();
     let res = match found {
@@ -505,7 +510,7 @@ fn sort_items(items: &mut [Value], by: Option<&str>) {
 }
 
 async fn pods_top(k: Arc<Clusters>, ctx: Context, args: TopArgs) -> Result<Rendered<TopResult>, ToolError> {
-    let cluster = k.get(args.context.as_deref()).await?;
+    let cluster = k.read(args.context.as_deref()).await?;
     let res = metrics_resource(&k, &cluster, "pods").await?;
     let namespaces: Vec<Option<String>> = match (args.all_namespaces, namespace_scope(&k.settings, &ctx)) {
         (true, Some(allowed)) => allowed.into_iter().map(Some).collect(),
@@ -565,7 +570,7 @@ async fn pods_top(k: Arc<Clusters>, ctx: Context, args: TopArgs) -> Result<Rende
 }
 
 async fn nodes_top(k: Arc<Clusters>, _ctx: Context, args: TopArgs) -> Result<Rendered<TopResult>, ToolError> {
-    let cluster = k.get(args.context.as_deref()).await?;
+    let cluster = k.read(args.context.as_deref()).await?;
     let res = metrics_resource(&k, &cluster, "nodes").await?;
     let api = dyn_api(&cluster, &res, None);
     let mut lp = ListParams::default();
@@ -668,7 +673,7 @@ async fn pods_run(k: Arc<Clusters>, ctx: Context, args: RunArgs) -> Result<Rende
     if !matches!(policy, "Always" | "OnFailure" | "Never") {
         return Err(ToolError::invalid_arguments("`restart_policy` is Always, OnFailure or Never"));
     }
-    let (cluster, res) = target(&k, args.context.as_deref(), "pods", Some("v1"), "create").await?;
+    let (cluster, res) = target(&k, args.context.as_deref(), Access::Write, "pods", Some("v1"), "create").await?;
     let ns = namespace_for(&k, &ctx, &cluster, &res, args.namespace.as_deref(), true)?.unwrap_or_default();
     let mut labels = args.labels.clone();
     labels.insert("run".into(), args.name.clone());
@@ -730,7 +735,7 @@ async fn workload_scale(k: Arc<Clusters>, ctx: Context, args: ScaleArgs) -> Resu
     if args.replicas > 10_000 {
         return Err(ToolError::invalid_arguments("`replicas` above 10000 is surely a mistake"));
     }
-    let (cluster, res) = target(&k, args.context.as_deref(), &args.kind, None, "get").await?;
+    let (cluster, res) = target(&k, args.context.as_deref(), Access::Write, &args.kind, None, "get").await?;
     if !res.scalable {
         return Err(ToolError::failed(format!("{} has no scale subresource: it cannot be scaled", res.qualified())));
     }
@@ -787,9 +792,10 @@ async fn rollout_target(
     ctx: &Context,
     args: &RolloutArgs,
     write: bool,
-) -> Result<(Arc<Cluster>, Resource, Option<String>, Api<kube::core::DynamicObject>), ToolError> {
+) -> Result<(Arc<Connection>, Resource, Option<String>, Api<kube::core::DynamicObject>), ToolError> {
     check_name(&args.name)?;
-    let (cluster, res) = target(k, args.context.as_deref(), &args.kind, None, "get").await?;
+    let access = if write { Access::Write } else { Access::Read };
+    let (cluster, res) = target(k, args.context.as_deref(), access, &args.kind, None, "get").await?;
     if res.group != "apps" || !matches!(res.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet") {
         return Err(ToolError::invalid_arguments(format!(
             "rollouts apply to deployments, statefulsets and daemonsets, not {}",
@@ -905,7 +911,7 @@ async fn rollout_restart(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> R
 
 /// The revisions of a workload, oldest first: (revision, pod template, change cause, created).
 async fn revisions(
-    cluster: &Cluster,
+    cluster: &Connection,
     res: &Resource,
     ns: Option<&str>,
     obj: &Value,

@@ -75,7 +75,7 @@ impl Cluster {
         let name = format!("mcp-{hint}-{:06x}", (nanos ^ std::process::id().rotate_left(16)) & 0xff_ffff);
         let admin = self.launcher().arg("--allow-write").start(mcp_core::testing::Transport::Stdio).await;
         let manifest = format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}}}\n");
-        admin.ok("resources_apply", serde_json::json!({"manifest": manifest})).await;
+        admin.ok("resources_apply", serde_json::json!({"context": self.context, "manifest": manifest})).await;
         name
     }
 
@@ -84,7 +84,12 @@ impl Cluster {
     pub async fn drop_namespace(&self, name: &str) {
         if self.is_real() {
             let admin = self.launcher().arg("--allow-destructive").start(mcp_core::testing::Transport::Stdio).await;
-            admin.ok("resources_delete", serde_json::json!({"kind": "namespaces", "name": name})).await;
+            admin
+                .ok(
+                    "resources_delete",
+                    serde_json::json!({"context": self.context, "kind": "namespaces", "name": name}),
+                )
+                .await;
         }
     }
 
@@ -95,7 +100,7 @@ impl Cluster {
             return;
         }
         let admin = self.launcher().arg("--allow-write").start(mcp_core::testing::Transport::Stdio).await;
-        admin.ok("resources_apply", serde_json::json!({"manifest": WIDGET_CRD})).await;
+        admin.ok("resources_apply", serde_json::json!({"context": self.context, "manifest": WIDGET_CRD})).await;
         eventually(self, "the widgets CRD served", REAL_WAIT, || async {
             let r = admin.call("api_resources", serde_json::json!({"group": "example.com"})).await;
             let text = mcp_core::testing::text(&r);
