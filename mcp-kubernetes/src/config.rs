@@ -3,7 +3,7 @@
 //! the same settings; unknown keys there are errors, so a misspelt safety setting stops
 //! the server instead of being silently ignored.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -25,6 +25,20 @@ pub enum Toolset {
     Config,
     /// Helm releases.
     Helm,
+}
+
+impl Toolset {
+    /// The name tools are tagged with, the same as the flag's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Toolset::Core => "core",
+            Toolset::Apply => "apply",
+            Toolset::Workloads => "workloads",
+            Toolset::Cluster => "cluster",
+            Toolset::Config => "config",
+            Toolset::Helm => "helm",
+        }
+    }
 }
 
 /// The flags of `mcp-kubernetes`, besides the ones every connector shares.
@@ -155,7 +169,7 @@ impl KubeArgs {
     /// Merges the settings file under the flags and checks the result.
     pub fn settings(&self) -> Result<Settings, String> {
         let file = match &self.config_file {
-            Some(path) => read_file(path)?,
+            Some(path) => mcp_core::connector::read_toml::<FileConfig>(path, "--config")?,
             None => FileConfig::default(),
         };
         let allow_destructive = self.allow_destructive || file.allow_destructive.unwrap_or(false);
@@ -232,11 +246,6 @@ impl KubeArgs {
         }
         Ok(settings)
     }
-}
-
-fn read_file(path: &Path) -> Result<FileConfig, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// A Kubernetes name of the DNS-label kind (namespaces): lowercase letters, digits and

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::dyn_api;
 use crate::clusters::{Clusters, ContextInfo, check_namespace, namespace_scope};
+use crate::config::Toolset;
 use crate::errors::{Op, api_error};
 use crate::output::{Rendered, age, clip, one_line, table};
 use crate::tools::resources::{event_time, node_roles};
@@ -23,6 +24,7 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     builder
         .tool(
             tool_with("namespaces_list", k, namespaces_list)
+                .toolset(Toolset::Cluster.name())
                 .title("List namespaces")
                 .description(
                     "The namespaces (only the allowed ones when a namespace allowlist applies), with status and age.",
@@ -31,6 +33,7 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
         )
         .tool(
             tool_with("nodes_list", k, nodes_list)
+                .toolset(Toolset::Cluster.name())
                 .title("List nodes")
                 .description(
                     "Nodes with status, roles, version, allocatable CPU/memory and taints; with `name`, one node in \
@@ -40,6 +43,7 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
         )
         .tool(
             tool_with("events_list", k, events_list)
+                .toolset(Toolset::Cluster.name())
                 .title("List events")
                 .description(
                     "Events, oldest first (the newest are kept when cut), filtered by involved object (kind, name), \
@@ -49,12 +53,14 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
         )
         .tool(
             tool_with("cluster_version", k, cluster_version)
+                .toolset(Toolset::Cluster.name())
                 .title("Cluster version")
                 .description("The API server's Kubernetes version and platform for a context.")
                 .read_only(),
         )
         .tool(
             tool_with("contexts_list", k, contexts_list)
+                .toolset(Toolset::Config.name())
                 .title("List kubeconfig contexts")
                 .description(
                     "The contexts this server can use (name, cluster, server URL, namespace, user name; never \

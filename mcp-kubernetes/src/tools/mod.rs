@@ -12,52 +12,33 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use kube::Api;
 use kube::api::{GetParams, ListParams};
 use kube::core::DynamicObject;
+use mcp_core::connector::ToolSelection;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::clusters::{Access, Clusters, Connection, check_namespace, namespace_scope};
-use crate::config::{Toolset, valid_dns_label, valid_object_name};
+use crate::config::{valid_dns_label, valid_object_name};
 use crate::discovery::Resource;
 
-/// The group a tool belongs to, for `--toolsets`.
-fn toolset(tool: &str) -> Toolset {
-    match tool {
-        "resources_apply" | "resources_patch" | "resources_delete" => Toolset::Apply,
-        "contexts_list" => Toolset::Config,
-        "namespaces_list" | "nodes_list" | "events_list" | "cluster_version" => Toolset::Cluster,
-        t if t.starts_with("resources_") || t == "api_resources" || t == "explain_resource" => Toolset::Core,
-        t if t.starts_with("helm_") => Toolset::Helm,
-        _ => Toolset::Workloads,
-    }
-}
-
-/// Every tool the settings allow: reads always, writes with --allow-write, destructive
-/// ones with --allow-destructive, within --toolsets.
+/// Every tool, each tagged with its toolset; the kit's selection keeps what the flags
+/// allow (reads always, writes with --allow-write, destructive ones with
+/// --allow-destructive, within --toolsets), and lists nothing else: no tokens are spent
+/// on tools that could only refuse.
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     let s = &k.settings;
-    let selected = s.toolsets.clone();
-    let (write, destructive) = (s.allow_write, s.allow_destructive);
+    let selection = ToolSelection {
+        toolsets: s.toolsets.iter().map(|t| t.name().to_string()).collect(),
+        allow_write: s.allow_write,
+        allow_destructive: s.allow_destructive,
+    };
     let builder = resources::register(builder, k);
     let builder = apply::register(builder, k);
     let builder = workloads::register(builder, k);
     let builder = cluster::register(builder, k);
     let builder = helm::register(builder, k);
-    builder.retain_tools(move |route| {
-        let tool = route.definition();
-        let hints = tool.annotations.as_ref();
-        let is_destructive = hints.and_then(|a| a.destructive_hint).unwrap_or(false);
-        let allowed = if route.is_read_only() {
-            true
-        } else if is_destructive {
-            destructive
-        } else {
-            write
-        };
-        // Not listed at all: no tokens spent on tools that could only refuse.
-        allowed && (selected.is_empty() || selected.contains(&toolset(&tool.name)))
-    })
+    builder.select_tools(&selection)
 }
 
 /// A call's target: the cluster and the resource kind, checked against the denied kinds

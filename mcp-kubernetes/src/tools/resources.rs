@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::{check_name, dyn_api, namespace_for, raw_api, target};
 use crate::clusters::{Access, Clusters, check_namespace, namespace_scope};
+use crate::config::Toolset;
 use crate::discovery::Resource;
 use crate::errors::{Op, api_error};
 use crate::output::{Prebuilt, Rendered, age, at, bounded, cell, clip, document, lookup, project, table, trim};
@@ -24,6 +25,7 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     builder
         .tool(
             tool_with("resources_list", k, resources_list)
+                .toolset(Toolset::Core.name())
                 .title("List resources of any kind")
                 .description(
                     "Lists objects of one kind (pods, deployments, services, CRDs: any name api_resources shows) as a \
@@ -35,6 +37,7 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
         )
         .tool(
             tool_with("resources_get", k, resources_get)
+                .toolset(Toolset::Core.name())
                 .title("Get one object")
                 .description(
                     "One object as compact YAML (or JSON): managedFields and noisy annotations removed, Secret values \
@@ -44,6 +47,7 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
         )
         .tool(
             tool_with("resources_describe", k, resources_describe)
+                .toolset(Toolset::Core.name())
                 .title("Describe an object")
                 .description(
                     "What is going on with one object: its key facts, status conditions explained, container states \
@@ -53,6 +57,7 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
         )
         .tool(
             tool_with("api_resources", k, api_resources)
+                .toolset(Toolset::Core.name())
                 .title("List resource kinds")
                 .description(
                     "Every resource kind the cluster serves (CRDs included): name, short names, apiVersion, namespaced, \
@@ -62,6 +67,7 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
         )
         .tool(
             tool_with("explain_resource", k, explain_resource)
+                .toolset(Toolset::Core.name())
                 .title("Explain a kind's fields")
                 .description(
                     "The fields of a kind, or of one field path (e.g. kind=pods field=spec.containers.resources), with \

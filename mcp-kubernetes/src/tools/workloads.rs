@@ -19,6 +19,7 @@ use tokio::io::AsyncReadExt;
 use super::apply::FIELD_MANAGER;
 use super::{check_name, dyn_api, namespace_for, object_ref, target};
 use crate::clusters::{Access, Clusters, Connection, namespace_scope};
+use crate::config::Toolset;
 use crate::discovery::Resource;
 use crate::errors::{Op, api_error};
 use crate::output::{Rendered, clip, table};
@@ -27,6 +28,7 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     builder
         .tool(
             tool_with("pods_log", k, pods_log)
+                .toolset(Toolset::Workloads.name())
                 .title("Read a pod's logs")
                 .description(
                     "The last lines of a container's log (tail, default 200), optionally since a time window, of the \
@@ -37,6 +39,7 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
         )
         .tool(
             tool_with("pods_exec", k, pods_exec)
+                .toolset(Toolset::Workloads.name())
                 .title("Run a command in a container")
                 .description(
                     "Runs a command (argv list, no shell unless you call one) in a running container, without a \
@@ -46,18 +49,21 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
         )
         .tool(
             tool_with("pods_top", k, pods_top)
+                .toolset(Toolset::Workloads.name())
                 .title("Pod CPU and memory")
                 .description("CPU (millicores) and memory (MiB) of pods from the metrics API (metrics-server), highest first.")
                 .read_only(),
         )
         .tool(
             tool_with("nodes_top", k, nodes_top)
+                .toolset(Toolset::Workloads.name())
                 .title("Node CPU and memory")
                 .description("CPU and memory use of nodes from the metrics API, with the share of what is allocatable.")
                 .read_only(),
         )
         .tool(
             tool_with("pods_run", k, pods_run)
+                .toolset(Toolset::Workloads.name())
                 .title("Run a pod from an image")
                 .description(
                     "Creates a single pod from an image (like kubectl run), with optional command, args, env, labels \
@@ -67,12 +73,14 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
         )
         .tool(
             tool_with("workload_scale", k, workload_scale)
+                .toolset(Toolset::Workloads.name())
                 .title("Scale a workload")
                 .description("Sets the replicas of a Deployment, StatefulSet, ReplicaSet or any kind with a scale subresource.")
                 .idempotent(),
         )
         .tool(
             tool_with("rollout_status", k, rollout_status)
+                .toolset(Toolset::Workloads.name())
                 .title("Rollout status")
                 .description(
                     "Whether a Deployment, StatefulSet or DaemonSet finished rolling out, as kubectl rollout status says \
@@ -82,18 +90,21 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
         )
         .tool(
             tool_with("rollout_history", k, rollout_history)
+                .toolset(Toolset::Workloads.name())
                 .title("Rollout history")
                 .description("The revisions of a Deployment (its ReplicaSets), StatefulSet or DaemonSet (ControllerRevisions), with images and change causes.")
                 .read_only(),
         )
         .tool(
             tool_with("rollout_restart", k, rollout_restart)
+                .toolset(Toolset::Workloads.name())
                 .title("Restart a rollout")
                 .description("Restarts every pod of a Deployment, StatefulSet or DaemonSet by a rolling update (kubectl rollout restart).")
                 .idempotent(),
         )
         .tool(
             tool_with("rollout_undo", k, rollout_undo)
+                .toolset(Toolset::Workloads.name())
                 .title("Undo a rollout")
                 .description(
                     "Rolls a Deployment, StatefulSet or DaemonSet back to a previous revision (default: the one before \
