@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use mcp_core::Server;
 use mcp_core::cli::ServeArgs;
+use mcp_core::connector::{Connector, serve};
 use mcp_core::server::ServerBuilder;
 
 // The audit trail's writer thread frees what request threads allocate; mimalloc does not
@@ -35,29 +35,25 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli.serve.init_tracing();
-    cli.serve.block_on(async {
-        let builder = Server::builder("mcp-kubernetes", env!("CARGO_PKG_VERSION"));
-        let builder = match cli.kube.settings().and_then(clusters::Clusters::open) {
-            Ok(clusters) => server(builder, Arc::new(clusters)),
-            Err(e) => builder.fail(e),
-        };
-        cli.serve.run(cli.serve.configure(builder).build()).await
+    serve(&cli.serve, "mcp-kubernetes", env!("CARGO_PKG_VERSION"), || {
+        cli.kube.settings().and_then(clusters::Clusters::open)
     })
 }
 
-fn server(builder: ServerBuilder, k: Arc<clusters::Clusters>) -> ServerBuilder {
-    let ready = k.clone();
-    let builder = builder.instructions(instructions(&k)).readiness(move || {
-        let k = ready.clone();
-        async move {
-            let cluster = k.read(None).await.map_err(|e| e.to_string())?;
-            cluster.client.apiserver_version().await.map(|_| ()).map_err(|e| {
-                crate::errors::describe(&e, &crate::errors::Op::new("get", "/version").context(&cluster.name))
-            })
-        }
-    });
-    tools::register(builder, &k)
+impl Connector for clusters::Clusters {
+    fn register(self: &Arc<Self>, builder: ServerBuilder) -> ServerBuilder {
+        let ready = self.clone();
+        let builder = builder.instructions(instructions(self)).readiness(move || {
+            let k = ready.clone();
+            async move {
+                let cluster = k.read(None).await.map_err(|e| e.to_string())?;
+                cluster.client.apiserver_version().await.map(|_| ()).map_err(|e| {
+                    crate::errors::describe(&e, &crate::errors::Op::new("get", "/version").context(&cluster.name))
+                })
+            }
+        });
+        tools::register(builder, self)
+    }
 }
 
 /// What the model is told about the server: its contexts and its rules.
