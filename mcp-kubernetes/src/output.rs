@@ -3,8 +3,10 @@
 //! tables for lists, field projection, and the helpers that keep all of it bounded.
 
 use base64::Engine;
+pub use mcp_core::connector::cut_text;
+use mcp_core::connector::{Next, cut_note};
 pub use mcp_core::output::{Prebuilt, Rendered, clip, one_line, table};
-use mcp_core::security::redact::{is_secret_setting_name, redact_text};
+use mcp_core::security::redact::{is_secret_setting_name, keyed_placeholder, redact_text};
 use serde_json::{Map, Value};
 
 /// Annotations that repeat the object or carry controller bookkeeping a model never
@@ -45,18 +47,11 @@ pub struct Masker {
 }
 
 impl Masker {
-    /// The stand-in for `value`: its length and a short keyed hash, so the model can see
-    /// that a value changed (or equals another) without seeing it.
+    /// The stand-in for `value`: mcp-core's keyed placeholder (length and a short keyed
+    /// hash), so the model can see that a value changed (or equals another) without
+    /// seeing it.
     pub fn mask(&self, value: &[u8]) -> String {
-        use hmac::{Hmac, Mac};
-        let digest = match <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key) {
-            Ok(mut mac) => {
-                mac.update(value);
-                mac.finalize().into_bytes().iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
-            }
-            Err(_) => "????????".into(),
-        };
-        format!("<masked: {} bytes, hmac {digest}>", value.len())
+        keyed_placeholder(value, &self.key)
     }
 
     /// Masks Secret values (kept keys) and sensitive env values anywhere in `obj`, whose
@@ -161,6 +156,12 @@ fn decode_secret_data(obj: &mut Value) {
             }
         }
     }
+}
+
+/// The kit's one note that a table or text was cut, on a line of its own; nothing pages
+/// it, so `narrow` says how to ask for less.
+pub fn cut_line(shown: impl std::fmt::Display, narrow: &str) -> String {
+    format!("[{}]\n", cut_note(shown, Next::Narrow, narrow))
 }
 
 /// An object as compact YAML (or JSON when asked).
@@ -388,21 +389,6 @@ pub fn age(time: Option<&str>) -> String {
     }
 }
 
-/// Text cut to `max` bytes at a line boundary where possible, with a note saying how
-/// much was left out.
-pub fn bounded(text: String, max: usize, how_to_narrow: &str) -> (String, bool) {
-    if text.len() <= max {
-        return (text, false);
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let end = text[..end].rfind('\n').map(|i| i + 1).filter(|&i| i > max / 2).unwrap_or(end);
-    let note = format!("\n[cut: {} of {} bytes shown; {how_to_narrow}]\n", end, text.len());
-    (format!("{}{note}", &text[..end]), true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,7 +403,7 @@ mod tests {
         let mut s = json!({"kind": "Secret", "data": {"password": "aHVudGVyMg==", "user": "YWRtaW4="}});
         masker().apply(&mut s, "Secret");
         let masked = s["data"]["password"].as_str().expect("masked");
-        assert!(masked.starts_with("<masked: 7 bytes, hmac "), "{masked}");
+        assert!(masked.starts_with("[REDACTED: 7 bytes, hmac "), "{masked}");
         assert!(!s.to_string().contains("aHVudGVyMg"));
         let again = masker().mask(b"hunter2");
         assert_eq!(masked, again);
@@ -429,14 +415,14 @@ mod tests {
         masker().apply(&mut pod, "Pod");
         let env = &pod["spec"]["containers"][0]["env"];
         for i in [0, 2] {
-            assert!(env[i]["value"].as_str().is_some_and(|v| v.starts_with("<masked")), "{env}");
+            assert!(env[i]["value"].as_str().is_some_and(|v| v.starts_with("[REDACTED: ")), "{env}");
         }
         assert_eq!(env[1]["value"], "debug");
         assert_eq!(env[3]["value"], "postgres://u:[REDACTED]@h/db", "secrets inside values of other names");
 
         let mut values = json!({"auth": {"password": "p"}, "externalDatabase": {"url": "postgres://u:pw@h/db"}});
         masker().mask_values(&mut values);
-        assert!(values["auth"]["password"].as_str().is_some_and(|v| v.starts_with("<masked")), "{values}");
+        assert!(values["auth"]["password"].as_str().is_some_and(|v| v.starts_with("[REDACTED: ")), "{values}");
         assert_eq!(values["externalDatabase"]["url"], "postgres://u:[REDACTED]@h/db");
     }
 
@@ -589,11 +575,5 @@ mod tests {
             .filter(|_| check(&json!({"a": build(0, &one_line, &mut next), "b": [build(1, &one_line, &mut next)]})))
             .count();
         assert!(direct > 2500, "only {direct} of 3000 written directly");
-    }
-
-    #[test]
-    fn bounded_text_says_what_was_cut() {
-        let (t, cut) = bounded("line one\nline two\nline three\n".into(), 20, "use tail");
-        assert!(cut && t.starts_with("line one\nline two\n") && t.contains("use tail"), "{t}");
     }
 }

@@ -305,7 +305,7 @@ async fn output_is_trimmed_and_secrets_masked() {
         let (yaml, got) = s.ok_text("resources_get", json!({"kind": "secrets", "name": "db"})).await;
         assert!(!yaml.contains("aHVudGVyMg") && !yaml.contains("hunter2"), "{yaml}");
         let masked = got["object"]["data"]["password"].as_str().expect("key kept");
-        assert!(masked.starts_with("<masked: 7 bytes, hmac "), "{masked}");
+        assert!(masked.starts_with("[REDACTED: 7 bytes, hmac "), "{masked}");
         let listed = s.ok("resources_list", json!({"kind": "secrets", "output": "json"})).await;
         assert!(!listed.to_string().contains("aHVudGVyMg"), "{listed}");
         let (pod_yaml, pod) = s.ok_text("resources_get", json!({"kind": "pods", "name": "masked"})).await;

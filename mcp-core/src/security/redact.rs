@@ -17,6 +17,25 @@ use serde_json::Value;
 /// What replaces a secret, everywhere (the audit trail has always written this one).
 pub const PLACEHOLDER: &str = "[REDACTED]";
 
+/// The placeholder for a value that must stay comparable without being shown: the one
+/// [`PLACEHOLDER`] spelling with the value's length and the first 4 bytes of its
+/// HMAC-SHA256 under `key` (`[REDACTED: 7 bytes, hmac 1a2b3c4d]`), so equal values look
+/// equal under one key and a changed value shows, while a short value cannot be guessed
+/// by hashing candidates without the key.
+pub fn keyed_placeholder(value: &[u8], key: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    // HMAC takes a key of any length, so this never falls back in practice.
+    let digest = match <Hmac<sha2::Sha256> as Mac>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(value);
+            mac.finalize().into_bytes().iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
+        }
+        Err(_) => "????????".into(),
+    };
+    let open = PLACEHOLDER.strip_suffix(']').unwrap_or(PLACEHOLDER);
+    format!("{open}: {} bytes, hmac {digest}]", value.len())
+}
+
 /// Words that make a name secret where a part of it ends with them: `password` in
 /// `password`, `db_password`, `dbPassword` and `DBPASSWORD`. A word of two parts matches
 /// with any separator or none: `api key` is `api_key`, `x-api-key`, `apiKey` and `APIKEY`.
@@ -686,6 +705,19 @@ mod tests {
         for arg in ["password", "--token=x", "-p", "--", "-", "--verbose", "--pass word"] {
             assert!(!is_secret_flag(arg), "{arg}");
         }
+    }
+
+    #[test]
+    fn keyed_placeholders_are_stable_per_key_and_show_no_value() {
+        let key = b"0123456789abcdef";
+        let masked = keyed_placeholder(b"hunter2", key);
+        assert!(masked.starts_with("[REDACTED: 7 bytes, hmac ") && masked.ends_with(']'), "{masked}");
+        assert_eq!(masked.len(), "[REDACTED: 7 bytes, hmac 12345678]".len(), "{masked}");
+        assert!(!masked.contains("hunter2"));
+        assert_eq!(masked, keyed_placeholder(b"hunter2", key), "same value, same key: same text");
+        assert_ne!(masked, keyed_placeholder(b"hunter3", key), "a changed value shows");
+        assert_ne!(masked, keyed_placeholder(b"hunter2", b"another key 0123"), "the digest depends on the key");
+        assert_eq!(keyed_placeholder(b"", key).split(',').next(), Some("[REDACTED: 0 bytes"));
     }
 
     fn redacted(text: &str) -> String {

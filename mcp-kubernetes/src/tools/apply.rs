@@ -331,10 +331,10 @@ async fn resources_patch(k: Arc<Clusters>, ctx: Context, args: PatchArgs) -> Res
     let mut shown = patched.clone();
     crate::output::trim(&mut shown);
     k.masker.apply(&mut shown, &res.kind);
-    let (doc, _) = crate::output::bounded(
+    let (doc, _) = crate::output::cut_text(
         crate::output::document(&shown, false),
         k.settings.max_result_bytes / 2,
-        "resources_get with fields shows parts",
+        "use resources_get with `fields` to see parts",
     );
     Ok(Rendered {
         text: format!("{outcome}\n{}", clip(&doc, k.settings.max_result_bytes)),

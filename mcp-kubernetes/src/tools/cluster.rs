@@ -17,7 +17,7 @@ use super::dyn_api;
 use crate::clusters::{Clusters, ContextInfo, check_namespace, namespace_scope};
 use crate::config::Toolset;
 use crate::errors::{Op, api_error};
-use crate::output::{Rendered, age, clip, one_line, table};
+use crate::output::{Rendered, age, clip, cut_line, one_line, table};
 use crate::tools::resources::{event_time, node_roles};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
@@ -105,12 +105,15 @@ async fn namespaces_list(k: Arc<Clusters>, ctx: Context, args: ContextArg) -> Re
         rows.push(vec![name.clone(), phase.clone(), age(created.as_deref())]);
         items.push(json!({"name": name, "status": phase, "created": created}));
     }
-    let truncated = items.len() > k.settings.max_rows;
+    let (total, truncated) = (items.len(), items.len() > k.settings.max_rows);
     items.truncate(k.settings.max_rows);
     rows.truncate(k.settings.max_rows);
     let mut text = table(&["NAME", "STATUS", "AGE"], &rows);
     if truncated {
-        text += &format!("[the first {} shown]\n", k.settings.max_rows);
+        text += &cut_line(
+            format_args!("the first {} of {total} namespaces", rows.len()),
+            "use resources_list kind=namespaces, which pages",
+        );
     }
     Ok(Rendered { text, data: Listing { context: cluster.name.clone(), items, truncated } })
 }
@@ -245,8 +248,8 @@ async fn nodes_list(k: Arc<Clusters>, _ctx: Context, args: NodesArgs) -> Result<
     let truncated = list.items.len() > k.settings.max_rows;
     let mut text = table(&["NAME", "STATUS", "ROLES", "VERSION", "CPU", "MEMORY", "TAINTS"], &rows);
     if truncated {
-        text +=
-            &format!("[the first {} of {} nodes shown; narrow with label_selector]\n", rows.len(), list.items.len());
+        let shown = format!("the first {} of {} nodes", rows.len(), list.items.len());
+        text += &cut_line(shown, "narrow with label_selector");
     }
     Ok(Rendered { text, data: Listing { context: cluster.name.clone(), items, truncated } })
 }
@@ -369,8 +372,8 @@ async fn events_list(k: Arc<Clusters>, ctx: Context, args: EventsArgs) -> Result
         table(&["NAMESPACE", "LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"], &rows)
     };
     if truncated {
-        text +=
-            &format!("[the newest {} of {total} events shown; filter by kind, name, type or reason]\n", events.len());
+        let shown = format!("the newest {} of {total} events", events.len());
+        text += &cut_line(shown, "filter by kind, name, type or reason");
     }
     Ok(Rendered { text, data: Listing { context: cluster.name.clone(), items, truncated } })
 }

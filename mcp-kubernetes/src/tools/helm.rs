@@ -23,7 +23,7 @@ use super::check_name;
 use crate::clusters::{Clusters, Connection, check_namespace, namespace_scope};
 use crate::config::Toolset;
 use crate::errors::{Op, api_error};
-use crate::output::{Rendered, bounded, clip, document, table};
+use crate::output::{Rendered, clip, cut_text, document, table};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     builder
@@ -316,7 +316,7 @@ async fn helm_status(k: Arc<Clusters>, ctx: Context, args: ReleaseArgs) -> Resul
     if !notes.is_empty() {
         text += &format!("NOTES:\n{}\n", clip(notes, 4000));
     }
-    let (text, _) = bounded(text, k.settings.max_result_bytes, "helm_values and resources_get show the details");
+    let (text, _) = cut_text(text, k.settings.max_result_bytes, "use helm_values and resources_get for the details");
     let mut data = summary(r);
     data["context"] = json!(cluster.name);
     data["resources"] = json!(objects);
@@ -373,10 +373,10 @@ async fn helm_values(k: Arc<Clusters>, ctx: Context, args: ReleaseArgs) -> Resul
         user
     };
     k.masker.mask_values(&mut values);
-    let (text, _) = bounded(
+    let (text, _) = cut_text(
         document(&values, false),
         k.settings.max_result_bytes,
-        "values are cut; all=false shows only the user-supplied ones",
+        "set all=false to see only the user-supplied values",
     );
     Ok(Rendered {
         text,

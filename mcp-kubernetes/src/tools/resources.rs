@@ -19,7 +19,7 @@ use crate::clusters::{Access, Clusters, check_namespace, namespace_scope};
 use crate::config::Toolset;
 use crate::discovery::Resource;
 use crate::errors::{Op, api_error};
-use crate::output::{Prebuilt, Rendered, age, at, bounded, cell, clip, document, lookup, project, table, trim};
+use crate::output::{Prebuilt, Rendered, age, at, cell, clip, cut_text, document, lookup, project, table, trim};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     builder
@@ -703,7 +703,7 @@ async fn resources_get(k: Arc<Clusters>, ctx: Context, args: GetArgs) -> Result<
     )
     .await?;
     let value = if args.fields.is_empty() { value } else { project(&value, &args.fields) };
-    let (text, truncated) = bounded(
+    let (text, truncated) = cut_text(
         document(&value, args.output == DocOutput::Json),
         k.settings.max_result_bytes,
         "ask for less with `fields` (e.g. [\"status\"])",
@@ -931,11 +931,10 @@ async fn resources_describe(
         }
     }
     if let Some(spec) = obj.get("spec") {
-        let (spec_text, _) =
-            bounded(document(spec, false), 4096, "resources_get with fields=[\"spec\"] shows all of it");
+        let (spec_text, _) = cut_text(document(spec, false), 4096, "use resources_get with fields=[\"spec\"]");
         text += &format!("Spec:\n{spec_text}");
     }
-    let (text, _) = bounded(text, k.settings.max_result_bytes, "use resources_get with `fields`");
+    let (text, _) = cut_text(text, k.settings.max_result_bytes, "use resources_get with `fields`");
     Ok(Rendered {
         text,
         data: DescribeResult {
@@ -1017,7 +1016,7 @@ async fn api_resources(
     if !unavailable.is_empty() {
         text += &format!("Unavailable API groups: {}\n", unavailable.join("; "));
     }
-    let (text, _) = bounded(text, k.settings.max_result_bytes, "filter with `group` or `search`");
+    let (text, _) = cut_text(text, k.settings.max_result_bytes, "filter with `group` or `search`");
     Ok(Rendered {
         text,
         data: ApiResourcesResult { context: cluster.name.clone(), resources, unavailable_groups: unavailable },
@@ -1170,7 +1169,7 @@ async fn explain_resource(
     if !lines.is_empty() {
         text += &format!("\nFIELDS:\n{lines}");
     }
-    let (text, _) = bounded(text, k.settings.max_result_bytes, "explain a narrower `field`");
+    let (text, _) = cut_text(text, k.settings.max_result_bytes, "explain a narrower `field`");
     Ok(Rendered {
         text,
         data: ExplainResult {

@@ -22,7 +22,7 @@ use crate::clusters::{Access, Clusters, Connection, namespace_scope};
 use crate::config::Toolset;
 use crate::discovery::Resource;
 use crate::errors::{Op, api_error};
-use crate::output::{Rendered, clip, table};
+use crate::output::{Rendered, clip, cut_line, table};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     builder
@@ -252,10 +252,8 @@ async fn pods_log(k: Arc<Clusters>, ctx: Context, args: LogArgs) -> Result<Rende
         out += &format!("[{} of {read} lines read matched `{}`", matched, args.grep.as_deref().unwrap_or_default());
         out += &if truncated { format!("; the last {} shown]\n", kept.len()) } else { "]\n".to_string() };
     } else if truncated {
-        out += &format!(
-            "[the last {} of {read} lines shown; ask for fewer with tail or since, or filter with grep]\n",
-            kept.len()
-        );
+        let shown = format!("the last {} of {read} lines", kept.len());
+        out += &cut_line(shown, "narrow with tail or since, or filter with grep");
     }
     if read == 0 {
         out = "(no log lines in this window)\n".into();
@@ -423,10 +421,9 @@ async fn pods_exec(k: Arc<Clusters>, ctx: Context, args: ExecArgs) -> Result<Ren
         text += &format!("\n--- stderr ---\n{}", result.stderr);
     }
     if result.omitted_bytes > 0 {
-        text += &format!(
-            "\n[{} bytes of output left out; narrow the command, e.g. pipe it through head or grep]\n",
-            result.omitted_bytes
-        );
+        let total = result.stdout.len() + result.stderr.len() + result.omitted_bytes;
+        let shown = format!("{} of {total} bytes of output", total - result.omitted_bytes);
+        text += &format!("\n{}", cut_line(shown, "narrow the command, e.g. pipe it through head or grep"));
     }
     Ok(Rendered { text, data: result })
 }
@@ -575,7 +572,7 @@ async fn pods_top(k: Arc<Clusters>, ctx: Context, args: TopArgs) -> Result<Rende
         .collect();
     let mut text = table(&["NAMESPACE", "NAME", "CPU", "MEMORY"], &rows);
     if truncated {
-        text += &format!("[the top {} shown; narrow with namespace or label_selector]\n", k.settings.max_rows);
+        text += &cut_line(format_args!("the top {}", k.settings.max_rows), "narrow with namespace or label_selector");
     }
     Ok(Rendered { text, data: TopResult { context: cluster.name.clone(), items, truncated } })
 }
