@@ -315,7 +315,7 @@ pub fn namespace_scope(settings: &Settings, ctx: &Context) -> Option<Vec<String>
 /// Refuses a namespace outside the call's scope.
 pub fn check_namespace(scope: &Option<Vec<String>>, namespace: &str) -> Result<(), ToolError> {
     match scope {
-        Some(allowed) if !allowed.iter().any(|n| n == namespace) => Err(ToolError::failed(format!(
+        Some(allowed) if !allowed.iter().any(|n| n == namespace) => Err(ToolError::refused(format!(
             "namespace `{namespace}` is outside the namespaces this server may touch ({})",
             if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") }
         ))),

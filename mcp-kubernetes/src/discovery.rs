@@ -174,7 +174,7 @@ impl Discovery {
             message += &format!(". Did you mean: {}?", near.join(", "));
         }
         message += " (api_resources lists every kind)";
-        Err(ToolError::failed(message))
+        Err(ToolError::not_found(message))
     }
 
     pub async fn openapi_doc(&self, path: &str) -> Option<Arc<Value>> {

@@ -2,6 +2,7 @@
 //! namespace, context), what the server said, and what to do next.
 
 use mcp_core::ToolError;
+use mcp_core::server::ErrorKind;
 
 /// The call that failed, for the message.
 #[derive(Debug, Clone, Default)]
@@ -46,9 +47,50 @@ impl Op {
     }
 }
 
-/// The tool error for a failed API call.
+/// The tool error for a failed API call, of the kind [`kind_of`] says.
 pub fn api_error(e: kube::Error, op: &Op) -> ToolError {
-    ToolError::failed(describe(&e, op))
+    let message = describe(&e, op);
+    match kind_of(&e) {
+        ErrorKind::NotFound => ToolError::not_found(message),
+        ErrorKind::Refused => ToolError::refused(message),
+        ErrorKind::Unavailable => ToolError::unavailable(message),
+        ErrorKind::TimedOut => ToolError::timed_out(message),
+        ErrorKind::InvalidArguments => ToolError::invalid_arguments(message),
+        _ => ToolError::failed(message),
+    }
+}
+
+/// What kind of failure `e` is, from the API server's status code or, when no answer
+/// came, from the I/O error under it (never from the message's words).
+pub fn kind_of(e: &kube::Error) -> ErrorKind {
+    match e {
+        kube::Error::Api(status) => match status.code {
+            404 => ErrorKind::NotFound,
+            403 => ErrorKind::Refused,
+            // Rejected credentials: the context is unusable until they are renewed.
+            401 | 429 | 502 | 503 => ErrorKind::Unavailable,
+            408 | 504 => ErrorKind::TimedOut,
+            400 | 415 | 422 => ErrorKind::InvalidArguments,
+            _ => ErrorKind::Failed,
+        },
+        other => {
+            let io = sources(other).find_map(|s| s.downcast_ref::<std::io::Error>());
+            match io.map(std::io::Error::kind) {
+                Some(std::io::ErrorKind::TimedOut) => ErrorKind::TimedOut,
+                Some(_) => ErrorKind::Unavailable,
+                // No answer and no I/O error: the connection or the service failed.
+                None if matches!(other, kube::Error::HyperError(_) | kube::Error::Service(_)) => ErrorKind::Unavailable,
+                None => ErrorKind::Failed,
+            }
+        }
+    }
+}
+
+/// `e` and its sources, outermost first.
+fn sources<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| e.source())
 }
 
 /// A readable account of `e` while doing `op`.
@@ -103,10 +145,7 @@ pub fn describe(e: &kube::Error, op: &Op) -> String {
         }
         other => {
             let chain = error_chain(other);
-            let unreachable = matches!(other, kube::Error::HyperError(_) | kube::Error::Service(_))
-                || chain.contains("onnect")
-                || chain.contains("timed out");
-            if unreachable {
+            if matches!(kind_of(other), ErrorKind::Unavailable | ErrorKind::TimedOut) {
                 format!(
                     "cannot reach the API server for {} {}: {chain}. Check that the cluster is up and the context's \
                      server address is right; the next call tries again",
@@ -132,4 +171,41 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16) -> kube::Error {
+        let status = serde_json::from_value(serde_json::json!({"code": code, "message": "m"})).expect("a Status");
+        kube::Error::Api(Box::new(status))
+    }
+
+    #[test]
+    fn status_codes_and_io_errors_map_to_kinds() {
+        let cases = [
+            (404, ErrorKind::NotFound),
+            (403, ErrorKind::Refused),
+            (401, ErrorKind::Unavailable),
+            (503, ErrorKind::Unavailable),
+            (504, ErrorKind::TimedOut),
+            (422, ErrorKind::InvalidArguments),
+            (400, ErrorKind::InvalidArguments),
+            (409, ErrorKind::Failed),
+            (410, ErrorKind::Failed),
+            (500, ErrorKind::Failed),
+        ];
+        for (code, kind) in cases {
+            assert_eq!(kind_of(&status(code)), kind, "HTTP {code}");
+            assert_eq!(api_error(status(code), &Op::new("get", "pods")).kind(), kind, "HTTP {code}");
+        }
+        let io = |k: std::io::ErrorKind| kube::Error::Service(Box::new(std::io::Error::from(k)));
+        assert_eq!(kind_of(&io(std::io::ErrorKind::TimedOut)), ErrorKind::TimedOut);
+        assert_eq!(kind_of(&io(std::io::ErrorKind::ConnectionRefused)), ErrorKind::Unavailable);
+        let refused = api_error(io(std::io::ErrorKind::ConnectionRefused), &Op::new("list", "pods"));
+        assert!(refused.to_string().contains("cannot reach the API server"), "{refused}");
+        let json = serde_json::from_str::<serde_json::Value>("{").expect_err("bad json");
+        assert_eq!(kind_of(&kube::Error::SerdeError(json)), ErrorKind::Failed);
+    }
 }

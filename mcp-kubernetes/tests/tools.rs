@@ -531,6 +531,42 @@ async fn with_several_contexts_a_write_must_name_its_context() {
     assert_eq!(changed["object"]["data"], json!({"mode": "slow"}), "{changed}");
 }
 
+/// A failed call says what kind of failure it was, from the API server's answer (or its
+/// absence), so a client can branch without reading the message.
+#[tokio::test]
+async fn api_errors_carry_their_kind() {
+    let cluster = Cluster::start().await;
+    let Some(_) = cluster.fake_only("error kinds", "the read-only user and the unreachable context are the fake's")
+    else {
+        return;
+    };
+    let s = cluster.launcher().args(["--allow-write", "--allowed-namespaces", NS]).start(Transport::Stdio).await;
+    let ctx = cluster.context.as_str();
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kinds}\ndata: {a: '1'}\n";
+    s.ok("resources_apply", json!({"context": ctx, "manifest": cm})).await;
+    let stale = json!({"context": ctx, "kind": "cm", "name": "kinds", "patch": {"metadata": {"resourceVersion": "1"}}});
+    let cases = [
+        ("resources_get", json!({"kind": "cm", "name": "absent"}), "not_found"),
+        ("resources_list", json!({"kind": "gizmos"}), "not_found"),
+        (
+            "resources_patch",
+            json!({"context": "limited", "kind": "cm", "name": "kinds", "patch": {"data": {"a": "2"}}}),
+            "refused",
+        ),
+        ("resources_list", json!({"kind": "pods", "namespace": "team-b"}), "refused"),
+        ("resources_list", json!({"context": "flaky", "kind": "pods"}), "unavailable"),
+        (
+            "resources_patch",
+            json!({"context": ctx, "kind": "cm", "name": "kinds", "patch": {"data": {"a": 2}}}),
+            "invalid_arguments",
+        ),
+        ("resources_patch", stale, "failed"),
+    ];
+    for (tool, args, kind) in cases {
+        assert_eq!(common::error_kind(&s, tool, args.clone()).await, kind, "{tool} {args}");
+    }
+}
+
 #[tokio::test]
 async fn an_unreachable_api_server_is_reported_then_recovers() {
     let cluster = Cluster::start().await;

@@ -263,7 +263,7 @@ async fn release(k: &Clusters, ctx: &Context, args: &ReleaseArgs) -> Result<(Arc
     let ns = namespaces(k, ctx, &cluster, args.namespace.as_deref(), false)?.pop().flatten();
     let recs = records(k, &cluster, ns.as_deref(), Some(&args.release)).await?;
     if recs.is_empty() {
-        return Err(ToolError::failed(format!(
+        return Err(ToolError::not_found(format!(
             "release `{}` not found in namespace `{}` (helm_list shows the releases)",
             args.release,
             ns.unwrap_or_default()
@@ -277,7 +277,7 @@ fn pick(recs: &[Value], revision: Option<i64>) -> Result<&Value, ToolError> {
         Some(rev) => recs
             .iter()
             .find(|r| r["version"].as_i64() == Some(rev))
-            .ok_or_else(|| ToolError::failed(format!("revision {rev} not found (helm_history lists them)"))),
+            .ok_or_else(|| ToolError::not_found(format!("revision {rev} not found (helm_history lists them)"))),
         None => recs.last().ok_or_else(|| ToolError::failed("no revision")),
     }
 }
@@ -410,7 +410,7 @@ async fn run_helm(
         std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(binary).is_file()))
     };
     if !found {
-        return Err(ToolError::failed(format!(
+        return Err(ToolError::unavailable(format!(
             "the `{}` binary is not installed (or not on PATH): install Helm 3 (or set --helm-binary) to install, upgrade, roll back or uninstall releases. \
              helm_list, helm_status, helm_history and helm_values work without it",
             binary.display()
@@ -446,7 +446,7 @@ async fn run_helm(
         let _ = std::fs::remove_file(f);
     }
     let output = output
-        .map_err(|_| ToolError::failed(format!("helm did not finish within {}s", timeout.as_secs())))?
+        .map_err(|_| ToolError::timed_out(format!("helm did not finish within {}s", timeout.as_secs())))?
         .map_err(|e| ToolError::failed(format!("cannot run {}: {e}", binary.display())))?;
     let max = k.settings.max_result_bytes;
     let stdout = clip(&String::from_utf8_lossy(&output.stdout), max);

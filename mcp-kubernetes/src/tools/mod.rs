@@ -55,7 +55,7 @@ pub(crate) async fn target(
     let res = cluster.discovery.resolve(&cluster.client, &cluster.name, kind, api_version).await?;
     check_kind(k, &res)?;
     if !res.supports(verb) {
-        return Err(ToolError::failed(format!(
+        return Err(ToolError::invalid_arguments(format!(
             "{} does not support `{verb}` (it serves: {})",
             res.qualified(),
             res.verbs.join(", ")
@@ -67,7 +67,7 @@ pub(crate) async fn target(
 /// Refuses a kind the operator denied.
 pub(crate) fn check_kind(k: &Clusters, res: &Resource) -> Result<(), ToolError> {
     if k.settings.deny_kinds.iter().any(|d| res.matches_name(d)) {
-        return Err(ToolError::failed(format!(
+        return Err(ToolError::refused(format!(
             "{} is a denied kind on this server (--deny-kinds): it can be neither read nor changed",
             res.qualified()
         )));
@@ -89,7 +89,7 @@ pub(crate) fn namespace_for(
     let scope = namespace_scope(&k.settings, ctx);
     if !res.namespaced {
         if write && scope.is_some() {
-            return Err(ToolError::failed(format!(
+            return Err(ToolError::refused(format!(
                 "{} is cluster-scoped, and this server may change objects only inside its allowed namespaces",
                 res.qualified()
             )));

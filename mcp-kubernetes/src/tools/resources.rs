@@ -1113,7 +1113,7 @@ async fn explain_resource(
         node = match node.pointer(&format!("/properties/{seg}")) {
             Some(child) => resolve(child),
             None => {
-                return Err(ToolError::failed(format!(
+                return Err(ToolError::invalid_arguments(format!(
                     "{} has no field `{seg}` (in `{path}`); explain its parent to see the fields",
                     res.kind
                 )));

@@ -351,7 +351,7 @@ async fn pods_exec(k: Arc<Clusters>, ctx: Context, args: ExecArgs) -> Result<Ren
     let mut process = tokio::time::timeout(timeout, api.exec(&args.name, args.command.clone(), &params))
         .await
         .map_err(|_| {
-            ToolError::failed(format!("exec into pod `{}` did not start within {}s", args.name, timeout.as_secs()))
+            ToolError::timed_out(format!("exec into pod `{}` did not start within {}s", args.name, timeout.as_secs()))
         })?
         .map_err(|e| api_error(e, &op))?;
     let max = k.settings.max_result_bytes / 2;
@@ -497,7 +497,7 @@ async fn metrics_resource(k: &Clusters, cluster: &Connection, plural: &str) -> R
         Some(r) => r,
         None => {
             let failed = catalog.failed_groups.iter().find(|(g, _)| g.starts_with("metrics.k8s.io/"));
-            return Err(ToolError::failed(match failed {
+            return Err(ToolError::unavailable(match failed {
                 Some((_, e)) => {
                     format!("the metrics API (metrics.k8s.io) is registered but not answering: {}", clip(e, 300))
                 }
@@ -745,7 +745,10 @@ async fn workload_scale(k: Arc<Clusters>, ctx: Context, args: ScaleArgs) -> Resu
     }
     let (cluster, res) = target(&k, args.context.as_deref(), Access::Write, &args.kind, None, "get").await?;
     if !res.scalable {
-        return Err(ToolError::failed(format!("{} has no scale subresource: it cannot be scaled", res.qualified())));
+        return Err(ToolError::invalid_arguments(format!(
+            "{} has no scale subresource: it cannot be scaled",
+            res.qualified()
+        )));
     }
     let ns = namespace_for(&k, &ctx, &cluster, &res, args.namespace.as_deref(), true)?;
     let api = dyn_api(&cluster, &res, ns.as_deref());
@@ -1028,7 +1031,7 @@ async fn rollout_undo(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> Resu
         })?,
     };
     let Some((_, template, _, _)) = revs.iter().find(|r| r.0 == wanted) else {
-        return Err(ToolError::failed(format!("revision {wanted} not found (rollout_history lists the revisions)")));
+        return Err(ToolError::not_found(format!("revision {wanted} not found (rollout_history lists the revisions)")));
     };
     let mut template = template.clone();
     // The pod-template-hash label belongs to the ReplicaSet, not to the template.
