@@ -12,18 +12,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{check_name, dyn_api, namespace_for, object_ref, target};
+use super::api::{check_name, dyn_api, namespace_for, object_ref, target};
 use crate::clusters::{Access, Clusters};
 use crate::config::Toolset;
 use crate::errors::{Op, api_error, describe};
 use crate::output::{Rendered, clip};
-
-/// The field manager of everything this server applies.
-pub const FIELD_MANAGER: &str = "mcp-kubernetes";
-/// Most documents one apply takes.
-const MAX_DOCUMENTS: usize = 100;
-/// Largest manifest accepted, in bytes.
-const MAX_MANIFEST_BYTES: usize = 2 << 20;
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     builder
@@ -61,6 +54,13 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
                 .destructive(),
         )
 }
+
+/// The field manager of everything this server applies.
+pub const FIELD_MANAGER: &str = "mcp-kubernetes";
+/// Most documents one apply takes.
+const MAX_DOCUMENTS: usize = 100;
+/// Largest manifest accepted, in bytes.
+const MAX_MANIFEST_BYTES: usize = 2 << 20;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -13,12 +13,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::dyn_api;
+use super::api::dyn_api;
+use super::describe::event_time;
+use super::tables::node_roles;
 use crate::clusters::{Clusters, ContextInfo, check_namespace, namespace_scope};
 use crate::config::Toolset;
 use crate::errors::{Op, api_error};
 use crate::output::{Rendered, age, clip, cut_line, one_line, table};
-use crate::tools::resources::{event_time, node_roles};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     builder
@@ -148,10 +149,10 @@ fn taints(n: &Value) -> Vec<String> {
 async fn nodes_list(k: Arc<Clusters>, _ctx: Context, args: NodesArgs) -> Result<Rendered<Listing>, ToolError> {
     let cluster = k.read(args.context.as_deref()).await?;
     let nodes_res = cluster.discovery.resolve(&cluster.client, &cluster.name, "nodes", Some("v1")).await?;
-    super::check_kind(&k, &nodes_res)?;
+    super::api::check_kind(&k, &nodes_res)?;
     let api: Api<Node> = Api::all(cluster.client.clone());
     if let Some(name) = &args.name {
-        super::check_name(name)?;
+        super::api::check_name(name)?;
         let node = api
             .get(name)
             .await
@@ -286,7 +287,7 @@ pub struct EventsArgs {
 async fn events_list(k: Arc<Clusters>, ctx: Context, args: EventsArgs) -> Result<Rendered<Listing>, ToolError> {
     let cluster = k.read(args.context.as_deref()).await?;
     let res = cluster.discovery.resolve(&cluster.client, &cluster.name, "events", Some("v1")).await?;
-    super::check_kind(&k, &res)?;
+    super::api::check_kind(&k, &res)?;
     let scope = namespace_scope(&k.settings, &ctx);
     let namespaces: Vec<Option<String>> = match (args.all_namespaces, scope.clone()) {
         (true, Some(allowed)) => allowed.into_iter().map(Some).collect(),
@@ -294,7 +295,7 @@ async fn events_list(k: Arc<Clusters>, ctx: Context, args: EventsArgs) -> Result
         (false, _) => {
             let ns =
                 args.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| cluster.default_namespace.clone());
-            super::check_ns_name(&ns)?;
+            super::api::check_ns_name(&ns)?;
             check_namespace(&scope, &ns)?;
             vec![Some(ns)]
         }

@@ -19,7 +19,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::check_name;
+use super::api::check_name;
 use crate::clusters::{Clusters, Connection, check_namespace, namespace_scope};
 use crate::config::Toolset;
 use crate::errors::{Op, api_error};
@@ -117,7 +117,7 @@ async fn records(
 ) -> Result<Vec<Value>, ToolError> {
     let secrets = cluster.discovery.resolve(&cluster.client, &cluster.name, "secrets", Some("v1")).await?;
     // Release records are Secrets: a server that denies Secrets denies these too.
-    super::check_kind(k, &secrets)?;
+    super::api::check_kind(k, &secrets)?;
     let api: Api<Secret> = match namespace {
         Some(ns) => Api::namespaced(cluster.client.clone(), ns),
         None => Api::all(cluster.client.clone()),
@@ -197,7 +197,7 @@ fn namespaces(
         });
     }
     let ns = namespace.filter(|n| !n.is_empty()).unwrap_or(&cluster.default_namespace).to_string();
-    super::check_ns_name(&ns)?;
+    super::api::check_ns_name(&ns)?;
     check_namespace(&scope, &ns)?;
     Ok(vec![Some(ns)])
 }
