@@ -8,13 +8,24 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use kube::Api;
 use kube::api::{GetParams, ListParams};
 use kube::core::DynamicObject;
+use mcp_core::server::{ServerBuilder, ToolRoute};
 use mcp_core::{Context, ToolError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::clusters::{Access, Clusters, Connection, check_namespace, namespace_scope};
-use crate::config::{valid_dns_label, valid_object_name};
+use crate::config::{Toolset, valid_dns_label, valid_object_name};
 use crate::discovery::Resource;
+
+/// Registers a module's tool table, every route tagged with `toolset` (what
+/// `--toolsets` selects by).
+pub(crate) fn tagged(
+    builder: ServerBuilder,
+    toolset: Toolset,
+    routes: impl IntoIterator<Item = ToolRoute>,
+) -> ServerBuilder {
+    routes.into_iter().fold(builder, |builder, route| builder.tool(route.toolset(toolset.name())))
+}
 
 /// A call's target: the cluster and the resource kind, checked against the denied kinds
 /// and the verbs the resource serves.

@@ -12,17 +12,18 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::api::{check_name, dyn_api, namespace_for, object_ref, target};
+use super::api::{check_name, dyn_api, namespace_for, object_ref, tagged, target};
 use crate::clusters::{Access, Clusters};
 use crate::config::Toolset;
 use crate::errors::{Op, api_error, describe};
 use crate::output::{Rendered, clip};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    builder
-        .tool(
+    tagged(
+        builder,
+        Toolset::Apply,
+        [
             tool_with("resources_apply", k, resources_apply)
-                .toolset(Toolset::Apply.name())
                 .title("Apply manifests (server-side apply)")
                 .description(
                     "Creates or updates objects from YAML or JSON (several documents separated by ---, or a List) with \
@@ -32,27 +33,20 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
                 )
                 .sensitive(["manifest"])
                 .idempotent(),
-        )
-        .tool(
-            tool_with("resources_patch", k, resources_patch)
-                .toolset(Toolset::Apply.name())
-                .title("Patch an object")
-                .description(
-                    "Patches one object: type merge (RFC 7386, default), json (RFC 6902 operations) or strategic \
+            tool_with("resources_patch", k, resources_patch).title("Patch an object").description(
+                "Patches one object: type merge (RFC 7386, default), json (RFC 6902 operations) or strategic \
                      (built-in kinds only: lists of containers etc. merge by name). dry_run=true shows the result \
                      without saving.",
-                ),
-        )
-        .tool(
+            ),
             tool_with("resources_delete", k, resources_delete)
-                .toolset(Toolset::Apply.name())
                 .title("Delete an object")
                 .description(
                     "Deletes one object. dry_run=true checks it could be deleted without deleting; propagation \
                      Background (default), Foreground or Orphan decides what happens to what it owns.",
                 )
                 .destructive(),
-        )
+        ],
+    )
 }
 
 /// The field manager of everything this server applies.

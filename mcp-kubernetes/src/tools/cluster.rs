@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::api::dyn_api;
+use super::api::{dyn_api, tagged};
 use super::describe::event_time;
 use super::tables::node_roles;
 use crate::clusters::{Clusters, ContextInfo, check_namespace, namespace_scope};
@@ -22,53 +22,47 @@ use crate::errors::{Op, api_error};
 use crate::output::{Rendered, age, clip, cut_line, one_line, table};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    builder
-        .tool(
+    let builder = tagged(
+        builder,
+        Toolset::Cluster,
+        [
             tool_with("namespaces_list", k, namespaces_list)
-                .toolset(Toolset::Cluster.name())
                 .title("List namespaces")
                 .description(
                     "The namespaces (only the allowed ones when a namespace allowlist applies), with status and age.",
                 )
                 .read_only(),
-        )
-        .tool(
             tool_with("nodes_list", k, nodes_list)
-                .toolset(Toolset::Cluster.name())
                 .title("List nodes")
                 .description(
                     "Nodes with status, roles, version, allocatable CPU/memory and taints; with `name`, one node in \
                      detail: capacity, allocatable, every condition, taints, addresses, system info.",
                 )
                 .read_only(),
-        )
-        .tool(
             tool_with("events_list", k, events_list)
-                .toolset(Toolset::Cluster.name())
                 .title("List events")
                 .description(
                     "Events, oldest first (the newest are kept when cut), filtered by involved object (kind, name), \
                      type (Normal or Warning) and reason. The first place to look when something fails.",
                 )
                 .read_only(),
-        )
-        .tool(
             tool_with("cluster_version", k, cluster_version)
-                .toolset(Toolset::Cluster.name())
                 .title("Cluster version")
                 .description("The API server's Kubernetes version and platform for a context.")
                 .read_only(),
-        )
-        .tool(
-            tool_with("contexts_list", k, contexts_list)
-                .toolset(Toolset::Config.name())
-                .title("List kubeconfig contexts")
-                .description(
-                    "The contexts this server can use (name, cluster, server URL, namespace, user name; never \
+        ],
+    );
+    tagged(
+        builder,
+        Toolset::Config,
+        [tool_with("contexts_list", k, contexts_list)
+            .title("List kubeconfig contexts")
+            .description(
+                "The contexts this server can use (name, cluster, server URL, namespace, user name; never \
                      credentials) and which is the default. Pass `context` to any tool to use another one.",
-                )
-                .read_only(),
-        )
+            )
+            .read_only()],
+    )
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

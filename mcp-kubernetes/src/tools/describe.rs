@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::api::dyn_api;
+use super::api::{dyn_api, tagged};
 use super::resources::fetch_object;
 use super::tables::pod_status;
 use crate::clusters::Clusters;
@@ -19,15 +19,16 @@ use crate::errors::Op;
 use crate::output::{Rendered, age, clip, cut_text, document};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    builder.tool(
-        tool_with("resources_describe", k, resources_describe)
-            .toolset(Toolset::Core.name())
+    tagged(
+        builder,
+        Toolset::Core,
+        [tool_with("resources_describe", k, resources_describe)
             .title("Describe an object")
             .description(
                 "What is going on with one object: its key facts, status conditions explained, container states \
                      for pods, and its recent events (newest last). Start here when something is not working.",
             )
-            .read_only(),
+            .read_only()],
     )
 }
 

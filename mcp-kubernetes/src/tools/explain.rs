@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::api::tagged;
 use crate::clusters::Clusters;
 use crate::config::Toolset;
 use crate::discovery::Resource;
@@ -16,15 +17,16 @@ use crate::errors::{Op, api_error};
 use crate::output::{Rendered, clip, cut_text};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    builder.tool(
-        tool_with("explain_resource", k, explain_resource)
-            .toolset(Toolset::Core.name())
+    tagged(
+        builder,
+        Toolset::Core,
+        [tool_with("explain_resource", k, explain_resource)
             .title("Explain a kind's fields")
             .description(
                 "The fields of a kind, or of one field path (e.g. kind=pods field=spec.containers.resources), with \
                      types and descriptions, from the cluster's OpenAPI schema (CRDs included).",
             )
-            .read_only(),
+            .read_only()],
     )
 }
 

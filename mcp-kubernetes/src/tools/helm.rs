@@ -19,74 +19,55 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::api::check_name;
+use super::api::{check_name, tagged};
 use crate::clusters::{Clusters, Connection, check_namespace, namespace_scope};
 use crate::config::Toolset;
 use crate::errors::{Op, api_error};
 use crate::output::{Rendered, clip, cut_text, document, table};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    builder
-        .tool(
+    tagged(
+        builder,
+        Toolset::Helm,
+        [
             tool_with("helm_list", k, helm_list)
-                .toolset(Toolset::Helm.name())
                 .title("List Helm releases")
                 .description("Helm releases (latest revision of each): name, namespace, revision, status, chart, app version, updated. Read from the cluster; no helm binary needed.")
                 .read_only(),
-        )
-        .tool(
             tool_with("helm_status", k, helm_status)
-                .toolset(Toolset::Helm.name())
                 .title("Helm release status")
                 .description("A release's status, chart, dates, description, notes and the objects its manifest holds.")
                 .read_only(),
-        )
-        .tool(
             tool_with("helm_history", k, helm_history)
-                .toolset(Toolset::Helm.name())
                 .title("Helm release history")
                 .description("Every stored revision of a release: status, chart, app version, when and why.")
                 .read_only(),
-        )
-        .tool(
             tool_with("helm_values", k, helm_values)
-                .toolset(Toolset::Helm.name())
                 .title("Helm release values")
                 .description(
                     "The values a release was installed with (all=true: merged with the chart's defaults), as YAML. \
                      Values under secret-looking keys are masked unless the server allows secrets.",
                 )
                 .read_only(),
-        )
-        .tool(
             tool_with("helm_install", k, helm_install)
-                .toolset(Toolset::Helm.name())
                 .title("Install a Helm chart")
                 .description("Installs a chart as a release (runs `helm install`; needs the helm binary). dry_run=true renders and validates without installing.")
                 .sensitive(["values"])
                 .additive(),
-        )
-        .tool(
             tool_with("helm_upgrade", k, helm_upgrade)
-                .toolset(Toolset::Helm.name())
                 .title("Upgrade a Helm release")
                 .description("Upgrades a release to a chart version and/or values (runs `helm upgrade`; needs the helm binary). dry_run=true first.")
                 .sensitive(["values"]),
-        )
-        .tool(
             tool_with("helm_rollback", k, helm_rollback)
-                .toolset(Toolset::Helm.name())
                 .title("Roll back a Helm release")
                 .description("Rolls a release back to a revision (default: the previous one; runs `helm rollback`).")
                 .destructive(),
-        )
-        .tool(
             tool_with("helm_uninstall", k, helm_uninstall)
-                .toolset(Toolset::Helm.name())
                 .title("Uninstall a Helm release")
                 .description("Uninstalls a release and deletes its objects (runs `helm uninstall`).")
                 .destructive(),
-        )
+        ],
+    )
 }
 
 /// Decodes one release record: the Secret's `release` value is base64 of gzip of JSON

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
-use super::api::{check_name, namespace_for, target};
+use super::api::{check_name, namespace_for, tagged, target};
 use super::apply::FIELD_MANAGER;
 use crate::clusters::{Access, Clusters, Connection, namespace_scope};
 use crate::config::Toolset;
@@ -22,10 +22,11 @@ use crate::errors::{Op, api_error};
 use crate::output::{Rendered, clip, cut_line};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    builder
-        .tool(
+    tagged(
+        builder,
+        Toolset::Workloads,
+        [
             tool_with("pods_log", k, pods_log)
-                .toolset(Toolset::Workloads.name())
                 .title("Read a pod's logs")
                 .description(
                     "The last lines of a container's log (tail, default 200), optionally since a time window, of the \
@@ -33,27 +34,22 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
                      were left out.",
                 )
                 .read_only(),
-        )
-        .tool(
             tool_with("pods_exec", k, pods_exec)
-                .toolset(Toolset::Workloads.name())
                 .title("Run a command in a container")
                 .description(
                     "Runs a command (argv list, no shell unless you call one) in a running container, without a \
                      terminal or input, and returns its exit code, stdout and stderr, bounded in size and time.",
                 )
                 .destructive(),
-        )
-        .tool(
             tool_with("pods_run", k, pods_run)
-                .toolset(Toolset::Workloads.name())
                 .title("Run a pod from an image")
                 .description(
                     "Creates a single pod from an image (like kubectl run), with optional command, args, env, labels \
                      and port. dry_run=true validates it on the server without creating it.",
                 )
                 .additive(),
-        )
+        ],
+    )
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

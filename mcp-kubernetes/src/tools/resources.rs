@@ -14,7 +14,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::api::{check_name, namespace_for, raw_api, target};
+use super::api::{check_name, namespace_for, raw_api, tagged, target};
 use super::tables::Columns;
 use crate::clusters::{Access, Clusters, check_namespace, namespace_scope};
 use crate::config::Toolset;
@@ -23,10 +23,11 @@ use crate::errors::{Op, api_error};
 use crate::output::{Prebuilt, Rendered, clip, cut_text, document, project, table, trim};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    builder
-        .tool(
+    tagged(
+        builder,
+        Toolset::Core,
+        [
             tool_with("resources_list", k, resources_list)
-                .toolset(Toolset::Core.name())
                 .title("List resources of any kind")
                 .description(
                     "Lists objects of one kind (pods, deployments, services, CRDs: any name api_resources shows) as a \
@@ -35,27 +36,22 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
                      list returns `continue`, pass it back for the next rows.",
                 )
                 .read_only(),
-        )
-        .tool(
             tool_with("resources_get", k, resources_get)
-                .toolset(Toolset::Core.name())
                 .title("Get one object")
                 .description(
                     "One object as compact YAML (or JSON): managedFields and noisy annotations removed, Secret values \
                      and sensitive env values masked. `fields` returns only those paths.",
                 )
                 .read_only(),
-        )
-        .tool(
             tool_with("api_resources", k, api_resources)
-                .toolset(Toolset::Core.name())
                 .title("List resource kinds")
                 .description(
                     "Every resource kind the cluster serves (CRDs included): name, short names, apiVersion, namespaced, \
                      kind, verbs. Filter by `group` or `search`.",
                 )
                 .read_only(),
-        )
+        ],
+    )
 }
 
 /// How a list is rendered.

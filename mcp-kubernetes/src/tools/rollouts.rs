@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::api::{check_name, dyn_api, namespace_for, object_ref, target};
+use super::api::{check_name, dyn_api, namespace_for, object_ref, tagged, target};
 use super::apply::FIELD_MANAGER;
 use crate::clusters::{Access, Clusters, Connection};
 use crate::config::Toolset;
@@ -21,48 +21,38 @@ use crate::errors::{Op, api_error};
 use crate::output::{Rendered, clip, table};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    builder
-        .tool(
+    tagged(
+        builder,
+        Toolset::Workloads,
+        [
             tool_with("workload_scale", k, workload_scale)
-                .toolset(Toolset::Workloads.name())
                 .title("Scale a workload")
                 .description("Sets the replicas of a Deployment, StatefulSet, ReplicaSet or any kind with a scale subresource.")
                 .idempotent(),
-        )
-        .tool(
             tool_with("rollout_status", k, rollout_status)
-                .toolset(Toolset::Workloads.name())
                 .title("Rollout status")
                 .description(
                     "Whether a Deployment, StatefulSet or DaemonSet finished rolling out, as kubectl rollout status says \
                      it; wait_seconds waits (bounded) for it to finish.",
                 )
                 .read_only(),
-        )
-        .tool(
             tool_with("rollout_history", k, rollout_history)
-                .toolset(Toolset::Workloads.name())
                 .title("Rollout history")
                 .description("The revisions of a Deployment (its ReplicaSets), StatefulSet or DaemonSet (ControllerRevisions), with images and change causes.")
                 .read_only(),
-        )
-        .tool(
             tool_with("rollout_restart", k, rollout_restart)
-                .toolset(Toolset::Workloads.name())
                 .title("Restart a rollout")
                 .description("Restarts every pod of a Deployment, StatefulSet or DaemonSet by a rolling update (kubectl rollout restart).")
                 .idempotent(),
-        )
-        .tool(
             tool_with("rollout_undo", k, rollout_undo)
-                .toolset(Toolset::Workloads.name())
                 .title("Undo a rollout")
                 .description(
                     "Rolls a Deployment, StatefulSet or DaemonSet back to a previous revision (default: the one before \
                      the current); rollout_history lists them.",
                 )
                 .destructive(),
-        )
+        ],
+    )
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -105,17 +95,9 @@ async fn workload_scale(k: Arc<Clusters>, ctx: Context, args: ScaleArgs) -> Resu
     api.patch_scale(&args.name, &params, &Patch::Merge(json!({"spec": {"replicas": args.replicas}})))
         .await
         .map_err(|e| api_error(e, &op))?;
-    let text = format!(
-        "{} scaled from {previous} to {} replicas{}\n",
-        object_ref(&res, &args.name, ns.as_deref()),
-        args.replicas,
-        if args.dry_run { " (server dry run, nothing changed)" } else { "; rollout_status follows progress" }
-    );
-    Ok(Rendered {
-        text,
-        data: json!({"context": cluster.name, "resource": res.qualified(), "name": args.name, "namespace": ns,
-            "previousReplicas": previous, "replicas": args.replicas, "dryRun": args.dry_run}),
-    })
+    let line = format!(" scaled from {previous} to {} replicas{}", args.replicas, changed(args.dry_run, FOLLOW));
+    let extra = json!({"previousReplicas": previous, "replicas": args.replicas, "dryRun": args.dry_run});
+    Ok(outcome(&cluster, &res, &args.name, ns.as_deref(), &line, extra))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -234,11 +216,8 @@ async fn rollout_status(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> Re
             serde_json::to_value(api.get(&args.name).await.map_err(|e| api_error(e, &op))?).unwrap_or(Value::Null);
         let (done, message) = rollout_state(&res.kind, &obj);
         if done || tokio::time::Instant::now() >= deadline {
-            let text = format!("{}: {message}\n", object_ref(&res, &args.name, ns.as_deref()));
-            return Ok(Rendered {
-                text,
-                data: json!({"context": cluster.name, "resource": res.qualified(), "name": args.name, "namespace": ns, "complete": done, "message": message}),
-            });
+            let extra = json!({"complete": done, "message": message});
+            return Ok(outcome(&cluster, &res, &args.name, ns.as_deref(), &format!(": {message}"), extra));
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -252,15 +231,9 @@ async fn rollout_restart(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> R
     let params = PatchParams { dry_run: args.dry_run, field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
     let op = Op::new("patch", &res.qualified()).name(&args.name).namespace(ns.as_deref()).context(&cluster.name);
     api.patch(&args.name, &params, &Patch::Merge(&patch)).await.map_err(|e| api_error(e, &op))?;
-    let text = format!(
-        "{} restarted{}\n",
-        object_ref(&res, &args.name, ns.as_deref()),
-        if args.dry_run { " (server dry run, nothing changed)" } else { "; rollout_status follows progress" }
-    );
-    Ok(Rendered {
-        text,
-        data: json!({"context": cluster.name, "resource": res.qualified(), "name": args.name, "namespace": ns, "restartedAt": now, "dryRun": args.dry_run}),
-    })
+    let line = format!(" restarted{}", changed(args.dry_run, FOLLOW));
+    let extra = json!({"restartedAt": now, "dryRun": args.dry_run});
+    Ok(outcome(&cluster, &res, &args.name, ns.as_deref(), &line, extra))
 }
 
 /// The revisions of a workload, oldest first: (revision, pod template, change cause, created).
@@ -345,16 +318,11 @@ async fn rollout_history(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> R
             ]
         })
         .collect();
-    let text = format!(
-        "{}\n{}",
-        object_ref(&res, &args.name, ns.as_deref()),
-        table(&["REVISION", "CREATED", "IMAGES", "CHANGE-CAUSE"], &rows)
-    );
+    let table = table(&["REVISION", "CREATED", "IMAGES", "CHANGE-CAUSE"], &rows);
     let items: Vec<Value> = revs.iter().map(|(r, t, cause, created)| json!({"revision": r, "created": created, "images": template_images(t), "changeCause": cause})).collect();
-    Ok(Rendered {
-        text,
-        data: json!({"context": cluster.name, "resource": res.qualified(), "name": args.name, "namespace": ns, "revisions": items}),
-    })
+    let mut result = outcome(&cluster, &res, &args.name, ns.as_deref(), "", json!({"revisions": items}));
+    result.text += &table;
+    Ok(result)
 }
 
 async fn rollout_undo(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> Result<Rendered<Value>, ToolError> {
@@ -392,15 +360,34 @@ async fn rollout_undo(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> Resu
     // instead of being overwritten.
     let params = PostParams { dry_run: args.dry_run, field_manager: Some(FIELD_MANAGER.into()) };
     api.replace(&args.name, &params, &updated).await.map_err(|e| api_error(e, &op))?;
-    let text = format!(
-        "{} rolled back to revision {wanted}{}\n",
-        object_ref(&res, &args.name, ns.as_deref()),
-        if args.dry_run { " (server dry run, nothing changed)" } else { "" }
-    );
-    Ok(Rendered {
-        text,
-        data: json!({"context": cluster.name, "resource": res.qualified(), "name": args.name, "namespace": ns, "revision": wanted, "dryRun": args.dry_run}),
-    })
+    let line = format!(" rolled back to revision {wanted}{}", changed(args.dry_run, ""));
+    let extra = json!({"revision": wanted, "dryRun": args.dry_run});
+    Ok(outcome(&cluster, &res, &args.name, ns.as_deref(), &line, extra))
+}
+
+/// What a change's line says next: a dry run changed nothing, else `then`.
+fn changed(dry_run: bool, then: &str) -> &str {
+    if dry_run { " (server dry run, nothing changed)" } else { then }
+}
+
+const FOLLOW: &str = "; rollout_status follows progress";
+
+/// A workload tool's result: the object's reference followed by `line`, and the data
+/// every one has (context, resource, name, namespace) with `extra`'s members after them.
+fn outcome(
+    cluster: &Connection,
+    res: &Resource,
+    name: &str,
+    ns: Option<&str>,
+    line: &str,
+    extra: Value,
+) -> Rendered<Value> {
+    let text = format!("{}{line}\n", object_ref(res, name, ns));
+    let mut data = json!({"context": cluster.name, "resource": res.qualified(), "name": name, "namespace": ns});
+    if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), extra) {
+        data.extend(extra);
+    }
+    Rendered { text, data }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::api::{check_name, dyn_api};
+use super::api::{check_name, dyn_api, tagged};
 use super::pods::pod_namespace;
 use crate::clusters::{Clusters, Connection, namespace_scope};
 use crate::config::Toolset;
@@ -19,23 +19,22 @@ use crate::errors::{Op, api_error};
 use crate::output::{Rendered, clip, cut_line, table};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    builder
-        .tool(
+    tagged(
+        builder,
+        Toolset::Workloads,
+        [
             tool_with("pods_top", k, pods_top)
-                .toolset(Toolset::Workloads.name())
                 .title("Pod CPU and memory")
                 .description(
                     "CPU (millicores) and memory (MiB) of pods from the metrics API (metrics-server), highest first.",
                 )
                 .read_only(),
-        )
-        .tool(
             tool_with("nodes_top", k, nodes_top)
-                .toolset(Toolset::Workloads.name())
                 .title("Node CPU and memory")
                 .description("CPU and memory use of nodes from the metrics API, with the share of what is allocatable.")
                 .read_only(),
-        )
+        ],
+    )
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -122,9 +121,14 @@ async fn metrics_resource(k: &Clusters, cluster: &Connection, plural: &str) -> R
     Ok(res)
 }
 
-fn sort_items(items: &mut [Value], by: Option<&str>) {
+/// Sorts by `by` (CPU unless `memory`), highest first, and keeps the top `max`; says
+/// whether any were cut.
+fn sort_and_cut(items: &mut Vec<Value>, by: Option<&str>, max: usize) -> bool {
     let key = if by == Some("memory") { "memoryMiB" } else { "cpuMillis" };
     items.sort_by(|a, b| b[key].as_f64().unwrap_or(0.0).total_cmp(&a[key].as_f64().unwrap_or(0.0)));
+    let truncated = items.len() > max;
+    items.truncate(max);
+    truncated
 }
 
 async fn pods_top(k: Arc<Clusters>, ctx: Context, args: TopArgs) -> Result<Rendered<TopResult>, ToolError> {
@@ -166,9 +170,7 @@ async fn pods_top(k: Arc<Clusters>, ctx: Context, args: TopArgs) -> Result<Rende
             }));
         }
     }
-    sort_items(&mut items, args.sort_by.as_deref());
-    let truncated = items.len() > k.settings.max_rows;
-    items.truncate(k.settings.max_rows);
+    let truncated = sort_and_cut(&mut items, args.sort_by.as_deref(), k.settings.max_rows);
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|i| {
@@ -226,9 +228,7 @@ async fn nodes_top(k: Arc<Clusters>, _ctx: Context, args: TopArgs) -> Result<Ren
         let pct = |u: f64, a: f64| if a > 0.0 { json!((u / a * 100.0).round()) } else { Value::Null };
         items.push(json!({"name": name, "cpuMillis": cpu.round(), "cpuPercent": pct(cpu, acpu), "memoryMiB": mem.round(), "memoryPercent": pct(mem, amem)}));
     }
-    sort_items(&mut items, args.sort_by.as_deref());
-    let truncated = items.len() > k.settings.max_rows;
-    items.truncate(k.settings.max_rows);
+    let truncated = sort_and_cut(&mut items, args.sort_by.as_deref(), k.settings.max_rows);
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|i| {
