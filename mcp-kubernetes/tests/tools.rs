@@ -407,38 +407,23 @@ async fn bad_inputs_get_specific_errors() {
         ])
         .start(Transport::Stdio)
         .await;
+    // A manifest the connector or the server refuses, with its message.
+    let apply_fails =
+        |manifest: &str| s.fails("resources_apply", json!({"context": cluster.context, "manifest": manifest}));
     let unknown = s.fails("resources_list", json!({"kind": "gizmos"})).await;
     assert!(unknown.contains("unknown kind `gizmos`") && unknown.contains("api_resources"), "{unknown}");
-    let malformed = s
-        .fails(
-            "resources_apply",
-            json!({"context": cluster.context, "manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n"}),
-        )
-        .await;
+    let malformed = apply_fails("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n").await;
     assert!(malformed.contains("not valid YAML"), "{malformed}");
-    let no_name = s
-        .fails(
-            "resources_apply",
-            json!({"context": cluster.context, "manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"}),
-        )
-        .await;
+    let no_name = apply_fails("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n").await;
     assert!(no_name.contains("metadata.name"), "{no_name}");
-    let invalid = s
-        .fails(
-            "resources_apply",
-            json!({"context": cluster.context, "manifest": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n"}),
-        )
-        .await;
+    let invalid =
+        apply_fails("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n").await;
     assert!(invalid.contains("422") && invalid.contains("image: Required value"), "{invalid}");
     // kube-system exists everywhere and is outside the allowlist.
     let outside = s.fails("resources_list", json!({"kind": "pods", "namespace": "kube-system"})).await;
     assert!(outside.contains("namespace `kube-system` is outside"), "{outside}");
-    let outside_apply = s
-        .fails(
-            "resources_apply",
-            json!({"context": cluster.context, "manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: kube-system}\n"}),
-        )
-        .await;
+    let outside_apply =
+        apply_fails("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: kube-system}\n").await;
     assert!(outside_apply.contains("outside"), "{outside_apply}");
     let ns_list = s.ok_text("namespaces_list", json!({})).await.0;
     assert!(!ns_list.contains("kube-system") && ns_list.contains(&ns), "{ns_list}");

@@ -89,25 +89,20 @@ pub(crate) fn namespace_for(
 }
 
 pub(crate) fn check_ns_name(ns: &str) -> Result<(), ToolError> {
-    if valid_dns_label(ns) {
-        Ok(())
-    } else {
-        Err(ToolError::invalid_arguments(format!(
-            "`namespace`: `{}` is not a valid namespace name",
-            crate::output::clip(ns, 80)
-        )))
-    }
+    check_argument("namespace", ns, valid_dns_label, "a valid namespace name")
 }
 
 pub(crate) fn check_name(name: &str) -> Result<(), ToolError> {
-    if valid_object_name(name) {
-        Ok(())
-    } else {
-        Err(ToolError::invalid_arguments(format!(
-            "`name`: `{}` is not a valid object name (lowercase letters, digits, `-` and `.`)",
-            crate::output::clip(name, 80)
-        )))
+    check_argument("name", name, valid_object_name, "a valid object name (lowercase letters, digits, `-` and `.`)")
+}
+
+/// Refuses `value` of the argument `argument` unless `valid`, saying what it should be.
+fn check_argument(argument: &str, value: &str, valid: fn(&str) -> bool, what: &str) -> Result<(), ToolError> {
+    if valid(value) {
+        return Ok(());
     }
+    let shown = crate::output::clip(value, 80);
+    Err(ToolError::invalid_arguments(format!("`{argument}`: `{shown}` is not {what}")))
 }
 
 /// The dynamic API of `res` in `namespace` (all namespaces or cluster-scoped: `None`).

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::api::{dyn_api, tagged};
 use super::describe::event_time;
-use super::tables::node_roles;
+use super::tables::{node_roles, ready_condition};
 use crate::clusters::{Clusters, ContextInfo, check_namespace, namespace_scope};
 use crate::config::Toolset;
 use crate::errors::{Op, api_error};
@@ -208,12 +208,7 @@ async fn nodes_list(k: Arc<Clusters>, _ctx: Context, args: NodesArgs) -> Result<
     for node in list.items.iter().take(k.settings.max_rows) {
         let v = serde_json::to_value(node).unwrap_or(Value::Null);
         let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
-        let ready = v
-            .pointer("/status/conditions")
-            .and_then(Value::as_array)
-            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
-            .map(|c| if c["status"] == "True" { "Ready" } else { "NotReady" })
-            .unwrap_or("Unknown");
+        let ready = ready_condition(&v);
         let pressure: Vec<String> = v
             .pointer("/status/conditions")
             .and_then(Value::as_array)

@@ -169,13 +169,17 @@ pub(crate) fn pod_status(o: &Value) -> String {
     o.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Unknown").to_string()
 }
 
-fn node_ready(o: &Value) -> String {
-    let ready = o
-        .pointer("/status/conditions")
+/// A node's Ready condition as kubectl shows it: `Ready`, `NotReady` or `Unknown`.
+pub(super) fn ready_condition(o: &Value) -> &'static str {
+    o.pointer("/status/conditions")
         .and_then(Value::as_array)
         .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
         .map(|c| if c["status"] == "True" { "Ready" } else { "NotReady" })
-        .unwrap_or("Unknown");
+        .unwrap_or("Unknown")
+}
+
+fn node_ready(o: &Value) -> String {
+    let ready = ready_condition(o);
     if o.pointer("/spec/unschedulable") == Some(&json!(true)) {
         format!("{ready},SchedulingDisabled")
     } else {
