@@ -17,6 +17,24 @@ use crate::clusters::{Access, Clusters, Connection, check_namespace, namespace_s
 use crate::config::{Toolset, valid_dns_label, valid_object_name};
 use crate::discovery::Resource;
 
+/// A tool's arguments: `context`, which every tool takes first (its name, type and
+/// description defined here once), then the tool's own fields. Unknown arguments are
+/// refused.
+macro_rules! tool_args {
+    ($(#[$meta:meta])* pub struct $name:ident { $($fields:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// Kubeconfig context (default: the server's default context).
+            #[serde(default)]
+            pub context: Option<String>,
+            $($fields)*
+        }
+    };
+}
+pub(crate) use tool_args;
+
 /// Registers a module's tool table, every route tagged with `toolset` (what
 /// `--toolsets` selects by).
 pub(crate) fn tagged(

@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::api::{check_name, dyn_api, namespace_for, object_ref, tagged, target};
+use super::api::{check_name, dyn_api, namespace_for, object_ref, tagged, target, tool_args};
 use crate::clusters::{Access, Clusters};
 use crate::config::Toolset;
 use crate::errors::{Op, api_error, describe};
@@ -56,12 +56,8 @@ const MAX_DOCUMENTS: usize = 100;
 /// Largest manifest accepted, in bytes.
 const MAX_MANIFEST_BYTES: usize = 2 << 20;
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct ApplyArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// YAML or JSON: one or more documents (`---` between them), or a `List`.
     pub manifest: String,
     /// Namespace for objects that name none (default: the context's).
@@ -73,6 +69,7 @@ pub struct ApplyArgs {
     /// Take over fields owned by another field manager instead of failing.
     #[serde(default)]
     pub force: bool,
+}
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -240,12 +237,8 @@ pub enum PatchType {
     Strategic,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct PatchArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     pub kind: String,
     #[serde(default)]
     pub api_version: Option<String>,
@@ -260,6 +253,7 @@ pub struct PatchArgs {
     pub patch_type: PatchType,
     #[serde(default)]
     pub dry_run: bool,
+}
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -355,12 +349,8 @@ pub enum Propagation {
     Orphan,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct DeleteArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     pub kind: String,
     #[serde(default)]
     pub api_version: Option<String>,
@@ -375,6 +365,7 @@ pub struct DeleteArgs {
     /// Seconds the object's pods get to stop (default: their own setting).
     #[serde(default)]
     pub grace_period_seconds: Option<u32>,
+}
 }
 
 async fn resources_delete(

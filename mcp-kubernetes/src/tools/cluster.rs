@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::api::{dyn_api, tagged};
+use super::api::{dyn_api, tagged, tool_args};
 use super::describe::event_time;
 use super::tables::{node_roles, ready_condition};
 use crate::clusters::{Clusters, ContextInfo, check_namespace, namespace_scope};
@@ -65,12 +65,8 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ContextArg {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
+tool_args! {
+pub struct ContextArg {}
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -113,17 +109,14 @@ async fn namespaces_list(k: Arc<Clusters>, ctx: Context, args: ContextArg) -> Re
     Ok(Rendered { text, data: Listing { context: cluster.name.clone(), items, truncated } })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct NodesArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// One node in detail.
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
     pub label_selector: Option<String>,
+}
 }
 
 fn taints(n: &Value) -> Vec<String> {
@@ -244,12 +237,8 @@ async fn nodes_list(k: Arc<Clusters>, _ctx: Context, args: NodesArgs) -> Result<
     Ok(Rendered { text, data: Listing { context: cluster.name.clone(), items, truncated } })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct EventsArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// Namespace (default: the context's).
     #[serde(default)]
     pub namespace: Option<String>,
@@ -271,6 +260,7 @@ pub struct EventsArgs {
     /// Most events to return, newest kept (default 100).
     #[serde(default)]
     pub limit: Option<usize>,
+}
 }
 
 async fn events_list(k: Arc<Clusters>, ctx: Context, args: EventsArgs) -> Result<Rendered<Listing>, ToolError> {

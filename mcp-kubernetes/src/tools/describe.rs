@@ -7,10 +7,10 @@ use kube::api::ListParams;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::api::{dyn_api, tagged};
+use super::api::{dyn_api, tagged, tool_args};
 use super::resources::fetch_object;
 use super::tables::pod_status;
 use crate::clusters::Clusters;
@@ -32,12 +32,8 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct DescribeArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     pub kind: String,
     #[serde(default)]
     pub api_version: Option<String>,
@@ -47,6 +43,7 @@ pub struct DescribeArgs {
     /// Most events to show (default 20).
     #[serde(default)]
     pub events: Option<usize>,
+}
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::api::tagged;
+use super::api::{tagged, tool_args};
 use crate::clusters::Clusters;
 use crate::config::Toolset;
 use crate::discovery::Resource;
@@ -30,12 +30,8 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct ExplainArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// The kind (`pods`, `Deployment`, `widgets.example.com`).
     pub kind: String,
     #[serde(default)]
@@ -44,6 +40,7 @@ pub struct ExplainArgs {
     /// the top level).
     #[serde(default)]
     pub field: Option<String>,
+}
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

@@ -15,11 +15,9 @@ use kube::Api;
 use kube::api::ListParams;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::api::{check_name, tagged};
+use super::api::{check_name, tagged, tool_args};
 use crate::clusters::{Clusters, Connection, check_namespace, namespace_scope};
 use crate::config::Toolset;
 use crate::errors::{Op, api_error};
@@ -149,18 +147,15 @@ fn summary(r: &Value) -> Value {
     })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct ListArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// Namespace (default: the context's).
     #[serde(default)]
     pub namespace: Option<String>,
     /// Releases of every (allowed) namespace.
     #[serde(default)]
     pub all_namespaces: bool,
+}
 }
 
 fn namespaces(
@@ -219,12 +214,8 @@ async fn helm_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Result<Ren
     })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct ReleaseArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// The release name.
     pub release: String,
     /// Namespace (default: the context's).
@@ -236,6 +227,7 @@ pub struct ReleaseArgs {
     /// helm_values: merge with the chart's default values.
     #[serde(default)]
     pub all: bool,
+}
 }
 
 async fn release(k: &Clusters, ctx: &Context, args: &ReleaseArgs) -> Result<(Arc<Connection>, Vec<Value>), ToolError> {
@@ -448,12 +440,8 @@ async fn run_helm(
     })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct InstallArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// The release name.
     pub release: String,
     /// The chart: `repo/name`, an `oci://` reference or a chart URL.
@@ -478,6 +466,7 @@ pub struct InstallArgs {
     /// helm_upgrade: keep the release's values and merge `values` over them.
     #[serde(default)]
     pub reuse_values: bool,
+}
 }
 
 async fn install_or_upgrade(
@@ -520,12 +509,8 @@ async fn helm_upgrade(k: Arc<Clusters>, ctx: Context, args: InstallArgs) -> Resu
     install_or_upgrade(&k, &ctx, args, true).await
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct ChangeArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     pub release: String,
     #[serde(default)]
     pub namespace: Option<String>,
@@ -535,6 +520,7 @@ pub struct ChangeArgs {
     /// Simulate without changing anything.
     #[serde(default)]
     pub dry_run: bool,
+}
 }
 
 async fn helm_rollback(k: Arc<Clusters>, ctx: Context, args: ChangeArgs) -> Result<Rendered<Value>, ToolError> {

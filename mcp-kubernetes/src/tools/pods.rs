@@ -10,11 +10,11 @@ use kube::api::{AttachParams, LogParams, PostParams};
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
-use super::api::{check_name, namespace_for, tagged, target};
+use super::api::{check_name, namespace_for, tagged, target, tool_args};
 use super::apply::FIELD_MANAGER;
 use crate::clusters::{Access, Clusters, Connection, namespace_scope};
 use crate::config::Toolset;
@@ -52,12 +52,8 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct LogArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// The pod.
     pub name: String,
     #[serde(default)]
@@ -81,6 +77,7 @@ pub struct LogArgs {
     /// Prefix each line with its timestamp.
     #[serde(default)]
     pub timestamps: bool,
+}
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -210,12 +207,8 @@ async fn pods_log(k: Arc<Clusters>, ctx: Context, args: LogArgs) -> Result<Rende
     })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct ExecArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// The pod.
     pub name: String,
     #[serde(default)]
@@ -229,6 +222,7 @@ pub struct ExecArgs {
     /// timeout).
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+}
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -366,12 +360,8 @@ async fn pods_exec(k: Arc<Clusters>, ctx: Context, args: ExecArgs) -> Result<Ren
     Ok(Rendered { text, data: result })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct RunArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// The pod's name.
     pub name: String,
     /// The image, e.g. `busybox:1.36`.
@@ -398,6 +388,7 @@ pub struct RunArgs {
     pub restart_policy: Option<String>,
     #[serde(default)]
     pub dry_run: bool,
+}
 }
 
 async fn pods_run(k: Arc<Clusters>, ctx: Context, args: RunArgs) -> Result<Rendered<Value>, ToolError> {

@@ -14,7 +14,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::api::{check_name, namespace_for, raw_api, tagged, target};
+use super::api::{check_name, namespace_for, raw_api, tagged, target, tool_args};
 use super::tables::Columns;
 use crate::clusters::{Access, Clusters, check_namespace, namespace_scope};
 use crate::config::Toolset;
@@ -67,12 +67,8 @@ pub enum ListOutput {
     Json,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct ListArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// The kind: plural, singular, Kind or short name (`pods`, `Pod`, `po`), optionally
     /// `name.group` (`deployments.apps`, `widgets.example.com`).
     pub kind: String,
@@ -107,6 +103,7 @@ pub struct ListArgs {
     /// table (default), yaml or json.
     #[serde(default)]
     pub output: ListOutput,
+}
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -414,12 +411,8 @@ pub enum DocOutput {
     Json,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct GetArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// The kind (`pods`, `Deployment`, `widgets.example.com`, ...).
     pub kind: String,
     #[serde(default)]
@@ -434,6 +427,7 @@ pub struct GetArgs {
     /// yaml (default) or json.
     #[serde(default)]
     pub output: DocOutput,
+}
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -490,12 +484,8 @@ async fn resources_get(k: Arc<Clusters>, ctx: Context, args: GetArgs) -> Result<
     Ok(Prebuilt::new(text, value))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct ApiResourcesArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// Only this API group (`""` or `core` for the core group, `apps`, `example.com`).
     #[serde(default)]
     pub group: Option<String>,
@@ -505,6 +495,7 @@ pub struct ApiResourcesArgs {
     /// Only namespaced (true) or cluster-scoped (false) kinds.
     #[serde(default)]
     pub namespaced: Option<bool>,
+}
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

@@ -8,11 +8,9 @@ use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::api::{check_name, dyn_api, namespace_for, object_ref, tagged, target};
+use super::api::{check_name, dyn_api, namespace_for, object_ref, tagged, target, tool_args};
 use super::apply::FIELD_MANAGER;
 use crate::clusters::{Access, Clusters, Connection};
 use crate::config::Toolset;
@@ -55,12 +53,8 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct ScaleArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// deployments, statefulsets, replicasets, or any kind with a scale subresource.
     pub kind: String,
     pub name: String,
@@ -69,6 +63,7 @@ pub struct ScaleArgs {
     pub replicas: u32,
     #[serde(default)]
     pub dry_run: bool,
+}
 }
 
 async fn workload_scale(k: Arc<Clusters>, ctx: Context, args: ScaleArgs) -> Result<Rendered<Value>, ToolError> {
@@ -100,12 +95,8 @@ async fn workload_scale(k: Arc<Clusters>, ctx: Context, args: ScaleArgs) -> Resu
     Ok(outcome(&cluster, &res, &args.name, ns.as_deref(), &line, extra))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct RolloutArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// deployment, statefulset or daemonset.
     pub kind: String,
     pub name: String,
@@ -121,6 +112,7 @@ pub struct RolloutArgs {
     /// rollout_restart and rollout_undo: validate on the server without changing.
     #[serde(default)]
     pub dry_run: bool,
+}
 }
 
 async fn rollout_target(

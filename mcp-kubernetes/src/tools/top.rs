@@ -7,10 +7,10 @@ use kube::api::ListParams;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::api::{check_name, dyn_api, tagged};
+use super::api::{check_name, dyn_api, tagged, tool_args};
 use super::pods::pod_namespace;
 use crate::clusters::{Clusters, Connection, namespace_scope};
 use crate::config::Toolset;
@@ -37,12 +37,8 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+tool_args! {
 pub struct TopArgs {
-    /// Kubeconfig context (default: the server's default context).
-    #[serde(default)]
-    pub context: Option<String>,
     /// Namespace for pods (default: the context's).
     #[serde(default)]
     pub namespace: Option<String>,
@@ -57,6 +53,7 @@ pub struct TopArgs {
     /// Sort by `cpu` (default) or `memory`.
     #[serde(default)]
     pub sort_by: Option<String>,
+}
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
