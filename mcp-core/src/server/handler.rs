@@ -106,6 +106,54 @@ pub fn schema_of<T: JsonSchema>() -> Value {
     value
 }
 
+/// The input schema of arguments `A`: [`schema_of`], where an optional member that may be
+/// null says its default is null (`"default": null`), as serde's own reading of a missing
+/// `Option` has it, so argument types need no `#[serde(default)]` on `Option` fields.
+pub fn input_schema_of<A: JsonSchema>() -> Value {
+    let mut schema = schema_of::<A>();
+    default_optional_to_null(&mut schema);
+    schema
+}
+
+fn default_optional_to_null(schema: &mut Value) {
+    let Value::Object(map) = schema else { return };
+    let required: Vec<String> = match map.get("required") {
+        Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => Vec::new(),
+    };
+    if let Some(Value::Object(properties)) = map.get_mut("properties") {
+        for (name, property) in properties.iter_mut() {
+            if let Value::Object(p) = property
+                && !required.contains(name)
+                && !p.contains_key("default")
+                && allows_null(p)
+            {
+                p.insert("default".into(), Value::Null);
+            }
+        }
+    }
+    for (key, child) in map.iter_mut() {
+        match (key.as_str(), child) {
+            ("default" | "examples" | "const" | "enum", _) => {}
+            (_, Value::Array(items)) => items.iter_mut().for_each(default_optional_to_null),
+            (_, child @ Value::Object(_)) => default_optional_to_null(child),
+            _ => {}
+        }
+    }
+}
+
+/// Whether a schema admits null: `type: "null"`, a type list with it, or a null branch.
+fn allows_null(schema: &Map<String, Value>) -> bool {
+    let null_type = |t: &Value| t == "null" || t.as_array().is_some_and(|ts| ts.iter().any(|t| t == "null"));
+    schema.get("type").is_some_and(null_type)
+        || ["anyOf", "oneOf"].iter().any(|k| {
+            schema
+                .get(*k)
+                .and_then(Value::as_array)
+                .is_some_and(|branches| branches.iter().any(|b| b.get("type").is_some_and(null_type)))
+        })
+}
+
 /// Deserializes `value` into `T`, naming the path of the first bad member.
 pub(crate) fn parse_args<T: DeserializeOwned>(value: Value) -> Result<T, String> {
     serde_path_to_error::deserialize(value).map_err(|e| {
@@ -155,7 +203,7 @@ where
             name: name.into(),
             title: None,
             description: None,
-            input_schema: schema_of::<A>(),
+            input_schema: input_schema_of::<A>(),
             output_schema: O::output_schema(),
             annotations: None,
             meta: None,
@@ -620,6 +668,72 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Inner {
+        /// A nested optional.
+        #[serde(default)]
+        depth: Option<u32>,
+        level: u8,
+    }
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Attributed {
+        /// Optional text.
+        #[serde(default)]
+        text: Option<String>,
+        #[serde(default)]
+        inner: Option<Inner>,
+        #[serde(default)]
+        list: Vec<Inner>,
+        #[serde(default)]
+        choice: Option<Choice>,
+        needed: String,
+    }
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct InnerPlain {
+        /// A nested optional.
+        depth: Option<u32>,
+        level: u8,
+    }
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Plain {
+        /// Optional text.
+        text: Option<String>,
+        inner: Option<InnerPlain>,
+        #[serde(default)]
+        list: Vec<InnerPlain>,
+        choice: Option<Choice>,
+        needed: String,
+    }
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[serde(rename_all = "lowercase")]
+    #[allow(dead_code)]
+    enum Choice {
+        One,
+        Two,
+    }
+
+    #[test]
+    fn optional_members_default_to_null_without_an_attribute() {
+        let with = input_schema_of::<Attributed>();
+        let mut without = input_schema_of::<Plain>();
+        // Only the types' names differ.
+        let rename = without.to_string().replace("InnerPlain", "Inner");
+        without = serde_json::from_str(&rename).expect("json");
+        assert_eq!(with, without);
+        assert_eq!(without["properties"]["text"]["default"], Value::Null);
+        assert!(without["properties"]["needed"].get("default").is_none());
+        // Output schemas keep what the types say.
+        assert!(schema_of::<Plain>()["properties"]["text"].get("default").is_none());
+    }
 
     #[test]
     fn uri_templates_match_and_extract() {
