@@ -125,7 +125,6 @@ pub struct HostEntry {
     /// Where it listens.
     pub url: String,
     /// What it runs, shown to the model.
-    #[serde(default)]
     pub description: Option<String>,
     /// Never changed, even with `--allow-write`.
     #[serde(default)]
@@ -134,7 +133,6 @@ pub struct HostEntry {
     #[serde(default)]
     pub tls_verify: bool,
     /// The directory holding key.pem, cert.pem and ca.pem (default ~/.docker).
-    #[serde(default)]
     pub cert_path: Option<PathBuf>,
 }
 

@@ -97,7 +97,6 @@ pub struct DebugArgs {
     /// The failing container's id or name.
     pub container: String,
     /// Which configured Docker host (default: the first).
-    #[serde(default)]
     pub host: Option<String>,
 }
 
@@ -105,7 +104,6 @@ pub struct DebugArgs {
 #[serde(deny_unknown_fields)]
 pub struct OverviewArgs {
     /// Which configured Docker host (default: the first).
-    #[serde(default)]
     pub host: Option<String>,
 }
 

@@ -18,17 +18,11 @@ pub enum Operation {
     /// the other fields replace.
     UpdateNode {
         name: String,
-        #[serde(default)]
         parameters: Option<Map<String, Value>>,
-        #[serde(default)]
         type_version: Option<f64>,
-        #[serde(default)]
         position: Option<[f64; 2]>,
-        #[serde(default)]
         disabled: Option<bool>,
-        #[serde(default)]
         credentials: Option<Value>,
-        #[serde(default)]
         notes: Option<String>,
     },
     /// Rename a node; connections follow.
@@ -44,18 +38,10 @@ pub enum Operation {
         #[serde(default)]
         input: usize,
         /// Connection kind (default `main`; AI nodes use ai_tool, ai_languageModel, ...).
-        #[serde(default)]
         kind: Option<String>,
     },
     /// Remove connections from `from` to `to` (all outputs unless `output` is given).
-    Disconnect {
-        from: String,
-        to: String,
-        #[serde(default)]
-        output: Option<usize>,
-        #[serde(default)]
-        kind: Option<String>,
-    },
+    Disconnect { from: String, to: String, output: Option<usize>, kind: Option<String> },
     /// Rename the workflow.
     RenameWorkflow { name: String },
     /// Merge settings (null removes a key).

@@ -71,7 +71,6 @@ pub struct BuildArgs {
     /// What the workflow should do, in plain words.
     pub description: String,
     /// Which configured instance (default: the first).
-    #[serde(default)]
     pub instance: Option<String>,
 }
 
@@ -81,7 +80,6 @@ pub struct DebugArgs {
     /// The failed execution's id.
     pub execution_id: String,
     /// Which configured instance (default: the first).
-    #[serde(default)]
     pub instance: Option<String>,
 }
 

@@ -74,7 +74,7 @@ pub struct ErrorObject {
     /// A short, specific description.
     pub message: String,
     /// Extra machine-readable detail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
 }
 

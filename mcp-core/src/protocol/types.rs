@@ -31,7 +31,7 @@ pub struct Implementation {
     /// Version string.
     pub version: String,
     /// Human-readable name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
 
@@ -69,19 +69,19 @@ pub enum LoggingLevel {
 #[serde(rename_all = "camelCase")]
 pub struct ToolAnnotations {
     /// Human-readable title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The tool does not modify its environment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub read_only_hint: Option<bool>,
     /// The tool may perform destructive updates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub destructive_hint: Option<bool>,
     /// Repeating the call with the same arguments has no additional effect.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub idempotent_hint: Option<bool>,
     /// The tool interacts with an open world of external entities.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub open_world_hint: Option<bool>,
 }
 
@@ -92,21 +92,21 @@ pub struct Tool {
     /// Unique name.
     pub name: String,
     /// Human-readable title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// What the tool does, for the model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// JSON Schema of the arguments.
     pub input_schema: Value,
     /// JSON Schema of `structuredContent`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<Value>,
     /// Behaviour hints.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub annotations: Option<ToolAnnotations>,
     /// Extra metadata.
-    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
     pub meta: Option<Map<String, Value>>,
 }
 
@@ -115,13 +115,13 @@ pub struct Tool {
 #[serde(rename_all = "camelCase")]
 pub struct Annotations {
     /// Intended audience.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub audience: Option<Vec<String>>,
     /// Importance from 0 to 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<f64>,
     /// ISO 8601 timestamp.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<String>,
 }
 
@@ -134,7 +134,7 @@ pub enum ResourceContents {
         /// The resource URI.
         uri: String,
         /// MIME type.
-        #[serde(rename = "mimeType", default, skip_serializing_if = "Option::is_none")]
+        #[serde(rename = "mimeType", skip_serializing_if = "Option::is_none")]
         mime_type: Option<String>,
         /// The text.
         text: String,
@@ -144,7 +144,7 @@ pub enum ResourceContents {
         /// The resource URI.
         uri: String,
         /// MIME type.
-        #[serde(rename = "mimeType", default, skip_serializing_if = "Option::is_none")]
+        #[serde(rename = "mimeType", skip_serializing_if = "Option::is_none")]
         mime_type: Option<String>,
         /// Base64 data.
         blob: String,
@@ -177,7 +177,7 @@ pub enum Content {
         /// The text.
         text: String,
         /// Annotations.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         annotations: Option<Annotations>,
     },
     /// An image, base64-encoded.
@@ -188,7 +188,7 @@ pub enum Content {
         #[serde(rename = "mimeType")]
         mime_type: String,
         /// Annotations.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         annotations: Option<Annotations>,
     },
     /// Audio, base64-encoded.
@@ -199,7 +199,7 @@ pub enum Content {
         #[serde(rename = "mimeType")]
         mime_type: String,
         /// Annotations.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         annotations: Option<Annotations>,
     },
     /// A link to a resource the client can read.
@@ -209,13 +209,13 @@ pub enum Content {
         /// Name.
         name: String,
         /// Description.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         description: Option<String>,
         /// MIME type.
-        #[serde(rename = "mimeType", default, skip_serializing_if = "Option::is_none")]
+        #[serde(rename = "mimeType", skip_serializing_if = "Option::is_none")]
         mime_type: Option<String>,
         /// Annotations.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         annotations: Option<Annotations>,
     },
     /// A resource embedded in the result.
@@ -223,7 +223,7 @@ pub enum Content {
         /// The contents.
         resource: ResourceContents,
         /// Annotations.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         annotations: Option<Annotations>,
     },
 }
@@ -266,13 +266,13 @@ pub struct CallToolResult {
     /// Unstructured content.
     pub content: Vec<Content>,
     /// Structured content matching the tool's output schema.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub structured_content: Option<Value>,
     /// True when the tool failed (the model sees the message and can adapt).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_error: bool,
     /// Result metadata (a failure's kind, for clients that branch on it).
-    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
     pub meta: Option<serde_json::Map<String, Value>>,
 }
 
@@ -300,16 +300,16 @@ pub struct Resource {
     /// Name.
     pub name: String,
     /// Title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// MIME type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<String>,
     /// Size in bytes, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
 }
 
@@ -322,13 +322,13 @@ pub struct ResourceTemplate {
     /// Name.
     pub name: String,
     /// Title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// MIME type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<String>,
 }
 
@@ -339,7 +339,7 @@ pub struct PromptArgument {
     /// Name.
     pub name: String,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Whether it must be given.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -353,10 +353,10 @@ pub struct Prompt {
     /// Name.
     pub name: String,
     /// Title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Arguments.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -397,7 +397,7 @@ impl PromptMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GetPromptResult {
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The messages.
     pub messages: Vec<PromptMessage>,
@@ -409,7 +409,7 @@ pub struct ElicitResult {
     /// `accept`, `decline` or `cancel`.
     pub action: String,
     /// The submitted values when accepted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<Map<String, Value>>,
 }
 
@@ -420,7 +420,7 @@ pub struct Completion {
     /// Suggested values (at most 100).
     pub values: Vec<String>,
     /// The total number of matches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
     /// More matches exist than were returned.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -70,9 +70,7 @@ struct OAuth {
 #[derive(serde::Deserialize)]
 struct Claims {
     sub: String,
-    #[serde(default)]
     scope: Option<String>,
-    #[serde(default)]
     scp: Option<Vec<String>>,
 }
 

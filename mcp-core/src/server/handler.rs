@@ -673,7 +673,6 @@ mod tests {
     #[allow(dead_code)]
     struct Inner {
         /// A nested optional.
-        #[serde(default)]
         depth: Option<u32>,
         level: u8,
     }
@@ -682,13 +681,10 @@ mod tests {
     #[allow(dead_code)]
     struct Attributed {
         /// Optional text.
-        #[serde(default)]
         text: Option<String>,
-        #[serde(default)]
         inner: Option<Inner>,
         #[serde(default)]
         list: Vec<Inner>,
-        #[serde(default)]
         choice: Option<Choice>,
         needed: String,
     }

@@ -28,7 +28,7 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Serialize, Deserialize)]
 struct Payload {
     /// The handler's own state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     s: Option<String>,
     /// Method and target the state belongs to.
     m: String,

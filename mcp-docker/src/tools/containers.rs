@@ -73,23 +73,19 @@ tool_args! {
         #[serde(default)]
         pub all: bool,
         /// Only containers whose name contains this.
-        #[serde(default)]
         pub name: Option<String>,
         /// Only containers with these labels: `key` or `key=value` each (all must match).
         #[serde(default)]
         pub label: Vec<String>,
         /// Only containers in this state: created, restarting, running, removing, paused,
         /// exited or dead (implies `all`).
-        #[serde(default)]
         pub status: Option<String>,
         /// Only containers created from this image (name, name:tag or id) or its descendants.
-        #[serde(default)]
         pub ancestor: Option<String>,
         /// Containers to skip: pass the `nextOffset` of a cut list.
         #[serde(default)]
         pub offset: usize,
         /// Most containers to return (at most the server's row limit).
-        #[serde(default)]
         pub limit: Option<usize>,
     }
 }
@@ -378,7 +374,6 @@ tool_args! {
         /// The container's id (or a unique prefix) or name.
         pub container: String,
         /// Options for `ps` (default `-ef`), e.g. `aux` or `-o pid,comm,rss`.
-        #[serde(default)]
         pub ps_args: Option<String>,
         /// Processes to skip: pass the `nextOffset` of a cut list.
         #[serde(default)]

@@ -64,7 +64,6 @@ pub struct MountSpec {
     #[serde(default, rename = "type")]
     pub kind: MountKind,
     /// Host path (bind) or volume name (volume); none for tmpfs.
-    #[serde(default)]
     pub source: Option<String>,
     /// Path inside the container.
     pub target: String,
@@ -86,13 +85,10 @@ tool_args! {
         /// The image (must be present on the host: see list_images).
         pub image: String,
         /// The container's name (default: Docker picks one).
-        #[serde(default)]
         pub name: Option<String>,
         /// The command and its arguments (default: the image's).
-        #[serde(default)]
         pub cmd: Option<Vec<String>>,
         /// Replaces the image's entrypoint.
-        #[serde(default)]
         pub entrypoint: Option<Vec<String>>,
         /// Environment, `NAME=value` each.
         #[serde(default)]
@@ -107,31 +103,23 @@ tool_args! {
         #[serde(default)]
         pub labels: BTreeMap<String, String>,
         /// `no` (default), `always`, `unless-stopped`, `on-failure` or `on-failure:N`.
-        #[serde(default)]
         pub restart: Option<String>,
         /// CPU limit in CPUs, e.g. 0.5.
-        #[serde(default)]
         pub cpus: Option<f64>,
         /// Memory limit: bytes, or with a unit `k`, `m`, `g` (e.g. `256m`).
-        #[serde(default)]
         pub memory: Option<String>,
         /// Network to join: `none`, `bridge`, a user network's name, or `container:NAME`.
-        #[serde(default)]
         pub network: Option<String>,
         /// Working directory inside the container.
-        #[serde(default)]
         pub working_dir: Option<String>,
         /// User (name or uid[:gid]) to run as.
-        #[serde(default)]
         pub user: Option<String>,
         /// Privileged mode (refused unless the server allows it).
         #[serde(default)]
         pub privileged: bool,
         /// PID namespace, e.g. `host` (refused unless the server allows host namespaces).
-        #[serde(default)]
         pub pid: Option<String>,
         /// IPC namespace, e.g. `host` (refused unless the server allows host namespaces).
-        #[serde(default)]
         pub ipc: Option<String>,
         /// Linux capabilities to add (refused unless the server allows it).
         #[serde(default)]

@@ -42,13 +42,10 @@ tool_args! {
         #[serde(default)]
         pub env: Vec<String>,
         /// Working directory inside the container.
-        #[serde(default)]
         pub working_dir: Option<String>,
         /// User (name or uid[:gid]) to run as.
-        #[serde(default)]
         pub user: Option<String>,
         /// Seconds to wait for the command (default 30, at most 600).
-        #[serde(default)]
         pub timeout_secs: Option<u64>,
         /// Return stdout (default true).
         #[serde(default = "yes")]

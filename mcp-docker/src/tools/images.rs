@@ -99,10 +99,8 @@ tool_args! {
         #[serde(default)]
         pub all: bool,
         /// Only images matching this reference (`name`, `name:tag`, globs allowed).
-        #[serde(default)]
         pub reference: Option<String>,
         /// Only untagged (true) or only tagged (false) images.
-        #[serde(default)]
         pub dangling: Option<bool>,
         /// Only images with these labels: `key` or `key=value` each.
         #[serde(default)]
@@ -111,7 +109,6 @@ tool_args! {
         #[serde(default)]
         pub offset: usize,
         /// Most rows to return (at most the server's row limit).
-        #[serde(default)]
         pub limit: Option<usize>,
     }
 }
@@ -277,7 +274,6 @@ tool_args! {
         /// The new repository, e.g. `registry.example:5000/team/app`.
         pub repository: String,
         /// The new tag (default `latest`).
-        #[serde(default)]
         pub tag: Option<String>,
     }
 }
@@ -332,7 +328,6 @@ tool_args! {
         /// The image: `name[:tag]` or `name@sha256:...` (tag default `latest`).
         pub image: String,
         /// The platform to pull, e.g. `linux/arm64` (default: the daemon's).
-        #[serde(default)]
         pub platform: Option<String>,
     }
 }
@@ -511,17 +506,14 @@ tool_args! {
         /// The build context: a directory on the server's host, under --allow-bind-path.
         pub context_dir: String,
         /// The Dockerfile, relative to the context (default `Dockerfile`).
-        #[serde(default)]
         pub dockerfile: Option<String>,
         /// The name to give the image, `name[:tag]`.
-        #[serde(default)]
         pub tag: Option<String>,
         /// Build arguments (ARG values).
         #[serde(default)]
         pub build_args: HashMap<String, String>,
         /// Network for RUN steps: `none`, `default`, or a network name (not `host` unless the
         /// server allows host namespaces).
-        #[serde(default)]
         pub network: Option<String>,
         /// Build without the layer cache.
         #[serde(default)]

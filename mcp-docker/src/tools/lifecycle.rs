@@ -95,7 +95,6 @@ tool_args! {
         /// The container's id (or a unique prefix) or name.
         pub container: String,
         /// Seconds to wait after SIGTERM before SIGKILL (default 10).
-        #[serde(default)]
         pub timeout_secs: Option<u32>,
     }
 }
@@ -105,7 +104,6 @@ tool_args! {
         /// The container's id (or a unique prefix) or name.
         pub container: String,
         /// The signal, e.g. SIGTERM, SIGHUP, 9 (default SIGKILL).
-        #[serde(default)]
         pub signal: Option<String>,
     }
 }
@@ -279,7 +277,6 @@ tool_args! {
         /// The container's id (or a unique prefix) or name.
         pub container: String,
         /// Seconds to wait at most (default 30, at most 600).
-        #[serde(default)]
         pub timeout_secs: Option<u64>,
     }
 }

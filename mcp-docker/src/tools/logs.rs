@@ -39,14 +39,11 @@ tool_args! {
         /// The container's id (or a unique prefix) or name.
         pub container: String,
         /// How many of the most recent lines (default 100).
-        #[serde(default)]
         pub tail: Option<usize>,
         /// Only lines after this time: RFC 3339, Unix seconds, or a duration ago (`30s`,
         /// `10m`, `2h`, `1d`).
-        #[serde(default)]
         pub since: Option<String>,
         /// Only lines before this time (same forms as `since`).
-        #[serde(default)]
         pub until: Option<String>,
         /// Prefix each line with its RFC 3339 timestamp.
         #[serde(default)]

@@ -18,7 +18,6 @@ macro_rules! tool_args {
         #[serde(deny_unknown_fields)]
         pub struct $name {
             #[doc = $doc]
-            #[serde(default)]
             pub host: Option<String>,
             $($fields)*
         }

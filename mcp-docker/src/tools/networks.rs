@@ -96,16 +96,13 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
 tool_args! {
     read ListArgs {
         /// Only those whose name contains this.
-        #[serde(default)]
         pub name: Option<String>,
         /// Only those with these labels: `key` or `key=value` each.
         #[serde(default)]
         pub label: Vec<String>,
         /// Networks: only this driver (bridge, host, null, overlay, ...).
-        #[serde(default)]
         pub driver: Option<String>,
         /// Volumes: only those no container uses (true) or only used ones (false).
-        #[serde(default)]
         pub dangling: Option<bool>,
         /// Rows to skip: pass the `nextOffset` of a cut list.
         #[serde(default)]
@@ -273,7 +270,6 @@ tool_args! {
     write CreateNetworkArgs {
         pub name: String,
         /// `bridge` (default) or `overlay`.
-        #[serde(default)]
         pub driver: Option<String>,
         /// No route outside the network.
         #[serde(default)]
@@ -380,7 +376,6 @@ tool_args! {
     write CreateVolumeArgs {
         pub name: String,
         /// The volume driver (default `local`).
-        #[serde(default)]
         pub driver: Option<String>,
         /// Labels to set (keys starting `mcp-docker.` are reserved).
         #[serde(default)]

@@ -239,13 +239,11 @@ pub async fn disk_usage(daemons: Arc<Daemons>, _ctx: Context, args: HostArgs) ->
 tool_args! {
     read EventsArgs {
         /// How far back: a duration like `30s`, `10m`, `2h` (default `10m`, at most `24h`).
-        #[serde(default)]
         pub since: Option<String>,
         /// Only this object type: container, image, volume, network, daemon, plugin.
-        #[serde(default, rename = "type")]
+        #[serde(rename = "type")]
         pub kind: Option<String>,
         /// Only events of this container (id or name).
-        #[serde(default)]
         pub container: Option<String>,
         /// Only these actions, e.g. `die`, `oom`, `start`, `health_status`.
         #[serde(default)]

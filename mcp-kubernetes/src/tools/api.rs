@@ -27,7 +27,6 @@ macro_rules! tool_args {
         #[serde(deny_unknown_fields)]
         pub struct $name {
             /// Kubeconfig context (default: the server's default context).
-            #[serde(default)]
             pub context: Option<String>,
             $($fields)*
         }

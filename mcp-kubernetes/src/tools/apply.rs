@@ -61,7 +61,6 @@ pub struct ApplyArgs {
     /// YAML or JSON: one or more documents (`---` between them), or a `List`.
     pub manifest: String,
     /// Namespace for objects that name none (default: the context's).
-    #[serde(default)]
     pub namespace: Option<String>,
     /// Validate and admit on the server without saving.
     #[serde(default)]
@@ -240,10 +239,8 @@ pub enum PatchType {
 tool_args! {
 pub struct PatchArgs {
     pub kind: String,
-    #[serde(default)]
     pub api_version: Option<String>,
     pub name: String,
-    #[serde(default)]
     pub namespace: Option<String>,
     /// The patch: a JSON object (merge, strategic) or array (json), or the same as a
     /// YAML/JSON string.
@@ -352,10 +349,8 @@ pub enum Propagation {
 tool_args! {
 pub struct DeleteArgs {
     pub kind: String,
-    #[serde(default)]
     pub api_version: Option<String>,
     pub name: String,
-    #[serde(default)]
     pub namespace: Option<String>,
     /// Check that it could be deleted, without deleting.
     #[serde(default)]
@@ -363,7 +358,6 @@ pub struct DeleteArgs {
     #[serde(default)]
     pub propagation: Propagation,
     /// Seconds the object's pods get to stop (default: their own setting).
-    #[serde(default)]
     pub grace_period_seconds: Option<u32>,
 }
 }

@@ -112,9 +112,7 @@ async fn namespaces_list(k: Arc<Clusters>, ctx: Context, args: ContextArg) -> Re
 tool_args! {
 pub struct NodesArgs {
     /// One node in detail.
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub label_selector: Option<String>,
 }
 }
@@ -240,25 +238,20 @@ async fn nodes_list(k: Arc<Clusters>, _ctx: Context, args: NodesArgs) -> Result<
 tool_args! {
 pub struct EventsArgs {
     /// Namespace (default: the context's).
-    #[serde(default)]
     pub namespace: Option<String>,
     /// Events of every (allowed) namespace.
     #[serde(default)]
     pub all_namespaces: bool,
     /// Only events about objects of this kind (`Pod`, `Deployment`).
-    #[serde(default)]
     pub kind: Option<String>,
     /// Only events about the object of this name.
-    #[serde(default)]
     pub name: Option<String>,
     /// `Normal` or `Warning`.
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub event_type: Option<String>,
     /// Only this reason (`BackOff`, `FailedScheduling`, ...).
-    #[serde(default)]
     pub reason: Option<String>,
     /// Most events to return, newest kept (default 100).
-    #[serde(default)]
     pub limit: Option<usize>,
 }
 }

@@ -35,13 +35,10 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
 tool_args! {
 pub struct DescribeArgs {
     pub kind: String,
-    #[serde(default)]
     pub api_version: Option<String>,
     pub name: String,
-    #[serde(default)]
     pub namespace: Option<String>,
     /// Most events to show (default 20).
-    #[serde(default)]
     pub events: Option<usize>,
 }
 }

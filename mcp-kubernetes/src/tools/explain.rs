@@ -34,11 +34,9 @@ tool_args! {
 pub struct ExplainArgs {
     /// The kind (`pods`, `Deployment`, `widgets.example.com`).
     pub kind: String,
-    #[serde(default)]
     pub api_version: Option<String>,
     /// A dotted field path inside the kind, e.g. `spec.containers.resources` (default:
     /// the top level).
-    #[serde(default)]
     pub field: Option<String>,
 }
 }

@@ -150,7 +150,6 @@ fn summary(r: &Value) -> Value {
 tool_args! {
 pub struct ListArgs {
     /// Namespace (default: the context's).
-    #[serde(default)]
     pub namespace: Option<String>,
     /// Releases of every (allowed) namespace.
     #[serde(default)]
@@ -219,10 +218,8 @@ pub struct ReleaseArgs {
     /// The release name.
     pub release: String,
     /// Namespace (default: the context's).
-    #[serde(default)]
     pub namespace: Option<String>,
     /// A revision (default: the latest).
-    #[serde(default)]
     pub revision: Option<i64>,
     /// helm_values: merge with the chart's default values.
     #[serde(default)]
@@ -446,16 +443,12 @@ pub struct InstallArgs {
     pub release: String,
     /// The chart: `repo/name`, an `oci://` reference or a chart URL.
     pub chart: String,
-    #[serde(default)]
     pub namespace: Option<String>,
     /// The chart version (default: the latest).
-    #[serde(default)]
     pub version: Option<String>,
     /// The chart repository URL, when `chart` is a bare name.
-    #[serde(default)]
     pub repo: Option<String>,
     /// Values as YAML.
-    #[serde(default)]
     pub values: Option<String>,
     /// Render and validate against the cluster without installing.
     #[serde(default)]
@@ -512,10 +505,8 @@ async fn helm_upgrade(k: Arc<Clusters>, ctx: Context, args: InstallArgs) -> Resu
 tool_args! {
 pub struct ChangeArgs {
     pub release: String,
-    #[serde(default)]
     pub namespace: Option<String>,
     /// helm_rollback: the revision to return to (default: the previous one).
-    #[serde(default)]
     pub revision: Option<i64>,
     /// Simulate without changing anything.
     #[serde(default)]

@@ -56,23 +56,18 @@ tool_args! {
 pub struct LogArgs {
     /// The pod.
     pub name: String,
-    #[serde(default)]
     pub namespace: Option<String>,
     /// The container (required when the pod has several).
-    #[serde(default)]
     pub container: Option<String>,
     /// Last lines to read (default 200, at most the server's log-line limit); with `grep`,
     /// the lines searched.
-    #[serde(default)]
     pub tail: Option<usize>,
     /// Only lines newer than this: `30s`, `10m`, `2h`, `1d`.
-    #[serde(default)]
     pub since: Option<String>,
     /// The previous instance of the container (after a crash or restart).
     #[serde(default)]
     pub previous: bool,
     /// Only lines matching this regular expression (case-insensitive with `(?i)`).
-    #[serde(default)]
     pub grep: Option<String>,
     /// Prefix each line with its timestamp.
     #[serde(default)]
@@ -211,16 +206,13 @@ tool_args! {
 pub struct ExecArgs {
     /// The pod.
     pub name: String,
-    #[serde(default)]
     pub namespace: Option<String>,
     /// The container (default: the pod's first).
-    #[serde(default)]
     pub container: Option<String>,
     /// The command and its arguments, e.g. ["cat", "/etc/os-release"] or ["sh", "-c", "ls | wc -l"].
     pub command: Vec<String>,
     /// Seconds before the command is abandoned (default and maximum: the server's exec
     /// timeout).
-    #[serde(default)]
     pub timeout_secs: Option<u64>,
 }
 }
@@ -366,7 +358,6 @@ pub struct RunArgs {
     pub name: String,
     /// The image, e.g. `busybox:1.36`.
     pub image: String,
-    #[serde(default)]
     pub namespace: Option<String>,
     /// Replaces the image's entrypoint.
     #[serde(default)]
@@ -381,10 +372,8 @@ pub struct RunArgs {
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
     /// A container port to declare.
-    #[serde(default)]
     pub port: Option<u16>,
     /// Always, OnFailure or Never (default).
-    #[serde(default)]
     pub restart_policy: Option<String>,
     #[serde(default)]
     pub dry_run: bool,

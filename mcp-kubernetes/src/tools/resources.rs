@@ -73,25 +73,20 @@ pub struct ListArgs {
     /// `name.group` (`deployments.apps`, `widgets.example.com`).
     pub kind: String,
     /// Pins the group/version, e.g. `apps/v1` (default: the preferred version).
-    #[serde(default)]
     pub api_version: Option<String>,
     /// Namespace (default: the context's). Ignored for cluster-scoped kinds.
-    #[serde(default)]
     pub namespace: Option<String>,
     /// Every namespace (the allowed ones when a namespace allowlist applies).
     #[serde(default)]
     pub all_namespaces: bool,
     /// e.g. `app=web,tier!=cache`.
-    #[serde(default)]
     pub label_selector: Option<String>,
     /// e.g. `status.phase=Running` or `metadata.name=x` (what the server supports).
-    #[serde(default)]
     pub field_selector: Option<String>,
     /// Most rows to return (default and maximum: the server's row limit).
-    #[serde(default)]
     pub limit: Option<usize>,
     /// The `continue` value of a previous, cut listing.
-    #[serde(default, rename = "continue")]
+    #[serde(rename = "continue")]
     pub continue_token: Option<String>,
     /// Only count the matching objects (per namespace).
     #[serde(default)]
@@ -165,7 +160,7 @@ impl ListResult {
 struct Cursor {
     #[serde(default)]
     n: usize,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     c: Option<String>,
     #[serde(default)]
     s: usize,
@@ -415,11 +410,9 @@ tool_args! {
 pub struct GetArgs {
     /// The kind (`pods`, `Deployment`, `widgets.example.com`, ...).
     pub kind: String,
-    #[serde(default)]
     pub api_version: Option<String>,
     pub name: String,
     /// Namespace (default: the context's). Ignored for cluster-scoped kinds.
-    #[serde(default)]
     pub namespace: Option<String>,
     /// Only these dotted paths (`status`, `spec.containers.image`).
     #[serde(default)]
@@ -487,13 +480,10 @@ async fn resources_get(k: Arc<Clusters>, ctx: Context, args: GetArgs) -> Result<
 tool_args! {
 pub struct ApiResourcesArgs {
     /// Only this API group (`""` or `core` for the core group, `apps`, `example.com`).
-    #[serde(default)]
     pub group: Option<String>,
     /// Only kinds whose names contain this.
-    #[serde(default)]
     pub search: Option<String>,
     /// Only namespaced (true) or cluster-scoped (false) kinds.
-    #[serde(default)]
     pub namespaced: Option<bool>,
 }
 }

@@ -58,7 +58,6 @@ pub struct ScaleArgs {
     /// deployments, statefulsets, replicasets, or any kind with a scale subresource.
     pub kind: String,
     pub name: String,
-    #[serde(default)]
     pub namespace: Option<String>,
     pub replicas: u32,
     #[serde(default)]
@@ -100,14 +99,11 @@ pub struct RolloutArgs {
     /// deployment, statefulset or daemonset.
     pub kind: String,
     pub name: String,
-    #[serde(default)]
     pub namespace: Option<String>,
     /// rollout_status: wait up to this many seconds for the rollout to finish (default 0).
     /// rollout_undo: ignored.
-    #[serde(default)]
     pub wait_seconds: Option<u64>,
     /// rollout_undo: the revision to return to (default: the previous one).
-    #[serde(default)]
     pub to_revision: Option<i64>,
     /// rollout_restart and rollout_undo: validate on the server without changing.
     #[serde(default)]

@@ -40,18 +40,14 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
 tool_args! {
 pub struct TopArgs {
     /// Namespace for pods (default: the context's).
-    #[serde(default)]
     pub namespace: Option<String>,
     /// Pods of every (allowed) namespace.
     #[serde(default)]
     pub all_namespaces: bool,
     /// One pod or node by name.
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub label_selector: Option<String>,
     /// Sort by `cpu` (default) or `memory`.
-    #[serde(default)]
     pub sort_by: Option<String>,
 }
 }

@@ -193,13 +193,10 @@ where
 #[serde(deny_unknown_fields)]
 pub struct PageArgs {
     /// Instance name (default: the first configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Rows per page (default and most: --max-rows).
-    #[serde(default)]
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
-    #[serde(default)]
     cursor: Option<String>,
 }
 
@@ -363,7 +360,6 @@ fn column_names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
 #[serde(deny_unknown_fields)]
 pub struct SchemaArgs {
     /// Instance name (default: the first configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Credential type name, e.g. `httpBasicAuth`, `slackApi`.
     #[serde(rename = "type")]
@@ -398,21 +394,16 @@ async fn credential_schema(n8n: Arc<N8n>, _ctx: Context, a: SchemaArgs) -> Out<C
 #[serde(deny_unknown_fields)]
 pub struct DataRowsArgs {
     /// Instance name (default: the first configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Data table id.
     id: String,
     /// n8n's filter, e.g. {"type": "and", "filters": [{"columnName": "x", "condition": "eq", "value": 1}]}.
-    #[serde(default)]
     filter: Option<Value>,
     /// Sort, e.g. `name:asc`.
-    #[serde(default)]
     sort_by: Option<String>,
     /// Rows per page (default and most: --max-rows).
-    #[serde(default)]
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
-    #[serde(default)]
     cursor: Option<String>,
 }
 
@@ -434,13 +425,11 @@ async fn read_data_table_rows(n8n: Arc<N8n>, _ctx: Context, a: DataRowsArgs) -> 
 #[serde(deny_unknown_fields)]
 pub struct AuditArgs {
     /// Instance name (default: the first configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Only these categories: credentials, database, nodes, filesystem, instance.
     #[serde(default)]
     categories: Vec<String>,
     /// Days without execution after which a workflow counts as abandoned (default 90).
-    #[serde(default)]
     days_abandoned_workflow: Option<u32>,
 }
 
@@ -477,7 +466,6 @@ async fn security_audit(n8n: Arc<N8n>, _ctx: Context, a: AuditArgs) -> Result<Pr
 #[serde(deny_unknown_fields)]
 pub struct HealthArgs {
     /// One instance (default: all).
-    #[serde(default)]
     instance: Option<String>,
 }
 
@@ -557,7 +545,6 @@ async fn health(n8n: Arc<N8n>, _ctx: Context, a: HealthArgs) -> Out<Health> {
 #[serde(deny_unknown_fields)]
 pub struct NameArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Name.
     name: String,
@@ -566,7 +553,6 @@ pub struct NameArgs {
 #[serde(deny_unknown_fields)]
 pub struct IdArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Id.
     id: String,
@@ -575,7 +561,6 @@ pub struct IdArgs {
 #[serde(deny_unknown_fields)]
 pub struct RenameArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Tag id.
     id: String,
@@ -625,10 +610,8 @@ async fn delete_tag(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Out<Deleted> {
 #[serde(deny_unknown_fields)]
 pub struct VariableArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Variable id (update only).
-    #[serde(default)]
     id: Option<String>,
     /// Key (letters, digits and `_`).
     key: String,
@@ -676,7 +659,6 @@ async fn delete_variable(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Out<Deleted
 #[serde(deny_unknown_fields)]
 pub struct CredentialArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Credential name.
     name: String,
@@ -714,7 +696,6 @@ async fn delete_credential(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Out<Delet
 #[serde(deny_unknown_fields)]
 pub struct TableArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Table name.
     name: String,
@@ -744,7 +725,6 @@ async fn create_data_table(n8n: Arc<N8n>, _ctx: Context, a: TableArgs) -> Out<Da
 #[serde(deny_unknown_fields)]
 pub struct InsertArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Data table id.
     id: String,

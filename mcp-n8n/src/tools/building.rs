@@ -57,18 +57,14 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
 #[serde(deny_unknown_fields)]
 pub struct SearchArgs {
     /// Instance name (default: the first configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Words to look for (all must match).
     query: String,
     /// Only trigger nodes (true) or only non-trigger nodes (false).
-    #[serde(default)]
     trigger: Option<bool>,
     /// Rows (default 20, most 100).
-    #[serde(default)]
     limit: Option<usize>,
     /// Rows to skip (for the next page).
-    #[serde(default)]
     offset: Option<usize>,
 }
 
@@ -160,16 +156,13 @@ async fn search_nodes(n8n: Arc<N8n>, _ctx: Context, a: SearchArgs) -> Out<NodeSe
 #[serde(deny_unknown_fields)]
 pub struct DescribeArgs {
     /// Instance name (default: the first configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Node type, e.g. `n8n-nodes-base.httpRequest`.
     #[serde(rename = "type")]
     node_type: String,
     /// Type version (default: the newest installed).
-    #[serde(default)]
     version: Option<f64>,
     /// Only this parameter, in full.
-    #[serde(default)]
     parameter: Option<String>,
 }
 
@@ -308,13 +301,10 @@ async fn describe_node(n8n: Arc<N8n>, _ctx: Context, a: DescribeArgs) -> Result<
 #[serde(deny_unknown_fields)]
 pub struct ValidateArgs {
     /// Instance name (default: the first configured).
-    #[serde(default)]
     instance: Option<String>,
     /// A saved workflow's id.
-    #[serde(default)]
     id: Option<String>,
     /// An unsaved workflow: {name?, nodes, connections, settings?}.
-    #[serde(default)]
     workflow: Option<Value>,
     /// Also check what publishing needs (an enabled trigger).
     #[serde(default)]

@@ -109,7 +109,6 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct IdArgs {
     /// Instance name (default: the first configured).
-    #[serde(default)]
     pub instance: Option<String>,
     /// Workflow id.
     pub id: String,
@@ -215,17 +214,14 @@ async fn save(inst: &Instance, current: &Value, body: &Value, warnings: Vec<Prob
 #[serde(deny_unknown_fields)]
 pub struct CreateArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Workflow name.
     name: String,
     /// Nodes: each {name, type, typeVersion, position: [x, y], parameters, credentials?, disabled?}.
     nodes: Vec<Value>,
     /// Connections: {"Source": {"main": [[{"node": "Target", "type": "main", "index": 0}]]}}.
-    #[serde(default)]
     connections: Option<Value>,
     /// Settings, e.g. {"executionOrder": "v1"}.
-    #[serde(default)]
     settings: Option<Value>,
     /// Tag names to set (created when missing).
     #[serde(default)]
@@ -320,21 +316,16 @@ pub async fn tag_id(inst: &Instance, name: &str, create: bool) -> Result<String,
 #[serde(deny_unknown_fields)]
 pub struct UpdateArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Workflow id.
     id: String,
     /// New name.
-    #[serde(default)]
     name: Option<String>,
     /// All nodes (replaces the current ones).
-    #[serde(default)]
     nodes: Option<Vec<Value>>,
     /// All connections (replaces the current ones).
-    #[serde(default)]
     connections: Option<Value>,
     /// Settings (replace the current ones).
-    #[serde(default)]
     settings: Option<Value>,
 }
 
@@ -362,7 +353,6 @@ async fn update_workflow(n8n: Arc<N8n>, _ctx: Context, a: UpdateArgs) -> Out<Sav
 #[serde(deny_unknown_fields)]
 pub struct EditArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Workflow id.
     id: String,
@@ -430,7 +420,6 @@ async fn edit_workflow(n8n: Arc<N8n>, _ctx: Context, a: EditArgs) -> Out<Edited>
 #[serde(deny_unknown_fields)]
 pub struct RollbackArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Workflow id.
     id: String,
@@ -560,7 +549,6 @@ async fn unpublish_workflow(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Out<Work
 #[serde(deny_unknown_fields)]
 pub struct TagsArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Workflow id.
     id: String,

@@ -80,26 +80,19 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
 #[serde(deny_unknown_fields)]
 pub struct ListArgs {
     /// Instance name (default: the first configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Only executions of this workflow.
-    #[serde(default)]
     workflow_id: Option<String>,
     /// Only with this status: success, error, running, waiting, canceled, crashed, new.
-    #[serde(default)]
     #[schemars(with = "Option<String>")]
     status: Option<ExecutionStatus>,
     /// Only started at or after this time (RFC 3339, e.g. 2026-01-31T12:00:00Z).
-    #[serde(default)]
     since: Option<String>,
     /// Only started before this time (RFC 3339).
-    #[serde(default)]
     until: Option<String>,
     /// Rows per page (default and most: --max-rows).
-    #[serde(default)]
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
-    #[serde(default)]
     cursor: Option<String>,
 }
 
@@ -330,19 +323,16 @@ async fn list_executions(n8n: Arc<N8n>, _ctx: Context, a: ListArgs) -> Out<Execu
 #[serde(deny_unknown_fields)]
 pub struct GetArgs {
     /// Instance name (default: the first configured).
-    #[serde(default)]
     pub instance: Option<String>,
     /// Execution id.
     pub id: String,
     /// `summary` (default), `preview` or `full`.
-    #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub mode: Option<ExecutionMode>,
     /// With `full`: only these nodes.
     #[serde(default)]
     pub nodes: Vec<String>,
     /// With `full`: most items per node output (default 5, most 100).
-    #[serde(default)]
     pub items_limit: Option<usize>,
 }
 
@@ -631,12 +621,10 @@ pub async fn read_summary(n8n: &N8n, inst: &Instance, id: &str) -> Result<Value,
 #[serde(deny_unknown_fields)]
 pub struct WaitArgs {
     /// Instance name (default: the first configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Execution id.
     id: String,
     /// Longest to wait, in seconds (default 60, most 600; the call's own time limit applies too).
-    #[serde(default)]
     timeout_secs: Option<u64>,
 }
 
@@ -675,7 +663,6 @@ async fn wait_execution(n8n: Arc<N8n>, ctx: Context, a: WaitArgs) -> Result<Preb
 #[serde(deny_unknown_fields)]
 pub struct RetryArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Execution id (a failed one).
     id: String,
@@ -728,7 +715,6 @@ async fn retry_execution(n8n: Arc<N8n>, _ctx: Context, a: RetryArgs) -> Out<Retr
 #[serde(deny_unknown_fields)]
 pub struct ExecIdArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Execution id.
     id: String,

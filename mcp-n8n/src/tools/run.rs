@@ -52,34 +52,25 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
 #[serde(deny_unknown_fields)]
 pub struct WebhookArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// The workflow whose webhook to call.
-    #[serde(default)]
     workflow_id: Option<String>,
     /// The webhook node, when the workflow has several.
-    #[serde(default)]
     node: Option<String>,
     /// A raw webhook path (instead of workflow_id; not allowed under --scope-tag).
-    #[serde(default)]
     path: Option<String>,
     /// Call the test URL (/webhook-test/...) instead of the production one.
     #[serde(default)]
     test: bool,
     /// HTTP method (default: the webhook node's, else POST).
-    #[serde(default)]
     method: Option<String>,
     /// JSON body.
-    #[serde(default)]
     body: Option<Value>,
     /// Query parameters.
-    #[serde(default)]
     query: Option<std::collections::BTreeMap<String, String>>,
     /// Extra headers (Host, Content-Length and hop-by-hop headers are refused).
-    #[serde(default)]
     headers: Option<std::collections::BTreeMap<String, String>>,
     /// Longest to wait for the answer, in seconds (default --webhook-timeout-secs).
-    #[serde(default)]
     timeout_secs: Option<u64>,
 }
 
@@ -244,7 +235,6 @@ async fn latest_execution(inst: &Instance, workflow_id: Option<&str>) -> Option<
 #[serde(deny_unknown_fields)]
 pub struct RunArgs {
     /// Instance name (required when several are configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Workflow id.
     id: String,
@@ -252,7 +242,6 @@ pub struct RunArgs {
     #[serde(default)]
     wait: bool,
     /// Longest to wait, in seconds (default 60).
-    #[serde(default)]
     timeout_secs: Option<u64>,
 }
 

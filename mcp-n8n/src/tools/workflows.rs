@@ -57,25 +57,19 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
 #[serde(deny_unknown_fields)]
 pub struct ListArgs {
     /// Instance name (default: the first configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Only published (true) or unpublished (false) workflows.
-    #[serde(default)]
     active: Option<bool>,
     /// Only workflows carrying all these tags.
     #[serde(default)]
     tags: Vec<String>,
     /// Only workflows whose name contains this.
-    #[serde(default)]
     name: Option<String>,
     /// Only workflows of this project.
-    #[serde(default)]
     project_id: Option<String>,
     /// Rows per page (default and most: --max-rows).
-    #[serde(default)]
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
-    #[serde(default)]
     cursor: Option<String>,
 }
 
@@ -194,12 +188,10 @@ async fn list_workflows(n8n: Arc<N8n>, _ctx: Context, a: ListArgs) -> Out<Workfl
 #[serde(deny_unknown_fields)]
 pub struct GetArgs {
     /// Instance name (default: the first configured).
-    #[serde(default)]
     pub instance: Option<String>,
     /// Workflow id.
     pub id: String,
     /// `compact` (default) or `full`.
-    #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub mode: Option<WorkflowMode>,
     /// Only these nodes, with all their parameters.
@@ -412,15 +404,12 @@ async fn get_workflow(n8n: Arc<N8n>, _ctx: Context, a: GetArgs) -> Result<Prebui
 #[serde(deny_unknown_fields)]
 pub struct VersionsArgs {
     /// Instance name (default: the first configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Workflow id.
     id: String,
     /// Versions per page (default 20, most 100).
-    #[serde(default)]
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
-    #[serde(default)]
     cursor: Option<String>,
 }
 
@@ -519,14 +508,12 @@ async fn workflow_versions(n8n: Arc<N8n>, _ctx: Context, a: VersionsArgs) -> Out
 #[serde(deny_unknown_fields)]
 pub struct VersionArgs {
     /// Instance name (default: the first configured).
-    #[serde(default)]
     instance: Option<String>,
     /// Workflow id.
     id: String,
     /// Version id (from workflow_versions).
     version_id: String,
     /// `compact` (default) or `full`.
-    #[serde(default)]
     #[schemars(with = "Option<String>")]
     mode: Option<WorkflowMode>,
 }
