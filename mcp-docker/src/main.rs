@@ -14,9 +14,7 @@ mod tools;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
-use mcp_core::cli::ServeArgs;
-use mcp_core::connector::{Connector, serve};
+use mcp_core::connector::Connector;
 use mcp_core::server::ServerBuilder;
 
 use crate::daemons::Daemons;
@@ -26,22 +24,13 @@ use crate::daemons::Daemons;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[derive(Parser)]
-#[command(
-    name = "mcp-docker",
-    version,
-    about = "An MCP server for Docker: inspect and operate containers and images safely"
-)]
-struct Cli {
-    #[command(flatten)]
-    serve: ServeArgs,
-    #[command(flatten)]
-    docker: config::DockerArgs,
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    serve(&cli.serve, "mcp-docker", env!("CARGO_PKG_VERSION"), || cli.docker.settings().and_then(Daemons::open))
+    mcp_core::connector::run::<config::DockerArgs, _>(
+        "mcp-docker",
+        env!("CARGO_PKG_VERSION"),
+        "An MCP server for Docker: inspect and operate containers and images safely",
+        |args| args.settings().and_then(Daemons::open),
+    )
 }
 
 impl Connector for Daemons {

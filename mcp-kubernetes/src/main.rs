@@ -10,9 +10,7 @@ mod tools;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
-use mcp_core::cli::ServeArgs;
-use mcp_core::connector::{Connector, serve};
+use mcp_core::connector::Connector;
 use mcp_core::server::ServerBuilder;
 
 // The audit trail's writer thread frees what request threads allocate; mimalloc does not
@@ -20,24 +18,13 @@ use mcp_core::server::ServerBuilder;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[derive(Parser)]
-#[command(
-    name = "mcp-kubernetes",
-    version,
-    about = "An MCP server for Kubernetes: understand and operate clusters safely"
-)]
-struct Cli {
-    #[command(flatten)]
-    serve: ServeArgs,
-    #[command(flatten)]
-    kube: config::KubeArgs,
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    serve(&cli.serve, "mcp-kubernetes", env!("CARGO_PKG_VERSION"), || {
-        cli.kube.settings().and_then(clusters::Clusters::open)
-    })
+    mcp_core::connector::run::<config::KubeArgs, _>(
+        "mcp-kubernetes",
+        env!("CARGO_PKG_VERSION"),
+        "An MCP server for Kubernetes: understand and operate clusters safely",
+        |args| args.settings().and_then(clusters::Clusters::open),
+    )
 }
 
 impl Connector for clusters::Clusters {

@@ -11,8 +11,6 @@ mod validate;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
-use mcp_core::cli::ServeArgs;
 use mcp_core::connector::Connector;
 use mcp_core::server::ServerBuilder;
 
@@ -23,20 +21,13 @@ use crate::n8n::N8n;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[derive(Parser)]
-#[command(name = "mcp-n8n", version, about = "An MCP server for n8n: find, build, run and watch workflows safely")]
-struct Cli {
-    #[command(flatten)]
-    serve: ServeArgs,
-    #[command(flatten)]
-    n8n: config::N8nArgs,
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    mcp_core::connector::serve(&cli.serve, "mcp-n8n", env!("CARGO_PKG_VERSION"), || {
-        cli.n8n.settings().and_then(N8n::open)
-    })
+    mcp_core::connector::run::<config::N8nArgs, _>(
+        "mcp-n8n",
+        env!("CARGO_PKG_VERSION"),
+        "An MCP server for n8n: find, build, run and watch workflows safely",
+        |args| args.settings().and_then(N8n::open),
+    )
 }
 
 impl Connector for N8n {

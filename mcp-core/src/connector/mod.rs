@@ -22,5 +22,5 @@ pub mod targets;
 pub use bounded::{Next, Page, cut_note, cut_text, fit_json, page};
 pub use config::{Secret, check_target_names, read_toml, valid_name};
 pub use selection::{Tier, ToolSelection};
-pub use serve::{Connector, serve};
+pub use serve::{Connector, run, serve};
 pub use targets::{Target, Targets};

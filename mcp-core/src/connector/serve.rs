@@ -6,9 +6,37 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::{CommandFactory, FromArgMatches};
+
 use crate::Server;
 use crate::cli::ServeArgs;
 use crate::server::ServerBuilder;
+
+/// A connector's command line: the flags every connector shares, then its own `A`.
+#[derive(clap::Parser)]
+struct Cli<A: clap::Args> {
+    #[command(flatten)]
+    serve: ServeArgs,
+    #[command(flatten)]
+    connector: A,
+}
+
+/// What a connector binary's `main` is: parse the shared flags and the connector's own
+/// `A` (`--help` and `--version` say `name`, `version` and `about`), then [`serve`] the
+/// connector `open` makes of them.
+pub fn run<A: clap::Args, C: Connector>(
+    name: &'static str,
+    version: &'static str,
+    about: &'static str,
+    open: impl FnOnce(&A) -> Result<C, String>,
+) -> ExitCode {
+    let command = Cli::<A>::command().name(name).bin_name(name).version(version).about(about);
+    let cli = match Cli::<A>::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    serve(&cli.serve, name, version, || open(&cli.connector))
+}
 
 /// A connector: shared state (pools, clients, settings) that registers its handlers.
 pub trait Connector: Send + Sync + 'static {
