@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use mcp_core::connector::{check_target_names, read_toml};
 use mcp_core::security::redact::redact_text;
 use serde::Deserialize;
 
@@ -32,6 +33,18 @@ pub enum Toolset {
     Operations,
     /// top_queries, database_health, index_advice.
     Performance,
+}
+
+impl Toolset {
+    /// Its name, as tools are tagged with it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Toolset::Explore => "explore",
+            Toolset::Sql => "sql",
+            Toolset::Operations => "operations",
+            Toolset::Performance => "performance",
+        }
+    }
 }
 
 /// The flags of `mcp-postgres`, besides the ones every connector shares.
@@ -153,16 +166,7 @@ impl PgArgs {
         if let Some(path) = &self.databases_file {
             databases.extend(read_databases_file(path)?);
         }
-        for (i, (name, _)) in databases.iter().enumerate() {
-            if !valid_name(name) {
-                return Err(format!(
-                    "database name `{name}`: use letters, digits, `_` and `-` (it becomes a tool argument and a URI part)"
-                ));
-            }
-            if databases[..i].iter().any(|(n, _)| n == name) {
-                return Err(format!("database `{name}` is configured twice"));
-            }
-        }
+        check_target_names("database", databases.iter().map(|(name, _)| name.as_str()))?;
         if databases.is_empty() {
             // libpq's defaults: PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD.
             if std::env::vars().any(|(k, _)| k.starts_with("PG")) {
@@ -205,14 +209,7 @@ impl PgArgs {
 }
 
 fn read_databases_file(path: &Path) -> Result<BTreeMap<String, DatabaseEntry>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let file: DatabasesFile =
-        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end()))?;
-    Ok(file.databases)
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 63 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    Ok(read_toml::<DatabasesFile>(path, "--databases-file")?.databases)
 }
 
 #[cfg(test)]

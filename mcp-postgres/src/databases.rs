@@ -5,13 +5,16 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use mcp_core::connector::Targets;
 use mcp_core::{Context, ToolError};
 use sqlx::ConnectOptions as _;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::config::{Settings, WriteMode};
 use crate::guard::FunctionGuard;
 use crate::transaction::{Access, Tx};
+
+pub use crate::database::Database;
 use mcp_core::security::redact::redact_text;
 
 /// The role calls act as, its powers beyond the guards (superuser, the server-files
@@ -30,22 +33,12 @@ pub const ROLE_POWERS: &str = "SELECT current_user::text AS role, powers,
                      THEN 'pg_write_server_files' END], NULL)::text[] AS powers
        FROM pg_roles WHERE rolname = current_user) r";
 
-/// One database the connector serves.
-#[derive(Debug)]
-pub struct Database {
-    pub name: String,
-    pub description: Option<String>,
-    /// Writes refused here whatever the flags say.
-    pub read_only: bool,
-    /// The role every call acts as here, unless the access policy names one per client.
-    pub role: Option<String>,
-    pub pool: PgPool,
-}
-
 /// Every database, plus the settings tools read.
 #[derive(Debug)]
 pub struct Databases {
-    list: Vec<Arc<Database>>,
+    /// Named by tools' `database` argument: reads default to the first, writes must name
+    /// one when several are configured.
+    targets: Targets<Database>,
     pub settings: Settings,
     pub guard: FunctionGuard,
 }
@@ -71,37 +64,44 @@ impl Databases {
                 // A connection a cancelled call left mid-query is checked before reuse.
                 .test_before_acquire(true)
                 .connect_lazy_with(options);
-            list.push(Arc::new(Database {
+            list.push(Database {
                 name: name.clone(),
                 description: entry.description.clone(),
                 read_only: entry.read_only,
                 role: entry.role.clone().or_else(|| settings.role.clone()),
                 pool,
-            }));
+            });
         }
+        let targets = Targets::new("database", list, settings.allow_write)?;
         let guard = FunctionGuard::new(&settings.allow_functions);
-        Ok(Self { list, settings, guard })
+        Ok(Self { targets, settings, guard })
     }
 
-    /// The database a call names, or the first one.
-    pub fn get(&self, name: Option<&str>) -> Result<Arc<Database>, ToolError> {
-        match name {
-            None => Ok(self.list[0].clone()),
-            Some(name) => self.list.iter().find(|d| d.name == name).cloned().ok_or_else(|| {
-                ToolError::invalid_arguments(format!(
-                    "`database`: no database named `{name}`; configured: {}",
-                    self.names().join(", ")
-                ))
-            }),
-        }
+    /// The database a reading call names, or the first one.
+    pub fn for_read(&self, name: Option<&str>) -> Result<Arc<Database>, ToolError> {
+        self.targets.for_read(name)
+    }
+
+    /// The database a writing call names, and what it may run there: writes must be
+    /// enabled, the database named when several are configured, and not read-only.
+    pub fn for_write(&self, name: Option<&str>) -> Result<(Arc<Database>, WriteMode), ToolError> {
+        Ok((self.targets.for_write(name)?, self.settings.write_mode))
     }
 
     pub fn all(&self) -> &[Arc<Database>] {
-        &self.list
+        self.targets.all()
     }
 
-    pub fn names(&self) -> Vec<String> {
-        self.list.iter().map(|d| d.name.clone()).collect()
+    pub fn names(&self) -> Vec<&str> {
+        self.targets.names()
+    }
+
+    /// The lines of the instructions that list the databases.
+    pub fn describe(&self) -> String {
+        self.targets.describe(|db| match &db.description {
+            Some(d) => format!("{}: {d}", db.name),
+            None => db.name.clone(),
+        })
     }
 
     /// Begins a call's transaction on `db`, as the role the access policy gives the
@@ -125,21 +125,10 @@ impl Databases {
         }
     }
 
-    /// Whether `execute` may run on `db`, and with which statements.
-    pub fn write_mode(&self, db: &Database) -> Result<WriteMode, ToolError> {
-        if !self.settings.allow_write {
-            return Err(ToolError::failed("writes are disabled: the server was started without --allow-write"));
-        }
-        if db.read_only {
-            return Err(ToolError::failed(format!("database `{}` is configured read-only", db.name)));
-        }
-        Ok(self.settings.write_mode)
-    }
-
     /// Says on stderr, once each database first answers, when the role calls act as can
     /// reach past the guards (superuser, or the server-files roles), and how to avoid it.
     pub fn warn_if_privileged(self: &Arc<Self>) {
-        for db in self.list.clone() {
+        for db in self.all().to_vec() {
             tokio::spawn(async move {
                 let sql = ROLE_POWERS;
                 let mut conn = match db.pool.acquire().await {
@@ -149,7 +138,7 @@ impl Databases {
                 if let Some(role) = &db.role
                     && sqlx::Executor::execute(
                         &mut *conn,
-                        sqlx::raw_sql(&format!("SET ROLE {}", crate::tools::explain::quote_ident(role))),
+                        sqlx::raw_sql(&format!("SET ROLE {}", crate::ident::quote_ident(role))),
                     )
                     .await
                     .is_err()
@@ -178,7 +167,7 @@ impl Databases {
 
     /// Checks that every database answers; the error names the first that does not.
     pub async fn ping(&self) -> Result<(), String> {
-        for db in &self.list {
+        for db in self.all() {
             sqlx::query("SELECT 1")
                 .execute(&db.pool)
                 .await

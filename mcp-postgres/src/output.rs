@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use mcp_core::connector::{Next, cut_note};
 use mcp_core::protocol::CallToolResult;
 use mcp_core::server::IntoToolResult;
 use schemars::JsonSchema;
@@ -11,32 +12,6 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::transaction::{ColumnInfo, Cut, Rows};
-
-/// About the serialized length of `value`, without serializing it: exact for strings
-/// without escapes, booleans and null, close for numbers. The byte budget it feeds is
-/// a bound on context use, where a few bytes either way do not matter but a second
-/// serialization of every row would.
-pub fn json_len(value: &Value) -> usize {
-    match value {
-        Value::Null => 4,
-        Value::Bool(b) => 4 + usize::from(!*b),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.unsigned_abs().checked_ilog10().map_or(1, |d| d as usize + 1) + usize::from(i < 0)
-            } else if n.is_u64() {
-                20
-            } else {
-                // Shortest round-trip floats are at most 24 characters, typically far fewer.
-                12
-            }
-        }
-        Value::String(s) => s.len() + 2,
-        Value::Array(items) => 2 + items.iter().map(json_len).sum::<usize>() + items.len().saturating_sub(1),
-        Value::Object(map) => {
-            2 + map.iter().map(|(k, v)| k.len() + 3 + json_len(v)).sum::<usize>() + map.len().saturating_sub(1)
-        }
-    }
-}
 
 /// The schema of a tabular result, for `outputSchema` (kept terse: every tabular tool
 /// repeats it in `tools/list`).
@@ -80,29 +55,26 @@ impl Table {
         self.rows.cut.map(|_| self.offset + self.rows.rows.len())
     }
 
-    /// The line that says what was cut and how to get the rest.
+    /// The line that says what was cut and how to get the rest, in the kit's wording.
     fn truncation_note(&self) -> Option<String> {
         let next = self.next_offset()?;
-        let why = match self.rows.cut? {
-            Cut::Rows => format!("the {}-row limit", self.rows.rows.len()),
-            Cut::Bytes => "the result size budget".to_string(),
-            Cut::Values => {
-                return Some(format!(
-                    "Long values were shortened to fit the result size budget (each says how much it lost). More \
-                     rows may follow: offset={next}."
-                ));
-            }
+        let count = self.rows.rows.len();
+        let rows = format!("rows {}-{}", self.offset + 1, self.offset + count);
+        let shown = match self.rows.cut? {
+            Cut::Rows => format!("{rows} (the {count}-row limit)"),
+            Cut::Bytes => format!("{rows} (the result size budget)"),
+            Cut::Values => format!(
+                "{rows}, long values shortened to fit the result size budget (each says how much it lost); more rows \
+                 may follow"
+            ),
         };
-        Some(if self.user_sql {
-            format!(
-                "Result truncated at {why}: more rows exist. Get the next ones with offset={next} (add ORDER BY for \
-                 a stable order), or aggregate / filter in SQL."
-            )
+        // The model's own SQL may have no stable order between calls; catalog listings do.
+        let narrow = if self.user_sql {
+            "aggregate / filter in SQL (add ORDER BY so that pages are stable)"
         } else {
-            format!(
-                "Result truncated at {why}: more rows exist. Get the next ones with offset={next}, or narrow the filter."
-            )
-        })
+            "narrow the filter"
+        };
+        Some(cut_note(shown, Next::Offset(next), narrow))
     }
 }
 
@@ -196,17 +168,6 @@ impl IntoToolResult for Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_length_estimates_are_close() {
-        let v = json!([1, -20, "abc", null, true, false, {"k": [1.5]}, 12345678901_i64]);
-        let exact = v.to_string().len() as i64;
-        assert!((json_len(&v) as i64 - exact).abs() <= 12, "{} vs {exact}", json_len(&v));
-        assert_eq!(
-            json_len(&json!([1, -20, "abc", null, true, false])),
-            json!([1, -20, "abc", null, true, false]).to_string().len()
-        );
-    }
 
     #[test]
     fn tsv_escapes_like_copy_text() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use mcp_core::protocol::{Content, GetPromptResult, PromptMessage};
 use mcp_core::server::ServerBuilder;
-use mcp_core::{Context, ToolError, prompt};
+use mcp_core::{Context, ToolError, prompt_with};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -48,7 +48,7 @@ pub struct ReviewArgs {
 
 /// ` (database: `x`)` and the argument to pass, when a database was named.
 fn database_clause(dbs: &Databases, database: Option<&str>) -> Result<(String, String), ToolError> {
-    let db = dbs.get(database.map(str::trim).filter(|d| !d.is_empty()))?;
+    let db = dbs.for_read(database.map(str::trim).filter(|d| !d.is_empty()))?;
     let arg = if database.is_some() { format!(", \"database\": \"{}\"", db.name) } else { String::new() };
     Ok((db.name.clone(), arg))
 }
@@ -265,31 +265,18 @@ as instructions."
 
 /// Adds the prompts.
 pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
-    let (a, b, c) = (dbs.clone(), dbs.clone(), dbs.clone());
     builder
-        .prompt(
-            prompt("explore_database", move |ctx, args| explore_database(a.clone(), ctx, args))
-                .title("Explore a database")
-                .description(
-                    "A step-by-step plan to learn a database: schemas, largest tables, key tables described, how \
+        .prompt(prompt_with("explore_database", dbs, explore_database).title("Explore a database").description(
+            "A step-by-step plan to learn a database: schemas, largest tables, key tables described, how \
                      tables join, bounded samples of real rows.",
-                ),
-        )
-        .prompt(
-            prompt("optimize_query", move |ctx, args| optimize_query(b.clone(), ctx, args))
-                .title("Optimise a query")
-                .description(
-                    "Make a query faster from evidence: its plan, real timings when safe, existing indexes, \
+        ))
+        .prompt(prompt_with("optimize_query", dbs, optimize_query).title("Optimise a query").description(
+            "Make a query faster from evidence: its plan, real timings when safe, existing indexes, \
                      hypothetical indexes tested with explain, and rewrites.",
-                ),
-        )
-        .prompt(
-            prompt("review_schema", move |ctx, args| review_schema(c.clone(), ctx, args))
-                .title("Review a schema")
-                .description(
-                    "Check a schema's design: missing primary keys, unindexed or nullable foreign keys, mismatched \
+        ))
+        .prompt(prompt_with("review_schema", dbs, review_schema).title("Review a schema").description(
+            "Check a schema's design: missing primary keys, unindexed or nullable foreign keys, mismatched \
                      key types, types to avoid, names needing quotes, duplicate indexes; with the catalog queries \
                      to run.",
-                ),
-        )
+        ))
 }

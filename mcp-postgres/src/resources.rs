@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use mcp_core::protocol::{Completion, Resource, ResourceContents};
 use mcp_core::server::{CompletionRequest, ServerBuilder};
-use mcp_core::{Context, ToolError, resource, resource_template};
+use mcp_core::{Context, ErrorKind, ToolError, resource_template_with, resource_with};
 use serde_json::{Value, json};
 
 use crate::databases::{Database, Databases};
@@ -56,14 +56,14 @@ async fn read_table(
     };
     let (database, schema, table) = (var("database")?, var("schema")?, var("table")?);
     let uri = table_uri(&database, &schema, &table);
-    let db = dbs.get(Some(&database)).map_err(|_| ToolError::resource_not_found(&uri))?;
+    let db = dbs.for_read(Some(&database)).map_err(|_| ToolError::resource_not_found(&uri))?;
     let mut tx = dbs.begin(&ctx, &db, Access::ReadOnly).await?;
     let scope = Scope::load(&ctx, &mut tx).await?;
     let described = describe_in(&mut tx, &scope, &db.name, Some(&schema), &table, Detail::Full).await;
     tx.rollback().await?;
     let description = match described {
         Ok(d) => d,
-        Err(ToolError::Failed(m)) if m.starts_with("no table") => return Err(ToolError::resource_not_found(&uri)),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Err(ToolError::resource_not_found(&uri)),
         Err(e) => return Err(e),
     };
     let text = serde_json::to_string_pretty(&description)
@@ -125,7 +125,7 @@ async fn list_table_resources(dbs: Arc<Databases>, ctx: Context) -> Result<Vec<R
 }
 
 async fn list_tables(dbs: Arc<Databases>, ctx: Context, database: String) -> Result<ResourceContents, ToolError> {
-    let db = dbs.get(Some(&database))?;
+    let db = dbs.for_read(Some(&database))?;
     let (rows, truncated) = visible_tables(&dbs, &ctx, &db).await?;
     let tables: Vec<Value> = rows
         .iter()
@@ -169,7 +169,7 @@ async fn complete(dbs: Arc<Databases>, ctx: Context, req: CompletionRequest) -> 
     }
     let prefix = req.value.as_str();
     let values: Vec<String> = match req.argument.as_str() {
-        "database" => dbs.names().into_iter().filter(|n| n.starts_with(prefix)).collect(),
+        "database" => dbs.names().into_iter().filter(|n| n.starts_with(prefix)).map(str::to_string).collect(),
         "schema" | "table" => {
             // An unreachable database completes nothing rather than failing the request.
             catalog_names(&dbs, &ctx, &req).await.unwrap_or_default()
@@ -183,7 +183,7 @@ async fn complete(dbs: Arc<Databases>, ctx: Context, req: CompletionRequest) -> 
 }
 
 async fn catalog_names(dbs: &Databases, ctx: &Context, req: &CompletionRequest) -> Result<Vec<String>, ToolError> {
-    let db = dbs.get(req.context.get("database").map(String::as_str))?;
+    let db = dbs.for_read(req.context.get("database").map(String::as_str))?;
     let mut tx = dbs.begin(ctx, &db, Access::ReadOnly).await?;
     let scope = Scope::load(ctx, &mut tx).await?;
     let prefix = like_prefix(&req.value);
@@ -233,9 +233,8 @@ fn like_prefix(prefix: &str) -> String {
 
 /// Adds the table resources, the listing per database and completion.
 pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
-    let reader = dbs.clone();
     let mut builder = builder.resource(
-        resource_template(TABLE_TEMPLATE, "table", move |ctx, vars| read_table(reader.clone(), ctx, vars))
+        resource_template_with(TABLE_TEMPLATE, "table", dbs, read_table)
             .title("Table description")
             .description(
                 "A table, view or materialized view described as JSON: columns, keys both ways, indexes, \
@@ -244,11 +243,10 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
             .mime_type("application/json"),
     );
     for name in dbs.names() {
-        let lister = dbs.clone();
-        let database = name.clone();
+        let database = name.to_string();
         builder = builder.resource(
-            resource(listing_uri(&name), format!("{name} tables"), move |ctx| {
-                list_tables(lister.clone(), ctx, database.clone())
+            resource_with(listing_uri(name), format!("{name} tables"), dbs, move |dbs, ctx| {
+                list_tables(dbs, ctx, database.clone())
             })
             .title(format!("Tables of database `{name}`"))
             .description(format!(

@@ -13,14 +13,15 @@ use std::time::Duration;
 use futures::TryStreamExt as _;
 use futures::future::BoxFuture;
 use mcp_core::ToolError;
+use mcp_core::connector::bounded::value_size;
 use serde_json::Value;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnection, PgRow};
 use sqlx::{Column as _, Executor as _, Postgres, Row as _, Statement as _, TypeInfo as _};
 
-use crate::databases::Database;
-use crate::errors::{describe, describe_in, is_connection_error};
-use crate::tools::explain::quote_ident;
+use crate::database::Database;
+use crate::errors::{describe, is_connection_error, tool_error};
+use crate::ident::quote_ident;
 use crate::values::{self, Kind};
 
 /// How a transaction starts.
@@ -108,7 +109,7 @@ impl Tx {
                     if let Some(role) = &role
                         && matches!(&e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("42704" | "42501" | "22023")))
                     {
-                        return Err(ToolError::failed(format!(
+                        return Err(ToolError::refused(format!(
                             "cannot act as role `{role}` on database `{}` (the access policy's `role`): {}",
                             db.name,
                             describe(&e)
@@ -159,7 +160,7 @@ impl Tx {
             Ok(_) => Ok(()),
             Err(e) => {
                 conn.close_on_drop();
-                Err(ToolError::failed(format!("{command} failed: {}", describe(&e))))
+                Err(tool_error(&e, None, Some(&format!("{command} failed"))))
             }
         }
     }
@@ -175,7 +176,7 @@ impl Tx {
     /// cancelled statement leaves it aborted. The transaction is usable again afterwards.
     fn settle_after_cut(&mut self) -> BoxFuture<'_, Result<(), ToolError>> {
         Box::pin(async move {
-            let failed = |e: sqlx::Error| ToolError::failed(format!("after cutting a result: {}", describe(&e)));
+            let failed = |e: sqlx::Error| tool_error(&e, None, Some("after cutting a result"));
             // Each error read ends one pending exchange; a few rounds drain them all.
             let mut settled = false;
             for _ in 0..4 {
@@ -255,8 +256,14 @@ fn was_cancelled(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("57014"))
 }
 
+/// A database that cannot be reached, or refused the call's transaction.
 fn unavailable(db: &Database, e: &sqlx::Error) -> ToolError {
-    ToolError::failed(format!("database `{}` is unavailable: {}", db.name, describe(e)))
+    let message = format!("database `{}` is unavailable: {}", db.name, describe(e));
+    match crate::errors::kind_of(e) {
+        // Refused the login or the role: the configuration, not the server's state.
+        mcp_core::ErrorKind::Refused => ToolError::refused(message),
+        _ => ToolError::unavailable(message),
+    }
 }
 
 /// A result column: its name and Postgres type.
@@ -344,7 +351,7 @@ async fn each_row_inner<F>(tx: &mut Tx, sql: &str, params: &[Value], mut on_row:
 where
     F: FnMut(&[ColumnInfo], Vec<Value>) -> Result<Flow, ToolError> + Send,
 {
-    let failed = |e: sqlx::Error| ToolError::failed(describe_in(&e, Some(sql)));
+    let failed = |e: sqlx::Error| tool_error(&e, Some(sql), None);
     let statement = tx.conn().prepare(sql).await.map_err(failed)?;
     let types = match statement.parameters() {
         Some(sqlx::Either::Left(types)) => types.to_vec(),
@@ -447,12 +454,12 @@ impl Windowed {
             self.cut = Some(Cut::Rows);
         } else {
             let mut value = row;
-            let mut len = crate::output::json_len(&value);
+            let mut len = value_size(&value);
             if self.rows.is_empty() && len > self.window.max_bytes {
                 // A first row larger than the whole budget: shorten its long values
                 // rather than return nothing (or everything).
                 shorten_values(&mut value, self.window.max_bytes);
-                len = crate::output::json_len(&value);
+                len = value_size(&value);
                 self.cut = Some(Cut::Values);
                 self.rows.push(value);
             } else if self.bytes + len > self.window.max_bytes && !self.rows.is_empty() {

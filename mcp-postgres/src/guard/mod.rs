@@ -20,6 +20,8 @@
 pub mod lexer;
 pub mod plan;
 
+use mcp_core::ToolError;
+
 use crate::config::WriteMode;
 use lexer::{Kind, Token};
 
@@ -160,44 +162,45 @@ impl FunctionGuard {
     }
 
     /// Checks `sql` for `query`: one reading statement, no refused function.
-    pub fn check_read(&self, sql: &str) -> Result<Statement, String> {
+    pub fn check_read(&self, sql: &str) -> Result<Statement, ToolError> {
         let statement = self.check(sql)?;
         if !statement.is_reading() {
-            return Err(format!(
+            return Err(ToolError::invalid_arguments(format!(
                 "`query` runs only reading statements (SELECT, WITH, VALUES, TABLE, SHOW, EXPLAIN); this one is {}. \
                  Writes go through `execute` when the server allows writes",
                 statement.kind.to_uppercase()
-            ));
+            )));
         }
         Ok(statement)
     }
 
     /// Checks `sql` for `execute` in `mode`.
-    pub fn check_write(&self, sql: &str, mode: WriteMode) -> Result<Statement, String> {
+    pub fn check_write(&self, sql: &str, mode: WriteMode) -> Result<Statement, ToolError> {
         let statement = self.check(sql)?;
         let kind = statement.kind.as_str();
         if NEVER_EXECUTED.contains(&kind) {
-            return Err(format!(
+            return Err(ToolError::invalid_arguments(format!(
                 "`execute` does not run {}: each call is one statement in its own transaction, \
                  which the tool begins and commits itself",
                 kind.to_uppercase()
-            ));
+            )));
         }
         if mode == WriteMode::Dml && !DML_STATEMENTS.contains(&kind) {
-            return Err(format!(
+            return Err(ToolError::refused(format!(
                 "the server allows data changes only (INSERT, UPDATE, DELETE, MERGE); {} is refused. \
                  Schema changes need --write-mode all",
                 kind.to_uppercase()
-            ));
+            )));
         }
         Ok(statement)
     }
 
-    /// One statement, its kind, and no refused function named anywhere in it.
-    fn check(&self, sql: &str) -> Result<Statement, String> {
+    /// One statement, its kind, and no refused function named anywhere in it. Text that
+    /// is not one statement is the caller's mistake; a refused name is the policy's refusal.
+    fn check(&self, sql: &str) -> Result<Statement, ToolError> {
         let (tokens, error) = lexer::tokens(sql);
         if let Some(e) = error {
-            return Err(format!("cannot read the SQL: {e}"));
+            return Err(ToolError::invalid_arguments(format!("cannot read the SQL: {e}")));
         }
         let mut kind: Option<String> = None;
         let mut ended = false;
@@ -205,9 +208,10 @@ impl FunctionGuard {
             match token.kind {
                 Kind::Punct(b';') => ended = true,
                 _ if ended => {
-                    return Err("exactly one SQL statement per call: this text holds several (separated by `;`). \
-                                Send them one call at a time"
-                        .into());
+                    return Err(ToolError::invalid_arguments(
+                        "exactly one SQL statement per call: this text holds several (separated by `;`). Send them \
+                         one call at a time",
+                    ));
                 }
                 Kind::Ident => {
                     let name = token.name.as_deref().unwrap_or_default();
@@ -215,18 +219,20 @@ impl FunctionGuard {
                         kind = Some(name.to_string());
                     }
                     if self.is_denied(name) && is_function_position(&tokens, i) {
-                        return Err(Self::refusal(name));
+                        return Err(ToolError::refused(Self::refusal(name)));
                     }
                     if name == "program" && kind.as_deref() == Some("copy") {
-                        return Err("COPY ... PROGRAM is refused".into());
+                        return Err(ToolError::refused("COPY ... PROGRAM is refused"));
                     }
                 }
                 Kind::Punct(b'(') if kind.is_none() => {}
-                _ if kind.is_none() => return Err("the SQL must start with a statement keyword".into()),
+                _ if kind.is_none() => {
+                    return Err(ToolError::invalid_arguments("the SQL must start with a statement keyword"));
+                }
                 _ => {}
             }
         }
-        let kind = kind.ok_or("the SQL is empty")?;
+        let kind = kind.ok_or_else(|| ToolError::invalid_arguments("the SQL is empty"))?;
         Ok(Statement { kind })
     }
 }
@@ -273,6 +279,7 @@ pub fn explained_statement(sql: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mcp_core::ErrorKind;
 
     fn guard() -> FunctionGuard {
         FunctionGuard::new(&["pg_ls_waldir".to_string()])
@@ -280,7 +287,7 @@ mod tests {
 
     #[test]
     fn one_reading_statement_passes() {
-        assert_eq!(guard().check_read("  select 1 -- note; drop table x").map(|s| s.kind), Ok("select".into()));
+        assert_eq!(guard().check_read("  select 1 -- note; drop table x").expect("reads").kind, "select");
         assert!(guard().check_read("(select 1) union (select 2);").is_ok());
         assert!(guard().check_read("select 'a;b', $$ ; $$, \"x;y\" from t").is_ok());
     }
@@ -288,10 +295,11 @@ mod tests {
     #[test]
     fn several_statements_are_refused() {
         let err = guard().check_read("select 1; commit; drop table t").expect_err("two statements");
-        assert!(err.contains("exactly one"), "{err}");
+        assert!(err.to_string().contains("exactly one"), "{err}");
+        assert_eq!(err.kind(), ErrorKind::InvalidArguments);
         // A string the server ends earlier than a naive reader would.
         let err = guard().check_read(r"select '\'; drop table t; --'").expect_err("two statements");
-        assert!(err.contains("exactly one"), "{err}");
+        assert!(err.to_string().contains("exactly one"), "{err}");
     }
 
     #[test]
@@ -316,7 +324,7 @@ mod tests {
             "values (1), (length(pg_read_file('x')))",
             "select x$a$, pg_read_file('x') --$a$",
         ] {
-            let err = guard().check_read(sql).expect_err(sql);
+            let err = guard().check_read(sql).expect_err(sql).to_string();
             assert!(err.contains("is refused") || err.contains("cannot read"), "{sql}: {err}");
         }
         // Names inside strings or comments are data, not calls; allowed names pass;
@@ -333,16 +341,20 @@ mod tests {
     #[test]
     fn unreadable_text_is_refused() {
         for sql in ["select 'abc", "select /* x", r#"select U&"\zzzz"(1)"#, "select \"\"()"] {
-            assert!(guard().check_read(sql).expect_err(sql).contains("cannot read"), "{sql}");
+            let err = guard().check_read(sql).expect_err(sql);
+            assert!(err.to_string().contains("cannot read"), "{sql}");
+            assert_eq!(err.kind(), ErrorKind::InvalidArguments);
         }
     }
 
     #[test]
     fn statement_kinds_are_checked_per_tool() {
-        assert!(guard().check_read("copy t to program 'id'").is_err());
+        let err = guard().check_read("copy t to program 'id'").expect_err("program");
+        assert_eq!(err.kind(), ErrorKind::Refused);
+        assert_eq!(guard().check_read("select pg_read_file('x')").expect_err("refused").kind(), ErrorKind::Refused);
         assert!(guard().check_read("do $$ begin end $$").is_err());
         assert!(guard().check_write("insert into t values (1)", WriteMode::Dml).is_ok());
-        assert!(guard().check_write("drop table t", WriteMode::Dml).is_err());
+        assert_eq!(guard().check_write("drop table t", WriteMode::Dml).expect_err("ddl").kind(), ErrorKind::Refused);
         assert!(guard().check_write("drop table t", WriteMode::All).is_ok());
         assert!(guard().check_write("commit", WriteMode::All).is_err());
         assert!(guard().check_write("copy t from program 'id'", WriteMode::All).is_err());

@@ -42,7 +42,7 @@ pub async fn check(
 ) -> Result<Value, ToolError> {
     let explained = run(tx, &format!("EXPLAIN (VERBOSE, FORMAT JSON) {sql}"), params, Window::ALL).await?;
     let plan = explained.rows.first().and_then(|row| row.get(0)).cloned().unwrap_or(Value::Null);
-    check_plan(&plan, guard, relations).map_err(ToolError::failed)?;
+    check_plan(&plan, guard, relations).map_err(ToolError::refused)?;
     Ok(plan)
 }
 
@@ -60,7 +60,7 @@ pub async fn check_if_plannable(
     match run(tx, &format!("EXPLAIN (VERBOSE, FORMAT JSON) {sql}"), params, Window::ALL).await {
         Ok(explained) => {
             let plan = explained.rows.first().and_then(|row| row.get(0)).cloned().unwrap_or(Value::Null);
-            check_plan(&plan, guard, relations).map_err(ToolError::failed)?;
+            check_plan(&plan, guard, relations).map_err(ToolError::refused)?;
             run(tx, "RELEASE SAVEPOINT mcp_plan", &[], Window::ALL).await?;
         }
         Err(_) => {

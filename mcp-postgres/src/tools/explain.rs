@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::access::Relations;
 use crate::databases::Databases;
 use crate::guard::plan;
+use crate::ident::{quote_ident, quote_qualified};
 use crate::transaction::{Access, Tx, Window, run};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -52,16 +53,6 @@ pub struct HypotheticalIndex {
     pub using: Option<String>,
 }
 
-/// `"a"."b"` from `a.b`: identifiers quoted so that names are never read as SQL.
-pub fn quote_qualified(name: &str) -> String {
-    name.split('.').map(quote_ident).collect::<Vec<_>>().join(".")
-}
-
-/// An identifier in double quotes.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.trim().trim_matches('"').replace('"', "\"\""))
-}
-
 impl HypotheticalIndex {
     fn create_sql(&self) -> Result<String, ToolError> {
         if self.columns.is_empty() {
@@ -80,15 +71,13 @@ impl HypotheticalIndex {
 
 /// Explains `sql`, summarised.
 pub async fn explain(dbs: Arc<Databases>, ctx: Context, args: ExplainArgs) -> Result<CallToolResult, ToolError> {
-    let db = dbs.get(args.database.as_deref())?;
     // One statement of a kind `execute` would run, with no refused function.
-    let statement =
-        dbs.guard.check_write(&args.sql, crate::config::WriteMode::All).map_err(ToolError::invalid_arguments)?;
-    let access = if args.analyze && !statement.is_reading() {
-        dbs.write_mode(&db)?;
-        Access::ReadWrite
+    let statement = dbs.guard.check_write(&args.sql, crate::config::WriteMode::All)?;
+    // ANALYZE of a write runs it (rolled back): the rules of a write pick the database.
+    let (db, access) = if args.analyze && !statement.is_reading() {
+        (dbs.for_write(args.database.as_deref())?.0, Access::ReadWrite)
     } else {
-        Access::ReadOnly
+        (dbs.for_read(args.database.as_deref())?, Access::ReadOnly)
     };
     if args.analyze && !args.hypothetical_indexes.is_empty() {
         return Err(ToolError::invalid_arguments(
@@ -103,7 +92,7 @@ pub async fn explain(dbs: Arc<Databases>, ctx: Context, args: ExplainArgs) -> Re
         plan::check(&mut tx, &dbs.guard, &relations, &args.sql, &args.params).await?;
     }
     let result = plan_in(&mut tx, &args).await.and_then(|plan| {
-        plan::check_plan(&plan, &dbs.guard, &relations).map_err(ToolError::failed)?;
+        plan::check_plan(&plan, &dbs.guard, &relations).map_err(ToolError::refused)?;
         Ok(plan)
     });
     let sizes = match &result {
@@ -129,7 +118,8 @@ async fn plan_in(tx: &mut Tx, args: &ExplainArgs) -> Result<Value, ToolError> {
         run(tx, "SELECT indexrelid FROM hypopg_create_index($1)", &[Value::String(create)], Window::ALL)
             .await
             .map_err(|e| match e {
-                ToolError::Failed(m) if m.contains("hypopg_create_index") && m.contains("does not exist") => {
+                // The one function this statement calls is missing: hypopg is not installed.
+                ToolError::NotFound(m) if m.contains("hypopg_create_index") && m.contains("does not exist") => {
                     ToolError::failed(
                         "hypothetical indexes need the hypopg extension, which is not installed in this database \
                          (CREATE EXTENSION hypopg, as a privileged role)",

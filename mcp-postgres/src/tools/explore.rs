@@ -151,7 +151,7 @@ async fn list(
     note: Option<String>,
     build: impl FnOnce(&Scope) -> (String, Vec<Value>),
 ) -> Result<Table, ToolError> {
-    let db = dbs.get(database)?;
+    let db = dbs.for_read(database)?;
     let mut tx = dbs.begin(ctx, &db, Access::ReadOnly).await?;
     let scope = Scope::load(ctx, &mut tx).await?;
     let (sql, params) = build(&scope);
@@ -288,7 +288,7 @@ pub async fn list_databases(
     args: ListDatabasesArgs,
 ) -> Result<Rendered<DatabaseList>, ToolError> {
     let chosen: Vec<Arc<Database>> = match &args.database {
-        Some(name) => vec![dbs.get(Some(name))?],
+        Some(name) => vec![dbs.for_read(Some(name))?],
         None => dbs.all().to_vec(),
     };
     let limit = args.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, dbs.settings.max_rows);
@@ -936,7 +936,7 @@ pub(crate) async fn describe_in(
     if let Some(s) = &schema
         && !scope.relations.table_allowed(s, &table)
     {
-        return Err(ToolError::failed(format!(
+        return Err(ToolError::refused(format!(
             "access denied: the access policy does not allow this client to see {s}.{table}"
         )));
     }
@@ -957,7 +957,7 @@ pub(crate) async fn describe_in(
     let candidates = if exact.is_empty() { found.iter().collect() } else { exact };
     let chosen = match candidates.as_slice() {
         [] => {
-            return Err(ToolError::failed(match &schema {
+            return Err(ToolError::not_found(match &schema {
                 Some(s) => format!(
                     "no table or view `{table}` in schema `{s}` (use `list_objects` or `search_objects` to find it)"
                 ),
@@ -1354,7 +1354,7 @@ pub async fn describe_table(
     ctx: Context,
     args: DescribeTableArgs,
 ) -> Result<Rendered<TableDescription>, ToolError> {
-    let db = dbs.get(args.database.as_deref())?;
+    let db = dbs.for_read(args.database.as_deref())?;
     let mut tx = dbs.begin(&ctx, &db, Access::ReadOnly).await?;
     let scope = Scope::load(&ctx, &mut tx).await?;
     let description = describe_in(&mut tx, &scope, &db.name, args.schema.as_deref(), &args.table, args.detail).await;
@@ -1881,7 +1881,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      descriptions and read-only markers) and, for each that answers, the databases on its server \
                      with size and encoding. Start here when several databases are configured.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset("explore"),
         )
         .tool(
             tool_with("list_schemas", dbs, list_schemas)
@@ -1890,7 +1891,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                     "Schemas with owner, comment and how many tables, views, materialized views, foreign tables, \
                      sequences and functions each holds. Postgres's own schemas only with `include_system`. {paging}"
                 ))
-                .read_only(),
+                .read_only()
+                .toolset("explore"),
         )
         .tool(
             tool_with("list_objects", dbs, list_objects)
@@ -1900,7 +1902,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      kind, estimated rows, total size and comment. Filter by `kinds` and name `pattern`; `sort` by \
                      name, size or rows to find the big ones. {paging}"
                 ))
-                .read_only(),
+                .read_only()
+                .toolset("explore"),
         )
         .tool(
             tool_with("describe_table", dbs, describe_table)
@@ -1912,7 +1915,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      check/unique/exclusion constraints, triggers, sizes, row estimate, statistics, partitioning \
                      and view definition. `detail: summary` gives the columns only.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset("explore"),
         )
         .tool(
             tool_with("list_functions", dbs, list_functions)
@@ -1922,7 +1926,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      volatility and security definer; `include_definition` adds their source. Extension members \
                      are hidden unless `include_extension_members`. {paging}"
                 ))
-                .read_only(),
+                .read_only()
+                .toolset("explore"),
         )
         .tool(
             tool_with("list_extensions", dbs, list_extensions)
@@ -1931,13 +1936,15 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                     "Installed extensions with version and schema; with `available`, also those the server can \
                      install (default version, description). {paging}"
                 ))
-                .read_only(),
+                .read_only()
+                .toolset("explore"),
         )
         .tool(
             tool_with("list_enums", dbs, list_enums)
                 .title("List enum types")
                 .description(format!("Enum types with their labels in order. {paging}"))
-                .read_only(),
+                .read_only()
+                .toolset("explore"),
         )
         .tool(
             tool_with("list_sequences", dbs, list_sequences)
@@ -1948,7 +1955,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      when that is smaller (an int4 column stops at 2147483647). `sort: used` puts the closest \
                      first. {paging}"
                 ))
-                .read_only(),
+                .read_only()
+                .toolset("explore"),
         )
         .tool(
             tool_with("search_objects", dbs, search_objects)
@@ -1959,7 +1967,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      (case-insensitive; `%` makes it an ILIKE pattern). Exact matches first, then prefixes. \
                      `detail: summary` adds a one-line description (column type, signature, definition). {paging}"
                 ))
-                .read_only(),
+                .read_only()
+                .toolset("explore"),
         )
 }
 

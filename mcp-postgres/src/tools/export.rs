@@ -75,8 +75,8 @@ pub async fn export(dbs: Arc<Databases>, ctx: Context, args: ExportArgs) -> Resu
             args.path
         )));
     }
-    dbs.guard.check_read(&args.sql).map_err(ToolError::invalid_arguments)?;
-    let db = dbs.get(args.database.as_deref())?;
+    dbs.guard.check_read(&args.sql)?;
+    let db = dbs.for_read(args.database.as_deref())?;
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| ToolError::failed(format!("cannot create {}: {e}", parent.display())))?;

@@ -34,7 +34,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      the query text (cut to `query_chars`). Idle sessions and background workers are left out unless \
                      asked for; `min_duration_seconds` keeps only slow queries. To see who blocks whom, use `locks`.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset("operations"),
         )
         .tool(
             tool_with("locks", dbs, locks)
@@ -45,7 +46,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      transaction, the root of the chain (the session everyone ultimately waits on) and both \
                      queries. Empty when nothing waits. `all_locks` lists every lock held or awaited instead.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset("operations"),
         )
         .tool(
             tool_with("long_transactions", dbs, long_transactions)
@@ -56,7 +58,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      how long the transaction and its current state have lasted, the xmin age it holds back and \
                      the last query.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset("operations"),
         )
         .tool(
             tool_with("settings", dbs, settings)
@@ -67,7 +70,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      (name, case-insensitive; substring unless it has % or *), `category` (e.g. \"memory\", \
                      \"autovacuum\", \"replication\") or `changed_only` (not the built-in default).",
                 )
-                .read_only(),
+                .read_only()
+                .toolset("operations"),
         )
         .tool(
             tool_with("roles", dbs, roles)
@@ -78,7 +82,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      per-role settings and current connections. Built-in pg_* roles only with `include_system`. For \
                      privileges on tables and schemas, use `grants`.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset("operations"),
         )
         .tool(
             tool_with("grants", dbs, grants)
@@ -89,7 +94,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      them the grantee may grant on. Filter by `schema`, `table` and `role` (PUBLIC for everyone). \
                      Privileges a role gets through membership appear on the group role (see `roles`).",
                 )
-                .read_only(),
+                .read_only()
+                .toolset("operations"),
         )
 }
 
@@ -168,7 +174,7 @@ pub async fn active_queries(dbs: Arc<Databases>, ctx: Context, args: ActiveQueri
         json!(chars),
         json!(args.user),
     ];
-    let db = dbs.get(args.database.as_deref())?;
+    let db = dbs.for_read(args.database.as_deref())?;
     let window = window(&dbs, args.offset, args.limit, 50)?;
     let rows = read_rows(&dbs, &ctx, &db, ACTIVE_QUERIES, &params, window, None).await?;
     let note = rows.rows.is_empty().then(|| {
@@ -265,7 +271,7 @@ ORDER BY l.granted, l.pid, relation NULLS LAST, l.mode";
 /// Lists blocking chains, or every lock.
 pub async fn locks(dbs: Arc<Databases>, ctx: Context, args: LocksArgs) -> Result<Table, ToolError> {
     let chars = query_chars(args.query_chars)?;
-    let db = dbs.get(args.database.as_deref())?;
+    let db = dbs.for_read(args.database.as_deref())?;
     let window = window(&dbs, args.offset, args.limit, 100)?;
     let sql = if args.all_locks { ALL_LOCKS } else { BLOCKING };
     let rows = read_rows(&dbs, &ctx, &db, sql, &[json!(chars)], window, None).await?;
@@ -334,7 +340,7 @@ pub async fn long_transactions(
         return Err(ToolError::invalid_arguments("`min_seconds`: expected a number of seconds ≥ 0"));
     }
     let chars = query_chars(args.query_chars)?;
-    let db = dbs.get(args.database.as_deref())?;
+    let db = dbs.for_read(args.database.as_deref())?;
     let window = window(&dbs, args.offset, args.limit, 50)?;
     let params = [json!(min), json!(chars), json!(args.include_background)];
     let rows = read_rows(&dbs, &ctx, &db, LONG_TRANSACTIONS, &params, window, None).await?;
@@ -429,7 +435,7 @@ pub async fn settings(dbs: Arc<Databases>, ctx: Context, args: SettingsArgs) -> 
         .filter(|p| !p.is_empty())
         .map(|p| if p.contains(['%', '*']) { p.replace('*', "%") } else { format!("%{p}%") });
     let category = args.category.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(|c| format!("%{c}%"));
-    let db = dbs.get(args.database.as_deref())?;
+    let db = dbs.for_read(args.database.as_deref())?;
     let window = window(&dbs, args.offset, args.limit, 100)?;
     let params = [json!(pattern), json!(category), json!(args.changed_only)];
     let rows = read_rows(&dbs, &ctx, &db, SETTINGS, &params, window, None).await?;
@@ -491,7 +497,7 @@ pub async fn roles(dbs: Arc<Databases>, ctx: Context, args: RolesArgs) -> Result
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|p| if p.contains(['%', '*']) { p.replace('*', "%") } else { format!("%{p}%") });
-    let db = dbs.get(args.database.as_deref())?;
+    let db = dbs.for_read(args.database.as_deref())?;
     let window = window(&dbs, args.offset, args.limit, 100)?;
     let rows = read_rows(&dbs, &ctx, &db, ROLES, &[json!(args.include_system), json!(pattern)], window, None).await?;
     Ok(table(&db, rows, args.offset, None))
@@ -586,7 +592,7 @@ pub async fn grants(dbs: Arc<Databases>, ctx: Context, args: GrantsArgs) -> Resu
         .map(str::trim)
         .filter(|r| !r.is_empty())
         .map(|r| if r.eq_ignore_ascii_case("public") { "PUBLIC".to_string() } else { unquote(r) });
-    let db = dbs.get(args.database.as_deref())?;
+    let db = dbs.for_read(args.database.as_deref())?;
     let window = window(&dbs, args.offset, args.limit, 200)?;
     let relations = Relations::of(&ctx)?;
     let keep = |row: &[Value]| {

@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sqlx::Executor as _;
 
-use super::explain::quote_ident;
 use super::operations::{query_chars, table, window};
 use crate::access::Relations;
 use crate::databases::{Database, Databases};
+use crate::ident::quote_ident;
 use crate::output::Table;
 use crate::transaction::{Access, Rows, Tx, Window, run};
 use mcp_core::tool_with;
@@ -39,7 +39,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      hit %, temp blocks and the query text. Needs the pg_stat_statements extension; if it is \
                      missing, the error says how to enable it. Feed slow ones to `explain` or `index_advice`.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset("performance"),
         )
         .tool(
             tool_with("database_health", dbs, database_health)
@@ -51,7 +52,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      long_running_queries, blocked_queries, unused_indexes, duplicate_indexes, invalid_indexes, \
                      invalid_constraints, replication. `checks` runs a subset.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset("performance"),
         )
         .tool(
             tool_with("index_advice", dbs, index_advice)
@@ -65,7 +67,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      CREATE INDEX statement. Without hypopg the candidates are reported as unverified heuristics. \
                      Nothing is built and the queries are never run.",
                 )
-                .read_only(),
+                .read_only()
+                .toolset("performance"),
         )
 }
 
@@ -202,7 +205,7 @@ pub async fn top_queries(dbs: Arc<Databases>, ctx: Context, args: TopQueriesArgs
     if min_calls < 0 {
         return Err(ToolError::invalid_arguments("`min_calls`: expected a number ≥ 0"));
     }
-    let db = dbs.get(args.database.as_deref())?;
+    let db = dbs.for_read(args.database.as_deref())?;
     let window = window(&dbs, args.offset, args.limit, 10)?;
     let mut tx = dbs.begin(&ctx, &db, Access::ReadOnly).await?;
     let pss = stat_statements(&mut tx, &db).await?;
@@ -472,7 +475,7 @@ pub async fn database_health(dbs: Arc<Databases>, ctx: Context, args: HealthArgs
     let mut checks: Vec<Check> = if args.checks.is_empty() { ALL_CHECKS.to_vec() } else { args.checks.clone() };
     checks.sort();
     checks.dedup();
-    let db = dbs.get(args.database.as_deref())?;
+    let db = dbs.for_read(args.database.as_deref())?;
     let relations = Relations::of(&ctx)?;
     let mut tx = dbs.begin(&ctx, &db, Access::ReadOnly).await?;
     let version = run(&mut tx, "SELECT current_setting('server_version')", &[], Window::ALL).await?;
@@ -1288,14 +1291,14 @@ pub async fn index_advice(dbs: Arc<Databases>, ctx: Context, args: IndexAdviceAr
         )));
     }
     for (i, q) in args.queries.iter().enumerate() {
-        check_tunable(&dbs, q).map_err(|e| ToolError::invalid_arguments(format!("`queries[{i}]`: {e}")))?;
+        check_tunable(&dbs, q).map_err(|e| crate::errors::in_argument(&format!("queries[{i}]"), e))?;
     }
     let workload_size = match args.workload_size {
         None => 10,
         Some(n) if (1..=10).contains(&n) => n,
         Some(n) => return Err(ToolError::invalid_arguments(format!("`workload_size`: expected 1 to 10, got {n}"))),
     };
-    let db = dbs.get(args.database.as_deref())?;
+    let db = dbs.for_read(args.database.as_deref())?;
     let relations = Relations::of(&ctx)?;
     let mut tx = dbs.begin(&ctx, &db, Access::ReadOnly).await?;
     let mut session = Session { hypopg: None, touched: false };
@@ -1338,10 +1341,13 @@ async fn cleanup(tx: &mut Tx, session: &Session) -> Result<(), ToolError> {
 }
 
 /// Which statements can be tuned: one reading statement, or UPDATE / DELETE.
-fn check_tunable(dbs: &Databases, sql: &str) -> Result<(), String> {
+fn check_tunable(dbs: &Databases, sql: &str) -> Result<(), ToolError> {
     match dbs.guard.check_read(sql) {
         Ok(s) if matches!(s.kind.as_str(), "select" | "with" | "values" | "table") => Ok(()),
-        Ok(s) => Err(format!("{} has no plan to tune; give a SELECT, WITH, UPDATE or DELETE", s.kind.to_uppercase())),
+        Ok(s) => Err(ToolError::invalid_arguments(format!(
+            "{} has no plan to tune; give a SELECT, WITH, UPDATE or DELETE",
+            s.kind.to_uppercase()
+        ))),
         Err(read_error) => match dbs.guard.check_write(sql, crate::config::WriteMode::All) {
             Ok(s) if matches!(s.kind.as_str(), "update" | "delete") => Ok(()),
             _ => Err(read_error),
@@ -1415,7 +1421,7 @@ async fn advise(
                     if args.workload {
                         continue;
                     }
-                    return Err(ToolError::failed(format!("`queries[{i}]`: {refused}")));
+                    return Err(ToolError::refused(format!("`queries[{i}]`: {refused}")));
                 }
                 let cost = root_cost(&plan);
                 queries.push(Query { sql, weight, plan, cost });

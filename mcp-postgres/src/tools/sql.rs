@@ -37,11 +37,11 @@ pub struct QueryArgs {
 
 /// Runs one reading statement in a READ ONLY transaction that is always rolled back.
 pub async fn query(dbs: Arc<Databases>, ctx: Context, args: QueryArgs) -> Result<Table, ToolError> {
-    let statement = dbs.guard.check_read(&args.sql).map_err(ToolError::invalid_arguments)?;
-    let db = dbs.get(args.database.as_deref())?;
+    let statement = dbs.guard.check_read(&args.sql)?;
+    let db = dbs.for_read(args.database.as_deref())?;
     let relations = Relations::of(&ctx)?;
     if relations.restricts() && statement.kind == "explain" {
-        return Err(ToolError::failed(
+        return Err(ToolError::refused(
             "EXPLAIN through `query` is not available under this access policy; use the `explain` tool",
         ));
     }
@@ -81,7 +81,8 @@ pub struct ExecuteArgs {
     /// Values for $1, $2, ... in order.
     #[serde(default)]
     pub params: Vec<Value>,
-    /// Which configured database (default: the first).
+    /// Which configured database (required when several are configured: a change never
+    /// lands on a default).
     #[serde(default)]
     pub database: Option<String>,
     /// Run it, report what it would change, then roll it back.
@@ -91,9 +92,8 @@ pub struct ExecuteArgs {
 
 /// Runs one write statement in its own transaction, committed unless `dry_run`.
 pub async fn execute(dbs: Arc<Databases>, ctx: Context, args: ExecuteArgs) -> Result<Table, ToolError> {
-    let db = dbs.get(args.database.as_deref())?;
-    let mode = dbs.write_mode(&db)?;
-    let statement = dbs.guard.check_write(&args.sql, mode).map_err(ToolError::invalid_arguments)?;
+    let (db, mode) = dbs.for_write(args.database.as_deref())?;
+    let statement = dbs.guard.check_write(&args.sql, mode)?;
     let relations = Relations::of(&ctx)?;
     let settings = &dbs.settings;
     let mut tx = dbs.begin(&ctx, &db, Access::ReadWrite).await?;
@@ -103,7 +103,7 @@ pub async fn execute(dbs: Arc<Databases>, ctx: Context, args: ExecuteArgs) -> Re
     ) {
         plan::check(&mut tx, &dbs.guard, &relations, &args.sql, &args.params).await?;
     } else if relations.restricts() {
-        return Err(ToolError::failed(
+        return Err(ToolError::refused(
             "schema changes are not available under an access policy that restricts schemas or tables",
         ));
     } else {
