@@ -14,7 +14,8 @@ use mcp_core::{Context, ErrorKind, ToolError, resource_template_with, resource_w
 use serde_json::{Value, json};
 
 use crate::databases::{Database, Databases};
-use crate::tools::explore::{Detail, Scope, describe_in};
+use crate::tools::explore::Scope;
+use crate::tools::explore::describe::{Detail, describe_in};
 use crate::transaction::{Access, Window, run};
 
 /// The table template.
