@@ -1,5 +1,5 @@
 //! One database the connector serves: its pool and what the configuration says of it.
-//! Kept apart from [`crate::databases`] so that a call's transaction can name the database
+//! Kept apart from the list of databases so that a call's transaction can name the database
 //! it runs on without depending on how databases are picked.
 
 use mcp_core::connector::Target;

@@ -18,6 +18,8 @@ use crate::guard::plan;
 use crate::ident::{quote_ident, quote_qualified};
 use crate::transaction::{Access, Tx, Window, run};
 
+use super::plan_tree::{nodes, number};
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExplainArgs {
@@ -156,25 +158,6 @@ async fn scanned_sizes(tx: &mut Tx, plan: &Value) -> HashMap<String, f64> {
         }
     }
     sizes
-}
-
-/// Plan nodes in depth-first order, with their depth.
-fn nodes(plan: &Value) -> Vec<&Value> {
-    fn walk<'a>(node: &'a Value, out: &mut Vec<&'a Value>) {
-        out.push(node);
-        if let Some(Value::Array(children)) = node.get("Plans") {
-            children.iter().for_each(|c| walk(c, out));
-        }
-    }
-    let mut out = Vec::new();
-    if let Some(root) = plan.pointer("/0/Plan") {
-        walk(root, &mut out);
-    }
-    out
-}
-
-fn number(node: &Value, key: &str) -> f64 {
-    node.get(key).and_then(Value::as_f64).unwrap_or(0.0)
 }
 
 fn label(node: &Value) -> String {

@@ -5,6 +5,7 @@ pub mod explore;
 pub mod export;
 pub mod operations;
 pub mod performance;
+mod plan_tree;
 pub mod sql;
 
 use std::sync::Arc;
