@@ -6,25 +6,9 @@ mod common;
 use common::{Connector, TRANSPORTS, setup, start, text};
 use serde_json::{Map, Value, json};
 
-/// A tabular result's rows as objects keyed by column name.
-fn records(out: &Value) -> Vec<Map<String, Value>> {
-    let names: Vec<String> = out["columns"]
-        .as_array()
-        .expect("columns")
-        .iter()
-        .map(|c| c["name"].as_str().expect("column name").to_string())
-        .collect();
-    out["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| names.iter().cloned().zip(r.as_array().expect("row").iter().cloned()).collect())
-        .collect()
-}
-
 /// The values of column `name` in a tabular result.
 fn column(out: &Value, name: &str) -> Vec<Value> {
-    records(out).into_iter().map(|r| r.get(name).cloned().unwrap_or(Value::Null)).collect()
+    common::records(out).into_iter().map(|r| r.get(name).cloned().unwrap_or(Value::Null)).collect()
 }
 
 fn names(out: &Value) -> Vec<String> {
@@ -56,7 +40,7 @@ async fn schemas_and_objects_are_listed_with_counts_sizes_and_comments() {
     for transport in TRANSPORTS {
         let c = start(transport, &[]).await;
         let out = c.ok("list_schemas", json!({"pattern": s})).await;
-        let row = records(&out).into_iter().find(|r| r["schema"] == json!(s)).expect("the schema is listed");
+        let row = common::records(&out).into_iter().find(|r| r["schema"] == json!(s)).expect("the schema is listed");
         assert_eq!(row["tables"], 3, "customers, orders, events (not the partition): {row:?}");
         assert_eq!((row["views"].clone(), row["materialized_views"].clone()), (json!(1), json!(1)));
         assert_eq!((row["sequences"].clone(), row["functions"].clone()), (json!(1), json!(1)));
@@ -70,7 +54,7 @@ async fn schemas_and_objects_are_listed_with_counts_sizes_and_comments() {
 
         let out = c.ok("list_objects", json!({"schema": s})).await;
         assert_eq!(names(&out), ["big_customers", "customer_count", "customers", "events", "orders", "ticket_seq"]);
-        let rows = records(&out);
+        let rows = common::records(&out);
         let customers = &rows[2];
         assert_eq!(customers["kind"], "table");
         assert_eq!(customers["row_estimate"], 1000, "reltuples after ANALYZE");
@@ -288,7 +272,7 @@ async fn functions_extensions_enums_and_sequences_are_listed() {
         let c = start(transport, &[]).await;
         let out = c.ok("list_functions", json!({"schema": s})).await;
         assert_eq!(names(&out), ["add", "mysum", "noop"]);
-        let rows = records(&out);
+        let rows = common::records(&out);
         assert_eq!(rows[0]["arguments"], "a integer, b integer");
         assert_eq!(rows[0]["returns"], "integer");
         assert_eq!((rows[0]["kind"].as_str(), rows[0]["language"].as_str()), (Some("function"), Some("sql")));
@@ -301,21 +285,21 @@ async fn functions_extensions_enums_and_sequences_are_listed() {
         assert!(column(&defs, "definition")[0].as_str().expect("definition").contains("SELECT a + b"), "{defs}");
 
         let ext = c.ok("list_extensions", json!({})).await;
-        let plpgsql = records(&ext).into_iter().find(|r| r["name"] == "plpgsql").expect("plpgsql is installed");
+        let plpgsql = common::records(&ext).into_iter().find(|r| r["name"] == "plpgsql").expect("plpgsql is installed");
         assert_eq!((plpgsql["installed"].clone(), plpgsql["schema"].clone()), (json!(true), json!("pg_catalog")));
         assert!(plpgsql["installed_version"].is_string());
         let available = c.ok("list_extensions", json!({"available": true, "pattern": "pg_trgm"})).await;
-        let trgm = &records(&available)[0];
+        let trgm = &common::records(&available)[0];
         assert_eq!(trgm["name"], "pg_trgm");
         assert!(trgm["default_version"].is_string() && trgm["comment"].is_string(), "{trgm:?}");
 
         let enums = c.ok("list_enums", json!({"schema": s})).await;
-        assert_eq!(records(&enums)[0]["labels"], json!(["sad", "ok", "happy"]));
-        assert_eq!(records(&enums)[0]["comment"], "feelings");
+        assert_eq!(common::records(&enums)[0]["labels"], json!(["sad", "ok", "happy"]));
+        assert_eq!(common::records(&enums)[0]["comment"], "feelings");
 
         let seqs = c.ok("list_sequences", json!({"schema": s})).await;
         assert_eq!(names(&seqs), ["big_seq", "fresh", "small"]);
-        let rows = records(&seqs);
+        let rows = common::records(&seqs);
         let (big, fresh, small) = (&rows[0], &rows[1], &rows[2]);
         assert_eq!(
             (small["last_value"].clone(), small["max_value"].clone(), small["increment"].clone()),
@@ -354,7 +338,7 @@ async fn search_finds_every_kind_of_object_best_match_first() {
     for transport in TRANSPORTS {
         let c = start(transport, &[]).await;
         let out = c.ok("search_objects", json!({"pattern": tok.to_uppercase()})).await;
-        let hits: Vec<(String, String)> = records(&out)
+        let hits: Vec<(String, String)> = common::records(&out)
             .iter()
             .map(|r| (r["kind"].as_str().unwrap_or("").to_string(), r["name"].as_str().unwrap_or("").to_string()))
             .collect();
@@ -374,14 +358,14 @@ async fn search_finds_every_kind_of_object_best_match_first() {
         // Prefix matches come before mere substrings; among equals, tables before their parts.
         assert_eq!(hits[0], ("table".to_string(), format!("{tok}_orders")), "{hits:?}");
         assert_eq!(hits.last().map(|h| h.1.clone()), Some(format!("a_{tok}")), "{hits:?}");
-        let column_hit = records(&out).into_iter().find(|r| r["kind"] == "column").expect("column");
+        let column_hit = common::records(&out).into_iter().find(|r| r["kind"] == "column").expect("column");
         assert_eq!(column_hit["table"], format!("{tok}_orders"));
         assert_eq!(column_hit["schema"], json!(s));
         assert!(column_hit.get("detail").is_none(), "names only by default");
 
         let out =
             c.ok("search_objects", json!({"pattern": tok, "kinds": ["column", "function"], "detail": "summary"})).await;
-        let rows = records(&out);
+        let rows = common::records(&out);
         assert_eq!(rows.len(), 2, "{rows:?}");
         let detail = |kind: &str| rows.iter().find(|r| r["kind"] == kind).map(|r| r["detail"].clone()).expect(kind);
         assert_eq!(detail("column"), "text not null -- the code");
@@ -478,7 +462,7 @@ async fn an_access_policy_hides_denied_schemas_and_tables_everywhere() {
         let schemas = c.ok("list_schemas", json!({"pattern": s})).await;
         let listed: Vec<Value> = column(&schemas, "schema");
         assert!(listed.contains(&json!(s)) && !listed.contains(&json!(secret)), "{listed:?}");
-        let row = records(&schemas).into_iter().find(|r| r["schema"] == json!(s)).expect("schema");
+        let row = common::records(&schemas).into_iter().find(|r| r["schema"] == json!(s)).expect("schema");
         assert_eq!(
             (row["tables"].clone(), row["sequences"].clone()),
             (json!(1), json!(0)),
@@ -493,7 +477,7 @@ async fn an_access_policy_hides_denied_schemas_and_tables_everywhere() {
         let found = c.ok("search_objects", json!({"pattern": "salar", "schema": s})).await;
         assert_eq!(found["rowCount"], 0, "{found}");
         let found = c.ok("search_objects", json!({"pattern": s})).await;
-        assert!(!records(&found).iter().any(|r| r["schema"] == json!(secret)), "{found}");
+        assert!(!common::records(&found).iter().any(|r| r["schema"] == json!(secret)), "{found}");
         let found = c.ok("search_objects", json!({"pattern": "amount", "schema": s})).await;
         assert_eq!(found["rowCount"], 0, "columns of a denied table are hidden: {found}");
 

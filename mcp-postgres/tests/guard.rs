@@ -7,6 +7,7 @@ mod common;
 
 use common::{Connector, TRANSPORTS, admin, setup, start};
 use serde_json::json;
+use std::time::Duration;
 
 /// The extensions the attacks use, created once per run (two concurrent CREATE
 /// EXTENSION IF NOT EXISTS can collide).
@@ -396,34 +397,9 @@ async fn ordinary_analytic_queries_are_still_allowed() {
 
 /// What the server writes on stderr over one call, with `args`.
 async fn stderr_of_one_call(args: &[&str]) -> String {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-    let mut child = common::launcher()
-        .args(args)
-        .command()
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn mcp-postgres");
-    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": "query", "arguments": {"sql": "SELECT 1"},
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "guard-test", "version": "0"}
-        }
-    }});
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(format!("{call}\n").as_bytes()).await.expect("write the call");
-    let mut answer = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut answer).await.expect("read the answer");
-    assert!(answer.contains("\"result\""), "{answer}");
     // The check runs beside the first calls; give it the time of a few round trips.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    drop(stdin);
-    let mut logs = String::new();
-    child.stderr.take().expect("stderr").read_to_string(&mut logs).await.expect("read stderr");
-    let _ = child.wait().await;
+    let (answer, logs) = common::one_call_with_stderr(args, &[], "SELECT 1", Duration::from_millis(500)).await;
+    assert!(answer.contains("\"result\""), "{answer}");
     logs
 }
 

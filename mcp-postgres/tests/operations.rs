@@ -18,22 +18,6 @@ fn column(out: &Value, name: &str) -> Vec<Value> {
     out["rows"].as_array().expect("rows").iter().map(|r| r[i].clone()).collect()
 }
 
-/// The rows of a tabular result as objects.
-fn objects(out: &Value) -> Vec<serde_json::Map<String, Value>> {
-    let names: Vec<String> = out["columns"]
-        .as_array()
-        .expect("columns")
-        .iter()
-        .map(|c| c["name"].as_str().unwrap_or("").to_string())
-        .collect();
-    out["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| names.iter().cloned().zip(r.as_array().expect("row").iter().cloned()).collect())
-        .collect()
-}
-
 /// The URL of another database on the test server.
 fn url_of(database: &str) -> String {
     let url = common::url();
@@ -155,7 +139,7 @@ async fn sessions_locks_and_long_transactions() {
         let c = start(transport, &[]).await;
         // active_queries: the running pg_sleep, with its duration; idle sessions left out.
         let out = c.ok("active_queries", json!({"min_duration_seconds": 1})).await;
-        let sessions = objects(&out);
+        let sessions = common::records(&out);
         let sleeping = sessions
             .iter()
             .find(|r| r["application"] == format!("{tag}_sleeper"))
@@ -167,7 +151,10 @@ async fn sessions_locks_and_long_transactions() {
         let blocked = sessions.iter().find(|r| r["application"] == format!("{tag}_waiter")).expect("waiter listed");
         assert_eq!(blocked["blocked_by"], json!([holder_pid]));
         let short = c.ok("active_queries", json!({"query_chars": 9, "user": "postgres"})).await;
-        let row = objects(&short).into_iter().find(|r| r["application"] == format!("{tag}_sleeper")).expect("sleeper");
+        let row = common::records(&short)
+            .into_iter()
+            .find(|r| r["application"] == format!("{tag}_sleeper"))
+            .expect("sleeper");
         assert_eq!(row["query"], "SELECT pg");
         assert_eq!(row["query_truncated"], true);
         let none = c.ok("active_queries", json!({"user": "nobody_at_all"})).await;
@@ -179,7 +166,7 @@ async fn sessions_locks_and_long_transactions() {
 
         // locks: the chain holder -> waiter, with both queries.
         let out = c.ok("locks", json!({})).await;
-        let edge = objects(&out)
+        let edge = common::records(&out)
             .into_iter()
             .find(|r| r["blocked_pid"] == json!(waiter_pid))
             .unwrap_or_else(|| panic!("the blocked session is listed: {out}"));
@@ -193,7 +180,7 @@ async fn sessions_locks_and_long_transactions() {
         assert!(edge["waiting_for"].as_str().expect("what").contains(&format!("{s}.t")));
         let all = c.ok("locks", json!({"all_locks": true, "limit": 500})).await;
         assert!(
-            objects(&all).iter().any(|r| r["pid"] == json!(waiter_pid) && r["granted"] == false),
+            common::records(&all).iter().any(|r| r["pid"] == json!(waiter_pid) && r["granted"] == false),
             "the awaited lock is listed: {all}"
         );
         let result = c.call("locks", json!({"limit": 1})).await;
@@ -203,7 +190,7 @@ async fn sessions_locks_and_long_transactions() {
         let result = c.call("long_transactions", json!({"min_seconds": 1})).await;
         assert!(!result.is_error, "{}", text(&result));
         let out = result.structured_content.clone().expect("structured");
-        let row = objects(&out).into_iter().find(|r| r["pid"] == json!(holder_pid)).expect("holder listed");
+        let row = common::records(&out).into_iter().find(|r| r["pid"] == json!(holder_pid)).expect("holder listed");
         assert_eq!(row["state"], "idle in transaction");
         assert!(row["transaction_seconds"].as_f64().expect("seconds") >= 1.0);
         assert!(row["last_query"].as_str().expect("query").contains("LOCK TABLE"));
@@ -250,12 +237,13 @@ async fn settings_roles_and_grants() {
         let c = start(transport, &[]).await;
         // settings: the server's value, not this call's own statement timeout.
         let out = c.ok("settings", json!({"pattern": "statement_timeout"})).await;
-        let row = objects(&out).into_iter().find(|r| r["name"] == "statement_timeout").expect("statement_timeout");
+        let row =
+            common::records(&out).into_iter().find(|r| r["name"] == "statement_timeout").expect("statement_timeout");
         assert_eq!(row["raw_value"], "0", "{out}");
         assert_eq!(row["unit"], "ms");
         assert_eq!(row["change_needs"], "SET");
         let out = c.ok("settings", json!({"pattern": "shared_buffers", "category": "memory"})).await;
-        let row = &objects(&out)[0];
+        let row = &common::records(&out)[0];
         assert_eq!(row["change_needs"], "restart");
         assert!(
             row["value"].as_str().expect("value").ends_with("MB")
@@ -279,13 +267,13 @@ async fn settings_roles_and_grants() {
 
         // roles: attributes and memberships.
         let out = c.ok("roles", json!({"pattern": role})).await;
-        let row = objects(&out).into_iter().find(|r| r["role"] == json!(role)).expect("role listed");
+        let row = common::records(&out).into_iter().find(|r| r["role"] == json!(role)).expect("role listed");
         assert_eq!(row["login"], true);
         assert_eq!(row["superuser"], false);
         assert_eq!(row["connection_limit"], 3);
         assert_eq!(row["member_of"], json!([group]));
         let out = c.ok("roles", json!({"pattern": group})).await;
-        let row = objects(&out).into_iter().find(|r| r["role"] == json!(group)).expect("group listed");
+        let row = common::records(&out).into_iter().find(|r| r["role"] == json!(group)).expect("group listed");
         assert_eq!(row["members"], json!([role]));
         assert_eq!(row["login"], false);
         let out = c.ok("roles", json!({})).await;
@@ -295,7 +283,7 @@ async fn settings_roles_and_grants() {
 
         // grants: the schema's USAGE and the table's privileges for the role.
         let out = c.ok("grants", json!({"schema": s, "role": role})).await;
-        let rows = objects(&out);
+        let rows = common::records(&out);
         let usage = rows.iter().find(|r| r["kind"] == "schema").expect("schema grant");
         assert_eq!(usage["privileges"], json!(["USAGE"]));
         let table = rows.iter().find(|r| r["object"] == "t").expect("table grant");
@@ -305,7 +293,7 @@ async fn settings_roles_and_grants() {
         let out = c.ok("grants", json!({"table": format!("{s}.other")})).await;
         let grantees = column(&out, "grantee");
         assert!(grantees.contains(&json!(group)) && grantees.contains(&json!("postgres")), "{grantees:?}");
-        let owner = objects(&out).into_iter().find(|r| r["grantee"] == "postgres").expect("owner");
+        let owner = common::records(&out).into_iter().find(|r| r["grantee"] == "postgres").expect("owner");
         assert_eq!(owner["grantee_is_owner"], true);
         let err = c.fails("grants", json!({"table": "a.t", "schema": "b"})).await;
         assert!(err.contains("`table`") && err.contains("schema"), "{err}");
@@ -338,7 +326,7 @@ async fn top_queries_rank_statements_and_say_how_to_enable_them() {
         let result = c.call("top_queries", json!({"sort_by": "calls", "limit": 500, "min_calls": 40})).await;
         assert!(!result.is_error, "{}", text(&result));
         let out = result.structured_content.clone().expect("structured");
-        let row = objects(&out)
+        let row = common::records(&out)
             .into_iter()
             .find(|r| r["query"].as_str().is_some_and(|q| q.contains(&format!("{s}.w"))))
             .unwrap_or_else(|| panic!("the workload statement is ranked: {out}"));

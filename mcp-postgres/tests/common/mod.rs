@@ -65,3 +65,61 @@ pub async fn fails_as(c: &Connector, tool: &str, args: serde_json::Value) -> (St
     let text = result["content"][0]["text"].as_str().unwrap_or_default().to_string();
     (kind, text)
 }
+
+/// A tabular result's rows as objects keyed by column name.
+pub fn records(out: &serde_json::Value) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let names: Vec<String> = out["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| c["name"].as_str().expect("column name").to_string())
+        .collect();
+    out["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| names.iter().cloned().zip(r.as_array().expect("row").iter().cloned()).collect())
+        .collect()
+}
+
+/// Starts the connector with piped stdio and `env`, sends one stateless `query` call of
+/// `sql`, waits `settle` after its answer (for work beside the call, such as start-up
+/// checks), then closes stdin. Returns the answer line and everything written on stderr.
+pub async fn one_call_with_stderr(
+    args: &[&str],
+    env: &[(&str, &str)],
+    sql: &str,
+    settle: std::time::Duration,
+) -> (String, String) {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let mut launcher = launcher().args(args);
+    for (key, value) in env {
+        launcher = launcher.env(key, value);
+    }
+    let mut child = launcher
+        .command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mcp-postgres");
+    let call = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "query", "arguments": {"sql": sql},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "stderr-test", "version": "0"}
+        }
+    }});
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(format!("{call}\n").as_bytes()).await.expect("write the call");
+    let mut answer = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut answer).await.expect("read the answer");
+    tokio::time::sleep(settle).await;
+    drop(stdin);
+    let mut logs = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut logs).await.expect("read stderr");
+    let _ = child.wait().await;
+    (answer, logs)
+}
