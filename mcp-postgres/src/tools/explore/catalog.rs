@@ -33,36 +33,21 @@ impl FunctionKind {
     }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListFunctionsArgs {
-    /// Which configured database (default: the first).
-    #[serde(default)]
-    pub database: Option<String>,
-    /// Only this schema (exact name); default: every schema but Postgres's own.
-    #[serde(default)]
-    pub schema: Option<String>,
-    /// Only names containing this (case-insensitive), or matching it as an ILIKE pattern when it contains `%`.
-    #[serde(default)]
-    pub pattern: Option<String>,
-    /// Only these kinds (default: all): function, procedure, aggregate, window.
-    #[serde(default)]
-    pub kinds: Vec<FunctionKind>,
-    /// Include each routine's full source (`CREATE FUNCTION ...`); longer results.
-    #[serde(default)]
-    pub include_definition: bool,
-    /// Also list the functions extensions installed (hidden by default: they are noise).
-    #[serde(default)]
-    pub include_extension_members: bool,
-    /// Also list routines in Postgres's own schemas (when `schema` is not given).
-    #[serde(default)]
-    pub include_system: bool,
-    /// Rows to skip: pass the `nextOffset` of a truncated result.
-    #[serde(default)]
-    pub offset: usize,
-    /// Most rows to return (default 100).
-    #[serde(default)]
-    pub limit: Option<usize>,
+listing_args! {
+    pub struct ListFunctionsArgs {
+        /// Only this schema (exact name); default: every schema but Postgres's own.
+        pub schema: Option<String>,
+        /// Only names containing this (case-insensitive), or matching it as an ILIKE pattern when it contains `%`.
+        pub pattern: Option<String>,
+        /// Only these kinds (default: all): function, procedure, aggregate, window.
+        pub kinds: Vec<FunctionKind>,
+        /// Include each routine's full source (`CREATE FUNCTION ...`); longer results.
+        pub include_definition: bool,
+        /// Also list the functions extensions installed (hidden by default: they are noise).
+        pub include_extension_members: bool,
+        /// Also list routines in Postgres's own schemas (when `schema` is not given).
+        pub include_system: bool,
+    }
 }
 
 /// Lists functions, procedures, aggregates and window functions with their signatures.
@@ -118,24 +103,13 @@ pub async fn list_functions(dbs: Arc<Databases>, ctx: Context, args: ListFunctio
 // ---------------------------------------------------------------------------------------
 // list_extensions
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListExtensionsArgs {
-    /// Which configured database (default: the first).
-    #[serde(default)]
-    pub database: Option<String>,
-    /// Also list extensions the server could install but that are not installed here.
-    #[serde(default)]
-    pub available: bool,
-    /// Only names containing this (case-insensitive), or matching it as an ILIKE pattern when it contains `%`.
-    #[serde(default)]
-    pub pattern: Option<String>,
-    /// Rows to skip: pass the `nextOffset` of a truncated result.
-    #[serde(default)]
-    pub offset: usize,
-    /// Most rows to return (default 100).
-    #[serde(default)]
-    pub limit: Option<usize>,
+listing_args! {
+    pub struct ListExtensionsArgs {
+        /// Also list extensions the server could install but that are not installed here.
+        pub available: bool,
+        /// Only names containing this (case-insensitive), or matching it as an ILIKE pattern when it contains `%`.
+        pub pattern: Option<String>,
+    }
 }
 
 /// Lists installed extensions (and, with `available`, installable ones).
@@ -164,24 +138,13 @@ pub async fn list_extensions(dbs: Arc<Databases>, ctx: Context, args: ListExtens
 // ---------------------------------------------------------------------------------------
 // list_enums
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListEnumsArgs {
-    /// Which configured database (default: the first).
-    #[serde(default)]
-    pub database: Option<String>,
-    /// Only this schema (exact name); default: every schema but Postgres's own.
-    #[serde(default)]
-    pub schema: Option<String>,
-    /// Only names containing this (case-insensitive), or matching it as an ILIKE pattern when it contains `%`.
-    #[serde(default)]
-    pub pattern: Option<String>,
-    /// Rows to skip: pass the `nextOffset` of a truncated result.
-    #[serde(default)]
-    pub offset: usize,
-    /// Most rows to return (default 100).
-    #[serde(default)]
-    pub limit: Option<usize>,
+listing_args! {
+    pub struct ListEnumsArgs {
+        /// Only this schema (exact name); default: every schema but Postgres's own.
+        pub schema: Option<String>,
+        /// Only names containing this (case-insensitive), or matching it as an ILIKE pattern when it contains `%`.
+        pub pattern: Option<String>,
+    }
 }
 
 /// Lists enum types with their labels in order.
@@ -220,27 +183,15 @@ pub enum SequenceSort {
     Used,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListSequencesArgs {
-    /// Which configured database (default: the first).
-    #[serde(default)]
-    pub database: Option<String>,
-    /// Only this schema (exact name); default: every schema but Postgres's own.
-    #[serde(default)]
-    pub schema: Option<String>,
-    /// Only names containing this (case-insensitive), or matching it as an ILIKE pattern when it contains `%`.
-    #[serde(default)]
-    pub pattern: Option<String>,
-    /// Order: `name` (default) or `used` (closest to exhaustion first).
-    #[serde(default)]
-    pub sort: SequenceSort,
-    /// Rows to skip: pass the `nextOffset` of a truncated result.
-    #[serde(default)]
-    pub offset: usize,
-    /// Most rows to return (default 100).
-    #[serde(default)]
-    pub limit: Option<usize>,
+listing_args! {
+    pub struct ListSequencesArgs {
+        /// Only this schema (exact name); default: every schema but Postgres's own.
+        pub schema: Option<String>,
+        /// Only names containing this (case-insensitive), or matching it as an ILIKE pattern when it contains `%`.
+        pub pattern: Option<String>,
+        /// Order: `name` (default) or `used` (closest to exhaustion first).
+        pub sort: SequenceSort,
+    }
 }
 
 /// Lists sequences with their position and how close each is to running out.

@@ -8,6 +8,27 @@
 //! those as arrays ($1, $2). Filtering therefore happens before paging, and a denied
 //! object is never counted, listed, described or found.
 
+/// The arguments of an explore listing: its own fields, and the three every listing
+/// takes (`database`, `offset`, `limit`), written once so that their names, defaults and
+/// descriptions cannot drift apart between tools. Every field is optional (the
+/// container's `default`), so the listing's own fields must have defaults too. (Not `#[serde(flatten)]`: serde does
+/// not combine it with `deny_unknown_fields`.) Defined before the modules that use it.
+macro_rules! listing_args {
+    (pub struct $name:ident { $($(#[$field_attr:meta])* pub $field:ident: $ty:ty,)* }) => {
+        #[derive(Debug, Default, Deserialize, JsonSchema)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            /// Which configured database (default: the first).
+            pub database: Option<String>,
+            $($(#[$field_attr])* pub $field: $ty,)*
+            /// Rows to skip: pass the `nextOffset` of a truncated result.
+            pub offset: usize,
+            /// Most rows to return (default 100).
+            pub limit: Option<usize>,
+        }
+    };
+}
+
 pub(crate) mod catalog;
 pub(crate) mod databases;
 pub(crate) mod describe;

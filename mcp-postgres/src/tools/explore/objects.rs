@@ -12,25 +12,14 @@ use crate::output::Table;
 
 use super::{KIND_NAME, NS_VISIBLE, REL_VISIBLE, SYSTEM, like_pattern, list, opt_str, window};
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListSchemasArgs {
-    /// Which configured database (default: the first).
-    #[serde(default)]
-    pub database: Option<String>,
-    /// Only schemas whose name contains this (case-insensitive), or matches it as an
-    /// ILIKE pattern when it contains `%`.
-    #[serde(default)]
-    pub pattern: Option<String>,
-    /// Also list Postgres's own schemas (pg_catalog, information_schema, pg_toast).
-    #[serde(default)]
-    pub include_system: bool,
-    /// Rows to skip: pass the `nextOffset` of a truncated result.
-    #[serde(default)]
-    pub offset: usize,
-    /// Most rows to return (default 100).
-    #[serde(default)]
-    pub limit: Option<usize>,
+listing_args! {
+    pub struct ListSchemasArgs {
+        /// Only schemas whose name contains this (case-insensitive), or matches it as an
+        /// ILIKE pattern when it contains `%`.
+        pub pattern: Option<String>,
+        /// Also list Postgres's own schemas (pg_catalog, information_schema, pg_toast).
+        pub include_system: bool,
+    }
 }
 
 /// Lists schemas with their owner and how many objects of each kind they hold.
@@ -101,37 +90,22 @@ pub enum ObjectSort {
     Rows,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListObjectsArgs {
-    /// Which configured database (default: the first).
-    #[serde(default)]
-    pub database: Option<String>,
-    /// Only this schema (exact name); default: every schema but Postgres's own.
-    #[serde(default)]
-    pub schema: Option<String>,
-    /// Only these kinds (default: all): table, view, materialized_view, foreign_table, sequence.
-    #[serde(default)]
-    pub kinds: Vec<ObjectKind>,
-    /// Only objects whose name contains this (case-insensitive), or matches it as an
-    /// ILIKE pattern when it contains `%`.
-    #[serde(default)]
-    pub pattern: Option<String>,
-    /// Order: `name` (default), `size` (largest first) or `rows` (most first).
-    #[serde(default)]
-    pub sort: ObjectSort,
-    /// Also list the partitions of partitioned tables (hidden by default: the parent stands for them).
-    #[serde(default)]
-    pub include_partitions: bool,
-    /// Also list objects in Postgres's own schemas (when `schema` is not given).
-    #[serde(default)]
-    pub include_system: bool,
-    /// Rows to skip: pass the `nextOffset` of a truncated result.
-    #[serde(default)]
-    pub offset: usize,
-    /// Most rows to return (default 100).
-    #[serde(default)]
-    pub limit: Option<usize>,
+listing_args! {
+    pub struct ListObjectsArgs {
+        /// Only this schema (exact name); default: every schema but Postgres's own.
+        pub schema: Option<String>,
+        /// Only these kinds (default: all): table, view, materialized_view, foreign_table, sequence.
+        pub kinds: Vec<ObjectKind>,
+        /// Only objects whose name contains this (case-insensitive), or matches it as an
+        /// ILIKE pattern when it contains `%`.
+        pub pattern: Option<String>,
+        /// Order: `name` (default), `size` (largest first) or `rows` (most first).
+        pub sort: ObjectSort,
+        /// Also list the partitions of partitioned tables (hidden by default: the parent stands for them).
+        pub include_partitions: bool,
+        /// Also list objects in Postgres's own schemas (when `schema` is not given).
+        pub include_system: bool,
+    }
 }
 
 /// Lists tables, views, materialized views, foreign tables and sequences.

@@ -95,12 +95,12 @@ pub enum SearchDetail {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchObjectsArgs {
-    /// What to look for: a case-insensitive substring of the name (`cust` finds `customers`
-    /// and `customer_id`), or an ILIKE pattern when it contains `%` (`%_at`).
-    pub pattern: String,
     /// Which configured database (default: the first).
     #[serde(default)]
     pub database: Option<String>,
+    /// What to look for: a case-insensitive substring of the name (`cust` finds `customers`
+    /// and `customer_id`), or an ILIKE pattern when it contains `%` (`%_at`).
+    pub pattern: String,
     /// Only these kinds (default: all): schema, table, view, materialized_view,
     /// foreign_table, sequence, column, index, function, procedure, enum, domain, type,
     /// trigger, constraint.
