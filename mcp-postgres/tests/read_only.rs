@@ -41,50 +41,69 @@ async fn refused(c: &Connector, sql: &str, reason: &str) {
     assert!(err.contains(reason), "{sql}\n→ {err}");
 }
 
-#[tokio::test]
-async fn commit_then_write_in_one_string_is_refused() {
-    let s = fixture("commit").await;
+/// Each statement (`{s}` stands for the test's schema) is refused by `query` with its
+/// reason, over every transport, and the data is left as it was.
+async fn all_refused(tag: &str, cases: &[(&str, &str)]) {
+    let s = fixture(tag).await;
     for transport in TRANSPORTS {
         let c = start(transport, &[]).await;
-        refused(&c, &format!("COMMIT; DROP TABLE {s}.t"), "exactly one").await;
-        refused(&c, &format!("SELECT 1; DELETE FROM {s}.t"), "exactly one").await;
-        refused(&c, &format!("SELECT 1 /* ; */ ; DELETE FROM {s}.t -- ;"), "exactly one").await;
-        refused(&c, "COMMIT", "only reading statements").await;
-        refused(&c, "ROLLBACK", "only reading statements").await;
-        refused(&c, "BEGIN", "only reading statements").await;
-        refused(&c, "END", "only reading statements").await;
+        for (sql, reason) in cases {
+            refused(&c, &sql.replace("{s}", &s), reason).await;
+        }
         assert_intact(&s).await;
     }
+}
+
+#[tokio::test]
+async fn commit_then_write_in_one_string_is_refused() {
+    let one = "exactly one";
+    let reading = "only reading statements";
+    all_refused(
+        "commit",
+        &[
+            ("COMMIT; DROP TABLE {s}.t", one),
+            ("SELECT 1; DELETE FROM {s}.t", one),
+            ("SELECT 1 /* ; */ ; DELETE FROM {s}.t -- ;", one),
+            ("COMMIT", reading),
+            ("ROLLBACK", reading),
+            ("BEGIN", reading),
+            ("END", reading),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn transaction_mode_tricks_are_refused() {
-    let s = fixture("txmode").await;
-    for transport in TRANSPORTS {
-        let c = start(transport, &[]).await;
-        refused(&c, "SET TRANSACTION READ WRITE", "only reading statements").await;
-        refused(&c, "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "only reading statements").await;
-        refused(&c, "SELECT set_config('transaction_read_only', 'off', true)", "set_config").await;
-        refused(&c, "RESET ALL", "only reading statements").await;
-        assert_intact(&s).await;
-    }
+    let reading = "only reading statements";
+    all_refused(
+        "txmode",
+        &[
+            ("SET TRANSACTION READ WRITE", reading),
+            ("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", reading),
+            ("SELECT set_config('transaction_read_only', 'off', true)", "set_config"),
+            ("RESET ALL", reading),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn writes_hidden_in_reading_statements_are_stopped_by_the_database() {
-    let s = fixture("hidden").await;
-    for transport in TRANSPORTS {
-        let c = start(transport, &[]).await;
-        let read_only = "read-only transaction";
-        refused(&c, &format!("WITH d AS (DELETE FROM {s}.t RETURNING *) SELECT count(*) FROM d"), read_only).await;
-        refused(&c, &format!("SELECT {s}.wipe()"), read_only).await;
-        refused(&c, &format!("SELECT * FROM {s}.wipe()"), read_only).await;
-        refused(&c, &format!("SELECT nextval('{s}.seq')"), read_only).await;
-        refused(&c, &format!("SELECT * FROM {s}.t FOR UPDATE"), read_only).await;
-        refused(&c, &format!("EXPLAIN ANALYZE DELETE FROM {s}.t"), read_only).await;
-        refused(&c, &format!("SELECT * INTO {s}.copy FROM {s}.t"), read_only).await;
-        assert_intact(&s).await;
-    }
+    let read_only = "read-only transaction";
+    all_refused(
+        "hidden",
+        &[
+            ("WITH d AS (DELETE FROM {s}.t RETURNING *) SELECT count(*) FROM d", read_only),
+            ("SELECT {s}.wipe()", read_only),
+            ("SELECT * FROM {s}.wipe()", read_only),
+            ("SELECT nextval('{s}.seq')", read_only),
+            ("SELECT * FROM {s}.t FOR UPDATE", read_only),
+            ("EXPLAIN ANALYZE DELETE FROM {s}.t", read_only),
+            ("SELECT * INTO {s}.copy FROM {s}.t", read_only),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
