@@ -19,9 +19,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
 use mcp_core::Server;
-use mcp_core::cli::ServeArgs;
 use mcp_core::connector::Connector;
 use mcp_core::server::ServerBuilder;
 
@@ -30,21 +28,11 @@ use mcp_core::server::ServerBuilder;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[derive(Parser)]
-#[command(name = "mcp-postgres", version, about = "An MCP server for PostgreSQL: explore, query and tune safely")]
-struct Cli {
-    #[command(flatten)]
-    serve: ServeArgs,
-    #[command(flatten)]
-    postgres: config::PgArgs,
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let poll = Duration::from_secs(cli.postgres.schema_poll_secs);
-    mcp_core::connector::serve(&cli.serve, "mcp-postgres", env!("CARGO_PKG_VERSION"), || {
-        let dbs = cli.postgres.settings().and_then(databases::Databases::open)?;
-        Ok(Postgres { dbs: Arc::new(dbs), schema_poll: poll })
+    let about = "An MCP server for PostgreSQL: explore, query and tune safely";
+    mcp_core::connector::run::<config::PgArgs, _>("mcp-postgres", env!("CARGO_PKG_VERSION"), about, |args| {
+        let dbs = args.settings().and_then(databases::Databases::open)?;
+        Ok(Postgres { dbs: Arc::new(dbs), schema_poll: Duration::from_secs(args.schema_poll_secs) })
     })
 }
 
