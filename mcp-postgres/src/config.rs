@@ -109,13 +109,11 @@ pub struct DatabaseEntry {
     /// Its connection URL.
     pub url: String,
     /// What it holds, shown to the model.
-    #[serde(default)]
     pub description: Option<String>,
     /// Never written to, even with `--allow-write`.
     #[serde(default)]
     pub read_only: bool,
     /// The role calls act as on this database (overrides `--role`).
-    #[serde(default)]
     pub role: Option<String>,
 }
 

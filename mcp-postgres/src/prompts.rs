@@ -19,10 +19,8 @@ pub const NAMES: [&str; 3] = ["explore_database", "optimize_query", "review_sche
 #[serde(deny_unknown_fields)]
 pub struct ExploreArgs {
     /// Which configured database (default: the first).
-    #[serde(default)]
     pub database: Option<String>,
     /// What you want to understand or answer (e.g. "how are invoices linked to customers").
-    #[serde(default)]
     pub focus: Option<String>,
 }
 
@@ -32,7 +30,6 @@ pub struct OptimizeArgs {
     /// The SQL statement to make faster.
     pub sql: String,
     /// Which configured database (default: the first).
-    #[serde(default)]
     pub database: Option<String>,
 }
 
@@ -42,7 +39,6 @@ pub struct ReviewArgs {
     /// The schema to review (e.g. public).
     pub schema: String,
     /// Which configured database (default: the first).
-    #[serde(default)]
     pub database: Option<String>,
 }
 

@@ -29,7 +29,6 @@ pub struct ExplainArgs {
     #[serde(default)]
     pub params: Vec<Value>,
     /// Which configured database (default: the first).
-    #[serde(default)]
     pub database: Option<String>,
     /// Run the statement to measure real rows and times (EXPLAIN ANALYZE, BUFFERS).
     /// Reading statements run in a read-only transaction; writes only when the server
@@ -51,7 +50,6 @@ pub struct HypotheticalIndex {
     /// Its columns, in order.
     pub columns: Vec<String>,
     /// The index method (btree by default; hash, gist, gin, brin).
-    #[serde(default)]
     pub using: Option<String>,
 }
 

@@ -34,7 +34,6 @@ pub struct ExportArgs {
     #[serde(default)]
     pub params: Vec<Value>,
     /// Which configured database (default: the first).
-    #[serde(default)]
     pub database: Option<String>,
     /// The file to write, relative to the server's export directory (e.g. `orders/2024.csv`).
     pub path: String,

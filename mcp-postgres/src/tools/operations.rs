@@ -107,7 +107,6 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
 pub struct ActiveQueriesArgs {
     /// Which configured database to connect through (default: the first). Sessions of
     /// every database on that server are listed; the `database_name` column says which.
-    #[serde(default)]
     pub database: Option<String>,
     /// Also list idle sessions (connected, running nothing).
     #[serde(default)]
@@ -116,16 +115,12 @@ pub struct ActiveQueriesArgs {
     #[serde(default)]
     pub include_background: bool,
     /// Only queries running at least this many seconds.
-    #[serde(default)]
     pub min_duration_seconds: Option<f64>,
     /// Only sessions of this user (role name, exact).
-    #[serde(default)]
     pub user: Option<String>,
     /// Longest query text to show, in characters (default 500, at most 20000).
-    #[serde(default)]
     pub query_chars: Option<usize>,
     /// Most sessions to return (default 50).
-    #[serde(default)]
     pub limit: Option<usize>,
     /// Sessions to skip: pass the `nextOffset` of a truncated result.
     #[serde(default)]
@@ -191,16 +186,13 @@ pub async fn active_queries(dbs: Arc<Databases>, ctx: Context, args: ActiveQueri
 #[serde(deny_unknown_fields)]
 pub struct LocksArgs {
     /// Which configured database to connect through (default: the first).
-    #[serde(default)]
     pub database: Option<String>,
     /// List every lock held or awaited (pg_locks) instead of only blocking chains.
     #[serde(default)]
     pub all_locks: bool,
     /// Longest query text to show, in characters (default 500, at most 20000).
-    #[serde(default)]
     pub query_chars: Option<usize>,
     /// Most rows to return (default 100).
-    #[serde(default)]
     pub limit: Option<usize>,
     /// Rows to skip: pass the `nextOffset` of a truncated result.
     #[serde(default)]
@@ -287,19 +279,15 @@ pub async fn locks(dbs: Arc<Databases>, ctx: Context, args: LocksArgs) -> Result
 #[serde(deny_unknown_fields)]
 pub struct LongTransactionsArgs {
     /// Which configured database to connect through (default: the first).
-    #[serde(default)]
     pub database: Option<String>,
     /// Only transactions open at least this many seconds (default 60).
-    #[serde(default)]
     pub min_seconds: Option<f64>,
     /// Also list background processes' transactions (autovacuum, ...).
     #[serde(default)]
     pub include_background: bool,
     /// Longest query text to show, in characters (default 500, at most 20000).
-    #[serde(default)]
     pub query_chars: Option<usize>,
     /// Most rows to return (default 50).
-    #[serde(default)]
     pub limit: Option<usize>,
     /// Rows to skip: pass the `nextOffset` of a truncated result.
     #[serde(default)]
@@ -369,22 +357,18 @@ pub async fn long_transactions(
 #[serde(deny_unknown_fields)]
 pub struct SettingsArgs {
     /// Which configured database (default: the first).
-    #[serde(default)]
     pub database: Option<String>,
     /// Setting names to match, case-insensitive: a substring (`timeout`), or a pattern
     /// with `%` or `*` as wildcards (`autovacuum_*`).
-    #[serde(default)]
     pub pattern: Option<String>,
     /// Category to match, case-insensitive substring (e.g. "memory", "autovacuum",
     /// "replication", "logging", "query tuning").
-    #[serde(default)]
     pub category: Option<String>,
     /// Only settings changed from the built-in default (by the configuration file,
     /// ALTER SYSTEM, ALTER DATABASE/ROLE ... SET, the command line).
     #[serde(default)]
     pub changed_only: bool,
     /// Most settings to return (default 100).
-    #[serde(default)]
     pub limit: Option<usize>,
     /// Settings to skip: pass the `nextOffset` of a truncated result.
     #[serde(default)]
@@ -451,16 +435,13 @@ pub async fn settings(dbs: Arc<Databases>, ctx: Context, args: SettingsArgs) -> 
 #[serde(deny_unknown_fields)]
 pub struct RolesArgs {
     /// Which configured database (default: the first).
-    #[serde(default)]
     pub database: Option<String>,
     /// Role names to match, case-insensitive: a substring, or a pattern with `%` or `*`.
-    #[serde(default)]
     pub pattern: Option<String>,
     /// Also list the built-in pg_* roles.
     #[serde(default)]
     pub include_system: bool,
     /// Most roles to return (default 100).
-    #[serde(default)]
     pub limit: Option<usize>,
     /// Roles to skip: pass the `nextOffset` of a truncated result.
     #[serde(default)]
@@ -507,23 +488,18 @@ pub async fn roles(dbs: Arc<Databases>, ctx: Context, args: RolesArgs) -> Result
 #[serde(deny_unknown_fields)]
 pub struct GrantsArgs {
     /// Which configured database (default: the first).
-    #[serde(default)]
     pub database: Option<String>,
     /// Only this schema (exact name). Without `table`, the schema's own privileges
     /// (USAGE, CREATE) are listed too.
-    #[serde(default)]
     pub schema: Option<String>,
     /// Only this table, view or sequence: `name` or `schema.name`.
-    #[serde(default)]
     pub table: Option<String>,
     /// Only privileges granted to this role (exact name; `PUBLIC` for everyone).
-    #[serde(default)]
     pub role: Option<String>,
     /// Also list pg_catalog, information_schema and other system schemas.
     #[serde(default)]
     pub include_system: bool,
     /// Most rows to return (default 200).
-    #[serde(default)]
     pub limit: Option<usize>,
     /// Rows to skip: pass the `nextOffset` of a truncated result.
     #[serde(default)]

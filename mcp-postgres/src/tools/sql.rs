@@ -25,13 +25,11 @@ pub struct QueryArgs {
     #[serde(default)]
     pub params: Vec<Value>,
     /// Which configured database (default: the first).
-    #[serde(default)]
     pub database: Option<String>,
     /// Rows to skip: to page through a truncated result, pass the `nextOffset` it gave.
     #[serde(default)]
     pub offset: usize,
     /// Most rows to return (at most the server's row limit).
-    #[serde(default)]
     pub limit: Option<usize>,
 }
 
@@ -83,7 +81,6 @@ pub struct ExecuteArgs {
     pub params: Vec<Value>,
     /// Which configured database (required when several are configured: a change never
     /// lands on a default).
-    #[serde(default)]
     pub database: Option<String>,
     /// Run it, report what it would change, then roll it back.
     #[serde(default)]

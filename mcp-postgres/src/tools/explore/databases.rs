@@ -19,13 +19,11 @@ use super::{DEFAULT_LIMIT, objects, typed};
 #[serde(deny_unknown_fields)]
 pub struct ListDatabasesArgs {
     /// Only this configured database (default: all of them).
-    #[serde(default)]
     pub database: Option<String>,
     /// Also list template databases (template0, template1).
     #[serde(default)]
     pub include_templates: bool,
     /// Most server databases to list per configured database (default 100).
-    #[serde(default)]
     pub limit: Option<usize>,
     /// Server databases to skip (per configured database), to page on.
     #[serde(default)]
@@ -79,10 +77,10 @@ pub struct ConfiguredDatabase {
 pub struct ServerDatabase {
     pub name: String,
     /// Size in bytes (absent when the role may not connect to it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<i64>,
     /// Size, readable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
     pub encoding: String,
     pub collation: String,
@@ -90,7 +88,7 @@ pub struct ServerDatabase {
     pub template: bool,
     /// Whether connections are allowed.
     pub allow_connections: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }
 

@@ -35,10 +35,8 @@ pub struct DescribeTableArgs {
     /// Without a schema, the one on the search path is taken, else the only one with that name.
     pub table: String,
     /// Its schema, when `table` does not say (exact name).
-    #[serde(default)]
     pub schema: Option<String>,
     /// Which configured database (default: the first).
-    #[serde(default)]
     pub database: Option<String>,
     /// `summary` (columns only) or `full` (default).
     #[serde(default)]
@@ -104,21 +102,21 @@ pub struct ColumnInfo {
     pub type_name: String,
     pub nullable: bool,
     /// Default expression.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
     /// Identity column: `always` or `by default`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
     /// Generated column: its expression.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub generated: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// Part of the primary key.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub primary_key: bool,
     /// The `schema.table(column)` it references, when part of a foreign key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub references: Option<String>,
 }
 
@@ -181,12 +179,12 @@ pub struct IndexInfo {
     /// False for an index a failed CREATE INDEX CONCURRENTLY left behind (not used by queries).
     pub valid: bool,
     /// WHERE clause of a partial index.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub predicate: Option<String>,
     pub size_bytes: i64,
     pub size: String,
     /// Index scans since statistics were reset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scans: Option<i64>,
 }
 
@@ -229,17 +227,11 @@ pub struct Sizes {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TableStatistics {
-    #[serde(default)]
     pub live_rows: Option<i64>,
-    #[serde(default)]
     pub dead_rows: Option<i64>,
-    #[serde(default)]
     pub seq_scans: Option<i64>,
-    #[serde(default)]
     pub index_scans: Option<i64>,
-    #[serde(default)]
     pub last_vacuum: Option<String>,
-    #[serde(default)]
     pub last_analyze: Option<String>,
 }
 

@@ -96,7 +96,6 @@ pub enum SearchDetail {
 #[serde(deny_unknown_fields)]
 pub struct SearchObjectsArgs {
     /// Which configured database (default: the first).
-    #[serde(default)]
     pub database: Option<String>,
     /// What to look for: a case-insensitive substring of the name (`cust` finds `customers`
     /// and `customer_id`), or an ILIKE pattern when it contains `%` (`%_at`).
@@ -107,7 +106,6 @@ pub struct SearchObjectsArgs {
     #[serde(default)]
     pub kinds: Vec<SearchKind>,
     /// Only in this schema (exact name).
-    #[serde(default)]
     pub schema: Option<String>,
     /// `names` (default) or `summary` (adds a one-line description of each hit).
     #[serde(default)]
@@ -119,7 +117,6 @@ pub struct SearchObjectsArgs {
     #[serde(default)]
     pub offset: usize,
     /// Most rows to return (default 100).
-    #[serde(default)]
     pub limit: Option<usize>,
 }
 

@@ -122,7 +122,6 @@ impl IntoToolResult for HealthReport {
 #[serde(deny_unknown_fields)]
 pub struct HealthArgs {
     /// Which configured database (default: the first).
-    #[serde(default)]
     pub database: Option<String>,
     /// The checks to run (default: all): connections, cache_hit, table_bloat, vacuum,
     /// wraparound, sequences, long_running_queries, blocked_queries, unused_indexes,
@@ -131,10 +130,8 @@ pub struct HealthArgs {
     #[serde(default)]
     pub checks: Vec<Check>,
     /// Most findings listed per check (default 10, at most 100).
-    #[serde(default)]
     pub limit: Option<usize>,
     /// A query running (or a transaction idle) this many seconds is long (default 300).
-    #[serde(default)]
     pub long_running_seconds: Option<f64>,
 }
 

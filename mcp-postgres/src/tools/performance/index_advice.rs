@@ -36,16 +36,12 @@ pub struct IndexAdviceArgs {
     #[serde(default)]
     pub workload: bool,
     /// How many top statements `workload` takes (default 10, at most 10).
-    #[serde(default)]
     pub workload_size: Option<usize>,
     /// Which configured database (default: the first).
-    #[serde(default)]
     pub database: Option<String>,
     /// Smallest cost reduction, in percent of the total, worth an index (default 10).
-    #[serde(default)]
     pub min_improvement_percent: Option<f64>,
     /// Most indexes to recommend (default 5, at most 10).
-    #[serde(default)]
     pub max_indexes: Option<usize>,
 }
 
