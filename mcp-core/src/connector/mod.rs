@@ -1,5 +1,7 @@
 //! The connector kit: what every connector needs besides its own tools, written once.
 //!
+//! - [`args`]: [`tool_args!`](crate::tool_args), argument structs whose first member names
+//!   the call's target.
 //! - [`targets`]: several named backends (databases, daemons, clusters, instances), one
 //!   chosen per call, with one rule for reads and one for writes.
 //! - [`selection`]: which tools a server lists, from each tool's own annotations (tier)
@@ -13,6 +15,7 @@
 //! Redaction is [`crate::security::redact`] (shared with the audit trail); rendering is
 //! [`crate::output`]; typed errors are [`crate::ToolError`] and its [`ErrorKind`](crate::server::ErrorKind).
 
+pub mod args;
 pub mod bounded;
 pub mod config;
 pub mod selection;

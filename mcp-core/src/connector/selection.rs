@@ -55,6 +55,11 @@ impl ToolSelection {
 }
 
 impl ServerBuilder {
+    /// Adds `routes`, each tagged with the toolset `toolset`: a tools module's table.
+    pub fn tools_in(self, toolset: &'static str, routes: impl IntoIterator<Item = ToolRoute>) -> Self {
+        routes.into_iter().fold(self, |builder, route| builder.tool(route.toolset(toolset)))
+    }
+
     /// Keeps the tools `selection` lists. A toolset no registered tool belongs to is a
     /// start-up error naming the ones that exist (a misspelt toolset must not silently
     /// list nothing).
@@ -82,8 +87,7 @@ mod tests {
     fn builder() -> ServerBuilder {
         Server::builder("t", "0")
             .tool(tool("list", noop).read_only().toolset("read"))
-            .tool(tool("create", noop).additive().toolset("write"))
-            .tool(tool("delete", noop).destructive().toolset("write"))
+            .tools_in("write", [tool("create", noop).additive(), tool("delete", noop).destructive()])
             .tool(tool("export", noop).additive().own_gate().toolset("read"))
     }
 

@@ -42,8 +42,9 @@ pub use change::Change;
 pub use context::{CLOSE_STREAM, Context, InputRequest, RequestMeta, RequestSink};
 pub use error::{ERROR_KIND_META, ErrorKind, InputRequired, ToolError};
 pub use handler::{
-    CompletionRequest, IntoResourceContents, IntoToolResult, Json, PromptRoute, ResourceRoute, ToolRoute, prompt,
-    prompt_with, resource, resource_template, resource_template_with, resource_with, schema_of, tool, tool_with,
+    CompletionRequest, IntoResourceContents, IntoToolResult, Json, PromptRoute, ResourceRoute, ToolRoute,
+    input_schema_of, prompt, prompt_with, resource, resource_template, resource_template_with, resource_with,
+    schema_of, tool, tool_with,
 };
 pub use outgoing::{Answer, Outgoing};
 pub use session::{Handshake, Outbound, Session};

@@ -22,9 +22,8 @@ const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
 const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    super::add(
-        builder,
-        Toolset::Compose,
+    builder.tools_in(
+        Toolset::Compose.name(),
         [
             tool_with("compose_projects", daemons, compose_projects)
                 .title("List compose projects")

@@ -25,9 +25,8 @@ use crate::output::{
 };
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    super::add(
-        builder,
-        Toolset::Containers,
+    builder.tools_in(
+        Toolset::Containers.name(),
         [
             tool_with("list_containers", daemons, list_containers)
                 .title("List containers")

@@ -33,9 +33,8 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                   With a scope label, `container:X` network/pid/ipc and named volumes only within the scope. \
                   Published ports bind 127.0.0.1 unless a host IP is given. The container is labelled \
                   mcp-docker.managed=true with the tool and time.";
-    super::add(
-        builder,
-        Toolset::Containers,
+    builder.tools_in(
+        Toolset::Containers.name(),
         [
             tool_with("create_container", daemons, create_container)
                 .title("Create a container")

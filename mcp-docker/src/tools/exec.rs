@@ -18,9 +18,8 @@ use crate::errors::NO_CONTAINER;
 use crate::output::{Rendered, Reply};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    super::add(
-        builder,
-        Toolset::Containers,
+    builder.tools_in(
+        Toolset::Containers.name(),
         [tool_with("exec_in_container", daemons, exec_in_container)
             .title("Run a command in a container")
             .description(

@@ -20,7 +20,7 @@ use crate::errors::NO_CONTAINER;
 use crate::output::{Next, Rendered, Reply, clip, cut_note, human_size, one_line, said, table};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    super::add(builder, Toolset::Containers, [
+    builder.tools_in(Toolset::Containers.name(), [
         tool_with("read_container_file", daemons, read_container_file)
             .title("Read a file in a container")
             .description(

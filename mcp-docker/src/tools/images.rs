@@ -27,9 +27,8 @@ use crate::names::check_ref;
 use crate::output::{Page, Rendered, Reply, ago, clip, human_size, listing, one_line, rfc3339, said, short_id, table};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    super::add(
-        builder,
-        Toolset::Images,
+    builder.tools_in(
+        Toolset::Images.name(),
         [
             tool_with("list_images", daemons, list_images)
                 .title("List images")

@@ -23,9 +23,8 @@ use crate::names::check_new_name;
 use crate::output::{Rendered, Reply, clip, said};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    super::add(
-        builder,
-        Toolset::Containers,
+    builder.tools_in(
+        Toolset::Containers.name(),
         [
             tool_with("start_container", daemons, |d, _, a: TargetArgs| act(d, a.host, a.container, Verb::Start))
                 .title("Start a container")

@@ -19,9 +19,8 @@ use crate::output::{Rendered, Reply, clip};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     let max = daemons.settings.max_log_lines;
-    super::add(
-        builder,
-        Toolset::Containers,
+    builder.tools_in(
+        Toolset::Containers.name(),
         [tool_with("container_logs", daemons, container_logs)
             .title("Read a container's logs")
             .description(format!(

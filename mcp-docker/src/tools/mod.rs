@@ -3,24 +3,23 @@
 //! always, changing ones with --allow-write, destructive ones unless --no-destructive).
 
 /// A tool's arguments: first `host`, naming the daemon (`read`: the first by default;
-/// `write`: required when several are configured), then the tool's own fields. One
-/// place says what `host` is; the struct is strict (unknown arguments are errors).
+/// `write`: required when several are configured), then the tool's own fields (the kit's
+/// `tool_args!`, with this connector's wording of `host`).
 macro_rules! tool_args {
-    (read $($rest:tt)*) => {
-        tool_args!(@"Which configured Docker host (default: the first)." $($rest)*);
+    (read $(#[$attr:meta])* $name:ident { $($fields:tt)* }) => {
+        mcp_core::tool_args! {
+            host: "Which configured Docker host (default: the first).";
+            $(#[$attr])* pub struct $name { $($fields)* }
+        }
     };
-    (write $($rest:tt)*) => {
-        tool_args!(@"Which configured Docker host (required when several are configured)." $($rest)*);
+    (write $(#[$attr:meta])* $name:ident { $($fields:tt)* }) => {
+        mcp_core::tool_args! {
+            host: "Which configured Docker host (required when several are configured).";
+            $(#[$attr])* pub struct $name { $($fields)* }
+        }
     };
     (@$doc:literal $(#[$attr:meta])* $name:ident { $($fields:tt)* }) => {
-        $(#[$attr])*
-        #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
-        #[serde(deny_unknown_fields)]
-        pub struct $name {
-            #[doc = $doc]
-            pub host: Option<String>,
-            $($fields)*
-        }
+        mcp_core::tool_args! { host: $doc; $(#[$attr])* pub struct $name { $($fields)* } }
     };
 }
 
@@ -38,9 +37,8 @@ pub mod system;
 use std::sync::Arc;
 
 use mcp_core::connector::ToolSelection;
-use mcp_core::server::{ServerBuilder, ToolRoute};
+use mcp_core::server::ServerBuilder;
 
-use crate::config::Toolset;
 use crate::daemons::Daemons;
 
 /// Every tool of the connector, as far as `--toolsets`, `--allow-write` and
@@ -63,9 +61,4 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
     let builder = networks::register(builder, daemons);
     let builder = files::register(builder, daemons);
     builder.select_tools(&selection)
-}
-
-/// Adds a module's tools to `builder`, each tagged with the module's toolset.
-fn add(builder: ServerBuilder, set: Toolset, routes: impl IntoIterator<Item = ToolRoute>) -> ServerBuilder {
-    routes.into_iter().fold(builder, |builder, route| builder.tool(route.toolset(set.name())))
 }

@@ -26,9 +26,8 @@ use crate::output::{Page, Rendered, Reply, clip, human_size, listing, one_line, 
 const NO_ATTACHMENT: &str = "Check the network (list_networks) and the container (list_containers)";
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    super::add(
-        builder,
-        Toolset::Networks,
+    builder.tools_in(
+        Toolset::Networks.name(),
         [
             tool_with("list_networks", daemons, list_networks)
                 .title("List networks")

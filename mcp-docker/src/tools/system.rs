@@ -20,9 +20,8 @@ use crate::output::{
 };
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
-    super::add(
-        builder,
-        Toolset::System,
+    builder.tools_in(
+        Toolset::System.name(),
         [
             tool_with("system_info", daemons, system_info)
                 .title("Docker daemon information")

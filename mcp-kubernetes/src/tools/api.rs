@@ -8,41 +8,25 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use kube::Api;
 use kube::api::{GetParams, ListParams};
 use kube::core::DynamicObject;
-use mcp_core::server::{ServerBuilder, ToolRoute};
 use mcp_core::{Context, ToolError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::clusters::{Access, Clusters, Connection, check_namespace, namespace_scope};
-use crate::config::{Toolset, valid_dns_label, valid_object_name};
+use crate::config::{valid_dns_label, valid_object_name};
 use crate::discovery::Resource;
 
-/// A tool's arguments: `context`, which every tool takes first (its name, type and
-/// description defined here once), then the tool's own fields. Unknown arguments are
-/// refused.
+/// A tool's arguments: `context`, which every tool takes first, then the tool's own
+/// fields (the kit's `tool_args!`, with this connector's wording of `context`).
 macro_rules! tool_args {
-    ($(#[$meta:meta])* pub struct $name:ident { $($fields:tt)* }) => {
-        $(#[$meta])*
-        #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
-        #[serde(deny_unknown_fields)]
-        pub struct $name {
-            /// Kubeconfig context (default: the server's default context).
-            pub context: Option<String>,
-            $($fields)*
+    ($($item:tt)*) => {
+        mcp_core::tool_args! {
+            context: "Kubeconfig context (default: the server's default context).";
+            $($item)*
         }
     };
 }
 pub(crate) use tool_args;
-
-/// Registers a module's tool table, every route tagged with `toolset` (what
-/// `--toolsets` selects by).
-pub(crate) fn tagged(
-    builder: ServerBuilder,
-    toolset: Toolset,
-    routes: impl IntoIterator<Item = ToolRoute>,
-) -> ServerBuilder {
-    routes.into_iter().fold(builder, |builder, route| builder.tool(route.toolset(toolset.name())))
-}
 
 /// A call's target: the cluster and the resource kind, checked against the denied kinds
 /// and the verbs the resource serves.

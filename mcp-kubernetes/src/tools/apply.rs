@@ -12,16 +12,15 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::api::{check_name, dyn_api, namespace_for, object_ref, tagged, target, tool_args};
+use super::api::{check_name, dyn_api, namespace_for, object_ref, target, tool_args};
 use crate::clusters::{Access, Clusters};
 use crate::config::Toolset;
 use crate::errors::{Op, api_error, describe};
 use crate::output::{Rendered, clip};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    tagged(
-        builder,
-        Toolset::Apply,
+    builder.tools_in(
+        Toolset::Apply.name(),
         [
             tool_with("resources_apply", k, resources_apply)
                 .title("Apply manifests (server-side apply)")

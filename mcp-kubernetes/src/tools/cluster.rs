@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::api::{dyn_api, tagged, tool_args};
+use super::api::{dyn_api, tool_args};
 use super::describe::event_time;
 use super::tables::{node_roles, ready_condition};
 use crate::clusters::{Clusters, ContextInfo, check_namespace, namespace_scope};
@@ -22,9 +22,8 @@ use crate::errors::{Op, api_error};
 use crate::output::{Rendered, age, clip, cut_line, one_line, table};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    let builder = tagged(
-        builder,
-        Toolset::Cluster,
+    let builder = builder.tools_in(
+        Toolset::Cluster.name(),
         [
             tool_with("namespaces_list", k, namespaces_list)
                 .title("List namespaces")
@@ -52,9 +51,8 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
                 .read_only(),
         ],
     );
-    tagged(
-        builder,
-        Toolset::Config,
+    builder.tools_in(
+        Toolset::Config.name(),
         [tool_with("contexts_list", k, contexts_list)
             .title("List kubeconfig contexts")
             .description(

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::api::{dyn_api, tagged, tool_args};
+use super::api::{dyn_api, tool_args};
 use super::resources::fetch_object;
 use super::tables::pod_status;
 use crate::clusters::Clusters;
@@ -19,9 +19,8 @@ use crate::errors::Op;
 use crate::output::{Rendered, age, clip, cut_text, document};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    tagged(
-        builder,
-        Toolset::Core,
+    builder.tools_in(
+        Toolset::Core.name(),
         [tool_with("resources_describe", k, resources_describe)
             .title("Describe an object")
             .description(

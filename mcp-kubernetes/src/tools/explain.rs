@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::api::{tagged, tool_args};
+use super::api::tool_args;
 use crate::clusters::Clusters;
 use crate::config::Toolset;
 use crate::discovery::Resource;
@@ -17,9 +17,8 @@ use crate::errors::{Op, api_error};
 use crate::output::{Rendered, clip, cut_text};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    tagged(
-        builder,
-        Toolset::Core,
+    builder.tools_in(
+        Toolset::Core.name(),
         [tool_with("explain_resource", k, explain_resource)
             .title("Explain a kind's fields")
             .description(

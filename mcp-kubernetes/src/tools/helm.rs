@@ -17,16 +17,15 @@ use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use serde_json::{Value, json};
 
-use super::api::{check_name, tagged, tool_args};
+use super::api::{check_name, tool_args};
 use crate::clusters::{Clusters, Connection, check_namespace, namespace_scope};
 use crate::config::Toolset;
 use crate::errors::{Op, api_error};
 use crate::output::{Rendered, clip, cut_text, document, table};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    tagged(
-        builder,
-        Toolset::Helm,
+    builder.tools_in(
+        Toolset::Helm.name(),
         [
             tool_with("helm_list", k, helm_list)
                 .title("List Helm releases")

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
-use super::api::{check_name, namespace_for, tagged, target, tool_args};
+use super::api::{check_name, namespace_for, target, tool_args};
 use super::apply::FIELD_MANAGER;
 use crate::clusters::{Access, Clusters, Connection, namespace_scope};
 use crate::config::Toolset;
@@ -22,9 +22,8 @@ use crate::errors::{Op, api_error};
 use crate::output::{Rendered, clip, cut_line};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    tagged(
-        builder,
-        Toolset::Workloads,
+    builder.tools_in(
+        Toolset::Workloads.name(),
         [
             tool_with("pods_log", k, pods_log)
                 .title("Read a pod's logs")

@@ -14,7 +14,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::api::{check_name, namespace_for, raw_api, tagged, target, tool_args};
+use super::api::{check_name, namespace_for, raw_api, target, tool_args};
 use super::tables::Columns;
 use crate::clusters::{Access, Clusters, check_namespace, namespace_scope};
 use crate::config::Toolset;
@@ -23,9 +23,8 @@ use crate::errors::{Op, api_error};
 use crate::output::{Prebuilt, Rendered, clip, cut_text, document, project, table, trim};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    tagged(
-        builder,
-        Toolset::Core,
+    builder.tools_in(
+        Toolset::Core.name(),
         [
             tool_with("resources_list", k, resources_list)
                 .title("List resources of any kind")

@@ -10,7 +10,7 @@ use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use serde_json::{Value, json};
 
-use super::api::{check_name, dyn_api, namespace_for, object_ref, tagged, target, tool_args};
+use super::api::{check_name, dyn_api, namespace_for, object_ref, target, tool_args};
 use super::apply::FIELD_MANAGER;
 use crate::clusters::{Access, Clusters, Connection};
 use crate::config::Toolset;
@@ -19,9 +19,8 @@ use crate::errors::{Op, api_error};
 use crate::output::{Rendered, clip, table};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    tagged(
-        builder,
-        Toolset::Workloads,
+    builder.tools_in(
+        Toolset::Workloads.name(),
         [
             tool_with("workload_scale", k, workload_scale)
                 .title("Scale a workload")

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::api::{check_name, dyn_api, tagged, tool_args};
+use super::api::{check_name, dyn_api, tool_args};
 use super::pods::pod_namespace;
 use crate::clusters::{Clusters, Connection, namespace_scope};
 use crate::config::Toolset;
@@ -19,9 +19,8 @@ use crate::errors::{Op, api_error};
 use crate::output::{Rendered, clip, cut_line, table};
 
 pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
-    tagged(
-        builder,
-        Toolset::Workloads,
+    builder.tools_in(
+        Toolset::Workloads.name(),
         [
             tool_with("pods_top", k, pods_top)
                 .title("Pod CPU and memory")

@@ -15,16 +15,17 @@
 /// not combine it with `deny_unknown_fields`.) Defined before the modules that use it.
 macro_rules! listing_args {
     (pub struct $name:ident { $($(#[$field_attr:meta])* pub $field:ident: $ty:ty,)* }) => {
-        #[derive(Debug, Default, Deserialize, JsonSchema)]
-        #[serde(default, deny_unknown_fields)]
-        pub struct $name {
-            /// Which configured database (default: the first).
-            pub database: Option<String>,
-            $($(#[$field_attr])* pub $field: $ty,)*
-            /// Rows to skip: pass the `nextOffset` of a truncated result.
-            pub offset: usize,
-            /// Most rows to return (default 100).
-            pub limit: Option<usize>,
+        mcp_core::tool_args! {
+            database: "Which configured database (default: the first).";
+            #[derive(Default)]
+            #[serde(default)]
+            pub struct $name {
+                $($(#[$field_attr])* pub $field: $ty,)*
+                /// Rows to skip: pass the `nextOffset` of a truncated result.
+                pub offset: usize,
+                /// Most rows to return (default 100).
+                pub limit: Option<usize>,
+            }
         }
     };
 }
