@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::client::{Client, ClientOptions};
 use crate::protocol::{CallToolResult, Content};
-use crate::server::{ERROR_KIND_META, ErrorKind};
+use crate::server::ERROR_KIND_META;
 
 /// How a test reaches the connector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,13 +213,13 @@ impl Connector {
         text(&result)
     }
 
-    /// Calls a tool that must fail with `kind`; returns its error text.
-    pub async fn fails_with(&self, tool: &str, args: Value, kind: ErrorKind) -> String {
+    /// Calls a tool that must fail; returns the failure's kind as the server sent it in
+    /// the result's `_meta` (`"not_found"`, `"refused"`, ...; empty if none) and its text.
+    pub async fn fails_as(&self, tool: &str, args: Value) -> (String, String) {
         let result = self.call(tool, args.clone()).await;
         assert!(result.is_error, "{tool}({args}) over {:?} should have failed: {}", self.transport, text(&result));
-        let expected = serde_json::to_value(kind).unwrap_or(Value::Null);
-        assert_eq!(error_kind(&result), Some(&expected), "{tool}({args}) over {:?}: {}", self.transport, text(&result));
-        text(&result)
+        let kind = error_kind(&result).and_then(Value::as_str).unwrap_or_default().to_string();
+        (kind, text(&result))
     }
 
     /// The names of the tools listed to this client.

@@ -1,11 +1,11 @@
 //! Error kinds against the real daemon: every failure a client can meet carries its kind
 //! in the result's `_meta`, decided on what the daemon answered (or did not) and on which
-//! rule refused, never on the message's wording. Read over a raw stdio session: the
-//! client library does not hand a result's `_meta` to its callers.
+//! rule refused, never on the message's wording.
 
 mod common;
 
-use common::{IMAGE, RawSession, admin, host, name, remove, run};
+use common::{IMAGE, admin, host, name, remove, run, start_raw};
+use mcp_core::testing::Transport;
 use serde_json::json;
 
 #[tokio::test]
@@ -15,7 +15,7 @@ async fn failures_carry_the_kind_of_what_went_wrong() {
     run(&docker, &n, &["sleep", "300"], &[], &[]).await;
     let scoped = name("kinds-scoped");
     let id = run(&docker, &scoped, &["sleep", "300"], &[("team", "kinds")], &[]).await;
-    let mut raw = RawSession::start(&["--docker-host", &host(), "--allow-write"]).await;
+    let raw = start_raw(Transport::Stdio, &["--docker-host", &host(), "--allow-write"]).await;
     let cases = [
         ("inspect_container", json!({"container": "mcp-t-no-such-container"}), "not_found"),
         ("container_logs", json!({"container": "mcp-t-no-such-container"}), "not_found"),
@@ -31,15 +31,10 @@ async fn failures_carry_the_kind_of_what_went_wrong() {
         assert_eq!(kind, want, "{tool} {args}: {err}");
     }
     // Outside the scope a container reads as missing; the server's own is refused.
-    let mut raw = RawSession::start(&[
-        "--docker-host",
-        &host(),
-        "--allow-write",
-        "--self-container",
-        &id[..12],
-        "--scope-label",
-        "team=kinds",
-    ])
+    let raw = start_raw(
+        Transport::Stdio,
+        &["--docker-host", &host(), "--allow-write", "--self-container", &id[..12], "--scope-label", "team=kinds"],
+    )
     .await;
     let (kind, err) = raw.fails_as("inspect_container", json!({"container": n})).await;
     assert!(kind == "not_found" && err.contains("scope"), "{kind}: {err}");
@@ -51,7 +46,7 @@ async fn failures_carry_the_kind_of_what_went_wrong() {
 
 #[tokio::test]
 async fn a_daemon_out_of_reach_is_unavailable_and_one_that_stalls_timed_out() {
-    let mut raw = RawSession::start(&["--docker-host", "unix:///nonexistent/mcp-docker-test.sock"]).await;
+    let raw = start_raw(Transport::Stdio, &["--docker-host", "unix:///nonexistent/mcp-docker-test.sock"]).await;
     let (kind, err) = raw.fails_as("list_containers", json!({})).await;
     assert_eq!(kind, "unavailable", "{err}");
     assert!(err.contains("is dockerd running"), "{err}");
@@ -66,7 +61,7 @@ async fn a_daemon_out_of_reach_is_unavailable_and_one_that_stalls_timed_out() {
         }
     });
     let url = format!("tcp://{addr}");
-    let mut raw = RawSession::start(&["--docker-host", &url, "--request-timeout-secs", "1"]).await;
+    let raw = start_raw(Transport::Stdio, &["--docker-host", &url, "--request-timeout-secs", "1"]).await;
     let (kind, err) = raw.fails_as("system_info", json!({})).await;
     assert_eq!(kind, "timed_out", "{err}");
     hold.abort();

@@ -548,7 +548,7 @@ async fn api_errors_carry_their_kind() {
         ("resources_patch", stale, "failed"),
     ];
     for (tool, args, kind) in cases {
-        assert_eq!(common::error_kind(&s, tool, args.clone()).await, kind, "{tool} {args}");
+        assert_eq!(s.fails_as(tool, args.clone()).await.0, kind, "{tool} {args}");
     }
 }
 

@@ -104,29 +104,20 @@ async fn toolsets_and_no_destructive_narrow_the_tools() {
     );
 }
 
-/// The error kind a failed call carries in `_meta` (read raw: the client drops `_meta`).
-async fn kind_of(s: &mcp_core::testing::Connector, tool: &str, args: Value) -> String {
-    let params = json!({"name": tool, "arguments": args});
-    let result = s.client.request("tools/call", params.as_object().cloned().unwrap_or_default()).await;
-    let result = result.expect("a tool result");
-    assert_eq!(result["isError"], true, "{tool} should have failed: {result}");
-    result["_meta"]["io.github.mcp-connectors/errorKind"].as_str().unwrap_or_default().to_string()
-}
-
 #[tokio::test]
 async fn failures_carry_the_kind_n8n_answered_with() {
     let s = writer().start(Transport::Stdio).await;
-    assert_eq!(kind_of(&s, "get_workflow", json!({"id": "doesNotExist123"})).await, "not_found");
-    assert_eq!(kind_of(&s, "get_execution", json!({"id": "999999999"})).await, "not_found");
-    assert_eq!(kind_of(&s, "get_workflow", json!({"id": "../x"})).await, "invalid_arguments");
-    assert_eq!(kind_of(&s, "list_variables", json!({})).await, "refused");
+    assert_eq!(s.fails_as("get_workflow", json!({"id": "doesNotExist123"})).await.0, "not_found");
+    assert_eq!(s.fails_as("get_execution", json!({"id": "999999999"})).await.0, "not_found");
+    assert_eq!(s.fails_as("get_workflow", json!({"id": "../x"})).await.0, "invalid_arguments");
+    assert_eq!(s.fails_as("list_variables", json!({})).await.0, "refused");
     let (url, _) = instance();
     let wrong = bare().env("N8N_API_URL", &url).env("N8N_API_KEY", "wrong-key").start(Transport::Stdio).await;
-    assert_eq!(kind_of(&wrong, "list_workflows", json!({})).await, "refused");
+    assert_eq!(wrong.fails_as("list_workflows", json!({})).await.0, "refused");
     let port = mcp_core::testing::free_port();
     let down = bare().env("N8N_API_URL", format!("http://127.0.0.1:{port}")).env("N8N_API_KEY", "k");
     let down = down.start(Transport::Stdio).await;
-    assert_eq!(kind_of(&down, "list_workflows", json!({})).await, "unavailable");
+    assert_eq!(down.fails_as("list_workflows", json!({})).await.0, "unavailable");
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TRANSPORTS, fails_as, launcher, setup, start};
+use common::{TRANSPORTS, launcher, setup, start};
 use serde_json::json;
 
 #[tokio::test]
@@ -29,14 +29,14 @@ async fn failures_carry_their_kind() {
         (json!({"sql": "SELECT pg_read_file('/etc/passwd')"}), "refused"),
     ];
     for (args, kind) in cases {
-        let (got, text) = fails_as(&c, "query", args.clone()).await;
+        let (got, text) = c.fails_as("query", args.clone()).await;
         assert_eq!(got, kind, "{args}: {text}");
     }
-    let (got, text) = fails_as(&c, "describe_table", json!({"table": format!("{s}.nope")})).await;
+    let (got, text) = c.fails_as("describe_table", json!({"table": format!("{s}.nope")})).await;
     assert_eq!(got, "not_found", "{text}");
     // Nothing listens on port 1: the database is unavailable, not the call wrong.
     let down = launcher().args(["--database", "down=postgres://u@127.0.0.1:1/db", "--connect-timeout-secs", "1"]);
     let c = down.start(TRANSPORTS[0]).await;
-    let (got, text) = fails_as(&c, "query", json!({"sql": "SELECT 1", "database": "down"})).await;
+    let (got, text) = c.fails_as("query", json!({"sql": "SELECT 1", "database": "down"})).await;
     assert_eq!(got, "unavailable", "{text}");
 }

@@ -103,7 +103,7 @@ async fn a_database_marked_read_only_is_never_written() {
     for transport in TRANSPORTS {
         let c = start(transport, &["--allow-write", "--databases-file", file.to_str().expect("path")]).await;
         let (kind, err) =
-            common::fails_as(&c, "execute", json!({"sql": format!("DELETE FROM {s}.t"), "database": "archive"})).await;
+            c.fails_as("execute", json!({"sql": format!("DELETE FROM {s}.t"), "database": "archive"})).await;
         assert!(err.contains("`archive` is configured read-only"), "{err}");
         assert_eq!(kind, "refused");
         // The default database (from --database-url) is writable; with two configured, a
@@ -123,12 +123,12 @@ async fn with_several_databases_a_write_must_name_its_database() {
         let c = start(transport, &["--allow-write", "--database", &other]).await;
         let delete = format!("DELETE FROM {s}.t WHERE id = 1");
         // Before, this landed silently on the first database.
-        let (kind, err) = common::fails_as(&c, "execute", json!({"sql": delete})).await;
+        let (kind, err) = c.fails_as("execute", json!({"sql": delete})).await;
         assert!(err.contains("must name its target") && err.contains("default, other"), "{err}");
         assert_eq!(kind, "invalid_arguments");
         assert_eq!(count(&format!("SELECT count(*) FROM {s}.t")).await, 3, "unchanged");
         // A dry run is a write too; reads still default to the first database.
-        common::fails_as(&c, "execute", json!({"sql": delete, "dry_run": true})).await;
+        c.fails_as("execute", json!({"sql": delete, "dry_run": true})).await;
         let out = c.ok("query", json!({"sql": format!("SELECT count(*) FROM {s}.t")})).await;
         assert_eq!(out["database"], "default");
         let out = c.ok("execute", json!({"sql": delete, "database": "other"})).await;
@@ -205,8 +205,7 @@ async fn explain_summarises_the_plan() {
         assert!(out["summary"].to_string().contains("hypothetical index"), "{}", out["summary"]);
         assert_eq!(count(&format!("SELECT count(*) FROM pg_indexes WHERE schemaname = '{s}'")).await, 0);
         // ANALYZE of a write needs write mode, and is rolled back.
-        let (kind, err) =
-            common::fails_as(&c, "explain", json!({"sql": format!("DELETE FROM {s}.big"), "analyze": true})).await;
+        let (kind, err) = c.fails_as("explain", json!({"sql": format!("DELETE FROM {s}.big"), "analyze": true})).await;
         assert!(err.contains("--allow-write"), "{err}");
         assert_eq!(kind, "refused");
         let err = c.fails("explain", json!({"sql": format!("SELECT * FROM {s}.nope")})).await;

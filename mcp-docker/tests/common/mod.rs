@@ -162,61 +162,6 @@ fn with_env(launcher: Launcher, env: &[(&str, &str)]) -> Launcher {
     env.iter().fold(launcher, |l, (k, v)| l.env(k, v))
 }
 
-/// A stdio session spoken by hand, to read what the client library keeps from its
-/// callers: a tool result's own `_meta` (where a failure's kind travels).
-pub struct RawSession {
-    _child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
-    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
-    next_id: u64,
-}
-
-impl RawSession {
-    /// Starts the connector with exactly `args` and initializes a session.
-    pub async fn start(args: &[&str]) -> Self {
-        use tokio::io::AsyncBufReadExt;
-        let mut cmd = launcher().args(args).command();
-        cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
-        cmd.stderr(std::process::Stdio::null());
-        let mut child = cmd.spawn().expect("spawn mcp-docker");
-        let stdin = child.stdin.take().expect("stdin");
-        let lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let mut session = RawSession { _child: child, stdin, lines, next_id: 0 };
-        let info = serde_json::json!({"name": "raw-test", "version": "0"});
-        let init = serde_json::json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": info});
-        session.request("initialize", init).await;
-        session.send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
-        session
-    }
-
-    async fn send(&mut self, message: serde_json::Value) {
-        use tokio::io::AsyncWriteExt;
-        self.stdin.write_all(format!("{message}\n").as_bytes()).await.expect("write to the server");
-    }
-
-    /// The `result` of one request.
-    async fn request(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        self.send(serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await;
-        loop {
-            let line = self.lines.next_line().await.expect("read").expect("the server answers");
-            let message: serde_json::Value = serde_json::from_str(&line).expect("JSON-RPC");
-            if message["id"] == id {
-                return message["result"].clone();
-            }
-        }
-    }
-
-    /// Calls `tool`, expects it to fail, and returns its error kind and message.
-    pub async fn fails_as(&mut self, tool: &str, args: serde_json::Value) -> (String, String) {
-        let result = self.request("tools/call", serde_json::json!({"name": tool, "arguments": args})).await;
-        assert_eq!(result["isError"], true, "{tool} {args} should fail: {result}");
-        let kind = result["_meta"][mcp_core::server::ERROR_KIND_META].as_str().unwrap_or_default().to_string();
-        (kind, result["content"][0]["text"].as_str().unwrap_or_default().to_string())
-    }
-}
-
 /// Calls `tool` on `conn`, expects it to fail, and checks its message says each of
 /// `needles`; returns the message.
 pub async fn fails_with(conn: &Connector, tool: &str, args: serde_json::Value, needles: &[&str]) -> String {

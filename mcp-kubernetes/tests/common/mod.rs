@@ -256,15 +256,3 @@ spec:
 "
     )
 }
-
-/// The kind a failed call carries in its result's `_meta` (`not_found`, `refused`, ...).
-/// Asked with a raw request: the client's `call_tool` drops `_meta`.
-pub async fn error_kind(s: &mcp_core::testing::Connector, tool: &str, args: serde_json::Value) -> String {
-    let mut params = serde_json::Map::new();
-    params.insert("name".into(), tool.into());
-    params.insert("arguments".into(), args);
-    let result = s.client.request("tools/call", params).await.unwrap_or_else(|e| panic!("{tool}: {e}"));
-    assert_eq!(result["isError"], true, "{tool} should fail: {result}");
-    let kind = &result["_meta"][mcp_core::server::ERROR_KIND_META];
-    kind.as_str().unwrap_or_else(|| panic!("{tool}: no error kind in {result}")).to_string()
-}

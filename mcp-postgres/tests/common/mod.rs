@@ -52,20 +52,6 @@ pub fn schema(tag: &str) -> String {
     format!("t_{tag}_{}", std::process::id())
 }
 
-/// Calls a tool that must fail; returns the kind of failure the result carries in
-/// `_meta` (`"not_found"`, `"refused"`, ...) and its text. The raw request, because the
-/// client's `call_tool` drops `_meta`.
-pub async fn fails_as(c: &Connector, tool: &str, args: serde_json::Value) -> (String, String) {
-    let mut params = serde_json::Map::new();
-    params.insert("name".into(), tool.into());
-    params.insert("arguments".into(), args.clone());
-    let result = c.client.request("tools/call", params).await.unwrap_or_else(|e| panic!("{tool}({args}): {e}"));
-    assert_eq!(result["isError"], true, "{tool}({args}) should have failed: {result}");
-    let kind = result["_meta"][mcp_core::server::ERROR_KIND_META].as_str().unwrap_or("(none)").to_string();
-    let text = result["content"][0]["text"].as_str().unwrap_or_default().to_string();
-    (kind, text)
-}
-
 /// A tabular result's rows as objects keyed by column name.
 pub fn records(out: &serde_json::Value) -> Vec<serde_json::Map<String, serde_json::Value>> {
     let names: Vec<String> = out["columns"]
