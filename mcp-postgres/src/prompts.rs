@@ -15,13 +15,12 @@ use crate::databases::Databases;
 /// The prompts' names (completion answers for these).
 pub const NAMES: [&str; 3] = ["explore_database", "optimize_query", "review_schema"];
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExploreArgs {
-    /// Which configured database (default: the first).
-    pub database: Option<String>,
-    /// What you want to understand or answer (e.g. "how are invoices linked to customers").
-    pub focus: Option<String>,
+mcp_core::tool_args! {
+    database: "Which configured database (default: the first).";
+    pub struct ExploreArgs {
+        /// What you want to understand or answer (e.g. "how are invoices linked to customers").
+        pub focus: Option<String>,
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

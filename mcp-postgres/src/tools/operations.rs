@@ -353,26 +353,25 @@ pub async fn long_transactions(
 // ---------------------------------------------------------------------------------------
 // settings
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsArgs {
-    /// Which configured database (default: the first).
-    pub database: Option<String>,
-    /// Setting names to match, case-insensitive: a substring (`timeout`), or a pattern
-    /// with `%` or `*` as wildcards (`autovacuum_*`).
-    pub pattern: Option<String>,
-    /// Category to match, case-insensitive substring (e.g. "memory", "autovacuum",
-    /// "replication", "logging", "query tuning").
-    pub category: Option<String>,
-    /// Only settings changed from the built-in default (by the configuration file,
-    /// ALTER SYSTEM, ALTER DATABASE/ROLE ... SET, the command line).
-    #[serde(default)]
-    pub changed_only: bool,
-    /// Most settings to return (default 100).
-    pub limit: Option<usize>,
-    /// Settings to skip: pass the `nextOffset` of a truncated result.
-    #[serde(default)]
-    pub offset: usize,
+mcp_core::tool_args! {
+    database: "Which configured database (default: the first).";
+    pub struct SettingsArgs {
+        /// Setting names to match, case-insensitive: a substring (`timeout`), or a pattern
+        /// with `%` or `*` as wildcards (`autovacuum_*`).
+        pub pattern: Option<String>,
+        /// Category to match, case-insensitive substring (e.g. "memory", "autovacuum",
+        /// "replication", "logging", "query tuning").
+        pub category: Option<String>,
+        /// Only settings changed from the built-in default (by the configuration file,
+        /// ALTER SYSTEM, ALTER DATABASE/ROLE ... SET, the command line).
+        #[serde(default)]
+        pub changed_only: bool,
+        /// Most settings to return (default 100).
+        pub limit: Option<usize>,
+        /// Settings to skip: pass the `nextOffset` of a truncated result.
+        #[serde(default)]
+        pub offset: usize,
+    }
 }
 
 /// The value a new session gets (`reset_val`), not this call's own: each call runs with
@@ -431,21 +430,20 @@ pub async fn settings(dbs: Arc<Databases>, ctx: Context, args: SettingsArgs) -> 
 // ---------------------------------------------------------------------------------------
 // roles and grants
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RolesArgs {
-    /// Which configured database (default: the first).
-    pub database: Option<String>,
-    /// Role names to match, case-insensitive: a substring, or a pattern with `%` or `*`.
-    pub pattern: Option<String>,
-    /// Also list the built-in pg_* roles.
-    #[serde(default)]
-    pub include_system: bool,
-    /// Most roles to return (default 100).
-    pub limit: Option<usize>,
-    /// Roles to skip: pass the `nextOffset` of a truncated result.
-    #[serde(default)]
-    pub offset: usize,
+mcp_core::tool_args! {
+    database: "Which configured database (default: the first).";
+    pub struct RolesArgs {
+        /// Role names to match, case-insensitive: a substring, or a pattern with `%` or `*`.
+        pub pattern: Option<String>,
+        /// Also list the built-in pg_* roles.
+        #[serde(default)]
+        pub include_system: bool,
+        /// Most roles to return (default 100).
+        pub limit: Option<usize>,
+        /// Roles to skip: pass the `nextOffset` of a truncated result.
+        #[serde(default)]
+        pub offset: usize,
+    }
 }
 
 const ROLES: &str = "
@@ -484,26 +482,25 @@ pub async fn roles(dbs: Arc<Databases>, ctx: Context, args: RolesArgs) -> Result
     Ok(table(&db, rows, args.offset, None))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GrantsArgs {
-    /// Which configured database (default: the first).
-    pub database: Option<String>,
-    /// Only this schema (exact name). Without `table`, the schema's own privileges
-    /// (USAGE, CREATE) are listed too.
-    pub schema: Option<String>,
-    /// Only this table, view or sequence: `name` or `schema.name`.
-    pub table: Option<String>,
-    /// Only privileges granted to this role (exact name; `PUBLIC` for everyone).
-    pub role: Option<String>,
-    /// Also list pg_catalog, information_schema and other system schemas.
-    #[serde(default)]
-    pub include_system: bool,
-    /// Most rows to return (default 200).
-    pub limit: Option<usize>,
-    /// Rows to skip: pass the `nextOffset` of a truncated result.
-    #[serde(default)]
-    pub offset: usize,
+mcp_core::tool_args! {
+    database: "Which configured database (default: the first).";
+    pub struct GrantsArgs {
+        /// Only this schema (exact name). Without `table`, the schema's own privileges
+        /// (USAGE, CREATE) are listed too.
+        pub schema: Option<String>,
+        /// Only this table, view or sequence: `name` or `schema.name`.
+        pub table: Option<String>,
+        /// Only privileges granted to this role (exact name; `PUBLIC` for everyone).
+        pub role: Option<String>,
+        /// Also list pg_catalog, information_schema and other system schemas.
+        #[serde(default)]
+        pub include_system: bool,
+        /// Most rows to return (default 200).
+        pub limit: Option<usize>,
+        /// Rows to skip: pass the `nextOffset` of a truncated result.
+        #[serde(default)]
+        pub offset: usize,
+    }
 }
 
 /// Privileges from the ACLs themselves (`aclexplode`), with the owner's implicit

@@ -92,32 +92,31 @@ pub enum SearchDetail {
     Summary,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SearchObjectsArgs {
-    /// Which configured database (default: the first).
-    pub database: Option<String>,
-    /// What to look for: a case-insensitive substring of the name (`cust` finds `customers`
-    /// and `customer_id`), or an ILIKE pattern when it contains `%` (`%_at`).
-    pub pattern: String,
-    /// Only these kinds (default: all): schema, table, view, materialized_view,
-    /// foreign_table, sequence, column, index, function, procedure, enum, domain, type,
-    /// trigger, constraint.
-    #[serde(default)]
-    pub kinds: Vec<SearchKind>,
-    /// Only in this schema (exact name).
-    pub schema: Option<String>,
-    /// `names` (default) or `summary` (adds a one-line description of each hit).
-    #[serde(default)]
-    pub detail: SearchDetail,
-    /// Also search Postgres's own schemas (pg_catalog, information_schema).
-    #[serde(default)]
-    pub include_system: bool,
-    /// Rows to skip: pass the `nextOffset` of a truncated result.
-    #[serde(default)]
-    pub offset: usize,
-    /// Most rows to return (default 100).
-    pub limit: Option<usize>,
+mcp_core::tool_args! {
+    database: "Which configured database (default: the first).";
+    pub struct SearchObjectsArgs {
+        /// What to look for: a case-insensitive substring of the name (`cust` finds `customers`
+        /// and `customer_id`), or an ILIKE pattern when it contains `%` (`%_at`).
+        pub pattern: String,
+        /// Only these kinds (default: all): schema, table, view, materialized_view,
+        /// foreign_table, sequence, column, index, function, procedure, enum, domain, type,
+        /// trigger, constraint.
+        #[serde(default)]
+        pub kinds: Vec<SearchKind>,
+        /// Only in this schema (exact name).
+        pub schema: Option<String>,
+        /// `names` (default) or `summary` (adds a one-line description of each hit).
+        #[serde(default)]
+        pub detail: SearchDetail,
+        /// Also search Postgres's own schemas (pg_catalog, information_schema).
+        #[serde(default)]
+        pub include_system: bool,
+        /// Rows to skip: pass the `nextOffset` of a truncated result.
+        #[serde(default)]
+        pub offset: usize,
+        /// Most rows to return (default 100).
+        pub limit: Option<usize>,
+    }
 }
 
 /// Searches every kind of object by name; exact matches first, then prefixes.

@@ -8,7 +8,7 @@ use mcp_core::protocol::CallToolResult;
 use mcp_core::server::{IntoToolResult, schema_of};
 use mcp_core::{Context, ToolError};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::access::Relations;
@@ -118,21 +118,20 @@ impl IntoToolResult for HealthReport {
     }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthArgs {
-    /// Which configured database (default: the first).
-    pub database: Option<String>,
-    /// The checks to run (default: all): connections, cache_hit, table_bloat, vacuum,
-    /// wraparound, sequences, long_running_queries, blocked_queries, unused_indexes,
-    /// duplicate_indexes, invalid_indexes, invalid_constraints, replication,
-    /// role_privileges.
-    #[serde(default)]
-    pub checks: Vec<Check>,
-    /// Most findings listed per check (default 10, at most 100).
-    pub limit: Option<usize>,
-    /// A query running (or a transaction idle) this many seconds is long (default 300).
-    pub long_running_seconds: Option<f64>,
+mcp_core::tool_args! {
+    database: "Which configured database (default: the first).";
+    pub struct HealthArgs {
+        /// The checks to run (default: all): connections, cache_hit, table_bloat, vacuum,
+        /// wraparound, sequences, long_running_queries, blocked_queries, unused_indexes,
+        /// duplicate_indexes, invalid_indexes, invalid_constraints, replication,
+        /// role_privileges.
+        #[serde(default)]
+        pub checks: Vec<Check>,
+        /// Most findings listed per check (default 10, at most 100).
+        pub limit: Option<usize>,
+        /// A query running (or a transaction idle) this many seconds is long (default 300).
+        pub long_running_seconds: Option<f64>,
+    }
 }
 
 /// Runs the health checks.

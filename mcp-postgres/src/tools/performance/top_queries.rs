@@ -110,26 +110,25 @@ impl SortBy {
     }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TopQueriesArgs {
-    /// Which configured database (default: the first).
-    pub database: Option<String>,
-    /// What to rank by: total_time (default), mean_time, calls, rows, shared_blks_read.
-    #[serde(default)]
-    pub sort_by: SortBy,
-    /// Only statements called at least this many times (default 1).
-    pub min_calls: Option<i64>,
-    /// Include statements of every database on the server, not only this one.
-    #[serde(default)]
-    pub all_databases: bool,
-    /// Longest query text to show, in characters (default 500, at most 20000).
-    pub query_chars: Option<usize>,
-    /// Most statements to return (default 10).
-    pub limit: Option<usize>,
-    /// Statements to skip: pass the `nextOffset` of a truncated result.
-    #[serde(default)]
-    pub offset: usize,
+mcp_core::tool_args! {
+    database: "Which configured database (default: the first).";
+    pub struct TopQueriesArgs {
+        /// What to rank by: total_time (default), mean_time, calls, rows, shared_blks_read.
+        #[serde(default)]
+        pub sort_by: SortBy,
+        /// Only statements called at least this many times (default 1).
+        pub min_calls: Option<i64>,
+        /// Include statements of every database on the server, not only this one.
+        #[serde(default)]
+        pub all_databases: bool,
+        /// Longest query text to show, in characters (default 500, at most 20000).
+        pub query_chars: Option<usize>,
+        /// Most statements to return (default 10).
+        pub limit: Option<usize>,
+        /// Statements to skip: pass the `nextOffset` of a truncated result.
+        #[serde(default)]
+        pub offset: usize,
+    }
 }
 
 /// Ranks statements from pg_stat_statements.
