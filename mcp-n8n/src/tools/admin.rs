@@ -189,15 +189,14 @@ where
     .read_only()
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PageArgs {
-    /// Instance name (default: the first configured).
-    instance: Option<String>,
-    /// Rows per page (default and most: --max-rows).
-    limit: Option<usize>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
+mcp_core::tool_args! {
+    instance: "Instance name (default: the first configured).";
+    pub struct PageArgs {
+        /// Rows per page (default and most: --max-rows).
+        limit: Option<usize>,
+        /// `next_cursor` of the previous page.
+        cursor: Option<String>,
+    }
 }
 
 /// One page of rows.
@@ -356,14 +355,13 @@ fn column_names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
     Ok(columns.iter().map(line).collect())
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SchemaArgs {
-    /// Instance name (default: the first configured).
-    instance: Option<String>,
-    /// Credential type name, e.g. `httpBasicAuth`, `slackApi`.
-    #[serde(rename = "type")]
-    cred_type: String,
+mcp_core::tool_args! {
+    instance: "Instance name (default: the first configured).";
+    pub struct SchemaArgs {
+        /// Credential type name, e.g. `httpBasicAuth`, `slackApi`.
+        #[serde(rename = "type")]
+        cred_type: String,
+    }
 }
 
 /// What a credential type needs.
@@ -390,21 +388,20 @@ async fn credential_schema(n8n: Arc<N8n>, _ctx: Context, a: SchemaArgs) -> Out<C
     Ok(rendered(CredentialSchema { kind: a.cred_type, schema: s }))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DataRowsArgs {
-    /// Instance name (default: the first configured).
-    instance: Option<String>,
-    /// Data table id.
-    id: String,
-    /// n8n's filter, e.g. {"type": "and", "filters": [{"columnName": "x", "condition": "eq", "value": 1}]}.
-    filter: Option<Value>,
-    /// Sort, e.g. `name:asc`.
-    sort_by: Option<String>,
-    /// Rows per page (default and most: --max-rows).
-    limit: Option<usize>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
+mcp_core::tool_args! {
+    instance: "Instance name (default: the first configured).";
+    pub struct DataRowsArgs {
+        /// Data table id.
+        id: String,
+        /// n8n's filter, e.g. {"type": "and", "filters": [{"columnName": "x", "condition": "eq", "value": 1}]}.
+        filter: Option<Value>,
+        /// Sort, e.g. `name:asc`.
+        sort_by: Option<String>,
+        /// Rows per page (default and most: --max-rows).
+        limit: Option<usize>,
+        /// `next_cursor` of the previous page.
+        cursor: Option<String>,
+    }
 }
 
 async fn read_data_table_rows(n8n: Arc<N8n>, _ctx: Context, a: DataRowsArgs) -> Out<ItemPage<Value>> {
@@ -421,16 +418,15 @@ async fn read_data_table_rows(n8n: Arc<N8n>, _ctx: Context, a: DataRowsArgs) -> 
     Ok(rendered(page(&n8n, &inst, &format!("/data-tables/{}/rows", a.id), &p, &extra, None).await?))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AuditArgs {
-    /// Instance name (default: the first configured).
-    instance: Option<String>,
-    /// Only these categories: credentials, database, nodes, filesystem, instance.
-    #[serde(default)]
-    categories: Vec<String>,
-    /// Days without execution after which a workflow counts as abandoned (default 90).
-    days_abandoned_workflow: Option<u32>,
+mcp_core::tool_args! {
+    instance: "Instance name (default: the first configured).";
+    pub struct AuditArgs {
+        /// Only these categories: credentials, database, nodes, filesystem, instance.
+        #[serde(default)]
+        categories: Vec<String>,
+        /// Days without execution after which a workflow counts as abandoned (default 90).
+        days_abandoned_workflow: Option<u32>,
+    }
 }
 
 /// n8n's security audit: one report per category with risks found (keys such as
@@ -462,11 +458,10 @@ async fn security_audit(n8n: Arc<N8n>, _ctx: Context, a: AuditArgs) -> Result<Pr
     Ok(prebuilt(report))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthArgs {
-    /// One instance (default: all).
-    instance: Option<String>,
+mcp_core::tool_args! {
+    instance: "One instance (default: all).";
+    pub struct HealthArgs {
+    }
 }
 
 /// Whether the instances answer, and what this server may do on them.
@@ -541,31 +536,28 @@ async fn health(n8n: Arc<N8n>, _ctx: Context, a: HealthArgs) -> Out<Health> {
     Ok(rendered(Health { healthy, instances, scope_tag: n8n.settings.scope_tag.clone() }))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NameArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// Name.
-    name: String,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct NameArgs {
+        /// Name.
+        name: String,
+    }
 }
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IdArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// Id.
-    id: String,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct IdArgs {
+        /// Id.
+        id: String,
+    }
 }
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RenameArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// Tag id.
-    id: String,
-    /// New name.
-    name: String,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct RenameArgs {
+        /// Tag id.
+        id: String,
+        /// New name.
+        name: String,
+    }
 }
 
 /// The instance a write names (open to writes), after checking `id` when there is one.
@@ -606,17 +598,16 @@ async fn delete_tag(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Out<Deleted> {
     Ok(rendered(Deleted { id: a.id, name: None, deleted: true }))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VariableArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// Variable id (update only).
-    id: Option<String>,
-    /// Key (letters, digits and `_`).
-    key: String,
-    /// Value.
-    value: String,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct VariableArgs {
+        /// Variable id (update only).
+        id: Option<String>,
+        /// Key (letters, digits and `_`).
+        key: String,
+        /// Value.
+        value: String,
+    }
 }
 
 /// A variable created or changed.
@@ -655,18 +646,17 @@ async fn delete_variable(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Out<Deleted
     Ok(rendered(Deleted { id: a.id, name: None, deleted: true }))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CredentialArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// Credential name.
-    name: String,
-    /// Credential type, e.g. `httpBasicAuth` (credential_schema lists its fields).
-    #[serde(rename = "type")]
-    cred_type: String,
-    /// The fields, e.g. {"user": "...", "password": "..."}.
-    data: Value,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct CredentialArgs {
+        /// Credential name.
+        name: String,
+        /// Credential type, e.g. `httpBasicAuth` (credential_schema lists its fields).
+        #[serde(rename = "type")]
+        cred_type: String,
+        /// The fields, e.g. {"user": "...", "password": "..."}.
+        data: Value,
+    }
 }
 
 async fn create_credential(n8n: Arc<N8n>, _ctx: Context, a: CredentialArgs) -> Out<CredentialRow> {
@@ -692,15 +682,14 @@ async fn delete_credential(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Out<Delet
     Ok(rendered(Deleted { id: a.id, name: c["name"].as_str().map(str::to_string), deleted: true }))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TableArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// Table name.
-    name: String,
-    /// Columns: [{"name": "x", "type": "string"}].
-    columns: Vec<Value>,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct TableArgs {
+        /// Table name.
+        name: String,
+        /// Columns: [{"name": "x", "type": "string"}].
+        columns: Vec<Value>,
+    }
 }
 
 /// A data table just created.
@@ -721,15 +710,14 @@ async fn create_data_table(n8n: Arc<N8n>, _ctx: Context, a: TableArgs) -> Out<Da
     Ok(rendered(answer(&inst, &t)?))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InsertArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// Data table id.
-    id: String,
-    /// Rows: objects keyed by column name.
-    rows: Vec<Value>,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct InsertArgs {
+        /// Data table id.
+        id: String,
+        /// Rows: objects keyed by column name.
+        rows: Vec<Value>,
+    }
 }
 
 /// Rows inserted.

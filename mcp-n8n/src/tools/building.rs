@@ -7,7 +7,7 @@ use mcp_core::output::Prebuilt;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::changes::put_body;
@@ -53,19 +53,18 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SearchArgs {
-    /// Instance name (default: the first configured).
-    instance: Option<String>,
-    /// Words to look for (all must match).
-    query: String,
-    /// Only trigger nodes (true) or only non-trigger nodes (false).
-    trigger: Option<bool>,
-    /// Rows (default 20, most 100).
-    limit: Option<usize>,
-    /// Rows to skip (for the next page).
-    offset: Option<usize>,
+mcp_core::tool_args! {
+    instance: "Instance name (default: the first configured).";
+    pub struct SearchArgs {
+        /// Words to look for (all must match).
+        query: String,
+        /// Only trigger nodes (true) or only non-trigger nodes (false).
+        trigger: Option<bool>,
+        /// Rows (default 20, most 100).
+        limit: Option<usize>,
+        /// Rows to skip (for the next page).
+        offset: Option<usize>,
+    }
 }
 
 /// Node types matching a search, best first.
@@ -152,18 +151,17 @@ async fn search_nodes(n8n: Arc<N8n>, _ctx: Context, a: SearchArgs) -> Out<NodeSe
     Ok(rendered(NodeSearch { total, nodes, next_offset }))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DescribeArgs {
-    /// Instance name (default: the first configured).
-    instance: Option<String>,
-    /// Node type, e.g. `n8n-nodes-base.httpRequest`.
-    #[serde(rename = "type")]
-    node_type: String,
-    /// Type version (default: the newest installed).
-    version: Option<f64>,
-    /// Only this parameter, in full.
-    parameter: Option<String>,
+mcp_core::tool_args! {
+    instance: "Instance name (default: the first configured).";
+    pub struct DescribeArgs {
+        /// Node type, e.g. `n8n-nodes-base.httpRequest`.
+        #[serde(rename = "type")]
+        node_type: String,
+        /// Type version (default: the newest installed).
+        version: Option<f64>,
+        /// Only this parameter, in full.
+        parameter: Option<String>,
+    }
 }
 
 /// A parameter, compactly.
@@ -297,18 +295,17 @@ async fn describe_node(n8n: Arc<N8n>, _ctx: Context, a: DescribeArgs) -> Result<
     Ok(prebuilt(out))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ValidateArgs {
-    /// Instance name (default: the first configured).
-    instance: Option<String>,
-    /// A saved workflow's id.
-    id: Option<String>,
-    /// An unsaved workflow: {name?, nodes, connections, settings?}.
-    workflow: Option<Value>,
-    /// Also check what publishing needs (an enabled trigger).
-    #[serde(default)]
-    for_publish: bool,
+mcp_core::tool_args! {
+    instance: "Instance name (default: the first configured).";
+    pub struct ValidateArgs {
+        /// A saved workflow's id.
+        id: Option<String>,
+        /// An unsaved workflow: {name?, nodes, connections, settings?}.
+        workflow: Option<Value>,
+        /// Also check what publishing needs (an enabled trigger).
+        #[serde(default)]
+        for_publish: bool,
+    }
 }
 
 /// What validation found.

@@ -210,22 +210,21 @@ async fn save(inst: &Instance, current: &Value, body: &Value, warnings: Vec<Prob
     })
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// Workflow name.
-    name: String,
-    /// Nodes: each {name, type, typeVersion, position: [x, y], parameters, credentials?, disabled?}.
-    nodes: Vec<Value>,
-    /// Connections: {"Source": {"main": [[{"node": "Target", "type": "main", "index": 0}]]}}.
-    connections: Option<Value>,
-    /// Settings, e.g. {"executionOrder": "v1"}.
-    settings: Option<Value>,
-    /// Tag names to set (created when missing).
-    #[serde(default)]
-    tags: Vec<String>,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct CreateArgs {
+        /// Workflow name.
+        name: String,
+        /// Nodes: each {name, type, typeVersion, position: [x, y], parameters, credentials?, disabled?}.
+        nodes: Vec<Value>,
+        /// Connections: {"Source": {"main": [[{"node": "Target", "type": "main", "index": 0}]]}}.
+        connections: Option<Value>,
+        /// Settings, e.g. {"executionOrder": "v1"}.
+        settings: Option<Value>,
+        /// Tag names to set (created when missing).
+        #[serde(default)]
+        tags: Vec<String>,
+    }
 }
 
 /// A workflow just created.
@@ -312,21 +311,20 @@ pub async fn tag_id(inst: &Instance, name: &str, create: bool) -> Result<String,
     Ok(made["id"].as_str().unwrap_or_default().to_string())
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// Workflow id.
-    id: String,
-    /// New name.
-    name: Option<String>,
-    /// All nodes (replaces the current ones).
-    nodes: Option<Vec<Value>>,
-    /// All connections (replaces the current ones).
-    connections: Option<Value>,
-    /// Settings (replace the current ones).
-    settings: Option<Value>,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct UpdateArgs {
+        /// Workflow id.
+        id: String,
+        /// New name.
+        name: Option<String>,
+        /// All nodes (replaces the current ones).
+        nodes: Option<Vec<Value>>,
+        /// All connections (replaces the current ones).
+        connections: Option<Value>,
+        /// Settings (replace the current ones).
+        settings: Option<Value>,
+    }
 }
 
 async fn update_workflow(n8n: Arc<N8n>, _ctx: Context, a: UpdateArgs) -> Out<Saved> {
@@ -349,18 +347,17 @@ async fn update_workflow(n8n: Arc<N8n>, _ctx: Context, a: UpdateArgs) -> Out<Sav
     Ok(rendered(save(&inst, &current, &body, problems).await?))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EditArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// Workflow id.
-    id: String,
-    /// Operations, applied in order (at most 100).
-    operations: Vec<Operation>,
-    /// Only apply and validate; save nothing.
-    #[serde(default)]
-    validate_only: bool,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct EditArgs {
+        /// Workflow id.
+        id: String,
+        /// Operations, applied in order (at most 100).
+        operations: Vec<Operation>,
+        /// Only apply and validate; save nothing.
+        #[serde(default)]
+        validate_only: bool,
+    }
 }
 
 /// What edit_workflow did: saved the result, or (validate_only) checked it.
@@ -416,15 +413,14 @@ async fn edit_workflow(n8n: Arc<N8n>, _ctx: Context, a: EditArgs) -> Out<Edited>
     Ok(rendered(Edited::Saved(save(&inst, &current, &body, problems).await?)))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RollbackArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// Workflow id.
-    id: String,
-    /// The version to bring back (from workflow_versions, or a `previous_version_id`).
-    version_id: String,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct RollbackArgs {
+        /// Workflow id.
+        id: String,
+        /// The version to bring back (from workflow_versions, or a `previous_version_id`).
+        version_id: String,
+    }
 }
 
 async fn rollback_workflow(n8n: Arc<N8n>, _ctx: Context, a: RollbackArgs) -> Out<Saved> {
@@ -545,15 +541,14 @@ async fn unpublish_workflow(n8n: Arc<N8n>, _ctx: Context, a: IdArgs) -> Out<Work
     Ok(rendered(WorkflowState { id: a.id, active: wf["active"].as_bool(), archived: None }))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TagsArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// Workflow id.
-    id: String,
-    /// Tag names (the workflow gets exactly these; missing tags are created).
-    tags: Vec<String>,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct TagsArgs {
+        /// Workflow id.
+        id: String,
+        /// Tag names (the workflow gets exactly these; missing tags are created).
+        tags: Vec<String>,
+    }
 }
 
 /// A workflow's tags after they were set.

@@ -76,24 +76,23 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListArgs {
-    /// Instance name (default: the first configured).
-    instance: Option<String>,
-    /// Only executions of this workflow.
-    workflow_id: Option<String>,
-    /// Only with this status: success, error, running, waiting, canceled, crashed, new.
-    #[schemars(with = "Option<String>")]
-    status: Option<ExecutionStatus>,
-    /// Only started at or after this time (RFC 3339, e.g. 2026-01-31T12:00:00Z).
-    since: Option<String>,
-    /// Only started before this time (RFC 3339).
-    until: Option<String>,
-    /// Rows per page (default and most: --max-rows).
-    limit: Option<usize>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
+mcp_core::tool_args! {
+    instance: "Instance name (default: the first configured).";
+    pub struct ListArgs {
+        /// Only executions of this workflow.
+        workflow_id: Option<String>,
+        /// Only with this status: success, error, running, waiting, canceled, crashed, new.
+        #[schemars(with = "Option<String>")]
+        status: Option<ExecutionStatus>,
+        /// Only started at or after this time (RFC 3339, e.g. 2026-01-31T12:00:00Z).
+        since: Option<String>,
+        /// Only started before this time (RFC 3339).
+        until: Option<String>,
+        /// Rows per page (default and most: --max-rows).
+        limit: Option<usize>,
+        /// `next_cursor` of the previous page.
+        cursor: Option<String>,
+    }
 }
 
 /// An execution's status, as n8n words it.
@@ -319,21 +318,20 @@ async fn list_executions(n8n: Arc<N8n>, _ctx: Context, a: ListArgs) -> Out<Execu
     Ok(rendered(ExecutionList { count: rows.len(), executions: rows, next_cursor: next, note }))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GetArgs {
-    /// Instance name (default: the first configured).
-    pub instance: Option<String>,
-    /// Execution id.
-    pub id: String,
-    /// `summary` (default), `preview` or `full`.
-    #[schemars(with = "Option<String>")]
-    pub mode: Option<ExecutionMode>,
-    /// With `full`: only these nodes.
-    #[serde(default)]
-    pub nodes: Vec<String>,
-    /// With `full`: most items per node output (default 5, most 100).
-    pub items_limit: Option<usize>,
+mcp_core::tool_args! {
+    instance: "Instance name (default: the first configured).";
+    pub struct GetArgs {
+        /// Execution id.
+        pub id: String,
+        /// `summary` (default), `preview` or `full`.
+        #[schemars(with = "Option<String>")]
+        pub mode: Option<ExecutionMode>,
+        /// With `full`: only these nodes.
+        #[serde(default)]
+        pub nodes: Vec<String>,
+        /// With `full`: most items per node output (default 5, most 100).
+        pub items_limit: Option<usize>,
+    }
 }
 
 /// How much of an execution get_execution shows.
@@ -617,15 +615,14 @@ pub async fn read_summary(n8n: &N8n, inst: &Instance, id: &str) -> Result<Value,
     read_execution(n8n, inst, &args).await
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WaitArgs {
-    /// Instance name (default: the first configured).
-    instance: Option<String>,
-    /// Execution id.
-    id: String,
-    /// Longest to wait, in seconds (default 60, most 600; the call's own time limit applies too).
-    timeout_secs: Option<u64>,
+mcp_core::tool_args! {
+    instance: "Instance name (default: the first configured).";
+    pub struct WaitArgs {
+        /// Execution id.
+        id: String,
+        /// Longest to wait, in seconds (default 60, most 600; the call's own time limit applies too).
+        timeout_secs: Option<u64>,
+    }
 }
 
 async fn wait_execution(n8n: Arc<N8n>, ctx: Context, a: WaitArgs) -> Result<Prebuilt<Waited>, ToolError> {
@@ -659,16 +656,15 @@ async fn wait_execution(n8n: Arc<N8n>, ctx: Context, a: WaitArgs) -> Result<Preb
     }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RetryArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// Execution id (a failed one).
-    id: String,
-    /// Run the workflow as it is now instead of as it was then.
-    #[serde(default)]
-    load_workflow: bool,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct RetryArgs {
+        /// Execution id (a failed one).
+        id: String,
+        /// Run the workflow as it is now instead of as it was then.
+        #[serde(default)]
+        load_workflow: bool,
+    }
 }
 
 /// A retry just started.
@@ -711,13 +707,12 @@ async fn retry_execution(n8n: Arc<N8n>, _ctx: Context, a: RetryArgs) -> Out<Retr
     }))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExecIdArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// Execution id.
-    id: String,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct ExecIdArgs {
+        /// Execution id.
+        id: String,
+    }
 }
 
 async fn stop_execution(n8n: Arc<N8n>, _ctx: Context, a: ExecIdArgs) -> Out<Stopped> {

@@ -13,7 +13,7 @@ use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use reqwest::Method;
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::executions::{ExecutionStatus, fetch_execution, read_summary};
@@ -48,30 +48,29 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// The workflow whose webhook to call.
-    workflow_id: Option<String>,
-    /// The webhook node, when the workflow has several.
-    node: Option<String>,
-    /// A raw webhook path (instead of workflow_id; not allowed under --scope-tag).
-    path: Option<String>,
-    /// Call the test URL (/webhook-test/...) instead of the production one.
-    #[serde(default)]
-    test: bool,
-    /// HTTP method (default: the webhook node's, else POST).
-    method: Option<String>,
-    /// JSON body.
-    body: Option<Value>,
-    /// Query parameters.
-    query: Option<std::collections::BTreeMap<String, String>>,
-    /// Extra headers (Host, Content-Length and hop-by-hop headers are refused).
-    headers: Option<std::collections::BTreeMap<String, String>>,
-    /// Longest to wait for the answer, in seconds (default --webhook-timeout-secs).
-    timeout_secs: Option<u64>,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct WebhookArgs {
+        /// The workflow whose webhook to call.
+        workflow_id: Option<String>,
+        /// The webhook node, when the workflow has several.
+        node: Option<String>,
+        /// A raw webhook path (instead of workflow_id; not allowed under --scope-tag).
+        path: Option<String>,
+        /// Call the test URL (/webhook-test/...) instead of the production one.
+        #[serde(default)]
+        test: bool,
+        /// HTTP method (default: the webhook node's, else POST).
+        method: Option<String>,
+        /// JSON body.
+        body: Option<Value>,
+        /// Query parameters.
+        query: Option<std::collections::BTreeMap<String, String>>,
+        /// Extra headers (Host, Content-Length and hop-by-hop headers are refused).
+        headers: Option<std::collections::BTreeMap<String, String>>,
+        /// Longest to wait for the answer, in seconds (default --webhook-timeout-secs).
+        timeout_secs: Option<u64>,
+    }
 }
 
 /// Headers a caller may not set (they belong to the HTTP layer or would redirect it).
@@ -231,18 +230,17 @@ async fn latest_execution(inst: &Instance, workflow_id: Option<&str>) -> Option<
     page["data"][0]["id"].as_str().map(str::to_string).or_else(|| page["data"][0]["id"].as_i64().map(|i| i.to_string()))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RunArgs {
-    /// Instance name (required when several are configured).
-    instance: Option<String>,
-    /// Workflow id.
-    id: String,
-    /// Wait for the run to finish (up to `timeout_secs`) and return its summary.
-    #[serde(default)]
-    wait: bool,
-    /// Longest to wait, in seconds (default 60).
-    timeout_secs: Option<u64>,
+mcp_core::tool_args! {
+    instance: "Instance name (required when several are configured).";
+    pub struct RunArgs {
+        /// Workflow id.
+        id: String,
+        /// Wait for the run to finish (up to `timeout_secs`) and return its summary.
+        #[serde(default)]
+        wait: bool,
+        /// Longest to wait, in seconds (default 60).
+        timeout_secs: Option<u64>,
+    }
 }
 
 /// What run_workflow did.

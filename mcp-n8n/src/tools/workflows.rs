@@ -53,24 +53,23 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     )
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListArgs {
-    /// Instance name (default: the first configured).
-    instance: Option<String>,
-    /// Only published (true) or unpublished (false) workflows.
-    active: Option<bool>,
-    /// Only workflows carrying all these tags.
-    #[serde(default)]
-    tags: Vec<String>,
-    /// Only workflows whose name contains this.
-    name: Option<String>,
-    /// Only workflows of this project.
-    project_id: Option<String>,
-    /// Rows per page (default and most: --max-rows).
-    limit: Option<usize>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
+mcp_core::tool_args! {
+    instance: "Instance name (default: the first configured).";
+    pub struct ListArgs {
+        /// Only published (true) or unpublished (false) workflows.
+        active: Option<bool>,
+        /// Only workflows carrying all these tags.
+        #[serde(default)]
+        tags: Vec<String>,
+        /// Only workflows whose name contains this.
+        name: Option<String>,
+        /// Only workflows of this project.
+        project_id: Option<String>,
+        /// Rows per page (default and most: --max-rows).
+        limit: Option<usize>,
+        /// `next_cursor` of the previous page.
+        cursor: Option<String>,
+    }
 }
 
 /// One page of workflows.
@@ -184,19 +183,18 @@ async fn list_workflows(n8n: Arc<N8n>, _ctx: Context, a: ListArgs) -> Out<Workfl
     }))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GetArgs {
-    /// Instance name (default: the first configured).
-    pub instance: Option<String>,
-    /// Workflow id.
-    pub id: String,
-    /// `compact` (default) or `full`.
-    #[schemars(with = "Option<String>")]
-    pub mode: Option<WorkflowMode>,
-    /// Only these nodes, with all their parameters.
-    #[serde(default)]
-    pub nodes: Vec<String>,
+mcp_core::tool_args! {
+    instance: "Instance name (default: the first configured).";
+    pub struct GetArgs {
+        /// Workflow id.
+        pub id: String,
+        /// `compact` (default) or `full`.
+        #[schemars(with = "Option<String>")]
+        pub mode: Option<WorkflowMode>,
+        /// Only these nodes, with all their parameters.
+        #[serde(default)]
+        pub nodes: Vec<String>,
+    }
 }
 
 /// How much of a workflow a read shows.
@@ -400,17 +398,16 @@ async fn get_workflow(n8n: Arc<N8n>, _ctx: Context, a: GetArgs) -> Result<Prebui
     Ok(prebuilt(shape(&n8n, &inst, &wf, a.mode, &a.nodes)?))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VersionsArgs {
-    /// Instance name (default: the first configured).
-    instance: Option<String>,
-    /// Workflow id.
-    id: String,
-    /// Versions per page (default 20, most 100).
-    limit: Option<usize>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
+mcp_core::tool_args! {
+    instance: "Instance name (default: the first configured).";
+    pub struct VersionsArgs {
+        /// Workflow id.
+        id: String,
+        /// Versions per page (default 20, most 100).
+        limit: Option<usize>,
+        /// `next_cursor` of the previous page.
+        cursor: Option<String>,
+    }
 }
 
 fn history_query(limit: usize, cursor: Option<&str>) -> Vec<(&'static str, String)> {
@@ -504,18 +501,17 @@ async fn workflow_versions(n8n: Arc<N8n>, _ctx: Context, a: VersionsArgs) -> Out
     Ok(rendered(Versions { id: a.id, current_version_id, versions, snapshots, next_cursor, note }))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VersionArgs {
-    /// Instance name (default: the first configured).
-    instance: Option<String>,
-    /// Workflow id.
-    id: String,
-    /// Version id (from workflow_versions).
-    version_id: String,
-    /// `compact` (default) or `full`.
-    #[schemars(with = "Option<String>")]
-    mode: Option<WorkflowMode>,
+mcp_core::tool_args! {
+    instance: "Instance name (default: the first configured).";
+    pub struct VersionArgs {
+        /// Workflow id.
+        id: String,
+        /// Version id (from workflow_versions).
+        version_id: String,
+        /// `compact` (default) or `full`.
+        #[schemars(with = "Option<String>")]
+        mode: Option<WorkflowMode>,
+    }
 }
 
 /// A version's body: this server's snapshot, or n8n's history.

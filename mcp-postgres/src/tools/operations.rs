@@ -182,21 +182,20 @@ pub async fn active_queries(dbs: Arc<Databases>, ctx: Context, args: ActiveQueri
 // ---------------------------------------------------------------------------------------
 // locks
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LocksArgs {
-    /// Which configured database to connect through (default: the first).
-    pub database: Option<String>,
-    /// List every lock held or awaited (pg_locks) instead of only blocking chains.
-    #[serde(default)]
-    pub all_locks: bool,
-    /// Longest query text to show, in characters (default 500, at most 20000).
-    pub query_chars: Option<usize>,
-    /// Most rows to return (default 100).
-    pub limit: Option<usize>,
-    /// Rows to skip: pass the `nextOffset` of a truncated result.
-    #[serde(default)]
-    pub offset: usize,
+mcp_core::tool_args! {
+    database: "Which configured database to connect through (default: the first).";
+    pub struct LocksArgs {
+        /// List every lock held or awaited (pg_locks) instead of only blocking chains.
+        #[serde(default)]
+        pub all_locks: bool,
+        /// Longest query text to show, in characters (default 500, at most 20000).
+        pub query_chars: Option<usize>,
+        /// Most rows to return (default 100).
+        pub limit: Option<usize>,
+        /// Rows to skip: pass the `nextOffset` of a truncated result.
+        #[serde(default)]
+        pub offset: usize,
+    }
 }
 
 /// One row per blocking edge; `root_blocking_pids` follows the chain up to sessions
@@ -275,23 +274,22 @@ pub async fn locks(dbs: Arc<Databases>, ctx: Context, args: LocksArgs) -> Result
 // ---------------------------------------------------------------------------------------
 // long_transactions
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LongTransactionsArgs {
-    /// Which configured database to connect through (default: the first).
-    pub database: Option<String>,
-    /// Only transactions open at least this many seconds (default 60).
-    pub min_seconds: Option<f64>,
-    /// Also list background processes' transactions (autovacuum, ...).
-    #[serde(default)]
-    pub include_background: bool,
-    /// Longest query text to show, in characters (default 500, at most 20000).
-    pub query_chars: Option<usize>,
-    /// Most rows to return (default 50).
-    pub limit: Option<usize>,
-    /// Rows to skip: pass the `nextOffset` of a truncated result.
-    #[serde(default)]
-    pub offset: usize,
+mcp_core::tool_args! {
+    database: "Which configured database to connect through (default: the first).";
+    pub struct LongTransactionsArgs {
+        /// Only transactions open at least this many seconds (default 60).
+        pub min_seconds: Option<f64>,
+        /// Also list background processes' transactions (autovacuum, ...).
+        #[serde(default)]
+        pub include_background: bool,
+        /// Longest query text to show, in characters (default 500, at most 20000).
+        pub query_chars: Option<usize>,
+        /// Most rows to return (default 50).
+        pub limit: Option<usize>,
+        /// Rows to skip: pass the `nextOffset` of a truncated result.
+        #[serde(default)]
+        pub offset: usize,
+    }
 }
 
 const LONG_TRANSACTIONS: &str = "

@@ -15,19 +15,18 @@ use crate::transaction::Access;
 
 use super::{DEFAULT_LIMIT, objects, typed};
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListDatabasesArgs {
-    /// Only this configured database (default: all of them).
-    pub database: Option<String>,
-    /// Also list template databases (template0, template1).
-    #[serde(default)]
-    pub include_templates: bool,
-    /// Most server databases to list per configured database (default 100).
-    pub limit: Option<usize>,
-    /// Server databases to skip (per configured database), to page on.
-    #[serde(default)]
-    pub offset: usize,
+mcp_core::tool_args! {
+    database: "Only this configured database (default: all of them).";
+    pub struct ListDatabasesArgs {
+        /// Also list template databases (template0, template1).
+        #[serde(default)]
+        pub include_templates: bool,
+        /// Most server databases to list per configured database (default 100).
+        pub limit: Option<usize>,
+        /// Server databases to skip (per configured database), to page on.
+        #[serde(default)]
+        pub offset: usize,
+    }
 }
 
 /// The configured databases and what each server holds.
