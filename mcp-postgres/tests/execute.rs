@@ -7,6 +7,7 @@ use std::sync::Arc;
 use common::{TRANSPORTS, admin, setup, start, start_with, text};
 use mcp_core::client::{ClientOptions, InputHandler};
 use mcp_core::protocol::ErrorObject;
+use mcp_core::testing::Launcher;
 use serde_json::{Value, json};
 
 async fn count(sql: &str) -> i64 {
@@ -169,6 +170,26 @@ async fn writes_wait_for_the_users_confirmation_when_required() {
     let accepted = start_with(TRANSPORTS[0], &["--allow-write", "--confirm-destructive"], confirming(true)).await;
     assert_eq!(accepted.ok("execute", delete).await["rowsAffected"], 1);
     assert_eq!(count(&format!("SELECT count(*) FROM {s}.t")).await, 2);
+}
+
+/// Whether hypopg is there is read from the database's catalog: a database without it
+/// gets the advice, one with it (`explain_summarises_the_plan`) the plan.
+#[tokio::test]
+async fn hypothetical_indexes_without_hypopg_say_how_to_get_it() {
+    let db = format!("t_nohypopg_{}", std::process::id());
+    setup(&format!("DROP DATABASE IF EXISTS {db}")).await;
+    setup(&format!("CREATE DATABASE {db}")).await;
+    let (base, _) = common::url().rsplit_once('/').map(|(b, q)| (b.to_string(), q.to_string())).expect("a URL path");
+    let query = common::url().split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    let url = format!("{base}/{db}{query}");
+    let c = Launcher::new(env!("CARGO_BIN_EXE_mcp-postgres")).args(["--database-url", &url]).start(TRANSPORTS[0]).await;
+    let index = json!([{"table": "pg_class", "columns": ["relname"]}]);
+    let err = c.fails("explain", json!({"sql": "SELECT 1 FROM pg_class", "hypothetical_indexes": index})).await;
+    assert!(err.contains("need the hypopg extension"), "{err}");
+    // Without hypothetical indexes the same database explains as usual.
+    c.ok("explain", json!({"sql": "SELECT 1 FROM pg_class"})).await;
+    drop(c);
+    setup(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
 }
 
 #[tokio::test]

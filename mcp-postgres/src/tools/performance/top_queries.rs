@@ -181,15 +181,8 @@ pub async fn top_queries(dbs: Arc<Databases>, ctx: Context, args: TopQueriesArgs
         view = pss.view,
         sort = args.sort_by.column(),
     );
-    let rows = run(&mut tx, &sql, &[json!(min_calls), json!(args.all_databases), json!(chars)], window).await.map_err(
-        |e| match e {
-            ToolError::Failed(m) if m.contains("shared_preload_libraries") => ToolError::failed(format!(
-                "{m}\npg_stat_statements must be in shared_preload_libraries (postgresql.conf) and the server \
-                 restarted before it collects statistics."
-            )),
-            other => other,
-        },
-    )?;
+    // Whether the server loads the library was checked on its own setting (`stat_statements`).
+    let rows = run(&mut tx, &sql, &[json!(min_calls), json!(args.all_databases), json!(chars)], window).await?;
     let mut note = format!("Times in milliseconds, sorted by {} (highest first).", args.sort_by.column());
     // Read after a possibly cut result: the transaction stays usable (see `run`).
     if let Some(info) = &pss.info {
