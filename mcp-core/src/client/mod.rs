@@ -29,7 +29,7 @@ pub use options::{ClientError, ClientOptions, EraChoice, InputHandler, Notificat
 
 enum Conn {
     Stdio(stdio::StdioConn),
-    Http(http::HttpConn),
+    Http(Box<http::HttpConn>),
     Ws(ws::WsConn),
 }
 
@@ -82,7 +82,7 @@ impl Client {
     /// Connects to a Streamable HTTP endpoint such as `http://127.0.0.1:8080/mcp`.
     pub async fn connect_http(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
         let conn = http::HttpConn::new(url, options.clone())?;
-        Self::start(Conn::Http(conn), options).await
+        Self::start(Conn::Http(Box::new(conn)), options).await
     }
 
     async fn start(conn: Conn, options: ClientOptions) -> Result<Self, ClientError> {
@@ -376,14 +376,16 @@ impl Client {
         self.request("prompts/get", params).await
     }
 
-    /// Ends the connection (stdio: closes stdin, waits briefly, then kills; HTTP: ends
-    /// the session).
-    pub async fn close(self) {
+    /// Ends the connection. Stdio: closes the server's stdin and waits for it to exit
+    /// (SIGTERM after 2 s, SIGKILL 2 s later), returning its exit status; HTTP: ends the
+    /// session; WebSocket: sends a close frame.
+    pub async fn close(self) -> Option<std::process::ExitStatus> {
         match self.conn {
-            Conn::Stdio(c) => c.close().await,
+            Conn::Stdio(c) => return c.close().await,
             Conn::Ws(c) => c.close().await,
             Conn::Http(c) => c.close().await,
         }
+        None
     }
 }
 

@@ -79,7 +79,7 @@ impl WsConn {
                     _ => {}
                 }
             }
-            reader_pending.fail_all();
+            reader_pending.fail_all("the WebSocket closed");
         });
         Ok(Self { channel: Channel { out, pending }, reader, writer: Some(writer) })
     }
