@@ -78,7 +78,7 @@ apt_install() {
 
 # start_postgres: a PostgreSQL for the tests. One given by MCP_TEST_DATABASE_URL is used
 # as it is. Otherwise it installs PostgreSQL 15 and HypoPG from Debian's packages when
-# missing, starts a throwaway cluster (trust auth, loopback, a free port,
+# missing, starts a throwaway cluster (trust auth but for the role mcp_password_test, loopback, a free port,
 # pg_stat_statements preloaded, TLS with a throwaway CA) and exports
 # MCP_TEST_DATABASE_URL, plus what the restart and TLS tests need:
 # MCP_POSTGRES_TEST_DATA (its data directory), MCP_POSTGRES_TEST_BIN (its bin
@@ -99,6 +99,8 @@ start_postgres() {
   chown postgres "$dir"
   port=$(free_port)
   su postgres -c "$bin/initdb -D $dir/data -A trust -U postgres" >/dev/null
+  # One role must give its password (the test of a wrong password's error); the rest trust.
+  sed -i '1i host all mcp_password_test 127.0.0.1/32 scram-sha-256' "$dir/data/pg_hba.conf"
   # A throwaway CA and a certificate for 127.0.0.1 signed by it, so that TLS connections
   # (with verification) are tested too.
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mcp-connectors test CA" \

@@ -2,8 +2,16 @@
 //! Kept apart from the list of databases so that a call's transaction can name the database
 //! it runs on without depending on how databases are picked.
 
+use std::time::Duration;
+
 use mcp_core::connector::Target;
-use sqlx::postgres::PgPool;
+use sqlx::Connection;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnection, PgPool, Postgres};
+
+/// How long a connection may take from the pool before the connector checks, with a
+/// connection of its own, whether the database can be reached at all.
+const DIAGNOSE_AFTER: Duration = Duration::from_millis(250);
 
 /// One database the connector serves.
 #[derive(Debug)]
@@ -15,6 +23,50 @@ pub struct Database {
     /// The role every call acts as here, unless the access policy names one per client.
     pub role: Option<String>,
     pub pool: PgPool,
+    /// One diagnosis at a time: under a real overload, waiters must not add connections.
+    pub diagnosing: tokio::sync::Mutex<()>,
+}
+
+impl Database {
+    /// A connection from the pool. The pool retries a refused or reset connection until
+    /// its acquire timeout and then says only that it timed out; so when the wait lasts,
+    /// one direct connection attempt finds the cause (refused, unknown host, TLS), which
+    /// is returned at once. If that attempt connects, the database is only busy: the
+    /// pool's wait goes on.
+    pub async fn acquire(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
+        let acquire = self.pool.acquire();
+        tokio::pin!(acquire);
+        tokio::select! {
+            biased;
+            conn = &mut acquire => return conn,
+            _ = tokio::time::sleep(DIAGNOSE_AFTER) => {}
+        }
+        if let Ok(_one_at_a_time) = self.diagnosing.try_lock() {
+            let options = self.pool.connect_options();
+            let probe = PgConnection::connect_with(&options);
+            tokio::select! {
+                biased;
+                conn = &mut acquire => return conn,
+                probe = probe => match probe {
+                    Err(e) if is_unreachable(&e) => return Err(e),
+                    Ok(conn) => { let _ = conn.close().await; }
+                    Err(_) => {}
+                },
+            }
+        }
+        acquire.await
+    }
+
+    /// Where the database is reached (`host:port`, or the socket directory), for errors.
+    pub fn address(&self) -> String {
+        let options = self.pool.connect_options();
+        format!("{}:{}", options.get_host(), options.get_port())
+    }
+}
+
+/// The causes the pool hides behind its timeout.
+fn is_unreachable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Configuration(_))
 }
 
 impl Target for Database {

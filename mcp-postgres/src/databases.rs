@@ -70,6 +70,7 @@ impl Databases {
                 read_only: entry.read_only,
                 role: entry.role.clone().or_else(|| settings.role.clone()),
                 pool,
+                diagnosing: Default::default(),
             });
         }
         let targets = Targets::new("database", list, settings.allow_write)?;
@@ -131,7 +132,7 @@ impl Databases {
         for db in self.all().to_vec() {
             tokio::spawn(async move {
                 let sql = ROLE_POWERS;
-                let mut conn = match db.pool.acquire().await {
+                let mut conn = match db.acquire().await {
                     Ok(conn) => conn,
                     Err(_) => return, // Reported by the calls and /readyz.
                 };
@@ -168,10 +169,8 @@ impl Databases {
     /// Checks that every database answers; the error names the first that does not.
     pub async fn ping(&self) -> Result<(), String> {
         for db in self.all() {
-            sqlx::query("SELECT 1")
-                .execute(&db.pool)
-                .await
-                .map_err(|e| format!("database `{}`: {}", db.name, crate::errors::describe(&e)))?;
+            let answer = async { sqlx::query("SELECT 1").execute(&mut *db.acquire().await?).await };
+            answer.await.map_err(|e| format!("database `{}`: {}", db.name, crate::errors::describe(&e)))?;
         }
         Ok(())
     }

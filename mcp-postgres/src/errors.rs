@@ -14,6 +14,8 @@ pub fn kind_of_sqlstate(code: &str) -> ErrorKind {
         "42P01" | "42703" | "42883" | "3F000" | "42704" => ErrorKind::NotFound,
         // insufficient_privilege, read_only_sql_transaction.
         "42501" | "25006" => ErrorKind::Refused,
+        // invalid authorization: a wrong password or a role that may not log in.
+        c if c.starts_with("28") => ErrorKind::Refused,
         // connection exceptions, shutdown and crash of the server, too many connections,
         // the database not yet accepting connections.
         c if c.starts_with("08") => ErrorKind::Unavailable,

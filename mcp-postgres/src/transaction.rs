@@ -94,7 +94,7 @@ impl Tx {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut conn = db.pool.acquire().await.map_err(|e| unavailable(&db, &e))?;
+            let mut conn = db.acquire().await.map_err(|e| unavailable(&db, &e))?;
             match (&mut *conn).fetch_all(sqlx::raw_sql(&begin)).await {
                 Ok(rows) => {
                     let pid = rows.last().and_then(|r| r.try_get::<i32, _>(0).ok()).unwrap_or(0);
@@ -242,7 +242,7 @@ fn cancel_backend(db: Arc<Database>, pid: i32) -> BoxFuture<'static, ()> {
 
 async fn cancel_backend_inner(db: &Database, pid: i32) {
     let cancel = async {
-        let mut conn = db.pool.acquire().await?;
+        let mut conn = db.acquire().await?;
         (&mut *conn).execute(sqlx::query("SELECT pg_cancel_backend($1)").bind(pid)).await
     };
     match tokio::time::timeout(Duration::from_secs(5), cancel).await {
@@ -258,7 +258,10 @@ fn was_cancelled(e: &sqlx::Error) -> bool {
 
 /// A database that cannot be reached, or refused the call's transaction.
 fn unavailable(db: &Database, e: &sqlx::Error) -> ToolError {
-    let message = format!("database `{}` is unavailable: {}", db.name, describe(e));
+    let message = match e {
+        sqlx::Error::Io(io) => format!("database `{}` is unavailable: cannot reach {}: {io}", db.name, db.address()),
+        _ => format!("database `{}` is unavailable: {}", db.name, describe(e)),
+    };
     match crate::errors::kind_of(e) {
         // Refused the login or the role: the configuration, not the server's state.
         mcp_core::ErrorKind::Refused => ToolError::refused(message),
