@@ -46,6 +46,39 @@ for s in stdio http; do
     | expect "inspector modern $s tools/call" 'io.modelcontextprotocol/serverInfo'
 done
 
+step "MCP Inspector --strict: every connector's tool schemas are portable"
+BIN=$(dirname "$MCP")
+STRICT=$(mktemp -d)
+cat > "$STRICT/kubeconfig" <<'YAML'
+apiVersion: v1
+kind: Config
+clusters: [{name: listing-only, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: u, user: {token: listing-only}}]
+contexts: [{name: listing-only, context: {cluster: listing-only, user: u}}]
+current-context: listing-only
+YAML
+# Every tier, so that every tool is listed; listing tools needs no cluster. (The Inspector
+# passes the server only a default environment: settings go in flags or through env.)
+for name in mcp-postgres mcp-docker mcp-kubernetes mcp-n8n; do
+  case $name in
+    mcp-postgres) args="--database-url ${MCP_TEST_DATABASE_URL:-postgres://127.0.0.1:9/none} --allow-write --export-dir $STRICT" ;;
+    mcp-docker) args="--docker-host ${DOCKER_HOST:-unix:///nonexistent} --allow-write" ;;
+    mcp-kubernetes) args="--kubeconfig $STRICT/kubeconfig --allow-write --allow-destructive" ;;
+    mcp-n8n) args="--allow-write" ;;
+  esac
+  # The Inspector fails on errors; warnings (a type list) are refused here too.
+  if ! out=$(npx --no-install mcp-inspector --cli env "N8N_API_URL=${MCP_TEST_N8N_URL:-http://127.0.0.1:9}" \
+    "N8N_API_KEY=${MCP_TEST_N8N_API_KEY:-none}" "$BIN/$name" $args --method tools/list --strict 2>&1 >/dev/null) \
+    || grep -qE "^(Error|Warning): tool" <<<"$out"; then
+    echo "FAIL inspector --strict $name:" >&2
+    grep -E "^(Error|Warning): tool|^  (Path|Issue):|errors?, [0-9]+ warnings?" <<<"$out" | head -60 >&2
+    tail -5 <<<"$out" >&2
+    exit 1
+  fi
+  echo "ok   inspector --strict $name" >&2
+done
+rm -rf "$STRICT"
+
 step "TypeScript SDK v2 client against the example server"
 cp "$ROOT/tests/interop/ts-client.mjs" "$CACHE/npm/ts-client.mjs"
 node ts-client.mjs legacy "$SERVER" | expect "ts client stdio handshake era" '"version":"2025-11-25"'

@@ -4,10 +4,12 @@
 
 pub mod headers;
 pub mod jsonrpc;
+pub mod portable_schema;
 pub mod types;
 pub mod uri;
 pub mod version;
 
 pub use jsonrpc::{ErrorObject, Message, Notification, Rejection, Request, RequestId, Response, codes, parse_message};
+pub use portable_schema::make_portable;
 pub use types::*;
 pub use version::{Era, ProtocolVersion};

@@ -89,7 +89,8 @@ impl<T: Serialize + JsonSchema> IntoToolResult for Json<T> {
 }
 
 /// The JSON Schema of `T`, inlined (no `$defs` references where avoidable) for clients
-/// that do not resolve references.
+/// that do not resolve references, in the subset every client accepts
+/// ([`make_portable`](crate::protocol::make_portable)).
 pub fn schema_of<T: JsonSchema>() -> Value {
     let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
         s.inline_subschemas = true;
@@ -103,6 +104,7 @@ pub fn schema_of<T: JsonSchema>() -> Value {
             map.insert("type".into(), Value::String("object".into()));
         }
     }
+    crate::protocol::make_portable(&mut value);
     value
 }
 
