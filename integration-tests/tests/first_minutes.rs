@@ -190,3 +190,18 @@ async fn mcp_tools_ends_soon_after_the_servers_answer() {
     // for a client that waits out a 2 s timeout.
     assert!(overhead < Duration::from_millis(250), "the command adds {overhead:?}");
 }
+
+#[test]
+fn every_binary_says_its_version_and_the_revisions_it_speaks() {
+    let version = env!("CARGO_PKG_VERSION");
+    for name in integration_tests::CONNECTORS.iter().chain(&["mcp"]) {
+        let out = Command::new(binary(name)).arg("--version").output().expect("--version");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{name} --version: {text}");
+        assert_eq!(
+            text.trim(),
+            format!("{name} {version} (MCP 2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05)"),
+            "{name}"
+        );
+    }
+}

@@ -32,6 +32,12 @@ use crate::security::{AuditKey, AuditLog, Authenticator, Policy};
 use crate::server::{Server, ServerBuilder};
 use crate::transport::{http, stdio};
 
+/// What `--version` prints after a binary's name: its version and the protocol revisions
+/// it speaks, newest first (`0.1.0 (MCP 2026-07-28, 2025-11-25, …)`).
+pub fn version_text(version: &str) -> String {
+    format!("{version} (MCP {})", crate::protocol::ProtocolVersion::supported_strings().join(", "))
+}
+
 /// How the server talks to its client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TransportKind {

@@ -25,7 +25,7 @@ const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z
 const WAV: &str = "UklGRiQAAABXQVZFZm10IBAAAAABAAEARKwAAIhYAQACABAAZGF0YQAAAAA=";
 
 #[derive(Parser)]
-#[command(about = "Example MCP server with every protocol feature")]
+#[command(version = mcp_core::cli::version_text(env!("CARGO_PKG_VERSION")), about = "Example MCP server with every protocol feature")]
 struct Cli {
     #[command(flatten)]
     serve: ServeArgs,

@@ -21,7 +21,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 #[derive(Parser)]
-#[command(about = "A read-only MCP server over local directories")]
+#[command(version = mcp_core::cli::version_text(env!("CARGO_PKG_VERSION")), about = "A read-only MCP server over local directories")]
 struct Cli {
     #[command(flatten)]
     serve: ServeArgs,

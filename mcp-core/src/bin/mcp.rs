@@ -18,7 +18,11 @@ use mcp_core::client::{Client, ClientError, ClientOptions, EraChoice};
 use serde_json::{Value, json};
 
 #[derive(Parser)]
-#[command(name = "mcp", about = "Talk to any MCP server over stdio or Streamable HTTP")]
+#[command(
+    name = "mcp",
+    version = mcp_core::cli::version_text(env!("CARGO_PKG_VERSION")),
+    about = "Talk to any MCP server over stdio or Streamable HTTP"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -30,7 +30,7 @@ pub fn run<A: clap::Args, C: Connector>(
     about: &'static str,
     open: impl FnOnce(&A) -> Result<C, String>,
 ) -> ExitCode {
-    let command = Cli::<A>::command().name(name).bin_name(name).version(version).about(about);
+    let command = Cli::<A>::command().name(name).bin_name(name).version(crate::cli::version_text(version)).about(about);
     let cli = match Cli::<A>::from_arg_matches(&command.get_matches()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
