@@ -72,6 +72,37 @@ struct Claims {
     sub: String,
     scope: Option<String>,
     scp: Option<Vec<String>>,
+    #[serde(default)]
+    groups: Option<Groups>,
+}
+
+/// The `groups` claim: a list of names, or one name (some issuers send a string).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Groups {
+    List(Vec<String>),
+    One(String),
+}
+
+/// Most groups an identity carries: each may become a request header downstream.
+const MAX_GROUPS: usize = 64;
+
+/// The groups of a `groups` claim: empty names dropped, duplicates once, at most
+/// [`MAX_GROUPS`] (a token naming more is refused rather than silently narrowed, since
+/// a missing group could grant or deny differently downstream).
+fn groups_of(claim: Option<Groups>) -> Result<Vec<String>, AuthError> {
+    let mut groups: Vec<String> = match claim {
+        None => Vec::new(),
+        Some(Groups::One(g)) => vec![g],
+        Some(Groups::List(list)) => list,
+    };
+    groups.retain(|g| !g.trim().is_empty());
+    let mut seen = std::collections::HashSet::new();
+    groups.retain(|g| seen.insert(g.clone()));
+    if groups.len() > MAX_GROUPS {
+        return Err(AuthError::Invalid(format!("the token names {} groups (at most {MAX_GROUPS})", groups.len())));
+    }
+    Ok(groups)
 }
 
 async fn load_jwks(source: &JwksSource) -> Result<JwkSet, String> {
@@ -142,7 +173,8 @@ impl OAuth {
             let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
             return Err(AuthError::InsufficientScope(list.join(" ")));
         }
-        Ok(Identity { name: claims.sub, scopes })
+        let groups = groups_of(claims.groups)?;
+        Ok(Identity { name: claims.sub, scopes, groups })
     }
 }
 
@@ -299,5 +331,43 @@ mod tests {
         assert!(Authenticator::from_tokens("justatokenwithoutname", "t").is_err());
         assert!(Authenticator::from_tokens("a=xxxxxxxxxxxxxxxxxx,a=yyyyyyyyyyyyyyyyyy", "t").is_err());
         assert!(Authenticator::from_tokens("# nothing", "t").is_err());
+    }
+
+    /// An access token signed with the test key, carrying `extra` claims.
+    async fn oauth_identity(extra: serde_json::Value) -> Result<Identity, AuthError> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let config = OAuthConfig {
+            issuer: "https://issuer.test".into(),
+            audience: "https://mcp.test/mcp".into(),
+            jwks: JwksSource::File(format!("{dir}/oauth-test-jwks.json").into()),
+            required_scopes: vec![],
+        };
+        let auth = Authenticator::default().with_oauth(config).await.expect("oauth");
+        let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 600;
+        let mut claims = serde_json::json!({"iss": "https://issuer.test", "aud": "https://mcp.test/mcp", "sub": "user-42", "exp": exp});
+        if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+            c.extend(e.clone());
+        }
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some("test-key-1".into());
+        let pem = std::fs::read(format!("{dir}/oauth-test-key.pem")).expect("test key");
+        let key = jsonwebtoken::EncodingKey::from_ec_pem(&pem).expect("test key");
+        let token = jsonwebtoken::encode(&header, &claims, &key).expect("sign");
+        auth.authenticate(Some(&format!("Bearer {token}"))).await
+    }
+
+    #[tokio::test]
+    async fn the_groups_claim_becomes_the_identity_groups() {
+        let id = oauth_identity(serde_json::json!({"groups": ["dev", "", "ops", "dev"]})).await.expect("valid");
+        assert_eq!((id.name.as_str(), id.groups), ("user-42", vec!["dev".to_string(), "ops".to_string()]));
+        let one = oauth_identity(serde_json::json!({"groups": "sre"})).await.expect("valid");
+        assert_eq!(one.groups, vec!["sre".to_string()]);
+        let none = oauth_identity(serde_json::json!({})).await.expect("valid");
+        assert!(none.groups.is_empty());
+        let many: Vec<String> = (0..=MAX_GROUPS).map(|i| format!("g{i}")).collect();
+        let refused = oauth_identity(serde_json::json!({"groups": many})).await;
+        assert!(matches!(&refused, Err(AuthError::Invalid(why)) if why.contains("groups")), "{refused:?}");
+        // Named bearer tokens carry no groups.
+        assert!(Identity::named("ci").groups.is_empty());
     }
 }

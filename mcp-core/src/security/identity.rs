@@ -9,12 +9,15 @@ pub struct Identity {
     pub name: String,
     /// OAuth scopes granted by the access token (empty otherwise).
     pub scopes: Vec<String>,
+    /// The groups the OAuth access token's `groups` claim names (empty otherwise), for
+    /// connectors that act on the caller's behalf (Kubernetes impersonation).
+    pub groups: Vec<String>,
 }
 
 impl Identity {
     /// A named identity without OAuth scopes.
     pub fn named(name: impl Into<String>) -> Self {
-        Self { name: name.into(), scopes: Vec::new() }
+        Self { name: name.into(), scopes: Vec::new(), groups: Vec::new() }
     }
 
     /// The user who started a stdio server.

@@ -295,8 +295,8 @@ mod tests {
     fn oauth_scopes_select_sections() {
         let text = "read_only = true\n[identities.\"scope:mcp.write\"]\nread_only = false";
         let p = Policy::default().with_toml(text, "test").expect("policy");
-        let writer = Identity { name: "user-1".into(), scopes: vec!["mcp".into(), "mcp.write".into()] };
-        let reader = Identity { name: "user-2".into(), scopes: vec!["mcp".into()] };
+        let writer = Identity { name: "user-1".into(), scopes: vec!["mcp".into(), "mcp.write".into()], groups: vec![] };
+        let reader = Identity { name: "user-2".into(), scopes: vec!["mcp".into()], groups: vec![] };
         assert!(p.check(&writer, &tool("execute_sql", false, true)).is_ok());
         assert!(p.check(&reader, &tool("execute_sql", false, true)).is_err());
     }
