@@ -14,6 +14,7 @@ use tokio::sync::OnceCell;
 
 use crate::config::Settings;
 use crate::discovery::Discovery;
+use crate::impersonate::{Cache, Caller};
 use crate::output::Masker;
 
 /// One context, as a target tools name with `context`. Its client is built on first use
@@ -44,7 +45,10 @@ pub struct Connection {
     pub server: String,
     /// The namespace calls use when they name none.
     pub default_namespace: String,
-    pub discovery: Discovery,
+    /// Shared by the context's callers (`--impersonate`): discovery is the same for all.
+    pub discovery: Arc<Discovery>,
+    /// Who the client acts as, with `--impersonate` (Helm is told too).
+    pub caller: Option<Caller>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -90,6 +94,8 @@ pub struct Clusters {
     source: Source,
     /// Every context, the default first (reads that name none use it).
     targets: Targets<Cluster>,
+    /// With `--impersonate`: each caller's connection per context.
+    callers: Cache<Connection>,
 }
 
 const IN_CLUSTER: &str = "in-cluster";
@@ -158,7 +164,7 @@ impl Clusters {
         let list = names.into_iter().map(|name| Cluster { name, connection: OnceCell::new() }).collect();
         let targets = Targets::new("context", list, settings.allow_write)?;
         let masker = Masker { reveal: settings.allow_secrets, key: settings.mask_key.clone() };
-        Ok(Self { settings, masker, source, targets })
+        Ok(Self { settings, masker, source, targets, callers: Cache::new() })
     }
 
     /// The context calls that name none read from.
@@ -225,19 +231,44 @@ impl Clusters {
 
     /// The connection to the context a reading call names (the default when `None` or
     /// empty), made on first use.
-    pub async fn read(&self, context: Option<&str>) -> Result<Arc<Connection>, ToolError> {
-        self.connect(context, Access::Read).await
+    pub async fn read(&self, ctx: &Context, context: Option<&str>) -> Result<Arc<Connection>, ToolError> {
+        self.connect(ctx, context, Access::Read).await
     }
 
     /// The connection to the context a writing call names: the kit's rule decides
     /// (writes enabled, and a named context when several are served).
-    pub async fn write(&self, context: Option<&str>) -> Result<Arc<Connection>, ToolError> {
-        self.connect(context, Access::Write).await
+    pub async fn write(&self, ctx: &Context, context: Option<&str>) -> Result<Arc<Connection>, ToolError> {
+        self.connect(ctx, context, Access::Write).await
     }
 
-    /// The connection for `access` to `context`, made on first use; a failed attempt is
-    /// not kept, so the next call tries again.
-    pub async fn connect(&self, context: Option<&str>, access: Access) -> Result<Arc<Connection>, ToolError> {
+    /// The connection for `access` to `context` on behalf of the call's client: with
+    /// `--impersonate`, one acting as the caller's identity.
+    pub async fn connect(
+        &self,
+        ctx: &Context,
+        context: Option<&str>,
+        access: Access,
+    ) -> Result<Arc<Connection>, ToolError> {
+        let own = self.own_connection(context, access).await?;
+        if !self.settings.impersonate {
+            return Ok(own);
+        }
+        let caller = Caller::of(&ctx.identity())?;
+        self.callers.get_or(&own.name, &caller, || {
+            Ok(Connection {
+                name: own.name.clone(),
+                client: caller.client(&own.client)?,
+                server: own.server.clone(),
+                default_namespace: own.default_namespace.clone(),
+                discovery: own.discovery.clone(),
+                caller: Some(caller.clone()),
+            })
+        })
+    }
+
+    /// The connector's own connection for `access` to `context` (readiness checks use
+    /// it), made on first use; a failed attempt is not kept, so the next call tries again.
+    pub async fn own_connection(&self, context: Option<&str>, access: Access) -> Result<Arc<Connection>, ToolError> {
         let context = context.filter(|c| !c.is_empty());
         let cluster = match access {
             Access::Read => self.targets.for_read(context)?,
@@ -251,6 +282,10 @@ impl Clusters {
         let (mut config, server) = self.config_for(name).await?;
         config.connect_timeout = Some(Duration::from_secs(5).min(self.settings.request_timeout));
         config.read_timeout = Some(self.settings.request_timeout);
+        // kube retries 429/503/504 up to 15 times with a backoff growing to minutes: a
+        // call would outlive its bound, and a drain must see a budget's 429 to retry it
+        // within its own timeout and then name the budget.
+        config.default_retry = false;
         let default_namespace = self.settings.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
         let client = Client::try_from(config)
             .map_err(|e| ToolError::failed(format!("context `{name}`: cannot build a client: {e}")))?;
@@ -259,7 +294,8 @@ impl Clusters {
             client,
             server,
             default_namespace,
-            discovery: Discovery::new(self.settings.discovery_ttl),
+            discovery: Arc::new(Discovery::new(self.settings.discovery_ttl)),
+            caller: None,
         }))
     }
 

@@ -113,6 +113,13 @@ pub struct KubeArgs {
     /// PATH).
     #[arg(long, env = "MCP_KUBERNETES_HELM_BINARY")]
     pub helm_binary: Option<PathBuf>,
+    /// Act as each caller on the cluster: every request carries Impersonate-User (the
+    /// bearer token's name or the OAuth subject) and Impersonate-Group (the OAuth
+    /// `groups` claim), so the cluster's RBAC decides per user. Needs authentication
+    /// (HTTP or WebSocket with --auth-tokens-file or OAuth); the connector's own
+    /// credentials need only the `impersonate` verb.
+    #[arg(long, env = "MCP_KUBERNETES_IMPERSONATE")]
+    pub impersonate: bool,
 }
 
 /// The settings file: the same names as the flags, in snake_case.
@@ -137,6 +144,7 @@ struct FileConfig {
     request_timeout_secs: Option<u64>,
     discovery_ttl_secs: Option<u64>,
     helm_binary: Option<PathBuf>,
+    impersonate: Option<bool>,
 }
 
 /// Everything the connector needs, validated.
@@ -163,6 +171,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     pub discovery_ttl: Duration,
     pub helm_binary: PathBuf,
+    /// Act as each caller (impersonation headers).
+    pub impersonate: bool,
 }
 
 impl KubeArgs {
@@ -240,12 +250,33 @@ impl KubeArgs {
             )? as u64),
             discovery_ttl: Duration::from_secs(self.discovery_ttl_secs.or(file.discovery_ttl_secs).unwrap_or(300)),
             helm_binary: self.helm_binary.clone().or(file.helm_binary).unwrap_or_else(|| PathBuf::from("helm")),
+            impersonate: self.impersonate || file.impersonate.unwrap_or(false),
         };
         if settings.in_cluster && settings.kubeconfig.is_some() {
             return Err("--in-cluster and --kubeconfig exclude each other: choose one source of credentials".into());
         }
         Ok(settings)
     }
+}
+
+/// Refuses `--impersonate` when no caller is authenticated (stdio, or HTTP without
+/// bearer tokens or OAuth): every call would act as the same made-up identity.
+pub fn impersonation_has_callers(args: &KubeArgs, serve: &mcp_core::cli::ServeArgs) -> Result<(), String> {
+    let file = match &args.config_file {
+        Some(path) if !args.impersonate => mcp_core::connector::read_toml::<FileConfig>(path, "--config")?.impersonate,
+        _ => None,
+    };
+    if !args.impersonate && file != Some(true) {
+        return Ok(());
+    }
+    let tokens = serve.auth_tokens_file.is_some() || std::env::var_os("MCP_AUTH_TOKENS").is_some();
+    let authenticated = tokens || serve.oauth_issuer.is_some();
+    if serve.transport == mcp_core::cli::TransportKind::Stdio || !authenticated {
+        return Err("--impersonate acts as each authenticated caller, so it needs authentication: serve over HTTP \
+                    with --auth-tokens-file (or MCP_AUTH_TOKENS) or OAuth (--oauth-issuer ...)"
+            .into());
+    }
+    Ok(())
 }
 
 /// A Kubernetes name of the DNS-label kind (namespaces): lowercase letters, digits and

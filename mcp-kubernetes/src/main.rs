@@ -4,6 +4,7 @@ mod clusters;
 mod config;
 mod discovery;
 mod errors;
+mod impersonate;
 mod output;
 mod tools;
 
@@ -18,13 +19,28 @@ use mcp_core::server::ServerBuilder;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The flags every connector shares, then this one's: `--impersonate` is checked against
+/// the shared authentication flags, so the kit's `run` (which keeps them apart) is not used.
+#[derive(clap::Parser)]
+#[command(
+    name = "mcp-kubernetes",
+    version,
+    about = "An MCP server for Kubernetes: understand and operate clusters safely"
+)]
+struct Cli {
+    #[command(flatten)]
+    serve: mcp_core::cli::ServeArgs,
+    #[command(flatten)]
+    kube: config::KubeArgs,
+}
+
 fn main() -> ExitCode {
-    mcp_core::connector::run::<config::KubeArgs, _>(
-        "mcp-kubernetes",
-        env!("CARGO_PKG_VERSION"),
-        "An MCP server for Kubernetes: understand and operate clusters safely",
-        |args| args.settings().and_then(clusters::Clusters::open),
-    )
+    let cli = <Cli as clap::Parser>::parse();
+    mcp_core::connector::serve(&cli.serve, "mcp-kubernetes", env!("CARGO_PKG_VERSION"), || {
+        config::impersonation_has_callers(&cli.kube, &cli.serve)
+            .and_then(|()| cli.kube.settings())
+            .and_then(clusters::Clusters::open)
+    })
 }
 
 impl Connector for clusters::Clusters {
@@ -33,7 +49,7 @@ impl Connector for clusters::Clusters {
         let builder = builder.instructions(instructions(self)).readiness(move || {
             let k = ready.clone();
             async move {
-                let cluster = k.read(None).await.map_err(|e| e.to_string())?;
+                let cluster = k.own_connection(None, clusters::Access::Read).await.map_err(|e| e.to_string())?;
                 cluster.client.apiserver_version().await.map(|_| ()).map_err(|e| {
                     crate::errors::describe(&e, &crate::errors::Op::new("get", "/version").context(&cluster.name))
                 })

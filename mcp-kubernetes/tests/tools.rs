@@ -588,7 +588,7 @@ async fn tiers_and_toolsets_decide_what_is_listed() {
         "{write:?}"
     );
     let all = launcher.clone().arg("--allow-destructive").start(Transport::Stdio).await.tool_names().await;
-    assert_eq!(all.len(), 31, "{all:?}");
+    assert_eq!(all.len(), 36, "{all:?}");
     let core = launcher.clone().args(["--toolsets", "core,config"]).start(Transport::Stdio).await.tool_names().await;
     let mut core_sorted = core.clone();
     core_sorted.sort();

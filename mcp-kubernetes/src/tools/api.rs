@@ -32,13 +32,14 @@ pub(crate) use tool_args;
 /// and the verbs the resource serves.
 pub(crate) async fn target(
     k: &Clusters,
+    ctx: &Context,
     context: Option<&str>,
     access: Access,
     kind: &str,
     api_version: Option<&str>,
     verb: &str,
 ) -> Result<(Arc<Connection>, Resource), ToolError> {
-    let cluster = k.connect(context, access).await?;
+    let cluster = k.connect(ctx, context, access).await?;
     let res = cluster.discovery.resolve(&cluster.client, &cluster.name, kind, api_version).await?;
     check_kind(k, &res)?;
     if !res.supports(verb) {

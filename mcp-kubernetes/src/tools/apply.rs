@@ -144,14 +144,14 @@ pub fn parse_manifest(text: &str) -> Result<Vec<Value>, ToolError> {
 
 async fn resources_apply(k: Arc<Clusters>, ctx: Context, args: ApplyArgs) -> Result<Rendered<ApplyResult>, ToolError> {
     let objects = parse_manifest(&args.manifest)?;
-    let cluster = k.write(args.context.as_deref()).await?;
+    let cluster = k.write(&ctx, args.context.as_deref()).await?;
     // Resolve and check every object before changing anything: a denied kind or a
     // namespace outside the allowlist refuses the whole manifest.
     let mut planned = vec![];
     for obj in objects {
         let api_version = obj["apiVersion"].as_str().unwrap_or_default().to_string();
         let kind = obj["kind"].as_str().unwrap_or_default().to_string();
-        let (_, res) = target(&k, Some(&cluster.name), Access::Write, &kind, Some(&api_version), "patch").await?;
+        let (_, res) = target(&k, &ctx, Some(&cluster.name), Access::Write, &kind, Some(&api_version), "patch").await?;
         let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
         check_name(&name)?;
         let given = obj.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string);
@@ -281,7 +281,8 @@ async fn resources_patch(k: Arc<Clusters>, ctx: Context, args: PatchArgs) -> Res
         _ => return Err(ToolError::invalid_arguments("`patch`: a merge or strategic patch is an object")),
     }
     let (cluster, res) =
-        target(&k, args.context.as_deref(), Access::Write, &args.kind, args.api_version.as_deref(), "patch").await?;
+        target(&k, &ctx, args.context.as_deref(), Access::Write, &args.kind, args.api_version.as_deref(), "patch")
+            .await?;
     let ns = namespace_for(&k, &ctx, &cluster, &res, args.namespace.as_deref(), true)?;
     let api = dyn_api(&cluster, &res, ns.as_deref());
     let params = PatchParams { dry_run: args.dry_run, field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
@@ -368,7 +369,8 @@ async fn resources_delete(
 ) -> Result<Rendered<ChangeResult>, ToolError> {
     check_name(&args.name)?;
     let (cluster, res) =
-        target(&k, args.context.as_deref(), Access::Write, &args.kind, args.api_version.as_deref(), "delete").await?;
+        target(&k, &ctx, args.context.as_deref(), Access::Write, &args.kind, args.api_version.as_deref(), "delete")
+            .await?;
     let ns = namespace_for(&k, &ctx, &cluster, &res, args.namespace.as_deref(), true)?;
     let api = dyn_api(&cluster, &res, ns.as_deref());
     let params = DeleteParams {

@@ -75,7 +75,7 @@ pub struct Listing {
 }
 
 async fn namespaces_list(k: Arc<Clusters>, ctx: Context, args: ContextArg) -> Result<Rendered<Listing>, ToolError> {
-    let cluster = k.read(args.context.as_deref()).await?;
+    let cluster = k.read(&ctx, args.context.as_deref()).await?;
     let scope = namespace_scope(&k.settings, &ctx);
     let api: Api<Namespace> = Api::all(cluster.client.clone());
     let list = api
@@ -129,8 +129,8 @@ fn taints(n: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn nodes_list(k: Arc<Clusters>, _ctx: Context, args: NodesArgs) -> Result<Rendered<Listing>, ToolError> {
-    let cluster = k.read(args.context.as_deref()).await?;
+async fn nodes_list(k: Arc<Clusters>, ctx: Context, args: NodesArgs) -> Result<Rendered<Listing>, ToolError> {
+    let cluster = k.read(&ctx, args.context.as_deref()).await?;
     let nodes_res = cluster.discovery.resolve(&cluster.client, &cluster.name, "nodes", Some("v1")).await?;
     super::api::check_kind(&k, &nodes_res)?;
     let api: Api<Node> = Api::all(cluster.client.clone());
@@ -255,7 +255,7 @@ pub struct EventsArgs {
 }
 
 async fn events_list(k: Arc<Clusters>, ctx: Context, args: EventsArgs) -> Result<Rendered<Listing>, ToolError> {
-    let cluster = k.read(args.context.as_deref()).await?;
+    let cluster = k.read(&ctx, args.context.as_deref()).await?;
     let res = cluster.discovery.resolve(&cluster.client, &cluster.name, "events", Some("v1")).await?;
     super::api::check_kind(&k, &res)?;
     let scope = namespace_scope(&k.settings, &ctx);
@@ -349,8 +349,8 @@ async fn events_list(k: Arc<Clusters>, ctx: Context, args: EventsArgs) -> Result
     Ok(Rendered { text, data: Listing { context: cluster.name.clone(), items, truncated } })
 }
 
-async fn cluster_version(k: Arc<Clusters>, _ctx: Context, args: ContextArg) -> Result<Rendered<Value>, ToolError> {
-    let cluster = k.read(args.context.as_deref()).await?;
+async fn cluster_version(k: Arc<Clusters>, ctx: Context, args: ContextArg) -> Result<Rendered<Value>, ToolError> {
+    let cluster = k.read(&ctx, args.context.as_deref()).await?;
     let v = cluster
         .client
         .apiserver_version()

@@ -54,10 +54,10 @@ pub struct ExplainResult {
 
 async fn explain_resource(
     k: Arc<Clusters>,
-    _ctx: Context,
+    ctx: Context,
     args: ExplainArgs,
 ) -> Result<Rendered<ExplainResult>, ToolError> {
-    let cluster = k.read(args.context.as_deref()).await?;
+    let cluster = k.read(&ctx, args.context.as_deref()).await?;
     let res =
         cluster.discovery.resolve(&cluster.client, &cluster.name, &args.kind, args.api_version.as_deref()).await?;
     super::api::check_kind(&k, &res)?;

@@ -177,7 +177,7 @@ fn namespaces(
 }
 
 async fn helm_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Result<Rendered<Value>, ToolError> {
-    let cluster = k.read(args.context.as_deref()).await?;
+    let cluster = k.read(&ctx, args.context.as_deref()).await?;
     let mut latest: BTreeMap<(String, String), Value> = BTreeMap::new();
     for ns in namespaces(&k, &ctx, &cluster, args.namespace.as_deref(), args.all_namespaces)? {
         for r in records(&k, &cluster, ns.as_deref(), None).await? {
@@ -228,7 +228,7 @@ pub struct ReleaseArgs {
 
 async fn release(k: &Clusters, ctx: &Context, args: &ReleaseArgs) -> Result<(Arc<Connection>, Vec<Value>), ToolError> {
     check_name(&args.release)?;
-    let cluster = k.read(args.context.as_deref()).await?;
+    let cluster = k.read(ctx, args.context.as_deref()).await?;
     let ns = namespaces(k, ctx, &cluster, args.namespace.as_deref(), false)?.pop().flatten();
     let recs = records(k, &cluster, ns.as_deref(), Some(&args.release)).await?;
     if recs.is_empty() {
@@ -407,6 +407,13 @@ async fn run_helm(
             args.extend(["--kubeconfig".into(), path.display().to_string()]);
         }
     }
+    // Helm acts as the caller too (`--impersonate`).
+    if let Some(caller) = &cluster.caller {
+        args.extend(["--kube-as-user".into(), caller.user.clone()]);
+        for g in &caller.groups {
+            args.extend(["--kube-as-group".into(), g.clone()]);
+        }
+    }
     let mut cmd = tokio::process::Command::new(binary);
     cmd.args(&args).stdin(std::process::Stdio::null()).kill_on_drop(true);
     let timeout = Duration::from_secs(300).min(k.settings.request_timeout * 10);
@@ -469,7 +476,7 @@ async fn install_or_upgrade(
 ) -> Result<Rendered<Value>, ToolError> {
     check_name(&args.release)?;
     plain("chart", &args.chart)?;
-    let cluster = k.write(args.context.as_deref()).await?;
+    let cluster = k.write(ctx, args.context.as_deref()).await?;
     let ns = namespaces(k, ctx, &cluster, args.namespace.as_deref(), false)?.pop().flatten().unwrap_or_default();
     let mut cmd: Vec<String> =
         vec![if upgrade { "upgrade" } else { "install" }.into(), args.release.clone(), args.chart.clone()];
@@ -515,7 +522,7 @@ pub struct ChangeArgs {
 
 async fn helm_rollback(k: Arc<Clusters>, ctx: Context, args: ChangeArgs) -> Result<Rendered<Value>, ToolError> {
     check_name(&args.release)?;
-    let cluster = k.write(args.context.as_deref()).await?;
+    let cluster = k.write(&ctx, args.context.as_deref()).await?;
     let ns = namespaces(&k, &ctx, &cluster, args.namespace.as_deref(), false)?.pop().flatten().unwrap_or_default();
     let mut cmd = vec!["rollback".to_string(), args.release.clone()];
     if let Some(r) = args.revision {
@@ -532,7 +539,7 @@ async fn helm_rollback(k: Arc<Clusters>, ctx: Context, args: ChangeArgs) -> Resu
 
 async fn helm_uninstall(k: Arc<Clusters>, ctx: Context, args: ChangeArgs) -> Result<Rendered<Value>, ToolError> {
     check_name(&args.release)?;
-    let cluster = k.write(args.context.as_deref()).await?;
+    let cluster = k.write(&ctx, args.context.as_deref()).await?;
     let ns = namespaces(&k, &ctx, &cluster, args.namespace.as_deref(), false)?.pop().flatten().unwrap_or_default();
     let mut cmd = vec!["uninstall".to_string(), args.release.clone()];
     if args.dry_run {

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod describe;
 pub mod explain;
 pub mod helm;
+pub mod nodes;
 pub mod pods;
 pub mod resources;
 pub mod rollouts;
@@ -38,6 +39,7 @@ pub fn register(builder: ServerBuilder, k: &Arc<Clusters>) -> ServerBuilder {
     let builder = top::register(builder, k);
     let builder = rollouts::register(builder, k);
     let builder = cluster::register(builder, k);
+    let builder = nodes::register(builder, k);
     let builder = helm::register(builder, k);
     builder.select_tools(&selection)
 }

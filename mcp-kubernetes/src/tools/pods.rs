@@ -122,7 +122,7 @@ pub(super) fn pod_namespace(
 
 async fn pods_log(k: Arc<Clusters>, ctx: Context, args: LogArgs) -> Result<Rendered<LogResult>, ToolError> {
     check_name(&args.name)?;
-    let cluster = k.read(args.context.as_deref()).await?;
+    let cluster = k.read(&ctx, args.context.as_deref()).await?;
     let pods = cluster.discovery.resolve(&cluster.client, &cluster.name, "pods", Some("v1")).await?;
     super::api::check_kind(&k, &pods)?;
     let ns = pod_namespace(&k, &ctx, &cluster, args.namespace.as_deref())?;
@@ -259,7 +259,7 @@ async fn pods_exec(k: Arc<Clusters>, ctx: Context, args: ExecArgs) -> Result<Ren
     if args.command.len() > 256 || args.command.iter().map(String::len).sum::<usize>() > 64 * 1024 {
         return Err(ToolError::invalid_arguments("`command` is too long"));
     }
-    let cluster = k.write(args.context.as_deref()).await?;
+    let cluster = k.write(&ctx, args.context.as_deref()).await?;
     let pods = cluster.discovery.resolve(&cluster.client, &cluster.name, "pods", Some("v1")).await?;
     super::api::check_kind(&k, &pods)?;
     let ns = pod_namespace(&k, &ctx, &cluster, args.namespace.as_deref())?;
@@ -391,7 +391,7 @@ async fn pods_run(k: Arc<Clusters>, ctx: Context, args: RunArgs) -> Result<Rende
     if !matches!(policy, "Always" | "OnFailure" | "Never") {
         return Err(ToolError::invalid_arguments("`restart_policy` is Always, OnFailure or Never"));
     }
-    let (cluster, res) = target(&k, args.context.as_deref(), Access::Write, "pods", Some("v1"), "create").await?;
+    let (cluster, res) = target(&k, &ctx, args.context.as_deref(), Access::Write, "pods", Some("v1"), "create").await?;
     let ns = namespace_for(&k, &ctx, &cluster, &res, args.namespace.as_deref(), true)?.unwrap_or_default();
     let mut labels = args.labels.clone();
     labels.insert("run".into(), args.name.clone());

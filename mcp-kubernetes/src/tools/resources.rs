@@ -206,7 +206,8 @@ fn list_namespaces(
 
 async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Result<Prebuilt<ListResult>, ToolError> {
     let (cluster, res) =
-        target(&k, args.context.as_deref(), Access::Read, &args.kind, args.api_version.as_deref(), "list").await?;
+        target(&k, &ctx, args.context.as_deref(), Access::Read, &args.kind, args.api_version.as_deref(), "list")
+            .await?;
     let namespaces = list_namespaces(&k, &ctx, &cluster, &res, args.namespace.as_deref(), args.all_namespaces)?;
     let scope = namespace_scope(&k.settings, &ctx);
     let ns_label = if !res.namespaced {
@@ -443,7 +444,7 @@ pub(crate) async fn fetch_object(
     namespace: Option<&str>,
 ) -> Result<(Arc<crate::clusters::Connection>, Resource, Option<String>, Value), ToolError> {
     check_name(name)?;
-    let (cluster, res) = target(k, context, Access::Read, kind, api_version, "get").await?;
+    let (cluster, res) = target(k, ctx, context, Access::Read, kind, api_version, "get").await?;
     let ns = namespace_for(k, ctx, &cluster, &res, namespace, false)?;
     let api = raw_api(&cluster, &res, ns.as_deref());
     let mut value = api.get(name).await.map_err(|e| {
@@ -497,10 +498,10 @@ pub struct ApiResourcesResult {
 
 async fn api_resources(
     k: Arc<Clusters>,
-    _ctx: Context,
+    ctx: Context,
     args: ApiResourcesArgs,
 ) -> Result<Rendered<ApiResourcesResult>, ToolError> {
-    let cluster = k.read(args.context.as_deref()).await?;
+    let cluster = k.read(&ctx, args.context.as_deref()).await?;
     let catalog = cluster.discovery.catalog(&cluster.client, &cluster.name, false).await?;
     let group = args.group.as_deref().map(|g| if g == "core" { "" } else { g });
     let search = args.search.as_deref().map(str::to_ascii_lowercase);

@@ -69,7 +69,7 @@ async fn workload_scale(k: Arc<Clusters>, ctx: Context, args: ScaleArgs) -> Resu
     if args.replicas > 10_000 {
         return Err(ToolError::invalid_arguments("`replicas` above 10000 is surely a mistake"));
     }
-    let (cluster, res) = target(&k, args.context.as_deref(), Access::Write, &args.kind, None, "get").await?;
+    let (cluster, res) = target(&k, &ctx, args.context.as_deref(), Access::Write, &args.kind, None, "get").await?;
     if !res.scalable {
         return Err(ToolError::invalid_arguments(format!(
             "{} has no scale subresource: it cannot be scaled",
@@ -118,7 +118,7 @@ async fn rollout_target(
 ) -> Result<(Arc<Connection>, Resource, Option<String>, Api<kube::core::DynamicObject>), ToolError> {
     check_name(&args.name)?;
     let access = if write { Access::Write } else { Access::Read };
-    let (cluster, res) = target(k, args.context.as_deref(), access, &args.kind, None, "get").await?;
+    let (cluster, res) = target(k, ctx, args.context.as_deref(), access, &args.kind, None, "get").await?;
     if res.group != "apps" || !matches!(res.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet") {
         return Err(ToolError::invalid_arguments(format!(
             "rollouts apply to deployments, statefulsets and daemonsets, not {}",

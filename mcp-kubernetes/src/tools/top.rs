@@ -124,7 +124,7 @@ fn sort_and_cut(items: &mut Vec<Value>, by: Option<&str>, max: usize) -> bool {
 }
 
 async fn pods_top(k: Arc<Clusters>, ctx: Context, args: TopArgs) -> Result<Rendered<TopResult>, ToolError> {
-    let cluster = k.read(args.context.as_deref()).await?;
+    let cluster = k.read(&ctx, args.context.as_deref()).await?;
     let res = metrics_resource(&k, &cluster, "pods").await?;
     let namespaces: Vec<Option<String>> = match (args.all_namespaces, namespace_scope(&k.settings, &ctx)) {
         (true, Some(allowed)) => allowed.into_iter().map(Some).collect(),
@@ -181,8 +181,8 @@ async fn pods_top(k: Arc<Clusters>, ctx: Context, args: TopArgs) -> Result<Rende
     Ok(Rendered { text, data: TopResult { context: cluster.name.clone(), items, truncated } })
 }
 
-async fn nodes_top(k: Arc<Clusters>, _ctx: Context, args: TopArgs) -> Result<Rendered<TopResult>, ToolError> {
-    let cluster = k.read(args.context.as_deref()).await?;
+async fn nodes_top(k: Arc<Clusters>, ctx: Context, args: TopArgs) -> Result<Rendered<TopResult>, ToolError> {
+    let cluster = k.read(&ctx, args.context.as_deref()).await?;
     let res = metrics_resource(&k, &cluster, "nodes").await?;
     let api = dyn_api(&cluster, &res, None);
     let mut lp = ListParams::default();

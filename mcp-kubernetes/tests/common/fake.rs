@@ -22,12 +22,16 @@ use serde_json::{Value, json};
 
 #[path = "fake/kinds.rs"]
 mod kinds;
+#[path = "fake/nodes.rs"]
+mod nodes;
 #[path = "fake/patch.rs"]
 mod patch;
 #[path = "fake/pods.rs"]
 mod pods;
 #[path = "fake/query.rs"]
 mod query;
+#[path = "fake/rbac.rs"]
+mod rbac;
 
 pub use kinds::{KINDS, Kind};
 use kinds::{discovery, kind_of};
@@ -210,6 +214,15 @@ async fn handle(State(fake): State<Fake>, method: Method, uri: Uri, headers: Hea
         return r;
     }
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if let ["api", "v1", "nodes", node, "proxy", ..] = segs.as_slice() {
+        let attrs =
+            rbac::Attributes { verb: "get", group: "", resource: "nodes/proxy".into(), namespace: "", name: node };
+        if let Err(r) = rbac::authorize(&fake, who, &headers, &attrs) {
+            return r;
+        }
+        let rest = path.splitn(7, '/').nth(6).unwrap_or("");
+        return nodes::proxy(&fake, node, rest, &query, &headers);
+    }
     let (group, version, rest) = match segs.as_slice() {
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
@@ -231,6 +244,7 @@ async fn handle(State(fake): State<Fake>, method: Method, uri: Uri, headers: Hea
         (&Method::GET, None, _) => "list",
         (&Method::GET, Some(_), _) => "get",
         (&Method::POST, None, _) => "create",
+        (&Method::POST, Some(_), Some(_)) => "create",
         (&Method::PUT, Some(_), _) => "update",
         (&Method::PATCH, Some(_), _) => "patch",
         (&Method::DELETE, Some(_), _) => "delete",
@@ -238,6 +252,19 @@ async fn handle(State(fake): State<Fake>, method: Method, uri: Uri, headers: Hea
     };
     if !kind.verbs.contains(&verb) {
         return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+    }
+    let attrs = rbac::Attributes {
+        verb,
+        group,
+        resource: match sub {
+            Some(s) => format!("{}/{s}", kind.plural),
+            None => kind.plural.to_string(),
+        },
+        namespace: ns.unwrap_or(""),
+        name: name.unwrap_or(""),
+    };
+    if let Err(r) = rbac::authorize(&fake, who, &headers, &attrs) {
+        return r;
     }
     if who == "reader" && !matches!(verb, "get" | "list") {
         let target = match name {
@@ -273,6 +300,9 @@ async fn handle(State(fake): State<Fake>, method: Method, uri: Uri, headers: Hea
             None => not_found(kind, name.unwrap_or("")),
         },
         ("get", Some("log")) if kind.kind == "Pod" => logs(&fake, ns, name.unwrap_or(""), &query),
+        ("create", Some("eviction")) if kind.kind == "Pod" => {
+            nodes::evict(&fake, ns, name.unwrap_or(""), &headers, &body)
+        }
         ("get", Some("scale")) | ("patch", Some("scale")) if kind.scale => {
             scale(&fake, kind, ns, name.unwrap_or(""), verb, &headers, &body, dry)
         }

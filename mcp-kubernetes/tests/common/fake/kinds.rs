@@ -61,6 +61,11 @@ pub const KINDS: &[Kind] = &[
     Kind { verbs: RO, ..kind("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", true, &[], &[]) },
     Kind { verbs: RO, ..kind("metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", false, &[], &[]) },
     kind("example.com", "v1", "widgets", "Widget", true, &["wd"], &[]),
+    kind("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, &["pdb"], &[]),
+    kind("rbac.authorization.k8s.io", "v1", "roles", "Role", true, &[], &[]),
+    kind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true, &[], &[]),
+    kind("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false, &[], &[]),
+    kind("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false, &[], &[]),
 ];
 
 pub(super) fn kind_of(group: &str, version: &str, plural: &str) -> Option<&'static Kind> {
@@ -84,11 +89,12 @@ pub(super) fn discovery(path: &str) -> Option<Response> {
             if k.kind == "Pod" {
                 list.push(json!({"name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]}));
                 list.push(json!({"name": "pods/exec", "singularName": "", "namespaced": true, "kind": "PodExecOptions", "verbs": ["create", "get"]}));
+                list.push(json!({"name": "pods/eviction", "singularName": "", "namespaced": true, "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}));
             }
         }
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": if group.is_empty() { version.to_string() } else { format!("{group}/{version}") }, "resources": list})
     };
-    let groups = ["apps", "metrics.k8s.io", "example.com"];
+    let groups = ["apps", "metrics.k8s.io", "example.com", "policy", "rbac.authorization.k8s.io"];
     let v = match path {
         "/version" => {
             json!({"major": "1", "minor": "37", "gitVersion": "v1.37.0-fake", "gitCommit": "0", "gitTreeState": "clean",
@@ -105,6 +111,8 @@ pub(super) fn discovery(path: &str) -> Option<Response> {
         "/apis/apps/v1" => resources("apps", "v1"),
         "/apis/metrics.k8s.io/v1beta1" => resources("metrics.k8s.io", "v1beta1"),
         "/apis/example.com/v1" => resources("example.com", "v1"),
+        "/apis/policy/v1" => resources("policy", "v1"),
+        "/apis/rbac.authorization.k8s.io/v1" => resources("rbac.authorization.k8s.io", "v1"),
         "/openapi/v3" => json!({"paths": {
             "api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=A1"},
             "apis/apps/v1": {"serverRelativeURL": "/openapi/v3/apis/apps/v1?hash=B2"},
