@@ -11,6 +11,7 @@
 //! - [`config`]: strict TOML files (unknown keys are errors), target names, secrets read
 //!   from files and the environment.
 //! - [`serve`]: the whole `main` of a connector binary but its flags.
+//! - [`uri`]: names as resource URI segments (percent-encoded).
 //!
 //! Redaction is [`crate::security::redact`] (shared with the audit trail); rendering is
 //! [`crate::output`]; typed errors are [`crate::ToolError`] and its [`ErrorKind`](crate::server::ErrorKind).
@@ -21,6 +22,7 @@ pub mod config;
 pub mod selection;
 pub mod serve;
 pub mod targets;
+pub mod uri;
 
 pub use bounded::{Next, Page, cut_note, cut_text, fit_json, page};
 pub use config::{Secret, check_target_names, read_toml, valid_name};
