@@ -6,6 +6,8 @@ mod discovery;
 mod errors;
 mod impersonate;
 mod output;
+mod prompts;
+mod resources;
 mod tools;
 
 use std::process::ExitCode;
@@ -55,7 +57,9 @@ impl Connector for clusters::Clusters {
                 })
             }
         });
-        tools::register(builder, self)
+        let builder = tools::register(builder, self);
+        let builder = resources::register(builder, self);
+        prompts::register(builder, self)
     }
 }
 

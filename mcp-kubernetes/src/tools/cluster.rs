@@ -129,7 +129,11 @@ fn taints(n: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn nodes_list(k: Arc<Clusters>, ctx: Context, args: NodesArgs) -> Result<Rendered<Listing>, ToolError> {
+pub(crate) async fn nodes_list(
+    k: Arc<Clusters>,
+    ctx: Context,
+    args: NodesArgs,
+) -> Result<Rendered<Listing>, ToolError> {
     let cluster = k.read(&ctx, args.context.as_deref()).await?;
     let nodes_res = cluster.discovery.resolve(&cluster.client, &cluster.name, "nodes", Some("v1")).await?;
     super::api::check_kind(&k, &nodes_res)?;
@@ -254,7 +258,11 @@ pub struct EventsArgs {
 }
 }
 
-async fn events_list(k: Arc<Clusters>, ctx: Context, args: EventsArgs) -> Result<Rendered<Listing>, ToolError> {
+pub(crate) async fn events_list(
+    k: Arc<Clusters>,
+    ctx: Context,
+    args: EventsArgs,
+) -> Result<Rendered<Listing>, ToolError> {
     let cluster = k.read(&ctx, args.context.as_deref()).await?;
     let res = cluster.discovery.resolve(&cluster.client, &cluster.name, "events", Some("v1")).await?;
     super::api::check_kind(&k, &res)?;

@@ -81,7 +81,7 @@ fn explain_condition(kind: &str, t: &str, status: &str) -> &'static str {
     }
 }
 
-async fn resources_describe(
+pub(crate) async fn resources_describe(
     k: Arc<Clusters>,
     ctx: Context,
     args: DescribeArgs,

@@ -1,6 +1,6 @@
 //! The tools, one module per area; [`register`] adds the ones the settings allow.
 
-mod api;
+pub(crate) mod api;
 pub mod apply;
 pub mod cluster;
 pub mod describe;

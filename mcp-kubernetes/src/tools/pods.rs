@@ -120,7 +120,7 @@ pub(super) fn pod_namespace(
     Ok(ns)
 }
 
-async fn pods_log(k: Arc<Clusters>, ctx: Context, args: LogArgs) -> Result<Rendered<LogResult>, ToolError> {
+pub(crate) async fn pods_log(k: Arc<Clusters>, ctx: Context, args: LogArgs) -> Result<Rendered<LogResult>, ToolError> {
     check_name(&args.name)?;
     let cluster = k.read(&ctx, args.context.as_deref()).await?;
     let pods = cluster.discovery.resolve(&cluster.client, &cluster.name, "pods", Some("v1")).await?;

@@ -204,7 +204,11 @@ fn list_namespaces(
     Ok(vec![ns])
 }
 
-async fn resources_list(k: Arc<Clusters>, ctx: Context, args: ListArgs) -> Result<Prebuilt<ListResult>, ToolError> {
+pub(crate) async fn resources_list(
+    k: Arc<Clusters>,
+    ctx: Context,
+    args: ListArgs,
+) -> Result<Prebuilt<ListResult>, ToolError> {
     let (cluster, res) =
         target(&k, &ctx, args.context.as_deref(), Access::Read, &args.kind, args.api_version.as_deref(), "list")
             .await?;

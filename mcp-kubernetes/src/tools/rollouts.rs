@@ -194,7 +194,11 @@ pub fn rollout_state(kind: &str, o: &Value) -> (bool, String) {
     }
 }
 
-async fn rollout_status(k: Arc<Clusters>, ctx: Context, args: RolloutArgs) -> Result<Rendered<Value>, ToolError> {
+pub(crate) async fn rollout_status(
+    k: Arc<Clusters>,
+    ctx: Context,
+    args: RolloutArgs,
+) -> Result<Rendered<Value>, ToolError> {
     let (cluster, res, ns, api) = rollout_target(&k, &ctx, &args, false).await?;
     let op = Op::new("get", &res.qualified()).name(&args.name).namespace(ns.as_deref()).context(&cluster.name);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait_seconds.unwrap_or(0).min(300));

@@ -55,7 +55,11 @@ pub(super) fn logs(fake: &Fake, ns: &str, name: &str, q: &[(String, String)]) ->
             );
         }
     };
-    if param(q, "previous") == Some("true") {
+    // A container that restarted has a previous instance, which printed the same.
+    let restarted = pod.pointer("/status/containerStatuses").and_then(Value::as_array).is_some_and(|ss| {
+        ss.iter().any(|s| s["name"] == container["name"] && s["restartCount"].as_i64().unwrap_or(0) > 0)
+    });
+    if param(q, "previous") == Some("true") && !restarted {
         return status(
             400,
             "BadRequest",
