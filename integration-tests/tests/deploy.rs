@@ -468,13 +468,20 @@ fn mcp_kubernetes_rbac_only_reads_and_never_secrets() {
         .join("\n");
     let optional = parse_documents("optional write Role", &uncommented);
     let kinds: Vec<&str> = optional.iter().map(Doc::kind).collect();
-    assert_eq!(kinds, ["Role", "RoleBinding"]);
+    // The write Role and its binding, then the per-user option (--impersonate): the
+    // impersonate ClusterRole, its binding, and a user's example RoleBinding.
+    assert_eq!(kinds, ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "RoleBinding"]);
     for doc in &optional {
         assert_eq!(check_strictly(&doc.value), Ok(()), "{}", doc.kind());
     }
     let write: Role = optional[0].typed();
     for rule in write.rules.iter().flatten() {
         assert!(!rule.resources.iter().flatten().any(|r| r == "secrets" || r == "*"), "the write Role touches secrets");
+    }
+    let impersonate: ClusterRole = optional[2].typed();
+    for rule in impersonate.rules.iter().flatten() {
+        assert_eq!(rule.verbs, ["impersonate"], "the impersonate ClusterRole grants only impersonation");
+        assert!(rule.resources.iter().flatten().all(|r| r == "users" || r == "groups"), "{:?}", rule.resources);
     }
 }
 
