@@ -467,15 +467,7 @@ async fn nodes_log(k: Arc<Clusters>, ctx: Context, args: NodeLogArgs) -> Result<
     check_kind(&k, &res)?;
     let max_lines = k.settings.max_log_lines;
     let tail = args.tail.unwrap_or(200).clamp(1, max_lines);
-    let grep = match args.grep.as_deref().filter(|g| !g.is_empty()) {
-        Some(p) => Some(
-            regex::RegexBuilder::new(p)
-                .size_limit(1 << 20)
-                .build()
-                .map_err(|e| ToolError::invalid_arguments(format!("`grep` is not a valid regular expression: {e}")))?,
-        ),
-        None => None,
-    };
+    let grep = super::pods::grep_regex(args.grep.as_deref())?;
     let path = args.path.clone().unwrap_or_default();
     let read_max = k.settings.max_result_bytes * 16;
     let (url, range) = match args.query.as_deref().filter(|q| !q.is_empty()) {
@@ -521,17 +513,7 @@ async fn nodes_log(k: Arc<Clusters>, ctx: Context, args: NodeLogArgs) -> Result<
         lines.retain(|l| re.is_match(l));
     }
     let matched = lines.len();
-    let mut kept: Vec<String> = vec![];
-    let mut size = 0;
-    for line in lines.iter().rev().take(tail) {
-        let line = clip(line, 2000);
-        if size + line.len() + 1 > k.settings.max_result_bytes && !kept.is_empty() {
-            break;
-        }
-        size += line.len() + 1;
-        kept.push(line);
-    }
-    kept.reverse();
+    let kept = super::pods::last_lines(&lines, tail, k.settings.max_result_bytes);
     let truncated = kept.len() < matched || more;
     let mut text = kept.join("\n");
     if !text.is_empty() {

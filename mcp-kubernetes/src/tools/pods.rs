@@ -120,6 +120,35 @@ pub(super) fn pod_namespace(
     Ok(ns)
 }
 
+/// The `grep` argument as a bounded regular expression (`None` when absent or empty).
+pub(crate) fn grep_regex(grep: Option<&str>) -> Result<Option<regex::Regex>, ToolError> {
+    match grep.filter(|g| !g.is_empty()) {
+        Some(p) => regex::RegexBuilder::new(p)
+            .size_limit(1 << 20)
+            .build()
+            .map(Some)
+            .map_err(|e| ToolError::invalid_arguments(format!("`grep` is not a valid regular expression: {e}"))),
+        None => Ok(None),
+    }
+}
+
+/// The newest lines, which matter most: the end of `lines`, at most `max_lines` of them
+/// and `max_bytes` in all (at least one), each clipped.
+pub(crate) fn last_lines(lines: &[&str], max_lines: usize, max_bytes: usize) -> Vec<String> {
+    let mut kept: Vec<String> = vec![];
+    let mut bytes = 0;
+    for line in lines.iter().rev().take(max_lines) {
+        let line = clip(line, 2000);
+        if bytes + line.len() + 1 > max_bytes && !kept.is_empty() {
+            break;
+        }
+        bytes += line.len() + 1;
+        kept.push(line);
+    }
+    kept.reverse();
+    kept
+}
+
 pub(crate) async fn pods_log(k: Arc<Clusters>, ctx: Context, args: LogArgs) -> Result<Rendered<LogResult>, ToolError> {
     check_name(&args.name)?;
     let cluster = k.read(&ctx, args.context.as_deref()).await?;
@@ -127,15 +156,7 @@ pub(crate) async fn pods_log(k: Arc<Clusters>, ctx: Context, args: LogArgs) -> R
     super::api::check_kind(&k, &pods)?;
     let ns = pod_namespace(&k, &ctx, &cluster, args.namespace.as_deref())?;
     let max_lines = k.settings.max_log_lines;
-    let grep = match args.grep.as_deref().filter(|g| !g.is_empty()) {
-        Some(p) => Some(
-            regex::RegexBuilder::new(p)
-                .size_limit(1 << 20)
-                .build()
-                .map_err(|e| ToolError::invalid_arguments(format!("`grep` is not a valid regular expression: {e}")))?,
-        ),
-        None => None,
-    };
+    let grep = grep_regex(args.grep.as_deref())?;
     // With a filter, read more lines than are returned: the matches are what is bounded.
     let default_tail = if grep.is_some() { max_lines * 10 } else { 200 };
     let tail = args.tail.unwrap_or(default_tail).clamp(1, if grep.is_some() { max_lines * 10 } else { max_lines });
@@ -159,18 +180,7 @@ pub(crate) async fn pods_log(k: Arc<Clusters>, ctx: Context, args: LogArgs) -> R
         None => all,
     };
     let matched = matching.len();
-    // The newest lines matter most: keep the end, within lines and bytes.
-    let mut kept: Vec<String> = vec![];
-    let mut bytes = 0;
-    for line in matching.iter().rev().take(max_lines) {
-        let line = clip(line, 2000);
-        if bytes + line.len() + 1 > k.settings.max_result_bytes && !kept.is_empty() {
-            break;
-        }
-        bytes += line.len() + 1;
-        kept.push(line);
-    }
-    kept.reverse();
+    let kept = last_lines(&matching, max_lines, k.settings.max_result_bytes);
     let omitted = read - kept.len();
     let truncated = kept.len() < matched;
     let mut out = kept.join("\n");
