@@ -66,6 +66,94 @@ async fn each_caller_acts_as_itself_and_rbac_decides() {
     cluster.drop_namespace(&ns).await;
 }
 
+/// The caller's exec goes through its own client too (a WebSocket upgrade through the
+/// impersonating service), and needs its own `pods/exec` binding.
+#[tokio::test]
+async fn exec_as_the_caller_needs_the_callers_binding() {
+    let cluster = Cluster::start().await;
+    let Some(fake) = cluster.fake_only("exec as the caller", "it needs a pod the fake runs at once") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("alice={ALICE}\n")).expect("tokens");
+    fake.insert("pods", serde_json::from_str(&format!(
+        "{{\"metadata\": {{\"name\": \"shell\", \"namespace\": \"{}\"}}, \"spec\": {{\"containers\": [{{\"name\": \"c\", \"image\": \"busybox\"}}]}}}}",
+        common::NS
+    )).expect("pod"));
+    let alice = cluster
+        .launcher()
+        .args(["--impersonate", "--allow-destructive", "--auth-tokens-file", tokens.to_str().expect("path")])
+        .options(ClientOptions { bearer_token: Some(ALICE.into()), ..Default::default() })
+        .start(Transport::Http)
+        .await;
+    let exec = json!({"context": cluster.context, "name": "shell", "command": ["echo", "hi"]});
+    let refused = alice.fails("pods_exec", exec.clone()).await;
+    assert!(refused.contains("403") && refused.contains("\"alice\"") && refused.contains("pods/exec"), "{refused}");
+    let grant = format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: exec}}\n\
+         rules:\n- apiGroups: ['']\n  resources: [pods/exec]\n  verbs: [create]\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: alice-exec, namespace: {}}}\n\
+         subjects:\n- {{kind: User, name: alice}}\nroleRef: {{kind: ClusterRole, name: exec, apiGroup: rbac.authorization.k8s.io}}\n",
+        common::NS
+    );
+    let admin = cluster.launcher().arg("--allow-write").start(Transport::Stdio).await;
+    admin.ok("resources_apply", json!({"context": cluster.context, "manifest": grant})).await;
+    let ran = alice.ok("pods_exec", exec).await;
+    assert_eq!((ran["exit_code"].clone(), ran["stdout"].clone()), (json!(0), json!("hi\n")), "{ran}");
+}
+
+/// With OAuth, the access token's `groups` claim becomes Impersonate-Group: a user with
+/// no binding of their own reads through their group's.
+#[tokio::test]
+async fn oauth_groups_are_impersonated_too() {
+    let cluster = Cluster::start().await;
+    let ns = cluster.namespace("groups").await;
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../mcp-core/tests/fixtures");
+    let rbac = format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: pod-reader, namespace: {ns}}}\n\
+         rules:\n- apiGroups: ['']\n  resources: [pods]\n  verbs: [get, list]\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: readers, namespace: {ns}}}\n\
+         subjects:\n- {{kind: Group, name: pod-readers, apiGroup: rbac.authorization.k8s.io}}\n\
+         roleRef: {{kind: Role, name: pod-reader, apiGroup: rbac.authorization.k8s.io}}\n"
+    );
+    let admin = cluster.launcher().arg("--allow-write").start(Transport::Stdio).await;
+    admin.ok("resources_apply", json!({"context": cluster.context, "manifest": rbac})).await;
+    let token = |groups: serde_json::Value| {
+        let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 600;
+        let claims = json!({"iss": "https://issuer.test", "aud": "https://mcp.test/mcp", "sub": "carol", "exp": exp, "groups": groups});
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some("test-key-1".into());
+        let pem = std::fs::read(format!("{fixtures}/oauth-test-key.pem")).expect("test key");
+        let key = jsonwebtoken::EncodingKey::from_ec_pem(&pem).expect("test key");
+        jsonwebtoken::encode(&header, &claims, &key).expect("sign")
+    };
+    let jwks = format!("{fixtures}/oauth-test-jwks.json");
+    let launcher = cluster.launcher().args([
+        "--impersonate",
+        "--namespace",
+        &ns,
+        "--oauth-issuer",
+        "https://issuer.test",
+        "--oauth-audience",
+        "https://mcp.test/mcp",
+        "--oauth-jwks",
+        &jwks,
+    ]);
+    let as_carol =
+        |groups| launcher.clone().options(ClientOptions { bearer_token: Some(token(groups)), ..Default::default() });
+    let member = as_carol(json!(["pod-readers", "other"])).start(Transport::Http).await;
+    member.ok("resources_list", json!({"kind": "pods"})).await;
+    let outsider = as_carol(json!(["other"])).start(Transport::Http).await;
+    let refused = outsider.fails("resources_list", json!({"kind": "pods"})).await;
+    assert!(refused.contains("403") && refused.contains("\"carol\""), "{refused}");
+    let reserved = as_carol(json!(["system:masters"])).start(Transport::Http).await;
+    let refused = reserved.fails("resources_list", json!({"kind": "pods"})).await;
+    assert!(refused.contains("system:masters") && refused.contains("reserved"), "{refused}");
+    drop((member, outsider, reserved, admin));
+    cluster.drop_namespace(&ns).await;
+}
+
 #[tokio::test]
 async fn impersonation_needs_authenticated_callers() {
     let cluster = Cluster::start().await;

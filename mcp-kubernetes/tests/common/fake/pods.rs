@@ -126,10 +126,20 @@ pub(super) async fn exec(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
-    if user(&headers).is_none() {
+    let Some(who) = user(&headers) else {
         return status(401, "Unauthorized", "Unauthorized");
+    };
+    let attrs = super::rbac::Attributes {
+        verb: "create",
+        group: "",
+        resource: "pods/exec".into(),
+        namespace: &ns,
+        name: &name,
+    };
+    if let Err(r) = super::rbac::authorize(&fake, who, &headers, &attrs) {
+        return r;
     }
-    if user(&headers) == Some("reader") {
+    if who == "reader" {
         return status(
             403,
             "Forbidden",
