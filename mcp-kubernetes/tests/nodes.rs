@@ -197,6 +197,18 @@ async fn kubelet_logs_and_stats_through_the_node_proxy() {
         assert_eq!(errors["lines"], json!(["E0101 failed to pull image \"nope:1\""]), "{errors}");
         let query = s.ok("nodes_log", json!({"name": node, "query": "kubelet", "tail": 1})).await;
         assert_eq!(query["lines"], json!(["I0101 synced pods"]), "{query}");
+        // A node that ignores the Range request: at most 16 x --max-result-bytes is read,
+        // and the reply says these are the file's first lines.
+        let small = cluster.launcher().args(["--max-result-bytes", "1024"]).start(Transport::Stdio).await;
+        let (text, whole) = small.ok_text("nodes_log", json!({"name": node, "path": "big.log", "tail": 3})).await;
+        assert!(text.contains("ignored the range request") && whole["truncated"] == true, "{text}");
+        let last: u32 = whole["lines"][2]
+            .as_str()
+            .and_then(|l| l.strip_prefix("line "))
+            .and_then(|n| n.parse().ok())
+            .expect("a line");
+        // "line N\n" is 10 or 11 bytes here: 16 KiB ends near line 1,600, far from 3,000.
+        assert!((1000..2000).contains(&last), "the lines end inside the first 16 KiB: {last}");
     }
     let (text, stats) = s.ok_text("nodes_stats_summary", json!({"name": node, "top_pods": 1})).await;
     assert!(stats["memory"]["workingSetBytes"].as_f64().is_some_and(|b| b > 0.0), "{stats}");

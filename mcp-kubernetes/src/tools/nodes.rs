@@ -390,6 +390,7 @@ async fn nodes_drain(k: Arc<Clusters>, ctx: Context, args: DrainArgs) -> Result<
     }
     evicted.truncate(k.settings.max_rows);
     skipped.truncate(k.settings.max_rows);
+    remaining.truncate(k.settings.max_rows);
     Ok(Rendered {
         text,
         data: json!({"context": cluster.name, "node": args.name, "cordoned": true, "evicted": evicted, "skipped": skipped,
@@ -504,8 +505,13 @@ async fn nodes_log(k: Arc<Clusters>, ctx: Context, args: NodeLogArgs) -> Result<
         return Ok(Rendered { text, data: json!({"context": cluster.name, "node": args.name, "files": names}) });
     }
     let mut lines: Vec<&str> = body.lines().collect();
-    // With a suffix range the first line may be cut in the middle.
-    if more || range.is_some() && bytes.len() >= read_max {
+    // A node that honours the suffix range sends at most `read_max` bytes, the first line
+    // possibly cut in the middle. More means it ignored the range and these are the
+    // file's first bytes: the last line is the cut one, and the newest lines are not here.
+    let range_ignored = range.is_some() && more;
+    if range_ignored {
+        lines.pop();
+    } else if more || range.is_some() && bytes.len() >= read_max {
         lines.remove(0);
     }
     let read = lines.len();
@@ -523,6 +529,12 @@ async fn nodes_log(k: Arc<Clusters>, ctx: Context, args: NodeLogArgs) -> Result<
         text += &cut_line(
             format_args!("the last {} of {matched} lines{}", kept.len(), if grep.is_some() { " matching" } else { "" }),
             "narrow with grep, or a smaller tail",
+        );
+    }
+    if range_ignored {
+        text += &format!(
+            "[The node ignored the range request: these lines are from the file's first {} KiB, not its end.]\n",
+            read_max >> 10
         );
     }
     if read == 0 {

@@ -117,6 +117,8 @@ pub(super) fn proxy(fake: &Fake, node: &str, rest: &str, q: &[(String, String)],
                 _ => text(StatusCode::OK, KUBELET_LOG.to_string()),
             }
         }
+        // A file served whole, as by a kubelet without Range support.
+        "logs/big.log" => text(StatusCode::OK, (1..=3000).map(|i| format!("line {i}\n")).collect()),
         "stats/summary" => {
             let st = fake.store.lock().expect("store");
             let pods: Vec<Value> = st
