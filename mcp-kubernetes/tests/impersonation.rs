@@ -144,13 +144,28 @@ async fn oauth_groups_are_impersonated_too() {
         |groups| launcher.clone().options(ClientOptions { bearer_token: Some(token(groups)), ..Default::default() });
     let member = as_carol(json!(["pod-readers", "other"])).start(Transport::Http).await;
     member.ok("resources_list", json!({"kind": "pods"})).await;
+    // Helm acts as the caller too: a stand-in binary shows its arguments.
+    let dir = tempfile::tempdir().expect("dir");
+    let helm = dir.path().join("helm");
+    std::fs::write(&helm, "#!/bin/sh\necho \"helm $*\"\n").expect("write");
+    let mut perms = std::fs::metadata(&helm).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&helm, perms).expect("chmod");
+    let helm_user = as_carol(json!(["pod-readers", "other"]))
+        .args(["--allow-destructive", "--helm-binary", helm.to_str().expect("path")])
+        .start(Transport::Http)
+        .await;
+    let out =
+        helm_user.ok("helm_rollback", json!({"context": cluster.context, "release": "shop", "revision": 1})).await;
+    let line = out["output"].as_str().expect("output");
+    assert!(line.contains("--kube-as-user carol --kube-as-group pod-readers --kube-as-group other"), "{line}");
     let outsider = as_carol(json!(["other"])).start(Transport::Http).await;
     let refused = outsider.fails("resources_list", json!({"kind": "pods"})).await;
     assert!(refused.contains("403") && refused.contains("\"carol\""), "{refused}");
     let reserved = as_carol(json!(["system:masters"])).start(Transport::Http).await;
     let refused = reserved.fails("resources_list", json!({"kind": "pods"})).await;
     assert!(refused.contains("system:masters") && refused.contains("reserved"), "{refused}");
-    drop((member, outsider, reserved, admin));
+    drop((member, helm_user, outsider, reserved, admin));
     cluster.drop_namespace(&ns).await;
 }
 
