@@ -224,6 +224,10 @@ async fn kubelet_logs_and_stats_through_the_node_proxy() {
     assert!(both.contains("not both"), "{both}");
     let bad_query = s.fails("nodes_log", json!({"name": node, "query": "kubelet&x=1"})).await;
     assert!(bad_query.contains("`query`"), "{bad_query}");
+    // A server confined to some namespaces does not read node logs, which span them all.
+    let scoped = cluster.launcher().args(["--allowed-namespaces", NS]).start(Transport::Stdio).await;
+    let refused = scoped.fails("nodes_log", json!({"name": node, "path": "kubelet.log"})).await;
+    assert!(refused.contains("span every namespace"), "{refused}");
     let missing = s.fails("nodes_stats_summary", json!({"name": "no-such-node"})).await;
     assert!(missing.contains("no-such-node") && missing.contains("not found"), "{missing}");
 }

@@ -466,6 +466,13 @@ async fn nodes_log(k: Arc<Clusters>, ctx: Context, args: NodeLogArgs) -> Result<
     let (cluster, res) =
         super::api::target(&k, &ctx, args.context.as_deref(), Access::Read, "nodes", Some("v1"), "get").await?;
     check_kind(&k, &res)?;
+    // A node's logs hold every namespace's (/var/log/pods, containers, the kubelet's own
+    // lines about them): not for a server confined to some namespaces.
+    if namespace_scope(&k.settings, &ctx).is_some() {
+        return Err(ToolError::refused(
+            "node logs span every namespace, and this server may read only inside its allowed namespaces",
+        ));
+    }
     let max_lines = k.settings.max_log_lines;
     let tail = args.tail.unwrap_or(200).clamp(1, max_lines);
     let grep = super::pods::grep_regex(args.grep.as_deref())?;
@@ -661,6 +668,24 @@ mod tests {
         let mut scratch = owned("ReplicaSet");
         scratch["spec"] = json!({"volumes": [{"name": "tmp", "emptyDir": {}}]});
         assert!(matches!(plan(&scratch, &drain(false)), Plan::Block(why) if why.contains("delete_emptydir_data")));
+    }
+
+    #[test]
+    fn budget_selectors_match_labels_and_expressions() {
+        let labels: std::collections::BTreeMap<String, String> =
+            [("app".to_string(), "web".to_string()), ("tier".to_string(), "front".to_string())].into();
+        let sel = |v: Value| serde_json::from_value(v).expect("selector");
+        assert!(selects(&sel(json!({"matchLabels": {"app": "web"}})), &labels));
+        assert!(!selects(&sel(json!({"matchLabels": {"app": "db"}})), &labels));
+        assert!(selects(&sel(json!({})), &labels), "an empty selector selects every pod");
+        let expr = |op: &str, values: Value| {
+            sel(json!({"matchExpressions": [{"key": "tier", "operator": op, "values": values}]}))
+        };
+        assert!(selects(&expr("In", json!(["front", "back"])), &labels));
+        assert!(!selects(&expr("NotIn", json!(["front"])), &labels));
+        assert!(selects(&expr("Exists", json!([])), &labels));
+        assert!(!selects(&expr("DoesNotExist", json!([])), &labels));
+        assert!(!selects(&expr("Bogus", json!([])), &labels), "an unknown operator selects nothing");
     }
 
     #[test]
