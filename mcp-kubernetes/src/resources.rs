@@ -3,7 +3,7 @@
 //! `k8s://{context}/{namespace}/{kind}/{name}` (one object as trimmed, masked YAML;
 //! `_` as the namespace of cluster-scoped kinds). Every variable is percent-encoded.
 //! `resources/list` shows each context's namespaces listing and the default context's
-//! namespaces; completion fills in contexts, namespaces, kinds and names, for the
+//! namespaces and workloads; completion fills in contexts, namespaces, kinds and names, for the
 //! template and for the prompts' arguments. Reads go through the same checks as the tools
 //! (denied kinds, the namespace scope, --impersonate).
 
@@ -216,6 +216,52 @@ async fn list_resources(k: Arc<Clusters>, ctx: Context) -> Result<Vec<Resource>,
             }
         }
         Err(e) => tracing::debug!(context = %default, error = %e, "namespaces not listed"),
+    }
+    match workloads(&k, &ctx, &default).await {
+        Ok(found) => {
+            for (kind, ns, name) in found {
+                out.push(resource(
+                    object_uri(&default, Some(&ns), &kind, &name),
+                    format!("{default}/{ns}/{kind}/{name}"),
+                    format!("{kind} `{name}` in namespace `{ns}` of context `{default}`"),
+                    "application/yaml",
+                ));
+            }
+        }
+        Err(e) => tracing::debug!(context = %default, error = %e, "workloads not listed"),
+    }
+    Ok(out)
+}
+
+/// The workloads (Deployments, StatefulSets, DaemonSets) of `context` in the namespaces
+/// the call may see, at most [`LISTING_MAX`] in all: (`plural.group`, namespace, name).
+async fn workloads(k: &Clusters, ctx: &Context, context: &str) -> Result<Vec<(String, String, String)>, ToolError> {
+    let cluster = k.read(ctx, Some(context)).await?;
+    let scope = namespace_scope(&k.settings, ctx);
+    let namespaces: Vec<Option<String>> = match &scope {
+        Some(allowed) => allowed.iter().cloned().map(Some).collect(),
+        None => vec![None],
+    };
+    let mut out = vec![];
+    for kind in ["deployments", "statefulsets", "daemonsets"] {
+        let res = cluster.discovery.resolve(&cluster.client, &cluster.name, kind, Some("apps/v1")).await?;
+        if crate::tools::api::check_kind(k, &res).is_err() {
+            continue;
+        }
+        for ns in &namespaces {
+            let left = LISTING_MAX.saturating_sub(out.len());
+            if left == 0 {
+                return Ok(out);
+            }
+            let lp = ListParams::default().limit(left as u32);
+            let list = raw_api(&cluster, &res, ns.as_deref()).list::<Value>(&lp).await.map_err(|e| {
+                crate::errors::api_error(e, &crate::errors::Op::new("list", &res.qualified()).context(&cluster.name))
+            })?;
+            for o in list.items.iter().take(left) {
+                let text = |p: &str| o.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+                out.push((res.qualified(), text("/metadata/namespace"), text("/metadata/name")));
+            }
+        }
     }
     Ok(out)
 }

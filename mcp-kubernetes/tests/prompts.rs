@@ -185,6 +185,11 @@ async fn contexts_namespaces_and_objects_are_resources() {
     let uris: Vec<&str> = listed.iter().filter_map(|r| r["uri"].as_str()).collect();
     assert!(uris.contains(&format!("k8s://{ctx}/namespaces").as_str()), "{uris:?}");
     assert!(uris.contains(&format!("k8s://{ctx}/_/namespaces/{ns}").as_str()), "{uris:?}");
+    assert!(uris.contains(&format!("k8s://{ctx}/{ns}/deployments.apps/web").as_str()), "{uris:?}");
+    // Inside a namespace scope, only its objects are listed.
+    let scoped = cluster.launcher().args(["--allowed-namespaces", "default"]).start(Transport::Stdio).await;
+    let listed = scoped.client.list_resources().await.expect("list");
+    assert!(!listed.iter().any(|r| r["uri"].as_str().is_some_and(|u| u.contains(&ns))), "{listed:?}");
     let templates = s.client.list_resource_templates().await.expect("templates");
     assert!(templates.iter().any(|t| t["uriTemplate"] == "k8s://{context}/{namespace}/{kind}/{name}"), "{templates:?}");
 
