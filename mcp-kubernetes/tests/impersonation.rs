@@ -146,11 +146,7 @@ async fn oauth_groups_are_impersonated_too() {
     member.ok("resources_list", json!({"kind": "pods"})).await;
     // Helm acts as the caller too: a stand-in binary shows its arguments.
     let dir = tempfile::tempdir().expect("dir");
-    let helm = dir.path().join("helm");
-    std::fs::write(&helm, "#!/bin/sh\necho \"helm $*\"\n").expect("write");
-    let mut perms = std::fs::metadata(&helm).expect("meta").permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(&helm, perms).expect("chmod");
+    let helm = common::stand_in_helm(dir.path());
     let helm_user = as_carol(json!(["pod-readers", "other"]))
         .args(["--allow-destructive", "--helm-binary", helm.to_str().expect("path")])
         .start(Transport::Http)

@@ -682,11 +682,7 @@ async fn helm_releases_are_read_from_the_cluster() {
 
     // With a helm binary, the call's context, namespace and kubeconfig are passed.
     let dir = tempfile::tempdir().expect("dir");
-    let helm = dir.path().join("helm");
-    std::fs::write(&helm, "#!/bin/sh\necho \"helm $*\"\n").expect("write");
-    let mut perms = std::fs::metadata(&helm).expect("meta").permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(&helm, perms).expect("chmod");
+    let helm = common::stand_in_helm(dir.path());
     let s = launcher
         .args(["--allow-destructive", "--helm-binary", helm.to_str().expect("path")])
         .start(Transport::Stdio)

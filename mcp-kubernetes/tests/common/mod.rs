@@ -123,6 +123,17 @@ impl Cluster {
     }
 }
 
+/// A stand-in `helm` in `dir` that prints the arguments it was given, for tests of the
+/// command the connector runs.
+pub fn stand_in_helm(dir: &std::path::Path) -> PathBuf {
+    let helm = dir.join("helm");
+    std::fs::write(&helm, "#!/bin/sh\necho \"helm $*\"\n").expect("write");
+    let mut perms = std::fs::metadata(&helm).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&helm, perms).expect("chmod");
+    helm
+}
+
 /// Says what a test leaves out here and why (shown with `--nocapture`, and in a
 /// failure's output).
 #[allow(clippy::print_stdout)]
