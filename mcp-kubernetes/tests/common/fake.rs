@@ -4,6 +4,8 @@
 //! metrics group and a CRD-served group. It rejects what a real server rejects for the
 //! calls the connector makes (bad content types, wrong names, stale resourceVersions,
 //! unknown field selectors, strategic patches of custom resources, missing namespaces).
+//! Also PodDisruptionBudgets and the eviction subresource, the node proxy (`fake/nodes.rs`)
+//! and RBAC for impersonated requests, decided by the RBAC objects it holds (`fake/rbac.rs`).
 
 // Handlers answer errors as whole responses (their size does not matter in a test
 // server) and take what a request carries.
@@ -20,6 +22,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+#[path = "fake/controllers.rs"]
+mod controllers;
 #[path = "fake/kinds.rs"]
 mod kinds;
 #[path = "fake/nodes.rs"]
@@ -32,12 +36,16 @@ mod pods;
 mod query;
 #[path = "fake/rbac.rs"]
 mod rbac;
+#[path = "fake/scale.rs"]
+mod scale;
 
+use controllers::new_replicaset;
 pub use kinds::{KINDS, Kind};
 use kinds::{discovery, kind_of};
 use patch::{json_patch, merge_patch, strategic_patch};
 use pods::{exec, logs, metrics};
 use query::{field_matches, label_matches, param, query_map};
+use scale::scale;
 
 /// Object key: (group/plural, namespace, name).
 type Key = (String, String, String);
@@ -532,41 +540,6 @@ fn store_object(
     (code, [("content-type", "application/json")], obj.to_string()).into_response()
 }
 
-/// The deployment controller: a new ReplicaSet per template, numbered by revision.
-fn new_replicaset(st: &mut Store, deploy: &Value) {
-    let ns = deploy["metadata"]["namespace"].as_str().unwrap_or("").to_string();
-    let name = deploy["metadata"]["name"].as_str().unwrap_or("").to_string();
-    let uid = deploy["metadata"]["uid"].clone();
-    let revision = st
-        .objects
-        .iter()
-        .filter(|((g, n, _), o)| {
-            g == "replicasets.apps" && n == &ns && o.pointer("/metadata/ownerReferences/0/uid") == Some(&uid)
-        })
-        .filter_map(|(_, o)| {
-            o.pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
-                .and_then(Value::as_str)
-                .and_then(|r| r.parse::<i64>().ok())
-        })
-        .max()
-        .unwrap_or(0)
-        + 1;
-    let mut template = deploy.pointer("/spec/template").cloned().unwrap_or(json!({}));
-    let hash = format!("h{}", st.rv);
-    template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
-    let mut labels = deploy.pointer("/spec/selector/matchLabels").cloned().unwrap_or(json!({}));
-    labels["pod-template-hash"] = json!(hash);
-    st.rv += 1;
-    let mut rs = json!({"metadata": {"name": format!("{name}-{hash}"), "namespace": ns, "labels": labels,
-        "annotations": {"deployment.kubernetes.io/revision": revision.to_string()},
-        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": uid, "controller": true}]},
-        "spec": {"replicas": deploy.pointer("/spec/replicas").cloned().unwrap_or(json!(1)), "selector": deploy.pointer("/spec/selector"), "template": template}});
-    let kind = kind_of("apps", "v1", "replicasets").expect("rs kind");
-    let rv = st.rv;
-    fill_server_fields(kind, &mut rs, rv, "kube-controller-manager");
-    st.objects.insert(("replicasets.apps".into(), ns, rs["metadata"]["name"].as_str().unwrap_or("").to_string()), rs);
-}
-
 fn create(fake: &Fake, kind: &Kind, ns: &str, headers: &HeaderMap, body: &Bytes, dry: bool) -> Response {
     let obj = match body_json(headers, body, &["application/json"]) {
         Ok(o) => o,
@@ -803,43 +776,4 @@ fn delete(fake: &Fake, kind: &Kind, ns: &str, name: &str, q: &[(String, String)]
         st.objects.remove(&key);
     }
     ok(obj)
-}
-
-fn scale(
-    fake: &Fake,
-    kind: &Kind,
-    ns: &str,
-    name: &str,
-    verb: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-    dry: bool,
-) -> Response {
-    let Some(mut obj) = fake.get(&gk(kind), ns, name) else {
-        return not_found(kind, name);
-    };
-    if verb == "patch" {
-        let patch =
-            match body_json(headers, body, &["application/merge-patch+json", "application/strategic-merge-patch+json"])
-            {
-                Ok(p) => p,
-                Err(r) => return r,
-            };
-        let Some(replicas) = patch.pointer("/spec/replicas").and_then(Value::as_i64).filter(|r| *r >= 0) else {
-            return status(
-                422,
-                "Invalid",
-                "Scale.autoscaling \"\" is invalid: spec.replicas: Invalid value: must be greater than or equal to 0",
-            );
-        };
-        obj["spec"]["replicas"] = json!(replicas);
-        let r = store_object(fake, kind, ns, obj.clone(), dry, "mcp-kubernetes", false);
-        if !r.status().is_success() {
-            return r;
-        }
-    }
-    ok(
-        json!({"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": {"name": name, "namespace": ns, "resourceVersion": obj["metadata"]["resourceVersion"]},
-        "spec": {"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(1))}, "status": {"replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0))}}),
-    )
 }
