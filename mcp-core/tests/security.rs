@@ -157,6 +157,26 @@ async fn the_policy_hides_and_refuses_tools_per_identity_in_both_eras() {
 }
 
 #[tokio::test]
+async fn what_authenticated_callers_see_is_cached_privately() {
+    // Every caller of a server without authentication is the same one: shared caches may
+    // keep its lists. With tokens, the policy filters per caller: caches must not share.
+    let open = Server::builder("open", "1.0.0")
+        .tool(tool("list_notes", |_ctx: Context, _: NoArgs| async { Ok::<_, ToolError>("no notes") }).read_only())
+        .build();
+    let open_url = format!("http://{}/mcp", serve_on_loopback(open, HttpConfig::default()).await);
+    let anonymous = Client::connect_http(&open_url, ClientOptions { era: EraChoice::Stateless, ..Default::default() })
+        .await
+        .expect("connect");
+    let f = start("").await;
+    let alice = Client::connect_http(&f.url, options(EraChoice::Stateless, ALICE, None)).await.expect("alice");
+    for (client, scope) in [(&anonymous, "public"), (&alice, "private")] {
+        let listed = client.request("tools/list", serde_json::Map::new()).await.expect("tools/list");
+        assert_eq!(listed["cacheScope"], scope, "{listed}");
+        assert!(listed["ttlMs"].is_u64(), "{listed}");
+    }
+}
+
+#[tokio::test]
 async fn destructive_tools_wait_for_confirmation_in_both_eras() {
     let f = start("confirm_destructive = true").await;
     let mut expected_runs = 0;

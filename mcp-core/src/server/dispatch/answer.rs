@@ -18,6 +18,7 @@ use crate::protocol::types::meta;
 use crate::protocol::{
     Era, ErrorObject, LoggingLevel, Message, Notification, ProtocolVersion, Request, RequestId, Response,
 };
+use crate::security::Identity;
 use crate::security::audit::{AuditLog, AuditStart, LineHead, OpenLine};
 use crate::server::Server;
 use crate::server::context::RequestSink;
@@ -293,13 +294,18 @@ impl Server {
             other => return Err(ErrorObject::method_not_found(other)),
         };
         if stateless {
-            self.decorate_stateless(&req.method, &mut result);
+            // What an authenticated caller gets may be theirs alone (the policy's filters,
+            // a role or an impersonation per caller): caches must not share it.
+            let identity = session.identity_ref();
+            let shared = *identity == Identity::anonymous() || *identity == Identity::local();
+            self.decorate_stateless(&req.method, &mut result, shared);
         }
         Ok(result)
     }
 
-    /// Adds `resultType`, server identity and cache hints to a stateless result.
-    fn decorate_stateless(&self, method: &str, result: &mut Value) {
+    /// Adds `resultType`, server identity and cache hints to a stateless result: `public`
+    /// when every caller is the same unauthenticated one (`shared`), else `private`.
+    fn decorate_stateless(&self, method: &str, result: &mut Value, shared: bool) {
         let Value::Object(obj) = result else { return };
         obj.entry("resultType").or_insert_with(|| json!("complete"));
         let m = obj.entry("_meta").or_insert_with(|| json!({}));
@@ -312,7 +318,7 @@ impl Server {
         ) && obj.get("resultType").and_then(Value::as_str) == Some("complete")
         {
             obj.entry("ttlMs").or_insert_with(|| json!(self.inner.config.list_ttl_ms));
-            obj.entry("cacheScope").or_insert_with(|| json!("public"));
+            obj.entry("cacheScope").or_insert_with(|| json!(if shared { "public" } else { "private" }));
         }
     }
 }
