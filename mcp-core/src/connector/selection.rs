@@ -71,7 +71,8 @@ impl ServerBuilder {
             let error = format!("--toolsets: no toolset named `{unknown}`; known: {}", known.join(", "));
             return self.fail(error);
         }
-        self.retain_tools(|route| selection.keeps(route))
+        let selection = selection.clone();
+        self.retain_tools(move |route| selection.keeps(route))
     }
 }
 

@@ -173,7 +173,9 @@ pub struct ToolRoute {
     /// Argument names the audit trail redacts, besides the secret-looking ones.
     pub(crate) sensitive: Vec<String>,
     /// The group `--toolsets` selects it by.
-    pub(crate) toolset: Option<&'static str>,
+    pub(crate) toolset: Option<std::borrow::Cow<'static, str>>,
+    /// The replaceable group it belongs to (see [`crate::Server::replace_tool_group`]).
+    pub(crate) group: Option<Arc<str>>,
     /// Enabled by a flag of its own rather than by `--allow-write` (see [`ToolRoute::own_gate`]).
     pub(crate) own_gate: bool,
 }
@@ -213,6 +215,7 @@ where
         handler: erased,
         sensitive: Vec::new(),
         toolset: None,
+        group: None,
         own_gate: false,
     }
 }
@@ -293,8 +296,8 @@ impl ToolRoute {
         self
     }
     /// Puts the tool in a toolset, the group `--toolsets` selects.
-    pub fn toolset(mut self, name: &'static str) -> Self {
-        self.toolset = Some(name);
+    pub fn toolset(mut self, name: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        self.toolset = Some(name.into());
         self
     }
     /// Says the tool's effects are enabled by a flag of its own (an export directory, say)
@@ -304,8 +307,8 @@ impl ToolRoute {
         self
     }
     /// The toolset the tool is in, if any.
-    pub fn toolset_name(&self) -> Option<&'static str> {
-        self.toolset
+    pub fn toolset_name(&self) -> Option<&str> {
+        self.toolset.as_deref()
     }
     /// Whether a flag of its own enables the tool (see [`ToolRoute::own_gate`]).
     pub fn has_own_gate(&self) -> bool {

@@ -29,6 +29,7 @@ mod metrics;
 mod outgoing;
 mod session;
 mod state;
+mod tool_set;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -93,7 +94,7 @@ impl Default for ServerConfig {
 pub(crate) struct ServerInner {
     pub(crate) info: Implementation,
     pub(crate) instructions: Option<String>,
-    pub(crate) tools: BTreeMap<String, ToolRoute>,
+    pub(crate) tools: tool_set::ToolSet,
     pub(crate) resources: BTreeMap<String, ResourceRoute>,
     pub(crate) templates: Vec<ResourceRoute>,
     pub(crate) prompts: BTreeMap<String, PromptRoute>,
@@ -133,6 +134,12 @@ pub struct ServerBuilder {
     info: Implementation,
     instructions: Option<String>,
     tools: BTreeMap<String, ToolRoute>,
+    /// Selection rules, kept to apply to replaced groups too.
+    keep: Vec<tool_set::Keep>,
+    /// Names registered outside any group.
+    fixed: std::collections::BTreeSet<String>,
+    /// Replaceable groups declared.
+    groups: std::collections::BTreeSet<String>,
     resources: BTreeMap<String, ResourceRoute>,
     templates: Vec<ResourceRoute>,
     prompts: BTreeMap<String, PromptRoute>,
@@ -158,6 +165,9 @@ impl Server {
             info: Implementation::new(name, version),
             instructions: None,
             tools: BTreeMap::new(),
+            keep: Vec::new(),
+            fixed: Default::default(),
+            groups: Default::default(),
             resources: BTreeMap::new(),
             templates: Vec::new(),
             prompts: BTreeMap::new(),
@@ -235,6 +245,21 @@ impl Server {
         &self.inner.config
     }
 
+    /// Replaces the tools of `group` (declared with [`ServerBuilder::tool_group`]) with
+    /// `routes`, atomically: a call in progress finishes with the tool it started with,
+    /// the next list and call see the new set. The builder's selection (tiers, toolsets)
+    /// applies to them as to every tool, and the policy at list and call time. When the
+    /// listed tools changed, clients are told (`notifications/tools/list_changed`) and
+    /// the answer is `true`. A name a built-in tool has (even one the selection left out)
+    /// or a name given twice is an error, and the old set stays.
+    pub fn replace_tool_group(&self, group: &str, routes: impl IntoIterator<Item = ToolRoute>) -> Result<bool, String> {
+        let changed = self.inner.tools.replace(group, routes.into_iter().collect())?;
+        if changed {
+            self.notify(Change::Tools);
+        }
+        Ok(changed)
+    }
+
     /// Tells subscribed clients that something changed.
     pub fn notify(&self, change: Change) {
         let _ = self.inner.changes.send(change);
@@ -254,7 +279,29 @@ impl ServerBuilder {
     }
     /// Adds a tool (see [`tool`]). A later tool with the same name replaces an earlier one.
     pub fn tool(mut self, route: ToolRoute) -> Self {
-        self.tools.insert(route.tool.name.clone(), route);
+        let name = route.tool.name.clone();
+        if let Some(group) = self.tools.get(&name).and_then(|r| r.group.clone()) {
+            return self.fail(format!("tool `{name}` of group `{group}`: a built-in tool has that name"));
+        }
+        self.fixed.insert(name.clone());
+        self.tools.insert(name, route);
+        self
+    }
+    /// Adds `routes` as the replaceable group `group`: tools the server can swap while it
+    /// serves ([`Server::replace_tool_group`]), such as tools an operator defines in a
+    /// file. They are ordinary tools otherwise (selection, policy, annotations). A name a
+    /// tool outside the group already has is a start-up error.
+    pub fn tool_group(mut self, group: &str, routes: impl IntoIterator<Item = ToolRoute>) -> Self {
+        self.groups.insert(group.to_string());
+        let tag: Arc<str> = Arc::from(group);
+        for mut route in routes {
+            let name = route.tool.name.clone();
+            if self.fixed.contains(&name) {
+                return self.fail(format!("tool `{name}` of group `{group}`: a built-in tool has that name"));
+            }
+            route.group = Some(tag.clone());
+            self.tools.insert(name, route);
+        }
         self
     }
     /// Adds a resource or a resource template (see [`resource`], [`resource_template`]).
@@ -303,9 +350,11 @@ impl ServerBuilder {
         f(&mut self.config);
         self
     }
-    /// Keeps only the tools for which `keep` is true (access policy, toolsets).
-    pub fn retain_tools(mut self, mut keep: impl FnMut(&ToolRoute) -> bool) -> Self {
+    /// Keeps only the tools for which `keep` is true (access policy, toolsets), now and
+    /// in every group replaced later.
+    pub fn retain_tools(mut self, keep: impl Fn(&ToolRoute) -> bool + Send + Sync + 'static) -> Self {
         self.tools.retain(|_, t| keep(t));
+        self.keep.push(Arc::new(keep));
         self
     }
     /// Every tool registered so far.
@@ -352,7 +401,7 @@ impl ServerBuilder {
             inner: Arc::new(ServerInner {
                 info: self.info,
                 instructions: self.instructions,
-                tools: self.tools,
+                tools: tool_set::ToolSet::new(self.tools, self.keep, self.fixed, self.groups),
                 resources: self.resources,
                 templates: self.templates,
                 prompts: self.prompts,

@@ -24,6 +24,7 @@ use crate::server::Server;
 use crate::server::context::RequestSink;
 use crate::server::outgoing::Answer;
 use crate::server::session::Session;
+use crate::server::tool_set::Table;
 
 /// A response's outcome for metrics and the audit trail, with its error message.
 fn classify(response: &Response) -> (&'static str, Option<String>) {
@@ -81,7 +82,9 @@ impl Server {
         let started = Instant::now();
         let _in_flight = self.inner.metrics.start();
         let method = req.method.clone();
-        let (tool, sensitive) = self.subject(&req);
+        // The tool table as this request found it (a group may be replaced meanwhile).
+        let tools = (req.method == "tools/call").then(|| self.inner.tools.snapshot());
+        let (tool, sensitive) = self.subject(&req, tools.as_deref());
         // Dropped before the end (the request was cancelled), the line is written as such.
         let mut audit =
             self.inner.audit.as_ref().map(|log| self.audit_open(log, session, &req, sensitive, bytes_in, started));
@@ -108,13 +111,11 @@ impl Server {
     /// The tool or prompt a request names, if registered: its metrics label (`unknown`
     /// otherwise, so that labels stay bounded), and the argument names the tool declared
     /// sensitive. One lookup serves the metrics and the audit trail.
-    fn subject(&self, req: &Request) -> (&str, &[String]) {
+    fn subject<'a>(&'a self, req: &Request, tools: Option<&'a Table>) -> (&'a str, &'a [String]) {
         let name = req.params.as_ref().and_then(|p| p.get("name")).and_then(Value::as_str);
         match (req.method.as_str(), name) {
-            ("tools/call", Some(n)) => self
-                .inner
-                .tools
-                .get_key_value(n)
+            ("tools/call", Some(n)) => tools
+                .and_then(|t| t.get_key_value(n))
                 .map_or(("unknown", &[]), |(k, route)| (k.as_str(), route.sensitive.as_slice())),
             ("prompts/get", Some(n)) => {
                 (self.inner.prompts.get_key_value(n).map_or("unknown", |(k, _)| k.as_str()), &[])

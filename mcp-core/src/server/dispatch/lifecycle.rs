@@ -11,7 +11,7 @@ use crate::server::session::{Handshake, Session};
 impl Server {
     pub(super) fn capabilities(&self) -> Value {
         let mut caps = json!({ "logging": {} });
-        if !self.inner.tools.is_empty() {
+        if self.inner.tools.any() {
             caps["tools"] = json!({ "listChanged": true });
         }
         if !self.inner.resources.is_empty() || !self.inner.templates.is_empty() || self.inner.resource_lister.is_some()

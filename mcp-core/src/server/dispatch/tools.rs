@@ -15,20 +15,17 @@ impl Server {
     /// The tools the policy lets this client use.
     pub(super) fn list_tools(&self, session: &Session, params: &Map<String, Value>) -> Result<Value, ErrorObject> {
         let identity = session.identity();
-        let allowed: Vec<&crate::protocol::Tool> = self
-            .inner
-            .tools
-            .values()
-            .map(|t| &t.tool)
-            .filter(|t| self.inner.policy.check(&identity, t).is_ok())
-            .collect();
+        let tools = self.inner.tools.snapshot();
+        let allowed: Vec<&crate::protocol::Tool> =
+            tools.values().map(|t| &t.tool).filter(|t| self.inner.policy.check(&identity, t).is_ok()).collect();
         self.page(params, allowed.into_iter(), "tools")
     }
 
     pub(super) async fn call_tool(&self, call: Call<'_>) -> Result<Value, ErrorObject> {
         let params = params_of(call.req);
         let name = str_param(params, "name", "tools/call")?;
-        let route = self.inner.tools.get(name).ok_or_else(|| unknown("tool", name, "tools/list"))?;
+        let tools = self.inner.tools.snapshot();
+        let route = tools.get(name).ok_or_else(|| unknown("tool", name, "tools/list"))?;
         let args = match params.get("arguments") {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(v @ Value::Object(_)) => v.clone(),

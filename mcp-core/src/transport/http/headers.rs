@@ -74,7 +74,8 @@ pub(super) fn validate_stateless_headers(
 fn validate_param_headers(server: &Server, headers: &HeaderMap, req: &Request) -> Result<(), HttpResponse> {
     let params = req.params.as_ref();
     let Some(name) = params.and_then(|p| p.get("name")).and_then(Value::as_str) else { return Ok(()) };
-    let Some(route) = server.inner.tools.get(name) else { return Ok(()) };
+    let tools = server.inner.tools.snapshot();
+    let Some(route) = tools.get(name) else { return Ok(()) };
     let args = params.and_then(|p| p.get("arguments"));
     let id = Some(req.id.clone());
     for HeaderParam { path, name: header_name } in mirror::header_params(&route.tool.input_schema) {
