@@ -20,33 +20,6 @@ pub enum WriteMode {
     All,
 }
 
-/// Groups of tools, to list only what a deployment needs (every tool definition costs
-/// the model context).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Toolset {
-    /// list_databases, list_schemas, list_objects, describe_table, search_objects,
-    /// list_functions, list_extensions, list_enums, list_sequences.
-    Explore,
-    /// query, explain, and export / execute when enabled.
-    Sql,
-    /// active_queries, locks, long_transactions, settings, roles, grants.
-    Operations,
-    /// top_queries, database_health, index_advice.
-    Performance,
-}
-
-impl Toolset {
-    /// Its name, as tools are tagged with it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Toolset::Explore => "explore",
-            Toolset::Sql => "sql",
-            Toolset::Operations => "operations",
-            Toolset::Performance => "performance",
-        }
-    }
-}
-
 /// The flags of `mcp-postgres`, besides the ones every connector shares.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PgArgs {
@@ -97,9 +70,14 @@ pub struct PgArgs {
     /// login role must be a member of it. A policy file can name one per client.
     #[arg(long, env = "MCP_POSTGRES_ROLE")]
     pub role: Option<String>,
-    /// Only the tools of these groups (comma-separated; default: all).
-    #[arg(long, env = "MCP_POSTGRES_TOOLSETS", value_enum, value_delimiter = ',')]
-    pub toolsets: Vec<Toolset>,
+    /// Only the tools of these groups (comma-separated; default: all): explore, sql,
+    /// operations, performance, and the toolsets of the tools file (default `custom`).
+    #[arg(long, env = "MCP_POSTGRES_TOOLSETS", value_delimiter = ',')]
+    pub toolsets: Vec<String>,
+    /// A TOML file of tools the operator defines: named, parameterized statements (see
+    /// the README). Read again on SIGHUP.
+    #[arg(long, env = "MCP_POSTGRES_TOOLS_FILE")]
+    pub tools_file: Option<PathBuf>,
 }
 
 /// One database as the file describes it.
@@ -139,7 +117,8 @@ pub struct Settings {
     pub export_dir: Option<PathBuf>,
     pub role: Option<String>,
     /// Empty: every toolset.
-    pub toolsets: Vec<Toolset>,
+    pub toolsets: Vec<String>,
+    pub tools_file: Option<PathBuf>,
 }
 
 impl PgArgs {
@@ -201,7 +180,8 @@ impl PgArgs {
             allow_functions: self.allow_functions.iter().map(|f| f.trim().to_ascii_lowercase()).collect(),
             export_dir: self.export_dir.clone(),
             role: self.role.clone().filter(|r| !r.trim().is_empty()),
-            toolsets: self.toolsets.clone(),
+            toolsets: self.toolsets.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+            tools_file: self.tools_file.clone(),
         })
     }
 }

@@ -32,14 +32,17 @@ fn main() -> ExitCode {
     let about = "An MCP server for PostgreSQL: explore, query and tune safely";
     mcp_core::connector::run::<config::PgArgs, _>("mcp-postgres", env!("CARGO_PKG_VERSION"), about, |args| {
         let dbs = args.settings().and_then(databases::Databases::open)?;
-        Ok(Postgres { dbs: Arc::new(dbs), schema_poll: Duration::from_secs(args.schema_poll_secs) })
+        let custom = Arc::new(tools::custom::Source::new(dbs.settings.tools_file.clone()));
+        Ok(Postgres { dbs: Arc::new(dbs), schema_poll: Duration::from_secs(args.schema_poll_secs), custom })
     })
 }
 
-/// The connector: its databases, and how often to look for schema changes (zero: never).
+/// The connector: its databases, how often to look for schema changes (zero: never), and
+/// the operator's tools file.
 struct Postgres {
     dbs: Arc<databases::Databases>,
     schema_poll: Duration,
+    custom: Arc<tools::custom::Source>,
 }
 
 impl Connector for Postgres {
@@ -52,11 +55,12 @@ impl Connector for Postgres {
         });
         let builder = resources::register(builder, dbs);
         let builder = prompts::register(builder, dbs);
-        tools::register(builder, dbs)
+        tools::register(builder, dbs, &self.custom)
     }
 
     fn started(self: &Arc<Self>, server: &Server) {
         self.dbs.warn_if_privileged();
+        tools::custom::reload_on_hangup(server.clone(), self.dbs.clone(), self.custom.clone());
         if !self.schema_poll.is_zero() {
             schema_watch::spawn(server.clone(), self.dbs.clone(), self.schema_poll);
         }

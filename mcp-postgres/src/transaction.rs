@@ -16,7 +16,7 @@ use mcp_core::ToolError;
 use mcp_core::connector::bounded::value_size;
 use serde_json::Value;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgArguments, PgConnection, PgRow};
+use sqlx::postgres::{PgArguments, PgConnection, PgRow, PgTypeInfo};
 use sqlx::{Column as _, Executor as _, Postgres, Row as _, Statement as _, TypeInfo as _};
 
 use crate::database::Database;
@@ -347,15 +347,25 @@ where
     F: FnMut(&[ColumnInfo], Vec<Value>) -> Result<Flow, ToolError> + Send + 'a,
 {
     // Boxed: sqlx's executor futures are only provably `Send` at a concrete lifetime.
-    Box::pin(each_row_inner(tx, sql, params, on_row))
+    Box::pin(each_row_inner(tx, sql, params, &[], on_row))
 }
 
-async fn each_row_inner<F>(tx: &mut Tx, sql: &str, params: &[Value], mut on_row: F) -> Result<Outcome, ToolError>
+async fn each_row_inner<F>(
+    tx: &mut Tx,
+    sql: &str,
+    params: &[Value],
+    declared: &[PgTypeInfo],
+    mut on_row: F,
+) -> Result<Outcome, ToolError>
 where
     F: FnMut(&[ColumnInfo], Vec<Value>) -> Result<Flow, ToolError> + Send,
 {
     let failed = |e: sqlx::Error| tool_error(&e, Some(sql), None);
-    let statement = tx.conn().prepare(sql).await.map_err(failed)?;
+    // Declared types (an operator's tool) are the parameters' types; otherwise the
+    // server infers them from the statement.
+    let statement =
+        if declared.is_empty() { tx.conn().prepare(sql).await } else { tx.conn().prepare_with(sql, declared).await }
+            .map_err(failed)?;
     let types = match statement.parameters() {
         Some(sqlx::Either::Left(types)) => types.to_vec(),
         _ => Vec::new(),
@@ -488,7 +498,21 @@ impl Windowed {
 
 /// Runs `sql` like [`each_row`] and keeps the rows inside `window`.
 pub async fn run(tx: &mut Tx, sql: &str, params: &[Value], window: Window) -> Result<Rows, ToolError> {
-    let mut kept = Windowed::new(window);
-    let outcome = each_row(tx, sql, params, |_, values| Ok(kept.offer(Value::Array(values)))).await?;
-    Ok(kept.finish(outcome.columns, outcome.rows_affected))
+    run_declared(tx, sql, params, &[], window).await
+}
+
+/// [`run`] with the parameters' types `declared` rather than inferred (none: inferred).
+pub fn run_declared<'a>(
+    tx: &'a mut Tx,
+    sql: &'a str,
+    params: &'a [Value],
+    declared: &'a [PgTypeInfo],
+    window: Window,
+) -> BoxFuture<'a, Result<Rows, ToolError>> {
+    Box::pin(async move {
+        let mut kept = Windowed::new(window);
+        let offer = |_: &[ColumnInfo], values: Vec<Value>| Ok(kept.offer(Value::Array(values)));
+        let outcome = each_row_inner(tx, sql, params, declared, offer).await?;
+        Ok(kept.finish(outcome.columns, outcome.rows_affected))
+    })
 }

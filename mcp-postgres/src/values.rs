@@ -343,15 +343,7 @@ fn bind(args: &mut PgArguments, ty: &PgTypeInfo, value: &Value) -> Result<(), St
         Kind::Oid => push(args, Oid(u32::try_from(integer(value)?).map_err(|_| "out of range for oid")?)),
         Kind::Float4 => push(args, number(value)? as f32),
         Kind::Float8 => push(args, number(value)?),
-        Kind::Numeric => {
-            let text = match value {
-                Value::Number(n) => n.to_string(),
-                Value::String(s) => s.clone(),
-                _ => return Err("expected a number or a decimal string".into()),
-            };
-            let d: BigDecimal = text.trim().parse().map_err(|_| format!("`{text}` is not a decimal number"))?;
-            push(args, d)
-        }
+        Kind::Numeric => push(args, decimal(value)?),
         Kind::Text | Kind::Label => {
             let text = match value {
                 Value::String(s) => s.clone(),
@@ -368,22 +360,9 @@ fn bind(args: &mut PgArguments, ty: &PgTypeInfo, value: &Value) -> Result<(), St
             let bytes = BASE64.decode(text(value)?).map_err(|e| format!("expected base64: {e}"))?;
             push(args, bytes)
         }
-        Kind::Date => {
-            let d: NaiveDate = text(value)?.parse().map_err(|e| format!("expected YYYY-MM-DD: {e}"))?;
-            push(args, d)
-        }
-        Kind::Timestamp => {
-            let s = text(value)?;
-            let t = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
-                .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
-                .map_err(|e| format!("expected YYYY-MM-DDTHH:MM:SS: {e}"))?;
-            push(args, t)
-        }
-        Kind::Timestamptz => {
-            let t = DateTime::parse_from_rfc3339(text(value)?)
-                .map_err(|e| format!("expected an RFC 3339 timestamp with offset: {e}"))?;
-            push(args, t.with_timezone(&Utc))
-        }
+        Kind::Date => push(args, date(value)?),
+        Kind::Timestamp => push(args, timestamp(value)?),
+        Kind::Timestamptz => push(args, timestamptz(value)?),
         Kind::Array(elem) => bind_array(args, &elem, value),
         _ => Err(format!(
             "cannot bind this type directly; pass text and cast it in the SQL (e.g. $n::text::{})",
@@ -414,9 +393,44 @@ fn bind_array(args: &mut PgArguments, elem: &Kind, value: &Value) -> Result<(), 
         Kind::Uuid => args.add(
             items.iter().map(|v| text(v)?.parse::<Uuid>().map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?,
         ),
+        Kind::Numeric => args.add(items.iter().map(decimal).collect::<Result<Vec<_>, _>>()?),
+        Kind::Date => args.add(items.iter().map(date).collect::<Result<Vec<_>, _>>()?),
+        Kind::Timestamp => args.add(items.iter().map(timestamp).collect::<Result<Vec<_>, _>>()?),
+        Kind::Timestamptz => args.add(items.iter().map(timestamptz).collect::<Result<Vec<_>, _>>()?),
         _ => return Err("arrays of this element type cannot be bound; pass text and cast it in the SQL".into()),
     };
     r.map_err(|e| e.to_string())
+}
+
+/// Whether `value` binds as a `ty` (the same conversion as the real binding).
+pub fn check_bind(ty: &PgTypeInfo, value: &Value) -> Result<(), String> {
+    bind(&mut PgArguments::default(), ty, value)
+}
+
+fn decimal(value: &Value) -> Result<BigDecimal, String> {
+    let text = match value {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return Err("expected a number or a decimal string".into()),
+    };
+    text.trim().parse().map_err(|_| format!("`{text}` is not a decimal number"))
+}
+
+fn date(value: &Value) -> Result<NaiveDate, String> {
+    text(value)?.parse().map_err(|e| format!("expected YYYY-MM-DD: {e}"))
+}
+
+fn timestamp(value: &Value) -> Result<NaiveDateTime, String> {
+    let s = text(value)?;
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+        .map_err(|e| format!("expected YYYY-MM-DDTHH:MM:SS: {e}"))
+}
+
+fn timestamptz(value: &Value) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text(value)?)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("expected an RFC 3339 timestamp with offset: {e}"))
 }
 
 fn integer(value: &Value) -> Result<i64, String> {

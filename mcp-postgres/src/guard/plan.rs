@@ -19,7 +19,9 @@ use serde_json::Value;
 use super::FunctionGuard;
 use super::lexer::{self, Kind};
 use crate::access::Relations;
-use crate::transaction::{Tx, Window, run};
+use sqlx::postgres::PgTypeInfo;
+
+use crate::transaction::{Tx, Window, run, run_declared};
 
 /// Schemas whose tables are the server's own: never written through DML.
 const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema", "pg_toast"];
@@ -40,7 +42,20 @@ pub async fn check(
     sql: &str,
     params: &[Value],
 ) -> Result<Value, ToolError> {
-    let explained = run(tx, &format!("EXPLAIN (VERBOSE, FORMAT JSON) {sql}"), params, Window::ALL).await?;
+    check_declared(tx, guard, relations, sql, params, &[]).await
+}
+
+/// [`check`] with the parameters' types `declared` (an operator's tool), not inferred.
+pub async fn check_declared(
+    tx: &mut Tx,
+    guard: &FunctionGuard,
+    relations: &Relations,
+    sql: &str,
+    params: &[Value],
+    declared: &[PgTypeInfo],
+) -> Result<Value, ToolError> {
+    let explain = format!("EXPLAIN (VERBOSE, FORMAT JSON) {sql}");
+    let explained = run_declared(tx, &explain, params, declared, Window::ALL).await?;
     let plan = explained.rows.first().and_then(|row| row.get(0)).cloned().unwrap_or(Value::Null);
     check_plan(&plan, guard, relations).map_err(ToolError::refused)?;
     Ok(plan)

@@ -1,5 +1,6 @@
 //! The tools, one module per area; [`register`] adds them all to a server being built.
 
+pub mod custom;
 pub mod explain;
 pub mod explore;
 pub mod export;
@@ -19,10 +20,10 @@ use crate::databases::Databases;
 
 /// Every tool of the connector, tagged with its toolset (`--toolsets`), then selected:
 /// `execute` needs --allow-write; `export` has its own gate, --export-dir.
-pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
+pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>, custom: &custom::Source) -> ServerBuilder {
     let settings = &dbs.settings;
     let selection = ToolSelection {
-        toolsets: settings.toolsets.iter().map(|t| t.name().to_string()).collect(),
+        toolsets: settings.toolsets.clone(),
         allow_write: settings.allow_write,
         // `execute` is the one destructive tool, and --allow-write is its flag.
         allow_destructive: settings.allow_write,
@@ -46,6 +47,8 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
         ),
         None => builder,
     };
+    // After every built-in tool: the file's may not take their names.
+    let builder = custom::register(builder, dbs, custom);
     builder.select_tools(&selection)
 }
 
