@@ -4,6 +4,7 @@ pub mod custom;
 pub mod explain;
 pub mod explore;
 pub mod export;
+pub mod maintenance;
 pub mod operations;
 pub mod performance;
 mod plan_tree;
@@ -31,6 +32,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>, custom: &custom::S
     let builder = explore::register(builder, dbs);
     let builder = operations::register(builder, dbs);
     let builder = performance::register(builder, dbs);
+    let builder = maintenance::register(builder, dbs);
     let builder = sql_tools(builder, dbs);
     let builder = match &settings.export_dir {
         Some(_) => builder.tool(

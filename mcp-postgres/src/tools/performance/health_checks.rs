@@ -99,34 +99,9 @@ pub(super) fn check_sql(check: Check) -> (&'static str, &'static str) {
              memory; consider more shared_buffers / RAM, or fewer full scans.",
         ),
         Check::TableBloat => (
-            "WITH t AS (
-               SELECT c.oid, n.nspname::text AS schema, c.relname::text AS tbl, c.reltuples::numeric AS reltuples,
-                      c.relpages::numeric AS relpages,
-                      current_setting('block_size')::numeric AS bs,
-                      COALESCE((SELECT option_value::numeric FROM pg_options_to_table(c.reloptions)
-                                WHERE option_name = 'fillfactor'), 100) AS fillfactor
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE c.relkind IN ('r', 'm') AND c.relpages > 0 AND c.reltuples >= 0
-                 AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-             ), w AS (
-               SELECT t.oid,
-                      sum((1 - COALESCE(s.null_frac, 0)) * COALESCE(s.avg_width, 0))::numeric AS data_width,
-                      bool_or(s.attname IS NULL) AS missing_stats,
-                      bool_or(COALESCE(s.null_frac, 0) > 0) AS has_nulls,
-                      count(*) AS ncols
-               FROM t JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
-               LEFT JOIN pg_stats s ON s.schemaname = t.schema AND s.tablename = t.tbl AND s.attname = a.attname
-               GROUP BY t.oid
-             ), e AS (
-               -- A row: 23-byte header (+ null bitmap) and its data, each padded to 8 bytes, plus a
-               -- 4-byte line pointer; a page: block size minus its 24-byte header, times fillfactor.
-               SELECT t.schema, t.tbl, t.relpages * t.bs AS actual_bytes,
-                      ceil(t.reltuples * (ceil((23 + CASE WHEN w.has_nulls THEN ceil(w.ncols / 8.0) ELSE 0 END) / 8.0) * 8
-                                          + ceil(w.data_width / 8.0) * 8 + 4)
-                           / ((t.bs - 24) * t.fillfactor / 100)) * t.bs AS expected_bytes
-               FROM t JOIN w ON w.oid = t.oid
-               WHERE NOT w.missing_stats
-             )
+            concat!(
+                crate::tools::maintenance::table_bloat_estimate!(),
+                "
              SELECT schema, tbl AS \"table\", pg_size_pretty(actual_bytes) AS size,
                     pg_size_pretty(actual_bytes - expected_bytes) AS wasted,
                     (actual_bytes - expected_bytes)::int8 AS wasted_bytes,
@@ -135,7 +110,8 @@ pub(super) fn check_sql(check: Check) -> (&'static str, &'static str) {
                     format('VACUUM FULL %I.%I (locks the table; pg_repack does it online)', schema, tbl) AS fix
              FROM e
              WHERE actual_bytes - expected_bytes >= 10485760 AND (actual_bytes - expected_bytes) >= 0.5 * actual_bytes
-             ORDER BY actual_bytes - expected_bytes DESC",
+             ORDER BY actual_bytes - expected_bytes DESC"
+            ),
             "Estimated from the planner's statistics (row count, average widths): tables at least half wasted \
              space and 10 MB wasted are a warning, 1 GB critical. Bloat makes scans read pages of dead space; \
              VACUUM only makes it reusable, VACUUM FULL or pg_repack gives it back. Tables never analyzed are \
