@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{TRANSPORTS, Transport, launcher, records, setup, start, start_with};
-use mcp_core::client::{ClientOptions, EraChoice, InputHandler, NotificationHandler};
-use mcp_core::protocol::ErrorObject;
+use common::{TRANSPORTS, Transport, confirming, launcher, records, setup, start, start_with};
+use mcp_core::client::{ClientOptions, EraChoice, NotificationHandler};
 use serde_json::{Value, json};
 
 fn example() -> PathBuf {
@@ -80,59 +79,36 @@ async fn the_example_file_loads_and_its_tools_run_with_defaults_enums_and_arrays
     }
 }
 
-const TYPED: &str = r#"
-[[tools]]
-name = "typed"
-description = "Echoes one argument of every type"
-statement = "SELECT $1 AS t, $2 + 1 AS i, $3 * 2 AS n, NOT $4 AS b, $5 + 1 AS d, $6 AS ts, $7 AS tz, $8 AS u, $9 -> 'k' AS j, cardinality($10) AS len, $10 AS arr"
-
-[[tools.parameters]]
-name = "t"
-type = "text"
-description = "text"
-[[tools.parameters]]
-name = "i"
-type = "integer"
-description = "integer"
-[[tools.parameters]]
-name = "n"
-type = "numeric"
-description = "numeric"
-[[tools.parameters]]
-name = "b"
-type = "boolean"
-description = "boolean"
-default = true
-[[tools.parameters]]
-name = "d"
-type = "date"
-description = "date"
-[[tools.parameters]]
-name = "ts"
-type = "timestamp"
-description = "timestamp"
-[[tools.parameters]]
-name = "tz"
-type = "timestamptz"
-description = "timestamptz"
-[[tools.parameters]]
-name = "u"
-type = "uuid"
-description = "uuid"
-[[tools.parameters]]
-name = "j"
-type = "json"
-description = "json"
-[[tools.parameters]]
-name = "arr"
-type = "integer[]"
-description = "integers"
-"#;
+/// A tool with one parameter of every type, `b` with a default.
+fn typed_file() -> String {
+    let mut file = String::from(
+        "[[tools]]\nname = \"typed\"\ndescription = \"Echoes one argument of every type\"\nstatement = \"SELECT $1 AS t, \
+         $2 + 1 AS i, $3 * 2 AS n, NOT $4 AS b, $5 + 1 AS d, $6 AS ts, $7 AS tz, $8 AS u, $9 -> 'k' AS j, \
+         cardinality($10) AS len, $10 AS arr\"\n",
+    );
+    let params = [
+        ("t", "text"),
+        ("i", "integer"),
+        ("n", "numeric"),
+        ("b", "boolean"),
+        ("d", "date"),
+        ("ts", "timestamp"),
+        ("tz", "timestamptz"),
+        ("u", "uuid"),
+        ("j", "json"),
+        ("arr", "integer[]"),
+    ];
+    for (name, ty) in params {
+        let default = if name == "b" { "default = true\n" } else { "" };
+        file += &format!("[[tools.parameters]]\nname = \"{name}\"\ntype = \"{ty}\"\ndescription = \"{ty}\"\n{default}");
+    }
+    file
+}
 
 #[tokio::test]
 async fn every_declared_type_binds_and_a_bad_argument_names_its_parameter() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = tools_file(&dir, "typed.toml", TYPED);
+    let path = tools_file(&dir, "typed.toml", &typed_file());
     let good = json!({
         "t": "x", "i": 41, "n": "1.25", "d": "2026-02-28", "ts": "2026-01-02T03:04:05",
         "tz": "2026-01-02T03:04:05+02:00", "u": "6f1c6d0e-6a1e-4c36-9f0e-3c1a2b3d4e5f", "j": {"k": [1, 2]}, "arr": [3, 4, 5]
@@ -266,18 +242,6 @@ async fn a_bad_tools_file_stops_the_start_naming_the_tool_and_its_line() {
     .await;
     refused_at_start(&dir, "[[tools]]\nname = \"x\"\ndescripton = \"d\"\nstatement = \"SELECT 1\"\n", &["descripton"])
         .await;
-}
-
-fn confirming(answer: bool) -> ClientOptions {
-    let handler: InputHandler = Arc::new(move |method: String, _params: Value| {
-        Box::pin(async move {
-            match method.as_str() {
-                "elicitation/create" => Ok(json!({"action": "accept", "content": {"confirm": answer}})),
-                other => Err(ErrorObject::method_not_found(other)),
-            }
-        })
-    });
-    ClientOptions { on_input: Some(handler), ..Default::default() }
 }
 
 #[tokio::test]

@@ -2,13 +2,9 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::{TRANSPORTS, admin, setup, start, start_with, text};
-use mcp_core::client::{ClientOptions, InputHandler};
-use mcp_core::protocol::ErrorObject;
+use common::{TRANSPORTS, admin, confirming, setup, start, start_with, text};
 use mcp_core::testing::Launcher;
-use serde_json::{Value, json};
+use serde_json::json;
 
 async fn count(sql: &str) -> i64 {
     let pool = admin().await;
@@ -139,18 +135,6 @@ async fn with_several_databases_a_write_must_name_its_database() {
     }
 }
 
-fn confirming(answer: bool) -> ClientOptions {
-    let handler: InputHandler = Arc::new(move |method: String, _params: Value| {
-        Box::pin(async move {
-            match method.as_str() {
-                "elicitation/create" => Ok(json!({"action": "accept", "content": {"confirm": answer}})),
-                other => Err(ErrorObject::method_not_found(other)),
-            }
-        })
-    });
-    ClientOptions { on_input: Some(handler), ..Default::default() }
-}
-
 #[tokio::test]
 async fn writes_wait_for_the_users_confirmation_when_required() {
     let s = fixture("confirm").await;
@@ -179,9 +163,7 @@ async fn hypothetical_indexes_without_hypopg_say_how_to_get_it() {
     let db = format!("t_nohypopg_{}", std::process::id());
     setup(&format!("DROP DATABASE IF EXISTS {db}")).await;
     setup(&format!("CREATE DATABASE {db}")).await;
-    let (base, _) = common::url().rsplit_once('/').map(|(b, q)| (b.to_string(), q.to_string())).expect("a URL path");
-    let query = common::url().split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
-    let url = format!("{base}/{db}{query}");
+    let url = common::database_url(&db);
     let c = Launcher::new(env!("CARGO_BIN_EXE_mcp-postgres")).args(["--database-url", &url]).start(TRANSPORTS[0]).await;
     let index = json!([{"table": "pg_class", "columns": ["relname"]}]);
     let err = c.fails("explain", json!({"sql": "SELECT 1 FROM pg_class", "hypothetical_indexes": index})).await;

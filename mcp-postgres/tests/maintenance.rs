@@ -116,9 +116,7 @@ async fn table_bloat_measures_with_pgstattuple_when_the_catalog_has_it() {
     let db = format!("t_pgstattuple_{}", std::process::id());
     setup(&format!("DROP DATABASE IF EXISTS {db}")).await;
     setup(&format!("CREATE DATABASE {db}")).await;
-    let (base, _) = common::url().rsplit_once('/').map(|(b, q)| (b.to_string(), q.to_string())).expect("a URL path");
-    let query = common::url().split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
-    let url = format!("{base}/{db}{query}");
+    let url = common::database_url(&db);
     let pool = sqlx::PgPool::connect(&url).await.expect("connect");
     let fixture = format!("CREATE EXTENSION pgstattuple; {}", dead_rows_fixture("m"));
     sqlx::Executor::execute(&pool, sqlx::raw_sql(&fixture)).await.expect("fixture");

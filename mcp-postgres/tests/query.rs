@@ -152,7 +152,11 @@ async fn toolsets_trim_the_tool_list() {
     let c = start(TRANSPORTS[0], &["--toolsets", "sql,performance"]).await;
     let mut names: Vec<String> = c.client.list_tools().await.expect("tools").into_iter().map(|t| t.name).collect();
     names.sort();
-    assert_eq!(names, ["database_health", "explain", "index_advice", "query", "top_queries"]);
+    let performance = ["database_health", "explain", "index_advice", "query", "table_bloat", "top_queries"];
+    assert_eq!(names, [&performance[..], &["vacuum_progress"]].concat());
+    // A misspelt toolset stops the start, naming the ones there are.
+    let (ok, stderr) = common::launcher().args(["--toolsets", "sql,perfromance"]).run_to_exit().await;
+    assert!(!ok && stderr.contains("`perfromance`") && stderr.contains("known: explore"), "{stderr}");
     let all = start(TRANSPORTS[0], &[]).await.client.list_tools().await.expect("tools").len();
     assert!(all >= 20, "{all} tools by default");
 }

@@ -188,12 +188,13 @@ pub async fn replication(dbs: Arc<Databases>, ctx: Context, args: ReplicationArg
 
 mcp_core::tool_args! {
     database: "Which configured database (default: the first).";
-    pub struct VacuumArgs {
-        /// Only tables of this schema.
+    /// `vacuum_progress`'s and `table_bloat`'s arguments.
+    pub struct TablesArgs {
+        /// Only tables (and their indexes) of this schema.
         pub schema: Option<String>,
-        /// Only this table (name, without its schema).
+        /// Only this table (and its indexes): its name, without the schema.
         pub table: Option<String>,
-        /// Most tables to return (default 50).
+        /// Most rows to return (default 50).
         pub limit: Option<usize>,
         /// Rows to skip: pass the `nextOffset` of a truncated result.
         #[serde(default)]
@@ -238,7 +239,7 @@ WHERE ($1::text IS NULL OR s.schemaname = $1::text) AND ($2::text IS NULL OR s.r
 ORDER BY p.pid IS NULL, need DESC NULLS LAST, dead_rows DESC, schema, \"table\"";
 
 /// Lists tables with their running VACUUM and autovacuum status.
-pub async fn vacuum_progress(dbs: Arc<Databases>, ctx: Context, args: VacuumArgs) -> Result<Table, ToolError> {
+pub async fn vacuum_progress(dbs: Arc<Databases>, ctx: Context, args: TablesArgs) -> Result<Table, ToolError> {
     let db = dbs.for_read(args.database.as_deref())?;
     let window = window(&dbs, args.offset, args.limit, 50)?;
     let relations = Relations::of(&ctx)?;
@@ -265,21 +266,6 @@ fn table_allowed(relations: &Relations, row: &[Value], schema: usize, table: usi
 
 // ---------------------------------------------------------------------------------------
 // table_bloat
-
-mcp_core::tool_args! {
-    database: "Which configured database (default: the first).";
-    pub struct BloatArgs {
-        /// Only tables (and their indexes) of this schema.
-        pub schema: Option<String>,
-        /// Only this table and its indexes (name, without its schema).
-        pub table: Option<String>,
-        /// Most rows to return (default 50).
-        pub limit: Option<usize>,
-        /// Rows to skip: pass the `nextOffset` of a truncated result.
-        #[serde(default)]
-        pub offset: usize,
-    }
-}
 
 /// btree indexes estimated from their keys' average widths: an index tuple is an 8-byte
 /// header and its key padded to 8 bytes, plus a 4-byte line pointer; a leaf page is the
@@ -335,7 +321,7 @@ const PGSTATTUPLE: &str = "SELECT n.nspname::text FROM pg_extension e JOIN pg_na
  WHERE e.extname = 'pgstattuple'";
 
 /// Lists tables and indexes by wasted space.
-pub async fn table_bloat(dbs: Arc<Databases>, ctx: Context, args: BloatArgs) -> Result<Table, ToolError> {
+pub async fn table_bloat(dbs: Arc<Databases>, ctx: Context, args: TablesArgs) -> Result<Table, ToolError> {
     let db = dbs.for_read(args.database.as_deref())?;
     let window = window(&dbs, args.offset, args.limit, 50)?;
     let relations = Relations::of(&ctx)?;

@@ -47,6 +47,27 @@ pub async fn start_with(transport: Transport, args: &[&str], options: ClientOpti
     launcher().args(args).options(options).start(transport).await
 }
 
+/// The URL of database `db` on the test server (the test URL with its path replaced).
+pub fn database_url(db: &str) -> String {
+    let url = url();
+    let (base, _) = url.rsplit_once('/').expect("a URL path");
+    let query = url.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    format!("{base}/{db}{query}")
+}
+
+/// A client that answers the server's confirmation of a destructive tool with `answer`.
+pub fn confirming(answer: bool) -> ClientOptions {
+    let handler: mcp_core::client::InputHandler = std::sync::Arc::new(move |method: String, _params| {
+        Box::pin(async move {
+            match method.as_str() {
+                "elicitation/create" => Ok(serde_json::json!({"action": "accept", "content": {"confirm": answer}})),
+                other => Err(mcp_core::protocol::ErrorObject::method_not_found(other)),
+            }
+        })
+    });
+    ClientOptions { on_input: Some(handler), ..Default::default() }
+}
+
 /// A schema name unique to this test run and `tag`.
 pub fn schema(tag: &str) -> String {
     format!("t_{tag}_{}", std::process::id())
