@@ -240,6 +240,19 @@ async fn a_bad_tools_file_stops_the_start_naming_the_tool_and_its_line() {
         &["tool `p`", "parameter 1", "unknown type `int`"],
     )
     .await;
+    refused_at_start(
+        &dir,
+        "[[tools]]\nname = \"e\"\ndescription = \"d\"\nstatement = \"EXPLAIN SELECT 1\"\n",
+        &["tool `e`", "EXPLAIN is the `explain` tool's"],
+    )
+    .await;
+    // With writes enabled and two databases, a write tool must name its database.
+    let write = "[[tools]]\nname = \"w\"\ndescription = \"d\"\nstatement = \"DELETE FROM t\"\nwrite = true\n";
+    let path = tools_file(&dir, "write.toml", write);
+    let other = format!("other={}", common::url());
+    let (ok, stderr) =
+        launcher().args(["--tools-file", &path, "--allow-write", "--database", &other]).run_to_exit().await;
+    assert!(!ok && stderr.contains("tool `w`: a write tool: `database`: several are configured"), "{stderr}");
     refused_at_start(&dir, "[[tools]]\nname = \"x\"\ndescripton = \"d\"\nstatement = \"SELECT 1\"\n", &["descripton"])
         .await;
 }

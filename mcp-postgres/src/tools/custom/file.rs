@@ -113,15 +113,20 @@ fn check(entry: Entry, dbs: &Databases, taken: &dyn Fn(&str) -> bool) -> Result<
     {
         return Err(format!("`database`: no database named `{db}`; configured: {}", dbs.names().join(", ")));
     }
+    if entry.write && dbs.settings.allow_write {
+        // Where a write would be refused at every call (a read-only database, several
+        // databases and none named), say so now.
+        dbs.for_write(entry.database.as_deref()).map_err(|e| format!("a write tool: {}", message(e)))?;
+    }
     let statement = if entry.write {
         dbs.guard.check_write(&entry.statement, dbs.settings.write_mode)
     } else {
         dbs.guard.check_read(&entry.statement)
     }
-    .map_err(|e| match e {
-        ToolError::InvalidArguments(m) => format!("`statement`: {m}"),
-        other => format!("`statement`: {other}"),
-    })?;
+    .map_err(|e| format!("`statement`: {}", message(e)))?;
+    if statement.kind == "explain" {
+        return Err("`statement`: EXPLAIN is the `explain` tool's; give the statement itself".into());
+    }
     let used = highest_param(&entry.statement)?;
     if used != entry.parameters.len() {
         return Err(format!(
@@ -153,6 +158,15 @@ fn check(entry: Entry, dbs: &Databases, taken: &dyn Fn(&str) -> bool) -> Result<
         toolset,
         params,
     })
+}
+
+/// A guard's error as a line of a start-up error (without the "Invalid arguments" a
+/// model reads).
+fn message(e: ToolError) -> String {
+    match e {
+        ToolError::InvalidArguments(m) => m,
+        other => other.to_string(),
+    }
 }
 
 fn check_param(p: ParamEntry, write: bool) -> Result<Param, String> {
