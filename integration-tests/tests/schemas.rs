@@ -27,10 +27,12 @@ async fn every_tool_schema_is_portable() {
     let mut tools_seen = 0;
     let export_dir = tempfile::tempdir().expect("a temp dir");
     let export = export_dir.path().display().to_string();
+    // The operator's own tools too: their schemas are built from the file, not derived.
+    let tools_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../mcp-postgres/examples/tools.toml");
     for connector in CONNECTORS {
         // Every tier, so that every tool is listed.
         let all_tools: &[&str] = match connector {
-            "mcp-postgres" => &["--allow-write", "--export-dir", &export],
+            "mcp-postgres" => &["--allow-write", "--export-dir", &export, "--tools-file", &tools_file],
             "mcp-kubernetes" => &["--allow-write", "--allow-destructive"],
             _ => &["--allow-write"],
         };

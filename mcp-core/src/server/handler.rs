@@ -286,12 +286,14 @@ impl ToolRoute {
         self
     }
     /// Replaces the generated input schema (for schemas Rust types cannot express).
-    pub fn input_schema(mut self, schema: Value) -> Self {
+    pub fn input_schema(mut self, mut schema: Value) -> Self {
+        crate::protocol::make_portable(&mut schema);
         self.tool.input_schema = schema;
         self
     }
-    /// Sets the output schema explicitly.
-    pub fn output_schema(mut self, schema: Value) -> Self {
+    /// Sets the output schema explicitly (made portable like derived ones).
+    pub fn output_schema(mut self, mut schema: Value) -> Self {
+        crate::protocol::make_portable(&mut schema);
         self.tool.output_schema = Some(schema);
         self
     }
