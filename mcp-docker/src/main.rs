@@ -1,5 +1,7 @@
 //! `mcp-docker`: inspect and operate Docker containers and images from an MCP client.
 
+mod compose_spec;
+mod compose_vars;
 mod config;
 mod daemon;
 mod daemons;

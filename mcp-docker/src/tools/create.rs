@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Toolset;
-use crate::daemons::Daemons;
+use crate::daemons::{Call, Daemons};
 use crate::errors::{NO_CONTAINER, NO_IMAGE};
 use crate::guard::{self, check_create};
 use crate::names::{check_new_name, check_ref};
@@ -151,36 +151,10 @@ async fn create(daemons: &Daemons, args: CreateArgs, tool: &str, start: bool) ->
     if let Some(name) = &args.name {
         check_new_name(name, None)?;
     }
-    let binds: Vec<&str> =
-        args.mounts.iter().filter(|m| m.kind == MountKind::Bind).filter_map(|m| m.source.as_deref()).collect();
-    let request = guard::Request {
-        privileged: args.privileged,
-        network: args.network.as_deref(),
-        pid: args.pid.as_deref(),
-        ipc: args.ipc.as_deref(),
-        cap_add: &args.cap_add,
-        binds,
-    };
-    check_create(&daemons.settings.guards, &request, &daemons.socket_paths())?;
+    check_guards(daemons, &args)?;
     let mut body = body(&args, tool)?;
     let call = daemons.write(args.host.as_deref()).await?;
-    let scope = &daemons.settings.scope;
-    if let Some(labels) = &mut body.labels {
-        labels.extend(scope.labels());
-    }
-    // Judged on the body about to be sent, which the checks rewrite to what they resolved.
-    if let Some(host) = &mut body.host_config {
-        let mut modes = [
-            ("network", &mut host.network_mode),
-            ("pid", &mut host.pid_mode),
-            ("ipc", &mut host.ipc_mode),
-            ("uts", &mut host.uts_mode),
-        ];
-        scope.check_joins(&call, &mut modes).await?;
-        if let Some(mounts) = &mut host.mounts {
-            scope.check_volumes(&call, mounts).await?;
-        }
-    }
+    check_scope(daemons, &call, &mut body).await?;
     let options = CreateContainerOptions { name: args.name.clone(), ..Default::default() };
     let hint = format!("{NO_IMAGE}: images are not pulled implicitly");
     let created = call.docker.create_container(Some(options), body).await.map_err(call.fail(&hint))?;
@@ -205,8 +179,46 @@ async fn create(daemons: &Daemons, args: CreateArgs, tool: &str, start: bool) ->
     })
 }
 
+/// The create-time guards (privilege, namespaces, capabilities, bind paths, sockets)
+/// judging what `args` ask for.
+pub fn check_guards(daemons: &Daemons, args: &CreateArgs) -> Result<(), ToolError> {
+    let binds: Vec<&str> =
+        args.mounts.iter().filter(|m| m.kind == MountKind::Bind).filter_map(|m| m.source.as_deref()).collect();
+    let request = guard::Request {
+        privileged: args.privileged,
+        network: args.network.as_deref(),
+        pid: args.pid.as_deref(),
+        ipc: args.ipc.as_deref(),
+        cap_add: &args.cap_add,
+        binds,
+    };
+    check_create(&daemons.settings.guards, &request, &daemons.socket_paths())
+}
+
+/// The scope guard on the body about to be sent: the scope labels added, joined
+/// namespaces and named volumes checked (and rewritten to what they resolved).
+pub async fn check_scope(daemons: &Daemons, call: &Call, body: &mut ContainerCreateBody) -> Result<(), ToolError> {
+    let scope = &daemons.settings.scope;
+    if let Some(labels) = &mut body.labels {
+        labels.extend(scope.labels());
+    }
+    if let Some(host) = &mut body.host_config {
+        let mut modes = [
+            ("network", &mut host.network_mode),
+            ("pid", &mut host.pid_mode),
+            ("ipc", &mut host.ipc_mode),
+            ("uts", &mut host.uts_mode),
+        ];
+        scope.check_joins(call, &mut modes).await?;
+        if let Some(mounts) = &mut host.mounts {
+            scope.check_volumes(call, mounts).await?;
+        }
+    }
+    Ok(())
+}
+
 /// The create request, with provenance labels and validated limits.
-fn body(args: &CreateArgs, tool: &str) -> Result<ContainerCreateBody, ToolError> {
+pub fn body(args: &CreateArgs, tool: &str) -> Result<ContainerCreateBody, ToolError> {
     for entry in &args.env {
         if entry.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
             return Err(ToolError::invalid_arguments(format!("`env`: `{}` is not NAME=value", clip(entry, 80))));

@@ -158,7 +158,7 @@ pub async fn container_logs(daemons: Arc<Daemons>, _ctx: Context, args: LogsArgs
 }
 
 /// Parses `since`/`until`: RFC 3339, Unix seconds, or a duration before `now`.
-fn parse_time(field: &str, value: &str, now: i64) -> Result<i32, ToolError> {
+pub fn parse_time(field: &str, value: &str, now: i64) -> Result<i32, ToolError> {
     let value = value.trim();
     let secs = if let Ok(secs) = value.parse::<i64>() {
         Some(secs)

@@ -24,6 +24,7 @@ macro_rules! tool_args {
 }
 
 pub mod compose;
+pub mod compose_up;
 pub mod containers;
 pub mod create;
 pub mod exec;
