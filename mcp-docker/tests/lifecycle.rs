@@ -276,7 +276,18 @@ async fn toolsets_and_no_destructive_trim_the_list() {
         let conn = start(transport, &["--toolsets", "system,compose"]).await;
         let mut names = conn.tool_names().await;
         names.sort();
-        assert_eq!(names, ["compose_project", "compose_projects", "disk_usage", "recent_events", "system_info"]);
+        assert_eq!(
+            names,
+            [
+                "compose_config",
+                "compose_logs",
+                "compose_project",
+                "compose_projects",
+                "disk_usage",
+                "recent_events",
+                "system_info"
+            ]
+        );
         let conn = start(transport, &["--toolsets", "images", "--allow-write"]).await;
         let names = conn.tool_names().await;
         assert!(names.iter().all(|n| n.contains("image")), "{names:?}");
