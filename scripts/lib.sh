@@ -9,6 +9,7 @@ OWNED_DOCKER_DIRS=()
 OWNED_N8N_PIDFILES=()
 OWNED_COMPOSE=()
 OWNED_PODMAN_DIRS=()
+OWNED_SSHD_DIRS=()
 cleanup_owned() {
   local pid f
   for pid in "${OWNED_PIDS[@]:-}"; do
@@ -39,6 +40,10 @@ cleanup_owned() {
     pkill -f "conmon .*$f/" 2>/dev/null || true
     sleep 0.2
     ! grep -q " $f/" /proc/self/mounts && { rm -rf "$f" 2>/dev/null || { sleep 1; rm -rf "$f"; }; } || true
+  done
+  # sshd's keys, once sshd (an owned PID) is stopped.
+  for f in "${OWNED_SSHD_DIRS[@]:-}"; do
+    [ -n "$f" ] && rm -rf "$f" || true
   done
   # Then dockerd's directory (images, containers, registry data), unless still mounted.
   for f in "${OWNED_DOCKER_DIRS[@]:-}"; do
@@ -365,7 +370,60 @@ start_services() {
   start_n8n || return 1
   step "Podman (its Docker-compatible API)"
   start_podman || return 1
+  step "sshd in front of the Docker engine"
+  start_sshd || return 1
   ensure_nginx || return 1
+}
+
+# start_sshd: an OpenSSH server on a free loopback port, for mcp-docker's ssh:// test: the
+# engine reached as the docker CLI reaches a remote one (ssh HOST docker system
+# dial-stdio). One given by MCP_TEST_DOCKER_SSH is used as it is. Otherwise it installs
+# Debian's openssh-server when missing (policy-rc.d keeps the system's sshd from
+# starting), generates a host key and a client key, authorizes the client key for the
+# current user, gives sessions DOCKER_HOST (the test engine), starts `sshd -D` (stopped by
+# PID) and exports MCP_TEST_DOCKER_SSH (ssh://user@127.0.0.1:PORT),
+# MCP_TEST_DOCKER_SSH_KEY and MCP_TEST_DOCKER_SSH_KNOWN_HOSTS (holding the host key).
+start_sshd() {
+  if [ -n "${MCP_TEST_DOCKER_SSH:-}" ]; then
+    step "sshd: using MCP_TEST_DOCKER_SSH=$MCP_TEST_DOCKER_SSH"
+    return 0
+  fi
+  [ -x /usr/sbin/sshd ] || { step "installing openssh-server"; apt_install openssh-server openssh-client || return 1; }
+  local dir port user
+  dir=$(mktemp -d /tmp/mcp-sshd.XXXXXX)
+  OWNED_SSHD_DIRS+=("$dir")
+  port=$(free_port)
+  user=$(id -un)
+  ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key" || return 1
+  ssh-keygen -q -t ed25519 -N '' -f "$dir/client_key" || return 1
+  cp "$dir/client_key.pub" "$dir/authorized_keys"
+  echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$dir/host_key.pub")" >"$dir/known_hosts"
+  # sshd refuses to start without its privilege separation directory.
+  mkdir -p /run/sshd
+  cat >"$dir/sshd_config" <<CONF
+ListenAddress 127.0.0.1
+Port $port
+HostKey $dir/host_key
+AuthorizedKeysFile $dir/authorized_keys
+PidFile $dir/sshd.pid
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+SetEnv DOCKER_HOST=$DOCKER_HOST
+CONF
+  nohup /usr/sbin/sshd -D -f "$dir/sshd_config" -E "$dir/sshd.log" </dev/null >/dev/null 2>&1 &
+  OWNED_PIDS+=("$!")
+  local ssh=(ssh -o BatchMode=yes -o UserKnownHostsFile="$dir/known_hosts" -i "$dir/client_key" -p "$port" -l "$user")
+  for _ in $(seq 1 100); do
+    "${ssh[@]}" 127.0.0.1 docker version >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  "${ssh[@]}" 127.0.0.1 docker version >/dev/null || { tail -20 "$dir/sshd.log" >&2; echo "sshd did not start" >&2; return 1; }
+  export MCP_TEST_DOCKER_SSH="ssh://$user@127.0.0.1:$port"
+  export MCP_TEST_DOCKER_SSH_KEY="$dir/client_key"
+  export MCP_TEST_DOCKER_SSH_KNOWN_HOSTS="$dir/known_hosts"
 }
 
 # start_podman: Podman's Docker-compatible API, for mcp-docker's Podman test. One given by
@@ -405,7 +463,8 @@ start_podman() {
 SERVICE_VARS=(MCP_TEST_DATABASE_URL MCP_POSTGRES_TEST_DATA MCP_POSTGRES_TEST_BIN MCP_POSTGRES_TEST_OPTS
   MCP_POSTGRES_TEST_CA DOCKER_HOST MCP_TEST_DOCKER_REGISTRY MCP_TEST_DOCKER_START MCP_TEST_DOCKER_PIDFILE
   MCP_TEST_N8N_URL MCP_TEST_N8N_API_KEY MCP_TEST_N8N_EMAIL MCP_TEST_N8N_PASSWORD MCP_TEST_N8N_START
-  MCP_TEST_N8N_PIDFILE MCP_TEST_PODMAN_HOST MCP_TEST_KUBECONFIG MCP_TEST_NGINX)
+  MCP_TEST_N8N_PIDFILE MCP_TEST_PODMAN_HOST MCP_TEST_DOCKER_SSH MCP_TEST_DOCKER_SSH_KEY
+  MCP_TEST_DOCKER_SSH_KNOWN_HOSTS MCP_TEST_KUBECONFIG MCP_TEST_NGINX)
 services_env() {
   local v
   for v in "${SERVICE_VARS[@]}"; do

@@ -25,7 +25,7 @@ pub enum Toolset {
     Networks,
     /// system_info, disk_usage, recent_events.
     System,
-    /// compose_projects, compose_project.
+    /// Compose projects: list, show, config, logs, up, pull, restart, down.
     Compose,
 }
 
@@ -49,7 +49,7 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 #[derive(Debug, Clone, clap::Args)]
 pub struct DockerArgs {
     /// The daemon to serve (named `default`): `unix:///path`, `tcp://host:port`,
-    /// `http://…` or `https://…`. With DOCKER_TLS_VERIFY set, tcp:// uses TLS with the
+    /// `http://…`, `https://…` or `ssh://[user@]host[:port]`. With DOCKER_TLS_VERIFY set, tcp:// uses TLS with the
     /// key.pem, cert.pem and ca.pem under DOCKER_CERT_PATH (default ~/.docker).
     #[arg(long, env = "DOCKER_HOST")]
     pub docker_host: Option<String>,
@@ -134,6 +134,12 @@ pub struct HostEntry {
     pub tls_verify: bool,
     /// The directory holding key.pem, cert.pem and ca.pem (default ~/.docker).
     pub cert_path: Option<PathBuf>,
+    /// ssh:// only: the private key to log in with (default: the ssh client's own
+    /// configuration and agent).
+    pub ssh_identity_file: Option<PathBuf>,
+    /// ssh:// only: the known-hosts file the host key must be in (default: the ssh
+    /// client's, ~/.ssh/known_hosts). Unknown host keys are refused, never accepted.
+    pub ssh_known_hosts_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -279,6 +285,8 @@ fn entry_from_env(url: &str) -> HostEntry {
         read_only: false,
         tls_verify,
         cert_path: std::env::var_os("DOCKER_CERT_PATH").filter(|p| !p.is_empty()).map(PathBuf::from),
+        ssh_identity_file: None,
+        ssh_known_hosts_file: None,
     }
 }
 
@@ -323,6 +331,8 @@ fn context_entry(dir: &Path, name: &str) -> Result<HostEntry, String> {
         read_only: false,
         tls_verify,
         cert_path: tls_verify.then_some(tls_dir),
+        ssh_identity_file: None,
+        ssh_known_hosts_file: None,
     })
 }
 
@@ -339,6 +349,11 @@ fn check_url(name: &str, entry: &HostEntry) -> Result<(), String> {
             "host `{name}`: `{url}` has no scheme; use unix:///path/docker.sock, tcp://host:port or https://host:port"
         ));
     };
+    if scheme != "ssh" && (entry.ssh_identity_file.is_some() || entry.ssh_known_hosts_file.is_some()) {
+        return Err(format!(
+            "host `{name}`: ssh_identity_file and ssh_known_hosts_file apply to ssh:// only (`{url}`)"
+        ));
+    }
     match scheme {
         "unix" => {
             if !rest.starts_with('/') {
@@ -368,14 +383,14 @@ fn check_url(name: &str, entry: &HostEntry) -> Result<(), String> {
             }
         }
         "ssh" => {
-            return Err(format!(
-                "host `{name}`: ssh:// is not supported; forward the remote socket (ssh -L /tmp/remote.sock:/var/run/docker.sock host) \
-                 and use unix:///tmp/remote.sock"
-            ));
+            crate::ssh::parse(url).map_err(|e| format!("host `{name}`: {e}"))?;
+            if entry.tls_verify {
+                return Err(format!("host `{name}`: TLS does not apply to ssh:// (`{url}`); ssh encrypts"));
+            }
         }
         other => {
             return Err(format!(
-                "host `{name}`: unsupported scheme `{other}://`; use unix://, tcp://, http:// or https://"
+                "host `{name}`: unsupported scheme `{other}://`; use unix://, tcp://, http://, https:// or ssh://"
             ));
         }
     }
@@ -397,7 +412,15 @@ mod tests {
     use super::*;
 
     fn entry(url: &str) -> HostEntry {
-        HostEntry { url: url.into(), description: None, read_only: false, tls_verify: false, cert_path: None }
+        HostEntry {
+            url: url.into(),
+            description: None,
+            read_only: false,
+            tls_verify: false,
+            cert_path: None,
+            ssh_identity_file: None,
+            ssh_known_hosts_file: None,
+        }
     }
 
     #[test]
@@ -414,7 +437,8 @@ mod tests {
         assert!(check_url("a", &entry("unix:///var/run/docker.sock")).is_ok());
         assert!(check_url("a", &entry("tcp://127.0.0.1:2375")).is_ok());
         assert!(check_url("a", &entry("/var/run/docker.sock")).expect_err("no scheme").contains("no scheme"));
-        assert!(check_url("a", &entry("ssh://me@box")).expect_err("ssh").contains("not supported"));
+        assert!(check_url("a", &entry("ssh://me@box:2222")).is_ok());
+        assert!(check_url("a", &entry("ssh://-oProxyCommand=x")).expect_err("option").contains("host must be"));
         assert!(check_url("a", &entry("unix://relative.sock")).expect_err("relative").contains("absolute"));
         let mut tls = entry("tcp://127.0.0.1:2376");
         tls.tls_verify = true;

@@ -77,6 +77,10 @@ impl Daemon {
         if url.starts_with("unix://") {
             return Docker::connect_with_unix(url, t, API_DEFAULT_VERSION);
         }
+        if url.starts_with("ssh://") {
+            let (key, known) = (self.entry.ssh_identity_file.as_deref(), self.entry.ssh_known_hosts_file.as_deref());
+            return crate::ssh::connect(&self.name, url, key, known, t);
+        }
         if self.entry.tls_verify || url.starts_with("https://") {
             let dir = cert_dir(&self.entry).map_err(|e| bollard::errors::Error::IOError {
                 err: std::io::Error::new(std::io::ErrorKind::NotFound, e),

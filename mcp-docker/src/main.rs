@@ -11,6 +11,7 @@ mod names;
 mod output;
 mod resources;
 mod scope;
+mod ssh;
 mod tools;
 
 use std::process::ExitCode;

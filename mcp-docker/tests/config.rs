@@ -21,7 +21,7 @@ async fn configuration_mistakes_stop_the_server_and_say_which() {
         (vec!["--host", "default=unix:///a.sock", "--hosts-file", twice], "configured twice"),
         (vec!["--host", "nourl"], "NAME=URL"),
         (vec!["--host", "bad name=unix:///a.sock"], "host name `bad name`"),
-        (vec!["--host", "a=ssh://me@box"], "ssh:// is not supported"),
+        (vec!["--host", "a=ssh://-oProxyCommand=x"], "ssh://[user@]host[:port]"),
         (vec!["--host", "a=/var/run/docker.sock"], "no scheme"),
         (vec!["--host", "a=ftp://box"], "unsupported scheme"),
         (vec!["--docker-host", "tcp://127.0.0.1:2376", "--allow-bind-path", "relative/dir"], "absolute"),
