@@ -1,7 +1,6 @@
 //! `mcp-docker`: inspect and operate Docker containers and images from an MCP client.
 
-mod compose_spec;
-mod compose_vars;
+mod compose;
 mod config;
 mod daemon;
 mod daemons;

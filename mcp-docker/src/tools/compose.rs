@@ -15,11 +15,12 @@ use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::compose_spec::{CONFIG_FILES, PROJECT, SERVICE, WORKING_DIR};
+use crate::compose::{CONFIG_FILES, PROJECT, SERVICE, WORKING_DIR};
 use crate::config::Toolset;
 use crate::daemons::Daemons;
 use crate::output::{Rendered, Reply, clip, one_line, short_id, table};
-use crate::tools::compose_up::{self, label, project_containers};
+use crate::tools::compose_ops::{self, label, project_containers};
+use crate::tools::compose_up;
 use crate::tools::logs::{Stream, Tail, parse_time};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
@@ -71,20 +72,20 @@ pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder
                 ))
                 .additive()
                 .idempotent(),
-            tool_with("compose_pull", daemons, compose_up::compose_pull)
+            tool_with("compose_pull", daemons, compose_ops::compose_pull)
                 .title("Pull a compose project's images")
                 .description(format!("Pulls every enabled service's image, with progress. {file}"))
                 .additive()
                 .idempotent()
                 .open_world(true),
-            tool_with("compose_restart", daemons, compose_up::compose_restart)
+            tool_with("compose_restart", daemons, compose_ops::compose_restart)
                 .title("Restart a compose project")
                 .description(
                     "Restarts a compose project's containers (or those of `services`), as restart_container does \
                      (destructive like it: running processes are stopped). Never this server's own container.",
                 )
                 .destructive(),
-            tool_with("compose_down", daemons, compose_up::compose_down)
+            tool_with("compose_down", daemons, compose_ops::compose_down)
                 .title("Take a compose project down")
                 .description(
                     "Stops and removes a compose project's containers and networks (found by the \
@@ -190,7 +191,7 @@ pub struct ProjectDetail {
 }
 
 pub async fn compose_project(daemons: Arc<Daemons>, _ctx: Context, args: ProjectArgs) -> Reply<ProjectDetail> {
-    compose_up::check_project_name(&args.project)?;
+    compose_ops::check_project_name(&args.project)?;
     let call = daemons.read(args.host.as_deref()).await?;
     let containers = project_containers(&daemons, &call, Some(&args.project)).await?;
     if containers.is_empty() {
@@ -253,7 +254,7 @@ pub struct ComposeLogs {
 }
 
 pub async fn compose_logs(daemons: Arc<Daemons>, _ctx: Context, args: ComposeLogsArgs) -> Reply<ComposeLogs> {
-    compose_up::check_project_name(&args.project)?;
+    compose_ops::check_project_name(&args.project)?;
     let settings = &daemons.settings;
     let tail = args.tail.unwrap_or(100);
     if tail == 0 || tail > settings.max_log_lines {
@@ -264,7 +265,7 @@ pub async fn compose_logs(daemons: Arc<Daemons>, _ctx: Context, args: ComposeLog
     }
     let since = args.since.as_deref().map(|s| parse_time("since", s, chrono::Utc::now().timestamp())).transpose()?;
     let call = daemons.read(args.host.as_deref()).await?;
-    let containers = compose_up::chosen(&daemons, &call, &args.project, &args.services).await?;
+    let containers = compose_ops::chosen(&daemons, &call, &args.project, &args.services).await?;
     let width = containers.iter().map(|c| label(c, SERVICE).len()).max().unwrap_or(0);
     // (time, order read, line): merged by time, each container's own order kept.
     let mut merged: Vec<(i64, usize, String)> = Vec::new();

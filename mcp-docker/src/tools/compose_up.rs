@@ -1,12 +1,10 @@
-//! A compose project's whole life on the Engine API, no compose binary: `compose_config`
-//! reads and validates a Compose file, `compose_up` creates its networks, volumes and
-//! containers in dependency order, `compose_down`, `compose_restart`, `compose_pull`.
-//! Every service is judged by create_container's guards and the scope before anything is
+//! Bringing a compose project up on the Engine API, no compose binary: `compose_config`
+//! resolves and judges a Compose file, `compose_up` creates its networks, volumes and
+//! containers in dependency order, waiting for the conditions `depends_on` names. Every
+//! service is judged by create_container's guards and the scope before anything is
 //! created; what is made carries the `com.docker.compose.*` labels the compose CLI reads.
-//! (`compose_logs` and the reading tools are in `compose`, which registers them all.)
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,179 +12,20 @@ use bollard::models::{
     ContainerCreateBody, ContainerSummary, EndpointSettings, HealthConfig, NetworkConnectRequest, NetworkCreateRequest,
     NetworkingConfig, VolumeCreateRequest,
 };
-use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
-    RemoveVolumeOptions, RestartContainerOptions, StopContainerOptions,
-};
+use bollard::query_parameters::CreateContainerOptions;
 use mcp_core::security::redact::redact_env;
 use mcp_core::{Context, ToolError};
 use schemars::JsonSchema;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::compose_spec::{self, Condition, Project, Service};
-use crate::compose_vars::{Vars, parse_env_file};
+use crate::compose::{self, Condition, Project, Service};
 use crate::daemons::{Call, Daemons};
 use crate::errors::is_missing;
 use crate::output::{Rendered, Reply, clip, short_id, table};
+use crate::tools::compose_file::{ConfigArgs, UpArgs, load};
+use crate::tools::compose_ops::{in_service, label, project_containers};
 use crate::tools::create::{CreateArgs, MountKind, MountSpec, body, check_guards, check_scope, provenance};
-use crate::tools::images::{PullArgs, pull_image};
-
-/// The arguments that name a Compose file, shared by compose_config, compose_up and
-/// compose_pull (declared once, so they cannot drift).
-macro_rules! file_args {
-    ($kind:ident $name:ident { $($extra:tt)* }) => {
-        tool_args! {
-            $kind $name {
-                /// Path of the Compose file (or of its directory, holding compose.yaml,
-                /// compose.yml, docker-compose.yaml or docker-compose.yml) on the server's
-                /// host: only under --allow-bind-path, `..` and symlinks resolved. Or give `content`.
-                pub file: Option<String>,
-                /// The Compose file's YAML text, instead of `file`.
-                pub content: Option<String>,
-                /// The directory relative paths, `env_file` and `.env` resolve against (default:
-                /// the file's directory). Under --allow-bind-path.
-                pub project_directory: Option<String>,
-                /// The project name (default: the file's `name`, else the directory's name).
-                pub project: Option<String>,
-                /// Profiles to enable (services with `profiles` run only when one is named).
-                #[serde(default)]
-                pub profiles: Vec<String>,
-                /// Variables for `${VAR}` interpolation, over those of the project's `.env` file.
-                /// The server's own environment is never read.
-                #[serde(default)]
-                pub env: BTreeMap<String, String>,
-                /// Only these services and what they depend on (default: every enabled service).
-                #[serde(default)]
-                pub services: Vec<String>,
-                $($extra)*
-            }
-        }
-
-        impl $name {
-            fn source(&self) -> FileSource<'_> {
-                FileSource {
-                    file: self.file.as_deref(),
-                    content: self.content.as_deref(),
-                    project_directory: self.project_directory.as_deref(),
-                    project: self.project.as_deref(),
-                    profiles: &self.profiles,
-                    env: &self.env,
-                    services: &self.services,
-                }
-            }
-        }
-    };
-}
-
-file_args! { read ConfigArgs {} }
-file_args! { write PullFileArgs {} }
-file_args! {
-    write UpArgs {
-        /// Seconds to wait for the whole project to come up, dependencies' health
-        /// included (default 120, at most 900).
-        pub timeout_secs: Option<u64>,
-    }
-}
-
-pub struct FileSource<'a> {
-    file: Option<&'a str>,
-    content: Option<&'a str>,
-    project_directory: Option<&'a str>,
-    project: Option<&'a str>,
-    profiles: &'a [String],
-    env: &'a BTreeMap<String, String>,
-    services: &'a [String],
-}
-
-const FILE_NAMES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
-
-/// A file the project reads, judged by the host-path guard; None when it does not exist.
-fn read_guarded(daemons: &Daemons, path: &Path) -> Result<Option<String>, ToolError> {
-    let text = path.to_str().ok_or_else(|| ToolError::invalid_arguments("paths must be UTF-8"))?;
-    let real = daemons.host_path(text)?;
-    let meta = match std::fs::metadata(&real) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ToolError::failed(format!("`{text}`: {e}"))),
-    };
-    if !meta.is_file() || meta.len() > compose_spec::MAX_FILE_BYTES as u64 {
-        return Err(ToolError::invalid_arguments(format!(
-            "`{text}` is not a file of at most {} KiB",
-            compose_spec::MAX_FILE_BYTES / 1024
-        )));
-    }
-    std::fs::read_to_string(&real).map(Some).map_err(|e| ToolError::failed(format!("`{text}`: {e}")))
-}
-
-/// Reads the Compose file the arguments name and resolves it, restricted to the
-/// services asked for (and their dependencies).
-pub fn load(daemons: &Daemons, src: &FileSource<'_>) -> Result<Project, ToolError> {
-    let (yaml, config_file, file_dir) = match (src.file, src.content) {
-        (Some(file), None) => {
-            let mut path = daemons.host_path(file)?;
-            if path.is_dir() {
-                path = FILE_NAMES.iter().map(|n| path.join(n)).find(|p| p.is_file()).ok_or_else(|| {
-                    ToolError::not_found(format!("`file`: `{file}` holds none of {}", FILE_NAMES.join(", ")))
-                })?;
-            }
-            let yaml = read_guarded(daemons, &path)?
-                .ok_or_else(|| ToolError::not_found(format!("`file`: `{file}` does not exist")))?;
-            let dir = path.parent().map(Path::to_path_buf);
-            (yaml, Some(path), dir)
-        }
-        (None, Some(content)) => (content.to_string(), None, None),
-        _ => return Err(ToolError::invalid_arguments("give exactly one of `file` (a path) and `content` (YAML text)")),
-    };
-    let working_dir = match src.project_directory {
-        Some(dir) => Some(daemons.host_path(dir)?),
-        None => file_dir,
-    };
-    let mut vars = Vars::new();
-    if let Some(dir) = &working_dir
-        && let Some(text) = read_guarded(daemons, &dir.join(".env"))?
-    {
-        let pairs = parse_env_file(&text, &Vars::new())
-            .map_err(|e| ToolError::invalid_arguments(format!("`.env` in {}: {e}", dir.display())))?;
-        vars.extend(pairs);
-    }
-    vars.extend(src.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let read_file = |p: &Path| read_guarded(daemons, p);
-    let mut project = compose_spec::load(&compose_spec::Source {
-        yaml: &yaml,
-        working_dir,
-        config_file,
-        vars,
-        project: src.project.map(str::to_string),
-        profiles: src.profiles.to_vec(),
-        read_file: &read_file,
-    })?;
-    select(&mut project, src.services)?;
-    Ok(project)
-}
-
-/// Keeps the named services and what they depend on.
-fn select(project: &mut Project, wanted: &[String]) -> Result<(), ToolError> {
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    let mut keep: BTreeSet<String> = BTreeSet::new();
-    let mut todo: Vec<String> = wanted.to_vec();
-    while let Some(name) = todo.pop() {
-        let service = project.services.iter().find(|s| s.name == name).ok_or_else(|| {
-            ToolError::invalid_arguments(format!(
-                "`services`: `{}` is not an enabled service of project `{}`",
-                clip(&name, 80),
-                project.name
-            ))
-        })?;
-        if keep.insert(name) {
-            todo.extend(service.depends_on.keys().cloned());
-        }
-    }
-    project.services.retain(|s| keep.contains(&s.name));
-    Ok(())
-}
 
 /// create_container's arguments for a service, so the same validation and guards apply.
 fn create_args(host: Option<&str>, s: &Service) -> CreateArgs {
@@ -238,20 +77,20 @@ fn compose_labels(project: &Project, s: &Service) -> HashMap<String, String> {
         })
         .collect();
     let mut labels: HashMap<String, String> = [
-        (compose_spec::PROJECT, project.name.clone()),
-        (compose_spec::SERVICE, s.name.clone()),
-        (compose_spec::NUMBER, "1".into()),
-        (compose_spec::ONEOFF, "False".into()),
-        (compose_spec::CONFIG_HASH, config_hash(s)),
-        (compose_spec::VERSION, compose_spec::COMPOSE_VERSION.into()),
-        (compose_spec::DEPENDS_ON, depends.join(",")),
-        (compose_spec::WORKING_DIR, project.working_dir.clone()),
+        (compose::PROJECT, project.name.clone()),
+        (compose::SERVICE, s.name.clone()),
+        (compose::NUMBER, "1".into()),
+        (compose::ONEOFF, "False".into()),
+        (compose::CONFIG_HASH, config_hash(s)),
+        (compose::VERSION, compose::COMPOSE_VERSION.into()),
+        (compose::DEPENDS_ON, depends.join(",")),
+        (compose::WORKING_DIR, project.working_dir.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     if let Some(file) = &project.config_file {
-        labels.insert(compose_spec::CONFIG_FILES.into(), file.clone());
+        labels.insert(compose::CONFIG_FILES.into(), file.clone());
     }
     labels
 }
@@ -302,34 +141,6 @@ fn service_body(project: &Project, s: &Service, args: &CreateArgs) -> Result<Con
     }
     Ok(body)
 }
-
-/// The containers of `project` (of every project when None) on the host, within the scope.
-pub async fn project_containers(
-    daemons: &Daemons,
-    call: &Call,
-    project: Option<&str>,
-) -> Result<Vec<ContainerSummary>, ToolError> {
-    let label = match project {
-        Some(p) => format!("{}={p}", compose_spec::PROJECT),
-        None => compose_spec::PROJECT.to_string(),
-    };
-    let labels: Vec<String> = std::iter::once(label).chain(daemons.settings.scope.filters()).collect();
-    let filters: HashMap<String, Vec<String>> = [("label".to_string(), labels)].into();
-    let options = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
-    call.docker.list_containers(Some(options)).await.map_err(call.fail(""))
-}
-
-pub fn label<'a>(c: &'a ContainerSummary, key: &str) -> &'a str {
-    c.labels.as_ref().and_then(|l| l.get(key)).map_or("", String::as_str)
-}
-
-pub fn check_project_name(project: &str) -> Result<(), ToolError> {
-    if project.is_empty() || project.len() > 128 || project.contains(['=', ',']) {
-        return Err(ToolError::invalid_arguments("`project`: a compose project name (see compose_projects)"));
-    }
-    Ok(())
-}
-
 // ---- compose_config ----
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -371,26 +182,6 @@ pub async fn compose_config(daemons: Arc<Daemons>, _ctx: Context, args: ConfigAr
     }
     Ok(Rendered { text, data: Config { project } })
 }
-
-/// An error naming the service it concerns (a guard's refusal, the engine's answer).
-fn in_service(service: &str, e: ToolError) -> ToolError {
-    prefixed(&format!("service `{service}`"), e)
-}
-
-/// `e` with `prefix: ` before its message, its kind kept.
-fn prefixed(prefix: &str, e: ToolError) -> ToolError {
-    let p = |m: String| format!("{prefix}: {m}");
-    match e {
-        ToolError::Failed(m) => ToolError::Failed(p(m)),
-        ToolError::InvalidArguments(m) => ToolError::InvalidArguments(p(m)),
-        ToolError::NotFound(m) => ToolError::NotFound(p(m)),
-        ToolError::Refused(m) => ToolError::Refused(p(m)),
-        ToolError::Unavailable(m) => ToolError::Unavailable(p(m)),
-        ToolError::TimedOut(m) => ToolError::TimedOut(p(m)),
-        other => other,
-    }
-}
-
 // ---- compose_up ----
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -484,9 +275,9 @@ async fn check_can_start(
             }
             missing.push(s.image.clone());
         }
-        let hash = body.labels.as_ref().and_then(|l| l.get(compose_spec::CONFIG_HASH));
-        if let Some(c) = existing.iter().find(|c| label(c, compose_spec::SERVICE) == s.name)
-            && Some(&label(c, compose_spec::CONFIG_HASH).to_string()) != hash
+        let hash = body.labels.as_ref().and_then(|l| l.get(compose::CONFIG_HASH));
+        if let Some(c) = existing.iter().find(|c| label(c, compose::SERVICE) == s.name)
+            && Some(&label(c, compose::CONFIG_HASH).to_string()) != hash
         {
             return Err(ToolError::refused(format!(
                 "service `{}`: its container {} was made from another configuration; compose_down the project \
@@ -495,7 +286,7 @@ async fn check_can_start(
                 short_id(c.id.as_deref().unwrap_or_default())
             )));
         }
-        if !existing.iter().any(|c| label(c, compose_spec::SERVICE) == s.name)
+        if !existing.iter().any(|c| label(c, compose::SERVICE) == s.name)
             && call.docker.inspect_container(&s.container_name, None).await.is_ok()
         {
             return Err(ToolError::refused(format!(
@@ -532,9 +323,9 @@ fn object_labels(
 ) -> Result<HashMap<String, String>, ToolError> {
     let mut labels = provenance(own, "compose_up")?;
     labels.extend(daemons.settings.scope.labels());
-    labels.insert(compose_spec::PROJECT.into(), project.name.clone());
+    labels.insert(compose::PROJECT.into(), project.name.clone());
     labels.insert(kind.into(), key.into());
-    labels.insert(compose_spec::VERSION.into(), compose_spec::COMPOSE_VERSION.into());
+    labels.insert(compose::VERSION.into(), compose::COMPOSE_VERSION.into());
     Ok(labels)
 }
 
@@ -548,7 +339,7 @@ async fn make_networks(daemons: &Daemons, call: &Call, project: &Project) -> Res
             name: n.name.clone(),
             driver: Some(n.driver.clone()),
             internal: Some(n.internal),
-            labels: Some(object_labels(daemons, project, compose_spec::NETWORK, &n.key, &n.labels)?),
+            labels: Some(object_labels(daemons, project, compose::NETWORK, &n.key, &n.labels)?),
             ..Default::default()
         };
         call.docker.create_network(request).await.map_err(call.fail(""))?;
@@ -566,7 +357,7 @@ async fn make_volumes(daemons: &Daemons, call: &Call, project: &Project) -> Resu
         let request = VolumeCreateRequest {
             name: Some(v.name.clone()),
             driver: v.driver.clone(),
-            labels: Some(object_labels(daemons, project, compose_spec::VOLUME, &v.key, &v.labels)?),
+            labels: Some(object_labels(daemons, project, compose::VOLUME, &v.key, &v.labels)?),
             ..Default::default()
         };
         call.docker.create_volume(request).await.map_err(call.fail(""))?;
@@ -630,7 +421,7 @@ async fn up_service(
     existing: &[ContainerSummary],
 ) -> Result<UpService, ToolError> {
     let fail = |e| in_service(&s.name, call.fail("")(e));
-    let (id, action) = match existing.iter().find(|c| label(c, compose_spec::SERVICE) == s.name) {
+    let (id, action) = match existing.iter().find(|c| label(c, compose::SERVICE) == s.name) {
         Some(c) => {
             let id = c.id.clone().unwrap_or_default();
             if c.state.is_some_and(|st| st.to_string() == "running") {
@@ -662,222 +453,4 @@ async fn up_service(
         id: short_id(&id),
         action: action.into(),
     })
-}
-
-// ---- compose_down, compose_restart ----
-
-tool_args! {
-    write DownArgs {
-        /// The project's name (see compose_projects).
-        pub project: String,
-        /// Also remove the project's named volumes (and containers' anonymous volumes).
-        #[serde(default)]
-        pub volumes: bool,
-        /// Seconds to wait for each container to stop before it is killed (default 10).
-        pub timeout_secs: Option<u32>,
-    }
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Down {
-    pub host: String,
-    pub project: String,
-    pub containers_removed: Vec<String>,
-    pub networks_removed: Vec<String>,
-    pub volumes_removed: Vec<String>,
-}
-
-fn container_name(c: &ContainerSummary) -> String {
-    c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default()
-}
-
-fn refuse_self(daemons: &Daemons, containers: &[ContainerSummary], verb: &str) -> Result<(), ToolError> {
-    if let Some(own) = &daemons.self_container
-        && let Some(c) = containers.iter().find(|c| c.id.as_deref().is_some_and(|id| id.starts_with(own.as_str())))
-    {
-        return Err(ToolError::refused(format!(
-            "refused: the project holds this server's own container {}, which it never {verb}s",
-            container_name(c)
-        )));
-    }
-    Ok(())
-}
-
-pub async fn compose_down(daemons: Arc<Daemons>, _ctx: Context, args: DownArgs) -> Reply<Down> {
-    check_project_name(&args.project)?;
-    let stop_secs = args.timeout_secs.unwrap_or(10).min(600);
-    let call = daemons.write(args.host.as_deref()).await?;
-    let containers = project_containers(&daemons, &call, Some(&args.project)).await?;
-    refuse_self(&daemons, &containers, "remove")?;
-    let mut removed = Vec::new();
-    for c in &containers {
-        let id = c.id.clone().unwrap_or_default();
-        let stop = StopContainerOptions { t: Some(stop_secs as i32), ..Default::default() };
-        if let Err(e) = call.docker.stop_container(&id, Some(stop)).await
-            && !is_missing(&e)
-        {
-            return Err(call.fail("")(e));
-        }
-        let options = RemoveContainerOptions { force: true, v: args.volumes, link: false };
-        call.docker.remove_container(&id, Some(options)).await.map_err(call.fail(""))?;
-        removed.push(container_name(c));
-    }
-    let filters: HashMap<String, Vec<String>> = [(
-        "label".to_string(),
-        std::iter::once(format!("{}={}", compose_spec::PROJECT, args.project))
-            .chain(daemons.settings.scope.filters())
-            .collect(),
-    )]
-    .into();
-    let networks = call
-        .docker
-        .list_networks(Some(ListNetworksOptions { filters: Some(filters.clone()) }))
-        .await
-        .map_err(call.fail(""))?;
-    let mut networks_removed = Vec::new();
-    for n in networks {
-        let name = n.name.unwrap_or_default();
-        call.docker.remove_network(&name).await.map_err(call.fail(""))?;
-        networks_removed.push(name);
-    }
-    let mut volumes_removed = Vec::new();
-    if args.volumes {
-        let list = call
-            .docker
-            .list_volumes(Some(ListVolumesOptions { filters: Some(filters) }))
-            .await
-            .map_err(call.fail(""))?;
-        for v in list.volumes.unwrap_or_default() {
-            call.docker
-                .remove_volume(&v.name, Some(RemoveVolumeOptions { force: false }))
-                .await
-                .map_err(call.fail(""))?;
-            volumes_removed.push(v.name);
-        }
-    }
-    if removed.is_empty() && networks_removed.is_empty() && volumes_removed.is_empty() {
-        return Err(ToolError::not_found(format!(
-            "host `{}`: nothing belongs to compose project `{}`; compose_projects lists the projects",
-            call.name, args.project
-        )));
-    }
-    let text = format!(
-        "Project `{}` is down on host `{}`: removed {} container(s) [{}], {} network(s) [{}], {} volume(s) [{}].",
-        args.project,
-        call.name,
-        removed.len(),
-        removed.join(", "),
-        networks_removed.len(),
-        networks_removed.join(", "),
-        volumes_removed.len(),
-        volumes_removed.join(", ")
-    );
-    Ok(Rendered {
-        text,
-        data: Down {
-            host: call.name.clone(),
-            project: args.project,
-            containers_removed: removed,
-            networks_removed,
-            volumes_removed,
-        },
-    })
-}
-
-tool_args! {
-    write RestartArgs {
-        /// The project's name (see compose_projects).
-        pub project: String,
-        /// Only these services (default: all).
-        #[serde(default)]
-        pub services: Vec<String>,
-        /// Seconds to wait for each container to stop before it is killed (default 10).
-        pub timeout_secs: Option<u32>,
-    }
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Restarted {
-    pub host: String,
-    pub project: String,
-    pub containers: Vec<String>,
-}
-
-pub async fn compose_restart(daemons: Arc<Daemons>, _ctx: Context, args: RestartArgs) -> Reply<Restarted> {
-    check_project_name(&args.project)?;
-    let call = daemons.write(args.host.as_deref()).await?;
-    let containers = chosen(&daemons, &call, &args.project, &args.services).await?;
-    refuse_self(&daemons, &containers, "restart")?;
-    let mut done = Vec::new();
-    for c in &containers {
-        let options =
-            RestartContainerOptions { t: Some(args.timeout_secs.unwrap_or(10).min(600) as i32), ..Default::default() };
-        call.docker
-            .restart_container(c.id.as_deref().unwrap_or_default(), Some(options))
-            .await
-            .map_err(call.fail(""))?;
-        done.push(container_name(c));
-    }
-    let text = format!("Restarted {} container(s) of project `{}`: {}.", done.len(), args.project, done.join(", "));
-    Ok(Rendered { text, data: Restarted { host: call.name.clone(), project: args.project, containers: done } })
-}
-
-/// The project's containers of the named services (all when none named); an unknown
-/// service or an empty project is an error.
-pub async fn chosen(
-    daemons: &Daemons,
-    call: &Call,
-    project: &str,
-    services: &[String],
-) -> Result<Vec<ContainerSummary>, ToolError> {
-    let all = project_containers(daemons, call, Some(project)).await?;
-    if all.is_empty() {
-        return Err(ToolError::not_found(format!(
-            "host `{}`: no containers belong to compose project `{project}`; compose_projects lists the projects",
-            call.name
-        )));
-    }
-    let known: BTreeSet<&str> = all.iter().map(|c| label(c, compose_spec::SERVICE)).collect();
-    if let Some(s) = services.iter().find(|s| !known.contains(s.as_str())) {
-        return Err(ToolError::invalid_arguments(format!(
-            "`services`: project `{project}` has no service `{}` (it has: {})",
-            clip(s, 80),
-            known.into_iter().collect::<Vec<_>>().join(", ")
-        )));
-    }
-    let mut chosen: Vec<ContainerSummary> = all
-        .into_iter()
-        .filter(|c| services.is_empty() || services.iter().any(|s| s == label(c, compose_spec::SERVICE)))
-        .collect();
-    chosen.sort_by_key(container_name);
-    Ok(chosen)
-}
-
-// ---- compose_pull ----
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Pulled {
-    pub host: String,
-    pub project: String,
-    /// Image and Docker's last status line for it.
-    pub images: BTreeMap<String, String>,
-}
-
-pub async fn compose_pull(daemons: Arc<Daemons>, ctx: Context, args: PullFileArgs) -> Reply<Pulled> {
-    let project = load(&daemons, &args.source())?;
-    let images: BTreeSet<String> = project.services.iter().map(|s| s.image.clone()).collect();
-    let mut host = String::new();
-    let mut statuses = BTreeMap::new();
-    for image in images {
-        let pull = PullArgs { host: args.host.clone(), image: image.clone(), platform: None };
-        let done = pull_image(daemons.clone(), ctx.clone(), pull)
-            .await
-            .map_err(|e| prefixed(&format!("image `{image}`"), e))?;
-        host = done.data.host;
-        statuses.insert(image, done.data.status);
-    }
-    let lines: Vec<String> = statuses.iter().map(|(i, s)| format!("{i}: {s}")).collect();
-    let text = format!("Pulled {} image(s) for project `{}`:\n{}\n", statuses.len(), project.name, lines.join("\n"));
-    Ok(Rendered { text, data: Pulled { host, project: project.name, images: statuses } })
 }

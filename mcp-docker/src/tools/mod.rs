@@ -24,6 +24,8 @@ macro_rules! tool_args {
 }
 
 pub mod compose;
+pub mod compose_file;
+pub mod compose_ops;
 pub mod compose_up;
 pub mod containers;
 pub mod create;
