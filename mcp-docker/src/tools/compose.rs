@@ -5,10 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bollard::container::LogOutput;
 use bollard::models::ContainerSummary;
 use bollard::query_parameters::LogsOptions;
-use futures::StreamExt;
 use mcp_core::connector::bounded::{Next, cut_note};
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
@@ -21,7 +19,7 @@ use crate::daemons::Daemons;
 use crate::output::{Rendered, Reply, clip, one_line, short_id, table};
 use crate::tools::compose_ops::{self, label, project_containers};
 use crate::tools::compose_up;
-use crate::tools::logs::{Stream, Tail, parse_time};
+use crate::tools::logs::{Tail, parse_time};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     let file = "The Compose file is `file` (a path under --allow-bind-path, canonicalized) or `content` (inline YAML), \
@@ -281,16 +279,7 @@ pub async fn compose_logs(daemons: Arc<Daemons>, _ctx: Context, args: ComposeLog
             ..Default::default()
         };
         let mut buf = Tail::new(tail + 1, settings.max_result_bytes);
-        let mut stream = call.docker.logs(id, Some(options));
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(LogOutput::StdErr { message }) => buf.push(Stream::Err, &message),
-                Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => buf.push(Stream::Out, &message),
-                Ok(LogOutput::StdIn { .. }) => {}
-                Err(e) => return Err(call.fail("")(e)),
-            }
-        }
-        buf.finish();
+        buf.read_all(call.docker.logs(id, Some(options))).await.map_err(call.fail(""))?;
         older |= buf.lines.len() > tail || buf.dropped > 0;
         let skip = buf.lines.len().saturating_sub(tail);
         let service = format!("{:width$}", label(c, SERVICE));

@@ -107,16 +107,7 @@ pub async fn container_logs(daemons: Arc<Daemons>, _ctx: Context, args: LogsArgs
         tail: (tail + 1).to_string(),
     };
     let mut tail_buf = Tail::new(tail, settings.max_result_bytes);
-    let mut stream = call.docker.logs(&args.container, Some(options));
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(LogOutput::StdErr { message }) => tail_buf.push(Stream::Err, &message),
-            Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => tail_buf.push(Stream::Out, &message),
-            Ok(LogOutput::StdIn { .. }) => {}
-            Err(e) => return Err(call.fail(NO_CONTAINER)(e)),
-        }
-    }
-    tail_buf.finish();
+    tail_buf.read_all(call.docker.logs(&args.container, Some(options))).await.map_err(call.fail(NO_CONTAINER))?;
     let mark_stderr = args.stdout && args.stderr;
     let mut text = String::new();
     let truncated = tail_buf.dropped > 0;
@@ -234,6 +225,23 @@ impl Tail {
             let line = std::mem::take(&mut self.pending[i]);
             self.line(stream, &line);
         }
+    }
+
+    /// Reads a container's log stream to its end, then [`Tail::finish`]es.
+    pub async fn read_all(
+        &mut self,
+        stream: impl futures::Stream<Item = Result<LogOutput, bollard::errors::Error>>,
+    ) -> Result<(), bollard::errors::Error> {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            match item? {
+                LogOutput::StdErr { message } => self.push(Stream::Err, &message),
+                LogOutput::StdOut { message } | LogOutput::Console { message } => self.push(Stream::Out, &message),
+                LogOutput::StdIn { .. } => {}
+            }
+        }
+        self.finish();
+        Ok(())
     }
 
     /// Keeps what is left after the last newline.
