@@ -284,3 +284,62 @@ async fn compose_pull_fetches_every_services_image_from_the_registry() {
     assert_eq!(out["images"].as_object().map(|m| m.len()), Some(1), "{text}");
     docker.inspect_image(&image).await.expect("pulled");
 }
+
+#[tokio::test]
+async fn completion_conditions_gate_their_dependents() {
+    let docker = admin().await;
+    let conn = start(common::Transport::Stdio, &["--allow-write"]).await;
+    let project = common::name("cmp-init");
+    let yaml = |code: u8| {
+        format!(
+            "services:\n  init:\n    image: {img}\n    command: [sh, -c, 'echo init-done; exit {code}']\n    \
+             network_mode: none\n  app:\n    image: {img}\n    command: [sleep, '300']\n    network_mode: none\n    \
+             depends_on: {{init: {{condition: service_completed_successfully}}}}\n",
+            img = common::IMAGE
+        )
+    };
+    let (text, out) = conn.ok_text("compose_up", json!({"content": yaml(0), "project": project})).await;
+    assert_eq!(out["services"][1]["service"], "app", "{text}");
+    assert_eq!(common::state(&docker, &format!("{project}-app-1")).await.as_deref(), Some("running"));
+    conn.ok_text("compose_down", json!({"project": project, "timeout_secs": 0})).await;
+    fails_with(&conn, "compose_up", json!({"content": yaml(3), "project": project}), &["`init` exited with code 3"])
+        .await;
+    assert_eq!(common::state(&docker, &format!("{project}-app-1")).await, None, "app started after a failed init");
+    conn.ok_text("compose_down", json!({"project": project})).await;
+}
+
+#[tokio::test]
+async fn a_scoped_server_only_sees_and_removes_its_own_projects() {
+    let docker = admin().await;
+    let (flag, key, value) = common::scope_label("cmp");
+    let open = start(common::Transport::Stdio, &["--allow-write"]).await;
+    let scoped = start(common::Transport::Stdio, &["--allow-write", "--scope-label", &flag]).await;
+    let yaml = format!("services: {{a: {{image: {}, command: [sleep, '300'], network_mode: none}}}}", common::IMAGE);
+    let outside = common::name("cmp-outside");
+    open.ok_text("compose_up", json!({"content": yaml, "project": outside})).await;
+    // Out of scope: not listed, not restarted, not taken down.
+    fails_with(&scoped, "compose_down", json!({"project": outside}), &["nothing belongs"]).await;
+    fails_with(&scoped, "compose_restart", json!({"project": outside}), &["compose_projects"]).await;
+    let (_, out) = scoped.ok_text("compose_projects", json!({})).await;
+    assert!(!out.to_string().contains(&outside));
+    assert_eq!(common::state(&docker, &format!("{outside}-a-1")).await.as_deref(), Some("running"));
+    // What the scoped server makes carries the scope, so it can take it down again.
+    let inside = common::name("cmp-inside");
+    scoped.ok_text("compose_up", json!({"content": yaml, "project": inside})).await;
+    let labels = inspect_labels(&docker, &format!("{inside}-a-1")).await;
+    assert_eq!(labels.get(key).map(String::as_str), Some(value));
+    // A volume outside the scope cannot be mounted through a compose file either.
+    let vol = common::name("cmp-foreign-vol");
+    let _ = docker
+        .create_volume(bollard::models::VolumeCreateRequest { name: Some(vol.clone()), ..Default::default() })
+        .await;
+    let foreign = format!(
+        "services: {{b: {{image: {}, network_mode: none, volumes: ['v:/v']}}}}\nvolumes: {{v: {{external: true, name: {vol}}}}}",
+        common::IMAGE
+    );
+    fails_with(&scoped, "compose_up", json!({"content": foreign, "project": inside}), &["scope guard"]).await;
+    assert_eq!(common::state(&docker, &format!("{inside}-b-1")).await, None);
+    scoped.ok_text("compose_down", json!({"project": inside, "timeout_secs": 0})).await;
+    open.ok_text("compose_down", json!({"project": outside, "timeout_secs": 0})).await;
+    let _ = docker.remove_volume(&vol, None::<bollard::query_parameters::RemoveVolumeOptions>).await;
+}
