@@ -28,6 +28,7 @@ alive() {
     [ -z "$MCP_POSTGRES_TEST_BIN" ] || "$MCP_POSTGRES_TEST_BIN/pg_isready" -q -d "$MCP_TEST_DATABASE_URL" || exit 1
     docker version >/dev/null 2>&1 || exit 1
     curl -sf --max-time 2 "$MCP_TEST_N8N_URL/healthz/readiness" | grep -q '"ok"' || exit 1
+    [ -n "$MCP_TEST_DOCKER_SSH" ] || exit 1
   )
 }
 
@@ -36,7 +37,7 @@ down() {
   # shellcheck disable=SC1091
   source "$STATE/owned"
   cleanup_owned
-  OWNED_PIDS=() OWNED_PG_DATA=() OWNED_DOCKER_PIDFILES=() OWNED_DOCKER_DIRS=() OWNED_N8N_PIDFILES=() OWNED_COMPOSE=()
+  OWNED_PIDS=() OWNED_PG_DATA=() OWNED_DOCKER_PIDFILES=() OWNED_DOCKER_DIRS=() OWNED_N8N_PIDFILES=() OWNED_COMPOSE=() OWNED_SSHD_DIRS=()
   rm -rf "$STATE"
 }
 
@@ -51,7 +52,8 @@ case "${1:-up}" in
     mkdir -p "$STATE"
     start_services
     services_env >"$STATE/env"
-    declare -p OWNED_PIDS OWNED_PG_DATA OWNED_DOCKER_PIDFILES OWNED_DOCKER_DIRS OWNED_N8N_PIDFILES OWNED_COMPOSE >"$STATE/owned"
+    declare -p OWNED_PIDS OWNED_PG_DATA OWNED_DOCKER_PIDFILES OWNED_DOCKER_DIRS OWNED_N8N_PIDFILES OWNED_COMPOSE \
+      OWNED_SSHD_DIRS >"$STATE/owned"
     # Detach: the services outlive this script until `down`.
     trap - EXIT
     cat "$STATE/env"
