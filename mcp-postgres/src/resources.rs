@@ -24,18 +24,8 @@ pub const TABLE_TEMPLATE: &str = "postgres://{database}/{schema}/{table}";
 /// Most tables a listing resource names; the tools page through the rest.
 const LISTING_MAX: usize = 1000;
 
-/// `s` with every byte outside RFC 3986's unreserved set percent-encoded.
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// Names as URI segments: the kit's one encoding.
+pub use mcp_core::connector::uri::encode_segment as encode;
 
 /// Undoes [`encode`] (and any other percent-encoding); `None` if malformed.
 pub use mcp_core::protocol::uri::percent_decode as decode;
