@@ -32,7 +32,7 @@ async fn every_tool_schema_is_portable() {
     for connector in CONNECTORS {
         // Every tier, so that every tool is listed.
         let all_tools: &[&str] = match connector {
-            "mcp-postgres" => &["--allow-write", "--export-dir", &export, "--tools-file", &tools_file],
+            "mcp-postgres" => &["--allow-write", "--export-dir", &export, "--tools-file", tools_file],
             "mcp-kubernetes" => &["--allow-write", "--allow-destructive"],
             _ => &["--allow-write"],
         };
