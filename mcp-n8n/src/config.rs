@@ -33,6 +33,10 @@ pub struct N8nArgs {
     /// `password_file` or `password_env`. Tools take `instance: NAME`.
     #[arg(long, env = "MCP_N8N_INSTANCES_FILE")]
     pub instances_file: Option<PathBuf>,
+    /// A node catalogue made by `mcp-n8n catalogue` (for another n8n version) instead of
+    /// the embedded one (n8n 2.41.1's); used for node types when no login is configured.
+    #[arg(long, env = "MCP_N8N_CATALOGUE")]
+    pub catalogue: Option<PathBuf>,
     /// Enables the tools that change workflows, executions, tags, credentials, variables
     /// and data tables; without it the connector only reads.
     #[arg(long, env = "MCP_N8N_ALLOW_WRITE")]
@@ -125,6 +129,8 @@ pub struct Settings {
     pub webhook_timeout: Duration,
     pub max_rows: usize,
     pub max_result_bytes: usize,
+    /// `--catalogue`: the offline node catalogue's file (default: the embedded one).
+    pub catalogue: Option<PathBuf>,
 }
 
 impl N8nArgs {
@@ -191,6 +197,7 @@ impl N8nArgs {
             webhook_timeout: Duration::from_secs(self.webhook_timeout_secs.max(1)),
             max_rows: self.max_rows,
             max_result_bytes: self.max_result_bytes,
+            catalogue: self.catalogue.clone(),
         })
     }
 }

@@ -1,9 +1,12 @@
 //! `mcp-n8n`: find, build, run and watch n8n workflows from an MCP client.
 
+mod catalogue;
 mod config;
 mod n8n;
+mod node_types;
 mod operations;
 mod output;
+mod problem;
 mod resources;
 mod tools;
 mod validate;
@@ -22,6 +25,19 @@ use crate::n8n::N8n;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // `mcp-n8n catalogue …` builds the offline node catalogue instead of serving.
+    if std::env::args().nth(1).as_deref() == Some("catalogue") {
+        return match catalogue::main(std::env::args().skip(2)) {
+            Ok(done) => {
+                eprintln!("{done}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("mcp-n8n catalogue: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     mcp_core::connector::run::<config::N8nArgs, _>(
         "mcp-n8n",
         env!("CARGO_PKG_VERSION"),

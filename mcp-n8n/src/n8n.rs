@@ -13,6 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use crate::catalogue::Catalogue;
 use crate::config::{InstanceConfig, Settings};
 
 /// Largest API answer read into memory (a full execution with big items can be large;
@@ -24,8 +25,10 @@ const MAX_BODY: usize = 64 << 20;
 pub struct Instance {
     pub config: InstanceConfig,
     http: reqwest::Client,
-    /// The node types installed there, fetched on first use.
+    /// The node types installed there, fetched on first use (with a login).
     node_types: Mutex<Option<Arc<Vec<Value>>>>,
+    /// The offline catalogue, used without a login (shared by every instance).
+    offline: Arc<Offline>,
     /// The internal REST API's session cookie, after a login.
     session: Mutex<Option<String>>,
     /// Workflows as they were before this connector changed them: `(workflow id,
@@ -52,11 +55,42 @@ pub struct N8n {
     pub instances: Targets<Instance>,
 }
 
+/// The offline node catalogue: `--catalogue FILE` (read at start, so a bad file stops
+/// the server) or the embedded one (decompressed on first use: startup stays fast).
+#[derive(Debug, Default)]
+pub struct Offline {
+    file: Option<std::path::PathBuf>,
+    loaded: std::sync::OnceLock<Result<Arc<Catalogue>, String>>,
+}
+
+impl Offline {
+    fn get(&self) -> Result<Arc<Catalogue>, ToolError> {
+        self.loaded
+            .get_or_init(|| Catalogue::load(self.file.as_deref()).map(Arc::new))
+            .clone()
+            .map_err(ToolError::failed)
+    }
+}
+
+/// Node type descriptions and where they came from (results name it).
+#[derive(Debug, Clone)]
+pub struct NodeTypes {
+    pub types: Arc<Vec<Value>>,
+    /// `instance `name`` or the catalogue's [`Catalogue::source`].
+    pub source: String,
+    /// The catalogue's n8n version when the types are the offline catalogue's.
+    pub offline: Option<String>,
+}
+
 /// Most snapshots kept per connector (each is a full workflow).
 const MAX_SNAPSHOTS: usize = 200;
 
 impl N8n {
     pub fn open(settings: Settings) -> Result<Self, String> {
+        let offline = Arc::new(Offline { file: settings.catalogue.clone(), loaded: Default::default() });
+        if settings.catalogue.is_some() {
+            offline.get().map_err(|e| e.to_string())?;
+        }
         let mut instances = Vec::new();
         for config in &settings.instances {
             let http = mcp_core::tls::http_client()
@@ -73,6 +107,7 @@ impl N8n {
                 config: config.clone(),
                 http,
                 node_types: Mutex::new(None),
+                offline: offline.clone(),
                 session: Mutex::new(None),
                 snapshots: Mutex::new(Vec::new()),
             });
@@ -258,15 +293,18 @@ impl Instance {
         }
     }
 
-    /// Every installed node type's description (cached after the first call); `None`
-    /// without a login: n8n serves its node catalogue only to a logged-in user.
-    pub async fn node_types(&self) -> Result<Option<Arc<Vec<Value>>>, ToolError> {
+    /// Every node type's description: the instance's own (`/types/nodes.json`, cached
+    /// after the first call) with a login, since n8n serves it only to a logged-in user;
+    /// without one, the offline catalogue of n8n's packages.
+    pub async fn node_types(&self) -> Result<NodeTypes, ToolError> {
         if self.config.login.is_none() {
-            return Ok(None);
+            let c = self.offline.get()?;
+            return Ok(NodeTypes { types: c.nodes.clone(), source: c.source(), offline: Some(c.version.clone()) });
         }
+        let source = format!("instance `{}` (/types/nodes.json)", self.name());
         let mut cache = self.node_types.lock().await;
         if let Some(types) = cache.as_ref() {
-            return Ok(Some(types.clone()));
+            return Ok(NodeTypes { types: types.clone(), source, offline: None });
         }
         // The editor's catalogue: what this instance has installed, at its versions.
         let (status, bytes) = self.session_request(Method::GET, "/types/nodes.json", None).await?;
@@ -280,18 +318,7 @@ impl Instance {
             .map_err(|e| ToolError::failed(format!("node types of `{}`: not the expected JSON: {e}", self.name())))?;
         let types = Arc::new(types);
         *cache = Some(types.clone());
-        Ok(Some(types))
-    }
-
-    /// The node catalogue, or a clear error when it cannot be read.
-    pub async fn require_node_types(&self) -> Result<Arc<Vec<Value>>, ToolError> {
-        self.node_types().await?.ok_or_else(|| {
-            ToolError::refused(format!(
-                "n8n serves its node catalogue only to a logged-in user: configure a login for `{}` (--email with \
-                 --password-file, or email/password_file in the instances file)",
-                self.name()
-            ))
-        })
+        Ok(NodeTypes { types, source, offline: None })
     }
 
     /// The URL of a webhook of this instance: its base URL, then `prefix`, then each
@@ -560,6 +587,7 @@ mod status_tests {
             config,
             http,
             node_types: Mutex::new(None),
+            offline: Default::default(),
             session: Mutex::new(None),
             snapshots: Mutex::new(Vec::new()),
         }

@@ -1,10 +1,13 @@
-//! Workflow validation against the node types a live instance has installed: every
-//! problem at once, each naming its node and field. Every write goes through here, so a
+//! Workflow validation against the node types (the instance's own with a login, else the
+//! offline catalogue's): every problem at once, each naming its node and field. Every write goes through here, so a
 //! partial update cannot pass and still leave a workflow n8n cannot open or run.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde::Serialize;
+use crate::catalogue::PACKAGES;
+use crate::node_types::{Catalog, is_trigger, main_outputs};
+pub use crate::problem::{Problem, Severity};
+use crate::problem::{err, warn};
 use serde_json::{Value, json};
 
 /// Settings keys n8n's Public API accepts (it refuses a body with any other key).
@@ -24,140 +27,13 @@ pub const SETTINGS_KEYS: &[&str] = &[
     "timeSavedMode",
 ];
 
-/// How bad a problem is.
-#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// n8n would refuse the workflow, or it would break.
-    Error,
-    /// It would run, but likely not as meant.
-    Warning,
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        })
-    }
-}
-
-/// One problem found.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, PartialEq)]
-pub struct Problem {
-    /// `error` (n8n would refuse it or it would break) or `warning`.
-    pub severity: Severity,
-    /// The node concerned, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
-
-fn err(node: Option<&str>, message: String) -> Problem {
-    Problem { severity: Severity::Error, node: node.map(str::to_string), message }
-}
-
-fn warn(node: Option<&str>, message: String) -> Problem {
-    Problem { severity: Severity::Warning, node: node.map(str::to_string), message }
-}
-
-/// The node types of an instance, indexed by name.
-pub struct Catalog<'a> {
-    by_name: HashMap<&'a str, Vec<&'a Value>>,
-}
-
-impl<'a> Catalog<'a> {
-    pub fn new(types: &'a [Value]) -> Self {
-        let mut by_name: HashMap<&str, Vec<&Value>> = HashMap::new();
-        for t in types {
-            if let Some(name) = t["name"].as_str() {
-                by_name.entry(name).or_default().push(t);
-            }
-        }
-        Self { by_name }
-    }
-
-    /// The description of `name` at `version` (the newest when `None`).
-    pub fn get(&self, name: &str, version: Option<f64>) -> Option<&'a Value> {
-        let entries = self.by_name.get(name)?;
-        match version {
-            Some(v) => entries.iter().copied().find(|e| versions(e).iter().any(|x| (x - v).abs() < 1e-9)),
-            None => entries
-                .iter()
-                .copied()
-                .max_by(|a, b| max_version(a).partial_cmp(&max_version(b)).unwrap_or(std::cmp::Ordering::Equal)),
-        }
-    }
-
-    /// Every version installed of `name`, ascending.
-    pub fn all_versions(&self, name: &str) -> Vec<f64> {
-        let mut all: Vec<f64> = self.by_name.get(name).into_iter().flatten().flat_map(|e| versions(e)).collect();
-        all.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-        all.dedup();
-        all
-    }
-
-    pub fn names(&self) -> impl Iterator<Item = &&'a str> {
-        self.by_name.keys()
-    }
-
-    /// Installed types that look like `name` (for "did you mean").
-    pub fn similar(&self, name: &str) -> Vec<String> {
-        let short = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
-        let mut out: Vec<String> = self
-            .by_name
-            .keys()
-            .filter(|n| {
-                let s = n.rsplit('.').next().unwrap_or(n).to_ascii_lowercase();
-                !short.is_empty() && (s.contains(&short) || short.contains(&s))
-            })
-            .map(|n| n.to_string())
-            .collect();
-        out.sort();
-        out.truncate(5);
-        out
-    }
-}
-
-/// The versions one description covers.
-pub fn versions(t: &Value) -> Vec<f64> {
-    match &t["version"] {
-        Value::Array(a) => a.iter().filter_map(Value::as_f64).collect(),
-        v => v.as_f64().into_iter().collect(),
-    }
-}
-
-fn max_version(t: &Value) -> f64 {
-    versions(t).into_iter().fold(0.0, f64::max)
-}
-
-/// Whether a node type starts workflows.
-pub fn is_trigger(t: &Value) -> bool {
-    t["group"].as_array().is_some_and(|g| g.iter().any(|x| x == "trigger"))
-        || t["name"].as_str().is_some_and(|n| n.ends_with("Trigger") || n.ends_with(".webhook"))
-        || t.get("webhooks").is_some_and(|w| w.as_array().is_some_and(|a| !a.is_empty()))
-}
-
-/// Number of `main` outputs, when it is static (`None`: computed by an expression).
-fn main_outputs(t: &Value) -> Option<usize> {
-    t["outputs"].as_array().map(|a| {
-        a.iter().filter(|o| o.as_str() == Some("main") || o.get("type").and_then(Value::as_str) == Some("main")).count()
-    })
-}
-
 /// Validates a workflow body (`nodes`, `connections`, `settings`); `for_publish` also
 /// requires a trigger. Every problem is returned, errors first.
 pub fn validate(workflow: &Value, catalog: Option<&Catalog<'_>>, for_publish: bool) -> Vec<Problem> {
     let mut problems = Vec::new();
     if catalog.is_none() {
-        problems.push(warn(
-            None,
-            "node types, versions and parameters were not checked: n8n serves its node catalogue only to a \
-             logged-in user (configure --email and --password-file)"
-                .into(),
-        ));
+        problems
+            .push(warn(None, "node types, versions and parameters were not checked: no node type descriptions".into()));
     }
     if let Some(name) = workflow.get("name")
         && name.as_str().is_none_or(|n| n.trim().is_empty())
@@ -223,6 +99,21 @@ pub fn validate(workflow: &Value, catalog: Option<&Catalog<'_>>, for_publish: bo
         };
         let Some(desc) = catalog.get(ty, Some(version)) else {
             let all = catalog.all_versions(ty);
+            if let Some(v) = catalog.offline {
+                // The catalogue is n8n's own packages at one version: a community node, or a
+                // version newer than the catalogue's, may well be installed on the instance.
+                let ours = PACKAGES.iter().any(|(_, prefix)| ty.starts_with(&format!("{prefix}.")));
+                let newer = all.last().is_some_and(|&max| version > max);
+                if !ours || newer {
+                    problems.push(warn(
+                        n,
+                        format!(
+                            "`{ty}` version {version} is not in the catalogue of n8n {v} (installed there: {all:?});                              not checked (a login lets validation use the instance's own node types)"
+                        ),
+                    ));
+                    continue;
+                }
+            }
             if all.is_empty() {
                 let similar = catalog.similar(ty);
                 problems.push(err(

@@ -15,9 +15,10 @@ use serde_json::{Map, Value, json};
 use super::shared::fetch_workflow;
 use super::workflows::{WebhookUrls, edges, version_body, webhook_urls};
 use crate::n8n::{Instance, N8n};
+use crate::node_types::Catalog;
 use crate::operations::{Operation, apply};
 use crate::output::{Out, rendered, text};
-use crate::validate::{Catalog, Problem, SETTINGS_KEYS, Severity, validate};
+use crate::validate::{Problem, SETTINGS_KEYS, Severity, validate};
 
 pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     b.tool(
@@ -118,8 +119,8 @@ pub struct IdArgs {
 /// any is an error.
 pub async fn check(inst: &Instance, body: &Value, for_publish: bool) -> Result<Vec<Problem>, ToolError> {
     let types = inst.node_types().await?;
-    let catalog = types.as_deref().map(|t| Catalog::new(t));
-    let problems = validate(body, catalog.as_ref(), for_publish);
+    let catalog = Catalog::new(&types.types).offline(types.offline.as_deref());
+    let problems = validate(body, Some(&catalog), for_publish);
     if problems.iter().any(|p| p.severity == Severity::Error) {
         let lines: Vec<String> = problems
             .iter()
@@ -399,8 +400,8 @@ async fn edit_workflow(n8n: Arc<N8n>, _ctx: Context, a: EditArgs) -> Out<Edited>
     apply(&mut body, a.operations)?;
     if a.validate_only {
         let types = inst.node_types().await?;
-        let catalog = types.as_deref().map(|t| Catalog::new(t));
-        let problems = validate(&body, catalog.as_ref(), false);
+        let catalog = Catalog::new(&types.types).offline(types.offline.as_deref());
+        let problems = validate(&body, Some(&catalog), false);
         return Ok(rendered(Edited::Checked(Checked {
             valid: !problems.iter().any(|p| p.severity == Severity::Error),
             problems,
