@@ -2,6 +2,7 @@
 
 mod catalogue;
 mod config;
+mod expressions;
 mod n8n;
 mod node_types;
 mod operations;
@@ -10,6 +11,7 @@ mod problem;
 mod resources;
 mod tools;
 mod validate;
+mod wiring;
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! Workflow validation against the node types (the instance's own with a login, else the
-//! offline catalogue's): every problem at once, each naming its node and field. Every write goes through here, so a
+//! offline catalogue's): every problem at once, each naming its node and field; the
+//! expressions (`expressions`) and the AI wiring (`wiring`) included. Every write goes through here, so a
 //! partial update cannot pass and still leave a workflow n8n cannot open or run.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -8,6 +9,7 @@ use crate::catalogue::PACKAGES;
 use crate::node_types::{Catalog, is_trigger, main_outputs};
 pub use crate::problem::{Problem, Severity};
 use crate::problem::{err, warn};
+use crate::{expressions, wiring};
 use serde_json::{Value, json};
 
 /// Settings keys n8n's Public API accepts (it refuses a body with any other key).
@@ -156,6 +158,14 @@ pub fn validate(workflow: &Value, catalog: Option<&Catalog<'_>>, for_publish: bo
         }
     }
     check_connections(workflow, &by_name, catalog, &mut problems);
+    let sub_nodes = match catalog {
+        Some(c) => {
+            wiring::check(workflow, c, &mut problems);
+            wiring::sub_nodes(workflow, c)
+        }
+        None => HashSet::new(),
+    };
+    expressions::check(workflow, &sub_nodes, &mut problems);
     if let Some(settings) = workflow.get("settings").filter(|s| !s.is_null()) {
         match settings.as_object() {
             Some(map) => {
