@@ -64,7 +64,7 @@ impl<'a> Catalog<'a> {
             .keys()
             .filter(|n| {
                 let s = n.rsplit('.').next().unwrap_or(n).to_ascii_lowercase();
-                !short.is_empty() && (s.contains(&short) || short.contains(&s))
+                !short.is_empty() && (s.contains(&short) || short.contains(&s) || edits(&s, &short) <= 2)
             })
             .map(|n| n.to_string())
             .collect();
@@ -151,4 +151,20 @@ pub fn kind(t: &Value) -> &'static str {
     } else {
         "node"
     }
+}
+
+/// The edit distance of two short names (for "similar": a typo is one or two edits).
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(here + 1);
+            prev = here;
+        }
+    }
+    row[b.len()]
 }
