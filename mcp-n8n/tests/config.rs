@@ -59,7 +59,7 @@ async fn read_only_by_default() {
     }
     let w = writer().start(Transport::Stdio).await;
     let all = w.tool_names().await;
-    assert!(all.len() >= 45, "{} tools: {all:?}", all.len());
+    assert!(all.len() >= 46, "{} tools: {all:?}", all.len());
 }
 
 #[tokio::test]
@@ -77,6 +77,7 @@ async fn toolsets_and_no_destructive_narrow_the_tools() {
             "run_webhook",
             "run_workflow",
             "stop_execution",
+            "test_workflow",
             "wait_execution"
         ]
     );

@@ -187,7 +187,7 @@ async fn every_other_tool_answers_over_stdio_and_http() {
     ];
     for transport in [Transport::Stdio, Transport::Http] {
         let s = writer().start(transport).await;
-        assert_eq!(s.tool_names().await.len(), 45);
+        assert_eq!(s.tool_names().await.len(), 46);
         for (tool, args, ok) in &calls {
             if *ok {
                 s.ok(tool, args.clone()).await;

@@ -9,6 +9,7 @@ pub mod changes;
 pub mod executions;
 pub mod run;
 pub mod shared;
+pub mod test_run;
 pub mod workflows;
 
 use std::sync::Arc;
@@ -18,7 +19,14 @@ use mcp_core::server::ServerBuilder;
 use crate::n8n::N8n;
 
 pub fn register(builder: ServerBuilder, n8n: &Arc<N8n>) -> ServerBuilder {
-    let modules = [workflows::register, changes::register, building::register, executions::register, run::register];
+    let modules = [
+        workflows::register,
+        changes::register,
+        building::register,
+        executions::register,
+        run::register,
+        test_run::register,
+    ];
     let builder = modules.into_iter().fold(builder, |b, register| register(b, n8n));
     admin::register(builder, n8n).select_tools(&n8n.settings.selection)
 }

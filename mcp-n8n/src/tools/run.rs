@@ -340,18 +340,35 @@ async fn run_workflow(n8n: Arc<N8n>, ctx: Context, a: RunArgs) -> Result<Prebuil
         let note = "wait_execution follows it".into();
         return Ok(prebuilt(json!(Started { id: a.id, execution_id: exec_id, finished: None, note })));
     }
-    let timeout = Duration::from_secs(a.timeout_secs.unwrap_or(60).clamp(1, 600));
+    match wait_summary(&n8n, &inst, &ctx, &exec_id, a.timeout_secs).await? {
+        Some(summary) => Ok(prebuilt(summary)),
+        None => {
+            let note = "still running; wait_execution follows it".into();
+            Ok(prebuilt(json!(Started { id: a.id, execution_id: exec_id, finished: Some(false), note })))
+        }
+    }
+}
+
+/// Waits up to `timeout_secs` (default 60, most 600) for an execution to finish, with
+/// progress notifications; its summary, or `None` while it still runs.
+pub async fn wait_summary(
+    n8n: &N8n,
+    inst: &Instance,
+    ctx: &Context,
+    exec_id: &str,
+    timeout_secs: Option<u64>,
+) -> Result<Option<Value>, ToolError> {
+    let timeout = Duration::from_secs(timeout_secs.unwrap_or(60).clamp(1, 600));
     let start = std::time::Instant::now();
     loop {
-        let e = fetch_execution(&n8n, &inst, &exec_id, false).await;
+        let e = fetch_execution(n8n, inst, exec_id, false).await;
         if let Ok(e) = &e
             && ExecutionStatus::of(&e["status"]).finished()
         {
-            return Ok(prebuilt(read_summary(&n8n, &inst, &exec_id).await?));
+            return Ok(Some(read_summary(n8n, inst, exec_id).await?));
         }
         if start.elapsed() >= timeout {
-            let note = "still running; wait_execution follows it".into();
-            return Ok(prebuilt(json!(Started { id: a.id, execution_id: exec_id, finished: Some(false), note })));
+            return Ok(None);
         }
         ctx.progress(start.elapsed().as_secs_f64(), Some(timeout.as_secs_f64()), Some("running"));
         tokio::time::sleep(Duration::from_millis(300)).await;
