@@ -23,17 +23,25 @@ pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: start n8n with scripts/lib.sh's start_n8n"))
 }
 
-/// The connector on the test instance, with a login (node types, run by id); read-only.
-pub fn launcher() -> Launcher {
+/// The connector on the test instance with its API key alone (no login: node types from
+/// the offline catalogue, no run by id); read-only.
+pub fn api_key_only() -> Launcher {
     let (url, key) = instance();
     Launcher::new(env!("CARGO_BIN_EXE_mcp-n8n"))
         .env_remove("N8N_API_KEY_FILE")
         .env_remove("MCP_N8N_INSTANCES_FILE")
         .env_remove("MCP_N8N_SCOPE_TAG")
+        .env_remove("MCP_N8N_CATALOGUE")
+        .env_remove("N8N_EMAIL")
+        .env_remove("N8N_PASSWORD")
+        .env_remove("N8N_PASSWORD_FILE")
         .env("N8N_API_URL", url)
         .env("N8N_API_KEY", key)
-        .env("N8N_EMAIL", env("MCP_TEST_N8N_EMAIL"))
-        .env("N8N_PASSWORD", env("MCP_TEST_N8N_PASSWORD"))
+}
+
+/// The connector on the test instance, with a login (node types, run by id); read-only.
+pub fn launcher() -> Launcher {
+    api_key_only().env("N8N_EMAIL", env("MCP_TEST_N8N_EMAIL")).env("N8N_PASSWORD", env("MCP_TEST_N8N_PASSWORD"))
 }
 
 /// The same with --allow-write.
