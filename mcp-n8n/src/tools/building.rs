@@ -112,10 +112,10 @@ pub struct NodeRow {
     /// `trigger`, `ai_sub_node`, `ai_root` or `node`.
     kind: &'static str,
     /// For an AI sub-node: the connection types it outputs (how it connects to its root).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     connects_as: Vec<String>,
     /// Its operations matching the query (`resource.operation (what it does)`), at most 5.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     operations: Vec<String>,
     /// What it does, in one line.
     description: String,
@@ -343,10 +343,13 @@ async fn describe_node(n8n: Arc<N8n>, _ctx: Context, a: DescribeArgs) -> Result<
     let all = catalog.all_versions(&a.node_type);
     if all.is_empty() {
         let similar = catalog.similar(&a.node_type);
+        let place = match &types.offline {
+            Some(_) => format!("in the {}", types.source),
+            None => format!("installed on `{}`", inst.name()),
+        };
         return Err(ToolError::not_found(format!(
-            "node type `{}` is not in the {}{}",
+            "node type `{}` is not {place}{}",
             clip(&a.node_type, 120),
-            types.source,
             if similar.is_empty() {
                 " (search_nodes finds node types)".into()
             } else {
