@@ -8,7 +8,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use mcp_core::output::Prebuilt;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use reqwest::Method;
@@ -20,7 +19,7 @@ use super::run::wait_summary;
 use super::shared::fetch_workflow;
 use super::workflows::is_trigger_type;
 use crate::n8n::N8n;
-use crate::output::{clip, prebuilt};
+use crate::output::{Out, clip, rendered};
 
 pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     b.tool(
@@ -60,8 +59,7 @@ const MAX_ITEMS: usize = 1000;
 const MAX_ITEM_BYTES: usize = 1 << 20;
 
 /// What a test run did.
-#[derive(Debug, JsonSchema)]
-#[allow(dead_code)] // Only its schema is used: the outcome is built as JSON.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct TestRun {
     /// Workflow id.
     id: String,
@@ -78,27 +76,15 @@ pub struct TestRun {
     /// Whether it finished within the wait.
     finished: bool,
     /// The execution's summary, once finished (as get_execution's `summary`).
-    summary: Option<crate::tools::executions::ExecutionView>,
-    /// What happened besides, e.g. that the workflow's pinned data was initialized.
-    note: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Outcome {
-    id: String,
-    via: String,
-    start: String,
-    destination: String,
-    items: usize,
-    execution_id: String,
-    finished: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::tools::executions::ExecutionView>")]
     summary: Option<Value>,
+    /// What happened besides, e.g. that the workflow's pinned data was initialized.
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<String>,
 }
 
-async fn test_workflow(n8n: Arc<N8n>, ctx: Context, a: TestArgs) -> Result<Prebuilt<TestRun>, ToolError> {
+async fn test_workflow(n8n: Arc<N8n>, ctx: Context, a: TestArgs) -> Out<TestRun> {
     let inst = n8n.instances.for_write(a.instance.as_deref())?;
     if a.items.is_empty() || a.items.len() > MAX_ITEMS {
         return Err(ToolError::invalid_arguments(format!("`items`: give 1 to {MAX_ITEMS} JSON objects")));
@@ -196,7 +182,7 @@ async fn test_workflow(n8n: Arc<N8n>, ctx: Context, a: TestArgs) -> Result<Prebu
         return Err(ToolError::failed(format!("n8n did not start an execution: {}", clip(&started.to_string(), 300))));
     };
     let summary = wait_summary(&n8n, &inst, &ctx, &execution_id, a.timeout_secs).await?;
-    let outcome = Outcome {
+    Ok(rendered(TestRun {
         via: format!("POST /rest/workflows/{}/run (partial run from `{start}`'s given output)", a.id),
         id: a.id,
         start,
@@ -206,8 +192,7 @@ async fn test_workflow(n8n: Arc<N8n>, ctx: Context, a: TestArgs) -> Result<Prebu
         finished: summary.is_some(),
         summary,
         note,
-    };
-    Ok(prebuilt(serde_json::to_value(outcome).unwrap_or(Value::Null)))
+    }))
 }
 
 /// The nodes reachable from `start` over `main` connections (itself excluded).
