@@ -1,7 +1,8 @@
 //! Workflow validation against the node types (the instance's own with a login, else the
 //! offline catalogue's): every problem at once, each naming its node and field; the
-//! expressions (`expressions`) and the AI wiring (`wiring`) included. Every write goes through here, so a
-//! partial update cannot pass and still leave a workflow n8n cannot open or run.
+//! expressions (`expressions`) and the AI wiring (`wiring`) included. Every write goes
+//! through here, so a partial update cannot pass and still leave a workflow n8n cannot
+//! open or run.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -498,7 +498,7 @@ pub struct InstanceHealth {
     api_ms: u64,
     /// Whether changes are allowed there.
     writable: bool,
-    /// Whether a login is configured (run by id, the node catalogue).
+    /// Whether a login is configured (run by id, test runs, the instance's own node types).
     run_by_id: bool,
     /// Its description from the configuration.
     #[serde(skip_serializing_if = "Option::is_none")]
