@@ -39,6 +39,11 @@ fn service(var: &str) -> String {
     }
 }
 
+/// The n8n owner's login (`MCP_TEST_N8N_EMAIL`, `MCP_TEST_N8N_PASSWORD`).
+pub fn n8n_login() -> (String, String) {
+    (service("MCP_TEST_N8N_EMAIL"), service("MCP_TEST_N8N_PASSWORD"))
+}
+
 /// The test database (`MCP_TEST_DATABASE_URL`).
 pub fn database_url() -> String {
     service("MCP_TEST_DATABASE_URL")

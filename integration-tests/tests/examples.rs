@@ -10,9 +10,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::{Cluster, read_call};
-use integration_tests::{CONNECTORS, binary, database_url, docker_host, n8n_instance};
+use integration_tests::{CONNECTORS, binary, database_url, docker_host, n8n_instance, n8n_login};
 use mcp_core::testing::{Launcher, Transport, text};
 use serde_json::Value;
+
+/// Where the examples keep the n8n login's password, under the home directory.
+const N8N_PASSWORD_FILE: &str = ".config/mcp-n8n/n8n-password";
 
 /// What a user puts in place of the placeholders: the test services.
 struct Values {
@@ -24,6 +27,7 @@ impl Values {
     fn new(cluster: &Cluster, home: &Path) -> Self {
         let db = database_url();
         let (n8n_url, n8n_key) = n8n_instance();
+        let (n8n_email, _) = n8n_login();
         let docker = docker_host();
         let kubeconfig = cluster.kubeconfig.display().to_string();
         let vars = BTreeMap::from([
@@ -32,11 +36,13 @@ impl Values {
             ("DOCKER_HOST".to_string(), docker.clone()),
             ("N8N_API_URL".to_string(), n8n_url.clone()),
             ("N8N_API_KEY".to_string(), n8n_key.clone()),
+            ("N8N_EMAIL".to_string(), n8n_email.clone()),
             ("HOME".to_string(), home.display().to_string()),
             // VS Code: its own variables and the answers to the inputs it prompts for.
             ("userHome".to_string(), home.display().to_string()),
             ("input:database-url".to_string(), db.clone()),
             ("input:n8n-api-key".to_string(), n8n_key.clone()),
+            ("input:n8n-email".to_string(), n8n_email.clone()),
         ]);
         let literals = vec![
             ("postgres://USER:PASSWORD@127.0.0.1:5432/DATABASE", db),
@@ -44,6 +50,8 @@ impl Values {
             ("/home/YOU/.kube/config", kubeconfig),
             ("http://127.0.0.1:5678", n8n_url),
             ("YOUR_N8N_API_KEY", n8n_key),
+            ("YOUR_N8N_EMAIL", n8n_email),
+            ("/home/YOU/.config/mcp-n8n/n8n-password", home.join(N8N_PASSWORD_FILE).display().to_string()),
         ];
         Self { vars, literals }
     }
@@ -90,6 +98,10 @@ async fn run_example(file: &str, servers_key: &str) {
     let home = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(home.path().join(".kube")).expect("mkdir .kube");
     std::fs::copy(&cluster.kubeconfig, home.path().join(".kube/config")).expect("copy kubeconfig");
+    // And the n8n login's password where the examples expect it.
+    let password = home.path().join(N8N_PASSWORD_FILE);
+    std::fs::create_dir_all(password.parent().expect("a parent")).expect("mkdir .config/mcp-n8n");
+    std::fs::write(&password, n8n_login().1).expect("write the password file");
     let values = Values::new(&cluster, home.path());
 
     let mut seen = Vec::new();
@@ -117,6 +129,19 @@ async fn run_example(file: &str, servers_key: &str) {
         let shown = format!("{} {}", text(&result), result.structured_content.clone().unwrap_or_default());
         assert!(!result.is_error, "{file}: {name}: {} failed: {shown}", read.tool);
         assert!(shown.contains(read.expect), "{file}: {name}: `{}` not in {shown}", read.expect);
+        if command == "mcp-n8n" {
+            // The login works as configured: node types come from the instance itself, and
+            // running by id (the internal REST API) is possible.
+            let found = connector.call("search_nodes", serde_json::json!({"query": "http request"})).await;
+            let shown = format!("{}", found.structured_content.clone().unwrap_or_default());
+            assert!(
+                shown.contains("instance `default`"),
+                "{file}: {name}: search_nodes not from the instance: {shown}"
+            );
+            let health = connector.call("health", serde_json::json!({})).await;
+            let shown = format!("{}", health.structured_content.clone().unwrap_or_default());
+            assert!(!health.is_error && !shown.contains("\"run_by_id\":false"), "{file}: {name}: {shown}");
+        }
         seen.push(command.to_string());
     }
     seen.sort();
