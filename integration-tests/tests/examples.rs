@@ -37,6 +37,7 @@ impl Values {
             ("N8N_API_URL".to_string(), n8n_url.clone()),
             ("N8N_API_KEY".to_string(), n8n_key.clone()),
             ("N8N_EMAIL".to_string(), n8n_email.clone()),
+            ("N8N_PASSWORD_FILE".to_string(), home.join(N8N_PASSWORD_FILE).display().to_string()),
             ("HOME".to_string(), home.display().to_string()),
             // VS Code: its own variables and the answers to the inputs it prompts for.
             ("userHome".to_string(), home.display().to_string()),
@@ -168,4 +169,17 @@ async fn cursor_mcp_json() {
 #[tokio::test]
 async fn claude_code_mcp_json() {
     run_example(".mcp.json", "mcpServers").await;
+}
+
+/// Claude Code rejects the whole file when a `${VAR}` without a default is unset: every
+/// reference but `HOME` carries one (`${VAR:-default}`).
+#[test]
+fn claude_code_mcp_json_survives_unset_variables() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/.mcp.json");
+    let raw = std::fs::read_to_string(&path).expect("read .mcp.json");
+    let references: Vec<&str> =
+        raw.split("${").skip(1).map(|rest| rest.split('}').next().unwrap_or_default()).collect();
+    assert!(references.len() >= 6, "{references:?}");
+    let bare: Vec<&&str> = references.iter().filter(|r| **r != "HOME" && !r.contains(":-")).collect();
+    assert!(bare.is_empty(), "variables without a default in .mcp.json: {bare:?}");
 }

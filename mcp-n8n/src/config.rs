@@ -26,7 +26,7 @@ pub struct N8nArgs {
     #[arg(long, env = "N8N_EMAIL")]
     pub email: Option<String>,
     /// A file holding the password for --email (or N8N_PASSWORD in the environment).
-    #[arg(long, env = "N8N_PASSWORD_FILE")]
+    #[arg(long, env = "N8N_PASSWORD_FILE", value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from))]
     pub password_file: Option<PathBuf>,
     /// A TOML file of named instances: `[instances.NAME]` with `url`, `api_key_file` or
     /// `api_key_env`, `read_only`, `description`, and optionally `email` with
@@ -145,16 +145,20 @@ impl N8nArgs {
                      (create a key in n8n under Settings → n8n API)",
                 )?,
             };
-            let login = match &self.email {
+            // An empty value is no value: a client config's `${N8N_EMAIL:-}` with the
+            // variable unset means no login, not a login with an empty email.
+            let email = self.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+            let password_file = self.password_file.as_ref().filter(|p| !p.as_os_str().is_empty());
+            let login = match email {
                 Some(email) => Some(Login {
-                    email: email.trim().to_string(),
-                    password: match &self.password_file {
+                    email: email.to_string(),
+                    password: match password_file {
                         Some(path) => Secret::from_file(path, "--password-file")?,
                         None => Secret::from_env("N8N_PASSWORD")?
                             .ok_or("--email needs a password: --password-file or N8N_PASSWORD")?,
                     },
                 }),
-                None if self.password_file.is_some() => return Err("--password-file needs --email".into()),
+                None if password_file.is_some() => return Err("--password-file needs --email".into()),
                 None => None,
             };
             instances.push(InstanceConfig {

@@ -15,6 +15,7 @@ fn bare() -> Launcher {
         .env_remove("N8N_API_KEY_FILE")
         .env_remove("N8N_EMAIL")
         .env_remove("N8N_PASSWORD")
+        .env_remove("N8N_PASSWORD_FILE")
         .env_remove("MCP_N8N_INSTANCES_FILE")
 }
 
@@ -43,6 +44,32 @@ async fn bad_configuration_stops_the_server_with_a_clear_message() {
     let (ok, stderr) =
         bare().env("K", &key).args(["--instances-file", file.to_str().unwrap_or_default()]).run_to_exit().await;
     assert!(!ok && stderr.contains("read_onyl"), "{stderr}");
+}
+
+#[tokio::test]
+async fn empty_login_settings_mean_no_login() {
+    // A client config's `${N8N_EMAIL:-}` with the variable unset gives empty values: the
+    // server must start without a login (the offline catalogue answers), not refuse.
+    let (url, key) = instance();
+    let s = bare()
+        .env("N8N_API_URL", &url)
+        .env("N8N_API_KEY", &key)
+        .env("N8N_EMAIL", "")
+        .env("N8N_PASSWORD_FILE", "")
+        .start(Transport::Stdio)
+        .await;
+    let found = s.call("search_nodes", json!({"query": "http request"})).await;
+    let shown = found.structured_content.clone().unwrap_or_default().to_string();
+    assert!(!found.is_error && shown.contains("catalogue"), "{shown}");
+    // A password file without an email is still a mistake.
+    let (ok, stderr) = bare()
+        .env("N8N_API_URL", &url)
+        .env("N8N_API_KEY", &key)
+        .env("N8N_EMAIL", " ")
+        .env("N8N_PASSWORD_FILE", "/some/file")
+        .run_to_exit()
+        .await;
+    assert!(!ok && stderr.contains("--password-file needs --email"), "{stderr}");
 }
 
 #[tokio::test]
