@@ -26,7 +26,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(clap::Parser)]
 #[command(
     name = "mcp-kubernetes",
-    version,
+    version = mcp_core::cli::version_text(env!("CARGO_PKG_VERSION")),
     about = "An MCP server for Kubernetes: understand and operate clusters safely"
 )]
 struct Cli {
