@@ -1,4 +1,4 @@
-//! The deployment artifacts: `deploy/kubernetes/*.yaml` and `deploy/docker/*.Dockerfile`.
+//! The deployment artifacts: `deploy/kubernetes/` and `deploy/docker/*.Dockerfile`.
 //!
 //! Every manifest document parses strictly into its k8s-openapi type (the typed value,
 //! serialized again, is the document: a misspelled or misplaced field fails); the
@@ -14,8 +14,10 @@ use std::process::Command;
 
 use integration_tests::{CONNECTORS, binary};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
@@ -56,23 +58,22 @@ fn parse_documents(file: &str, text: &str) -> Vec<Doc> {
         .collect()
 }
 
-/// Every document of every file in deploy/kubernetes and deploy/kubernetes/secrets, by
-/// path under deploy/kubernetes.
+/// Every document of every manifest, by a short name: `namespace.yaml`, `<connector>.yaml`
+/// (the workload, in deploy/kubernetes/<connector>/), `<connector>/scaling.yaml` (its
+/// autoscaler and disruption budget) and `secrets/<connector>.yaml`.
 fn manifests() -> BTreeMap<String, Vec<Doc>> {
+    let mut paths = vec![("namespace.yaml".to_string(), "namespace/namespace.yaml".to_string())];
+    for connector in CONNECTORS {
+        paths.push((format!("{connector}.yaml"), format!("{connector}/{connector}.yaml")));
+        paths.push((format!("{connector}/scaling.yaml"), format!("{connector}/scaling.yaml")));
+        paths.push((format!("secrets/{connector}.yaml"), format!("secrets/{connector}.yaml")));
+    }
     let mut files = BTreeMap::new();
-    for sub in ["", "secrets/"] {
-        let dir = root().join("deploy/kubernetes").join(sub);
-        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let path = entry.expect("a directory entry").path();
-            if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
-                continue;
-            }
-            let name = path.file_name().and_then(|n| n.to_str()).expect("a UTF-8 file name");
-            let name = format!("{sub}{name}");
-            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let docs = parse_documents(&name, &text);
-            files.insert(name, docs);
-        }
+    for (name, relative) in paths {
+        let path = root().join("deploy/kubernetes").join(relative);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let docs = parse_documents(&name, &text);
+        files.insert(name, docs);
     }
     files
 }
@@ -115,6 +116,8 @@ fn check_strictly(doc: &Value) -> Result<(), String> {
         ("v1", "Service") => round_trip::<Service>(doc),
         ("apps/v1", "Deployment") => round_trip::<Deployment>(doc),
         ("networking.k8s.io/v1", "NetworkPolicy") => round_trip::<NetworkPolicy>(doc),
+        ("autoscaling/v2", "HorizontalPodAutoscaler") => round_trip::<HorizontalPodAutoscaler>(doc),
+        ("policy/v1", "PodDisruptionBudget") => round_trip::<PodDisruptionBudget>(doc),
         ("rbac.authorization.k8s.io/v1", "ClusterRole") => round_trip::<ClusterRole>(doc),
         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => round_trip::<ClusterRoleBinding>(doc),
         ("rbac.authorization.k8s.io/v1", "Role") => round_trip::<Role>(doc),
@@ -456,7 +459,8 @@ fn mcp_kubernetes_rbac_only_reads_and_never_secrets() {
         !docs.iter().any(|d| matches!(d.kind(), "Role" | "RoleBinding")),
         "the write Role is optional: it stays commented out"
     );
-    let text = std::fs::read_to_string(root().join("deploy/kubernetes/mcp-kubernetes.yaml")).expect("the file");
+    let text =
+        std::fs::read_to_string(root().join("deploy/kubernetes/mcp-kubernetes/mcp-kubernetes.yaml")).expect("the file");
     assert!(text.contains("# kind: Role\n") && text.contains("# kind: RoleBinding\n"), "the optional write Role");
 
     // The commented write Role is itself a valid Role and RoleBinding once uncommented.
@@ -483,6 +487,191 @@ fn mcp_kubernetes_rbac_only_reads_and_never_secrets() {
         assert_eq!(rule.verbs, ["impersonate"], "the impersonate ClusterRole grants only impersonation");
         assert!(rule.resources.iter().flatten().all(|r| r == "users" || r == "groups"), "{:?}", rule.resources);
     }
+}
+
+#[test]
+fn every_connector_has_an_autoscaler_and_a_disruption_budget_for_its_deployment() {
+    let files = manifests();
+    for connector in CONNECTORS {
+        let file = format!("{connector}/scaling.yaml");
+        let docs = &files[&file];
+        let deployment: Deployment = files[&format!("{connector}.yaml")]
+            .iter()
+            .find(|d| d.kind() == "Deployment")
+            .expect("a Deployment")
+            .typed();
+        let replicas = deployment.spec.replicas.expect("replicas");
+        let pod = pod_spec(&deployment);
+        let pod_labels = deployment.spec.template.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default();
+        for doc in docs {
+            assert_eq!(doc.value["metadata"]["namespace"], "mcp", "{file}: {} is not in namespace mcp", doc.kind());
+        }
+
+        let hpas: Vec<HorizontalPodAutoscaler> =
+            docs.iter().filter(|d| d.kind() == "HorizontalPodAutoscaler").map(Doc::typed).collect();
+        assert_eq!(hpas.len(), 1, "{file}: one HorizontalPodAutoscaler");
+        let hpa = hpas[0].spec.as_ref().expect("an HPA spec");
+        let target = &hpa.scale_target_ref;
+        assert_eq!(
+            (target.api_version.as_deref(), target.kind.as_str(), target.name.as_str()),
+            (Some("apps/v1"), "Deployment", connector),
+            "{file}: the HPA scales the connector's Deployment"
+        );
+        let min = hpa.min_replicas.unwrap_or(1);
+        assert!(
+            min >= 2 && min <= replicas,
+            "{file}: minReplicas {min} (at least 2, at most the Deployment's {replicas})"
+        );
+        assert!(hpa.max_replicas > min, "{file}: maxReplicas {} leaves no room to scale", hpa.max_replicas);
+        // Utilization is relative to the container's CPU request: without one the HPA
+        // never acts.
+        let cpu = hpa.metrics.iter().flatten().filter_map(|m| m.resource.as_ref()).find(|r| r.name == "cpu");
+        let cpu = cpu.unwrap_or_else(|| panic!("{file}: the HPA has no CPU metric"));
+        assert!(cpu.target.average_utilization.is_some_and(|u| (1..=100).contains(&u)), "{file}: CPU target");
+        let requests = pod.containers[0].resources.as_ref().and_then(|r| r.requests.as_ref());
+        assert!(requests.is_some_and(|r| r.contains_key("cpu")), "{connector}.yaml: the HPA needs a CPU request");
+
+        let pdbs: Vec<PodDisruptionBudget> =
+            docs.iter().filter(|d| d.kind() == "PodDisruptionBudget").map(Doc::typed).collect();
+        assert_eq!(pdbs.len(), 1, "{file}: one PodDisruptionBudget");
+        let pdb = pdbs[0].spec.as_ref().expect("a PDB spec");
+        let selector = pdb.selector.as_ref().and_then(|s| s.match_labels.as_ref()).expect("a PDB matchLabels");
+        assert!(
+            !selector.is_empty() && selector.iter().all(|(k, v)| pod_labels.get(k) == Some(v)),
+            "{file}: the PodDisruptionBudget selects none of the Deployment's pods"
+        );
+        // minAvailable below the replicas, or a node drain could never evict a pod.
+        match &pdb.min_available {
+            Some(IntOrString::Int(n)) => {
+                assert!(*n >= 1 && *n < min, "{file}: minAvailable {n} must be at least 1 and below {min} replicas")
+            }
+            other => panic!("{file}: minAvailable {other:?} must be a number of pods"),
+        }
+    }
+}
+
+/// The parsed `kustomization.yaml` of a directory under deploy/kubernetes.
+fn kustomization(dir: &str) -> Value {
+    let path = root().join("deploy/kubernetes").join(dir).join("kustomization.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `kubectl kustomize DIR`: what `kubectl apply -k DIR` would apply.
+fn kustomize(dir: &Path) -> Result<String, String> {
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .map_err(|e| format!("kubectl (needed to build the kustomizations; it is on the test machines): {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    String::from_utf8(out.stdout).map_err(|e| e.to_string())
+}
+
+#[test]
+fn one_kustomization_per_connector_installs_it_with_secrets_generated_from_files() {
+    let files = manifests();
+    for connector in CONNECTORS {
+        let dir = root().join("deploy/kubernetes").join(connector);
+        let k = kustomization(connector);
+        assert_eq!(k["kind"], "Kustomization", "{connector}/kustomization.yaml");
+        // Every file it names exists (kustomize would fail on the cluster's doorstep).
+        let resources: Vec<&str> = k["resources"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        assert!(
+            resources.contains(&"../namespace") && resources.contains(&"scaling.yaml"),
+            "{connector}: {resources:?}"
+        );
+        assert!(resources.contains(&format!("{connector}.yaml").as_str()), "{connector}: its workload");
+        for resource in &resources {
+            assert!(dir.join(resource).exists(), "{connector}/kustomization.yaml: {resource} does not exist");
+        }
+        // The generated Secrets are the ones secrets/<connector>.yaml documents, key for key.
+        let documented: BTreeMap<&str, BTreeSet<String>> = files[&format!("secrets/{connector}.yaml")]
+            .iter()
+            .map(|d| (d.name(), d.typed::<Secret>().string_data.unwrap_or_default().into_keys().collect()))
+            .collect();
+        let mut generated = BTreeMap::new();
+        for generator in k["secretGenerator"].as_array().into_iter().flatten() {
+            let name = generator["name"].as_str().expect("a generator name");
+            assert_eq!(generator["namespace"], "mcp", "{connector}: Secret {name} must be in namespace mcp");
+            let mut keys = BTreeSet::new();
+            for entry in generator["files"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                let (key, file) = entry.split_once('=').unwrap_or((entry, entry));
+                let text = std::fs::read_to_string(dir.join(file))
+                    .unwrap_or_else(|e| panic!("{connector}/kustomization.yaml: {file}: {e}"));
+                assert!(text.contains("REPLACE_ME"), "{connector}/{file} must be a placeholder, not a credential");
+                keys.insert(key.rsplit('/').next().unwrap_or(key).to_string());
+            }
+            generated.insert(name, keys);
+        }
+        assert_eq!(generated, documented, "{connector}: generated Secrets and secrets/{connector}.yaml differ");
+
+        // What `kubectl apply -k` applies: every document strict, the whole set, and the
+        // Deployment's references renamed to the generated (hash-suffixed) Secrets.
+        let built = kustomize(&dir).unwrap_or_else(|e| panic!("kubectl kustomize {connector}: {e}"));
+        let docs = parse_documents(&format!("kustomize {connector}"), &built);
+        for doc in &docs {
+            assert_eq!(check_strictly(&doc.value), Ok(()), "kustomize {connector}: {} {}", doc.kind(), doc.name());
+        }
+        let kinds: BTreeSet<&str> = docs.iter().map(Doc::kind).collect();
+        for kind in [
+            "Namespace",
+            "ServiceAccount",
+            "Secret",
+            "Deployment",
+            "Service",
+            "NetworkPolicy",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+        ] {
+            assert!(kinds.contains(kind), "kubectl apply -k {connector} installs no {kind}");
+        }
+        let secrets: BTreeMap<&str, BTreeSet<String>> = docs
+            .iter()
+            .filter(|d| d.kind() == "Secret")
+            .map(|d| (d.name(), d.typed::<Secret>().data.unwrap_or_default().into_keys().collect()))
+            .collect();
+        let deployment: Deployment = docs.iter().find(|d| d.kind() == "Deployment").expect("a Deployment").typed();
+        let pod = pod_spec(&deployment);
+        let mut referenced: Vec<(String, Option<String>)> = Vec::new();
+        for volume in pod.volumes.iter().flatten() {
+            if let Some(secret) = &volume.secret {
+                let name = secret.secret_name.clone().expect("a secretName");
+                referenced.extend(secret.items.iter().flatten().map(|i| (name.clone(), Some(i.key.clone()))));
+                referenced.push((name, None));
+            }
+        }
+        for var in pod.containers[0].env.iter().flatten() {
+            if let Some(key) = var.value_from.as_ref().and_then(|f| f.secret_key_ref.as_ref()) {
+                referenced.push((key.name.clone(), Some(key.key.clone())));
+            }
+        }
+        assert!(!referenced.is_empty(), "kustomize {connector}: the Deployment reads no Secret");
+        for (name, key) in referenced {
+            let keys = secrets
+                .get(name.as_str())
+                .unwrap_or_else(|| panic!("kustomize {connector}: the Deployment names Secret {name}, not generated"));
+            assert!(name != connector, "kustomize {connector}: Secret {name} kept its bare name (no content hash)");
+            if let Some(key) = key {
+                assert!(keys.contains(&key), "kustomize {connector}: Secret {name} has no key {key}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_kustomization_naming_a_missing_file_fails_to_build() {
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let dir = scratch.path();
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nsecretGenerator:\n  - name: s\n    files:\n      - missing\n",
+    )
+    .expect("write");
+    let err = kustomize(dir).expect_err("a missing secret file must fail the build");
+    assert!(err.contains("missing"), "{err}");
 }
 
 /// A Dockerfile's instructions (continuations joined, comments dropped), as
