@@ -12,27 +12,29 @@
 #   scripts/release.sh                 release profile, built here
 #   scripts/release.sh --profile dev --no-build --out DIR
 #                                      the test command's way: bundles the debug binaries
-#                                      it already built (a release build takes minutes)
+#                                      it already built (a release build takes minutes);
+#                                      --bin-dir DIR takes the binaries from DIR
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 source scripts/lib.sh
 
-PROFILE=release BUILD=1 OUT="$ROOT/dist"
+PROFILE=release BUILD=1 OUT="$ROOT/dist" BIN_DIR=""
 CONNECTORS=(mcp-postgres mcp-docker mcp-kubernetes mcp-n8n)
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) PROFILE=${2:?--profile needs release or dev}; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --out) OUT=${2:?--out needs a directory}; shift 2 ;;
+    --bin-dir) BIN_DIR=${2:?--bin-dir needs a directory}; shift 2 ;;
     --only) CONNECTORS=("${2:?--only needs a connector name}"); shift 2 ;;
-    *) echo "release.sh: unknown argument $1 (expected --profile P, --no-build, --out DIR, --only CONNECTOR)" >&2; exit 2 ;;
+    *) echo "release.sh: unknown argument $1 (expected --profile P, --no-build, --out DIR, --bin-dir DIR, --only CONNECTOR)" >&2; exit 2 ;;
   esac
 done
 
 VERSION=$(workspace_version)
 TARGET=$(rustc -vV | sed -n 's/^host: //p')
-BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")"
+[ -n "$BIN_DIR" ] || BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")"
 NODE_BIN=$(scripts/setup-tools.sh)
 export PATH="$NODE_BIN:$PATH"
 MCPB="${MCP_CACHE_DIR:-$HOME/.cache/mcp-connectors}/npm/node_modules/.bin/mcpb"
