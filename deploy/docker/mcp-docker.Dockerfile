@@ -17,6 +17,8 @@ RUN cargo build --release -p mcp-docker --locked \
 # glibc, libgcc and CA certificates, no shell; user 65532 (nonroot).
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=builder /usr/local/bin/mcp-docker /usr/local/bin/mcp-docker
+# The MCP Registry checks that the image names its server.json (packaging/mcp-docker).
+LABEL io.modelcontextprotocol.server.name="io.github.mcp-connectors/mcp-docker"
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/mcp-docker", "--transport", "http", "--listen", "0.0.0.0:8080"]

@@ -17,6 +17,8 @@ RUN cargo build --release -p mcp-n8n --locked \
 # glibc, libgcc and CA certificates, no shell; user 65532 (nonroot).
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=builder /usr/local/bin/mcp-n8n /usr/local/bin/mcp-n8n
+# The MCP Registry checks that the image names its server.json (packaging/mcp-n8n).
+LABEL io.modelcontextprotocol.server.name="io.github.mcp-connectors/mcp-n8n"
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/mcp-n8n", "--transport", "http", "--listen", "0.0.0.0:8080"]

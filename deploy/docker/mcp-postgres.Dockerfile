@@ -17,6 +17,8 @@ RUN cargo build --release -p mcp-postgres --locked \
 # glibc, libgcc and CA certificates, no shell; user 65532 (nonroot).
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=builder /usr/local/bin/mcp-postgres /usr/local/bin/mcp-postgres
+# The MCP Registry checks that the image names its server.json (packaging/mcp-postgres).
+LABEL io.modelcontextprotocol.server.name="io.github.mcp-connectors/mcp-postgres"
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/mcp-postgres", "--transport", "http", "--listen", "0.0.0.0:8080"]

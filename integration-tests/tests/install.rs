@@ -431,6 +431,11 @@ fn the_images_run_as_shipped_non_root_on_a_read_only_root_and_serve_with_a_token
         let user = docker(&["image", "inspect", "-f", "{{.Config.User}}", &image], None);
         eprintln!("{image}: {size} bytes (a debug binary on the test base)");
         assert_eq!(user, "65532:65532", "{image}: the shipped USER");
+        let label = docker(
+            &["image", "inspect", "-f", "{{index .Config.Labels \"io.modelcontextprotocol.server.name\"}}", &image],
+            None,
+        );
+        assert_eq!(label, format!("io.github.mcp-connectors/{connector}"), "{image}: the registry's ownership label");
 
         // The backend is unreachable on --network none: liveness and tools/list need none.
         let backend: &[&str] = match *connector {
