@@ -247,7 +247,10 @@ async fn the_release_command_packs_bundles_that_serve_their_backend_once_unpacke
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
             .filter(|n| n.starts_with(&prefix))
             .collect();
-        let binary_name = names.iter().find(|n| !n.contains('.')).unwrap_or_else(|| panic!("{connector}: {names:?}"));
+        let binary_name = names
+            .iter()
+            .find(|n| !n.ends_with(".mcpb") && !n.ends_with(".server.json"))
+            .unwrap_or_else(|| panic!("{connector}: {names:?}"));
         let target = &binary_name[prefix.len()..];
         assert!(target.split('-').count() >= 3, "{binary_name}: <connector>-<version>-<target triple>");
         for artifact in [binary_name.clone(), format!("{binary_name}.mcpb"), format!("{binary_name}.server.json")] {
