@@ -135,11 +135,14 @@ fn every_registry_entry_has_the_documented_shape_and_the_workspace_version() {
     }
 }
 
+/// A change to a registry entry, for the mutants below.
+type Mutation = fn(&mut Value);
+
 #[test]
 fn the_registry_shape_check_rejects_what_the_registry_would() {
     let good = packaging("mcp-n8n", "server.json");
     assert!(registry_problems(&good, "mcp-n8n", false).is_empty());
-    let mutants: [(&str, fn(&mut Value)); 7] = [
+    let mutants: [(&str, Mutation); 7] = [
         ("name has exactly one slash", |e| e["name"] = json!("io.github.mcp-connectors/x/mcp-n8n")),
         ("version is the workspace's exact semver", |e| e["version"] = json!("0.1")),
         ("version is the workspace's exact semver", |e| e["version"] = json!("9.9.9")),
