@@ -33,7 +33,7 @@ cargo build --workspace --all-targets
 step "cargo test"
 cargo test --workspace --exclude integration-tests
 
-step "integration tests (end to end, client configs, faults, load, scale-out)"
+step "integration tests (end to end, client configs, faults, load, scale-out; install: bundles, registry entries, images)"
 cargo test -p integration-tests -- --nocapture
 
 step "conformance suite (server mode, both eras)"
