@@ -260,6 +260,9 @@ async fn the_release_command_packs_bundles_that_serve_their_backend_once_unpacke
             assert!(names.contains(&artifact), "{artifact} is missing: {names:?}");
             assert!(sums.contains(&format!("  {artifact}\n")), "SHA256SUMS lacks {artifact}");
         }
+        let version = Command::new(out.path().join(binary_name)).arg("--version").output().expect("--version runs");
+        let version = String::from_utf8_lossy(&version.stdout).into_owned();
+        assert!(version.starts_with(&format!("{connector} {VERSION} ")), "{binary_name} --version: {version}");
         let bundle = out.path().join(format!("{binary_name}.mcpb"));
         let (ok, info) = mcpb(&["info", bundle.to_str().expect("a UTF-8 path")]);
         assert!(ok && info.contains(connector), "mcpb info {binary_name}.mcpb: {info}");
