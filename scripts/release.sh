@@ -9,7 +9,7 @@
 # Bundles are packed, validated and read back with the official tool (@anthropic-ai/mcpb,
 # installed by scripts/setup-tools.sh).
 #
-#   scripts/release.sh                 release profile, built here
+#   scripts/release.sh                 dist profile (release, stripped), built here
 #   scripts/release.sh --profile dev --no-build --out DIR
 #                                      the test command's way: bundles the debug binaries
 #                                      it already built (a release build takes minutes);
@@ -19,11 +19,11 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 source scripts/lib.sh
 
-PROFILE=release BUILD=1 OUT="$ROOT/dist" BIN_DIR=""
+PROFILE=dist BUILD=1 OUT="$ROOT/dist" BIN_DIR=""
 CONNECTORS=(mcp-postgres mcp-docker mcp-kubernetes mcp-n8n)
 while [ $# -gt 0 ]; do
   case "$1" in
-    --profile) PROFILE=${2:?--profile needs release or dev}; shift 2 ;;
+    --profile) PROFILE=${2:?--profile needs dist, release or dev}; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --out) OUT=${2:?--out needs a directory}; shift 2 ;;
     --bin-dir) BIN_DIR=${2:?--bin-dir needs a directory}; shift 2 ;;
