@@ -93,6 +93,28 @@ fn sources<'a>(
     std::iter::successors(Some(e), |e| e.source())
 }
 
+/// Advice for a server-side apply conflict, naming the managers that own the fields
+/// (the server words it `conflict with "NAME"` or `conflicts with "NAME"`).
+fn apply_conflict(message: &str) -> String {
+    let mut owners: Vec<&str> = vec![];
+    for part in message.split("with \"").skip(1) {
+        if let Some(name) = part.split('"').next()
+            && !owners.contains(&name)
+        {
+            owners.push(name);
+        }
+    }
+    let who = match owners.as_slice() {
+        [] => "another field manager".to_string(),
+        names => format!(
+            "field manager{} {}",
+            if names.len() > 1 { "s" } else { "" },
+            names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    format!("{who} owns fields this apply changes: set `force: true` to take them over, or leave them out")
+}
+
 /// A readable account of `e` while doing `op`.
 pub fn describe(e: &kube::Error, op: &Op) -> String {
     match e {
@@ -108,11 +130,15 @@ pub fn describe(e: &kube::Error, op: &Op) -> String {
                 409 if status.reason == "AlreadyExists" => {
                     "it already exists: use resources_apply to change it, or another name".into()
                 }
-                409 if message.contains("conflict") && message.contains("field") => {
-                    "another field manager owns these fields: set `force: true` to take them over, or leave them out".into()
-                }
+                409 if message.starts_with("Apply failed with") => apply_conflict(message),
                 409 => "conflict: the object changed since it was read (resourceVersion); read it again and retry".into(),
                 410 => "the continue token expired: list again from the start".into(),
+                400 if message.contains("illegal base64") => {
+                    "a Secret's `data` values must be base64-encoded; put plain text under `stringData` instead".into()
+                }
+                400 if message.contains("field not declared in schema") || message.contains("unknown field") => {
+                    "the object has a field its kind does not declare (a typo?): explain_resource lists the fields".into()
+                }
                 415 => "the server does not accept this patch type here (strategic merge works only on built-in kinds; use merge or json)".into(),
                 422 => "invalid: the server rejected the object's content".into(),
                 429 => "the API server is throttling requests: retry shortly".into(),
@@ -207,5 +233,15 @@ mod tests {
         assert!(refused.to_string().contains("cannot reach the API server"), "{refused}");
         let json = serde_json::from_str::<serde_json::Value>("{").expect_err("bad json");
         assert_eq!(kind_of(&kube::Error::SerdeError(json)), ErrorKind::Failed);
+    }
+
+    #[test]
+    fn apply_conflicts_name_their_managers() {
+        let one = apply_conflict("Apply failed with 1 conflict: conflict with \"helm\" using v1: .data.mode");
+        assert!(one.starts_with("field manager `helm` owns") && one.contains("force: true"), "{one}");
+        let two = apply_conflict(
+            "Apply failed with 2 conflicts: conflicts with \"a\" using v1:\n- .x\nconflicts with \"b\" using v1:\n- .y",
+        );
+        assert!(two.starts_with("field managers `a`, `b` own"), "{two}");
     }
 }

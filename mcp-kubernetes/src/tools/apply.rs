@@ -158,7 +158,7 @@ async fn resources_apply(k: Arc<Clusters>, ctx: Context, args: ApplyArgs) -> Res
         let ns = namespace_for(&k, &ctx, &cluster, &res, given.as_deref().or(args.namespace.as_deref()), true)?;
         planned.push((res, name, ns, obj));
     }
-    let mut params = PatchParams::apply(FIELD_MANAGER);
+    let mut params = PatchParams::apply(FIELD_MANAGER).validation_strict();
     params.force = args.force;
     params.dry_run = args.dry_run;
     let mut result = ApplyResult { context: cluster.name.clone(), dry_run: args.dry_run, objects: vec![] };
@@ -285,7 +285,13 @@ async fn resources_patch(k: Arc<Clusters>, ctx: Context, args: PatchArgs) -> Res
             .await?;
     let ns = namespace_for(&k, &ctx, &cluster, &res, args.namespace.as_deref(), true)?;
     let api = dyn_api(&cluster, &res, ns.as_deref());
-    let params = PatchParams { dry_run: args.dry_run, field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+    // Strict: a misspelt field is an error, not silently dropped (the server's default).
+    let params = PatchParams {
+        dry_run: args.dry_run,
+        field_manager: Some(FIELD_MANAGER.into()),
+        field_validation: Some(kube::api::ValidationDirective::Strict),
+        ..Default::default()
+    };
     let op = Op::new("patch", &res.qualified()).name(&args.name).namespace(ns.as_deref()).context(&cluster.name);
     let patched: Value = match args.patch_type {
         PatchType::Merge => serde_json::to_value(
@@ -385,19 +391,20 @@ async fn resources_delete(
     };
     let op = Op::new("delete", &res.qualified()).name(&args.name).namespace(ns.as_deref()).context(&cluster.name);
     let done = api.delete(&args.name, &params).await.map_err(|e| api_error(e, &op))?;
-    let pending = done.is_left();
-    let outcome = format!(
-        "{} {}{}",
-        object_ref(&res, &args.name, ns.as_deref()),
-        if args.dry_run {
-            "would be deleted (server dry run, nothing deleted)"
-        } else if pending {
-            "deletion started (finalizers or dependents pending)"
-        } else {
-            "deleted"
-        },
-        ""
-    );
+    // The server answers with the object while its deletion waits (finalizers, or
+    // dependents first under Foreground), with a Status once it is gone.
+    let waiting = done.left().map(|o| o.metadata.finalizers.unwrap_or_default());
+    let state = match waiting {
+        _ if args.dry_run => "would be deleted (server dry run, nothing deleted)".to_string(),
+        None => "deleted".into(),
+        Some(f) if f.is_empty() => "deletion started (the object is still there for now)".into(),
+        Some(f) => format!(
+            "deletion started: it stays until its finalizers are removed ({}){}",
+            clip(&f.join(", "), 500),
+            if f.iter().any(|f| f == "foregroundDeletion") { "; its dependents go first" } else { "" }
+        ),
+    };
+    let outcome = format!("{} {state}", object_ref(&res, &args.name, ns.as_deref()));
     Ok(Rendered {
         text: outcome.clone() + "\n",
         data: ChangeResult {

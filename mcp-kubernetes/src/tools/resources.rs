@@ -123,6 +123,11 @@ pub struct ListResult {
     pub counts: Option<serde_json::Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
+    /// The server's continue token had expired (HTTP 410: the API server compacted the
+    /// history it pointed into), so the listing restarted from its namespace's first row:
+    /// rows shown before may come again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub restarted: bool,
 }
 
 impl ListResult {
@@ -148,6 +153,9 @@ impl ListResult {
         }
         if let Some(t) = self.total {
             m.insert("total".into(), json!(t));
+        }
+        if self.restarted {
+            m.insert("restarted".into(), Value::Bool(true));
         }
         Value::Object(m)
     }
@@ -237,6 +245,7 @@ pub(crate) async fn resources_list(
         remaining: None,
         counts: None,
         total: None,
+        restarted: false,
     };
 
     if args.count_only {
@@ -253,7 +262,14 @@ pub(crate) async fn resources_list(
                     break;
                 }
                 let lp = ListParams { limit: Some(500), continue_token: token.clone(), ..base.clone() };
-                let list = api.list::<IgnoredAny>(&lp).await.map_err(|e| api_error(e, &op(ns.as_deref())))?;
+                let list = match api.list::<IgnoredAny>(&lp).await {
+                    // The token expired under a long count: count this namespace again.
+                    Err(kube::Error::Api(e)) if e.code == 410 && token.is_some() => {
+                        (n, token) = (0, None);
+                        continue;
+                    }
+                    other => other.map_err(|e| api_error(e, &op(ns.as_deref())))?,
+                };
                 n += list.items.len() as u64;
                 if let Some(rest) = list.metadata.remaining_item_count.filter(|r| *r >= 0) {
                     n += rest as u64;
@@ -316,7 +332,17 @@ pub(crate) async fn resources_list(
             continue_token: cursor.c.clone(),
             ..base.clone()
         };
-        let list = api.list::<Value>(&lp).await.map_err(|e| api_error(e, &op(ns.as_deref())))?;
+        let list = match api.list::<Value>(&lp).await {
+            // An expired token (the server compacted past it) cannot be resumed: list
+            // this namespace again from its start, and say so.
+            Err(kube::Error::Api(e)) if e.code == 410 && cursor.c.is_some() => {
+                result.restarted = true;
+                cursor = Cursor { n: cursor.n, c: None, s: 0 };
+                let lp = ListParams { limit: Some(want.min(u32::MAX as usize) as u32), ..base.clone() };
+                api.list::<Value>(&lp).await.map_err(|e| api_error(e, &op(ns.as_deref())))?
+            }
+            other => other.map_err(|e| api_error(e, &op(ns.as_deref())))?,
+        };
         let server_continue = list.metadata.continue_.filter(|c| !c.is_empty());
         result.remaining = list.metadata.remaining_item_count;
         for (i, mut obj) in list.items.into_iter().enumerate().skip(cursor.s) {
@@ -391,6 +417,9 @@ pub(crate) async fn resources_list(
                 .map(|n| if n == "*" { " in any namespace".into() } else { format!(" in namespace {n}") })
                 .unwrap_or_default()
         );
+    }
+    if result.restarted {
+        text += "[the server's continue token had expired (HTTP 410), so the listing restarted from the first row: rows shown before may appear again]\n";
     }
     if let Some(c) = &result.r#continue {
         text += &format!(
@@ -566,10 +595,18 @@ mod tests {
             remaining: Some(-1),
             counts: Some(serde_json::Map::from_iter([("team-a".to_string(), json!(2))])),
             total: Some(2),
+            restarted: true,
         };
         assert_eq!(full().into_value(), serde_json::to_value(full()).expect("serialize"));
-        let bare =
-            || ListResult { namespace: None, r#continue: None, remaining: None, counts: None, total: None, ..full() };
+        let bare = || ListResult {
+            namespace: None,
+            r#continue: None,
+            remaining: None,
+            counts: None,
+            total: None,
+            restarted: false,
+            ..full()
+        };
         assert_eq!(bare().into_value(), serde_json::to_value(bare()).expect("serialize"));
     }
 }
