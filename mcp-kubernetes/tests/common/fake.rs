@@ -20,10 +20,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use serde_json::{Value, json};
 
 #[path = "fake/controllers.rs"]
 mod controllers;
+#[path = "fake/deletion.rs"]
+mod deletion;
 #[path = "fake/kinds.rs"]
 mod kinds;
 #[path = "fake/nodes.rs"]
@@ -38,8 +41,12 @@ mod query;
 mod rbac;
 #[path = "fake/scale.rs"]
 mod scale;
+#[path = "fake/schema.rs"]
+mod schema;
+#[path = "fake/ssa.rs"]
+mod ssa;
 
-use controllers::new_replicaset;
+use controllers::{new_replicaset, settle_rollouts, start_rollout};
 pub use kinds::{KINDS, Kind};
 use kinds::{discovery, kind_of};
 use patch::{json_patch, merge_patch, strategic_patch};
@@ -54,6 +61,13 @@ type Key = (String, String, String);
 pub struct Store {
     pub objects: BTreeMap<Key, Value>,
     pub rv: u64,
+    /// Continue tokens issued before this resourceVersion have expired (410 Gone), as
+    /// after a real server's etcd compaction (every five minutes by default).
+    pub compacted: u64,
+    /// Deployments rolling out, and when each rollout finishes.
+    pub rollouts: BTreeMap<Key, std::time::Instant>,
+    /// Who owns which fields of each object (server-side apply).
+    pub managers: BTreeMap<Key, ssa::Managers>,
     /// Exec commands seen, for assertions.
     pub execs: Vec<Vec<String>>,
 }
@@ -128,6 +142,12 @@ impl Fake {
             obj["metadata"]["name"].as_str().unwrap_or("").to_string(),
         );
         st.objects.insert(key, obj);
+    }
+
+    /// Expires every continue token issued so far, as a compaction would.
+    pub fn compact(&self) {
+        let mut st = self.store.lock().expect("store");
+        st.compacted = st.rv + 1;
     }
 
     pub fn get(&self, plural_gk: &str, ns: &str, name: &str) -> Option<Value> {
@@ -214,6 +234,7 @@ async fn handle(State(fake): State<Fake>, method: Method, uri: Uri, headers: Hea
     let Some(who) = user(&headers) else {
         return status(401, "Unauthorized", "Unauthorized");
     };
+    settle_rollouts(&mut fake.store.lock().expect("store"));
     let path = uri.path().to_string();
     let query = query_map(uri.query());
     if method == Method::GET
@@ -315,10 +336,10 @@ async fn handle(State(fake): State<Fake>, method: Method, uri: Uri, headers: Hea
             scale(&fake, kind, ns, name.unwrap_or(""), verb, &headers, &body, dry)
         }
         (_, Some(s)) => status(404, "NotFound", &format!("the server could not find the requested resource ({s})")),
-        ("create", None) => create(&fake, kind, ns, &headers, &body, dry),
-        ("update", None) => update(&fake, kind, ns, name.unwrap_or(""), &body, dry),
+        ("create", None) => create(&fake, kind, ns, &headers, &body, &query, dry),
+        ("update", None) => update(&fake, kind, ns, name.unwrap_or(""), &headers, &body, &query, dry),
         ("patch", None) => patch(&fake, kind, ns, name.unwrap_or(""), &headers, &body, &query, dry),
-        ("delete", None) => delete(&fake, kind, ns, name.unwrap_or(""), &query, &body, dry),
+        ("delete", None) => delete(&fake, kind, ns, name.unwrap_or(""), &query, &headers, &body, dry),
         _ => status(405, "MethodNotAllowed", "not allowed"),
     }
 }
@@ -336,11 +357,34 @@ fn list(fake: &Fake, kind: &Kind, ns: &str, q: &[(String, String)]) -> Response 
         Some(Err(_)) => return status(400, "BadRequest", "limit must be an integer"),
         None => 0,
     };
+    // A continue token names the list it belongs to (resource and namespace: a real
+    // server's key prefix), the resourceVersion of its first page and where to resume.
+    let prefix = format!("{}/{ns}", gk(kind));
     let after = match param(q, "continue").filter(|c| !c.is_empty()) {
-        Some(c) => match c.strip_prefix("fake-continue:") {
-            Some(k) => Some(k.to_string()),
-            None => return status(400, "BadRequest", "continue key is not valid: illegal base64 data"),
-        },
+        Some(c) => {
+            let token = base64::engine::general_purpose::STANDARD
+                .decode(c)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+            let Some(token) = token else {
+                return status(400, "BadRequest", "continue key is not valid: illegal base64 data");
+            };
+            if token["prefix"] != json!(prefix) {
+                return status(
+                    400,
+                    "BadRequest",
+                    "continue key is not valid: the continue token does not match the request's resource or namespace",
+                );
+            }
+            if token["rv"].as_u64().is_none_or(|rv| rv < st.compacted) {
+                return status(
+                    410,
+                    "Expired",
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+                );
+            }
+            Some((token["start"].as_str().unwrap_or("").to_string(), token["rv"].as_u64().unwrap_or(0)))
+        }
         None => None,
     };
     let mut items = vec![];
@@ -351,7 +395,7 @@ fn list(fake: &Fake, kind: &Kind, ns: &str, q: &[(String, String)]) -> Response 
         if !ns.is_empty() && n != ns {
             continue;
         }
-        if after.as_deref().is_some_and(|a| format!("{n}/{name}").as_str() <= a) {
+        if after.as_ref().is_some_and(|(a, _)| format!("{n}/{name}").as_str() <= a.as_str()) {
             continue;
         }
         let labels = obj.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
@@ -370,7 +414,10 @@ fn list(fake: &Fake, kind: &Kind, ns: &str, q: &[(String, String)]) -> Response 
     let total = items.len();
     let mut meta = json!({"resourceVersion": st.rv.to_string()});
     if limit > 0 && total > limit {
-        meta["continue"] = json!(format!("fake-continue:{}", items[limit - 1].0));
+        // Later pages keep the first page's resourceVersion, so they expire with it.
+        let rv = after.as_ref().map_or(st.rv, |(_, rv)| *rv);
+        let token = json!({"prefix": prefix, "rv": rv, "start": items[limit - 1].0});
+        meta["continue"] = json!(base64::engine::general_purpose::STANDARD.encode(token.to_string()));
         if label.is_empty() && field.is_empty() {
             meta["remainingItemCount"] = json!(total - limit);
         }
@@ -481,8 +528,40 @@ fn body_json(headers: &HeaderMap, body: &Bytes, allowed: &[&str]) -> Result<Valu
     serde_json::from_slice(body).map_err(|e| status(400, "BadRequest", &format!("error decoding body: {e}")))
 }
 
+/// Field validation: a Secret's data must be base64; undeclared fields are dropped, or
+/// refused when the client asked for `fieldValidation=Strict`.
+fn check_fields(kind: &Kind, obj: &mut Value, q: &[(String, String)], apply: bool) -> Result<(), Response> {
+    if kind.kind == "Secret" {
+        schema::secret(obj).map_err(|e| status(400, "BadRequest", &e))?;
+    }
+    let unknown = schema::prune(kind, obj);
+    if !unknown.is_empty() && param(q, "fieldValidation") == Some("Strict") {
+        return Err(status(400, "BadRequest", &schema::strict_error(apply, &unknown)));
+    }
+    Ok(())
+}
+
 fn namespace_exists(st: &Store, ns: &str) -> bool {
     st.objects.contains_key(&("namespaces".to_string(), String::new(), ns.to_string()))
+}
+
+/// Who writes: an Update by a field manager, or an apply of a configuration (forced or not).
+pub(crate) enum Owner<'a> {
+    Update(&'a str),
+    Apply(&'a str, &'a Value, bool),
+}
+
+/// The field manager of a non-apply write: `fieldManager`, else the client's name from
+/// its user agent, as a real server derives it.
+fn manager_of(q: &[(String, String)], headers: &HeaderMap) -> String {
+    if let Some(m) = param(q, "fieldManager").filter(|m| !m.is_empty()) {
+        return m.to_string();
+    }
+    let agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
+    match agent.split('/').next().filter(|a| !a.is_empty()) {
+        Some(a) => a.to_string(),
+        None => "unknown".into(),
+    }
 }
 
 fn store_object(
@@ -491,7 +570,7 @@ fn store_object(
     ns: &str,
     mut obj: Value,
     dry: bool,
-    manager: &str,
+    owner: Owner,
     created: bool,
 ) -> Response {
     let mut st = fake.store.lock().expect("store");
@@ -509,6 +588,11 @@ fn store_object(
         for f in ["uid", "creationTimestamp"] {
             obj["metadata"][f] = prev["metadata"][f].clone();
         }
+        for f in ["deletionTimestamp", "deletionGracePeriodSeconds"] {
+            if let Some(v) = prev["metadata"].get(f) {
+                obj["metadata"][f] = v.clone();
+            }
+        }
         let spec_changed = prev.get("spec") != obj.get("spec");
         let generation =
             prev.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1) + i64::from(spec_changed);
@@ -523,36 +607,67 @@ fn store_object(
             m["metadata"].as_object_mut().map(|meta| meta.remove(f));
         }
     }
-    if kind.kind == "Pod" && obj.get("status").is_some_and(Value::is_null) {
+    // No status is no `status` key (not a null one), whatever the kind.
+    if obj.get("status").is_some_and(Value::is_null) {
         obj.as_object_mut().map(|m| m.remove("status"));
     }
+    let (manager, apply) = match owner {
+        Owner::Update(m) => (m, None),
+        Owner::Apply(m, applied, force) => (m, Some((applied, force))),
+    };
     fill_server_fields(kind, &mut obj, rv, manager);
+    let rollout = if kind.kind == "Deployment" { start_rollout(&st, &key, previous.as_ref(), &mut obj) } else { None };
+    let managers =
+        ssa::record(st.managers.get(&key).cloned().unwrap_or_default(), manager, previous.as_ref(), &obj, apply);
+    obj["metadata"]["managedFields"] = ssa::render(&managers, &api_version(kind));
+    // A write that changes nothing (values and ownership) is a no-op: a real server
+    // answers with the stored object and does not bump its resourceVersion.
+    if let Some(prev) = &previous {
+        let mut same = obj.clone();
+        same["metadata"]["resourceVersion"] = prev["metadata"]["resourceVersion"].clone();
+        if &same == prev {
+            return ok(prev.clone());
+        }
+    }
     if !dry {
+        st.managers.insert(key.clone(), managers);
+        if let Some(done) = rollout {
+            st.rollouts.insert(key.clone(), done);
+        }
         st.rv = rv;
         let template_changed =
             previous.as_ref().is_none_or(|p| p.pointer("/spec/template") != obj.pointer("/spec/template"));
         if kind.kind == "Deployment" && template_changed {
             new_replicaset(&mut st, &obj);
         }
-        st.objects.insert(key, obj.clone());
+        st.objects.insert(key.clone(), obj.clone());
+        deletion::finish(&mut st, &key);
     }
     let code = if created { StatusCode::CREATED } else { StatusCode::OK };
     (code, [("content-type", "application/json")], obj.to_string()).into_response()
 }
 
-fn create(fake: &Fake, kind: &Kind, ns: &str, headers: &HeaderMap, body: &Bytes, dry: bool) -> Response {
-    let obj = match body_json(headers, body, &["application/json"]) {
+fn create(
+    fake: &Fake,
+    kind: &Kind,
+    ns: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    q: &[(String, String)],
+    dry: bool,
+) -> Response {
+    let mut obj = match body_json(headers, body, &["application/json"]) {
         Ok(o) => o,
         Err(r) => return r,
     };
-    if let Err(r) = validate(kind, &obj, ns, None) {
+    if let Err(r) = check_fields(kind, &mut obj, q, false).and_then(|_| validate(kind, &obj, ns, None)) {
         return r;
     }
     let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
     if fake.get(&gk(kind), ns, &name).is_some() {
         return status(409, "AlreadyExists", &format!("{} \"{name}\" already exists", gk(kind)));
     }
-    store_object(fake, kind, ns, obj, dry, "mcp-kubernetes", true)
+    store_object(fake, kind, ns, obj, dry, Owner::Update(&manager_of(q, headers)), true)
 }
 
 fn precondition(kind: &Kind, current: &Value, incoming: &Value) -> Result<(), Response> {
@@ -572,10 +687,23 @@ fn precondition(kind: &Kind, current: &Value, incoming: &Value) -> Result<(), Re
     Ok(())
 }
 
-fn update(fake: &Fake, kind: &Kind, ns: &str, name: &str, body: &Bytes, dry: bool) -> Response {
-    let Ok(obj) = serde_json::from_slice::<Value>(body) else {
-        return status(400, "BadRequest", "error decoding body");
+fn update(
+    fake: &Fake,
+    kind: &Kind,
+    ns: &str,
+    name: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    q: &[(String, String)],
+    dry: bool,
+) -> Response {
+    let mut obj = match body_json(headers, body, &["application/json"]) {
+        Ok(o) => o,
+        Err(r) => return r,
     };
+    if let Err(r) = check_fields(kind, &mut obj, q, false) {
+        return r;
+    }
     let Some(current) = fake.get(&gk(kind), ns, name) else {
         return not_found(kind, name);
     };
@@ -592,7 +720,7 @@ fn update(fake: &Fake, kind: &Kind, ns: &str, name: &str, body: &Bytes, dry: boo
     if let Err(r) = precondition(kind, &current, &obj).and_then(|_| validate(kind, &obj, ns, Some(name))) {
         return r;
     }
-    store_object(fake, kind, ns, obj, dry, "mcp-kubernetes", false)
+    store_object(fake, kind, ns, obj, dry, Owner::Update(&manager_of(q, headers)), false)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -637,7 +765,7 @@ fn patch(
             );
         }
     };
-    let result = match ct.as_str() {
+    let mut result = match ct.as_str() {
         "application/apply-patch+yaml" => {
             let Some(manager) = param(q, "fieldManager").filter(|m| !m.is_empty()) else {
                 return status(
@@ -651,54 +779,34 @@ fn patch(
             {
                 return status(400, "BadRequest", "apiVersion and kind must be set and match the request URL");
             }
-            if let Err(r) = validate(kind, &patch_doc, ns, Some(name)) {
+            if let Err(r) =
+                check_fields(kind, &mut patch_doc, q, true).and_then(|_| validate(kind, &patch_doc, ns, Some(name)))
+            {
                 return r;
             }
+            if let Some(cur) = &current
+                && let Err(r) = precondition(kind, cur, &patch_doc)
+            {
+                return r;
+            }
+            if let Some(m) = patch_doc["metadata"].as_object_mut() {
+                m.remove("resourceVersion");
+            }
+            let force = param(q, "force") == Some("true");
+            let applied = patch_doc.clone();
+            let owner = Owner::Apply(manager, &applied, force);
             match current {
-                None => {
-                    if let Some(m) = patch_doc["metadata"].as_object_mut() {
-                        m.remove("resourceVersion");
-                    }
-                    return store_object(fake, kind, ns, patch_doc, dry, manager, true);
-                }
+                None => return store_object(fake, kind, ns, patch_doc, dry, owner, true),
                 Some(cur) => {
-                    if let Err(r) = precondition(kind, &cur, &patch_doc) {
-                        return r;
+                    let managers = {
+                        let st = fake.store.lock().expect("store");
+                        st.managers.get(&(gk(kind), ns.to_string(), name.to_string())).cloned().unwrap_or_default()
+                    };
+                    if !force && let Some(msg) = ssa::conflicts(&managers, manager, &cur, &applied) {
+                        return status(409, "Conflict", &msg);
                     }
-                    // Another manager's values may not be changed without force.
-                    let owner = cur.pointer("/metadata/managedFields/0/manager").and_then(Value::as_str).unwrap_or("");
-                    let force = param(q, "force") == Some("true");
-                    if owner != manager && owner != "seed" && !force {
-                        let mut conflicts = vec![];
-                        if let (Some(a), Some(b)) = (
-                            cur.get("data").and_then(Value::as_object),
-                            patch_doc.get("data").and_then(Value::as_object),
-                        ) {
-                            for (k, v) in b {
-                                if a.get(k).is_some_and(|old| old != v) {
-                                    conflicts.push(format!(".data.{k}"));
-                                }
-                            }
-                        }
-                        if !conflicts.is_empty() {
-                            return status(
-                                409,
-                                "Conflict",
-                                &format!(
-                                    "Apply failed with {} conflict: conflict with \"{owner}\": {}",
-                                    conflicts.len(),
-                                    conflicts.join(", ")
-                                ),
-                            );
-                        }
-                    }
-                    let mut merged = cur.clone();
-                    if let Some(m) = patch_doc["metadata"].as_object_mut() {
-                        m.remove("resourceVersion");
-                    }
-                    merge_patch(&mut merged, &patch_doc);
-                    let manager = manager.to_string();
-                    return store_object(fake, kind, ns, merged, dry, &manager, false);
+                    let merged = ssa::merge(&managers, manager, &cur, &applied);
+                    return store_object(fake, kind, ns, merged, dry, owner, false);
                 }
             }
         }
@@ -711,12 +819,6 @@ fn patch(
                 "application/merge-patch+json" => {
                     if !patch_doc.is_object() {
                         return status(400, "BadRequest", "a merge patch must be a JSON object");
-                    }
-                    if let Err(r) = precondition(kind, &cur, &patch_doc) {
-                        return r;
-                    }
-                    if let Some(m) = patch_doc.get_mut("metadata").and_then(Value::as_object_mut) {
-                        m.remove("resourceVersion");
                     }
                     merge_patch(&mut target, &patch_doc)
                 }
@@ -736,24 +838,37 @@ fn patch(
                     }
                 }
             }
+            // Whatever the patch type, a resourceVersion in the patched object is a
+            // precondition (a JSON or strategic patch can set it as well as a merge).
+            if let Err(r) = precondition(kind, &cur, &target) {
+                return r;
+            }
             target
         }
     };
-    if let Err(r) = validate(kind, &result, ns, Some(name)) {
+    if let Err(r) = check_fields(kind, &mut result, q, false).and_then(|_| validate(kind, &result, ns, Some(name))) {
         return r;
     }
-    let manager = param(q, "fieldManager").unwrap_or("unknown").to_string();
-    store_object(fake, kind, ns, result, dry, &manager, false)
+    store_object(fake, kind, ns, result, dry, Owner::Update(&manager_of(q, headers)), false)
 }
 
-fn delete(fake: &Fake, kind: &Kind, ns: &str, name: &str, q: &[(String, String)], body: &Bytes, dry: bool) -> Response {
+fn delete(
+    fake: &Fake,
+    kind: &Kind,
+    ns: &str,
+    name: &str,
+    q: &[(String, String)],
+    headers: &HeaderMap,
+    body: &Bytes,
+    dry: bool,
+) -> Response {
     // DeleteOptions come in the body (clients may also use the query).
     let options: Value = if body.is_empty() {
         json!({})
     } else {
-        match serde_json::from_slice(body) {
+        match body_json(headers, body, &["application/json"]) {
             Ok(v) => v,
-            Err(e) => return status(400, "BadRequest", &format!("error decoding DeleteOptions: {e}")),
+            Err(r) => return r,
         }
     };
     let dry = match options.get("dryRun") {
@@ -772,8 +887,30 @@ fn delete(fake: &Fake, kind: &Kind, ns: &str, name: &str, q: &[(String, String)]
     let Some(obj) = st.objects.get(&key).cloned() else {
         return not_found(kind, name);
     };
-    if !dry {
-        st.objects.remove(&key);
+    // Preconditions: the delete applies only to the object the caller read.
+    for (field, label) in [("uid", "UID"), ("resourceVersion", "ResourceVersion")] {
+        if let Some(want) = options.pointer(&format!("/preconditions/{field}")).and_then(Value::as_str)
+            && Some(want) != obj["metadata"][field].as_str()
+        {
+            let have = obj["metadata"][field].as_str().unwrap_or("");
+            return status(
+                409,
+                "Conflict",
+                &format!(
+                    "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: {label} in precondition: {want}, {label} in object meta: {have}",
+                    gk(kind)
+                ),
+            );
+        }
     }
-    ok(obj)
+    if dry {
+        return ok(obj);
+    }
+    match deletion::delete(&mut st, &key, policy.unwrap_or("Background")) {
+        // Pending: the object as it now is, marked for deletion.
+        Some(pending) => ok(pending),
+        // Gone at once: a Status, as a real server answers for most kinds.
+        None => ok(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": {"name": name, "group": kind.group, "kind": kind.plural, "uid": obj["metadata"]["uid"]}})),
+    }
 }

@@ -33,6 +33,8 @@ pub const NS: &str = "team-a";
 
 /// How long a real cluster may take to reach a state (a pod running, a rollout done).
 pub const REAL_WAIT: Duration = Duration::from_secs(180);
+/// How long the fake may: its rollouts take a fixed moment, everything else is at once.
+pub const FAKE_WAIT: Duration = Duration::from_secs(10);
 
 impl Cluster {
     pub async fn start() -> Self {
@@ -109,6 +111,20 @@ impl Cluster {
         .await;
     }
 
+    /// A client of the cluster of its own (not the connector's), for another field
+    /// manager's writes and checks that do not go through the connector.
+    pub async fn client(&self) -> kube::Client {
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
+        let options = kube::config::KubeConfigOptions { context: Some(self.context.clone()), ..Default::default() };
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.expect("client config");
+        kube::Client::try_from(config).expect("client")
+    }
+
+    /// ConfigMaps of `ns` through [`Cluster::client`].
+    pub async fn configmaps(&self, ns: &str) -> kube::Api<k8s_openapi::api::core::v1::ConfigMap> {
+        kube::Api::namespaced(self.client().await, ns)
+    }
+
     /// The connector on this cluster, with the developer's own settings kept out.
     pub fn launcher(&self) -> Launcher {
         Launcher::new(env!("CARGO_BIN_EXE_mcp-kubernetes"))
@@ -156,8 +172,16 @@ where
             Err(_) if cluster.is_real() && start.elapsed() < limit => {
                 tokio::time::sleep(Duration::from_millis(500)).await
             }
+            // The fake's rollouts take a moment too (its ROLLOUT), nothing else does.
+            Err(_) if !cluster.is_real() && start.elapsed() < FAKE_WAIT => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
             Err(last) => {
-                let when = if cluster.is_real() { format!("within {limit:?}") } else { "at once on the fake".into() };
+                let when = if cluster.is_real() {
+                    format!("within {limit:?}")
+                } else {
+                    format!("within {FAKE_WAIT:?} on the fake")
+                };
                 panic!("{what}: not reached {when}: {last}")
             }
         }

@@ -5,7 +5,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{Fake, Kind, body_json, gk, not_found, ok, status, store_object};
+use super::{Fake, Kind, Owner, body_json, gk, manager_of, not_found, ok, status, store_object};
 
 pub(super) fn scale(
     fake: &Fake,
@@ -35,7 +35,7 @@ pub(super) fn scale(
             );
         };
         obj["spec"]["replicas"] = json!(replicas);
-        let r = store_object(fake, kind, ns, obj.clone(), dry, "mcp-kubernetes", false);
+        let r = store_object(fake, kind, ns, obj.clone(), dry, Owner::Update(&manager_of(&[], headers)), false);
         if !r.status().is_success() {
             return r;
         }
