@@ -30,7 +30,8 @@ async fn every_tool_over_stdio_and_http() {
             .ok_text("resources_apply", json!({"context": cluster.context, "manifest": manifest, "dry_run": true}))
             .await;
         assert!(dry_text.contains("(server dry run)"), "{dry_text}");
-        s.fails("resources_get", json!({"kind": "configmaps", "name": cm})).await;
+        let unsaved = s.fails("resources_get", json!({"kind": "configmaps", "name": cm})).await;
+        assert!(unsaved.contains("404") && unsaved.contains(&format!("\"{cm}\" not found")), "{unsaved}");
         let applied = s.ok("resources_apply", json!({"context": cluster.context, "manifest": manifest})).await;
         let outcomes: Vec<&str> = applied["objects"]
             .as_array()
@@ -39,8 +40,21 @@ async fn every_tool_over_stdio_and_http() {
             .map(|o| o["outcome"].as_str().unwrap_or(""))
             .collect();
         assert_eq!(outcomes, ["created"; 4], "{applied}");
+        // The same manifest again is a no-op on the server: nothing written, the
+        // resourceVersions kept, each object "unchanged".
         let again = s.ok("resources_apply", json!({"context": cluster.context, "manifest": manifest})).await;
-        assert!(again["objects"].as_array().expect("objects").iter().all(|o| o["outcome"] != "created"), "{again}");
+        let versions = |r: &Value| -> Vec<Value> {
+            r["objects"].as_array().expect("objects").iter().map(|o| o["resource_version"].clone()).collect()
+        };
+        let outcomes: Vec<&str> =
+            again["objects"].as_array().expect("objects").iter().map(|o| o["outcome"].as_str().unwrap_or("")).collect();
+        // The deployment's status changes while it rolls out (a status write is a new
+        // resourceVersion), and on a real cluster the pod's too; nothing writes the others.
+        let quiet: &[usize] = if cluster.is_real() { &[2, 3] } else { &[0, 2, 3] };
+        let (before, after) = (versions(&applied), versions(&again));
+        for &i in quiet {
+            assert_eq!((outcomes[i], &after[i]), ("unchanged", &before[i]), "object {i}: {again}");
+        }
         // A real cluster schedules, pulls and starts the pod in its own time; the fake
         // runs it at once.
         eventually(&cluster, "the pod running", REAL_WAIT, || async {
@@ -97,7 +111,8 @@ async fn every_tool_over_stdio_and_http() {
             if typed { Ok(()) } else { Err(text(&r)) }
         })
         .await;
-        s.fails("explain_resource", json!({"kind": "pods", "field": "spec.nope"})).await;
+        let no_field = s.fails("explain_resource", json!({"kind": "pods", "field": "spec.nope"})).await;
+        assert!(no_field.contains("Pod has no field `nope`"), "{no_field}");
 
         // Patch: merge, strategic (built-in only), json; dry run saves nothing.
         s.ok(
@@ -187,7 +202,8 @@ async fn every_tool_over_stdio_and_http() {
         }
         let run = s.ok("pods_run", json!({"context": cluster.context, "name": format!("run-{t}"), "image": "busybox:1.36", "command": ["sleep", "60"], "dry_run": true})).await;
         assert_eq!(run["dryRun"], true);
-        s.fails("resources_get", json!({"kind": "pods", "name": format!("run-{t}")})).await;
+        let not_run = s.fails("resources_get", json!({"kind": "pods", "name": format!("run-{t}")})).await;
+        assert!(not_run.contains("404") && not_run.contains(&format!("\"run-{t}\" not found")), "{not_run}");
         s.ok("pods_run", json!({"context": cluster.context, "name": format!("run-{t}"), "image": "busybox:1.36", "env": {"API_TOKEN": "abc"}}))
             .await;
         let scaled = s
@@ -218,7 +234,11 @@ async fn every_tool_over_stdio_and_http() {
             )
             .await;
         assert_eq!(undone["object"]["spec.template.spec.containers.image"], json!(["nginx:1.27"]), "{undone}");
-        s.fails("rollout_status", json!({"kind": "configmaps", "name": cm})).await;
+        let not_rollout = s.fails("rollout_status", json!({"kind": "configmaps", "name": cm})).await;
+        assert!(
+            not_rollout.contains("rollouts apply to deployments") && not_rollout.contains("configmaps"),
+            "{not_rollout}"
+        );
 
         // Cluster.
         let namespaces = s.ok_text("namespaces_list", json!({})).await.0;
@@ -285,7 +305,8 @@ async fn events_are_sorted_and_filtered() {
     assert_eq!(warnings["items"].as_array().map(Vec::len), Some(1));
     let pod_a = s.ok("events_list", json!({"kind": "pods", "name": "a"})).await;
     assert_eq!(pod_a["items"][0]["reason"], "BackOff", "{pod_a}");
-    s.fails("events_list", json!({"type": "Bad"})).await;
+    let bad_type = s.fails("events_list", json!({"type": "Bad"})).await;
+    assert!(bad_type.contains("`type` is Normal or Warning"), "{bad_type}");
 }
 
 #[tokio::test]
@@ -455,6 +476,15 @@ async fn bad_inputs_get_specific_errors() {
         )
         .await;
     assert!(conflict_patch.contains("409"), "{conflict_patch}");
+    // A JSON patch's resourceVersion is a precondition too.
+    let stale_ops = json!([{"op": "replace", "path": "/metadata/resourceVersion", "value": "1"}, {"op": "replace", "path": "/data/a", "value": "4"}]);
+    let conflict_json = s
+        .fails(
+            "resources_patch",
+            json!({"context": cluster.context, "kind": "cm", "name": "cfg", "type": "json", "patch": stale_ops}),
+        )
+        .await;
+    assert!(conflict_json.contains("409") && conflict_json.contains("read it again and retry"), "{conflict_json}");
 
     if cluster.fake.is_some() {
         // A user whose RBAC allows reading only.
@@ -596,11 +626,35 @@ async fn tiers_and_toolsets_decide_what_is_listed() {
         core_sorted,
         ["api_resources", "contexts_list", "explain_resource", "resources_describe", "resources_get", "resources_list"]
     );
+    // A real object each refused delete would remove: refusals must be the guard's, not
+    // a 404 for a name that never existed.
+    let ns = cluster.namespace("tiers").await;
+    let writer = launcher.clone().args(["--allow-write", "--namespace", &ns]).start(Transport::Stdio).await;
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep-me}\ndata: {a: '1'}\n";
+    writer.ok("resources_apply", json!({"context": cluster.context, "manifest": manifest})).await;
+    let delete = json!({"context": cluster.context, "kind": "cm", "name": "keep-me", "namespace": ns});
+    // Without the destructive tier the tool is not there to call.
+    let unlisted = writer.client.call_tool("resources_delete", delete.clone()).await;
+    let unlisted = match unlisted {
+        Err(e) => e.to_string(),
+        Ok(r) => panic!("resources_delete ran without --allow-destructive: {}", text(&r)),
+    };
+    assert!(unlisted.contains("resources_delete"), "{unlisted}");
     // Destructive tools ask first when the operator wants confirmation; this client cannot.
     let confirm = launcher.clone().args(["--allow-destructive", "--confirm-destructive"]).start(Transport::Stdio).await;
-    let refused =
-        confirm.call("resources_delete", json!({"context": cluster.context, "kind": "cm", "name": "x"})).await;
-    assert!(refused.is_error, "{}", text(&refused));
+    let refused = confirm.fails("resources_delete", delete.clone()).await;
+    assert!(
+        refused.contains("requires the user's confirmation") && refused.contains("does not support elicitation"),
+        "{refused}"
+    );
+    let kept = writer.ok("resources_get", json!({"kind": "cm", "name": "keep-me"})).await;
+    assert_eq!(kept["object"]["data"], json!({"a": "1"}), "both refusals left the object: {kept}");
+    // The positive control: with the tier and no confirmation asked, the same call deletes.
+    let deleter = launcher.clone().arg("--allow-destructive").start(Transport::Stdio).await;
+    deleter.ok("resources_delete", delete).await;
+    let gone = writer.fails("resources_get", json!({"kind": "cm", "name": "keep-me"})).await;
+    assert!(gone.contains("404"), "{gone}");
+    cluster.drop_namespace(&ns).await;
 }
 
 #[tokio::test]
@@ -621,7 +675,8 @@ async fn configuration_errors_stop_the_server() {
     std::fs::write(&file, "allow_write = true\nallowed_namespaces = [\"team-a\"]\nmax_rows = 5\n").expect("write");
     let s = cluster.launcher().args(["--config", file.to_str().expect("path")]).start(Transport::Stdio).await;
     assert!(s.tool_names().await.contains(&"resources_apply".to_string()));
-    s.fails("resources_list", json!({"kind": "pods", "namespace": "default"})).await;
+    let outside = s.fails("resources_list", json!({"kind": "pods", "namespace": "default"})).await;
+    assert!(outside.contains("namespace `default` is outside") && outside.contains("team-a"), "{outside}");
 }
 
 fn helm_record(release: &Value) -> String {
@@ -667,7 +722,8 @@ async fn helm_releases_are_read_from_the_cluster() {
         assert!(!values.0.contains("s3cret") && values.0.contains("replicas: 2"), "{}", values.0);
         let all = s.ok("helm_values", json!({"release": "shop", "all": true})).await;
         assert_eq!(all["values"]["db"]["host"], "db");
-        s.fails("helm_status", json!({"release": "nope"})).await;
+        let no_release = s.fails("helm_status", json!({"release": "nope"})).await;
+        assert!(no_release.contains("release `nope` not found"), "{no_release}");
         let no_helm =
             s.fails("helm_install", json!({"context": cluster.context, "release": "x", "chart": "repo/x"})).await;
         assert!(no_helm.contains("binary is not installed") && no_helm.contains("helm_list"), "{no_helm}");
