@@ -6,6 +6,9 @@
 //! unknown field selectors, strategic patches of custom resources, missing namespaces).
 //! Also PodDisruptionBudgets and the eviction subresource, the node proxy (`fake/nodes.rs`)
 //! and RBAC for impersonated requests, decided by the RBAC objects it holds (`fake/rbac.rs`).
+//! Strict where users meet it: field managers (`fake/ssa.rs`), no-op writes, preconditions,
+//! expiring continue tokens (`fake/list.rs`), rollouts that take time, finalizers and
+//! propagation (`fake/deletion.rs`), field validation (`fake/schema.rs`).
 
 // Handlers answer errors as whole responses (their size does not matter in a test
 // server) and take what a request carries.
@@ -20,7 +23,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use serde_json::{Value, json};
 
 #[path = "fake/controllers.rs"]
@@ -29,6 +31,8 @@ mod controllers;
 mod deletion;
 #[path = "fake/kinds.rs"]
 mod kinds;
+#[path = "fake/list.rs"]
+mod list;
 #[path = "fake/nodes.rs"]
 mod nodes;
 #[path = "fake/patch.rs"]
@@ -49,9 +53,10 @@ mod ssa;
 use controllers::{new_replicaset, settle_rollouts, start_rollout};
 pub use kinds::{KINDS, Kind};
 use kinds::{discovery, kind_of};
+use list::list;
 use patch::{json_patch, merge_patch, strategic_patch};
 use pods::{exec, logs, metrics};
-use query::{field_matches, label_matches, param, query_map};
+use query::{param, query_map};
 use scale::scale;
 
 /// Object key: (group/plural, namespace, name).
@@ -322,6 +327,7 @@ async fn handle(State(fake): State<Fake>, method: Method, uri: Uri, headers: Hea
     if kind.group == "metrics.k8s.io" {
         return metrics(&fake, kind, ns, &query);
     }
+    let call = Call { fake: &fake, kind, ns, name: name.unwrap_or(""), headers: &headers, body: &body, q: &query, dry };
     match (verb, sub) {
         ("list", _) => list(&fake, kind, ns, &query),
         ("get", None) => match fake.get(&gk(kind), ns, name.unwrap_or("")) {
@@ -336,105 +342,16 @@ async fn handle(State(fake): State<Fake>, method: Method, uri: Uri, headers: Hea
             scale(&fake, kind, ns, name.unwrap_or(""), verb, &headers, &body, dry)
         }
         (_, Some(s)) => status(404, "NotFound", &format!("the server could not find the requested resource ({s})")),
-        ("create", None) => create(&fake, kind, ns, &headers, &body, &query, dry),
-        ("update", None) => update(&fake, kind, ns, name.unwrap_or(""), &headers, &body, &query, dry),
-        ("patch", None) => patch(&fake, kind, ns, name.unwrap_or(""), &headers, &body, &query, dry),
-        ("delete", None) => delete(&fake, kind, ns, name.unwrap_or(""), &query, &headers, &body, dry),
+        ("create", None) => create(call),
+        ("update", None) => update(call),
+        ("patch", None) => patch(call),
+        ("delete", None) => delete(call),
         _ => status(405, "MethodNotAllowed", "not allowed"),
     }
 }
 
 fn not_found(kind: &Kind, name: &str) -> Response {
     status(404, "NotFound", &format!("{} \"{name}\" not found", gk(kind)))
-}
-
-fn list(fake: &Fake, kind: &Kind, ns: &str, q: &[(String, String)]) -> Response {
-    let st = fake.store.lock().expect("store");
-    let label = param(q, "labelSelector").unwrap_or("");
-    let field = param(q, "fieldSelector").unwrap_or("");
-    let limit: usize = match param(q, "limit").map(str::parse) {
-        Some(Ok(n)) => n,
-        Some(Err(_)) => return status(400, "BadRequest", "limit must be an integer"),
-        None => 0,
-    };
-    // A continue token names the list it belongs to (resource and namespace: a real
-    // server's key prefix), the resourceVersion of its first page and where to resume.
-    let prefix = format!("{}/{ns}", gk(kind));
-    let after = match param(q, "continue").filter(|c| !c.is_empty()) {
-        Some(c) => {
-            let token = base64::engine::general_purpose::STANDARD
-                .decode(c)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-            let Some(token) = token else {
-                return status(400, "BadRequest", "continue key is not valid: illegal base64 data");
-            };
-            if token["prefix"] != json!(prefix) {
-                return status(
-                    400,
-                    "BadRequest",
-                    "continue key is not valid: the continue token does not match the request's resource or namespace",
-                );
-            }
-            if token["rv"].as_u64().is_none_or(|rv| rv < st.compacted) {
-                return status(
-                    410,
-                    "Expired",
-                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
-                );
-            }
-            Some((token["start"].as_str().unwrap_or("").to_string(), token["rv"].as_u64().unwrap_or(0)))
-        }
-        None => None,
-    };
-    let mut items = vec![];
-    for ((g, n, name), obj) in st.objects.range((gk(kind), String::new(), String::new())..) {
-        if g != &gk(kind) {
-            break;
-        }
-        if !ns.is_empty() && n != ns {
-            continue;
-        }
-        if after.as_ref().is_some_and(|(a, _)| format!("{n}/{name}").as_str() <= a.as_str()) {
-            continue;
-        }
-        let labels = obj.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
-        match label_matches(&labels, label) {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => return status(400, "BadRequest", &e),
-        }
-        match field_matches(kind, obj, field) {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => return status(400, "BadRequest", &e),
-        }
-        items.push((format!("{n}/{name}"), obj.clone()));
-    }
-    let total = items.len();
-    let mut meta = json!({"resourceVersion": st.rv.to_string()});
-    if limit > 0 && total > limit {
-        // Later pages keep the first page's resourceVersion, so they expire with it.
-        let rv = after.as_ref().map_or(st.rv, |(_, rv)| *rv);
-        let token = json!({"prefix": prefix, "rv": rv, "start": items[limit - 1].0});
-        meta["continue"] = json!(base64::engine::general_purpose::STANDARD.encode(token.to_string()));
-        if label.is_empty() && field.is_empty() {
-            meta["remainingItemCount"] = json!(total - limit);
-        }
-        items.truncate(limit);
-    }
-    // List items carry no kind or apiVersion, as from a real server.
-    let items: Vec<Value> = items
-        .into_iter()
-        .map(|(_, mut o)| {
-            if let Some(m) = o.as_object_mut() {
-                m.remove("kind");
-                m.remove("apiVersion");
-            }
-            o
-        })
-        .collect();
-    ok(json!({"kind": format!("{}List", kind.kind), "apiVersion": api_version(kind), "metadata": meta, "items": items}))
 }
 
 fn validate(kind: &Kind, obj: &Value, ns: &str, name_in_url: Option<&str>) -> Result<(), Response> {
@@ -647,15 +564,21 @@ fn store_object(
     (code, [("content-type", "application/json")], obj.to_string()).into_response()
 }
 
-fn create(
-    fake: &Fake,
-    kind: &Kind,
-    ns: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-    q: &[(String, String)],
+/// What a write handler is given: the request, resolved.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    fake: &'a Fake,
+    kind: &'a Kind,
+    ns: &'a str,
+    name: &'a str,
+    headers: &'a HeaderMap,
+    body: &'a Bytes,
+    q: &'a [(String, String)],
     dry: bool,
-) -> Response {
+}
+
+fn create(c: Call) -> Response {
+    let Call { fake, kind, ns, headers, body, q, dry, .. } = c;
     let mut obj = match body_json(headers, body, &["application/json"]) {
         Ok(o) => o,
         Err(r) => return r,
@@ -687,16 +610,8 @@ fn precondition(kind: &Kind, current: &Value, incoming: &Value) -> Result<(), Re
     Ok(())
 }
 
-fn update(
-    fake: &Fake,
-    kind: &Kind,
-    ns: &str,
-    name: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-    q: &[(String, String)],
-    dry: bool,
-) -> Response {
+fn update(c: Call) -> Response {
+    let Call { fake, kind, ns, name, headers, body, q, dry } = c;
     let mut obj = match body_json(headers, body, &["application/json"]) {
         Ok(o) => o,
         Err(r) => return r,
@@ -723,17 +638,8 @@ fn update(
     store_object(fake, kind, ns, obj, dry, Owner::Update(&manager_of(q, headers)), false)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn patch(
-    fake: &Fake,
-    kind: &Kind,
-    ns: &str,
-    name: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-    q: &[(String, String)],
-    dry: bool,
-) -> Response {
+fn patch(c: Call) -> Response {
+    let Call { fake, kind, ns, name, headers, body, q, dry } = c;
     let ct = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -852,16 +758,8 @@ fn patch(
     store_object(fake, kind, ns, result, dry, Owner::Update(&manager_of(q, headers)), false)
 }
 
-fn delete(
-    fake: &Fake,
-    kind: &Kind,
-    ns: &str,
-    name: &str,
-    q: &[(String, String)],
-    headers: &HeaderMap,
-    body: &Bytes,
-    dry: bool,
-) -> Response {
+fn delete(c: Call) -> Response {
+    let Call { fake, kind, ns, name, headers, body, q, dry } = c;
     // DeleteOptions come in the body (clients may also use the query).
     let options: Value = if body.is_empty() {
         json!({})
