@@ -2,7 +2,7 @@
 //! Kept apart from the list of databases so that a call's transaction can name the database
 //! it runs on without depending on how databases are picked.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mcp_core::connector::Target;
 use sqlx::Connection;
@@ -12,6 +12,8 @@ use sqlx::postgres::{PgConnection, PgPool, Postgres};
 /// How long a connection may take from the pool before the connector checks, with a
 /// connection of its own, whether the database can be reached at all.
 const DIAGNOSE_AFTER: Duration = Duration::from_millis(250);
+/// How long a diagnosis that connected stands for the other waiters.
+const REACHABLE_FOR: Duration = Duration::from_secs(1);
 
 /// One database the connector serves.
 #[derive(Debug)]
@@ -25,14 +27,16 @@ pub struct Database {
     pub pool: PgPool,
     /// One diagnosis at a time: under a real overload, waiters must not add connections.
     pub diagnosing: tokio::sync::Mutex<()>,
+    /// When a diagnosis last connected: the database was reachable, only busy.
+    pub reachable_at: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Database {
     /// A connection from the pool. The pool retries a refused or reset connection until
     /// its acquire timeout and then says only that it timed out; so when the wait lasts,
-    /// one direct connection attempt finds the cause (refused, unknown host, TLS), which
-    /// is returned at once. If that attempt connects, the database is only busy: the
-    /// pool's wait goes on.
+    /// a direct connection attempt finds the cause (refused, unknown host, TLS), which is
+    /// returned at once. If that attempt connects, the database is only busy: the pool's
+    /// wait goes on, and for a second no other waiter probes again.
     pub async fn acquire(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
         let acquire = self.pool.acquire();
         tokio::pin!(acquire);
@@ -41,18 +45,30 @@ impl Database {
             conn = &mut acquire => return conn,
             _ = tokio::time::sleep(DIAGNOSE_AFTER) => {}
         }
-        if let Ok(_one_at_a_time) = self.diagnosing.try_lock() {
-            let options = self.pool.connect_options();
-            let probe = PgConnection::connect_with(&options);
-            tokio::select! {
-                biased;
-                conn = &mut acquire => return conn,
-                probe = probe => match probe {
-                    Err(e) if is_unreachable(&e) => return Err(e),
-                    Ok(conn) => { let _ = conn.close().await; }
-                    Err(_) => {}
-                },
+        let diagnose = async {
+            // Waiters take turns, so that a busy database gets one probe, not one each.
+            let _turn = self.diagnosing.lock().await;
+            if self.reachable_at.lock().map(|at| at.is_some_and(|t| t.elapsed() < REACHABLE_FOR)).unwrap_or(false) {
+                return None;
             }
+            match PgConnection::connect_with(&self.pool.connect_options()).await {
+                Err(e) if is_unreachable(&e) => Some(e),
+                Ok(conn) => {
+                    if let Ok(mut at) = self.reachable_at.lock() {
+                        *at = Some(Instant::now());
+                    }
+                    let _ = conn.close().await;
+                    None
+                }
+                Err(_) => None,
+            }
+        };
+        tokio::select! {
+            biased;
+            conn = &mut acquire => return conn,
+            found = diagnose => if let Some(e) = found {
+                return Err(e);
+            },
         }
         acquire.await
     }

@@ -71,6 +71,7 @@ impl Databases {
                 role: entry.role.clone().or_else(|| settings.role.clone()),
                 pool,
                 diagnosing: Default::default(),
+                reachable_at: Default::default(),
             });
         }
         let targets = Targets::new("database", list, settings.allow_write)?;
