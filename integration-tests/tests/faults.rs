@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use integration_tests::{database_url, docker, docker_host, era, n8n, postgres};
 use mcp_core::client::{Client, EraChoice};
-use mcp_core::testing::{Connector, Transport, text};
+use mcp_core::testing::{Connector, Transport, skip, text};
 use serde_json::json;
 use sqlx::Executor as _;
 
@@ -64,11 +64,11 @@ fn var(name: &str) -> Option<String> {
 
 /// How to restart `what`, when the test services started it: its start command and pidfile
 /// (`MCP_TEST_{service}_START`, `MCP_TEST_{service}_PIDFILE`). Otherwise the test is
-/// skipped, and says so.
-fn restartable(service: &str, what: &str) -> Option<(String, String)> {
+/// skipped through `testing::skip` (a failure under `MCP_TEST_NO_SKIP=1`).
+fn restartable(test: &str, service: &str, what: &str) -> Option<(String, String)> {
     let found = var(&format!("MCP_TEST_{service}_START")).zip(var(&format!("MCP_TEST_{service}_PIDFILE")));
     if found.is_none() {
-        eprintln!("skipped: this {what} was not started by scripts/services.sh (cannot restart it)");
+        skip(test, &format!("this {what} was not started by scripts/services.sh (cannot restart it)"));
     }
     found
 }
@@ -111,8 +111,10 @@ async fn admin() -> sqlx::PgPool {
 async fn postgres_restarted_under_open_sessions() {
     let _serial = SERIAL.lock().await;
     if var("MCP_POSTGRES_TEST_DATA").is_none() {
-        eprintln!("skipped: this PostgreSQL was not started by scripts/services.sh (cannot restart it)");
-        return;
+        return skip(
+            "postgres_restarted_under_open_sessions",
+            "this PostgreSQL was not started by scripts/services.sh (cannot restart it)",
+        );
     }
     let table = format!("faults_pg_{}", std::process::id());
     let pool = admin().await;
@@ -154,7 +156,7 @@ async fn postgres_restarted_under_open_sessions() {
 #[tokio::test]
 async fn dockerd_restarted_under_open_sessions() {
     let _serial = SERIAL.lock().await;
-    let Some((start, pidfile)) = restartable("DOCKER", "dockerd") else { return };
+    let Some((start, pidfile)) = restartable("dockerd_restarted_under_open_sessions", "DOCKER", "dockerd") else { return };
     let sessions = sessions(docker().arg("--allow-write")).await;
     let name = format!("mcp-faults-{}", std::process::id());
     let admin = bollard::Docker::connect_with_unix(
@@ -202,7 +204,7 @@ async fn dockerd_restarted_under_open_sessions() {
 #[tokio::test]
 async fn n8n_restarted_under_open_sessions() {
     let _serial = SERIAL.lock().await;
-    let Some((start, pidfile)) = restartable("N8N", "n8n") else { return };
+    let Some((start, pidfile)) = restartable("n8n_restarted_under_open_sessions", "N8N", "n8n") else { return };
     let sessions = sessions(n8n().arg("--allow-write")).await;
     let name = format!("faults-{}", std::process::id());
     let created = sessions[0]

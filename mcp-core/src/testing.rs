@@ -271,3 +271,62 @@ pub async fn http_get(addr: &str, path: &str) -> (u16, String) {
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
 }
+
+/// Set to `1` by scripts/test.sh: CI starts every service itself, so a skip there means a
+/// test did not run and must fail the run instead of counting as a pass.
+pub const NO_SKIP_ENV: &str = "MCP_TEST_NO_SKIP";
+/// A file each skip is appended to (one line: test, reason), for the run's summary.
+pub const SKIP_LOG_ENV: &str = "MCP_TEST_SKIP_LOG";
+
+/// The one way a test skips: prints `skipped: <test>: <reason>`, appends the same line to
+/// the file named by `MCP_TEST_SKIP_LOG` (if set), and panics instead when
+/// `MCP_TEST_NO_SKIP=1`. The caller returns right after.
+///
+/// ```ignore
+/// let Some(start) = var("MCP_TEST_N8N_START") else {
+///     return mcp_core::testing::skip("n8n_restarted", "no MCP_TEST_N8N_START to restart n8n");
+/// };
+/// ```
+pub fn skip(test: &str, reason: &str) {
+    let log = std::env::var_os(SKIP_LOG_ENV).filter(|p| !p.is_empty()).map(PathBuf::from);
+    record_skip(test, reason, std::env::var(NO_SKIP_ENV).is_ok_and(|v| v == "1"), log.as_deref());
+}
+
+fn record_skip(test: &str, reason: &str, no_skip: bool, log: Option<&std::path::Path>) {
+    let line = format!("skipped: {test}: {reason}");
+    eprintln!("{line}");
+    if let Some(path) = log {
+        use std::io::Write;
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+        if let Err(e) = appended {
+            eprintln!("could not record the skip in {}: {e}", path.display());
+        }
+    }
+    // After recording, so that the run's summary lists the skip that failed it.
+    assert!(!no_skip, "{line} ({NO_SKIP_ENV}=1: every skip is a failure)");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record_skip;
+
+    #[test]
+    fn a_skip_is_printed_and_appended_to_the_log() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = dir.path().join("skips");
+        record_skip("first", "no service", false, Some(&log));
+        record_skip("second", "no handle", false, Some(&log));
+        let text = std::fs::read_to_string(&log).expect("log written");
+        assert_eq!(text, "skipped: first: no service\nskipped: second: no handle\n");
+    }
+
+    #[test]
+    #[should_panic(expected = "skipped: strict: no service (MCP_TEST_NO_SKIP=1: every skip is a failure)")]
+    fn a_skip_fails_when_skips_are_forbidden() {
+        record_skip("strict", "no service", true, None);
+    }
+}

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::writer;
-use mcp_core::testing::Transport;
+use mcp_core::testing::{Transport, skip};
 use serde_json::json;
 
 fn sh(cmd: &str) -> bool {
@@ -16,8 +16,10 @@ fn sh(cmd: &str) -> bool {
 #[tokio::test]
 async fn n8n_stopped_and_restarted_mid_session() {
     let (Ok(start), Ok(pidfile)) = (std::env::var("MCP_TEST_N8N_START"), std::env::var("MCP_TEST_N8N_PIDFILE")) else {
-        eprintln!("skipped: this n8n was not started by start_n8n (no MCP_TEST_N8N_START to restart it)");
-        return;
+        return skip(
+            "n8n_stopped_and_restarted_mid_session",
+            "this n8n was not started by start_n8n (no MCP_TEST_N8N_START to restart it)",
+        );
     };
     let s = writer().start(Transport::Stdio).await;
     // A first call logs in and caches the node types.
