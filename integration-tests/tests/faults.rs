@@ -156,7 +156,9 @@ async fn postgres_restarted_under_open_sessions() {
 #[tokio::test]
 async fn dockerd_restarted_under_open_sessions() {
     let _serial = SERIAL.lock().await;
-    let Some((start, pidfile)) = restartable("dockerd_restarted_under_open_sessions", "DOCKER", "dockerd") else { return };
+    let Some((start, pidfile)) = restartable("dockerd_restarted_under_open_sessions", "DOCKER", "dockerd") else {
+        return;
+    };
     let sessions = sessions(docker().arg("--allow-write")).await;
     let name = format!("mcp-faults-{}", std::process::id());
     let admin = bollard::Docker::connect_with_unix(
