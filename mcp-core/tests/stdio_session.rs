@@ -20,13 +20,24 @@ struct SleepArgs {
 
 async fn sleep(_ctx: Context, args: SleepArgs) -> Result<String, ToolError> {
     tokio::time::sleep(Duration::from_millis(args.ms)).await;
-    Ok("slept".into())
+    // The duration tells one call's answer from another's under the same id.
+    Ok(format!("slept {}", args.ms))
+}
+
+/// Told when a `hold` call is running, so that a test knows how long it has run.
+static HELD: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+async fn hold(_ctx: Context, _args: SleepArgs) -> Result<String, ToolError> {
+    HELD.notify_one();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    Ok("held".into())
 }
 
 fn builder() -> mcp_core::server::ServerBuilder {
     Server::builder("test", "1.0.0")
         .tool(tool("echo", echo).read_only())
         .tool(tool("sleep", sleep).read_only())
+        .tool(tool("hold", hold).read_only())
         .configure(|c| c.call_timeout = Duration::from_millis(500))
 }
 
@@ -174,11 +185,16 @@ async fn duplicate_ids_in_flight_are_refused_and_cancellation_stops_a_call() {
     assert!(r["error"]["message"].as_str().expect("message").contains("Duplicate request id"));
     let r = p.recv().await;
     assert_eq!(r["id"], 7);
-    assert_eq!(r["result"]["content"][0]["text"], "slept");
+    assert_eq!(r["result"]["content"][0]["text"], "slept 300");
 
-    p.send(call(8, 400)).await;
+    p.send(call(8, 200)).await;
     p.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":8}})).await;
-    // The cancelled call must not answer; the next answer is the ping's.
+    // Once cancelled, id 8 is free again (a call still running would make this a
+    // duplicate), and the cancelled call never answers: had it kept running, its
+    // "slept 200" would come first, or take the new call's place.
+    let r = p.call(call(8, 350)).await;
+    assert_eq!(r["id"], 8);
+    assert_eq!(r["result"]["content"][0]["text"], "slept 350", "{r}");
     p.assert_alive(9).await;
 }
 
@@ -229,11 +245,14 @@ async fn the_audit_trail_records_sizes_on_the_wire_and_cancelled_calls() {
         .expect("a reply within 5 s")
         .expect("read")
         .expect("a line");
-    let call = |id: i64, ms: u64| tool_call(id, "sleep", json!({"ms":ms}));
-    p.send(call(2, 2000)).await;
+    let sent = std::time::Instant::now();
+    p.send(tool_call(2, "hold", json!({"ms": 0}))).await;
+    // Running for 50 ms at least, known to the test, before it is cancelled.
+    tokio::time::timeout(Duration::from_secs(5), HELD.notified()).await.expect("the call starts");
     tokio::time::sleep(Duration::from_millis(50)).await;
     p.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}})).await;
     p.assert_alive(3).await;
+    let window = sent.elapsed().as_secs_f64() * 1000.0;
     server.flush_audit();
 
     let text = std::fs::read_to_string(trail.path()).expect("read trail");
@@ -243,10 +262,12 @@ async fn the_audit_trail_records_sizes_on_the_wire_and_cancelled_calls() {
     assert_eq!(echo["bytes_in"], request.len(), "the request as read: {echo}");
     assert_eq!(echo["bytes_out"], answer.len(), "the response as written: {echo}");
     assert_eq!(echo["outcome"], "ok");
-    let sleep = lines.iter().find(|l| l["target"] == "sleep").expect("the cancelled call has its line");
-    assert_eq!(sleep["outcome"], "cancelled", "{sleep}");
-    assert_eq!(sleep["bytes_out"], 0, "nothing was sent for it: {sleep}");
-    assert!(sleep["duration_ms"].as_f64().expect("duration") >= 40.0, "{sleep}");
+    let held = lines.iter().find(|l| l["target"] == "hold").expect("the cancelled call has its line");
+    assert_eq!(held["outcome"], "cancelled", "{held}");
+    assert_eq!(held["bytes_out"], 0, "nothing was sent for it: {held}");
+    // Between the 50 ms it surely ran and the time the test saw pass.
+    let took = held["duration_ms"].as_f64().expect("duration");
+    assert!((50.0..=window).contains(&took), "{took} ms not in 50..={window} ms: {held}");
 }
 
 #[tokio::test]
