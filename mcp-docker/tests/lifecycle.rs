@@ -263,6 +263,9 @@ async fn exec_reports_exit_code_output_timeout_and_cuts_big_output() {
 
 #[tokio::test]
 async fn toolsets_and_no_destructive_trim_the_list() {
+    let docker = admin().await;
+    let n = name("nodestructive");
+    run(&docker, &n, &["sleep", "300"], &[], &[]).await;
     for transport in TRANSPORTS {
         let conn = start(transport, &["--allow-write", "--no-destructive"]).await;
         let names = conn.tool_names().await;
@@ -270,8 +273,12 @@ async fn toolsets_and_no_destructive_trim_the_list() {
         for gone in ["stop_container", "remove_container", "exec_in_container", "prune", "remove_image"] {
             assert!(!names.contains(&gone.to_string()), "{gone} listed with --no-destructive");
         }
-        let err = conn.client.call_tool("remove_container", json!({"container": "x"})).await;
-        assert!(err.is_err() || err.is_ok_and(|r| r.is_error));
+        // A real, running container: the call is refused as an unknown tool, and the
+        // container is still there and running.
+        let err = conn.client.call_tool("remove_container", json!({"container": n, "force": true})).await;
+        let err = err.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("Unknown tool") && err.contains("remove_container"), "over {transport:?}: {err}");
+        assert_eq!(state(&docker, &n).await.as_deref(), Some("running"), "over {transport:?}");
 
         let conn = start(transport, &["--toolsets", "system,compose"]).await;
         let mut names = conn.tool_names().await;
@@ -292,4 +299,5 @@ async fn toolsets_and_no_destructive_trim_the_list() {
         let names = conn.tool_names().await;
         assert!(names.iter().all(|n| n.contains("image")), "{names:?}");
     }
+    remove(&docker, &n).await;
 }
