@@ -122,8 +122,18 @@ async fn data_tables_audit_health() {
     let err = s.fails("insert_data_table_rows", json!({"id": id, "rows": []})).await;
     assert!(err.contains("rows"), "{err}");
 
+    // Only the category asked for, n8n's own report of it: the security settings of this
+    // instance, whose public API is on (the tests reach it through that API).
     let audit = s.ok("security_audit", json!({"categories": ["instance"]})).await;
-    assert!(audit.is_object() && !audit.to_string().is_empty(), "{audit}");
+    let reports: Vec<&String> = audit.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    assert_eq!(reports, ["Instance Risk Report"], "{audit}");
+    let report = &audit["Instance Risk Report"];
+    assert_eq!(report["risk"], "instance", "{audit}");
+    let settings = report["sections"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["title"] == "Security settings"))
+        .unwrap_or_else(|| panic!("no `Security settings` section: {audit}"));
+    assert_eq!(settings["settings"]["features"]["publicApiEnabled"], true, "{audit}");
     let h = s.ok("health", json!({})).await;
     assert_eq!(h["healthy"], true, "{h}");
     assert_eq!(h["instances"][0]["run_by_id"], true);
