@@ -107,6 +107,10 @@ async fn invalid_workflows_list_every_problem_and_save_nothing() {
 async fn partial_updates_are_validated_before_saving() {
     let s = writer().start(Transport::Stdio).await;
     let id = common::create_webhook(&s, "partial", &unique("partial-hook")).await;
+    s.ok("publish_workflow", json!({"id": id})).await;
+    let run = s.ok("run_webhook", json!({"workflow_id": id, "body": {"name": "Ada"}})).await;
+    assert_eq!(run["body"]["greeting"], "hello Ada", "{run}");
+    let before = common::stored(&id).await;
     // A type version the instance does not have: refused, nothing saved.
     let err = s
         .fails(
@@ -137,16 +141,24 @@ async fn partial_updates_are_validated_before_saving() {
     assert!(err.contains("operations[0]") && err.contains("Nope"), "{err}");
     let err = s.fails("edit_workflow", json!({"id": id, "operations": [{"op": "explode"}]})).await;
     assert!(err.contains("explode"), "{err}");
-    // Still the original.
+    // Still the original, as the connector and as n8n itself tell: nothing was saved.
     let got = s.ok("get_workflow", json!({"id": id})).await;
     assert_eq!(got["edges"], json!(["Hook -> Greet"]));
-    // Disable a node, then publish: the webhook still answers with the first node's data.
+    let after = common::stored(&id).await;
+    for field in ["versionId", "nodes", "connections", "updatedAt"] {
+        assert_eq!(after[field], before[field], "`{field}` changed by refused edits");
+    }
+    // Disable the trigger (saved), then publish: refused, and the published version keeps
+    // answering the webhook.
     let no_trigger = s
         .ok("edit_workflow", json!({"id": id, "operations": [{"op": "update_node", "name": "Hook", "disabled": true}]}))
         .await;
     assert!(no_trigger["version_id"].is_string());
+    assert_ne!(common::stored(&id).await["versionId"], before["versionId"], "the valid edit was saved");
     let err = s.fails("publish_workflow", json!({"id": id})).await;
     assert!(err.contains("no enabled trigger") && err.contains("not published"), "{err}");
+    let run = s.ok("run_webhook", json!({"workflow_id": id, "body": {"name": "Grace"}})).await;
+    assert_eq!(run["body"]["greeting"], "hello Grace", "{run}");
     s.ok("delete_workflow", json!({"id": id})).await;
 }
 

@@ -114,3 +114,17 @@ pub fn manual_workflow(name: &str) -> Value {
         "connections": {"Start": {"main": [[{"node": "Set", "type": "main", "index": 0}]]}},
     })
 }
+
+/// The workflow `id` as n8n stores it, read past the connector (its public API, with the
+/// test key): what a refused call must have left alone.
+pub async fn stored(id: &str) -> Value {
+    let (url, key) = instance();
+    let response = reqwest::Client::new()
+        .get(format!("{url}/api/v1/workflows/{id}"))
+        .header("X-N8N-API-KEY", key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET workflow {id} from n8n: {e}"));
+    assert!(response.status().is_success(), "GET workflow {id}: {}", response.status());
+    response.json().await.unwrap_or_else(|e| panic!("workflow {id} as JSON: {e}"))
+}
