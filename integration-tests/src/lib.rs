@@ -192,9 +192,26 @@ impl LoadReport {
 
     /// Records one call's outcome.
     pub fn record(&mut self, started: Instant, outcome: &Result<CallToolResult, ClientError>, what: &str) {
+        self.record_expecting(started, outcome, what, "");
+    }
+
+    /// Records one call's outcome; a success whose answer (text and structured content)
+    /// lacks `expect` is a wrong answer, counted as a failure.
+    pub fn record_expecting(
+        &mut self,
+        started: Instant,
+        outcome: &Result<CallToolResult, ClientError>,
+        what: &str,
+        expect: &str,
+    ) {
         self.latencies.push(started.elapsed());
         let failure = match outcome {
             Ok(r) if r.is_error => Some(format!("{what}: error result: {}", mcp_core::testing::text(r))),
+            Ok(r) if !expect.is_empty() => {
+                let shown =
+                    format!("{} {}", mcp_core::testing::text(r), r.structured_content.clone().unwrap_or_default());
+                (!shown.contains(expect)).then(|| format!("{what}: `{expect}` not in: {shown:.300}"))
+            }
             Ok(_) => None,
             Err(e) => Some(format!("{what}: {e}")),
         };

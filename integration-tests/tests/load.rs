@@ -12,6 +12,9 @@ use mcp_core::client::{Client, EraChoice};
 use mcp_core::testing::Transport;
 
 const CLIENTS: usize = 200;
+/// The p99 latency no run may exceed: a stuck connector or a serialised path shows as
+/// seconds; a loaded 2-core machine, measured, stays well under it.
+const P99_CEILING: Duration = Duration::from_secs(2);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_hundred_clients_across_the_connectors() {
@@ -43,11 +46,11 @@ async fn two_hundred_clients_across_the_connectors() {
             let mix = read_mix(connector);
             let mut n = i;
             while Instant::now() < deadline {
-                let (tool, args) = &mix[n % mix.len()];
+                let (tool, args, expect) = &mix[n % mix.len()];
                 n += 1;
                 let started = Instant::now();
                 let outcome = client.call_tool(tool, args.clone()).await;
-                report.record(started, &outcome, &format!("{connector} {tool}"));
+                report.record_expecting(started, &outcome, &format!("{connector} {tool}"), expect);
             }
             report
         }));
@@ -59,6 +62,10 @@ async fn two_hundred_clients_across_the_connectors() {
     }
     total.elapsed = started.elapsed();
     eprintln!("load, {CLIENTS} clients over HTTP (2026-07-28), 4 connectors: {total}");
-    assert!(total.calls() > CLIENTS, "too few calls: {total}");
-    assert_eq!(total.errors, 0, "{total}");
+    assert_eq!(total.errors, 0, "failed or wrong answers: {total}");
+    // Every client keeps being served (at least one call per second of the run each), and
+    // none waits long: floors far below what an idle machine does, so busy cores pass.
+    let floor = CLIENTS * duration.as_secs().max(1) as usize;
+    assert!(total.calls() >= floor, "{} calls, fewer than {floor}: {total}", total.calls());
+    assert!(total.percentile(0.99) < P99_CEILING, "p99 over {P99_CEILING:?}: {total}");
 }

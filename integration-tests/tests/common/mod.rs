@@ -76,22 +76,34 @@ pub fn read_call(connector: &str) -> Read {
         },
         "mcp-docker" => Read { tool: "list_images", args: json!({}), expect: "mcp-test/busybox" },
         "mcp-kubernetes" => Read { tool: "namespaces_list", args: json!({}), expect: "kube-system" },
-        "mcp-n8n" => Read { tool: "list_workflows", args: json!({"limit": 1}), expect: "workflows" },
+        // n8n's own report of its settings: no key of the connector's, and nothing an
+        // offline catalogue could answer.
+        "mcp-n8n" => Read {
+            tool: "security_audit",
+            args: json!({"categories": ["instance"]}),
+            expect: "\"publicApiEnabled\":true",
+        },
         other => panic!("no read call for {other}"),
     }
 }
 
-/// A mixed set of read calls per connector, for the load tests.
-pub fn read_mix(connector: &str) -> Vec<(&'static str, Value)> {
+/// A mixed set of read calls per connector, for the load tests: tool, arguments, and text
+/// a right answer contains (something of the service's, not a key of the connector's).
+pub fn read_mix(connector: &str) -> Vec<(&'static str, Value, &'static str)> {
     match connector {
         "mcp-postgres" => vec![
-            ("query", json!({"sql": "SELECT 1"})),
-            ("list_schemas", json!({})),
-            ("query", json!({"sql": "SELECT count(*) FROM pg_class"})),
+            ("query", json!({"sql": "SELECT 40 + 2 AS n"}), "[[42]]"),
+            ("list_schemas", json!({}), "public"),
+            ("query", json!({"sql": "SELECT count(*) > 100 AS many FROM pg_class"}), "[[true]]"),
         ],
-        "mcp-docker" => vec![("list_containers", json!({"all": true})), ("list_images", json!({}))],
-        "mcp-kubernetes" => vec![("namespaces_list", json!({})), ("nodes_list", json!({}))],
-        "mcp-n8n" => vec![("list_workflows", json!({"limit": 5})), ("list_tags", json!({}))],
+        "mcp-docker" => {
+            vec![("system_info", json!({}), "\"engine\":\"Docker\""), ("list_images", json!({}), "mcp-test/busybox")]
+        }
+        "mcp-kubernetes" => vec![("namespaces_list", json!({}), "kube-system"), ("nodes_list", json!({}), "Ready")],
+        "mcp-n8n" => vec![
+            ("security_audit", json!({"categories": ["instance"]}), "\"publicApiEnabled\":true"),
+            ("list_workflows", json!({"limit": 5}), "\"count\""),
+        ],
         other => panic!("no read mix for {other}"),
     }
 }
