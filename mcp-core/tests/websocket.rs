@@ -184,11 +184,13 @@ impl Drop for DropSignal {
 #[tokio::test]
 async fn a_dropped_client_closes_its_socket_and_the_server_cancels_its_calls() {
     let cancelled = Arc::new(tokio::sync::Notify::new());
-    let signal = cancelled.clone();
+    let started = Arc::new(tokio::sync::Notify::new());
+    let (signal, running) = (cancelled.clone(), started.clone());
     let server = Server::builder("ws-test", "1.0.0")
         .tool(
             tool("hang", move |_ctx: Context, _: NoArgs| {
                 let guard = DropSignal(signal.clone());
+                running.notify_one();
                 async move {
                     let _guard = guard;
                     futures::future::pending::<()>().await;
@@ -203,7 +205,7 @@ async fn a_dropped_client_closes_its_socket_and_the_server_cancels_its_calls() {
     let client = Arc::new(Client::connect_ws(&url, ClientOptions::default()).await.expect("connect"));
     let caller = client.clone();
     let call = tokio::spawn(async move { caller.call_tool("hang", json!({})).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::timeout(Duration::from_secs(5), started.notified()).await.expect("the call reaches the tool");
     assert!(!call.is_finished(), "the call should still be running");
     // Gone without `close`: as a process that is killed, or a task that is aborted.
     call.abort();
