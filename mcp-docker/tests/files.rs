@@ -11,7 +11,7 @@ use serde_json::json;
 async fn read_copy_out_and_copy_in() {
     let docker = admin().await;
     let n = name("files");
-    common::run_sh(&docker, &n, "mkdir -p /data/sub && echo hello-file > /data/a.txt && echo deep > /data/sub/b.txt && head -c 3000 /bin/busybox > /data/bin.dat && yes 0123456789 | head -c 5000 > /data/big.txt && sleep 300").await;
+    common::run_sh(&docker, &n, "mkdir -p /data/sub && i=0; while [ $i -lt 500 ]; do printf 0123456789; i=$((i+1)); done > /data/zbig.txt && echo hello-file > /data/a.txt && echo deep > /data/sub/b.txt && head -c 3000 /bin/busybox > /data/bin.dat && sleep 300").await;
     for _ in 0..100 {
         if docker.inspect_container(&n, None).await.is_ok() {
             let conn = start(common::Transport::Stdio, &[]).await;
@@ -36,8 +36,8 @@ async fn read_copy_out_and_copy_in() {
         assert_eq!(out["binary"], true);
         let small = start(transport, &["--max-result-bytes", "1024"]).await;
         // A 5,000-byte text file under a 1,024-byte budget: its first 1,024 bytes, marked.
-        let (text, out) = small.ok_text("read_container_file", json!({"container": n, "path": "/data/big.txt"})).await;
-        let whole = "0123456789\n".repeat(455);
+        let (text, out) = small.ok_text("read_container_file", json!({"container": n, "path": "/data/zbig.txt"})).await;
+        let whole = "0123456789".repeat(500);
         assert_eq!(out["size"], 5000, "{text}");
         assert_eq!(out["binary"], false, "{text}");
         assert_eq!(out["truncated"], true, "{text}");
