@@ -29,10 +29,8 @@ async fn a_closed_port_is_named_within_a_second() {
     // Two calls at once (and the start-up check beside them): each waiter learns the
     // cause, not only the one that looked.
     let started = Instant::now();
-    let (first, second) = tokio::join!(
-        c.fails_as("query", json!({"sql": "SELECT 1"})),
-        c.fails_as("list_schemas", json!({}))
-    );
+    let (first, second) =
+        tokio::join!(c.fails_as("query", json!({"sql": "SELECT 1"})), c.fails_as("list_schemas", json!({})));
     let took = started.elapsed();
     for (kind, text) in [first, second] {
         assert_eq!(kind, "unavailable", "{text}");
