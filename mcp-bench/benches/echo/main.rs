@@ -5,7 +5,7 @@
 //! ```sh
 //! cargo build --release -p mcp-bench --examples
 //! cargo bench -p mcp-bench --bench echo -- [--quick] [--json PATH] [--check] [--only mcp-core,rmcp,…]
-//!     [--transport stdio|http|ws] [--cost] [--sessions N]
+//!     [--transport stdio|http|ws] [--cost] [--sessions N] [--start]
 //! ```
 //!
 //! For each server it measures sequential round trips (p50, p99), throughput with 32
@@ -16,8 +16,9 @@
 //! costs is then measured on a plain and a secure server side by side (see `cost.rs`;
 //! `--cost` measures only that; `MCP_BENCH_AUDIT_LOG=/dev/null` sends their trails nowhere,
 //! to see the disk's share). `--sessions N` measures instead the server's memory per idle
-//! session (N HTTP sessions, then N WebSocket connections). `--check` exits non-zero when a
-//! target is missed.
+//! session (N HTTP sessions, then N WebSocket connections). `--start` measures instead
+//! each server's first answer after spawn and its idle memory, the connectors' too (see
+//! `start.rs`). `--check` exits non-zero when a target is missed.
 
 // The report is this program's output.
 #![allow(clippy::print_stdout)]
@@ -25,6 +26,7 @@
 mod cost;
 mod http;
 mod sessions;
+mod start;
 mod stdio;
 mod ws;
 
@@ -113,6 +115,12 @@ fn main() -> anyhow::Result<()> {
             http / 1024.0,
             ws / 1024.0
         );
+        return Ok(());
+    }
+
+    if args.iter().any(|a| a == "--start") {
+        let missed = bench_start(&bin_dir, scratch.path(), flag(&args, "--only"))?;
+        ensure!(!check || missed == 0, "{missed} target(s) missed");
         return Ok(());
     }
 
@@ -285,6 +293,59 @@ fn main() -> anyhow::Result<()> {
     }
     ensure!(!check || missed == 0, "{missed} target(s) missed");
     Ok(())
+}
+
+/// Start and idle, side by side: every server once per round, three rounds, each one's
+/// median; then the targets. Returns how many were missed.
+fn bench_start(bin_dir: &Path, scratch: &Path, only: Option<&str>) -> anyhow::Result<usize> {
+    let subjects: Vec<start::Subject> = start::subjects(bin_dir, scratch)?
+        .into_iter()
+        .filter(|s| only.is_none_or(|o| o.split(',').any(|n| n == s.name)))
+        .collect();
+    let mut runs: Vec<Vec<start::Start>> = vec![Vec::new(); subjects.len()];
+    for _ in 0..3 {
+        for (subject, runs) in subjects.iter().zip(&mut runs) {
+            runs.push(start::measure(subject).with_context(|| format!("starting {}", subject.name))?);
+        }
+    }
+    let mut rows = Vec::new();
+    for (subject, mut runs) in subjects.iter().zip(runs) {
+        runs.sort_by(|a, b| a.first_ms.total_cmp(&b.first_ms));
+        let mut row = runs[runs.len() / 2].clone();
+        runs.sort_by_key(|r| r.rss_kib);
+        let idle = &runs[runs.len() / 2];
+        (row.rss_kib, row.anon_kib, row.file_kib, row.threads) =
+            (idle.rss_kib, idle.anon_kib, idle.file_kib, idle.threads);
+        start::print(&subject.name, &row);
+        rows.push((subject.name.as_str(), row));
+    }
+    let get = |name: &str| rows.iter().find(|(n, _)| *n == name).map(|(_, r)| r);
+    let mut checks: Vec<(String, Option<f64>, f64)> = vec![
+        (
+            "mcp-core first answer vs rmcp's (<= 1x)".into(),
+            get("mcp-core").zip(get("rmcp")).map(|(a, b)| a.first_ms / b.first_ms),
+            1.0,
+        ),
+        (
+            "mcp-core idle RSS vs rmcp's (<= 1.5x)".into(),
+            get("mcp-core").zip(get("rmcp")).map(|(a, b)| a.rss_kib as f64 / b.rss_kib as f64),
+            1.5,
+        ),
+    ];
+    for (name, row) in rows.iter().filter(|(n, _)| n.starts_with("mcp-") && *n != "mcp-core") {
+        let echo = get("mcp-core").map(|e| row.first_ms - e.first_ms);
+        checks.push((format!("{name} first answer minus echo's, ms (<= 2)"), echo, 2.0));
+        checks.push((format!("{name} idle RSS, MiB (<= 12)"), Some(row.rss_kib as f64 / 1024.0), 12.0));
+    }
+    println!();
+    let mut missed = 0;
+    for (label, value, bound) in checks {
+        let Some(value) = value else { continue };
+        let met = value <= bound;
+        missed += usize::from(!met);
+        println!("{label:<52} {value:>8.2}  {}", if met { "met" } else { "MISSED" });
+    }
+    Ok(missed)
 }
 
 /// How to start `target`: the secure rows get a token file, a policy and an audit trail.

@@ -1,0 +1,170 @@
+//! Start and idle: what a client pays each time it spawns a stdio server. The first answer
+//! is the time from spawn to `tools/list` answered (after `initialize`), the median of
+//! [`SPAWNS`]; the idle memory is VmRSS 300 ms after that answer, split into anonymous
+//! (heap, stacks) and file-backed (the binary's pages) from `/proc/PID/smaps_rollup`.
+//! The connectors run too, from the same release directory, configured for the test
+//! services (`/tmp/services.env`) but doing nothing until their first call.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, ensure};
+use mcp_bench::{Era, contains, opening_request};
+
+/// Spawns per server for the first answer.
+pub(crate) const SPAWNS: usize = 7;
+
+/// One server to start: a binary, its flags and environment.
+pub(crate) struct Subject {
+    pub(crate) name: String,
+    pub(crate) binary: PathBuf,
+    pub(crate) args: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
+}
+
+/// What one server costs to start and to keep idle.
+#[derive(Debug, Clone)]
+pub(crate) struct Start {
+    pub(crate) first_ms: f64,
+    pub(crate) rss_kib: u64,
+    pub(crate) anon_kib: u64,
+    pub(crate) file_kib: u64,
+    pub(crate) threads: u64,
+}
+
+/// The echo servers, then each connector whose binary is built and whose service is known.
+pub(crate) fn subjects(bin_dir: &Path, scratch: &Path) -> anyhow::Result<Vec<Subject>> {
+    let example = |name: &str, binary: &str| Subject {
+        name: name.into(),
+        binary: bin_dir.join(binary),
+        args: Vec::new(),
+        env: Vec::new(),
+    };
+    let mut all = vec![
+        example("floor", "bench_server_floor"),
+        example("rmcp", "bench_server_rmcp"),
+        example("mcp-core", "bench_server_mcp_core"),
+    ];
+    let release = bin_dir.parent().context("no release directory")?;
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let connector = |name: &str, env: Vec<(String, String)>| {
+        let binary = release.join(name);
+        binary.exists().then(|| Subject { name: name.into(), binary, args: Vec::new(), env })
+    };
+    if let Some(url) = var("MCP_TEST_DATABASE_URL") {
+        all.extend(connector("mcp-postgres", vec![("DATABASE_URL".into(), url)]));
+    }
+    if let Some(host) = var("DOCKER_HOST") {
+        all.extend(connector("mcp-docker", vec![("DOCKER_HOST".into(), host)]));
+    }
+    // A cluster nobody listens on: nothing may be asked of it before the first call.
+    let kubeconfig = scratch.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: bench\nclusters:\n- name: bench\n  cluster:\n    server: \
+         https://127.0.0.1:9\n    insecure-skip-tls-verify: true\ncontexts:\n- name: bench\n  context:\n    cluster: \
+         bench\n    user: bench\nusers:\n- name: bench\n  user:\n    token: bench\n",
+    )?;
+    all.extend(connector(
+        "mcp-kubernetes",
+        vec![("MCP_KUBERNETES_KUBECONFIG".into(), kubeconfig.display().to_string())],
+    ));
+    if let (Some(url), Some(key)) = (var("MCP_TEST_N8N_URL"), var("MCP_TEST_N8N_API_KEY")) {
+        let key_file = scratch.join("n8n-key");
+        std::fs::write(&key_file, key)?;
+        all.extend(connector(
+            "mcp-n8n",
+            vec![("N8N_API_URL".into(), url), ("N8N_API_KEY_FILE".into(), key_file.display().to_string())],
+        ));
+    }
+    Ok(all)
+}
+
+/// Spawns `subject`, opens a session and lists its tools; returns the time that took and
+/// the process, still running.
+fn first_answer(subject: &Subject) -> anyhow::Result<(Duration, std::process::Child)> {
+    let started = Instant::now();
+    let mut child = Command::new(&subject.binary)
+        .args(["--transport", "stdio", "--log-level", "warn"])
+        .args(&subject.args)
+        .envs(subject.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("spawning {}", subject.binary.display()))?;
+    let mut stdin = child.stdin.take().context("no stdin")?;
+    let mut stdout = BufReader::new(child.stdout.take().context("no stdout")?);
+    let mut opening = opening_request(Era::Handshake).to_string();
+    opening.push('\n');
+    let list = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n\
+                {\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{}}\n";
+    let mut line = Vec::new();
+    for request in [opening.as_str(), list] {
+        stdin.write_all(request.as_bytes())?;
+        stdin.flush()?;
+        line.clear();
+        ensure!(stdout.read_until(b'\n', &mut line)? > 0, "{} closed stdout", subject.name);
+        ensure!(contains(&line, b"\"result\""), "{} answered {}", subject.name, String::from_utf8_lossy(&line));
+    }
+    let elapsed = started.elapsed();
+    // Keep the pipes open: the server stays idle until they close.
+    std::mem::forget(stdin);
+    std::mem::forget(stdout);
+    Ok((elapsed, child))
+}
+
+fn stop(mut child: std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `key:   N kB` lines of a /proc file, in KiB.
+fn proc_kib(path: &str, key: &str) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+pub(crate) fn measure(subject: &Subject) -> anyhow::Result<Start> {
+    let mut times = Vec::with_capacity(SPAWNS);
+    for _ in 0..SPAWNS {
+        let (elapsed, child) = first_answer(subject)?;
+        times.push(elapsed);
+        stop(child);
+    }
+    times.sort();
+    let (_, child) = first_answer(subject)?;
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id();
+    let status = format!("/proc/{pid}/status");
+    let rollup = format!("/proc/{pid}/smaps_rollup");
+    let start = Start {
+        first_ms: times[SPAWNS / 2].as_secs_f64() * 1e3,
+        rss_kib: proc_kib(&status, "VmRSS"),
+        anon_kib: proc_kib(&rollup, "Anonymous"),
+        file_kib: proc_kib(&status, "RssFile"),
+        threads: proc_kib(&status, "Threads"),
+    };
+    stop(child);
+    Ok(start)
+}
+
+pub(crate) fn print(name: &str, s: &Start) {
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!(
+        "{name:<16} first answer {:>6.2} ms  idle RSS {:>5.1} MiB (anonymous {:>5.1}, file {:>5.1})  threads {}",
+        s.first_ms,
+        mib(s.rss_kib),
+        mib(s.anon_kib),
+        mib(s.file_kib),
+        s.threads
+    );
+}
