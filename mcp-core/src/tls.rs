@@ -20,11 +20,50 @@ pub fn http_client() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
+/// A reqwest client built on its first use: building one loads the platform's trust
+/// store (a few milliseconds and about a MiB), which a server that is never asked to call
+/// its backend should not pay at start. A build error is kept and returned by every use.
+pub struct LazyClient {
+    make: Box<dyn Fn() -> reqwest::ClientBuilder + Send + Sync>,
+    client: std::sync::OnceLock<Result<reqwest::Client, String>>,
+}
+
+impl std::fmt::Debug for LazyClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyClient").field("built", &self.client.get().is_some()).finish_non_exhaustive()
+    }
+}
+
+impl LazyClient {
+    /// A client that `configure` sets up from [`http_client`], when first used.
+    pub fn new(configure: impl Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static) -> Self {
+        Self { make: Box::new(move || configure(http_client())), client: std::sync::OnceLock::new() }
+    }
+
+    /// The client, built now if it was not yet; the builder's error as text otherwise.
+    pub fn get(&self) -> Result<&reqwest::Client, String> {
+        self.client
+            .get_or_init(|| (self.make)().build().map_err(|e| format!("HTTP client: {e}")))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn clients_can_be_built_with_tls() {
         let client = super::http_client().https_only(true).build();
         assert!(client.is_ok(), "{client:?}");
+    }
+
+    #[test]
+    fn a_lazy_client_is_built_once_on_first_use() {
+        let client = super::LazyClient::new(|b| b.https_only(true));
+        assert!(format!("{client:?}").contains("built: false"));
+        let first = client.get().map(|c| c as *const reqwest::Client);
+        assert!(first.is_ok(), "{first:?}");
+        assert_eq!(first, client.get().map(|c| c as *const reqwest::Client));
+        assert!(format!("{client:?}").contains("built: true"));
     }
 }
