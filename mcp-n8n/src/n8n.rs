@@ -24,7 +24,7 @@ const MAX_BODY: usize = 64 << 20;
 #[derive(Debug)]
 pub struct Instance {
     pub config: InstanceConfig,
-    http: reqwest::Client,
+    http: mcp_core::tls::LazyClient,
     /// The node types installed there, fetched on first use (with a login).
     node_types: Mutex<Option<Arc<Vec<Value>>>>,
     /// The offline catalogue, used without a login (shared by every instance).
@@ -93,16 +93,17 @@ impl N8n {
         }
         let mut instances = Vec::new();
         for config in &settings.instances {
-            let http = mcp_core::tls::http_client()
-                .connect_timeout(settings.connect_timeout)
-                .timeout(settings.request_timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                // n8n (Node) closes a keep-alive connection idle for 5 s; a request sent on
-                // one just then fails ("connection closed before message completed").
-                .pool_idle_timeout(Duration::from_secs(4))
-                .user_agent(concat!("mcp-n8n/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| format!("HTTP client: {e}"))?;
+            let (connect, request) = (settings.connect_timeout, settings.request_timeout);
+            // Built on the first call: its trust store is not loaded at start.
+            let http = mcp_core::tls::LazyClient::new(move |b| {
+                b.connect_timeout(connect)
+                    .timeout(request)
+                    .redirect(reqwest::redirect::Policy::none())
+                    // n8n (Node) closes a keep-alive connection idle for 5 s; a request sent on
+                    // one just then fails ("connection closed before message completed").
+                    .pool_idle_timeout(Duration::from_secs(4))
+                    .user_agent(concat!("mcp-n8n/", env!("CARGO_PKG_VERSION")))
+            });
             instances.push(Instance {
                 config: config.clone(),
                 http,
@@ -183,11 +184,17 @@ impl Instance {
         }
     }
 
+    /// The HTTP client, built on the first call.
+    fn client(&self) -> Result<&reqwest::Client, ToolError> {
+        self.http.get().map_err(ToolError::failed)
+    }
+
     /// One request: its status and its JSON body (a text body as a JSON string).
     async fn once(&self, call: &Call<'_>) -> Result<(StatusCode, Value), ToolError> {
         let (method, path, query, body) = (call.method.clone(), call.path, call.query, call.body);
         let url = format!("{}/api/v1{path}", self.config.url);
-        let mut req = self.http.request(method.clone(), &url).header("X-N8N-API-KEY", self.config.api_key.expose());
+        let mut req =
+            self.client()?.request(method.clone(), &url).header("X-N8N-API-KEY", self.config.api_key.expose());
         if !query.is_empty() {
             req = req.query(query);
         }
@@ -286,7 +293,7 @@ impl Instance {
     /// `GET /healthz/readiness`: whether the instance is up, without the key.
     pub async fn readiness(&self) -> Result<(), String> {
         let url = format!("{}/healthz/readiness", self.config.url);
-        match self.http.get(&url).timeout(Duration::from_secs(5)).send().await {
+        match self.http.get()?.get(&url).timeout(Duration::from_secs(5)).send().await {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(format!("{url} answered {}", r.status())),
             Err(e) => Err(format!("{url}: {}", source_chain(&e))),
@@ -349,7 +356,7 @@ impl Instance {
         body: Option<&Value>,
         timeout: Duration,
     ) -> Result<(StatusCode, Vec<(String, String)>, Vec<u8>), ToolError> {
-        let mut req = self.http.request(method, url.clone()).timeout(timeout);
+        let mut req = self.client()?.request(method, url.clone()).timeout(timeout);
         if !query.is_empty() {
             req = req.query(query);
         }
@@ -403,7 +410,7 @@ impl Instance {
                 let mut session = self.session.lock().await;
                 if session.is_none() || attempt > 0 {
                     let resp = self
-                        .http
+                        .client()?
                         .post(format!("{}/rest/login", self.config.url))
                         .header("browser-id", "mcp-n8n")
                         .json(&json!({"emailOrLdapLoginId": login.email, "password": login.password.expose()}))
@@ -432,7 +439,7 @@ impl Instance {
                 session.clone().unwrap_or_default()
             };
             let mut req = self
-                .http
+                .client()?
                 .request(method.clone(), format!("{}{path}", self.config.url))
                 .timeout(Duration::from_secs(120))
                 .header("cookie", cookie)
@@ -582,7 +589,7 @@ mod status_tests {
             description: None,
             login: None,
         };
-        let http = mcp_core::tls::http_client().timeout(timeout).build().expect("a client");
+        let http = mcp_core::tls::LazyClient::new(move |b| b.timeout(timeout));
         Instance {
             config,
             http,
