@@ -100,10 +100,11 @@ pub fn read_mix(connector: &str) -> Vec<(&'static str, Value, &'static str)> {
             vec![("system_info", json!({}), "\"engine\":\"Docker\""), ("list_images", json!({}), "mcp-test/busybox")]
         }
         "mcp-kubernetes" => vec![("namespaces_list", json!({}), "kube-system"), ("nodes_list", json!({}), "Ready")],
-        "mcp-n8n" => vec![
-            ("security_audit", json!({"categories": ["instance"]}), "\"publicApiEnabled\":true"),
-            ("list_workflows", json!({"limit": 5}), "\"count\""),
-        ],
+        // n8n's own role name: only the instance can answer it (its security audit, the
+        // end-to-end marker, is too heavy for n8n's one process under 200 clients).
+        "mcp-n8n" => {
+            vec![("list_users", json!({}), "global:owner"), ("list_workflows", json!({"limit": 5}), "\"count\"")]
+        }
         other => panic!("no read mix for {other}"),
     }
 }
