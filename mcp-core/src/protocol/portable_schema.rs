@@ -36,87 +36,105 @@ const STANDARD_FORMATS: [&str; 19] = [
 ];
 
 /// Keywords whose value is one subschema.
-const ONE_SCHEMA: [&str; 12] = [
-    "items",
-    "contains",
-    "not",
-    "propertyNames",
-    "if",
-    "then",
-    "else",
-    "additionalProperties",
-    "unevaluatedProperties",
-    "additionalItems",
-    "unevaluatedItems",
-    "contentSchema",
-];
+fn one_schema(keyword: &str) -> bool {
+    matches!(
+        keyword,
+        "items"
+            | "contains"
+            | "not"
+            | "propertyNames"
+            | "if"
+            | "then"
+            | "else"
+            | "additionalProperties"
+            | "unevaluatedProperties"
+            | "additionalItems"
+            | "unevaluatedItems"
+            | "contentSchema"
+    )
+}
 /// Keywords where a boolean is the usual spelling (`additionalProperties: false`).
-const BOOLEAN_ALLOWED: [&str; 4] =
-    ["additionalProperties", "unevaluatedProperties", "additionalItems", "unevaluatedItems"];
+fn boolean_allowed(keyword: &str) -> bool {
+    matches!(keyword, "additionalProperties" | "unevaluatedProperties" | "additionalItems" | "unevaluatedItems")
+}
 /// Keywords whose value is a list of subschemas.
-const SCHEMA_LISTS: [&str; 4] = ["allOf", "anyOf", "oneOf", "prefixItems"];
+fn schema_list(keyword: &str) -> bool {
+    matches!(keyword, "allOf" | "anyOf" | "oneOf" | "prefixItems")
+}
 /// Keywords whose value maps names to subschemas.
-const SCHEMA_MAPS: [&str; 6] =
-    ["properties", "patternProperties", "dependentSchemas", "dependencies", "$defs", "definitions"];
+fn schema_map(keyword: &str) -> bool {
+    matches!(
+        keyword,
+        "properties" | "patternProperties" | "dependentSchemas" | "dependencies" | "$defs" | "definitions"
+    )
+}
 /// Keywords that constrain what a schema accepts; a schema with none of them is a bare
 /// `true` spelt as an object (`{"description": …}`).
-const CONSTRAINING: [&str; 44] = [
-    "type",
-    "enum",
-    "const",
-    "multipleOf",
-    "maximum",
-    "exclusiveMaximum",
-    "minimum",
-    "exclusiveMinimum",
-    "maxLength",
-    "minLength",
-    "pattern",
-    "format",
-    "contentMediaType",
-    "contentEncoding",
-    "contentSchema",
-    "maxItems",
-    "minItems",
-    "uniqueItems",
-    "maxContains",
-    "minContains",
-    "maxProperties",
-    "minProperties",
-    "required",
-    "dependentRequired",
-    "allOf",
-    "anyOf",
-    "oneOf",
-    "not",
-    "items",
-    "prefixItems",
-    "contains",
-    "additionalItems",
-    "unevaluatedItems",
-    "properties",
-    "patternProperties",
-    "additionalProperties",
-    "unevaluatedProperties",
-    "propertyNames",
-    "dependentSchemas",
-    "dependencies",
-    "$ref",
-    "$dynamicRef",
-    "$recursiveRef",
-    "if",
-];
+fn constraining(keyword: &str) -> bool {
+    // A match, not a list scan: this runs for every key of every schema node at start.
+    matches!(
+        keyword,
+        "type"
+            | "enum"
+            | "const"
+            | "multipleOf"
+            | "maximum"
+            | "exclusiveMaximum"
+            | "minimum"
+            | "exclusiveMinimum"
+            | "maxLength"
+            | "minLength"
+            | "pattern"
+            | "format"
+            | "contentMediaType"
+            | "contentEncoding"
+            | "contentSchema"
+            | "maxItems"
+            | "minItems"
+            | "uniqueItems"
+            | "maxContains"
+            | "minContains"
+            | "maxProperties"
+            | "minProperties"
+            | "required"
+            | "dependentRequired"
+            | "allOf"
+            | "anyOf"
+            | "oneOf"
+            | "not"
+            | "items"
+            | "prefixItems"
+            | "contains"
+            | "additionalItems"
+            | "unevaluatedItems"
+            | "properties"
+            | "patternProperties"
+            | "additionalProperties"
+            | "unevaluatedProperties"
+            | "propertyNames"
+            | "dependentSchemas"
+            | "dependencies"
+            | "$ref"
+            | "$dynamicRef"
+            | "$recursiveRef"
+            | "if"
+    )
+}
 
 /// Whether a schema object constrains anything (an `if` only with its `then` or `else`).
 fn constrains(map: &Map<String, Value>) -> bool {
-    map.keys().any(|k| CONSTRAINING.contains(&k.as_str()) && k != "if")
+    map.keys().any(|k| k != "if" && constraining(k))
         || (map.contains_key("if") && (map.contains_key("then") || map.contains_key("else")))
 }
 
 /// Keywords that describe a schema rather than constrain it: they stay outside the
 /// `anyOf` a type list becomes.
-const ANNOTATIONS: [&str; 8] =
-    ["title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly", "$comment"];
+fn annotation(keyword: &str) -> bool {
+    matches!(
+        keyword,
+        "title" | "description" | "default" | "examples" | "deprecated" | "readOnly" | "writeOnly" | "$comment"
+    )
+}
 
 /// Rewrites `schema` (a tool's input or output schema) into the portable subset.
 pub fn make_portable(schema: &mut Value) {
@@ -132,7 +150,7 @@ fn any_value() -> Value {
 
 fn portable(node: &mut Value, keyword: Option<&str>) {
     match node {
-        Value::Bool(accepts) if !keyword.is_some_and(|k| BOOLEAN_ALLOWED.contains(&k)) => {
+        Value::Bool(accepts) if !keyword.is_some_and(boolean_allowed) => {
             *node = if *accepts { any_value() } else { json!({ "not": {} }) };
         }
         Value::Object(map) => {
@@ -146,17 +164,17 @@ fn portable(node: &mut Value, keyword: Option<&str>) {
             }
             for (key, child) in map.iter_mut() {
                 let key = key.as_str();
-                if ONE_SCHEMA.contains(&key) {
+                if one_schema(key) {
                     match child {
                         // `items: [..]`, the pre-2020 tuple form.
                         Value::Array(items) if key == "items" => items.iter_mut().for_each(|s| portable(s, None)),
                         _ => portable(child, Some(key)),
                     }
-                } else if SCHEMA_LISTS.contains(&key) {
+                } else if schema_list(key) {
                     if let Value::Array(items) = child {
                         items.iter_mut().for_each(|s| portable(s, None));
                     }
-                } else if SCHEMA_MAPS.contains(&key)
+                } else if schema_map(key)
                     && let Value::Object(members) = child
                 {
                     members.values_mut().for_each(|s| portable(s, None));
@@ -178,7 +196,7 @@ fn split_type_list(map: &mut Map<String, Value>) {
     }
     map.remove("type");
     let (annotations, constraints): (Map<String, Value>, Map<String, Value>) =
-        std::mem::take(map).into_iter().partition(|(k, _)| ANNOTATIONS.contains(&k.as_str()));
+        std::mem::take(map).into_iter().partition(|(k, _)| annotation(k));
     let branches: Vec<Value> = types
         .iter()
         .map(|t| {
@@ -227,16 +245,16 @@ fn lint(schema: &Value, path: &str, found: &mut Vec<String>) {
                 found.push(format!("{path}: format {f}"));
             }
             for (k, v) in map {
-                if BOOLEAN_ALLOWED.contains(&k.as_str()) && v.is_boolean() {
+                if boolean_allowed(k) && v.is_boolean() {
                     continue;
                 }
-                if ONE_SCHEMA.contains(&k.as_str()) {
+                if one_schema(k) {
                     lint(v, &format!("{path}.{k}"), found);
-                } else if SCHEMA_LISTS.contains(&k.as_str()) {
+                } else if schema_list(k) {
                     for (i, s) in v.as_array().into_iter().flatten().enumerate() {
                         lint(s, &format!("{path}.{k}[{i}]"), found);
                     }
-                } else if SCHEMA_MAPS.contains(&k.as_str()) {
+                } else if schema_map(k) {
                     for (n, s) in v.as_object().into_iter().flatten() {
                         lint(s, &format!("{path}.{k}.{n}"), found);
                     }

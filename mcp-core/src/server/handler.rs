@@ -76,7 +76,7 @@ impl IntoToolResult for Vec<Content> {
 #[derive(Debug, Clone)]
 pub struct Json<T>(pub T);
 
-impl<T: Serialize + JsonSchema> IntoToolResult for Json<T> {
+impl<T: Serialize + JsonSchema + 'static> IntoToolResult for Json<T> {
     fn into_tool_result(self) -> CallToolResult {
         match serde_json::to_value(&self.0) {
             Ok(value) => CallToolResult::structured(value.to_string(), value),
@@ -91,12 +91,18 @@ impl<T: Serialize + JsonSchema> IntoToolResult for Json<T> {
 /// The JSON Schema of `T`, inlined (no `$defs` references where avoidable) for clients
 /// that do not resolve references, in the subset every client accepts
 /// ([`make_portable`](crate::protocol::make_portable)).
-pub fn schema_of<T: JsonSchema>() -> Value {
+pub fn schema_of<T: JsonSchema + 'static>() -> Value {
+    // Many tools share a result type (every tabular tool of mcp-postgres): each type's
+    // schema is made once while tools are registered (see `forget_made_schemas`).
+    let id = std::any::TypeId::of::<T>();
+    if let Some(made) = MADE.lock().ok().and_then(|made| made.get(&id).cloned()) {
+        return made;
+    }
     let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
         s.inline_subschemas = true;
     });
-    let schema = settings.into_generator().into_root_schema_for::<T>();
-    let mut value = serde_json::to_value(schema).unwrap_or_else(|_| serde_json::json!({"type": "object"}));
+    // `to_value` moves the tree out: serializing the schema would copy it.
+    let mut value = settings.into_generator().into_root_schema_for::<T>().to_value();
     if let Value::Object(map) = &mut value {
         // The title is the Rust type name: noise for a model.
         map.remove("title");
@@ -105,13 +111,28 @@ pub fn schema_of<T: JsonSchema>() -> Value {
         }
     }
     crate::protocol::make_portable(&mut value);
+    if let Ok(mut made) = MADE.lock() {
+        made.insert(id, value.clone());
+    }
     value
+}
+
+/// Schemas made by [`schema_of`], by type, while a server's tools are registered.
+static MADE: std::sync::LazyLock<std::sync::Mutex<HashMap<std::any::TypeId, Value>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Drops the schemas [`schema_of`] kept: once a server is built its tools hold their own,
+/// and the copies would stay in memory for the life of the process.
+pub(crate) fn forget_made_schemas() {
+    if let Ok(mut made) = MADE.lock() {
+        *made = HashMap::new();
+    }
 }
 
 /// The input schema of arguments `A`: [`schema_of`], where an optional member that may be
 /// null says its default is null (`"default": null`), as serde's own reading of a missing
 /// `Option` has it, so argument types need no `#[serde(default)]` on `Option` fields.
-pub fn input_schema_of<A: JsonSchema>() -> Value {
+pub fn input_schema_of<A: JsonSchema + 'static>() -> Value {
     let mut schema = schema_of::<A>();
     default_optional_to_null(&mut schema);
     schema
@@ -119,20 +140,25 @@ pub fn input_schema_of<A: JsonSchema>() -> Value {
 
 fn default_optional_to_null(schema: &mut Value) {
     let Value::Object(map) = schema else { return };
-    let required: Vec<String> = match map.get("required") {
-        Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        _ => Vec::new(),
+    // Taken out while the properties are changed, rather than copied.
+    let required = map.remove("required");
+    let names: &[Value] = match &required {
+        Some(Value::Array(names)) => names,
+        _ => &[],
     };
     if let Some(Value::Object(properties)) = map.get_mut("properties") {
         for (name, property) in properties.iter_mut() {
             if let Value::Object(p) = property
-                && !required.contains(name)
+                && !names.iter().any(|n| n == name.as_str())
                 && !p.contains_key("default")
                 && allows_null(p)
             {
                 p.insert("default".into(), Value::Null);
             }
         }
+    }
+    if let Some(required) = required {
+        map.insert("required".into(), required);
     }
     for (key, child) in map.iter_mut() {
         match (key.as_str(), child) {
@@ -747,6 +773,34 @@ mod tests {
         assert!(t.matches("test://template//data").is_none());
         let t = UriTemplate::parse("file:///{path}");
         assert_eq!(t.matches("file:///a/b.txt").expect("tail var")["path"], "a/b.txt");
+    }
+
+    #[test]
+    fn schemas_made_once_per_type_are_each_types_own() {
+        // Two types of one name (one per function): the shared schemas must not mix them.
+        fn first() -> Value {
+            #[derive(schemars::JsonSchema)]
+            #[allow(dead_code)]
+            struct Same {
+                left: u8,
+            }
+            schema_of::<Same>()
+        }
+        fn second() -> Value {
+            #[derive(schemars::JsonSchema)]
+            #[allow(dead_code)]
+            struct Same {
+                right: String,
+            }
+            schema_of::<Same>()
+        }
+        let (a, b) = (first(), second());
+        assert!(a["properties"].get("left").is_some() && a["properties"].get("right").is_none());
+        assert!(b["properties"].get("right").is_some() && b["properties"].get("left").is_none());
+        // Made again (from the kept copy, then after it was dropped): the same schema.
+        assert_eq!(first(), a);
+        forget_made_schemas();
+        assert_eq!(second(), b);
     }
 
     #[derive(serde::Deserialize, schemars::JsonSchema)]

@@ -391,6 +391,7 @@ impl ServerBuilder {
 
     /// Finishes the server.
     pub fn build(self) -> Server {
+        handler::forget_made_schemas();
         let key = self.config.state_secret.clone().unwrap_or_else(|| {
             let mut k = vec![0u8; 32];
             rand::fill(&mut k[..]);
