@@ -311,11 +311,9 @@ fn bench_start(bin_dir: &Path, scratch: &Path, only: Option<&str>) -> anyhow::Re
     let mut rows = Vec::new();
     for (subject, mut runs) in subjects.iter().zip(runs) {
         runs.sort_by(|a, b| a.first_ms.total_cmp(&b.first_ms));
-        let mut row = runs[runs.len() / 2].clone();
+        let first_ms = runs[runs.len() / 2].first_ms;
         runs.sort_by_key(|r| r.rss_kib);
-        let idle = &runs[runs.len() / 2];
-        (row.rss_kib, row.anon_kib, row.file_kib, row.threads) =
-            (idle.rss_kib, idle.anon_kib, idle.file_kib, idle.threads);
+        let row = start::Start { first_ms, ..runs[runs.len() / 2].clone() };
         start::print(&subject.name, &row);
         rows.push((subject.name.as_str(), row));
     }

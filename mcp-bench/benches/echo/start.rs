@@ -31,6 +31,11 @@ pub(crate) struct Start {
     pub(crate) rss_kib: u64,
     pub(crate) anon_kib: u64,
     pub(crate) file_kib: u64,
+    /// Where the resident pages are: the binary's code, its other pages (read-only data,
+    /// relocation tables, relocated data), shared libraries.
+    pub(crate) code_kib: u64,
+    pub(crate) binary_data_kib: u64,
+    pub(crate) libraries_kib: u64,
     pub(crate) threads: u64,
 }
 
@@ -152,9 +157,42 @@ pub(crate) fn measure(subject: &Subject) -> anyhow::Result<Start> {
         anon_kib: proc_kib(&rollup, "Anonymous"),
         file_kib: proc_kib(&status, "RssFile"),
         threads: proc_kib(&status, "Threads"),
+        code_kib: 0,
+        binary_data_kib: 0,
+        libraries_kib: 0,
     };
+    let start = Start { ..resident_by_mapping(pid, &subject.binary, start) };
     stop(child);
     Ok(start)
+}
+
+/// Sums `Rss` of `/proc/PID/smaps` by mapping: the binary's executable mapping, its
+/// other mappings, and every other file (the shared libraries).
+fn resident_by_mapping(pid: u32, binary: &Path, mut start: Start) -> Start {
+    let Ok(smaps) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else { return start };
+    let binary = std::fs::canonicalize(binary).unwrap_or_else(|_| binary.to_path_buf());
+    // (is the binary, is executable, is a file) of the mapping the lines below belong to.
+    let mut mapping = (false, false, false);
+    for line in smaps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            ["Rss:", kib, ..] => {
+                let kib: u64 = kib.parse().unwrap_or(0);
+                match mapping {
+                    (true, true, _) => start.code_kib += kib,
+                    (true, false, _) => start.binary_data_kib += kib,
+                    (false, _, true) => start.libraries_kib += kib,
+                    _ => {}
+                }
+            }
+            [range, perms, _, _, inode, rest @ ..] if range.contains('-') && !range.ends_with(':') => {
+                let path = rest.first().copied().unwrap_or("");
+                mapping = (Path::new(path) == binary, perms.contains('x'), *inode != "0" && path.starts_with('/'));
+            }
+            _ => {}
+        }
+    }
+    start
 }
 
 pub(crate) fn print(name: &str, s: &Start) {
@@ -166,5 +204,12 @@ pub(crate) fn print(name: &str, s: &Start) {
         mib(s.anon_kib),
         mib(s.file_kib),
         s.threads
+    );
+    println!(
+        "{:<16} resident: binary code {:>5.1}, binary data and relocations {:>4.1}, shared libraries {:>4.1} MiB",
+        "",
+        mib(s.code_kib),
+        mib(s.binary_data_kib),
+        mib(s.libraries_kib)
     );
 }
