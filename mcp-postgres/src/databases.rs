@@ -33,6 +33,9 @@ pub const ROLE_POWERS: &str = "SELECT current_user::text AS role, powers,
                      THEN 'pg_write_server_files' END], NULL)::text[] AS powers
        FROM pg_roles WHERE rolname = current_user) r";
 
+/// How long a pooled connection may sit idle before it is tested when taken again.
+const IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Every database, plus the settings tools read.
 #[derive(Debug)]
 pub struct Databases {
@@ -61,8 +64,19 @@ impl Databases {
             let pool = PgPoolOptions::new()
                 .max_connections(settings.pool_size)
                 .acquire_timeout(settings.connect_timeout)
-                // A connection a cancelled call left mid-query is checked before reuse.
-                .test_before_acquire(true)
+                // Not a ping (a round trip) on every acquire: a connection a cancelled call
+                // left mid-query is closed by the call (transaction.rs), the pool pings every
+                // connection it gets back, and a transaction's begin replaces a connection
+                // that died while idle. Only one idle for long is tested first.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for > IDLE_BEFORE_PING {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect_lazy_with(options);
             list.push(Database {
                 name: name.clone(),
