@@ -6,6 +6,10 @@
 //! server. [`Tx`]'s drop asks the server to cancel the backend (`pg_cancel_backend`,
 //! from another connection) and closes the connection instead of returning it to the
 //! pool.
+//!
+//! A rollback cannot change a call's answer, so it is sent after the answer: the
+//! connection goes back to the pool only once the rollback is done, and is closed if it
+//! fails. A COMMIT stays on the call's path: its failure is the answer.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,9 +134,13 @@ impl Tx {
         }
     }
 
-    /// Ends the transaction with ROLLBACK.
+    /// Ends the transaction with ROLLBACK, after the call answered: a rollback's outcome
+    /// cannot change the answer (one that fails closes the connection, which ends the
+    /// transaction all the same). The connection goes back to the pool once it is done.
     pub async fn rollback(self) -> Result<(), ToolError> {
-        self.finish("ROLLBACK").await
+        // `drop` rolls back in the background a transaction not running a statement.
+        drop(self);
+        Ok(())
     }
 
     /// Ends the transaction with COMMIT.
@@ -146,18 +154,8 @@ impl Tx {
 
     async fn finish_inner(mut self, command: &'static str) -> Result<(), ToolError> {
         let Some(mut conn) = self.conn.take() else { return Ok(()) };
-        let ended = match self.access {
-            Access::ReadOnly => command.to_string(),
-            Access::ReadWrite => format!("{command}; {CLEAN_SESSION}"),
-        };
-        let mut result = (&mut *conn).execute(sqlx::raw_sql(&ended)).await;
-        if command == "ROLLBACK" && result.as_ref().is_err_and(was_cancelled) {
-            // The error of a statement cancelled after its rows were cut arrives here;
-            // the rollback itself is still to be answered.
-            result = (&mut *conn).execute(sqlx::raw_sql(command)).await;
-        }
-        match result {
-            Ok(_) => Ok(()),
+        match end(&mut conn, command, self.access).await {
+            Ok(()) => Ok(()),
             Err(e) => {
                 conn.close_on_drop();
                 Err(tool_error(&e, None, Some(&format!("{command} failed"))))
@@ -218,18 +216,33 @@ impl Drop for Tx {
                 let _ = conn.close().await;
             });
         } else {
-            // Left by an early return (an error): end the transaction and reuse the connection.
-            let end = match self.access {
-                Access::ReadOnly => "ROLLBACK".to_string(),
-                Access::ReadWrite => format!("ROLLBACK; {CLEAN_SESSION}"),
-            };
+            // Rolled back, or left by an early return (an error): end the transaction, then
+            // the connection goes back to the pool, or is closed if that failed.
+            let access = self.access;
             handle.spawn(async move {
-                if (&mut *conn).execute(sqlx::raw_sql(&end)).await.is_err() {
+                if let Err(e) = end(&mut conn, "ROLLBACK", access).await {
+                    tracing::debug!(database = %db.name, pid, error = %describe(&e), "rollback failed; connection closed");
                     conn.close_on_drop();
                 }
             });
         }
     }
+}
+
+/// Ends the transaction on `conn` with `command` (COMMIT or ROLLBACK), followed after a
+/// writing transaction by the session's clean-up, in one round trip.
+async fn end(conn: &mut PoolConnection<Postgres>, command: &str, access: Access) -> Result<(), sqlx::Error> {
+    let ended = match access {
+        Access::ReadOnly => command.to_string(),
+        Access::ReadWrite => format!("{command}; {CLEAN_SESSION}"),
+    };
+    let result = (&mut **conn).execute(sqlx::raw_sql(&ended)).await;
+    if command == "ROLLBACK" && result.as_ref().is_err_and(was_cancelled) {
+        // The cancellation of a statement whose rows were cut can land on the rollback
+        // (the server takes it when it next runs a command): the rollback is to be sent again.
+        return (&mut **conn).execute(sqlx::raw_sql(&ended)).await.map(|_| ());
+    }
+    result.map(|_| ())
 }
 
 fn cancel_backend(db: Arc<Database>, pid: i32) -> BoxFuture<'static, ()> {
