@@ -23,6 +23,11 @@ use sqlx::postgres::PgTypeInfo;
 
 use crate::transaction::{Tx, Window, run, run_declared};
 
+/// How the plan is asked for: verbose (every expression deparsed, every relation with its
+/// schema), as JSON; without costs, which the checks do not read (a smaller plan to send
+/// and parse on every call).
+const EXPLAIN: &str = "EXPLAIN (VERBOSE, FORMAT JSON, COSTS OFF)";
+
 /// Schemas whose tables are the server's own: never written through DML.
 const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema", "pg_toast"];
 
@@ -54,7 +59,7 @@ pub async fn check_declared(
     params: &[Value],
     declared: &[PgTypeInfo],
 ) -> Result<Value, ToolError> {
-    let explain = format!("EXPLAIN (VERBOSE, FORMAT JSON) {sql}");
+    let explain = format!("{EXPLAIN} {sql}");
     let explained = run_declared(tx, &explain, params, declared, Window::ALL).await?;
     let plan = explained.rows.first().and_then(|row| row.get(0)).cloned().unwrap_or(Value::Null);
     check_plan(&plan, guard, relations).map_err(ToolError::refused)?;
@@ -72,7 +77,7 @@ pub async fn check_if_plannable(
     params: &[Value],
 ) -> Result<(), ToolError> {
     run(tx, "SAVEPOINT mcp_plan", &[], Window::ALL).await?;
-    match run(tx, &format!("EXPLAIN (VERBOSE, FORMAT JSON) {sql}"), params, Window::ALL).await {
+    match run(tx, &format!("{EXPLAIN} {sql}"), params, Window::ALL).await {
         Ok(explained) => {
             let plan = explained.rows.first().and_then(|row| row.get(0)).cloned().unwrap_or(Value::Null);
             check_plan(&plan, guard, relations).map_err(ToolError::refused)?;
