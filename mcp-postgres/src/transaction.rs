@@ -39,8 +39,8 @@ pub enum Access {
 
 /// What a writing call may have left in its session, undone before the connection goes
 /// back to the pool: settings, session-level advisory locks, LISTEN, cursors held past
-/// the transaction, temporary tables, sequence state. (Not `DISCARD ALL`: it would drop
-/// the pool's prepared statements, and cannot follow COMMIT in one round trip.)
+/// the transaction, temporary tables, sequence state. Sent after the call's answer.
+/// (Not `DISCARD ALL`: it would drop the pool's prepared statements.)
 const CLEAN_SESSION: &str =
     "RESET ALL; SELECT pg_advisory_unlock_all(); UNLISTEN *; CLOSE ALL; DISCARD TEMP; DISCARD SEQUENCES";
 
@@ -143,24 +143,21 @@ impl Tx {
         Ok(())
     }
 
-    /// Ends the transaction with COMMIT.
-    pub async fn commit(self) -> Result<(), ToolError> {
-        self.finish("COMMIT").await
-    }
-
-    fn finish(self, command: &'static str) -> BoxFuture<'static, Result<(), ToolError>> {
-        Box::pin(self.finish_inner(command))
-    }
-
-    async fn finish_inner(mut self, command: &'static str) -> Result<(), ToolError> {
-        let Some(mut conn) = self.conn.take() else { return Ok(()) };
-        match end(&mut conn, command, self.access).await {
-            Ok(()) => Ok(()),
-            Err(e) => {
+    /// Ends the transaction with COMMIT, whose failure is the call's answer. After a
+    /// writing transaction the session's clean-up follows the answer: the connection goes
+    /// back to the pool once it is done, and is closed if it fails.
+    pub fn commit(mut self) -> BoxFuture<'static, Result<(), ToolError>> {
+        Box::pin(async move {
+            let Some(mut conn) = self.conn.take() else { return Ok(()) };
+            if let Err(e) = (&mut *conn).execute(sqlx::raw_sql("COMMIT")).await {
                 conn.close_on_drop();
-                Err(tool_error(&e, None, Some(&format!("{command} failed"))))
+                return Err(tool_error(&e, None, Some("COMMIT failed")));
             }
-        }
+            if self.access == Access::ReadWrite {
+                after_answer(conn, self.db.clone(), self.pid, CLEAN_SESSION.to_string());
+            }
+            Ok(())
+        })
     }
 
     /// Asks the server to stop the statement running on this transaction's connection.
@@ -216,33 +213,36 @@ impl Drop for Tx {
                 let _ = conn.close().await;
             });
         } else {
-            // Rolled back, or left by an early return (an error): end the transaction, then
-            // the connection goes back to the pool, or is closed if that failed.
-            let access = self.access;
-            handle.spawn(async move {
-                if let Err(e) = end(&mut conn, "ROLLBACK", access).await {
-                    tracing::debug!(database = %db.name, pid, error = %describe(&e), "rollback failed; connection closed");
-                    conn.close_on_drop();
-                }
-            });
+            // Rolled back, or left by an early return (an error).
+            let end = match self.access {
+                Access::ReadOnly => "ROLLBACK".to_string(),
+                Access::ReadWrite => format!("ROLLBACK; {CLEAN_SESSION}"),
+            };
+            after_answer(conn, db, pid, end);
         }
     }
 }
 
-/// Ends the transaction on `conn` with `command` (COMMIT or ROLLBACK), followed after a
-/// writing transaction by the session's clean-up, in one round trip.
-async fn end(conn: &mut PoolConnection<Postgres>, command: &str, access: Access) -> Result<(), sqlx::Error> {
-    let ended = match access {
-        Access::ReadOnly => command.to_string(),
-        Access::ReadWrite => format!("{command}; {CLEAN_SESSION}"),
+/// Runs `sql` (the end of a transaction, the session's clean-up) on `conn` in the
+/// background; the connection goes back to the pool once it is done, and is closed if it
+/// failed.
+fn after_answer(mut conn: PoolConnection<Postgres>, db: Arc<Database>, pid: i32, sql: String) {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        conn.close_on_drop();
+        return;
     };
-    let result = (&mut **conn).execute(sqlx::raw_sql(&ended)).await;
-    if command == "ROLLBACK" && result.as_ref().is_err_and(was_cancelled) {
-        // The cancellation of a statement whose rows were cut can land on the rollback
-        // (the server takes it when it next runs a command): the rollback is to be sent again.
-        return (&mut **conn).execute(sqlx::raw_sql(&ended)).await.map(|_| ());
-    }
-    result.map(|_| ())
+    handle.spawn(async move {
+        let mut result = (&mut *conn).execute(sqlx::raw_sql(&sql)).await;
+        if result.as_ref().is_err_and(was_cancelled) {
+            // The cancellation of a statement whose rows were cut can land on the next
+            // command (the server takes it when it next runs one): send it again.
+            result = (&mut *conn).execute(sqlx::raw_sql(&sql)).await;
+        }
+        if let Err(e) = result {
+            tracing::debug!(database = %db.name, pid, error = %describe(&e), "ending a transaction failed; connection closed");
+            conn.close_on_drop();
+        }
+    });
 }
 
 fn cancel_backend(db: Arc<Database>, pid: i32) -> BoxFuture<'static, ()> {

@@ -185,9 +185,10 @@ async fn a_writing_call_leaves_nothing_in_its_session() {
     .await;
     c.ok("execute", json!({"sql": "CREATE TEMP TABLE left_behind (a int)"})).await;
     c.ok("execute", json!({"sql": "SELECT pg_advisory_lock(515151)"})).await;
-    assert_eq!(advisory_locks(515151).await, 0, "the session-level lock outlived its call");
+    // The clean-up follows the answer; the next call on the one connection waits for it.
     let err = c.fails("query", json!({"sql": "SELECT count(*) FROM left_behind"})).await;
     assert!(err.contains("does not exist"), "the temporary table outlived its call: {err}");
+    assert_eq!(advisory_locks(515151).await, 0, "the session-level lock outlived its call");
     // The one connection is still usable, with its prepared statements.
     assert_eq!(c.ok("query", json!({"sql": format!("SELECT count(*) FROM {s}.t")})).await["rows"], json!([[3]]));
 }
