@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the test tools that do not come with the machine: node 24 (shipped inside an
-# npm package, since the machines have node 20) and the official MCP test tools from npm.
+# npm package, since the machines have node 20), the official MCP test tools from npm and
+# the official Python SDK (PyPI `mcp`, in a venv).
 # Everything lands in $MCP_CACHE_DIR (outside the clone) and is reused on later runs.
 set -euo pipefail
 CACHE=${MCP_CACHE_DIR:-$HOME/.cache/mcp-connectors}
@@ -31,5 +32,15 @@ if [ ! -f "$STAMP" ]; then
   [ -f package.json ] || echo '{"name":"mcp-connectors-test-tools","private":true}' > package.json
   npm install --no-audit --no-fund --loglevel=error "${NPM_PKGS[@]}" >&2
   touch "$STAMP"
+fi
+# The official Python SDK client, for the end-to-end bench (mcp-postgres/benches/sdk.rs).
+PY_PKGS=(mcp==2.3.0)
+PY_DIR="$CACHE/py-mcp"
+PY_STAMP="$PY_DIR/.installed-$(echo "${PY_PKGS[*]}" | sha256sum | cut -c1-16)"
+if [ ! -f "$PY_STAMP" ]; then
+  echo "setup: installing ${PY_PKGS[*]} into $PY_DIR" >&2
+  python3 -m venv "$PY_DIR" >&2
+  "$PY_DIR/bin/pip" install --quiet --disable-pip-version-check "${PY_PKGS[@]}" >&2
+  touch "$PY_STAMP"
 fi
 echo "$NODE_DIR/bin"

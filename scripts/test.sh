@@ -66,6 +66,10 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
   PATH="$NODE_BIN:$PATH" \
     MCP_SERVER_POSTGRES_JS="${MCP_CACHE_DIR:-$HOME/.cache/mcp-connectors}/npm/node_modules/@modelcontextprotocol/server-postgres/dist/index.js" \
     bench -p mcp-postgres --bench query -- --quick
+  CACHE=${MCP_CACHE_DIR:-$HOME/.cache/mcp-connectors}
+  PATH="$NODE_BIN:$PATH" MCP_SDK_PYTHON="$CACHE/py-mcp/bin/python" MCP_TS_SDK_DIR="$CACHE/npm" \
+    MCP_SERVER_POSTGRES_JS="$CACHE/npm/node_modules/@modelcontextprotocol/server-postgres/dist/index.js" \
+    bench -p mcp-postgres --bench sdk -- --quick
   PATH="$NODE_BIN:$PATH" MCP_N8N_REFERENCE_JS="$(n8n_reference_server)" bench -p mcp-n8n --bench n8n -- --quick
   bench -p mcp-docker --bench list -- --quick
   bench -p mcp-kubernetes --bench k8s -- --quick
