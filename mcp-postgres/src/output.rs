@@ -1,6 +1,14 @@
-//! Results as the model sees them: typed JSON in `structuredContent` and the same rows as
-//! a compact tab-separated table in the text (a fraction of JSON's tokens), with a line
-//! saying when the result was cut and how to get the rest.
+//! Results as the model sees them: every row once, as a compact tab-separated table in the
+//! text (a fraction of JSON's tokens, and the one part many clients give their model),
+//! ending with the row count and, when the result was cut, how to get the rest; and in
+//! `structuredContent` the result's shape (columns and their types, counts, paging) with
+//! the first rows as typed JSON, so that a small result is whole in both.
+//!
+//! The rows go once, not twice, because a second full copy is what large results cost
+//! clients: the official Python SDK client spent more time parsing and validating the JSON
+//! rows of a 10,000-row result than the query took (benches/sdk.rs). For the same reason
+//! the schema of `rows` says only that it is an array: a per-row schema is checked row by
+//! row by validating clients.
 
 use std::fmt::Write as _;
 
@@ -13,6 +21,12 @@ use serde_json::{Map, Value, json};
 
 use crate::transaction::{ColumnInfo, Cut, Rows};
 
+/// At most this many rows are repeated as JSON in `structuredContent` (the default row
+/// limit, so that a default-sized result of narrow rows is whole there too)...
+const STRUCTURED_ROWS: usize = 500;
+/// ...and at most this many bytes of them (the text has every row).
+const STRUCTURED_BYTES: usize = 32 * 1024;
+
 /// The schema of a tabular result, for `outputSchema` (kept terse: every tabular tool
 /// repeats it in `tools/list`).
 #[derive(Serialize, JsonSchema)]
@@ -22,8 +36,11 @@ pub struct TableSchema {
     database: String,
     /// Name and Postgres type of each column.
     columns: Vec<ColumnInfo>,
-    /// Arrays in column order.
-    rows: Vec<Vec<Value>>,
+    /// The first rows (up to 500, and 32 KiB), typed, as arrays in column order: all of
+    /// them when `rows` has `rowCount` entries; the text has every row, tab-separated.
+    #[schemars(schema_with = "any_array")]
+    rows: Vec<Value>,
+    /// Rows in this result (all in the text).
     row_count: usize,
     truncated: bool,
     /// Pass as `offset` for the next rows.
@@ -33,6 +50,12 @@ pub struct TableSchema {
     rows_affected: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<String>,
+}
+
+/// `{"type": "array"}`: what is true of `rows` and costs a validating client one check,
+/// where a schema per row costs one per row.
+fn any_array(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "array"})
 }
 
 /// A tabular tool result.
@@ -126,26 +149,48 @@ fn escape_into(out: &mut String, s: &str) {
     }
 }
 
+/// How many of `rows` go into `structuredContent`: the first, within both bounds, and at
+/// least one, so that a one-row result (an aggregate, a lookup) is always whole there.
+fn structured_prefix(rows: &[Value]) -> usize {
+    let mut bytes = 0;
+    let fit = rows
+        .iter()
+        .take(STRUCTURED_ROWS)
+        .take_while(|row| {
+            bytes += serde_json::to_vec(row).map_or(usize::MAX / 2, |v| v.len());
+            bytes <= STRUCTURED_BYTES
+        })
+        .count();
+    fit.max(rows.len().min(1))
+}
+
 impl IntoToolResult for Table {
     fn into_tool_result(self) -> CallToolResult {
         let note = match (self.truncation_note(), &self.note) {
             (Some(t), Some(n)) => Some(format!("{n}\n{t}")),
             (t, n) => t.or_else(|| n.clone()),
         };
-        let mut text = tsv(&self.rows.columns, &self.rows.rows);
+        let row_count = self.rows.rows.len();
+        let mut text = String::new();
         if let Some(affected) = self.rows_affected {
-            text = format!("{affected} row(s) affected\n{}", if self.rows.columns.is_empty() { "" } else { &text });
+            let _ = writeln!(text, "{affected} row(s) affected");
+        }
+        if !self.rows.columns.is_empty() {
+            text.push_str(&tsv(&self.rows.columns, &self.rows.rows));
+            // As psql ends a table: a model should not have to count lines.
+            let _ = writeln!(text, "({row_count} row{})", if row_count == 1 { "" } else { "s" });
         }
         if let Some(note) = &note {
             text.push_str(note);
             text.push('\n');
         }
-        let mut structured = Map::new();
-        structured.insert("database".into(), Value::String(self.database.clone()));
-        structured.insert("columns".into(), json!(self.rows.columns));
-        let row_count = self.rows.rows.len();
         let next_offset = self.next_offset();
-        structured.insert("rows".into(), Value::Array(self.rows.rows));
+        let mut rows = self.rows.rows;
+        rows.truncate(structured_prefix(&rows));
+        let mut structured = Map::new();
+        structured.insert("database".into(), Value::String(self.database));
+        structured.insert("columns".into(), json!(self.rows.columns));
+        structured.insert("rows".into(), Value::Array(rows));
         structured.insert("rowCount".into(), json!(row_count));
         structured.insert("truncated".into(), Value::Bool(next_offset.is_some()));
         if let Some(next) = next_offset {
@@ -177,5 +222,58 @@ mod tests {
         ];
         let rows = vec![json!(["x\ty\nz\\", 1]), json!([null, true])];
         assert_eq!(tsv(&columns, &rows), "a\tb\nx\\ty\\nz\\\\\t1\n\\N\tt\n");
+    }
+
+    fn table(rows: Vec<Value>) -> Table {
+        let columns = vec![ColumnInfo { name: "n".into(), type_name: "int4".into() }];
+        Table {
+            database: "main".into(),
+            rows: Rows { columns, rows, cut: None, rows_affected: 0 },
+            offset: 0,
+            rows_affected: None,
+            note: None,
+            user_sql: true,
+        }
+    }
+
+    fn text(result: &CallToolResult) -> String {
+        serde_json::to_value(&result.content[0]).expect("content")["text"].as_str().expect("text").to_string()
+    }
+
+    #[test]
+    fn every_row_goes_once_in_the_text_and_the_first_in_the_structure() {
+        let result = table((0..600).map(|i| json!([i])).collect()).into_tool_result();
+        let all = text(&result);
+        assert_eq!(all.lines().count(), 1 + 600 + 1, "header, rows, count");
+        assert!(all.ends_with("\n599\n(600 rows)\n"), "{all}");
+        let s = result.structured_content.expect("structured");
+        assert_eq!(s["rowCount"], 600);
+        assert_eq!(s["rows"].as_array().map(Vec::len), Some(STRUCTURED_ROWS));
+        assert_eq!(s["rows"][499], json!([499]));
+
+        let small = table(vec![json!([1])]).into_tool_result();
+        assert!(text(&small).ends_with("n\n1\n(1 row)\n"));
+        assert_eq!(small.structured_content.expect("structured")["rows"], json!([[1]]), "a small result whole");
+    }
+
+    #[test]
+    fn structured_rows_stop_at_the_byte_bound() {
+        let wide = "x".repeat(STRUCTURED_BYTES / 4);
+        let result = table((0..10).map(|_| json!([wide])).collect()).into_tool_result();
+        let s = result.structured_content.clone().expect("structured");
+        assert_eq!(s["rows"].as_array().map(Vec::len), Some(3), "3 rows of a quarter fit, not 4");
+        assert_eq!(s["rowCount"], 10);
+        assert_eq!(text(&result).matches(&wide).count(), 10, "the text has every row");
+
+        let huge = "y".repeat(STRUCTURED_BYTES * 2);
+        let one = table(vec![json!([huge]), json!([huge])]).into_tool_result();
+        assert_eq!(one.structured_content.expect("structured")["rows"], json!([[huge]]), "at least the first row");
+    }
+
+    #[test]
+    fn the_row_schema_is_one_check_not_one_per_row() {
+        let schema = Table::output_schema().expect("schema");
+        assert_eq!(schema["properties"]["rows"]["type"], "array");
+        assert!(schema["properties"]["rows"].get("items").is_none(), "{schema}");
     }
 }

@@ -45,7 +45,31 @@ async fn every_type_maps_to_typed_json() {
         assert_eq!(out["columns"][23], json!({"name": "ia", "type": "int4[]"}));
         // The text is a TSV table with COPY-style escapes and \N for NULL.
         let result = c.call("query", json!({"sql": format!("SELECT t, nul, i4 FROM {s}.v")})).await;
-        assert_eq!(text(&result), "t\tnul\ti4\ntab\\there\t\\N\t4\n");
+        assert_eq!(text(&result), "t\tnul\ti4\ntab\\there\t\\N\t4\n(1 row)\n");
+    }
+}
+
+#[tokio::test]
+async fn a_large_result_sends_its_rows_once() {
+    for transport in TRANSPORTS {
+        let c = start(transport, &["--max-rows", "5000", "--max-result-bytes", "1048576"]).await;
+        let sql = "SELECT g AS id, 'name-' || g AS name FROM generate_series(1, 3000) g";
+        let result = c.call("query", json!({"sql": sql})).await;
+        let text = text(&result);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1 + 3000 + 1, "header, every row, the count");
+        assert_eq!((lines[0], lines[3000], lines[3001]), ("id\tname", "3000\tname-3000", "(3000 rows)"));
+        let s = result.structured_content.expect("structured");
+        assert_eq!(s["rowCount"], 3000);
+        assert_eq!(s["truncated"], false);
+        // The structure repeats only the first rows: well under the text's size.
+        let typed = s["rows"].as_array().expect("rows");
+        assert_eq!(typed[0], json!([1, "name-1"]));
+        assert!(typed.len() <= 500, "{} rows repeated", typed.len());
+        assert!(s.to_string().len() * 2 < text.len(), "{} bytes of structure", s.to_string().len());
+        // A small result is whole in both.
+        let small = c.ok("query", json!({"sql": "SELECT g FROM generate_series(1, 20) g"})).await;
+        assert_eq!(small["rows"].as_array().map(Vec::len), Some(20));
     }
 }
 

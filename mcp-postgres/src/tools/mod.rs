@@ -68,8 +68,8 @@ fn sql_tools(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                 .description(format!(
                     "Runs one reading SQL statement (SELECT, WITH, VALUES, TABLE, SHOW, EXPLAIN) in a READ ONLY \
                      transaction that is always rolled back, with a statement timeout. Pass values as `params` \
-                     ($1, $2, ...). Returns columns with their Postgres types and rows as typed JSON, and the rows \
-                     as a tab-separated table. {limits}"
+                     ($1, $2, ...). Returns the rows as a tab-separated table ending with the row count, and \
+                     the columns with their Postgres types and the first rows as typed JSON. {limits}"
                 ))
                 .read_only()
                 .toolset("sql"),

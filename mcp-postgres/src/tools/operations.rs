@@ -2,7 +2,7 @@
 //! `locks` (blocking chains), `long_transactions`, `settings`, `roles` and `grants`.
 //!
 //! Every tool runs fixed catalog SQL in a READ ONLY transaction with the caller's values
-//! bound as parameters, and returns a [`Table`] (TSV text + typed rows, bounded, with
+//! bound as parameters, and returns a [`Table`] (TSV text, the first rows typed, bounded, with
 //! `nextOffset` when cut). The helpers at the bottom are shared with `performance`.
 
 use std::sync::Arc;
