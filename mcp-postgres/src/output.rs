@@ -212,6 +212,8 @@ impl IntoToolResult for Table {
 
 #[cfg(test)]
 mod tests {
+    use mcp_core::testing::text;
+
     use super::*;
 
     #[test]
@@ -234,10 +236,6 @@ mod tests {
             note: None,
             user_sql: true,
         }
-    }
-
-    fn text(result: &CallToolResult) -> String {
-        serde_json::to_value(&result.content[0]).expect("content")["text"].as_str().expect("text").to_string()
     }
 
     #[test]
