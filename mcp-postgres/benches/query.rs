@@ -26,12 +26,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use mcp_core::client::{Client, ClientOptions};
 use serde_json::json;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::types::chrono::{DateTime, Utc};
 use sqlx::{Executor as _, PgPool, Row as _};
 
-const POINT: &str = "SELECT id, name, score, created, active FROM mcp_bench.rows WHERE id = 4242";
-const MANY: &str = "SELECT id, name, score, created, active FROM mcp_bench.rows ORDER BY id LIMIT 10000";
+mod common;
+
+use common::{MANY, POINT};
 
 struct Case {
     name: &'static str,
@@ -87,19 +87,6 @@ impl Target {
     }
 }
 
-async fn setup(pool: &PgPool) -> anyhow::Result<()> {
-    pool.execute(sqlx::raw_sql(
-        "CREATE SCHEMA IF NOT EXISTS mcp_bench;
-         CREATE TABLE IF NOT EXISTS mcp_bench.rows (id int PRIMARY KEY, name text, score float8, created timestamptz, active bool);
-         INSERT INTO mcp_bench.rows SELECT g, 'name-' || g, g * 0.5, '2024-01-01'::timestamptz + g * interval '1 minute', g % 2 = 0
-           FROM generate_series(1, 20000) g ON CONFLICT DO NOTHING;
-         ANALYZE mcp_bench.rows;",
-    ))
-    .await
-    .context("creating the bench table")?;
-    Ok(())
-}
-
 async fn stdio(program: &str, args: &[&str]) -> anyhow::Result<Client> {
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args).env("MCP_LOG_LEVEL", "warn").kill_on_drop(true);
@@ -114,31 +101,13 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
-    let url = std::env::var("MCP_TEST_DATABASE_URL")
-        .context("set MCP_TEST_DATABASE_URL to a PostgreSQL to measure (scripts/services.sh)")?;
-    // The same transport for all three: the npm server's driver does not use TLS unless told.
-    let url = if url.contains("sslmode=") {
-        url
-    } else {
-        format!("{url}{}sslmode=disable", if url.contains('?') { '&' } else { '?' })
-    };
-    let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.context("connecting")?;
-    setup(&pool).await?;
+    let url = common::url()?;
+    let pool = common::setup(&url).await?;
 
     let mut targets: Vec<(&str, Target)> = vec![("sqlx (direct)", Target::Sqlx(pool.clone()))];
     let connector = env!("CARGO_BIN_EXE_mcp-postgres");
-    let mcp_args = [
-        "--database-url",
-        url.as_str(),
-        "--pool-size",
-        "1",
-        "--max-rows",
-        "10000",
-        "--max-result-bytes",
-        "67108864",
-        "--max-output-bytes",
-        "67108864",
-    ];
+    let mcp_args = common::connector_args(&url);
+    let mcp_args: Vec<&str> = mcp_args.iter().map(String::as_str).collect();
     targets.push(("mcp-postgres", Target::Mcp(Box::new(stdio(connector, &mcp_args).await?))));
     match std::env::var("MCP_SERVER_POSTGRES_JS") {
         Ok(js) => targets
