@@ -29,15 +29,24 @@ pub struct Database {
     pub diagnosing: tokio::sync::Mutex<()>,
     /// When a diagnosis last connected: the database was reachable, only busy.
     pub reachable_at: std::sync::Mutex<Option<Instant>>,
+    /// Set by the first call that asks for a connection: what the server does by itself
+    /// (the role check, the schema watch) waits for it, so that start connects nowhere.
+    pub used: tokio::sync::watch::Sender<bool>,
 }
 
 impl Database {
+    /// Returns once a call has asked this database for a connection.
+    pub async fn first_used(&self) {
+        let _ = self.used.subscribe().wait_for(|used| *used).await;
+    }
+
     /// A connection from the pool. The pool retries a refused or reset connection until
     /// its acquire timeout and then says only that it timed out; so when the wait lasts,
     /// a direct connection attempt finds the cause (refused, unknown host, TLS), which is
     /// returned at once. If that attempt connects, the database is only busy: the pool's
     /// wait goes on, and for a second no other waiter probes again.
     pub async fn acquire(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
+        self.used.send_if_modified(|used| !std::mem::replace(used, true));
         let acquire = self.pool.acquire();
         tokio::pin!(acquire);
         tokio::select! {

@@ -86,6 +86,7 @@ impl Databases {
                 pool,
                 diagnosing: Default::default(),
                 reachable_at: Default::default(),
+                used: tokio::sync::watch::Sender::new(false),
             });
         }
         let targets = Targets::new("database", list, settings.allow_write)?;
@@ -141,11 +142,12 @@ impl Databases {
         }
     }
 
-    /// Says on stderr, once each database first answers, when the role calls act as can
+    /// Says on stderr, once each database is first used, when the role calls act as can
     /// reach past the guards (superuser, or the server-files roles), and how to avoid it.
     pub fn warn_if_privileged(self: &Arc<Self>) {
         for db in self.all().to_vec() {
             tokio::spawn(async move {
+                db.first_used().await;
                 let sql = ROLE_POWERS;
                 let mut conn = match db.acquire().await {
                     Ok(conn) => conn,

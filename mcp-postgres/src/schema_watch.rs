@@ -28,6 +28,12 @@ pub fn spawn(server: Server, dbs: Arc<Databases>, every: Duration) {
         let server = server.clone();
         let timeout = dbs.settings.statement_timeout;
         tokio::spawn(async move {
+            // Not at start: the first fingerprint waits for the database's first call, or
+            // one interval for a client that only subscribed.
+            tokio::select! {
+                _ = db.first_used() => {}
+                _ = tokio::time::sleep(every) => {}
+            }
             let mut last: Option<Value> = None;
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

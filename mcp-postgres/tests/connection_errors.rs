@@ -60,3 +60,19 @@ async fn a_wrong_password_is_named_within_a_second() {
     assert!(!text.contains("wrong"), "the password must not be echoed: {text}");
     assert!(took < Duration::from_secs(1), "reported after {took:?}: {text}");
 }
+
+#[tokio::test]
+async fn start_connects_nowhere_until_a_call_needs_the_database() {
+    // A listener that never answers: every connection the server opens shows here.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let port = listener.local_addr().expect("its address").port();
+    let c = on(&format!("postgres://u@127.0.0.1:{port}/db")).start(TRANSPORTS[0]).await;
+    assert!(!c.client.list_tools().await.expect("tools/list").is_empty());
+    // The role check and the schema watch would have connected by now, were they eager.
+    let early = tokio::time::timeout(Duration::from_millis(500), listener.accept()).await;
+    assert!(early.is_err(), "the server connected before any call needed the database");
+    let call = tokio::spawn(async move { c.call("query", json!({"sql": "SELECT 1"})).await });
+    let accepted = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await;
+    assert!(accepted.is_ok_and(|a| a.is_ok()), "the first call did not connect");
+    call.abort();
+}
