@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use bollard::Docker;
+use bollard::models::ContainerInspectResponse;
 use mcp_core::ToolError;
 use mcp_core::connector::Targets;
 
@@ -35,6 +36,24 @@ impl std::ops::Deref for Call {
     }
 }
 
+/// A call naming a container that passed the scope guard.
+pub struct ContainerCall {
+    pub call: Call,
+    /// What to send to the engine: within a scope the full id the guard resolved (so the
+    /// call acts on the container that was checked), otherwise the reference as given.
+    pub id: String,
+    /// The guard's inspect document (within a scope only): reuse it rather than asking
+    /// the engine again.
+    pub info: Option<ContainerInspectResponse>,
+}
+
+impl std::ops::Deref for ContainerCall {
+    type Target = Call;
+    fn deref(&self) -> &Call {
+        &self.call
+    }
+}
+
 impl Daemons {
     /// Describes each daemon; nothing connects yet.
     pub fn open(settings: Settings) -> Result<Self, String> {
@@ -58,19 +77,25 @@ impl Daemons {
     }
 
     /// [`Daemons::read`] for a call naming `container`: a valid reference, in scope.
-    pub async fn read_container(&self, host: Option<&str>, container: &str) -> Result<Call, ToolError> {
-        check_ref("container", container)?;
-        let daemon = self.targets.for_read(host)?;
-        self.settings.scope.container(&daemon, container).await?;
-        connect(daemon).await
+    pub async fn read_container(&self, host: Option<&str>, container: &str) -> Result<ContainerCall, ToolError> {
+        self.in_scope(self.targets.for_read(host), container).await
     }
 
     /// [`Daemons::write`] for a call naming `container`: a valid reference, in scope.
-    pub async fn write_container(&self, host: Option<&str>, container: &str) -> Result<Call, ToolError> {
+    pub async fn write_container(&self, host: Option<&str>, container: &str) -> Result<ContainerCall, ToolError> {
+        self.in_scope(self.targets.for_write(host), container).await
+    }
+
+    async fn in_scope(
+        &self,
+        daemon: Result<Arc<Daemon>, ToolError>,
+        container: &str,
+    ) -> Result<ContainerCall, ToolError> {
         check_ref("container", container)?;
-        let daemon = self.targets.for_write(host)?;
-        self.settings.scope.container(&daemon, container).await?;
-        connect(daemon).await
+        let daemon = daemon?;
+        let info = self.settings.scope.container(&daemon, container).await?;
+        let id = info.as_ref().and_then(|i| i.id.clone()).unwrap_or_else(|| container.to_string());
+        Ok(ContainerCall { call: connect(daemon).await?, id, info })
     }
 
     /// The daemon a reading call names, not connected (prompts only name it).

@@ -47,6 +47,28 @@ pub fn listing<T>(
     (rows, text, page)
 }
 
+/// An inspect document as the model reads it: environment values (at `env`, JSON
+/// pointers to `NAME=value` arrays) redacted when `redact`, storage-driver internals
+/// (host paths of overlay layers, of no use to a model) dropped, empty members pruned.
+pub fn trim_document(value: &mut serde_json::Value, env: &[&str], redact: bool) {
+    use serde_json::Value;
+    if redact {
+        for pointer in env {
+            if let Some(entries) = value.pointer_mut(pointer).and_then(Value::as_array_mut) {
+                for entry in entries.iter_mut() {
+                    if let Value::String(s) = entry {
+                        *s = mcp_core::security::redact::redact_env(s);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(map) = value.as_object_mut() {
+        map.remove("GraphDriver");
+    }
+    prune_empty(value);
+}
+
 /// Removes what carries no information from an inspect document (null, "", [], {}), so
 /// the model reads only what is set. Zeros and `false` stay: they are values.
 pub fn prune_empty(value: &mut serde_json::Value) {
@@ -100,8 +122,9 @@ pub fn human_bytes(bytes: u64) -> String {
 
 /// A Unix time as RFC 3339 (UTC), or the number if it is out of range.
 pub fn rfc3339(secs: i64) -> String {
+    // Not `format("%Y-…")`: that parses the pattern again for every row of a listing.
     chrono::DateTime::from_timestamp(secs, 0)
-        .map_or_else(|| secs.to_string(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .map_or_else(|| secs.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 /// How long ago a Unix time was, as `docker ps` says it ("5 minutes ago").
@@ -163,5 +186,6 @@ mod tests {
         assert_eq!(human_size(1_500_000), "1.5MB");
         assert_eq!(human_bytes(2048), "2.00KiB");
         assert_eq!(clip("héllo world", 5), "h…");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
     }
 }

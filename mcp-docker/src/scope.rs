@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use bollard::models::{Mount, MountType, MountVolumeOptions};
+use bollard::models::{ContainerInspectResponse, Mount, MountType, MountVolumeOptions, Volume};
 use mcp_core::ToolError;
 
 use crate::daemon::Daemon;
@@ -44,28 +44,48 @@ impl Scope {
     }
 
     /// Whether `labels` carry every scope label.
-    fn holds(&self, labels: &HashMap<String, String>) -> bool {
-        self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+    fn holds(&self, labels: Option<&HashMap<String, String>>) -> bool {
+        self.labels.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
     }
 
     /// Refuses a container outside the scope as if it did not exist. Every tool that
-    /// names a container goes through here.
-    pub async fn container(&self, daemon: &Daemon, container: &str) -> Result<(), ToolError> {
+    /// names a container goes through here. Within a scope, returns the engine's inspect
+    /// document of the container `container` resolves to: the caller acts on its full id
+    /// (so what was checked is what is acted on) and reuses the document rather than
+    /// asking the engine again. Without a scope, None and no request.
+    pub async fn container(
+        &self,
+        daemon: &Daemon,
+        container: &str,
+    ) -> Result<Option<ContainerInspectResponse>, ToolError> {
         if !self.is_set() {
-            return Ok(());
+            return Ok(None);
         }
         match lookup(daemon, container).await? {
-            Some((_, labels)) if self.holds(&labels) => Ok(()),
-            Some(_) => Err(ToolError::not_found(format!(
-                "host `{}`: No such container: {container} (in this server's scope, --scope-label {})",
-                daemon.name,
-                self.filters().join(",")
-            ))),
+            Some(info) => self.admit(daemon, container, info).map(Some),
             None => Err(ToolError::not_found(format!(
                 "host `{}`: No such container: {container}. {NO_CONTAINER}",
                 daemon.name
             ))),
         }
+    }
+
+    /// `info` (what the engine resolved `container` to) if it carries the scope labels;
+    /// otherwise the container is reported missing.
+    fn admit(
+        &self,
+        daemon: &Daemon,
+        container: &str,
+        info: ContainerInspectResponse,
+    ) -> Result<ContainerInspectResponse, ToolError> {
+        if self.holds(labels(&info)) {
+            return Ok(info);
+        }
+        Err(ToolError::not_found(format!(
+            "host `{}`: No such container: {container} (in this server's scope, --scope-label {})",
+            daemon.name,
+            self.filters().join(",")
+        )))
     }
 
     /// Within a scope, a new container (or a build's RUN steps) may join the namespaces
@@ -100,7 +120,9 @@ impl Scope {
                 return Err(refused());
             }
             match lookup(daemon, lookup_as).await? {
-                Some((id, labels)) if self.holds(&labels) => **mode = Some(format!("container:{id}")),
+                Some(info) if self.holds(labels(&info)) => {
+                    **mode = Some(format!("container:{}", info.id.as_deref().unwrap_or_default()))
+                }
                 _ => return Err(refused()),
             }
         }
@@ -108,15 +130,16 @@ impl Scope {
     }
 
     /// Refuses a volume outside the scope as if it did not exist, as
-    /// [`Scope::container`] does (volumes are found by their exact name).
-    pub async fn volume(&self, daemon: &Daemon, name: &str) -> Result<(), ToolError> {
+    /// [`Scope::container`] does (volumes are found by their exact name). Within a scope,
+    /// returns the engine's document of the volume, for the caller to reuse.
+    pub async fn volume(&self, daemon: &Daemon, name: &str) -> Result<Option<Volume>, ToolError> {
         if !self.is_set() {
-            return Ok(());
+            return Ok(None);
         }
         let client = daemon.client().await?;
         let found = client.inspect_volume(name).await.map_err(daemon.fail(NO_VOLUME))?;
-        if self.holds(&found.labels) {
-            Ok(())
+        if self.holds(Some(&found.labels)) {
+            Ok(Some(found))
         } else {
             Err(ToolError::not_found(format!(
                 "host `{}`: No such volume: {name} (in this server's scope, --scope-label {})",
@@ -147,7 +170,7 @@ impl Scope {
                     return Err(refused("is not a volume name this server can check"));
                 }
                 match client.inspect_volume(name).await {
-                    Ok(volume) if self.holds(&volume.labels) => continue,
+                    Ok(volume) if self.holds(Some(&volume.labels)) => continue,
                     Ok(_) => return Err(refused("is not in this server's scope")),
                     Err(e) if is_missing(&e) => {}
                     Err(e) => return Err(daemon.fail("")(e)),
@@ -160,20 +183,23 @@ impl Scope {
     }
 }
 
-/// The container `container` names, as the engine resolves it: its full id and labels,
-/// or None when there is no such container.
-async fn lookup(daemon: &Daemon, container: &str) -> Result<Option<(String, HashMap<String, String>)>, ToolError> {
+/// The container `container` names, as the engine resolves it (its inspect document,
+/// with a full id), or None when there is no such container.
+async fn lookup(daemon: &Daemon, container: &str) -> Result<Option<ContainerInspectResponse>, ToolError> {
     let client = daemon.client().await?;
     match client.inspect_container(container, None).await {
-        Ok(info) => {
-            let id = info.id.filter(|id| !id.is_empty()).ok_or_else(|| {
-                ToolError::failed(format!("host `{}`: the engine described `{container}` without an id", daemon.name))
-            })?;
-            Ok(Some((id, info.config.and_then(|c| c.labels).unwrap_or_default())))
+        Ok(info) if info.id.as_deref().is_some_and(|id| !id.is_empty()) => Ok(Some(info)),
+        Ok(_) => {
+            Err(ToolError::failed(format!("host `{}`: the engine described `{container}` without an id", daemon.name)))
         }
         Err(e) if is_missing(&e) => Ok(None),
         Err(e) => Err(daemon.fail(NO_CONTAINER)(e)),
     }
+}
+
+/// A container's labels, as its inspect document gives them.
+fn labels(info: &ContainerInspectResponse) -> Option<&HashMap<String, String>> {
+    info.config.as_ref()?.labels.as_ref()
 }
 
 /// `X` when a namespace mode joins another container (`container:X`).
@@ -201,9 +227,11 @@ mod tests {
     fn a_scope_holds_labels_carrying_all_of_its_own() {
         let scope = Scope::new(vec![("team".into(), "a".into()), ("env".into(), "dev".into())]);
         let labels = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        assert!(scope.holds(&labels(&[("team", "a"), ("env", "dev"), ("x", "y")])));
-        assert!(!scope.holds(&labels(&[("team", "a")])));
-        assert!(!scope.holds(&labels(&[("team", "b"), ("env", "dev")])));
+        assert!(scope.holds(Some(&labels(&[("team", "a"), ("env", "dev"), ("x", "y")]))));
+        assert!(!scope.holds(Some(&labels(&[("team", "a")]))));
+        assert!(!scope.holds(Some(&labels(&[("team", "b"), ("env", "dev")]))));
+        assert!(!scope.holds(None));
+        assert!(Scope::default().holds(None));
         assert_eq!(scope.filters(), ["team=a", "env=dev"]);
         assert!(!Scope::default().is_set());
     }

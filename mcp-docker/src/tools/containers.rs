@@ -8,7 +8,6 @@ use std::sync::Arc;
 use bollard::models::{ChangeType, ContainerStatsResponse, ContainerSummary};
 use bollard::query_parameters::{ListContainersOptions, StatsOptions, TopOptions};
 use futures::StreamExt;
-use mcp_core::security::redact::redact_env;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
@@ -20,8 +19,8 @@ use crate::daemons::Daemons;
 use crate::errors::NO_CONTAINER;
 use crate::names::check_ref;
 use crate::output::{
-    NARROW, Page, Prebuilt, Rendered, Reply, ago, clip, human_bytes, listing, one_line, page, prune_empty, rfc3339,
-    short_id, table,
+    NARROW, Page, Prebuilt, Rendered, Reply, ago, clip, human_bytes, listing, one_line, page, rfc3339, short_id, table,
+    trim_document,
 };
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
@@ -225,18 +224,14 @@ pub async fn inspect_container(
     _ctx: Context,
     args: ContainerArgs,
 ) -> Result<Prebuilt<Inspected>, ToolError> {
-    let call = daemons.read_container(args.host.as_deref(), &args.container).await?;
-    let info = call.docker.inspect_container(&args.container, None).await.map_err(call.fail(NO_CONTAINER))?;
+    let mut call = daemons.read_container(args.host.as_deref(), &args.container).await?;
+    // Within a scope the guard's inspect is the answer: the engine is asked once.
+    let info = match call.info.take() {
+        Some(info) => info,
+        None => call.docker.inspect_container(&call.id, None).await.map_err(call.fail(NO_CONTAINER))?,
+    };
     let mut value = serde_json::to_value(&info)?;
-    if !daemons.settings.show_secrets
-        && let Some(env) = value.pointer_mut("/Config/Env").and_then(Value::as_array_mut)
-    {
-        for entry in env.iter_mut() {
-            if let Some(s) = entry.as_str() {
-                *entry = Value::String(redact_env(s));
-            }
-        }
-    }
+    trim_document(&mut value, &["/Config/Env"], !daemons.settings.show_secrets);
     if let Some(log) = value.pointer_mut("/State/Health/Log").and_then(Value::as_array_mut) {
         let last = log.pop();
         log.clear();
@@ -249,11 +244,6 @@ pub async fn inspect_container(
             log.push(last);
         }
     }
-    if let Some(map) = value.as_object_mut() {
-        // Storage-driver internals: host paths of overlay layers, of no use to a model.
-        map.remove("GraphDriver");
-    }
-    prune_empty(&mut value);
     let text = serde_json::to_string(&value)?;
     Ok(Prebuilt::new(text, serde_json::json!({"host": call.name, "container": value})))
 }
@@ -283,7 +273,7 @@ pub async fn container_stats(daemons: Arc<Daemons>, _ctx: Context, args: Contain
     let call = daemons.read_container(args.host.as_deref(), &args.container).await?;
     // stream=false, one_shot=false: the daemon samples twice, so the CPU % has a base.
     let options = StatsOptions { stream: false, one_shot: false };
-    let first = call.docker.stats(&args.container, Some(options)).next().await;
+    let first = call.docker.stats(&call.id, Some(options)).next().await;
     let s = match first {
         Some(Ok(s)) => s,
         Some(Err(e)) => return Err(call.fail(NO_CONTAINER)(e)),
@@ -403,11 +393,8 @@ pub async fn container_top(daemons: Arc<Daemons>, _ctx: Context, args: TopArgs) 
         )));
     }
     let call = daemons.read_container(args.host.as_deref(), &args.container).await?;
-    let top = call
-        .docker
-        .top_processes(&args.container, Some(TopOptions { ps_args }))
-        .await
-        .map_err(call.fail(NO_CONTAINER))?;
+    let top =
+        call.docker.top_processes(&call.id, Some(TopOptions { ps_args })).await.map_err(call.fail(NO_CONTAINER))?;
     let titles = top.titles.unwrap_or_default();
     let headers: Vec<&str> = titles.iter().map(String::as_str).collect();
     let window = daemons.settings.window(args.offset, None);
@@ -449,8 +436,7 @@ pub struct Changes {
 
 pub async fn container_diff(daemons: Arc<Daemons>, _ctx: Context, args: DiffArgs) -> Reply<Changes> {
     let call = daemons.read_container(args.host.as_deref(), &args.container).await?;
-    let changes =
-        call.docker.container_changes(&args.container).await.map_err(call.fail(NO_CONTAINER))?.unwrap_or_default();
+    let changes = call.docker.container_changes(&call.id).await.map_err(call.fail(NO_CONTAINER))?.unwrap_or_default();
     let mut changes: Vec<Change> = changes
         .into_iter()
         .map(|c| Change {

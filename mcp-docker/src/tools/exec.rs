@@ -89,7 +89,7 @@ pub async fn exec_in_container(daemons: Arc<Daemons>, _ctx: Context, args: ExecA
         user: args.user.clone(),
         ..Default::default()
     };
-    let exec = client.create_exec(&args.container, options).await.map_err(&fail)?;
+    let exec = client.create_exec(&call.id, options).await.map_err(&fail)?;
     let started = call
         .docker
         .start_exec(&exec.id, Some(StartExecOptions { detach: false, tty: false, output_capacity: None }))

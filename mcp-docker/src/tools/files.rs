@@ -129,7 +129,7 @@ pub async fn read_container_file(daemons: Arc<Daemons>, _ctx: Context, args: Rea
     check_container_path(&args.path)?;
     let call = daemons.read_container(args.host.as_deref(), &args.container).await?;
     let settings = &daemons.settings;
-    let archive = download(&call, &args.container, &args.path, settings.max_copy_bytes).await?;
+    let archive = download(&call, &call.id, &args.path, settings.max_copy_bytes).await?;
     let mut tar = tar::Archive::new(archive.as_slice());
     let entries = tar.entries().map_err(|e| ToolError::failed(format!("unreadable archive from Docker: {e}")))?;
     let mut out = FileRead {
@@ -250,7 +250,7 @@ pub async fn copy_from_container(daemons: Arc<Daemons>, _ctx: Context, args: Cop
         )));
     }
     let call = daemons.write_container(args.host.as_deref(), &args.container).await?;
-    let archive = download(&call, &args.container, &args.path, daemons.settings.max_copy_bytes).await?;
+    let archive = download(&call, &call.id, &args.path, daemons.settings.max_copy_bytes).await?;
     // Check every target first, so a refused copy writes nothing.
     let mut tar = tar::Archive::new(archive.as_slice());
     let mut entries = 0;
@@ -317,7 +317,7 @@ pub async fn copy_to_container(daemons: Arc<Daemons>, _ctx: Context, args: CopyT
     let options = UploadToContainerOptions { path: args.container_dir.clone(), ..Default::default() };
     let hint = format!("{NO_CONTAINER}; the target directory must exist in the container");
     let body = bollard::body_full(archive.into());
-    call.docker.upload_to_container(&args.container, Some(options), body).await.map_err(call.fail(&hint))?;
+    call.docker.upload_to_container(&call.id, Some(options), body).await.map_err(call.fail(&hint))?;
     let message = format!(
         "Copied {} to {}:{} ({entries} entries, {bytes} bytes).",
         args.host_path, args.container, args.container_dir

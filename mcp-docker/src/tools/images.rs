@@ -10,7 +10,6 @@ use bollard::query_parameters::{
     CreateImageOptions, ListImagesOptions, PushImageOptions, RemoveImageOptions, TagImageOptions,
 };
 use futures::StreamExt;
-use mcp_core::security::redact::redact_env;
 use mcp_core::server::ServerBuilder;
 use mcp_core::{Context, ToolError, tool_with};
 use schemars::JsonSchema;
@@ -24,7 +23,10 @@ use crate::daemons::Daemons;
 use crate::errors::NO_IMAGE;
 use crate::guard::refuse;
 use crate::names::check_ref;
-use crate::output::{Page, Rendered, Reply, ago, clip, human_size, listing, one_line, rfc3339, said, short_id, table};
+use crate::output::{
+    Page, Prebuilt, Rendered, Reply, ago, clip, human_size, listing, one_line, rfc3339, said, short_id, table,
+    trim_document,
+};
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder.tools_in(
@@ -197,28 +199,19 @@ pub struct InspectedImage {
     pub image: Value,
 }
 
-pub async fn inspect_image(daemons: Arc<Daemons>, _ctx: Context, args: ImageArgs) -> Reply<InspectedImage> {
+pub async fn inspect_image(
+    daemons: Arc<Daemons>,
+    _ctx: Context,
+    args: ImageArgs,
+) -> Result<Prebuilt<InspectedImage>, ToolError> {
     check_ref("image", &args.image)?;
     let call = daemons.read(args.host.as_deref()).await?;
     let info = call.docker.inspect_image(&args.image).await.map_err(call.fail(NO_IMAGE))?;
     let mut value = serde_json::to_value(&info)?;
-    if !daemons.settings.show_secrets {
-        for pointer in ["/Config/Env", "/ContainerConfig/Env"] {
-            if let Some(env) = value.pointer_mut(pointer).and_then(Value::as_array_mut) {
-                for entry in env.iter_mut() {
-                    if let Some(s) = entry.as_str() {
-                        *entry = Value::String(redact_env(s));
-                    }
-                }
-            }
-        }
-    }
-    if let Some(map) = value.as_object_mut() {
-        map.remove("GraphDriver");
-    }
-    crate::output::prune_empty(&mut value);
+    trim_document(&mut value, &["/Config/Env", "/ContainerConfig/Env"], !daemons.settings.show_secrets);
     let text = serde_json::to_string(&value)?;
-    Ok(Rendered { text, data: InspectedImage { host: call.name.clone(), image: value } })
+    // The document is moved into the result, not serialized a second time.
+    Ok(Prebuilt::new(text, serde_json::json!({"host": call.name, "image": value})))
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

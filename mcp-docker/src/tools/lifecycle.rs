@@ -3,9 +3,11 @@
 //! ones that would stop a process never touch the connector's own container.
 //! `wait_container` only observes, so it is a reading tool.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::{
     KillContainerOptions, RemoveContainerOptions, RenameContainerOptions, RestartContainerOptions,
     StopContainerOptions, WaitContainerOptions,
@@ -17,7 +19,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::config::Toolset;
-use crate::daemons::{Call, Daemons};
+use crate::daemons::{ContainerCall, Daemons};
 use crate::errors::NO_CONTAINER;
 use crate::names::check_new_name;
 use crate::output::{Rendered, Reply, clip, said};
@@ -168,47 +170,48 @@ impl Verb {
     }
 
     /// Does it, and says what happened.
-    async fn apply(&self, call: &Call, c: &str) -> Result<String, ToolError> {
-        let (docker, fail) = (&call.docker, call.fail(NO_CONTAINER));
+    async fn apply(&self, call: &ContainerCall, c: &str) -> Result<String, ToolError> {
+        // `c` as the caller named it, for the message; `id` what the guard checked.
+        let (docker, fail, id) = (&call.docker, call.fail(NO_CONTAINER), call.id.as_str());
         let t = |timeout: &Option<u32>| timeout.map(|t| t.min(600) as i32);
         Ok(match self {
             // Docker answers 304 for a container already running, which bollard reports
             // as success: ask first, so the model is told what really happened.
-            Verb::Start if running(call, c).await? => format!("{c} was already running."),
+            Verb::Start if running(call).await? => format!("{c} was already running."),
             Verb::Start => {
-                docker.start_container(c, None).await.map_err(fail)?;
+                docker.start_container(id, None).await.map_err(fail)?;
                 format!("Started {c}.")
             }
-            Verb::Stop(_) if !running(call, c).await? => format!("{c} was not running."),
+            Verb::Stop(_) if !running(call).await? => format!("{c} was not running."),
             Verb::Stop(timeout) => {
                 let options = StopContainerOptions { t: t(timeout), signal: None };
-                docker.stop_container(c, Some(options)).await.map_err(fail)?;
+                docker.stop_container(id, Some(options)).await.map_err(fail)?;
                 format!("Stopped {c}.")
             }
             Verb::Restart(timeout) => {
                 let options = RestartContainerOptions { t: t(timeout), signal: None };
-                docker.restart_container(c, Some(options)).await.map_err(fail)?;
+                docker.restart_container(id, Some(options)).await.map_err(fail)?;
                 format!("Restarted {c}.")
             }
             Verb::Kill(signal) => {
-                docker.kill_container(c, Some(KillContainerOptions { signal: signal.clone() })).await.map_err(fail)?;
+                docker.kill_container(id, Some(KillContainerOptions { signal: signal.clone() })).await.map_err(fail)?;
                 format!("Sent {signal} to {c}.")
             }
             Verb::Pause => {
-                docker.pause_container(c).await.map_err(fail)?;
+                docker.pause_container(id).await.map_err(fail)?;
                 format!("Paused {c}.")
             }
             Verb::Unpause => {
-                docker.unpause_container(c).await.map_err(fail)?;
+                docker.unpause_container(id).await.map_err(fail)?;
                 format!("Unpaused {c}.")
             }
             Verb::Rename(name) => {
-                docker.rename_container(c, RenameContainerOptions { name: name.clone() }).await.map_err(fail)?;
+                docker.rename_container(id, RenameContainerOptions { name: name.clone() }).await.map_err(fail)?;
                 format!("Renamed {c} to {name}.")
             }
             Verb::Remove { force, volumes } => {
                 let options = RemoveContainerOptions { force: *force, v: *volumes, ..Default::default() };
-                docker.remove_container(c, Some(options)).await.map_err(|e| {
+                docker.remove_container(id, Some(options)).await.map_err(|e| {
                     let conflict =
                         matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 409, .. });
                     match fail(e) {
@@ -236,10 +239,9 @@ async fn act(daemons: Arc<Daemons>, host: Option<String>, container: String, ver
 }
 
 /// Refuses if `container` resolves to the one this server runs in.
-async fn not_self(daemons: &Daemons, call: &Call, container: &str, verb: &str) -> Result<(), ToolError> {
+async fn not_self(daemons: &Daemons, call: &ContainerCall, container: &str, verb: &str) -> Result<(), ToolError> {
     let Some(own) = &daemons.self_container else { return Ok(()) };
-    let info = call.docker.inspect_container(container, None).await.map_err(call.fail(NO_CONTAINER))?;
-    let id = info.id.unwrap_or_default();
+    let id = inspected(call).await?.id.clone().unwrap_or_default();
     if !id.is_empty() && (id.starts_with(own.as_str()) || own.starts_with(&id)) {
         return Err(ToolError::refused(format!(
             "refused by the self-protection guard: `{container}` is the container this MCP server runs in; {verb} it \
@@ -250,9 +252,17 @@ async fn not_self(daemons: &Daemons, call: &Call, container: &str, verb: &str) -
 }
 
 /// Whether the container is running (paused counts: it still holds its processes).
-async fn running(call: &Call, container: &str) -> Result<bool, ToolError> {
-    let info = call.docker.inspect_container(container, None).await.map_err(call.fail(NO_CONTAINER))?;
-    Ok(info.state.and_then(|s| s.running).unwrap_or(false))
+async fn running(call: &ContainerCall) -> Result<bool, ToolError> {
+    Ok(inspected(call).await?.state.as_ref().and_then(|s| s.running).unwrap_or(false))
+}
+
+/// The container's inspect document: the scope guard's when it asked (this call), else
+/// the engine's now.
+async fn inspected(call: &ContainerCall) -> Result<Cow<'_, ContainerInspectResponse>, ToolError> {
+    match &call.info {
+        Some(info) => Ok(Cow::Borrowed(info)),
+        None => call.docker.inspect_container(&call.id, None).await.map(Cow::Owned).map_err(call.fail(NO_CONTAINER)),
+    }
 }
 
 pub async fn kill_container(daemons: Arc<Daemons>, _ctx: Context, args: KillArgs) -> Reply<Action> {
@@ -300,7 +310,7 @@ pub async fn wait_container(daemons: Arc<Daemons>, _ctx: Context, args: WaitArgs
     }
     let call = daemons.read_container(args.host.as_deref(), &args.container).await?;
     let options = WaitContainerOptions { condition: "not-running".into() };
-    let mut stream = call.docker.wait_container(&args.container, Some(options));
+    let mut stream = call.docker.wait_container(&call.id, Some(options));
     let (stopped, exit_code, error) = match tokio::time::timeout(Duration::from_secs(timeout), stream.next()).await {
         Err(_) => (false, None, None),
         Ok(Some(Ok(r))) => (true, Some(r.status_code), r.error.and_then(|e| e.message).filter(|m| !m.is_empty())),

@@ -107,7 +107,7 @@ pub async fn container_logs(daemons: Arc<Daemons>, _ctx: Context, args: LogsArgs
         tail: (tail + 1).to_string(),
     };
     let mut tail_buf = Tail::new(tail, settings.max_result_bytes);
-    tail_buf.read_all(call.docker.logs(&args.container, Some(options))).await.map_err(call.fail(NO_CONTAINER))?;
+    tail_buf.read_all(call.docker.logs(&call.id, Some(options))).await.map_err(call.fail(NO_CONTAINER))?;
     let mark_stderr = args.stdout && args.stderr;
     let mut text = String::new();
     let truncated = tail_buf.dropped > 0;

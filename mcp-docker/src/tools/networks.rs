@@ -21,7 +21,7 @@ use crate::config::Toolset;
 use crate::daemons::Daemons;
 use crate::errors::{NO_NETWORK, NO_VOLUME};
 use crate::names::{check_new_name, check_ref};
-use crate::output::{Page, Rendered, Reply, clip, human_size, listing, one_line, said, short_id};
+use crate::output::{Page, Prebuilt, Rendered, Reply, clip, human_size, listing, one_line, said, short_id};
 
 const NO_ATTACHMENT: &str = "Check the network (list_networks) and the container (list_containers)";
 
@@ -190,13 +190,21 @@ pub struct Inspected {
     pub detail: Value,
 }
 
-pub async fn inspect_network(daemons: Arc<Daemons>, _ctx: Context, args: NamedArgs) -> Reply<Inspected> {
+pub async fn inspect_network(daemons: Arc<Daemons>, _ctx: Context, args: NamedArgs) -> Detail {
     check_ref("name", &args.name)?;
     let call = daemons.read(args.host.as_deref()).await?;
     let network =
         call.docker.inspect_network(&args.name, None::<InspectNetworkOptions>).await.map_err(call.fail(NO_NETWORK))?;
-    let detail = serde_json::to_value(&network)?;
-    Ok(Rendered { text: detail.to_string(), data: Inspected { host: call.name.clone(), detail } })
+    detail(&call.name, &network)
+}
+
+/// An inspect tool's answer: the engine's document as text and, not copied again, as the
+/// structured `detail`.
+type Detail = Result<Prebuilt<Inspected>, ToolError>;
+
+fn detail(host: &str, document: &impl Serialize) -> Detail {
+    let detail = serde_json::to_value(document)?;
+    Ok(Prebuilt::new(detail.to_string(), serde_json::json!({"host": host, "detail": detail})))
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -256,13 +264,15 @@ pub async fn list_volumes(daemons: Arc<Daemons>, _ctx: Context, args: ListArgs) 
     Ok(Rendered { text, data: VolumeList { host: call.name.clone(), volumes, page } })
 }
 
-pub async fn inspect_volume(daemons: Arc<Daemons>, _ctx: Context, args: NamedArgs) -> Reply<Inspected> {
+pub async fn inspect_volume(daemons: Arc<Daemons>, _ctx: Context, args: NamedArgs) -> Detail {
     check_ref("name", &args.name)?;
     let call = daemons.read(args.host.as_deref()).await?;
-    daemons.settings.scope.volume(&call, &args.name).await?;
-    let volume = call.docker.inspect_volume(&args.name).await.map_err(call.fail(NO_VOLUME))?;
-    let detail = serde_json::to_value(&volume)?;
-    Ok(Rendered { text: detail.to_string(), data: Inspected { host: call.name.clone(), detail } })
+    // Within a scope the guard's inspect is the answer: the engine is asked once.
+    let volume = match daemons.settings.scope.volume(&call, &args.name).await? {
+        Some(volume) => volume,
+        None => call.docker.inspect_volume(&args.name).await.map_err(call.fail(NO_VOLUME))?,
+    };
+    detail(&call.name, &volume)
 }
 
 tool_args! {
@@ -349,10 +359,7 @@ pub async fn connect_network(daemons: Arc<Daemons>, _ctx: Context, args: Connect
     let endpoint = (!args.aliases.is_empty())
         .then(|| bollard::models::EndpointSettings { aliases: Some(args.aliases.clone()), ..Default::default() });
     call.docker
-        .connect_network(
-            &args.network,
-            NetworkConnectRequest { container: args.container.clone(), endpoint_config: endpoint },
-        )
+        .connect_network(&args.network, NetworkConnectRequest { container: call.id.clone(), endpoint_config: endpoint })
         .await
         .map_err(call.fail(NO_ATTACHMENT))?;
     Ok(changed(&call.name, &args.network, format!("Connected {} to {}.", args.container, args.network)))
@@ -364,7 +371,7 @@ pub async fn disconnect_network(daemons: Arc<Daemons>, _ctx: Context, args: Conn
     call.docker
         .disconnect_network(
             &args.network,
-            NetworkDisconnectRequest { container: args.container.clone(), force: Some(args.force) },
+            NetworkDisconnectRequest { container: call.id.clone(), force: Some(args.force) },
         )
         .await
         .map_err(call.fail(NO_ATTACHMENT))?;
