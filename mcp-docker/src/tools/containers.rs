@@ -19,8 +19,8 @@ use crate::daemons::Daemons;
 use crate::errors::NO_CONTAINER;
 use crate::names::check_ref;
 use crate::output::{
-    NARROW, Page, Prebuilt, Rendered, Reply, ago, clip, human_bytes, listing, one_line, page, rfc3339, short_id, table,
-    trim_document,
+    NARROW, Page, Prebuilt, Rendered, Reply, ago, clip, human_bytes, inspected, listing, one_line, page, rfc3339,
+    short_id, table, trim_document,
 };
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
@@ -244,8 +244,7 @@ pub async fn inspect_container(
             log.push(last);
         }
     }
-    let text = serde_json::to_string(&value)?;
-    Ok(Prebuilt::new(text, serde_json::json!({"host": call.name, "container": value})))
+    inspected(&call.name, "container", value)
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

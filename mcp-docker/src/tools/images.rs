@@ -24,8 +24,8 @@ use crate::errors::NO_IMAGE;
 use crate::guard::refuse;
 use crate::names::check_ref;
 use crate::output::{
-    Page, Prebuilt, Rendered, Reply, ago, clip, human_size, listing, one_line, rfc3339, said, short_id, table,
-    trim_document,
+    Page, Prebuilt, Rendered, Reply, ago, clip, human_size, inspected, listing, one_line, rfc3339, said, short_id,
+    table, trim_document,
 };
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
@@ -209,9 +209,7 @@ pub async fn inspect_image(
     let info = call.docker.inspect_image(&args.image).await.map_err(call.fail(NO_IMAGE))?;
     let mut value = serde_json::to_value(&info)?;
     trim_document(&mut value, &["/Config/Env", "/ContainerConfig/Env"], !daemons.settings.show_secrets);
-    let text = serde_json::to_string(&value)?;
-    // The document is moved into the result, not serialized a second time.
-    Ok(Prebuilt::new(text, serde_json::json!({"host": call.name, "image": value})))
+    inspected(&call.name, "image", value)
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

@@ -21,7 +21,7 @@ use crate::config::Toolset;
 use crate::daemons::Daemons;
 use crate::errors::{NO_NETWORK, NO_VOLUME};
 use crate::names::{check_new_name, check_ref};
-use crate::output::{Page, Prebuilt, Rendered, Reply, clip, human_size, listing, one_line, said, short_id};
+use crate::output::{Page, Prebuilt, Rendered, Reply, clip, human_size, inspected, listing, one_line, said, short_id};
 
 const NO_ATTACHMENT: &str = "Check the network (list_networks) and the container (list_containers)";
 
@@ -203,8 +203,7 @@ pub async fn inspect_network(daemons: Arc<Daemons>, _ctx: Context, args: NamedAr
 type Detail = Result<Prebuilt<Inspected>, ToolError>;
 
 fn detail(host: &str, document: &impl Serialize) -> Detail {
-    let detail = serde_json::to_value(document)?;
-    Ok(Prebuilt::new(detail.to_string(), serde_json::json!({"host": host, "detail": detail})))
+    inspected(host, "detail", serde_json::to_value(document)?)
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
