@@ -117,10 +117,10 @@ mod tests {
     fn results_keep_their_structured_content_and_every_other_member() {
         let mut result = CallToolResult::structured("text", json!({"a": {"b": [1, "x"]}}));
         result.meta = Some(serde_json::Map::from_iter([("k".to_string(), json!(1))]));
-        let expected = serde_json::to_value(&result).unwrap();
+        let expected = serde_json::to_value(&result).expect("serializable");
         assert_eq!(result_value(result), expected);
         let error = CallToolResult::error("boom");
-        let expected = serde_json::to_value(&error).unwrap();
+        let expected = serde_json::to_value(&error).expect("serializable");
         let value = result_value(error);
         assert_eq!(value, expected);
         assert!(value.get("structuredContent").is_none());
