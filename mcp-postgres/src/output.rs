@@ -12,6 +12,7 @@
 
 use std::fmt::Write as _;
 
+use mcp_core::connector::bounded::value_size;
 use mcp_core::connector::{Next, cut_note};
 use mcp_core::protocol::CallToolResult;
 use mcp_core::server::IntoToolResult;
@@ -157,7 +158,7 @@ fn structured_prefix(rows: &[Value]) -> usize {
         .iter()
         .take(STRUCTURED_ROWS)
         .take_while(|row| {
-            bytes += serde_json::to_vec(row).map_or(usize::MAX / 2, |v| v.len());
+            bytes += value_size(row);
             bytes <= STRUCTURED_BYTES
         })
         .count();
