@@ -51,7 +51,7 @@ async fn read_table(
     let mut tx = dbs.begin(&ctx, &db, Access::ReadOnly).await?;
     let scope = Scope::load(&ctx, &mut tx).await?;
     let described = describe_in(&mut tx, &scope, &db.name, Some(&schema), &table, Detail::Full).await;
-    tx.rollback().await?;
+    tx.rollback();
     let description = match described {
         Ok(d) => d,
         Err(e) if e.kind() == ErrorKind::NotFound => return Err(ToolError::resource_not_found(&uri)),
@@ -79,7 +79,7 @@ async fn visible_tables(dbs: &Databases, ctx: &Context, db: &Arc<Database>) -> R
                ORDER BY 1, 2";
     let window = Window { offset: 0, max_rows: LISTING_MAX, max_bytes: usize::MAX, stop_early: true };
     let rows = run(&mut tx, sql, &scope.relation_params(), window).await;
-    tx.rollback().await?;
+    tx.rollback();
     let rows = rows?;
     Ok((rows.rows, rows.cut.is_some()))
 }
@@ -205,7 +205,7 @@ async fn catalog_names(dbs: &Databases, ctx: &Context, req: &CompletionRequest) 
         params.push(schema.map(Value::String).unwrap_or(Value::Null));
     }
     let rows = run(&mut tx, sql, &params, Window::ALL).await;
-    tx.rollback().await?;
+    tx.rollback();
     Ok(rows?.rows.iter().filter_map(|r| r.get(0).and_then(Value::as_str).map(str::to_string)).collect())
 }
 

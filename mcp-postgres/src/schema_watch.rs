@@ -56,7 +56,7 @@ async fn fingerprint(db: &Arc<Database>, timeout: Duration) -> Option<Value> {
     let read = async {
         let mut tx = Tx::begin(db, Access::ReadOnly, timeout, db.role.as_deref()).await?;
         let rows = run(&mut tx, FINGERPRINT, &[], Window::ALL).await?;
-        tx.rollback().await?;
+        tx.rollback();
         Ok::<_, mcp_core::ToolError>(rows.rows.into_iter().next())
     };
     match read.await {

@@ -137,10 +137,9 @@ impl Tx {
     /// Ends the transaction with ROLLBACK, after the call answered: a rollback's outcome
     /// cannot change the answer (one that fails closes the connection, which ends the
     /// transaction all the same). The connection goes back to the pool once it is done.
-    pub async fn rollback(self) -> Result<(), ToolError> {
+    pub fn rollback(self) {
         // `drop` rolls back in the background a transaction not running a statement.
         drop(self);
-        Ok(())
     }
 
     /// Ends the transaction with COMMIT, whose failure is the call's answer. After a

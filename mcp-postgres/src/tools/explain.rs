@@ -103,7 +103,7 @@ pub async fn explain(dbs: Arc<Databases>, ctx: Context, args: ExplainArgs) -> Re
         // Hypothetical indexes live in the session, not the transaction.
         let _ = run(&mut tx, "SELECT hypopg_reset()", &[], Window::ALL).await;
     }
-    tx.rollback().await?;
+    tx.rollback();
     let plan = result?;
     let summary = summarize(&plan, &sizes);
     let mut text = summary.join("\n");

@@ -201,11 +201,11 @@ async fn write_rows(
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
-            let _ = tx.rollback().await;
+            tx.rollback();
             return Err(e);
         }
     };
-    tx.rollback().await?;
+    tx.rollback();
     if !header_written {
         sink.header(&outcome.columns).map_err(io)?;
     }

@@ -162,7 +162,7 @@ pub async fn replication(dbs: Arc<Databases>, ctx: Context, args: ReplicationArg
     let mut tx = dbs.begin(&ctx, &db, Access::ReadOnly).await?;
     let summary = run(&mut tx, REPLICATION_SUMMARY, &[], Window::ALL).await?;
     let rows = run(&mut tx, REPLICATION, &[], window).await?;
-    tx.rollback().await?;
+    tx.rollback();
     let first = summary.rows.first().and_then(Value::as_array).cloned().unwrap_or_default();
     let standby = first.first().and_then(Value::as_bool).unwrap_or(false);
     let senders = first.get(1).and_then(Value::as_i64).unwrap_or(0);
@@ -348,7 +348,7 @@ pub async fn table_bloat(dbs: Arc<Databases>, ctx: Context, args: TablesArgs) ->
     } else {
         run(&mut tx, &sql, &params, window).await?
     };
-    tx.rollback().await?;
+    tx.rollback();
     let method = match &schema {
         Some(_) => "Tables measured with pgstattuple_approx (dead rows and free space); indexes estimated.",
         None => {

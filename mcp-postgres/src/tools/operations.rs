@@ -659,7 +659,7 @@ pub(crate) async fn read_rows(
             filter_window(all, window, keep)
         }
     };
-    tx.rollback().await?;
+    tx.rollback();
     Ok(rows)
 }
 

@@ -66,7 +66,7 @@ pub async fn query(dbs: Arc<Databases>, ctx: Context, args: QueryArgs) -> Result
         }
     }
     let rows = run(&mut tx, &args.sql, &args.params, window).await?;
-    tx.rollback().await?;
+    tx.rollback();
     Ok(Table { database: db.name.clone(), rows, offset: args.offset, rows_affected: None, note: None, user_sql: true })
 }
 
@@ -112,7 +112,7 @@ pub async fn execute(dbs: Arc<Databases>, ctx: Context, args: ExecuteArgs) -> Re
     let rows = run(&mut tx, &args.sql, &args.params, window).await?;
     let affected = rows.rows_affected;
     let note = if args.dry_run {
-        tx.rollback().await?;
+        tx.rollback();
         Some(format!("Dry run: the statement ran and would change {affected} row(s); it was rolled back."))
     } else {
         tx.commit().await?;

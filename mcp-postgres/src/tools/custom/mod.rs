@@ -183,7 +183,7 @@ async fn call(state: Arc<(Arc<Databases>, Arc<CustomTool>)>, ctx: Context, args:
             plan::check_declared(&mut tx, &dbs.guard, &relations, &custom.statement, &values, &types).await?;
         }
         let rows = run_declared(&mut tx, &custom.statement, &values, &types, window).await?;
-        tx.rollback().await?;
+        tx.rollback();
         return Ok(Table { database: db.name.clone(), rows, offset, rows_affected: None, note: None, user_sql: false });
     }
     let (db, _) = dbs.for_write(custom.database.as_deref())?;

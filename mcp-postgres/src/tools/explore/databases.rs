@@ -200,7 +200,7 @@ async fn probe(
                ORDER BY x.name OFFSET $2::int8 LIMIT $3::int8";
     let params = [json!(args.include_templates), json!(args.offset), json!(limit + 1)];
     let mut list: Vec<ServerDatabase> = typed(&mut tx, sql, &params).await?;
-    tx.rollback().await?;
+    tx.rollback();
     if list.len() > limit {
         list.truncate(limit);
         out.truncated = true;

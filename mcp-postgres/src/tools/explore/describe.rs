@@ -777,7 +777,7 @@ pub async fn describe_table(
     let mut tx = dbs.begin(&ctx, &db, Access::ReadOnly).await?;
     let scope = Scope::load(&ctx, &mut tx).await?;
     let description = describe_in(&mut tx, &scope, &db.name, args.schema.as_deref(), &args.table, args.detail).await;
-    tx.rollback().await?;
+    tx.rollback();
     let description = description?;
     Ok(Rendered { text: render(&description), data: description })
 }

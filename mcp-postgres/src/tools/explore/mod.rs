@@ -289,7 +289,7 @@ async fn list(
     let scope = Scope::load(ctx, &mut tx).await?;
     let (sql, params) = build(&scope);
     let rows = run(&mut tx, &sql, &params, window).await?;
-    tx.rollback().await?;
+    tx.rollback();
     let note = note.filter(|_| rows.rows.is_empty());
     Ok(Table { database: db.name.clone(), rows, offset: window.offset, rows_affected: None, note, user_sql: false })
 }

@@ -204,7 +204,7 @@ pub async fn database_health(dbs: Arc<Databases>, ctx: Context, args: HealthArgs
         };
         results.push(result);
     }
-    tx.rollback().await?;
+    tx.rollback();
     results.sort_by_key(|r| r.status);
     let mut counts = BTreeMap::new();
     for s in ["critical", "warning", "unknown", "ok"] {

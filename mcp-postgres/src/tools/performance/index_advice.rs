@@ -205,7 +205,7 @@ pub async fn index_advice(dbs: Arc<Databases>, ctx: Context, args: IndexAdviceAr
     // or close the connection so that no later call inherits them.
     let clean = if session.touched { cleanup(&mut tx, &session).await } else { Ok(()) };
     match clean {
-        Ok(()) => tx.rollback().await?,
+        Ok(()) => tx.rollback(),
         Err(_) => drop(tx),
     }
     result

@@ -201,6 +201,6 @@ pub async fn top_queries(dbs: Arc<Databases>, ctx: Context, args: TopQueriesArgs
     if rows.rows.is_empty() && args.offset == 0 {
         note.push_str(" No statement recorded yet (or none with min_calls); statistics accumulate as queries run.");
     }
-    tx.rollback().await?;
+    tx.rollback();
     Ok(table(&db, rows, args.offset, Some(note)))
 }
