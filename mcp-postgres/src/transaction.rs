@@ -142,6 +142,15 @@ impl Tx {
         drop(self);
     }
 
+    /// Ends the transaction by closing its connection, which the server then rolls back:
+    /// for a call that left something in the session (prepared statements, hypothetical
+    /// indexes) and could not undo it, so that no later call inherits it.
+    pub fn close(mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            conn.close_on_drop();
+        }
+    }
+
     /// Ends the transaction with COMMIT, whose failure is the call's answer. After a
     /// writing transaction the session's clean-up follows the answer: the connection goes
     /// back to the pool once it is done, and is closed if it fails.
@@ -527,4 +536,48 @@ pub fn run_declared<'a>(
         let outcome = each_row_inner(tx, sql, params, declared, offer).await?;
         Ok(kept.finish(outcome.columns, outcome.rows_affected))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-connection database on the test service (MCP_TEST_DATABASE_URL).
+    fn one_connection() -> Arc<Database> {
+        let url = std::env::var("MCP_TEST_DATABASE_URL").unwrap_or_else(|_| {
+            panic!("MCP_TEST_DATABASE_URL is not set: run scripts/test.sh, or `eval \"$(scripts/services.sh up)\"`")
+        });
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_lazy(&url).expect("a valid URL");
+        Arc::new(Database {
+            name: "test".into(),
+            description: None,
+            read_only: true,
+            role: None,
+            pool,
+            diagnosing: tokio::sync::Mutex::new(()),
+            reachable_at: std::sync::Mutex::new(None),
+            used: tokio::sync::watch::Sender::new(false),
+        })
+    }
+
+    async fn begin(db: &Arc<Database>) -> Tx {
+        Tx::begin(db, Access::ReadOnly, Duration::from_secs(5), None).await.expect("begin")
+    }
+
+    #[tokio::test]
+    async fn a_rolled_back_connection_is_reused_and_a_closed_one_is_not() {
+        let db = one_connection();
+        let first = begin(&db).await;
+        let pid = first.pid;
+        assert_ne!(pid, 0);
+        first.rollback();
+        let again = begin(&db).await;
+        assert_eq!(again.pid, pid, "a rolled-back connection goes back to the pool");
+        // What a call that could not clean its session does: nothing it left may reach
+        // the next call, so the connection is gone.
+        again.close();
+        let next = begin(&db).await;
+        assert_ne!(next.pid, pid, "a closed connection must not serve the next call");
+        next.rollback();
+    }
 }

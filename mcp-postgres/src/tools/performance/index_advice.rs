@@ -206,7 +206,7 @@ pub async fn index_advice(dbs: Arc<Databases>, ctx: Context, args: IndexAdviceAr
     let clean = if session.touched { cleanup(&mut tx, &session).await } else { Ok(()) };
     match clean {
         Ok(()) => tx.rollback(),
-        Err(_) => drop(tx),
+        Err(_) => tx.close(),
     }
     result
 }
