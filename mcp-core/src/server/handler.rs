@@ -204,6 +204,16 @@ pub struct ToolRoute {
     pub(crate) group: Option<Arc<str>>,
     /// Enabled by a flag of its own rather than by `--allow-write` (see [`ToolRoute::own_gate`]).
     pub(crate) own_gate: bool,
+    /// The derived schemas not made yet: made when the server is built, for the tools
+    /// it keeps only (a read-only server lists fewer than half of some connectors' tools).
+    pub(crate) pending: PendingSchemas,
+}
+
+/// Makers of a tool's derived schemas, until [`ToolRoute::make_schemas`] runs them.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct PendingSchemas {
+    input: Option<fn() -> Value>,
+    output: Option<fn() -> Option<Value>>,
 }
 
 impl std::fmt::Debug for ToolRoute {
@@ -233,8 +243,8 @@ where
             name: name.into(),
             title: None,
             description: None,
-            input_schema: input_schema_of::<A>(),
-            output_schema: O::output_schema(),
+            input_schema: Value::Null,
+            output_schema: None,
             annotations: None,
             meta: None,
         },
@@ -243,6 +253,7 @@ where
         toolset: None,
         group: None,
         own_gate: false,
+        pending: PendingSchemas { input: Some(input_schema_of::<A>), output: Some(O::output_schema) },
     }
 }
 
@@ -315,12 +326,14 @@ impl ToolRoute {
     pub fn input_schema(mut self, mut schema: Value) -> Self {
         crate::protocol::make_portable(&mut schema);
         self.tool.input_schema = schema;
+        self.pending.input = None;
         self
     }
     /// Sets the output schema explicitly (made portable like derived ones).
     pub fn output_schema(mut self, mut schema: Value) -> Self {
         crate::protocol::make_portable(&mut schema);
         self.tool.output_schema = Some(schema);
+        self.pending.output = None;
         self
     }
     /// Puts the tool in a toolset, the group `--toolsets` selects.
@@ -346,9 +359,19 @@ impl ToolRoute {
     pub fn is_destructive(&self) -> bool {
         self.tool.annotations.as_ref().and_then(|a| a.destructive_hint).unwrap_or(false)
     }
-    /// The tool's wire description.
+    /// The tool's wire description. Its derived schemas are made when the server is
+    /// built (before, they are `null` and absent): see [`ToolRoute::make_schemas`].
     pub fn definition(&self) -> &Tool {
         &self.tool
+    }
+    /// Makes the derived input and output schemas, if not made yet.
+    pub fn make_schemas(&mut self) {
+        if let Some(make) = self.pending.input.take() {
+            self.tool.input_schema = make();
+        }
+        if let Some(make) = self.pending.output.take() {
+            self.tool.output_schema = make();
+        }
     }
     /// Whether the tool is annotated read-only.
     pub fn is_read_only(&self) -> bool {

@@ -62,7 +62,11 @@ impl ToolSet {
                 return Err(format!("tool `{name}` of group `{group}`: a built-in tool has that name"));
             }
             route.group = Some(tag.clone());
-            if self.keep.iter().all(|keep| keep(&route)) && incoming.insert(name.clone(), route).is_some() {
+            if !self.keep.iter().all(|keep| keep(&route)) {
+                continue;
+            }
+            route.make_schemas();
+            if incoming.insert(name.clone(), route).is_some() {
                 return Err(format!("tool `{name}` is defined twice in group `{group}`"));
             }
         }
@@ -123,6 +127,45 @@ mod tests {
 
     async fn call(server: &Server, name: &str) -> Value {
         ask(server, "tools/call", json!({"name": name, "arguments": {}})).await
+    }
+
+    /// Arguments whose schema counts how often it is made.
+    #[derive(serde::Deserialize)]
+    struct Counted {}
+
+    static COUNTED_MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    impl schemars::JsonSchema for Counted {
+        fn schema_name() -> std::borrow::Cow<'static, str> {
+            "Counted".into()
+        }
+        fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+            COUNTED_MADE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            schemars::json_schema!({ "type": "object", "properties": { "n": { "type": "integer" } } })
+        }
+    }
+
+    fn counted(name: &str) -> ToolRoute {
+        tool(name, |_: Context, _: Counted| std::future::ready(Ok::<_, ToolError>(String::new())))
+    }
+
+    #[tokio::test]
+    async fn only_the_tools_a_server_keeps_have_their_schemas_made() {
+        let made = || COUNTED_MADE.load(std::sync::atomic::Ordering::SeqCst);
+        let before = made();
+        // Written tools on a read-only server: built, replaced, never listed.
+        let server = server(vec![counted("write").additive()]);
+        assert_eq!(server.replace_tool_group("custom", [counted("write2").destructive()]), Ok(false));
+        assert_eq!(made(), before, "a tool the server drops must cost no schema");
+        assert_eq!(names(&server).await, ["fixed"]);
+        // A kept one has its schemas, made once each.
+        assert_eq!(server.replace_tool_group("custom", [counted("read").read_only()]), Ok(true));
+        assert_eq!(made(), before + 1);
+        let listed = ask(&server, "tools/list", json!({})).await;
+        let read = &listed["result"]["tools"][1];
+        assert_eq!(read["name"], "read");
+        assert_eq!(read["inputSchema"]["properties"]["n"]["type"], "integer", "{read}");
+        assert!(read.get("outputSchema").is_none(), "a text result declares no output schema: {read}");
     }
 
     #[tokio::test]
