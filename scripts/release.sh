@@ -9,7 +9,9 @@
 # Bundles are packed, validated and read back with the official tool (@anthropic-ai/mcpb,
 # installed by scripts/setup-tools.sh).
 #
-#   scripts/release.sh                 dist profile (release, stripped), built here
+#   scripts/release.sh                 dist profile (release, stripped), built here and
+#                                      laid out for a lean start (scripts/start-order.sh)
+#                                      where valgrind is installed
 #   scripts/release.sh --profile dev --no-build --out DIR
 #                                      the test command's way: bundles the debug binaries
 #                                      it already built (a release build takes minutes);
@@ -19,7 +21,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 source scripts/lib.sh
 
-PROFILE=dist BUILD=1 OUT="$ROOT/dist" BIN_DIR=""
+PROFILE=dist BUILD=1 OUT="$ROOT/dist" BIN_DIR="" STRIP=0
 CONNECTORS=(mcp-postgres mcp-docker mcp-kubernetes mcp-n8n)
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -42,8 +44,16 @@ REPO_URL=$(workspace_field repository)
 case "$(uname -s)" in Linux) PLATFORM=linux ;; Darwin) PLATFORM=darwin ;; *) PLATFORM=win32 ;; esac
 
 if [ "$BUILD" = 1 ]; then
-  step "cargo build --profile $PROFILE (${CONNECTORS[*]})"
-  cargo build --locked --profile "$PROFILE" $(printf -- '-p %s ' "${CONNECTORS[@]}")
+  # Laid out for a lean start where the tools for it are here (scripts/start-order.sh).
+  if command -v valgrind >/dev/null && [ "$(rustc -vV | sed -n 's/^host: //p')" = x86_64-unknown-linux-gnu ]; then
+    # The layout reads the symbols, so they are stripped after it, not by the profile.
+    env "CARGO_PROFILE_$(echo "$PROFILE" | tr 'a-z-' 'A-Z_')_STRIP=false" \
+      scripts/start-order.sh --profile "$PROFILE" $(printf -- '-p %s ' "${CONNECTORS[@]}")
+    STRIP=1
+  else
+    step "cargo build --profile $PROFILE (${CONNECTORS[*]}); no start layout (needs valgrind, x86_64 Linux)"
+    cargo build --locked --profile "$PROFILE" $(printf -- '-p %s ' "${CONNECTORS[@]}")
+  fi
 fi
 mkdir -p "$OUT"
 stage=$(mktemp -d)
@@ -55,6 +65,7 @@ for c in "${CONNECTORS[@]}"; do
   [ -x "$BIN_DIR/$c" ] || { echo "$BIN_DIR/$c is missing (build it, or drop --no-build)" >&2; exit 1; }
   step "$base"
   install -m 0755 "$BIN_DIR/$c" "$OUT/$base"
+  [ "$STRIP" = 0 ] || strip --strip-all "$OUT/$base"
   # The bundle: the manifest (its platform set to this one) and the binary under server/.
   rm -rf "${stage:?}/$c" && mkdir -p "$stage/$c/server"
   python3 - "packaging/$c/manifest.json" "$PLATFORM" >"$stage/$c/manifest.json" <<'PY'
@@ -63,7 +74,7 @@ m = json.load(open(sys.argv[1]))
 m["compatibility"]["platforms"] = [sys.argv[2]]
 print(json.dumps(m, indent=2))
 PY
-  install -m 0755 "$BIN_DIR/$c" "$stage/$c/server/$c"
+  install -m 0755 "$OUT/$base" "$stage/$c/server/$c"
   "$MCPB" validate "$stage/$c/manifest.json" >&2
   "$MCPB" pack "$stage/$c" "$OUT/$base.mcpb" >&2
   "$MCPB" info "$OUT/$base.mcpb" >&2

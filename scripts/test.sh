@@ -56,6 +56,10 @@ scripts/conformance.sh
 step "interop (Inspector CLI, TypeScript SDK client, reference server)"
 scripts/interop.sh
 
+step "start layout (scripts/start-order.sh on the echo servers, dev profile)"
+command -v valgrind >/dev/null || apt_install valgrind
+scripts/start-order.sh --profile dev -p mcp-bench --examples
+
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
   # A smoke run, so that every bench keeps working: in the dev profile, reusing the test
   # build (a release build of the whole workspace would add about ten minutes to CI). Its
