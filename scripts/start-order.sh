@@ -30,11 +30,12 @@ command -v valgrind >/dev/null || { echo "start-order.sh: valgrind is needed (ap
   || { echo "start-order.sh: the layout needs LLD on x86_64-unknown-linux-gnu" >&2; exit 1; }
 DIR="${CARGO_TARGET_DIR:-$ROOT/target}/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")"
 
-step "cargo build --profile $PROFILE $*"
-MCP_START_ORDER="" cargo build --locked --profile "$PROFILE" "$@"
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+step "cargo build --profile $PROFILE $*"
+MCP_START_ORDER="" cargo build --locked --profile "$PROFILE" --message-format=json-render-diagnostics "$@" \
+  >"$work/artifacts.jsonl"
 # What each server needs to start; nothing listens at these addresses.
 cat >"$work/kubeconfig" <<'EOF'
 apiVersion: v1
@@ -65,12 +66,18 @@ server_env() {
     *) echo "MCP_LOG_LEVEL=warn" ;;
   esac
 }
-servers=()
-for b in mcp-postgres mcp-docker mcp-kubernetes mcp-n8n examples/bench_server_floor examples/bench_server_rmcp \
-  examples/bench_server_mcp_core; do
-  [ -x "$DIR/$b" ] && servers+=("$DIR/$b")
-done
-[ ${#servers[@]} -gt 0 ] || { echo "start-order.sh: no server binary in $DIR (build -p mcp-postgres --bins, ...)" >&2; exit 1; }
+# The servers this build made (not others lying in the directory).
+mapfile -t servers < <(python3 - "$work/artifacts.jsonl" <<'PY'
+import json, sys
+known = {"mcp-postgres", "mcp-docker", "mcp-kubernetes", "mcp-n8n",
+         "bench_server_floor", "bench_server_rmcp", "bench_server_mcp_core"}
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] in known:
+        print(m["executable"])
+PY
+)
+[ ${#servers[@]} -gt 0 ] || { echo "start-order.sh: the build made no server (-p mcp-postgres --bins, ...)" >&2; exit 1; }
 
 for bin in "${servers[@]}"; do
   name=$(basename "$bin")
