@@ -56,101 +56,68 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
             "List data tables (id, name, columns). Pages: `cursor`.",
         ),
     ];
-    let b = lists.into_iter().fold(b, ServerBuilder::tool);
-    b.tool(
-        tool_with("credential_schema", n, credential_schema)
-            .toolset("admin")
-            .description(
-                "The fields a credential type needs (JSON Schema), e.g. for create_credential: `httpBasicAuth`.",
-            )
-            .read_only(),
-    )
-    .tool(
-        tool_with("read_data_table_rows", n, read_data_table_rows)
-            .toolset("admin")
-            .description(
-                "Read rows of a data table, optionally filtered (n8n's filter JSON) and sorted. Pages: `cursor`.",
-            )
-            .read_only(),
-    )
-    .tool(
-        tool_with("security_audit", n, security_audit)
-            .toolset("admin")
-            .description(
-                "Run n8n's security audit (credentials, database, nodes, filesystem, instance risks) and return \
+    let b = b.tools_in("admin", lists);
+    b.tools_in(
+        "admin",
+        [
+            tool_with("credential_schema", n, credential_schema)
+                .description(
+                    "The fields a credential type needs (JSON Schema), e.g. for create_credential: `httpBasicAuth`.",
+                )
+                .read_only(),
+            tool_with("read_data_table_rows", n, read_data_table_rows)
+                .description(
+                    "Read rows of a data table, optionally filtered (n8n's filter JSON) and sorted. Pages: `cursor`.",
+                )
+                .read_only(),
+            tool_with("security_audit", n, security_audit)
+                .description(
+                    "Run n8n's security audit (credentials, database, nodes, filesystem, instance risks) and return \
                      its findings, bounded.",
-            )
-            .read_only(),
-    )
-    .tool(
-        tool_with("health", n, health)
-            .toolset("admin")
-            .description(
-                "Check each instance (or one): readiness, an authenticated API call (so a wrong key or a proxy \
+                )
+                .read_only(),
+            tool_with("health", n, health)
+                .description(
+                    "Check each instance (or one): readiness, an authenticated API call (so a wrong key or a proxy \
                      stripping the header shows), the effective API URL, latency, whether writes and runs by id are \
                      possible.",
-            )
-            .read_only(),
-    )
-    .tool(tool_with("create_tag", n, create_tag).toolset("admin").description("Create a tag.").additive())
-    .tool(
-        tool_with("rename_tag", n, rename_tag).toolset("admin").description("Rename a tag.").destructive().idempotent(),
-    )
-    .tool(
-        tool_with("delete_tag", n, delete_tag)
-            .toolset("admin")
-            .description("Delete a tag (workflows lose it).")
-            .destructive()
-            .idempotent(),
-    )
-    .tool(
-        tool_with("create_variable", n, create_variable)
-            .toolset("admin")
-            .description("Create a variable (licence permitting).")
-            .additive(),
-    )
-    .tool(
-        tool_with("update_variable", n, update_variable)
-            .toolset("admin")
-            .description("Change a variable's key or value (licence permitting).")
-            .destructive()
-            .idempotent(),
-    )
-    .tool(
-        tool_with("delete_variable", n, delete_variable)
-            .toolset("admin")
-            .description("Delete a variable (licence permitting).")
-            .destructive()
-            .idempotent(),
-    )
-    .tool(
-        tool_with("create_credential", n, create_credential)
-            .toolset("admin")
-            .description(
-                "Create a credential of a type (credential_schema lists its fields). The secret goes to n8n and is \
+                )
+                .read_only(),
+            tool_with("create_tag", n, create_tag).description("Create a tag.").additive(),
+            tool_with("rename_tag", n, rename_tag).description("Rename a tag.").destructive().idempotent(),
+            tool_with("delete_tag", n, delete_tag)
+                .description("Delete a tag (workflows lose it).")
+                .destructive()
+                .idempotent(),
+            tool_with("create_variable", n, create_variable)
+                .description("Create a variable (licence permitting).")
+                .additive(),
+            tool_with("update_variable", n, update_variable)
+                .description("Change a variable's key or value (licence permitting).")
+                .destructive()
+                .idempotent(),
+            tool_with("delete_variable", n, delete_variable)
+                .description("Delete a variable (licence permitting).")
+                .destructive()
+                .idempotent(),
+            tool_with("create_credential", n, create_credential)
+                .description(
+                    "Create a credential of a type (credential_schema lists its fields). The secret goes to n8n and is \
                      never echoed or logged; the answer holds only id, name and type.",
-            )
-            .additive()
-            .sensitive(["data"]),
-    )
-    .tool(
-        tool_with("delete_credential", n, delete_credential)
-            .toolset("admin")
-            .description("Delete a credential.")
-            .destructive()
-            .idempotent(),
-    )
-    .tool(
-        tool_with("create_data_table", n, create_data_table)
-            .toolset("admin")
-            .description("Create a data table with columns (name, type: string, number, boolean, date).")
-            .additive(),
-    )
-    .tool(
-        tool_with("insert_data_table_rows", n, insert_data_table_rows)
-            .toolset("admin")
-            .description("Insert rows into a data table (at most 1000 per call).")
-            .additive(),
+                )
+                .additive()
+                .sensitive(["data"]),
+            tool_with("delete_credential", n, delete_credential)
+                .description("Delete a credential.")
+                .destructive()
+                .idempotent(),
+            tool_with("create_data_table", n, create_data_table)
+                .description("Create a data table with columns (name, type: string, number, boolean, date).")
+                .additive(),
+            tool_with("insert_data_table_rows", n, insert_data_table_rows)
+                .description("Insert rows into a data table (at most 1000 per call).")
+                .additive(),
+        ],
     )
 }
 
@@ -184,7 +151,6 @@ where
         let query: Vec<(&str, String)> = list.query.iter().map(|(k, v)| (*k, v.to_string())).collect();
         Ok(rendered(page::<T>(&n8n, &inst, list.path, &a, &query, list.gated).await?))
     })
-    .toolset("admin")
     .description(description)
     .read_only()
 }

@@ -22,9 +22,8 @@ use mcp_core::connector::fit_json;
 use mcp_core::security::redact::redact_json;
 
 pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
-    b.tool(
-        tool_with("search_nodes", n, search_nodes)
-            .toolset("building")
+    b.tools_in("building", [
+tool_with("search_nodes", n, search_nodes)
             .description(
                 "Search node types by words in their name, description, operations or credential types (e.g. \
                  `http`, `slack send`, `schedule trigger`, `openai chat model`), ranked name > operation > \
@@ -33,10 +32,7 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
                  else the offline catalogue of n8n's packages; `source` says which. `offset` pages.",
             )
             .read_only(),
-    )
-    .tool(
-        tool_with("describe_node", n, describe_node)
-            .toolset("building")
+tool_with("describe_node", n, describe_node)
             .description(
                 "A node type at a version (default: the newest): kind, input/output connection types, \
                  credentials, operations, and its parameters: name, type, default, required, options' values, \
@@ -44,10 +40,7 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
                  options in full. `source` says whether the instance or the offline catalogue answered.",
             )
             .read_only(),
-    )
-    .tool(
-        tool_with("validate_workflow", n, validate_workflow)
-            .toolset("building")
+tool_with("validate_workflow", n, validate_workflow)
             .description(
                 "Validate a workflow against the node types (the instance's own with a login, else the offline \
                  catalogue; `source` says which): types and versions exist, required parameters set, option \
@@ -58,7 +51,7 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
                  Returns every problem at once.",
             )
             .read_only(),
-    )
+])
 }
 
 mcp_core::tool_args! {

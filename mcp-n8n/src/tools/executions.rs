@@ -22,57 +22,44 @@ use mcp_core::connector::fit_json;
 use mcp_core::security::redact::redact_json;
 
 pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
-    b.tool(
-        tool_with("list_executions", n, list_executions)
-            .toolset("executions")
-            .description(
-                "List executions, newest first: id, workflow, status, mode, start, duration. Filters: workflow_id, \
+    b.tools_in(
+        "executions",
+        [
+            tool_with("list_executions", n, list_executions)
+                .description(
+                    "List executions, newest first: id, workflow, status, mode, start, duration. Filters: workflow_id, \
                  status (success, error, running, waiting, canceled, crashed, new), since/until (RFC 3339). Pages: \
                  `cursor` from `next_cursor`.",
-            )
-            .read_only(),
-    )
-    .tool(
-        tool_with("get_execution", n, get_execution)
-            .toolset("executions")
-            .description(
-                "Read an execution. mode `summary` (default): status, timing, each node's status and item counts, \
+                )
+                .read_only(),
+            tool_with("get_execution", n, get_execution)
+                .description(
+                    "Read an execution. mode `summary` (default): status, timing, each node's status and item counts, \
                  and for a failure the failing node, its error and the input items it got. `preview`: status and \
                  nodes only. `full`: every node's output items (limit with `nodes` and `items_limit`). \
                  Credential-like fields are redacted.",
-            )
-            .read_only(),
-    )
-    .tool(
-        tool_with("wait_execution", n, wait_execution)
-            .toolset("executions")
-            .description(
-                "Wait until an execution finishes (progress notifications while it runs), then return its summary. \
+                )
+                .read_only(),
+            tool_with("wait_execution", n, wait_execution)
+                .description(
+                    "Wait until an execution finishes (progress notifications while it runs), then return its summary. \
                  Stops waiting after `timeout_secs` (default 60) and says it is still running.",
-            )
-            .read_only(),
-    )
-    .tool(
-        tool_with("retry_execution", n, retry_execution)
-            .toolset("executions")
-            .description(
-                "Retry a failed execution (with the workflow as it was, or the current one with load_workflow).",
-            )
-            .open_world(true),
-    )
-    .tool(
-        tool_with("stop_execution", n, stop_execution)
-            .toolset("executions")
-            .description("Stop a running or waiting execution.")
-            .destructive()
-            .idempotent(),
-    )
-    .tool(
-        tool_with("delete_execution", n, delete_execution)
-            .toolset("executions")
-            .description("Delete an execution and its data.")
-            .destructive()
-            .idempotent(),
+                )
+                .read_only(),
+            tool_with("retry_execution", n, retry_execution)
+                .description(
+                    "Retry a failed execution (with the workflow as it was, or the current one with load_workflow).",
+                )
+                .open_world(true),
+            tool_with("stop_execution", n, stop_execution)
+                .description("Stop a running or waiting execution.")
+                .destructive()
+                .idempotent(),
+            tool_with("delete_execution", n, delete_execution)
+                .description("Delete an execution and its data.")
+                .destructive()
+                .idempotent(),
+        ],
     )
 }
 

@@ -25,26 +25,25 @@ use mcp_core::connector::fit_json;
 use mcp_core::security::redact::redact_json;
 
 pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
-    b.tool(
-        tool_with("run_webhook", n, run_webhook)
-            .toolset("run")
-            .description(
-                "Run a workflow through its Webhook trigger and return the HTTP answer (status, body) and the \
+    b.tools_in(
+        "run",
+        [
+            tool_with("run_webhook", n, run_webhook)
+                .description(
+                    "Run a workflow through its Webhook trigger and return the HTTP answer (status, body) and the \
                  execution it started. Give `workflow_id` (its webhook node is found; `node` picks one of several) \
                  or a raw `path`. `test: true` calls the test URL, which answers only while the editor (or \
                  run_workflow) listens. A published workflow is needed for the production URL.",
-            )
-            .open_world(true),
-    )
-    .tool(
-        tool_with("run_workflow", n, run_workflow)
-            .toolset("run")
-            .description(
-                "Run a workflow by id, as the editor's Execute button does (any trigger; needs --email/password \
+                )
+                .open_world(true),
+            tool_with("run_workflow", n, run_workflow)
+                .description(
+                    "Run a workflow by id, as the editor's Execute button does (any trigger; needs --email/password \
                  for the internal REST API), and return the execution id; wait_execution follows it. Without a \
                  login, a published workflow with a webhook trigger is run through its webhook instead.",
-            )
-            .open_world(true),
+                )
+                .open_world(true),
+        ],
     )
 }
 

@@ -22,9 +22,9 @@ use crate::n8n::N8n;
 use crate::output::{Out, clip, rendered};
 
 pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
-    b.tool(
-        tool_with("test_workflow", n, test_workflow)
-            .toolset("run")
+    b.tools_in(
+        "run",
+        [tool_with("test_workflow", n, test_workflow)
             .description(
                 "Test a saved workflow with given input `items` (JSON objects): they stand for the output of \
                  `start` (default: its trigger), and the nodes from there to `destination` (default: the one \
@@ -34,7 +34,7 @@ pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
                  --password-file): n8n's Public API cannot run workflows. The nodes really run (HTTP calls, \
                  messages, …).",
             )
-            .open_world(true),
+            .open_world(true)],
     )
 }
 

@@ -21,8 +21,9 @@ use crate::transaction::{Access, Window, run};
 /// Adds this area's tools.
 pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
     builder
-        .tool(
-            tool_with("replication", dbs, replication)
+        .tools_in(
+            "operations",
+            [tool_with("replication", dbs, replication)
                 .title("Replication: slots, standbys and lag")
                 .description(
                     "One row per replication object, `kind` first: `standby` (this server, when it is one: its WAL \
@@ -33,34 +34,32 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      whether this server is a primary or a standby, and when nothing replicates.",
                 )
                 .read_only()
-                .idempotent()
-                .toolset("operations"),
+                .idempotent()],
         )
-        .tool(
-            tool_with("vacuum_progress", dbs, vacuum_progress)
-                .title("VACUUM progress and autovacuum status")
-                .description(
-                    "One row per table: a VACUUM running on it now (phase, % scanned and vacuumed, index passes, \
+        .tools_in(
+            "performance",
+            [
+                tool_with("vacuum_progress", dbs, vacuum_progress)
+                    .title("VACUUM progress and autovacuum status")
+                    .description(
+                        "One row per table: a VACUUM running on it now (phase, % scanned and vacuumed, index passes, \
                      pid, from pg_stat_progress_vacuum), live and dead rows, the autovacuum threshold (its settings \
                      and the table's own) and `need` (dead rows / threshold: 1 or more means autovacuum is due), \
                      rows changed since the last ANALYZE, the last manual and automatic VACUUM and ANALYZE, and \
                      whether autovacuum is enabled. Running vacuums first, then the tables most in need.",
-                )
-                .read_only()
-                .toolset("performance"),
-        )
-        .tool(
-            tool_with("table_bloat", dbs, table_bloat)
-                .title("Estimated table and index bloat")
-                .description(
-                    "Space wasted in tables and btree indexes (dead rows, free space VACUUM left), largest first: \
+                    )
+                    .read_only(),
+                tool_with("table_bloat", dbs, table_bloat)
+                    .title("Estimated table and index bloat")
+                    .description(
+                        "Space wasted in tables and btree indexes (dead rows, free space VACUUM left), largest first: \
                      size, wasted bytes and %, and the fix. Tables are measured with pgstattuple_approx when the \
                      pgstattuple extension is installed in the database (`method` says which), otherwise estimated \
                      from the planner's statistics like indexes (tables never analyzed are not estimated: ANALYZE \
                      them).",
-                )
-                .read_only()
-                .toolset("performance"),
+                    )
+                    .read_only(),
+            ],
         )
 }
 

@@ -35,8 +35,9 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>, custom: &custom::S
     let builder = maintenance::register(builder, dbs);
     let builder = sql_tools(builder, dbs);
     let builder = match &settings.export_dir {
-        Some(_) => builder.tool(
-            tool_with("export", dbs, export::export)
+        Some(_) => builder.tools_in(
+            "sql",
+            [tool_with("export", dbs, export::export)
                 .title("Export a query result to a file")
                 .description(
                     "Runs one reading statement (as `query` does) and streams its whole result, unbounded by the row \
@@ -44,8 +45,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>, custom: &custom::S
                      Returns the file path, row count and size; the rows themselves are not returned.",
                 )
                 .additive()
-                .own_gate()
-                .toolset("sql"),
+                .own_gate()],
         ),
         None => builder,
     };
@@ -61,8 +61,9 @@ fn sql_tools(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
         dbs.settings.max_rows,
         dbs.settings.max_result_bytes / 1024
     );
-    builder
-        .tool(
+    builder.tools_in(
+        "sql",
+        [
             tool_with("query", dbs, sql::query)
                 .title("Run a read-only SQL query")
                 .description(format!(
@@ -71,10 +72,7 @@ fn sql_tools(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      ($1, $2, ...). Returns the rows as a tab-separated table ending with the row count, and \
                      the columns with their Postgres types and the first rows as typed JSON. {limits}"
                 ))
-                .read_only()
-                .toolset("sql"),
-        )
-        .tool(
+                .read_only(),
             tool_with("explain", dbs, explain::explain)
                 .title("Explain a query plan")
                 .description(
@@ -82,10 +80,7 @@ fn sql_tools(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      nodes, large sequential scans and, with `analyze`, row misestimates and real timings. \
                      `hypothetical_indexes` (needs hypopg) shows whether indexes that do not exist would be used.",
                 )
-                .read_only()
-                .toolset("sql"),
-        )
-        .tool(
+                .read_only(),
             tool_with("execute", dbs, sql::execute)
                 .title("Run one write statement")
                 .description(
@@ -94,7 +89,7 @@ fn sql_tools(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      `dry_run` the statement runs and is rolled back, reporting what it would change. Only \
                      available when the server was started with --allow-write.",
                 )
-                .destructive()
-                .toolset("sql"),
-        )
+                .destructive(),
+        ],
+    )
 }

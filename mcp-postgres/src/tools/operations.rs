@@ -24,8 +24,9 @@ const QUERY_CHARS: (usize, usize) = (500, 20_000);
 
 /// Adds this area's tools.
 pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
-    builder
-        .tool(
+    builder.tools_in(
+        "operations",
+        [
             tool_with("active_queries", dbs, active_queries)
                 .title("Sessions and their running queries")
                 .description(
@@ -34,10 +35,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      the query text (cut to `query_chars`). Idle sessions and background workers are left out unless \
                      asked for; `min_duration_seconds` keeps only slow queries. To see who blocks whom, use `locks`.",
                 )
-                .read_only()
-                .toolset("operations"),
-        )
-        .tool(
+                .read_only(),
             tool_with("locks", dbs, locks)
                 .title("Lock waits and blocking chains")
                 .description(
@@ -46,10 +44,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      transaction, the root of the chain (the session everyone ultimately waits on) and both \
                      queries. Empty when nothing waits. `all_locks` lists every lock held or awaited instead.",
                 )
-                .read_only()
-                .toolset("operations"),
-        )
-        .tool(
+                .read_only(),
             tool_with("long_transactions", dbs, long_transactions)
                 .title("Long-open transactions")
                 .description(
@@ -58,10 +53,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      how long the transaction and its current state have lasted, the xmin age it holds back and \
                      the last query.",
                 )
-                .read_only()
-                .toolset("operations"),
-        )
-        .tool(
+                .read_only(),
             tool_with("settings", dbs, settings)
                 .title("Server settings")
                 .description(
@@ -70,10 +62,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      (name, case-insensitive; substring unless it has % or *), `category` (e.g. \"memory\", \
                      \"autovacuum\", \"replication\") or `changed_only` (not the built-in default).",
                 )
-                .read_only()
-                .toolset("operations"),
-        )
-        .tool(
+                .read_only(),
             tool_with("roles", dbs, roles)
                 .title("Roles and their attributes")
                 .description(
@@ -82,10 +71,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      per-role settings and current connections. Built-in pg_* roles only with `include_system`. For \
                      privileges on tables and schemas, use `grants`.",
                 )
-                .read_only()
-                .toolset("operations"),
-        )
-        .tool(
+                .read_only(),
             tool_with("grants", dbs, grants)
                 .title("Privileges on schemas, tables, views and sequences")
                 .description(
@@ -94,9 +80,9 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      them the grantee may grant on. Filter by `schema`, `table` and `role` (PUBLIC for everyone). \
                      Privileges a role gets through membership appear on the group role (see `roles`).",
                 )
-                .read_only()
-                .toolset("operations"),
-        )
+                .read_only(),
+        ],
+    )
 }
 
 // ---------------------------------------------------------------------------------------

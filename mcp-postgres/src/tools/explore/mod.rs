@@ -53,8 +53,9 @@ use mcp_core::tool_with;
 pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
     let paging = "Lists are ordered and paged: `limit` (default 100) and `offset`; a truncated result says so and \
                   gives `nextOffset`. Objects the access policy hides are never listed.";
-    builder
-        .tool(
+    builder.tools_in(
+        "explore",
+        [
             tool_with("list_databases", dbs, databases::list_databases)
                 .title("List databases")
                 .description(
@@ -62,20 +63,14 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      descriptions and read-only markers) and, for each that answers, the databases on its server \
                      with size and encoding. Start here when several databases are configured.",
                 )
-                .read_only()
-                .toolset("explore"),
-        )
-        .tool(
+                .read_only(),
             tool_with("list_schemas", dbs, objects::list_schemas)
                 .title("List schemas")
                 .description(format!(
                     "Schemas with owner, comment and how many tables, views, materialized views, foreign tables, \
                      sequences and functions each holds. Postgres's own schemas only with `include_system`. {paging}"
                 ))
-                .read_only()
-                .toolset("explore"),
-        )
-        .tool(
+                .read_only(),
             tool_with("list_objects", dbs, objects::list_objects)
                 .title("List tables, views and sequences")
                 .description(format!(
@@ -83,10 +78,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      kind, estimated rows, total size and comment. Filter by `kinds` and name `pattern`; `sort` by \
                      name, size or rows to find the big ones. {paging}"
                 ))
-                .read_only()
-                .toolset("explore"),
-        )
-        .tool(
+                .read_only(),
             tool_with("describe_table", dbs, describe::describe_table)
                 .title("Describe a table")
                 .description(
@@ -96,10 +88,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      check/unique/exclusion constraints, triggers, sizes, row estimate, statistics, partitioning \
                      and view definition. `detail: summary` gives the columns only.",
                 )
-                .read_only()
-                .toolset("explore"),
-        )
-        .tool(
+                .read_only(),
             tool_with("list_functions", dbs, catalog::list_functions)
                 .title("List functions and procedures")
                 .description(format!(
@@ -107,27 +96,18 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      volatility and security definer; `include_definition` adds their source. Extension members \
                      are hidden unless `include_extension_members`. {paging}"
                 ))
-                .read_only()
-                .toolset("explore"),
-        )
-        .tool(
+                .read_only(),
             tool_with("list_extensions", dbs, catalog::list_extensions)
                 .title("List extensions")
                 .description(format!(
                     "Installed extensions with version and schema; with `available`, also those the server can \
                      install (default version, description). {paging}"
                 ))
-                .read_only()
-                .toolset("explore"),
-        )
-        .tool(
+                .read_only(),
             tool_with("list_enums", dbs, catalog::list_enums)
                 .title("List enum types")
                 .description(format!("Enum types with their labels in order. {paging}"))
-                .read_only()
-                .toolset("explore"),
-        )
-        .tool(
+                .read_only(),
             tool_with("list_sequences", dbs, catalog::list_sequences)
                 .title("List sequences")
                 .description(format!(
@@ -136,10 +116,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      when that is smaller (an int4 column stops at 2147483647). `sort: used` puts the closest \
                      first. {paging}"
                 ))
-                .read_only()
-                .toolset("explore"),
-        )
-        .tool(
+                .read_only(),
             tool_with("search_objects", dbs, search::search_objects)
                 .title("Search objects by name")
                 .description(format!(
@@ -148,9 +125,9 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      (case-insensitive; `%` makes it an ILIKE pattern). Exact matches first, then prefixes. \
                      `detail: summary` adds a one-line description (column type, signature, definition). {paging}"
                 ))
-                .read_only()
-                .toolset("explore"),
-        )
+                .read_only(),
+        ],
+    )
 }
 
 /// Rows a list returns when the call gives no `limit`.

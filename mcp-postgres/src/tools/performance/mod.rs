@@ -24,8 +24,9 @@ use mcp_core::tool_with;
 
 /// Adds this area's tools.
 pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
-    builder
-        .tool(
+    builder.tools_in(
+        "performance",
+        [
             tool_with("top_queries", dbs, top_queries::top_queries)
                 .title("Most expensive queries (pg_stat_statements)")
                 .description(
@@ -35,10 +36,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      hit %, temp blocks and the query text. Needs the pg_stat_statements extension; if it is \
                      missing, the error says how to enable it. Feed slow ones to `explain` or `index_advice`.",
                 )
-                .read_only()
-                .toolset("performance"),
-        )
-        .tool(
+                .read_only(),
             tool_with("database_health", dbs, health::database_health)
                 .title("Database health checks")
                 .description(
@@ -48,10 +46,7 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      long_running_queries, blocked_queries, unused_indexes, duplicate_indexes, invalid_indexes, \
                      invalid_constraints, replication. `checks` runs a subset.",
                 )
-                .read_only()
-                .toolset("performance"),
-        )
-        .tool(
+                .read_only(),
             tool_with("index_advice", dbs, index_advice::index_advice)
                 .title("Index recommendations")
                 .description(
@@ -63,9 +58,9 @@ pub fn register(builder: ServerBuilder, dbs: &Arc<Databases>) -> ServerBuilder {
                      CREATE INDEX statement. Without hypopg the candidates are reported as unverified heuristics. \
                      Nothing is built and the queries are never run.",
                 )
-                .read_only()
-                .toolset("performance"),
-        )
+                .read_only(),
+        ],
+    )
 }
 
 async fn savepoint(tx: &mut Tx, command: &'static str) -> Result<(), ToolError> {
