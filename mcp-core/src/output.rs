@@ -21,7 +21,7 @@ pub struct Rendered<T> {
     pub data: T,
 }
 
-impl<T: Serialize + JsonSchema + 'static> IntoToolResult for Rendered<T> {
+impl<T: Serialize + JsonSchema> IntoToolResult for Rendered<T> {
     fn into_tool_result(self) -> CallToolResult {
         match serde_json::to_value(&self.data) {
             Ok(value) => CallToolResult::structured(self.text, value),
@@ -52,7 +52,7 @@ impl<T: JsonSchema> Prebuilt<T> {
     }
 }
 
-impl<T: JsonSchema + 'static> IntoToolResult for Prebuilt<T> {
+impl<T: JsonSchema> IntoToolResult for Prebuilt<T> {
     fn into_tool_result(self) -> CallToolResult {
         CallToolResult::structured(self.text, self.value)
     }

@@ -76,7 +76,7 @@ impl IntoToolResult for Vec<Content> {
 #[derive(Debug, Clone)]
 pub struct Json<T>(pub T);
 
-impl<T: Serialize + JsonSchema + 'static> IntoToolResult for Json<T> {
+impl<T: Serialize + JsonSchema> IntoToolResult for Json<T> {
     fn into_tool_result(self) -> CallToolResult {
         match serde_json::to_value(&self.0) {
             Ok(value) => CallToolResult::structured(value.to_string(), value),
@@ -91,13 +91,7 @@ impl<T: Serialize + JsonSchema + 'static> IntoToolResult for Json<T> {
 /// The JSON Schema of `T`, inlined (no `$defs` references where avoidable) for clients
 /// that do not resolve references, in the subset every client accepts
 /// ([`make_portable`](crate::protocol::make_portable)).
-pub fn schema_of<T: JsonSchema + 'static>() -> Value {
-    // Many tools share a result type (every tabular tool of mcp-postgres): each type's
-    // schema is made once while tools are registered (see `forget_made_schemas`).
-    let id = std::any::TypeId::of::<T>();
-    if let Some(made) = MADE.lock().ok().and_then(|made| made.get(&id).cloned()) {
-        return made;
-    }
+pub fn schema_of<T: JsonSchema>() -> Value {
     let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
         s.inline_subschemas = true;
     });
@@ -111,28 +105,13 @@ pub fn schema_of<T: JsonSchema + 'static>() -> Value {
         }
     }
     crate::protocol::make_portable(&mut value);
-    if let Ok(mut made) = MADE.lock() {
-        made.insert(id, value.clone());
-    }
     value
-}
-
-/// Schemas made by [`schema_of`], by type, while a server's tools are registered.
-static MADE: std::sync::LazyLock<std::sync::Mutex<HashMap<std::any::TypeId, Value>>> =
-    std::sync::LazyLock::new(Default::default);
-
-/// Drops the schemas [`schema_of`] kept: once a server is built its tools hold their own,
-/// and the copies would stay in memory for the life of the process.
-pub(crate) fn forget_made_schemas() {
-    if let Ok(mut made) = MADE.lock() {
-        *made = HashMap::new();
-    }
 }
 
 /// The input schema of arguments `A`: [`schema_of`], where an optional member that may be
 /// null says its default is null (`"default": null`), as serde's own reading of a missing
 /// `Option` has it, so argument types need no `#[serde(default)]` on `Option` fields.
-pub fn input_schema_of<A: JsonSchema + 'static>() -> Value {
+pub fn input_schema_of<A: JsonSchema>() -> Value {
     let mut schema = schema_of::<A>();
     default_optional_to_null(&mut schema);
     schema
@@ -209,11 +188,27 @@ pub struct ToolRoute {
     pub(crate) pending: PendingSchemas,
 }
 
-/// Makers of a tool's derived schemas, until [`ToolRoute::make_schemas`] runs them.
+/// Makers of a tool's derived schemas, until [`make_schemas`] runs them.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct PendingSchemas {
     input: Option<fn() -> Value>,
     output: Option<fn() -> Option<Value>>,
+}
+
+/// Makes the derived schemas of `routes` not made yet, each maker run once however many
+/// of them share it (every tabular tool of mcp-postgres has one result type). Makers are
+/// told apart by address: two copies of one maker only make its schema twice.
+pub(crate) fn make_schemas<'a>(routes: impl IntoIterator<Item = &'a mut ToolRoute>) {
+    let mut inputs: HashMap<usize, Value> = HashMap::new();
+    let mut outputs: HashMap<usize, Option<Value>> = HashMap::new();
+    for route in routes {
+        if let Some(make) = route.pending.input.take() {
+            route.tool.input_schema = inputs.entry(make as usize).or_insert_with(make).clone();
+        }
+        if let Some(make) = route.pending.output.take() {
+            route.tool.output_schema = outputs.entry(make as usize).or_insert_with(make).clone();
+        }
+    }
 }
 
 impl std::fmt::Debug for ToolRoute {
@@ -360,18 +355,9 @@ impl ToolRoute {
         self.tool.annotations.as_ref().and_then(|a| a.destructive_hint).unwrap_or(false)
     }
     /// The tool's wire description. Its derived schemas are made when the server is
-    /// built (before, they are `null` and absent): see [`ToolRoute::make_schemas`].
+    /// built (before, they are `null` and absent).
     pub fn definition(&self) -> &Tool {
         &self.tool
-    }
-    /// Makes the derived input and output schemas, if not made yet.
-    pub fn make_schemas(&mut self) {
-        if let Some(make) = self.pending.input.take() {
-            self.tool.input_schema = make();
-        }
-        if let Some(make) = self.pending.output.take() {
-            self.tool.output_schema = make();
-        }
     }
     /// Whether the tool is annotated read-only.
     pub fn is_read_only(&self) -> bool {
@@ -799,31 +785,31 @@ mod tests {
     }
 
     #[test]
-    fn schemas_made_once_per_type_are_each_types_own() {
-        // Two types of one name (one per function): the shared schemas must not mix them.
-        fn first() -> Value {
-            #[derive(schemars::JsonSchema)]
+    fn schemas_made_once_per_maker_are_each_types_own() {
+        // Two types of one name (one per function): schemas made once per maker must not
+        // mix them.
+        fn first() -> ToolRoute {
+            #[derive(serde::Deserialize, schemars::JsonSchema)]
             #[allow(dead_code)]
             struct Same {
                 left: u8,
             }
-            schema_of::<Same>()
+            tool("first", |_: Context, _: Same| std::future::ready(Ok::<_, ToolError>(String::new())))
         }
-        fn second() -> Value {
-            #[derive(schemars::JsonSchema)]
+        fn second() -> ToolRoute {
+            #[derive(serde::Deserialize, schemars::JsonSchema)]
             #[allow(dead_code)]
             struct Same {
                 right: String,
             }
-            schema_of::<Same>()
+            tool("second", |_: Context, _: Same| std::future::ready(Ok::<_, ToolError>(String::new())))
         }
-        let (a, b) = (first(), second());
+        let mut routes = [first(), second(), first()];
+        make_schemas(routes.iter_mut());
+        let [a, b, again] = routes.map(|r| r.tool.input_schema);
         assert!(a["properties"].get("left").is_some() && a["properties"].get("right").is_none());
         assert!(b["properties"].get("right").is_some() && b["properties"].get("left").is_none());
-        // Made again (from the kept copy, then after it was dropped): the same schema.
-        assert_eq!(first(), a);
-        forget_made_schemas();
-        assert_eq!(second(), b);
+        assert_eq!(again, a);
     }
 
     #[derive(serde::Deserialize, schemars::JsonSchema)]

@@ -392,8 +392,7 @@ impl ServerBuilder {
     /// Finishes the server.
     pub fn build(mut self) -> Server {
         // Only now, for the tools kept: the others' schemas would be made for nothing.
-        self.tools.values_mut().for_each(ToolRoute::make_schemas);
-        handler::forget_made_schemas();
+        handler::make_schemas(self.tools.values_mut());
         let key = self.config.state_secret.clone().unwrap_or_else(|| {
             let mut k = vec![0u8; 32];
             rand::fill(&mut k[..]);

@@ -62,14 +62,11 @@ impl ToolSet {
                 return Err(format!("tool `{name}` of group `{group}`: a built-in tool has that name"));
             }
             route.group = Some(tag.clone());
-            if !self.keep.iter().all(|keep| keep(&route)) {
-                continue;
-            }
-            route.make_schemas();
-            if incoming.insert(name.clone(), route).is_some() {
+            if self.keep.iter().all(|keep| keep(&route)) && incoming.insert(name.clone(), route).is_some() {
                 return Err(format!("tool `{name}` is defined twice in group `{group}`"));
             }
         }
+        crate::server::handler::make_schemas(incoming.values_mut());
         let mut current = match self.current.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -158,14 +155,16 @@ mod tests {
         assert_eq!(server.replace_tool_group("custom", [counted("write2").destructive()]), Ok(false));
         assert_eq!(made(), before, "a tool the server drops must cost no schema");
         assert_eq!(names(&server).await, ["fixed"]);
-        // A kept one has its schemas, made once each.
-        assert_eq!(server.replace_tool_group("custom", [counted("read").read_only()]), Ok(true));
+        // Kept ones have their schemas: made once for the two that share their type.
+        let kept = [counted("read").read_only(), counted("read2").read_only()];
+        assert_eq!(server.replace_tool_group("custom", kept), Ok(true));
         assert_eq!(made(), before + 1);
         let listed = ask(&server, "tools/list", json!({})).await;
         let read = &listed["result"]["tools"][1];
         assert_eq!(read["name"], "read");
         assert_eq!(read["inputSchema"]["properties"]["n"]["type"], "integer", "{read}");
         assert!(read.get("outputSchema").is_none(), "a text result declares no output schema: {read}");
+        assert_eq!(listed["result"]["tools"][2]["inputSchema"], read["inputSchema"]);
     }
 
     #[tokio::test]
