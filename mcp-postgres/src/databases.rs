@@ -87,6 +87,7 @@ impl Databases {
                 diagnosing: Default::default(),
                 reachable_at: Default::default(),
                 used: tokio::sync::watch::Sender::new(false),
+                warm: Default::default(),
             });
         }
         let targets = Targets::new("database", list, settings.allow_write)?;

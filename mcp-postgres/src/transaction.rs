@@ -23,7 +23,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnection, PgRow, PgTypeInfo};
 use sqlx::{Column as _, Executor as _, Postgres, Row as _, Statement as _, TypeInfo as _};
 
-use crate::database::Database;
+use crate::database::{Database, Warm, WarmSlot};
 use crate::errors::{describe, is_connection_error, tool_error};
 use crate::ident::quote_ident;
 use crate::values::{self, Kind};
@@ -53,6 +53,29 @@ pub struct Tx {
     access: Access,
     /// A statement is running (its rows not all read): dropping now must cancel it.
     busy: bool,
+    /// Begun on a warm connection, and no statement run yet.
+    warm_untouched: bool,
+    /// What the transaction was begun with, for keeping its connection warm.
+    role: Option<String>,
+    timeout: Duration,
+}
+
+/// What begins a call's transaction, in one message. Standard strings whatever the
+/// server's default: the guard reads the text with that rule. Read-only work may cut a
+/// statement short (see `settle_after_cut`); the savepoint lets the transaction go on
+/// after that.
+fn begin_sql(access: Access, timeout: Duration, role: Option<&str>) -> String {
+    format!(
+        "BEGIN {}; SET LOCAL statement_timeout = {}; SET LOCAL standard_conforming_strings = on; {}\
+         SELECT pg_backend_pid(){}",
+        match access {
+            Access::ReadOnly => "READ ONLY",
+            Access::ReadWrite => "READ WRITE",
+        },
+        timeout.as_millis().max(1),
+        role.map(|r| format!("SET LOCAL ROLE {}; ", quote_ident(r))).unwrap_or_default(),
+        if access == Access::ReadOnly { "; SAVEPOINT mcp_cut" } else { "" }
+    )
 }
 
 impl std::fmt::Debug for Tx {
@@ -81,28 +104,42 @@ impl Tx {
         timeout: Duration,
         role: Option<String>,
     ) -> Result<Tx, ToolError> {
-        // Standard strings whatever the server's default: the guard reads the text with
-        // that rule. Read-only work may cut a statement short (see `settle_after_cut`);
-        // the savepoint lets the transaction go on after that.
-        let begin = format!(
-            "BEGIN {}; SET LOCAL statement_timeout = {}; SET LOCAL standard_conforming_strings = on; {}\
-             SELECT pg_backend_pid(){}",
-            match access {
-                Access::ReadOnly => "READ ONLY",
-                Access::ReadWrite => "READ WRITE",
-            },
-            timeout.as_millis().max(1),
-            role.as_deref().map(|r| format!("SET LOCAL ROLE {}; ", quote_ident(r))).unwrap_or_default(),
-            if access == Access::ReadOnly { "; SAVEPOINT mcp_cut" } else { "" }
-        );
+        let begin = begin_sql(access, timeout, role.as_deref());
+        // A warm connection begun alike is ready; one begun otherwise ends its
+        // transaction in the same message that begins this one.
+        let mut warm = db.warm.take_for_read().await;
+        if let Some(w) = warm.take_if(|w| access == Access::ReadOnly && w.role == role && w.timeout == timeout) {
+            return Ok(Tx {
+                conn: Some(w.conn),
+                pid: w.pid,
+                db,
+                access,
+                busy: false,
+                warm_untouched: true,
+                role,
+                timeout,
+            });
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut conn = db.acquire().await.map_err(|e| unavailable(&db, &e))?;
-            match (&mut *conn).fetch_all(sqlx::raw_sql(&begin)).await {
+            let (mut conn, sql) = match warm.take() {
+                Some(w) => (w.conn, format!("ROLLBACK; {begin}")),
+                None => (db.acquire().await.map_err(|e| unavailable(&db, &e))?, begin.clone()),
+            };
+            match (&mut *conn).fetch_all(sqlx::raw_sql(&sql)).await {
                 Ok(rows) => {
                     let pid = rows.last().and_then(|r| r.try_get::<i32, _>(0).ok()).unwrap_or(0);
-                    return Ok(Tx { conn: Some(conn), pid, db, access, busy: false });
+                    return Ok(Tx {
+                        conn: Some(conn),
+                        pid,
+                        db,
+                        access,
+                        busy: false,
+                        warm_untouched: false,
+                        role,
+                        timeout,
+                    });
                 }
                 Err(e) if attempt == 1 && is_connection_error(&e) => {
                     conn.close_on_drop();
@@ -123,6 +160,19 @@ impl Tx {
                 }
             }
         }
+    }
+
+    /// Begins the transaction again on another connection: for a warm one the server
+    /// ended while it waited (a restart), before anything ran in it.
+    fn replace_connection(&mut self) -> BoxFuture<'_, Result<(), ToolError>> {
+        Box::pin(async move {
+            if let Some(mut conn) = self.conn.take() {
+                conn.close_on_drop();
+            }
+            let again = Self::begin_inner(self.db.clone(), self.access, self.timeout, self.role.clone()).await?;
+            *self = again;
+            Ok(())
+        })
     }
 
     /// The connection, for running statements.
@@ -222,11 +272,10 @@ impl Drop for Tx {
             });
         } else {
             // Rolled back, or left by an early return (an error).
-            let end = match self.access {
-                Access::ReadOnly => "ROLLBACK".to_string(),
-                Access::ReadWrite => format!("ROLLBACK; {CLEAN_SESSION}"),
-            };
-            after_answer(conn, db, pid, end);
+            match self.access {
+                Access::ReadOnly => end_read(conn, db, pid, self.role.take(), self.timeout),
+                Access::ReadWrite => after_answer(conn, db, pid, format!("ROLLBACK; {CLEAN_SESSION}")),
+            }
         }
     }
 }
@@ -249,6 +298,46 @@ fn after_answer(mut conn: PoolConnection<Postgres>, db: Arc<Database>, pid: i32,
         if let Err(e) = result {
             tracing::debug!(database = %db.name, pid, error = %describe(&e), "ending a transaction failed; connection closed");
             conn.close_on_drop();
+        }
+    });
+}
+
+/// Ends a read's transaction after its answer and, when the database has no warm
+/// connection and no one waits for one, begins the next read's transaction in the same
+/// message: the next read then starts without a round trip. The warm connection goes
+/// back to the pool after [`WarmSlot::HOLD`] if no read takes it.
+fn end_read(mut conn: PoolConnection<Postgres>, db: Arc<Database>, pid: i32, role: Option<String>, timeout: Duration) {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        conn.close_on_drop();
+        return;
+    };
+    // Claimed now, before the answer goes out, so that the next read waits for this
+    // connection rather than take another from the pool.
+    if !db.warm.start_warming() {
+        return after_answer(conn, db, pid, "ROLLBACK".to_string());
+    }
+    handle.spawn(async move {
+        let sql = format!("ROLLBACK; {}", begin_sql(Access::ReadOnly, timeout, role.as_deref()));
+        let mut result = (&mut *conn).execute(sqlx::raw_sql(&sql)).await;
+        if result.as_ref().is_err_and(was_cancelled) {
+            // As in `after_answer`: a late cancellation lands on the next command.
+            result = (&mut *conn).execute(sqlx::raw_sql(&sql)).await;
+        }
+        if let Err(e) = result {
+            tracing::debug!(database = %db.name, pid, error = %describe(&e), "ending a read failed; connection closed");
+            conn.close_on_drop();
+            drop(conn);
+            db.warm.abandon();
+            return;
+        }
+        match db.warm.put(Warm { conn, pid, role, timeout }) {
+            Ok(generation) => {
+                tokio::time::sleep(WarmSlot::HOLD).await;
+                if let Some(warm) = db.warm.take_if(generation) {
+                    after_answer(warm.conn, db, pid, "ROLLBACK".to_string());
+                }
+            }
+            Err(warm) => after_answer(warm.conn, db, pid, "ROLLBACK".to_string()),
         }
     });
 }
@@ -381,12 +470,63 @@ async fn each_row_inner<F>(
 where
     F: FnMut(&[ColumnInfo], Vec<Value>) -> Result<Flow, ToolError> + Send,
 {
-    let failed = |e: sqlx::Error| tool_error(&e, Some(sql), None);
+    // A warm connection's transaction began before the call: if the server ended the
+    // connection meanwhile, the first statement finds out before anything ran in it, and
+    // goes again on another connection.
+    if std::mem::take(&mut tx.warm_untouched) {
+        match each_row_attempt(tx, sql, params, declared, &mut on_row).await {
+            Err(Attempt::Lost(_)) => tx.replace_connection().await?,
+            other => return other.map_err(|a| a.into_tool_error(sql)),
+        }
+    }
+    each_row_attempt(tx, sql, params, declared, &mut on_row).await.map_err(|a| a.into_tool_error(sql))
+}
+
+/// How a statement failed.
+enum Attempt {
+    /// The connection was gone before any row was read.
+    Lost(sqlx::Error),
+    Failed(ToolError),
+}
+
+impl Attempt {
+    fn into_tool_error(self, sql: &str) -> ToolError {
+        match self {
+            Attempt::Lost(e) => tool_error(&e, Some(sql), None),
+            Attempt::Failed(e) => e,
+        }
+    }
+}
+
+impl From<ToolError> for Attempt {
+    fn from(e: ToolError) -> Self {
+        Attempt::Failed(e)
+    }
+}
+
+async fn each_row_attempt<F>(
+    tx: &mut Tx,
+    sql: &str,
+    params: &[Value],
+    declared: &[PgTypeInfo],
+    on_row: &mut F,
+) -> Result<Outcome, Attempt>
+where
+    F: FnMut(&[ColumnInfo], Vec<Value>) -> Result<Flow, ToolError> + Send,
+{
+    let mut read_any = false;
+    let failed = |e: sqlx::Error, read_any: bool| {
+        if !read_any && is_connection_error(&e) {
+            Attempt::Lost(e)
+        } else {
+            Attempt::Failed(tool_error(&e, Some(sql), None))
+        }
+    };
     // Declared types (an operator's tool) are the parameters' types; otherwise the
     // server infers them from the statement.
     let statement =
         if declared.is_empty() { tx.conn().prepare(sql).await } else { tx.conn().prepare_with(sql, declared).await }
-            .map_err(failed)?;
+            .map_err(|e| failed(e, false))?;
     let types = match statement.parameters() {
         Some(sqlx::Either::Left(types)) => types.to_vec(),
         _ => Vec::new(),
@@ -413,7 +553,7 @@ where
                 // An error ends the statement; nothing is left running.
                 drop(stream);
                 tx.busy = false;
-                return Err(failed(e));
+                return Err(failed(e, read_any));
             }
         };
         let row: PgRow = match item {
@@ -423,6 +563,7 @@ where
             }
             sqlx::Either::Right(row) => row,
         };
+        read_any = true;
         let values: Vec<Value> = kinds.iter().enumerate().map(|(i, k)| values::decode(&row, i, k)).collect();
         if on_row(&outcome.columns, values)? == Flow::Stop {
             stopped = true;
@@ -544,10 +685,15 @@ mod tests {
 
     /// A one-connection database on the test service (MCP_TEST_DATABASE_URL).
     fn one_connection() -> Arc<Database> {
+        connections(1)
+    }
+
+    /// A database of `size` connections on the test service.
+    fn connections(size: u32) -> Arc<Database> {
         let url = std::env::var("MCP_TEST_DATABASE_URL").unwrap_or_else(|_| {
             panic!("MCP_TEST_DATABASE_URL is not set: run scripts/test.sh, or `eval \"$(scripts/services.sh up)\"`")
         });
-        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_lazy(&url).expect("a valid URL");
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(size).connect_lazy(&url).expect("a valid URL");
         Arc::new(Database {
             name: "test".into(),
             description: None,
@@ -557,6 +703,7 @@ mod tests {
             diagnosing: tokio::sync::Mutex::new(()),
             reachable_at: std::sync::Mutex::new(None),
             used: tokio::sync::watch::Sender::new(false),
+            warm: Default::default(),
         })
     }
 
@@ -579,5 +726,114 @@ mod tests {
         let next = begin(&db).await;
         assert_ne!(next.pid, pid, "a closed connection must not serve the next call");
         next.rollback();
+    }
+
+    /// Waits (at most a second) until the read that just ended left its connection warm.
+    async fn until_warm(db: &Database) {
+        for _ in 0..100 {
+            if db.warm.is_held() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no connection was kept warm after a read");
+    }
+
+    async fn one_text(tx: &mut Tx, sql: &str) -> String {
+        let rows = run(tx, sql, &[], Window::ALL).await.expect(sql);
+        rows.rows[0][0].as_str().expect("text").to_string()
+    }
+
+    #[tokio::test]
+    async fn the_next_read_starts_in_the_transaction_the_last_one_began() {
+        let db = one_connection();
+        let first = begin(&db).await;
+        let pid = first.pid;
+        first.rollback();
+        until_warm(&db).await;
+        let mut next = begin(&db).await;
+        assert_eq!(next.pid, pid);
+        assert!(!db.warm.is_held(), "the warm connection was taken");
+        // Begun as a read's transaction is: read-only, with the call's timeout, and
+        // able to go on after a cut.
+        assert_eq!(one_text(&mut next, "SHOW transaction_read_only").await, "on");
+        assert_eq!(one_text(&mut next, "SHOW statement_timeout").await, "5s");
+        run(&mut next, "ROLLBACK TO SAVEPOINT mcp_cut", &[], Window::ALL).await.expect("the savepoint exists");
+        let err = run(&mut next, "CREATE TABLE mcp_warm_write (x int)", &[], Window::ALL).await.expect_err("read-only");
+        assert!(err.to_string().contains("read-only"), "{err}");
+        next.rollback();
+        // Another timeout, or a write, takes the warm connection and begins its own.
+        until_warm(&db).await;
+        let mut other = Tx::begin(&db, Access::ReadOnly, Duration::from_secs(7), None).await.expect("begin");
+        assert_eq!(other.pid, pid);
+        assert_eq!(one_text(&mut other, "SHOW statement_timeout").await, "7s");
+        other.rollback();
+        until_warm(&db).await;
+        let mut write = Tx::begin(&db, Access::ReadWrite, Duration::from_secs(5), None).await.expect("begin");
+        assert_eq!(write.pid, pid);
+        assert_eq!(one_text(&mut write, "SHOW transaction_read_only").await, "off");
+        write.rollback();
+    }
+
+    #[tokio::test]
+    async fn a_warm_connection_goes_back_to_the_pool_when_unused_or_wanted() {
+        let db = connections(2);
+        begin(&db).await.rollback();
+        until_warm(&db).await;
+        // Anyone else needing a connection gets it, out of its transaction, at once,
+        // although the pool's other connection is in use.
+        let busy = begin(&db).await;
+        assert!(!db.warm.is_held());
+        let warm_pid = busy.pid;
+        busy.rollback();
+        until_warm(&db).await;
+        let mut held = db.pool.acquire().await.expect("the pool's other connection");
+        let started = std::time::Instant::now();
+        let conn = db.acquire().await.expect("the warm connection");
+        assert!(started.elapsed() < WarmSlot::HOLD, "waited for the warm connection to expire");
+        assert_eq!(state_of(&mut held, warm_pid).await, "idle", "the warm transaction ends before it is handed out");
+        drop(conn);
+        // Unused, it ends its transaction and goes back to the pool: the server shows no
+        // idle transaction.
+        let last = begin(&db).await;
+        let last_pid = last.pid;
+        last.rollback();
+        until_warm(&db).await;
+        tokio::time::sleep(WarmSlot::HOLD + Duration::from_millis(200)).await;
+        assert!(!db.warm.is_held(), "the warm connection outlived its hold");
+        assert_eq!(state_of(&mut held, last_pid).await, "idle");
+        assert_eq!(db.pool.num_idle(), 1, "the connection is back in the pool");
+    }
+
+    #[tokio::test]
+    async fn a_warm_connection_the_server_ended_is_replaced_before_the_first_statement() {
+        let db = connections(2);
+        let first = begin(&db).await;
+        let pid = first.pid;
+        first.rollback();
+        until_warm(&db).await;
+        let mut other = db.pool.acquire().await.expect("the pool's other connection");
+        let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(&mut *other)
+            .await
+            .expect("terminate");
+        assert!(ended);
+        drop(other);
+        let mut tx = begin(&db).await;
+        let rows = run(&mut tx, "SELECT 1", &[], Window::ALL).await.expect("runs on another connection");
+        assert_eq!(rows.rows, vec![serde_json::json!([1])]);
+        assert_ne!(tx.pid, pid);
+        assert_eq!(one_text(&mut tx, "SHOW transaction_read_only").await, "on");
+        tx.rollback();
+    }
+
+    /// What `pg_stat_activity` says a backend is doing.
+    async fn state_of(conn: &mut PgConnection, pid: i32) -> String {
+        sqlx::query_scalar("SELECT state FROM pg_stat_activity WHERE pid = $1")
+            .bind(pid)
+            .fetch_one(conn)
+            .await
+            .expect("the backend is alive")
     }
 }
