@@ -199,16 +199,38 @@ pub(crate) struct PendingSchemas {
 /// of them share it (every tabular tool of mcp-postgres has one result type). Makers are
 /// told apart by address: two copies of one maker only make its schema twice.
 pub(crate) fn make_schemas<'a>(routes: impl IntoIterator<Item = &'a mut ToolRoute>) {
-    let mut inputs: HashMap<usize, Value> = HashMap::new();
-    let mut outputs: HashMap<usize, Option<Value>> = HashMap::new();
-    for route in routes {
-        if let Some(make) = route.pending.input.take() {
-            route.tool.input_schema = inputs.entry(make as usize).or_insert_with(make).clone();
+    let routes: Vec<&mut ToolRoute> = routes.into_iter().collect();
+    // The last tool of a maker takes its schema; only the others get copies.
+    let mut inputs: Shared<Value> = HashMap::new();
+    let mut outputs: Shared<Option<Value>> = HashMap::new();
+    for route in &routes {
+        if let Some(make) = route.pending.input {
+            inputs.entry(make as usize).or_default().0 += 1;
         }
-        if let Some(make) = route.pending.output.take() {
-            route.tool.output_schema = outputs.entry(make as usize).or_insert_with(make).clone();
+        if let Some(make) = route.pending.output {
+            outputs.entry(make as usize).or_default().0 += 1;
         }
     }
+    for route in routes {
+        if let Some(make) = route.pending.input.take() {
+            route.tool.input_schema = take_or_copy(&mut inputs, make);
+        }
+        if let Some(make) = route.pending.output.take() {
+            route.tool.output_schema = take_or_copy(&mut outputs, make);
+        }
+    }
+}
+
+/// Per maker: how many tools still need its schema, and the schema once made.
+type Shared<T> = HashMap<usize, (usize, Option<T>)>;
+
+fn take_or_copy<T: Clone>(made: &mut Shared<T>, make: fn() -> T) -> T {
+    let Some((left, schema)) = made.get_mut(&(make as usize)) else { return make() };
+    *left -= 1;
+    if *left == 0 {
+        return schema.take().unwrap_or_else(make);
+    }
+    schema.get_or_insert_with(make).clone()
 }
 
 impl std::fmt::Debug for ToolRoute {
