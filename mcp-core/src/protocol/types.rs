@@ -110,6 +110,33 @@ pub struct Tool {
     pub meta: Option<Map<String, Value>>,
 }
 
+impl Tool {
+    /// This tool's JSON, as serde writes it, made with plain copies of its schemas
+    /// (serializing them into a `Value` rebuilds every map key by key): `tools/list`
+    /// is the first answer a client waits for at start.
+    pub fn listed(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("name".into(), Value::String(self.name.clone()));
+        if let Some(title) = &self.title {
+            map.insert("title".into(), Value::String(title.clone()));
+        }
+        if let Some(description) = &self.description {
+            map.insert("description".into(), Value::String(description.clone()));
+        }
+        map.insert("inputSchema".into(), self.input_schema.clone());
+        if let Some(schema) = &self.output_schema {
+            map.insert("outputSchema".into(), schema.clone());
+        }
+        if let Some(annotations) = &self.annotations {
+            map.insert("annotations".into(), serde_json::to_value(annotations).unwrap_or(Value::Null));
+        }
+        if let Some(meta) = &self.meta {
+            map.insert("_meta".into(), Value::Object(meta.clone()));
+        }
+        Value::Object(map)
+    }
+}
+
 /// Optional annotations on content and resources.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -425,4 +452,39 @@ pub struct Completion {
     /// More matches exist than were returned.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub has_more: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_listed_tool_is_what_serde_writes() {
+        let bare = Tool {
+            name: "t".into(),
+            title: None,
+            description: None,
+            input_schema: json!({"type": "object"}),
+            output_schema: None,
+            annotations: None,
+            meta: None,
+        };
+        let full = Tool {
+            title: Some("T".into()),
+            description: Some("does t".into()),
+            input_schema: json!({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}),
+            output_schema: Some(json!({"type": "object"})),
+            annotations: Some(ToolAnnotations {
+                read_only_hint: Some(true),
+                open_world_hint: Some(false),
+                ..Default::default()
+            }),
+            meta: Some(Map::from_iter([("k".to_string(), json!(1))])),
+            ..bare.clone()
+        };
+        for tool in [bare, full] {
+            assert_eq!(tool.listed(), serde_json::to_value(&tool).expect("serializes"));
+        }
+    }
 }

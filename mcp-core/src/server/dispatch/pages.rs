@@ -8,11 +8,14 @@ use crate::protocol::{ErrorObject, jsonrpc::kind};
 use crate::server::Server;
 
 impl Server {
-    pub(super) fn page<T: serde::Serialize>(
+    /// The page of `items` the cursor in `params` asks for, under `key`, each item made
+    /// JSON by `to_value` (only the page's items are).
+    pub(super) fn page<T>(
         &self,
         params: &Map<String, Value>,
         items: impl ExactSizeIterator<Item = T>,
         key: &str,
+        to_value: impl Fn(T) -> Value,
     ) -> Result<Value, ErrorObject> {
         let start = match params.get("cursor") {
             None | Some(Value::Null) => 0,
@@ -25,8 +28,9 @@ impl Server {
         };
         let total = items.len();
         let size = self.inner.config.page_size.max(1);
-        let page: Vec<T> = items.skip(start).take(size).collect();
-        let mut result = json!({ key: page });
+        let page: Vec<Value> = items.skip(start).take(size).map(to_value).collect();
+        // Moved in, not through `json!`, which would copy every item.
+        let mut result = Value::Object(Map::from_iter([(key.to_string(), Value::Array(page))]));
         if start + size < total {
             result["nextCursor"] = json!(encode_cursor(start + size));
         }

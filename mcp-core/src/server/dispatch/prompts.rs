@@ -15,7 +15,7 @@ use crate::server::session::Session;
 
 impl Server {
     pub(super) fn list_prompts(&self, params: &Map<String, Value>) -> Result<Value, ErrorObject> {
-        self.page(params, self.inner.prompts.values().map(|p| &p.prompt), "prompts")
+        self.page(params, self.inner.prompts.values().map(|p| &p.prompt), "prompts", |p| json!(p))
     }
 
     pub(super) async fn get_prompt(&self, call: Call<'_>) -> Result<Value, ErrorObject> {

@@ -30,7 +30,7 @@ impl Server {
             let listed = self.run("listing resources", lister(ctx)).await.map_err(ToolError::into_error_object)?;
             items.extend(listed);
         }
-        self.page(params, items.into_iter(), "resources")
+        self.page(params, items.into_iter(), "resources", |r| json!(r))
     }
 
     pub(super) fn list_templates(&self, params: &Map<String, Value>) -> Result<Value, ErrorObject> {
@@ -43,7 +43,7 @@ impl Server {
                 ResourceKind::Static(_) => None,
             })
             .collect();
-        self.page(params, items.into_iter(), "resourceTemplates")
+        self.page(params, items.into_iter(), "resourceTemplates", |t| json!(t))
     }
 
     pub(super) async fn read_resource(&self, call: Call<'_>) -> Result<Value, ErrorObject> {

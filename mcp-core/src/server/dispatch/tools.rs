@@ -18,7 +18,7 @@ impl Server {
         let tools = self.inner.tools.snapshot();
         let allowed: Vec<&crate::protocol::Tool> =
             tools.values().map(|t| &t.tool).filter(|t| self.inner.policy.check(&identity, t).is_ok()).collect();
-        self.page(params, allowed.into_iter(), "tools")
+        self.page(params, allowed.into_iter(), "tools", crate::protocol::Tool::listed)
     }
 
     pub(super) async fn call_tool(&self, call: Call<'_>) -> Result<Value, ErrorObject> {
