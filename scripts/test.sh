@@ -67,6 +67,7 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
   step "benchmarks (quick smoke run, dev profile)"
   bench() { cargo bench --profile dev "$@"; }
   bench -p mcp-bench --bench echo -- --quick
+  bench -p mcp-bench --bench echo -- --start
   PATH="$NODE_BIN:$PATH" \
     MCP_SERVER_POSTGRES_JS="${MCP_CACHE_DIR:-$HOME/.cache/mcp-connectors}/npm/node_modules/@modelcontextprotocol/server-postgres/dist/index.js" \
     bench -p mcp-postgres --bench query -- --quick

@@ -22,12 +22,34 @@ pub(crate) struct Subject {
     pub(crate) binary: PathBuf,
     pub(crate) args: Vec<String>,
     pub(crate) env: Vec<(String, String)>,
+    /// Built on mcp-core's connector kit, which logs where its start went.
+    pub(crate) connector: bool,
+}
+
+/// Where a first answer's time goes, for a server that says (mcp-core's connector kit logs
+/// its start at debug level, target `mcp_core::start`), in ms.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Phases {
+    /// Spawn to `initialize` answered, less the work below: exec, the dynamic loader,
+    /// the runtime's start before `main`, the initialize round trip.
+    pub(crate) load_and_initialize: f64,
+    /// Parsing the command line.
+    pub(crate) flags: f64,
+    /// Logging and the async runtime.
+    pub(crate) runtime: f64,
+    /// The connector's configuration and the registration of its tools.
+    pub(crate) open: f64,
+    /// Building the server: the kept tools' schemas.
+    pub(crate) build: f64,
+    /// `initialize` answered to `tools/list` answered.
+    pub(crate) list: f64,
 }
 
 /// What one server costs to start and to keep idle.
 #[derive(Debug, Clone)]
 pub(crate) struct Start {
     pub(crate) first_ms: f64,
+    pub(crate) phases: Option<Phases>,
     pub(crate) rss_kib: u64,
     pub(crate) anon_kib: u64,
     pub(crate) file_kib: u64,
@@ -46,6 +68,7 @@ pub(crate) fn subjects(bin_dir: &Path, scratch: &Path) -> anyhow::Result<Vec<Sub
         binary: bin_dir.join(binary),
         args: Vec::new(),
         env: Vec::new(),
+        connector: false,
     };
     let mut all = vec![
         example("floor", "bench_server_floor"),
@@ -56,7 +79,7 @@ pub(crate) fn subjects(bin_dir: &Path, scratch: &Path) -> anyhow::Result<Vec<Sub
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let connector = |name: &str, env: Vec<(String, String)>| {
         let binary = release.join(name);
-        binary.exists().then(|| Subject { name: name.into(), binary, args: Vec::new(), env })
+        binary.exists().then(|| Subject { name: name.into(), binary, args: Vec::new(), env, connector: true })
     };
     if let Some(url) = var("MCP_TEST_DATABASE_URL") {
         all.extend(connector("mcp-postgres", vec![("DATABASE_URL".into(), url)]));
@@ -87,38 +110,67 @@ pub(crate) fn subjects(bin_dir: &Path, scratch: &Path) -> anyhow::Result<Vec<Sub
     Ok(all)
 }
 
-/// Spawns `subject`, opens a session and lists its tools; returns the time that took and
-/// the process, still running.
-fn first_answer(subject: &Subject) -> anyhow::Result<(Duration, std::process::Child)> {
+/// Spawns `subject`, opens a session and lists its tools; returns the time that took,
+/// where it went (when the server says) and the process, still running.
+fn first_answer(subject: &Subject) -> anyhow::Result<(Duration, Option<Phases>, std::process::Child)> {
     let started = Instant::now();
     let mut child = Command::new(&subject.binary)
-        .args(["--transport", "stdio", "--log-level", "warn"])
+        .args(["--transport", "stdio", "--log-level", "warn,mcp_core::start=debug"])
         .args(&subject.args)
         .envs(subject.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("spawning {}", subject.binary.display()))?;
     let mut stdin = child.stdin.take().context("no stdin")?;
     let mut stdout = BufReader::new(child.stdout.take().context("no stdout")?);
+    let stderr = BufReader::new(child.stderr.take().context("no stderr")?);
+    // Read aside: a server that says nothing must not block the measure.
+    let (said, timings) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if line.contains("mcp_core::start") {
+                let _ = said.send(line);
+            }
+        }
+    });
     let mut opening = opening_request(Era::Handshake).to_string();
     opening.push('\n');
     let list = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n\
                 {\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{}}\n";
     let mut line = Vec::new();
+    let mut answered = Vec::new();
     for request in [opening.as_str(), list] {
         stdin.write_all(request.as_bytes())?;
         stdin.flush()?;
         line.clear();
         ensure!(stdout.read_until(b'\n', &mut line)? > 0, "{} closed stdout", subject.name);
         ensure!(contains(&line, b"\"result\""), "{} answered {}", subject.name, String::from_utf8_lossy(&line));
+        answered.push(started.elapsed());
     }
     let elapsed = started.elapsed();
+    let phases = timings.recv_timeout(Duration::from_millis(200)).ok().and_then(|said| {
+        let field = |name: &str| -> Option<f64> {
+            let value = said.split_whitespace().find_map(|f| f.strip_prefix(name)?.strip_prefix('='))?;
+            Some(value.parse::<f64>().ok()? / 1e3)
+        };
+        let (flags, runtime, open, build) =
+            (field("flags_us")?, field("runtime_us")?, field("open_us")?, field("build_us")?);
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        Some(Phases {
+            load_and_initialize: ms(answered[0]) - (flags + runtime + open + build),
+            flags,
+            runtime,
+            open,
+            build,
+            list: ms(answered[1] - answered[0]),
+        })
+    });
     // Keep the pipes open: the server stays idle until they close.
     std::mem::forget(stdin);
     std::mem::forget(stdout);
-    Ok((elapsed, child))
+    Ok((elapsed, phases, child))
 }
 
 fn stop(mut child: std::process::Child) {
@@ -141,18 +193,24 @@ fn proc_kib(path: &str, key: &str) -> u64 {
 pub(crate) fn measure(subject: &Subject) -> anyhow::Result<Start> {
     let mut times = Vec::with_capacity(SPAWNS);
     for _ in 0..SPAWNS {
-        let (elapsed, child) = first_answer(subject)?;
-        times.push(elapsed);
+        let (elapsed, phases, child) = first_answer(subject)?;
+        times.push((elapsed, phases));
         stop(child);
     }
-    times.sort();
-    let (_, child) = first_answer(subject)?;
+    ensure!(
+        !subject.connector || times.iter().all(|(_, phases)| phases.is_some()),
+        "{} did not log where its start went (debug, target mcp_core::start)",
+        subject.name
+    );
+    times.sort_by_key(|(elapsed, _)| *elapsed);
+    let (_, _, child) = first_answer(subject)?;
     std::thread::sleep(Duration::from_millis(300));
     let pid = child.id();
     let status = format!("/proc/{pid}/status");
     let rollup = format!("/proc/{pid}/smaps_rollup");
     let start = Start {
-        first_ms: times[SPAWNS / 2].as_secs_f64() * 1e3,
+        first_ms: times[SPAWNS / 2].0.as_secs_f64() * 1e3,
+        phases: times[SPAWNS / 2].1.clone(),
         rss_kib: proc_kib(&status, "VmRSS"),
         anon_kib: proc_kib(&rollup, "Anonymous"),
         file_kib: proc_kib(&status, "RssFile"),
@@ -212,4 +270,11 @@ pub(crate) fn print(name: &str, s: &Start) {
         mib(s.binary_data_kib),
         mib(s.libraries_kib)
     );
+    if let Some(p) = &s.phases {
+        println!(
+            "{:<16} first answer: exec, loader and initialize {:.2}, flags {:.2}, logging and runtime {:.2}, \
+             config and tools {:.2}, schemas and build {:.2}, tools/list {:.2} ms",
+            "", p.load_and_initialize, p.flags, p.runtime, p.open, p.build, p.list
+        );
+    }
 }

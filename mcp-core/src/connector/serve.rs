@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Instant;
 
 use clap::{CommandFactory, FromArgMatches};
 
@@ -30,12 +31,13 @@ pub fn run<A: clap::Args, C: Connector>(
     about: &'static str,
     open: impl FnOnce(&A) -> Result<C, String>,
 ) -> ExitCode {
+    let entered = Instant::now();
     let command = Cli::<A>::command().name(name).bin_name(name).version(crate::cli::version_text(version)).about(about);
     let cli = match Cli::<A>::from_arg_matches(&command.get_matches()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    serve(&cli.serve, name, version, || open(&cli.connector))
+    serve_timed(entered, &cli.serve, name, version, || open(&cli.connector))
 }
 
 /// A connector: shared state (pools, clients, settings) that registers its handlers.
@@ -55,8 +57,23 @@ pub fn serve<C: Connector>(
     version: &'static str,
     open: impl FnOnce() -> Result<C, String>,
 ) -> ExitCode {
+    serve_timed(Instant::now(), args, name, version, open)
+}
+
+/// [`serve`], saying (at debug level, target `mcp_core::start`) how long each part of the
+/// start took since `entered`, the start of `main`'s work: what the start bench reports
+/// (`mcp-bench/benches/echo/start.rs`).
+fn serve_timed<C: Connector>(
+    entered: Instant,
+    args: &ServeArgs,
+    name: &'static str,
+    version: &'static str,
+    open: impl FnOnce() -> Result<C, String>,
+) -> ExitCode {
+    let parsed = entered.elapsed();
     args.init_tracing();
     args.block_on(async {
+        let runtime = entered.elapsed();
         let builder = Server::builder(name, version);
         let (builder, connector) = match open() {
             Ok(connector) => {
@@ -65,7 +82,17 @@ pub fn serve<C: Connector>(
             }
             Err(e) => (builder.fail(e), None),
         };
+        let opened = entered.elapsed();
         let server = args.configure(builder).build();
+        let built = entered.elapsed();
+        tracing::debug!(
+            target: "mcp_core::start",
+            flags_us = parsed.as_micros() as u64,
+            runtime_us = (runtime - parsed).as_micros() as u64,
+            open_us = (opened - runtime).as_micros() as u64,
+            build_us = (built - opened).as_micros() as u64,
+            "started"
+        );
         if let Some(connector) = connector
             && server.startup_error().is_none()
         {
