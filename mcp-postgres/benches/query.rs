@@ -14,7 +14,9 @@
 //!
 //! Then the point select's steps, each timed on its own with sqlx on one connection: what
 //! a `query` call sends to the server (the pool's checks, the transaction's set-up, the
-//! guard's plan, the statement, the rollback) and the MCP round trip (a call the text
+//! guard's plan, the statement, the rollback; the begin goes with the previous read's
+//! rollback, off the next call's path, when calls follow within 250 ms, as here) and the
+//! MCP round trip (a call the text
 //! guard refuses before any database work). What the connector's call costs beyond their
 //! sum is its own work: decoding, rendering, JSON.
 
@@ -202,10 +204,10 @@ async fn steps(pool: &PgPool, client: &Client, n: usize) -> anyhow::Result<()> {
     }
     let names = [
         "ping (the pool's test on release, off the call's path)",
-        "begin (BEGIN READ ONLY; SET LOCAL ...; pid; SAVEPOINT)",
+        "begin (with the last read's rollback, off the call's path)",
         "plan check (EXPLAIN VERBOSE, JSON, no costs)",
         "statement (cached prepared)",
-        "rollback (after the answer)",
+        "rollback (after the answer, off the call's path)",
         "MCP round trip (a refused call)",
         "whole mcp-postgres query call",
         "whole sqlx point select (no pool)",
