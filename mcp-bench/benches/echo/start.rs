@@ -59,6 +59,9 @@ pub(crate) struct Start {
     pub(crate) binary_data_kib: u64,
     pub(crate) libraries_kib: u64,
     pub(crate) threads: u64,
+    /// Dynamic relocations, which the loader applies before `main` (all of them: Rust
+    /// binaries bind now), touching the pages they write.
+    pub(crate) relocations: Option<u64>,
 }
 
 /// The echo servers, then each connector whose binary is built and whose service is known.
@@ -218,6 +221,7 @@ pub(crate) fn measure(subject: &Subject) -> anyhow::Result<Start> {
         code_kib: 0,
         binary_data_kib: 0,
         libraries_kib: 0,
+        relocations: relocations(&subject.binary),
     };
     let start = Start { ..resident_by_mapping(pid, &subject.binary, start) };
     stop(child);
@@ -253,6 +257,29 @@ fn resident_by_mapping(pid: u32, binary: &Path, mut start: Start) -> Start {
     start
 }
 
+/// The entries of `binary`'s relocation sections (SHT_RELA), from its ELF section
+/// headers; `None` for a file that is not a 64-bit little-endian ELF.
+fn relocations(binary: &Path) -> Option<u64> {
+    let data = std::fs::read(binary).ok()?;
+    if data.get(..6)? != b"\x7fELF\x02\x01" {
+        return None;
+    }
+    let at = |offset: usize, len: usize| -> Option<u64> {
+        let bytes = data.get(offset..offset + len)?;
+        Some(bytes.iter().rev().fold(0u64, |n, b| n << 8 | u64::from(*b)))
+    };
+    let (table, entry_size, count) = (at(0x28, 8)? as usize, at(0x3a, 2)? as usize, at(0x3c, 2)? as usize);
+    let mut total = 0;
+    for i in 0..count {
+        let header = table + i * entry_size;
+        const SHT_RELA: u64 = 4;
+        if at(header + 4, 4)? == SHT_RELA {
+            total += at(header + 0x20, 8)? / at(header + 0x38, 8)?.max(1);
+        }
+    }
+    Some(total)
+}
+
 pub(crate) fn print(name: &str, s: &Start) {
     let mib = |kib: u64| kib as f64 / 1024.0;
     println!(
@@ -264,11 +291,13 @@ pub(crate) fn print(name: &str, s: &Start) {
         s.threads
     );
     println!(
-        "{:<16} resident: binary code {:>5.1}, binary data and relocations {:>4.1}, shared libraries {:>4.1} MiB",
+        "{:<16} resident: binary code {:>5.1}, binary data and relocations {:>4.1}, shared libraries {:>4.1} MiB; \
+         {} relocations applied before main",
         "",
         mib(s.code_kib),
         mib(s.binary_data_kib),
-        mib(s.libraries_kib)
+        mib(s.libraries_kib),
+        s.relocations.map_or("?".to_string(), |n| n.to_string())
     );
     if let Some(p) = &s.phases {
         println!(
