@@ -31,7 +31,7 @@ fn main() -> ExitCode {
         "mcp-docker",
         env!("CARGO_PKG_VERSION"),
         "An MCP server for Docker: inspect and operate containers and images safely",
-        |args| args.settings().and_then(Daemons::open),
+        |args, _| args.settings().and_then(Daemons::open),
     )
 }
 

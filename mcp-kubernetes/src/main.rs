@@ -21,28 +21,18 @@ use mcp_core::server::ServerBuilder;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The flags every connector shares, then this one's: `--impersonate` is checked against
-/// the shared authentication flags, so the kit's `run` (which keeps them apart) is not used.
-#[derive(clap::Parser)]
-#[command(
-    name = "mcp-kubernetes",
-    version = mcp_core::cli::version_text(env!("CARGO_PKG_VERSION")),
-    about = "An MCP server for Kubernetes: understand and operate clusters safely"
-)]
-struct Cli {
-    #[command(flatten)]
-    serve: mcp_core::cli::ServeArgs,
-    #[command(flatten)]
-    kube: config::KubeArgs,
-}
-
 fn main() -> ExitCode {
-    let cli = <Cli as clap::Parser>::parse();
-    mcp_core::connector::serve(&cli.serve, "mcp-kubernetes", env!("CARGO_PKG_VERSION"), || {
-        config::impersonation_has_callers(&cli.kube, &cli.serve)
-            .and_then(|()| cli.kube.settings())
-            .and_then(clusters::Clusters::open)
-    })
+    mcp_core::connector::run::<config::KubeArgs, _>(
+        "mcp-kubernetes",
+        env!("CARGO_PKG_VERSION"),
+        "An MCP server for Kubernetes: understand and operate clusters safely",
+        // `--impersonate` is checked against the shared authentication flags.
+        |kube, serve| {
+            config::impersonation_has_callers(kube, serve)
+                .and_then(|()| kube.settings())
+                .and_then(clusters::Clusters::open)
+        },
+    )
 }
 
 impl Connector for clusters::Clusters {

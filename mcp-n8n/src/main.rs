@@ -44,7 +44,7 @@ fn main() -> ExitCode {
         "mcp-n8n",
         env!("CARGO_PKG_VERSION"),
         "An MCP server for n8n: find, build, run and watch workflows safely",
-        |args| args.settings().and_then(N8n::open),
+        |args, _| args.settings().and_then(N8n::open),
     )
 }
 

@@ -30,7 +30,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let about = "An MCP server for PostgreSQL: explore, query and tune safely";
-    mcp_core::connector::run::<config::PgArgs, _>("mcp-postgres", env!("CARGO_PKG_VERSION"), about, |args| {
+    mcp_core::connector::run::<config::PgArgs, _>("mcp-postgres", env!("CARGO_PKG_VERSION"), about, |args, _| {
         let dbs = args.settings().and_then(databases::Databases::open)?;
         let custom = Arc::new(tools::custom::Source::new(dbs.settings.tools_file.clone()));
         Ok(Postgres { dbs: Arc::new(dbs), schema_poll: Duration::from_secs(args.schema_poll_secs), custom })

@@ -24,12 +24,13 @@ struct Cli<A: clap::Args> {
 
 /// What a connector binary's `main` is: parse the shared flags and the connector's own
 /// `A` (`--help` and `--version` say `name`, `version` and `about`), then [`serve`] the
-/// connector `open` makes of them.
+/// connector `open` makes of them (given the shared flags too, for a setting checked
+/// against them).
 pub fn run<A: clap::Args, C: Connector>(
     name: &'static str,
     version: &'static str,
     about: &'static str,
-    open: impl FnOnce(&A) -> Result<C, String>,
+    open: impl FnOnce(&A, &ServeArgs) -> Result<C, String>,
 ) -> ExitCode {
     let entered = Instant::now();
     let command = Cli::<A>::command().name(name).bin_name(name).version(crate::cli::version_text(version)).about(about);
@@ -37,7 +38,7 @@ pub fn run<A: clap::Args, C: Connector>(
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    serve_timed(entered, &cli.serve, name, version, || open(&cli.connector))
+    serve_timed(entered, &cli.serve, name, version, || open(&cli.connector, &cli.serve))
 }
 
 /// A connector: shared state (pools, clients, settings) that registers its handlers.
