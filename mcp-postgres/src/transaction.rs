@@ -289,13 +289,7 @@ fn after_answer(mut conn: PoolConnection<Postgres>, db: Arc<Database>, pid: i32,
         return;
     };
     handle.spawn(async move {
-        let mut result = (&mut *conn).execute(sqlx::raw_sql(&sql)).await;
-        if result.as_ref().is_err_and(was_cancelled) {
-            // The cancellation of a statement whose rows were cut can land on the next
-            // command (the server takes it when it next runs one): send it again.
-            result = (&mut *conn).execute(sqlx::raw_sql(&sql)).await;
-        }
-        if let Err(e) = result {
+        if let Err(e) = send_after_cut(&mut conn, &sql).await {
             tracing::debug!(database = %db.name, pid, error = %describe(&e), "ending a transaction failed; connection closed");
             conn.close_on_drop();
         }
@@ -318,12 +312,7 @@ fn end_read(mut conn: PoolConnection<Postgres>, db: Arc<Database>, pid: i32, rol
     }
     handle.spawn(async move {
         let sql = format!("ROLLBACK; {}", begin_sql(Access::ReadOnly, timeout, role.as_deref()));
-        let mut result = (&mut *conn).execute(sqlx::raw_sql(&sql)).await;
-        if result.as_ref().is_err_and(was_cancelled) {
-            // As in `after_answer`: a late cancellation lands on the next command.
-            result = (&mut *conn).execute(sqlx::raw_sql(&sql)).await;
-        }
-        if let Err(e) = result {
+        if let Err(e) = send_after_cut(&mut conn, &sql).await {
             tracing::debug!(database = %db.name, pid, error = %describe(&e), "ending a read failed; connection closed");
             conn.close_on_drop();
             drop(conn);
@@ -340,6 +329,17 @@ fn end_read(mut conn: PoolConnection<Postgres>, db: Arc<Database>, pid: i32, rol
             Err(warm) => after_answer(warm.conn, db, pid, "ROLLBACK".to_string()),
         }
     });
+}
+
+/// Sends `sql` on a connection whose last statement may have been cut: the cancellation
+/// of a statement whose rows were cut can land on the next command (the server takes it
+/// when it next runs one), so a cancelled attempt is sent once more.
+async fn send_after_cut(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
+    let mut result = (&mut *conn).execute(sqlx::raw_sql(sql)).await;
+    if result.as_ref().is_err_and(was_cancelled) {
+        result = (&mut *conn).execute(sqlx::raw_sql(sql)).await;
+    }
+    result.map(|_| ())
 }
 
 fn cancel_backend(db: Arc<Database>, pid: i32) -> BoxFuture<'static, ()> {
