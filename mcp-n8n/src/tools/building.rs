@@ -23,7 +23,7 @@ use mcp_core::security::redact::redact_json;
 
 pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     b.tools_in("building", [
-tool_with("search_nodes", n, search_nodes)
+        tool_with("search_nodes", n, search_nodes)
             .description(
                 "Search node types by words in their name, description, operations or credential types (e.g. \
                  `http`, `slack send`, `schedule trigger`, `openai chat model`), ranked name > operation > \
@@ -32,7 +32,7 @@ tool_with("search_nodes", n, search_nodes)
                  else the offline catalogue of n8n's packages; `source` says which. `offset` pages.",
             )
             .read_only(),
-tool_with("describe_node", n, describe_node)
+        tool_with("describe_node", n, describe_node)
             .description(
                 "A node type at a version (default: the newest): kind, input/output connection types, \
                  credentials, operations, and its parameters: name, type, default, required, options' values, \
@@ -40,7 +40,7 @@ tool_with("describe_node", n, describe_node)
                  options in full. `source` says whether the instance or the offline catalogue answered.",
             )
             .read_only(),
-tool_with("validate_workflow", n, validate_workflow)
+        tool_with("validate_workflow", n, validate_workflow)
             .description(
                 "Validate a workflow against the node types (the instance's own with a login, else the offline \
                  catalogue; `source` says which): types and versions exist, required parameters set, option \
@@ -51,7 +51,7 @@ tool_with("validate_workflow", n, validate_workflow)
                  Returns every problem at once.",
             )
             .read_only(),
-])
+    ])
 }
 
 mcp_core::tool_args! {

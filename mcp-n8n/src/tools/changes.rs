@@ -22,21 +22,21 @@ use crate::validate::{Problem, SETTINGS_KEYS, Severity, validate};
 
 pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     b.tools_in("workflows", [
-tool_with("create_workflow", n, create_workflow)
+        tool_with("create_workflow", n, create_workflow)
             .description(
                 "Create a workflow from nodes and connections (n8n's JSON). It is validated against this instance's \
                  node types and versions first; every problem is listed and nothing is saved if any is an error. \
                  Under --scope-tag the scope tag is added.",
             )
             .additive(),
-tool_with("update_workflow", n, update_workflow)
+        tool_with("update_workflow", n, update_workflow)
             .description(
                 "Replace parts of a workflow: any of name, nodes, connections, settings (what you leave out is kept). \
                  Validated before saving; the previous version is snapshotted and returned as \
                  `previous_version_id` for rollback_workflow.",
             )
             .destructive(),
-tool_with("edit_workflow", n, edit_workflow)
+        tool_with("edit_workflow", n, edit_workflow)
             .description(
                 "Change a workflow by operations applied in order: add_node, remove_node (and its connections), \
                  update_node (parameters merged; null removes a key), rename_node (connections follow), connect, \
@@ -44,38 +44,38 @@ tool_with("edit_workflow", n, edit_workflow)
                  `validate_only` shows the result's problems without saving. Snapshot before the write.",
             )
             .destructive(),
-tool_with("rollback_workflow", n, rollback_workflow)
+        tool_with("rollback_workflow", n, rollback_workflow)
             .description(
                 "Bring a workflow back to an earlier version (from workflow_versions): its nodes, connections and \
                  settings are saved as a new version (the current one is snapshotted first).",
             )
             .destructive(),
-tool_with("delete_workflow", n, delete_workflow)
+        tool_with("delete_workflow", n, delete_workflow)
             .description("Delete a workflow for good (a snapshot is kept in this server's memory).")
             .destructive(),
-tool_with("archive_workflow", n, archive_workflow)
+        tool_with("archive_workflow", n, archive_workflow)
             .description("Archive a workflow (unpublished and hidden, reversible with unarchive_workflow).")
             .destructive(),
-tool_with("unarchive_workflow", n, unarchive_workflow)
+        tool_with("unarchive_workflow", n, unarchive_workflow)
             .description("Bring an archived workflow back.")
             .additive()
             .idempotent(),
-tool_with("publish_workflow", n, publish_workflow)
+        tool_with("publish_workflow", n, publish_workflow)
             .description(
                 "Publish (activate) a workflow so its triggers and production webhooks run. Refused when validation \
                  finds an error (including: no trigger), listing every problem.",
             )
             .additive()
             .idempotent(),
-tool_with("unpublish_workflow", n, unpublish_workflow)
+        tool_with("unpublish_workflow", n, unpublish_workflow)
             .description("Unpublish (deactivate) a workflow.")
             .destructive()
             .idempotent(),
-tool_with("set_workflow_tags", n, set_workflow_tags)
+        tool_with("set_workflow_tags", n, set_workflow_tags)
             .description("Set a workflow's tags by name (missing tags are created). The scope tag cannot be removed.")
             .destructive()
             .idempotent(),
-])
+    ])
 }
 
 /// The instance argument, shared by every tool.

@@ -17,30 +17,30 @@ use crate::output::{Out, cursor_note, obj, prebuilt, rendered, some, text};
 
 pub fn register(b: ServerBuilder, n: &Arc<N8n>) -> ServerBuilder {
     b.tools_in("workflows", [
-tool_with("list_workflows", n, list_workflows)
+        tool_with("list_workflows", n, list_workflows)
             .description(
                 "List workflows as compact rows (id, name, published, archived, tags, node count, trigger types). \
                  Filters: active, tags (all must match), name (substring), project_id. Pages: pass `cursor` from \
                  the previous answer's `next_cursor`.",
             )
             .read_only(),
-tool_with("get_workflow", n, get_workflow)
+        tool_with("get_workflow", n, get_workflow)
             .description(
                 "Read a workflow. mode `compact` (default): nodes with type, version and short parameters, edges as \
                  `A -> B` lines, settings, webhook URLs. mode `full`: the whole JSON (cut to the budget, saying so). \
                  `nodes`: only these nodes, in full.",
             )
             .read_only(),
-tool_with("workflow_versions", n, workflow_versions)
+        tool_with("workflow_versions", n, workflow_versions)
             .description(
                 "A workflow's saved versions (n8n's history, newest first) plus the snapshots this server took \
                  before its own changes. Use a version id with get_workflow_version or rollback_workflow.",
             )
             .read_only(),
-tool_with("get_workflow_version", n, get_workflow_version)
+        tool_with("get_workflow_version", n, get_workflow_version)
             .description("One saved version of a workflow (compact unless mode is `full`).")
             .read_only(),
-])
+    ])
 }
 
 mcp_core::tool_args! {
