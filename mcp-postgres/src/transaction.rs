@@ -776,6 +776,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_warm_transaction_serves_only_a_read_acting_as_its_role() {
+        let db = one_connection();
+        let reader = Some("pg_read_all_data");
+        let as_role = Tx::begin(&db, Access::ReadOnly, Duration::from_secs(5), reader).await.expect("begin");
+        let pid = as_role.pid;
+        as_role.rollback();
+        until_warm(&db).await;
+        // A read as the connection's own role must not inherit the warm `SET LOCAL ROLE`,
+        // nor the other way round.
+        let mut own = begin(&db).await;
+        assert_eq!(own.pid, pid);
+        assert_eq!(one_text(&mut own, "SELECT (current_user = session_user)::text").await, "true");
+        own.rollback();
+        until_warm(&db).await;
+        let mut scoped = Tx::begin(&db, Access::ReadOnly, Duration::from_secs(5), reader).await.expect("begin");
+        assert_eq!(scoped.pid, pid);
+        assert_eq!(one_text(&mut scoped, "SELECT current_user::text").await, "pg_read_all_data");
+        scoped.rollback();
+    }
+
+    #[tokio::test]
     async fn a_warm_connection_goes_back_to_the_pool_when_unused_or_wanted() {
         let db = connections(2);
         begin(&db).await.rollback();
