@@ -19,8 +19,8 @@ pub struct Daemon {
     pub read_only: bool,
     entry: HostEntry,
     timeout_secs: u64,
-    /// Built on first use: bollard checks a unix socket exists when it builds the
-    /// client, and a daemon down at start must not stop the server.
+    /// Built on first use: a unix socket must exist when the client is built, and a
+    /// daemon down at start must not stop the server.
     client: OnceCell<Docker>,
 }
 
@@ -75,7 +75,7 @@ impl Daemon {
         let url = self.url.as_str();
         let t = self.timeout_secs;
         if url.starts_with("unix://") {
-            return Docker::connect_with_unix(url, t, API_DEFAULT_VERSION);
+            return crate::socket::connect(url, t);
         }
         if url.starts_with("ssh://") {
             let (key, known) = (self.entry.ssh_identity_file.as_deref(), self.entry.ssh_known_hosts_file.as_deref());

@@ -10,6 +10,7 @@ mod names;
 mod output;
 mod resources;
 mod scope;
+mod socket;
 mod ssh;
 mod tools;
 

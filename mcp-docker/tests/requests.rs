@@ -1,10 +1,12 @@
 //! How many Docker requests a read tool makes, counted by a byte-for-byte relay between
 //! the connector and the real dockerd (nothing answered in the daemon's place): an
 //! inspect asks the engine once, with or without a scope (the scope guard's inspect is the
-//! answer), and a scoped tool acts on the full id the guard resolved.
+//! answer), and a scoped tool acts on the full id the guard resolved. Calls share one kept
+//! connection, and a read whose kept connection the engine closed is sent again.
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::{Transport, admin, name, remove, run, start_raw};
@@ -15,6 +17,11 @@ use tokio::net::{UnixListener, UnixStream};
 struct Relay {
     url: String,
     lines: Arc<Mutex<Vec<String>>>,
+    /// Connections accepted so far.
+    accepted: Arc<AtomicUsize>,
+    /// When set, the next request is not passed on: its connection is closed instead, as
+    /// an engine closing an idle connection just as a request goes out.
+    cut_next: Arc<AtomicBool>,
     _dir: tempfile::TempDir,
 }
 
@@ -24,18 +31,20 @@ impl Relay {
         let path = dir.path().join("docker.sock");
         let listener = UnixListener::bind(&path).expect("bind the relay");
         let daemon = common::host().trim_start_matches("unix://").to_string();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let seen = lines.clone();
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (accepted, cut_next) = (Arc::<AtomicUsize>::default(), Arc::<AtomicBool>::default());
+        let (seen, count, cut) = (Arc::clone(&lines), accepted.clone(), cut_next.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (daemon, seen) = (daemon.clone(), seen.clone());
+                count.fetch_add(1, Ordering::SeqCst);
+                let (daemon, seen, cut) = (daemon.clone(), seen.clone(), cut.clone());
                 tokio::spawn(async move {
                     let Ok(upstream) = UnixStream::connect(&daemon).await else { return };
-                    relay(client, upstream, seen).await;
+                    relay(client, upstream, seen, cut).await;
                 });
             }
         });
-        Relay { url: format!("unix://{}", path.display()), lines, _dir: dir }
+        Relay { url: format!("unix://{}", path.display()), lines, accepted, cut_next, _dir: dir }
     }
 
     /// The request lines (`GET /v1.41/containers/x/json`) sent since the last call.
@@ -44,8 +53,9 @@ impl Relay {
     }
 }
 
-/// Copies both ways; the requests' first lines are noted as they pass.
-async fn relay(client: UnixStream, upstream: UnixStream, seen: Arc<Mutex<Vec<String>>>) {
+/// Copies both ways; the requests' first lines are noted as they pass. A request met
+/// while `cut` is set ends the connection instead (the daemon, seeing its end, closes).
+async fn relay(client: UnixStream, upstream: UnixStream, seen: Arc<Mutex<Vec<String>>>, cut: Arc<AtomicBool>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (mut cr, mut cw) = client.into_split();
     let (mut ur, mut uw) = upstream.into_split();
@@ -59,6 +69,9 @@ async fn relay(client: UnixStream, upstream: UnixStream, seen: Arc<Mutex<Vec<Str
             let text = String::from_utf8_lossy(&buf[..n]);
             for line in text.lines().filter(|l| l.ends_with(" HTTP/1.1")) {
                 seen.lock().expect("lines").push(line.trim_end_matches(" HTTP/1.1").to_string());
+            }
+            if cut.swap(false, Ordering::SeqCst) {
+                break;
             }
             if uw.write_all(&buf[..n]).await.is_err() {
                 break;
@@ -110,4 +123,29 @@ async fn an_inspect_asks_the_engine_once_and_a_scoped_tool_acts_on_what_was_chec
         }
     }
     remove(&docker, &inside).await;
+}
+
+#[tokio::test]
+async fn calls_share_a_kept_connection_and_a_read_cut_off_is_sent_again() {
+    let docker = admin().await;
+    let target = name("requests-kept");
+    run(&docker, &target, &["sleep", "300"], &[], &[]).await;
+    let relay = Relay::start();
+    let conn = start_raw(Transport::Stdio, &["--docker-host", relay.url.as_str()]).await;
+    let inspect = || conn.call("inspect_container", json!({"container": target}));
+    assert!(!inspect().await.is_error);
+    let opened = relay.accepted.load(Ordering::SeqCst);
+    for _ in 0..5 {
+        assert!(!inspect().await.is_error);
+    }
+    assert_eq!(relay.accepted.load(Ordering::SeqCst), opened, "five more calls, no new connection");
+
+    // The engine drops the kept connection as the request arrives: the read is sent again.
+    relay.take();
+    relay.cut_next.store(true, Ordering::SeqCst);
+    let result = inspect().await;
+    assert!(!result.is_error, "{:?}", result.content);
+    assert_eq!(inspects(&relay.take()).len(), 2, "the cut request, then the same on a new connection");
+    assert_eq!(relay.accepted.load(Ordering::SeqCst), opened + 1);
+    remove(&docker, &target).await;
 }
