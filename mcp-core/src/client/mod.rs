@@ -358,7 +358,7 @@ impl Client {
                 }
             }
         }
-        serde_json::from_value(result).map_err(|e| ClientError::Unexpected(format!("malformed tool result: {e}")))
+        tool_result(result)
     }
 
     /// Reads a resource (the `contents` array and the rest of the result, as JSON).
@@ -404,4 +404,38 @@ pub fn elicitation_content(params: &Value, given: &Value) -> Value {
         content.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     Value::Object(content)
+}
+
+/// A `tools/call` result, typed. The structured content is moved across, not deserialized
+/// into a second tree (for a container inspect, a fifth of the client's work per call).
+fn tool_result(mut result: Value) -> Result<CallToolResult, ClientError> {
+    let structured = match &mut result {
+        Value::Object(m) => m.remove("structuredContent").filter(|v| !v.is_null()),
+        _ => None,
+    };
+    let mut typed: CallToolResult =
+        serde_json::from_value(result).map_err(|e| ClientError::Unexpected(format!("malformed tool result: {e}")))?;
+    typed.structured_content = structured;
+    Ok(typed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tool_result_keeps_its_structured_content_and_reads_the_rest() {
+        let doc = json!({"host": "a", "container": {"Id": "x", "Config": {"Env": ["A=1"]}}});
+        let r = tool_result(json!({"content": [{"type": "text", "text": "t"}], "structuredContent": doc.clone()}))
+            .expect("a result");
+        assert_eq!(r.structured_content, Some(doc));
+        assert_eq!(serde_json::to_value(&r.content).expect("json"), json!([{"type": "text", "text": "t"}]));
+        assert!(!r.is_error);
+
+        let r = tool_result(json!({"content": [], "structuredContent": null, "isError": true})).expect("a result");
+        assert_eq!((r.structured_content, r.is_error), (None, true));
+
+        let e = tool_result(json!({"content": "not a list", "structuredContent": {}})).expect_err("malformed");
+        assert!(e.to_string().contains("malformed tool result"), "{e}");
+    }
 }
