@@ -38,6 +38,8 @@ pub struct Database {
     pub used: tokio::sync::watch::Sender<bool>,
     /// A connection kept inside a fresh read-only transaction for the next read.
     pub warm: WarmSlot,
+    /// Reads whose plan passed the check, reused while nothing commits.
+    pub verdicts: crate::guard::verdicts::Verdicts,
 }
 
 /// A connection whose read-only transaction has begun already: the set-up of a read's
@@ -47,6 +49,8 @@ pub struct Warm {
     pub conn: PoolConnection<Postgres>,
     /// The server process running the connection.
     pub pid: i32,
+    /// What its begin message read of the session.
+    pub begun: crate::transaction::Begun,
     /// The role and statement timeout its transaction was begun with.
     pub role: Option<String>,
     pub timeout: Duration,
@@ -103,14 +107,14 @@ impl WarmSlot {
     /// Keeps `warm` for the next read. Returns it when it should go back to the pool
     /// instead, because someone began waiting for a connection meanwhile; otherwise the
     /// generation an expiry must name.
-    pub fn put(&self, warm: Warm) -> Result<u64, Warm> {
+    pub fn put(&self, warm: Warm) -> Result<u64, Box<Warm>> {
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let result = match self.state.lock() {
             Ok(mut state) => {
                 *state = Slot::Ready(warm, generation);
                 Ok(generation)
             }
-            Err(_) => Err(warm),
+            Err(_) => Err(Box::new(warm)),
         };
         self.settled.notify_waiters();
         // A waiter counts itself before it looks at the slot, and the slot is filled
@@ -119,7 +123,7 @@ impl WarmSlot {
             && self.waiting.load(Ordering::SeqCst) > 0
             && let Some(warm) = self.take_if(generation)
         {
-            return Err(warm);
+            return Err(Box::new(warm));
         }
         result
     }

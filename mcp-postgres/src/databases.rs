@@ -88,6 +88,7 @@ impl Databases {
                 reachable_at: Default::default(),
                 used: tokio::sync::watch::Sender::new(false),
                 warm: Default::default(),
+                verdicts: Default::default(),
             });
         }
         let targets = Targets::new("database", list, settings.allow_write)?;

@@ -49,6 +49,8 @@ pub struct Tx {
     conn: Option<PoolConnection<Postgres>>,
     /// The server process running this connection, for cancelling it.
     pid: i32,
+    /// What the session looked like when the transaction began (its begin message).
+    pub begun: Begun,
     db: Arc<Database>,
     access: Access,
     /// A statement is running (its rows not all read): dropping now must cancel it.
@@ -60,6 +62,24 @@ pub struct Tx {
     timeout: Duration,
 }
 
+/// What a transaction's begin message read of its session, for the plan verdicts
+/// (`guard::verdicts`): the server's snapshot before any statement of the transaction,
+/// and the search path as the call's role sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Begun {
+    pub snapshot: String,
+    pub search_path: String,
+}
+
+impl Begun {
+    /// The backend's pid and what the begin message read, from its last row.
+    fn read(rows: &[PgRow]) -> (i32, Begun) {
+        let Some(row) = rows.last() else { return (0, Begun::default()) };
+        let text = |i: usize| row.try_get::<String, _>(i).unwrap_or_default();
+        (row.try_get::<i32, _>(0).unwrap_or(0), Begun { snapshot: text(1), search_path: text(2) })
+    }
+}
+
 /// What begins a call's transaction, in one message. Standard strings whatever the
 /// server's default: the guard reads the text with that rule. Read-only work may cut a
 /// statement short (see `settle_after_cut`); the savepoint lets the transaction go on
@@ -67,7 +87,7 @@ pub struct Tx {
 fn begin_sql(access: Access, timeout: Duration, role: Option<&str>) -> String {
     format!(
         "BEGIN {}; SET LOCAL statement_timeout = {}; SET LOCAL standard_conforming_strings = on; {}\
-         SELECT pg_backend_pid(){}",
+         SELECT pg_backend_pid(), txid_current_snapshot()::text, current_setting('search_path'){}",
         match access {
             Access::ReadOnly => "READ ONLY",
             Access::ReadWrite => "READ WRITE",
@@ -112,6 +132,7 @@ impl Tx {
             return Ok(Tx {
                 conn: Some(w.conn),
                 pid: w.pid,
+                begun: w.begun,
                 db,
                 access,
                 busy: false,
@@ -129,10 +150,11 @@ impl Tx {
             };
             match (&mut *conn).fetch_all(sqlx::raw_sql(&sql)).await {
                 Ok(rows) => {
-                    let pid = rows.last().and_then(|r| r.try_get::<i32, _>(0).ok()).unwrap_or(0);
+                    let (pid, begun) = Begun::read(&rows);
                     return Ok(Tx {
                         conn: Some(conn),
                         pid,
+                        begun,
                         db,
                         access,
                         busy: false,
@@ -173,6 +195,16 @@ impl Tx {
             *self = again;
             Ok(())
         })
+    }
+
+    /// The server process running the transaction.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The role the transaction acts as (`SET LOCAL ROLE`), if any.
+    pub fn role(&self) -> Option<&str> {
+        self.role.as_deref()
     }
 
     /// The connection, for running statements.
@@ -312,14 +344,17 @@ fn end_read(mut conn: PoolConnection<Postgres>, db: Arc<Database>, pid: i32, rol
     }
     handle.spawn(async move {
         let sql = format!("ROLLBACK; {}", begin_sql(Access::ReadOnly, timeout, role.as_deref()));
-        if let Err(e) = send_after_cut(&mut conn, &sql).await {
-            tracing::debug!(database = %db.name, pid, error = %describe(&e), "ending a read failed; connection closed");
-            conn.close_on_drop();
-            drop(conn);
-            db.warm.abandon();
-            return;
-        }
-        match db.warm.put(Warm { conn, pid, role, timeout }) {
+        let begun = match send_after_cut(&mut conn, &sql).await {
+            Ok(rows) => Begun::read(&rows).1,
+            Err(e) => {
+                tracing::debug!(database = %db.name, pid, error = %describe(&e), "ending a read failed; connection closed");
+                conn.close_on_drop();
+                drop(conn);
+                db.warm.abandon();
+                return;
+            }
+        };
+        match db.warm.put(Warm { conn, pid, begun, role, timeout }) {
             Ok(generation) => {
                 tokio::time::sleep(WarmSlot::HOLD).await;
                 if let Some(warm) = db.warm.take_if(generation) {
@@ -334,12 +369,12 @@ fn end_read(mut conn: PoolConnection<Postgres>, db: Arc<Database>, pid: i32, rol
 /// Sends `sql` on a connection whose last statement may have been cut: the cancellation
 /// of a statement whose rows were cut can land on the next command (the server takes it
 /// when it next runs one), so a cancelled attempt is sent once more.
-async fn send_after_cut(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
-    let mut result = (&mut *conn).execute(sqlx::raw_sql(sql)).await;
+async fn send_after_cut(conn: &mut PgConnection, sql: &str) -> Result<Vec<PgRow>, sqlx::Error> {
+    let mut result = (&mut *conn).fetch_all(sqlx::raw_sql(sql)).await;
     if result.as_ref().is_err_and(was_cancelled) {
-        result = (&mut *conn).execute(sqlx::raw_sql(sql)).await;
+        result = (&mut *conn).fetch_all(sqlx::raw_sql(sql)).await;
     }
-    result.map(|_| ())
+    result
 }
 
 fn cancel_backend(db: Arc<Database>, pid: i32) -> BoxFuture<'static, ()> {
@@ -457,7 +492,9 @@ where
     F: FnMut(&[ColumnInfo], Vec<Value>) -> Result<Flow, ToolError> + Send + 'a,
 {
     // Boxed: sqlx's executor futures are only provably `Send` at a concrete lifetime.
-    Box::pin(each_row_inner(tx, sql, params, &[], on_row))
+    Box::pin(
+        async move { each_row_inner(tx, sql, params, &[], false, on_row).await.map_err(|a| a.into_tool_error(sql)) },
+    )
 }
 
 async fn each_row_inner<F>(
@@ -465,8 +502,9 @@ async fn each_row_inner<F>(
     sql: &str,
     params: &[Value],
     declared: &[PgTypeInfo],
+    gated: bool,
     mut on_row: F,
-) -> Result<Outcome, ToolError>
+) -> Result<Outcome, Attempt>
 where
     F: FnMut(&[ColumnInfo], Vec<Value>) -> Result<Flow, ToolError> + Send,
 {
@@ -474,12 +512,12 @@ where
     // connection meanwhile, the first statement finds out before anything ran in it, and
     // goes again on another connection.
     if std::mem::take(&mut tx.warm_untouched) {
-        match each_row_attempt(tx, sql, params, declared, &mut on_row).await {
-            Err(Attempt::Lost(_)) => tx.replace_connection().await?,
-            other => return other.map_err(|a| a.into_tool_error(sql)),
+        match each_row_attempt(tx, sql, params, declared, gated, &mut on_row).await {
+            Err(Attempt::Lost(_)) => tx.replace_connection().await.map_err(Attempt::Failed)?,
+            other => return other,
         }
     }
-    each_row_attempt(tx, sql, params, declared, &mut on_row).await.map_err(|a| a.into_tool_error(sql))
+    each_row_attempt(tx, sql, params, declared, gated, &mut on_row).await
 }
 
 /// How a statement failed.
@@ -487,6 +525,9 @@ enum Attempt {
     /// The connection was gone before any row was read.
     Lost(sqlx::Error),
     Failed(ToolError),
+    /// A gated statement failed (its gate, or anything else that is no timeout): the
+    /// caller runs the statement again the usual way, which gives any error its answer.
+    Ungated,
 }
 
 impl Attempt {
@@ -494,6 +535,7 @@ impl Attempt {
         match self {
             Attempt::Lost(e) => tool_error(&e, Some(sql), None),
             Attempt::Failed(e) => e,
+            Attempt::Ungated => ToolError::failed("a gated statement failed outside `run_gated`"),
         }
     }
 }
@@ -509,6 +551,7 @@ async fn each_row_attempt<F>(
     sql: &str,
     params: &[Value],
     declared: &[PgTypeInfo],
+    gated: bool,
     on_row: &mut F,
 ) -> Result<Outcome, Attempt>
 where
@@ -518,6 +561,9 @@ where
     let failed = |e: sqlx::Error, read_any: bool| {
         if !read_any && is_connection_error(&e) {
             Attempt::Lost(e)
+        } else if gated && matches!(e, sqlx::Error::Database(_)) && !was_cancelled(&e) {
+            // A timeout stands: the statement would only time out again.
+            Attempt::Ungated
         } else {
             Attempt::Failed(tool_error(&e, Some(sql), None))
         }
@@ -674,13 +720,39 @@ pub fn run_declared<'a>(
     Box::pin(async move {
         let mut kept = Windowed::new(window);
         let offer = |_: &[ColumnInfo], values: Vec<Value>| Ok(kept.offer(Value::Array(values)));
-        let outcome = each_row_inner(tx, sql, params, declared, offer).await?;
+        let outcome =
+            each_row_inner(tx, sql, params, declared, false, offer).await.map_err(|a| a.into_tool_error(sql))?;
         Ok(kept.finish(outcome.columns, outcome.rows_affected))
     })
 }
 
+/// Runs a read's statement wrapped in its plan verdict's gate (`guard::verdicts`), like
+/// [`run`]. `None`: the gate found the verdict expired, or the statement failed; the
+/// transaction is back at its savepoint, and the caller takes the plan and runs the
+/// statement as usual (which answers any error with the user's own text).
+pub fn run_gated<'a>(
+    tx: &'a mut Tx,
+    gated_sql: &'a str,
+    params: &'a [Value],
+    window: Window,
+) -> BoxFuture<'a, Result<Option<Rows>, ToolError>> {
+    Box::pin(async move {
+        let mut kept = Windowed::new(window);
+        let offer = |_: &[ColumnInfo], values: Vec<Value>| Ok(kept.offer(Value::Array(values)));
+        match each_row_inner(tx, gated_sql, params, &[], true, offer).await {
+            Ok(outcome) => Ok(Some(kept.finish(outcome.columns, outcome.rows_affected))),
+            Err(Attempt::Ungated) => {
+                let back = (&mut *tx.conn()).execute(sqlx::raw_sql("ROLLBACK TO SAVEPOINT mcp_cut")).await;
+                back.map_err(|e| tool_error(&e, None, Some("after an expired plan verdict")))?;
+                Ok(None)
+            }
+            Err(other) => Err(other.into_tool_error(gated_sql)),
+        }
+    })
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A one-connection database on the test service (MCP_TEST_DATABASE_URL).
@@ -689,7 +761,7 @@ mod tests {
     }
 
     /// A database of `size` connections on the test service.
-    fn connections(size: u32) -> Arc<Database> {
+    pub(crate) fn connections(size: u32) -> Arc<Database> {
         let url = std::env::var("MCP_TEST_DATABASE_URL").unwrap_or_else(|_| {
             panic!("MCP_TEST_DATABASE_URL is not set: run scripts/test.sh, or `eval \"$(scripts/services.sh up)\"`")
         });
@@ -704,6 +776,7 @@ mod tests {
             reachable_at: std::sync::Mutex::new(None),
             used: tokio::sync::watch::Sender::new(false),
             warm: Default::default(),
+            verdicts: Default::default(),
         })
     }
 

@@ -161,3 +161,36 @@ async fn the_write_tool_is_absent_unless_writes_are_allowed() {
         assert!(c.client.call_tool("execute", json!({"sql": "SELECT 1"})).await.is_err());
     }
 }
+
+/// A read repeated while nothing commits reuses its plan check's verdict; a view
+/// replaced in between (here, to take a session lock that outlives the rollback) is
+/// planned and checked again, over every transport.
+#[tokio::test]
+async fn a_view_replaced_between_two_reads_is_checked_again() {
+    let s = fixture("replaced").await;
+    let key = 7_000_000 + i64::from(std::process::id() % 1_000_000);
+    let benign = format!("CREATE OR REPLACE VIEW {s}.v AS SELECT id, 0::bigint AS k FROM {s}.t");
+    let locking = format!(
+        "CREATE OR REPLACE VIEW {s}.v AS SELECT id, {key}::bigint AS k FROM {s}.t WHERE pg_try_advisory_lock({key})"
+    );
+    let sql = format!("SELECT id FROM {s}.v ORDER BY id");
+    for transport in TRANSPORTS {
+        setup(&benign).await;
+        let c = start(transport, &[]).await;
+        for _ in 0..3 {
+            let out = c.ok("query", json!({ "sql": sql })).await;
+            assert_eq!(out["rowCount"], 3, "{out}");
+        }
+        setup(&locking).await;
+        refused(&c, &sql, "pg_try_advisory_lock").await;
+        let pool = admin().await;
+        let held: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1")
+            .bind(key)
+            .fetch_one(&pool)
+            .await
+            .expect("pg_locks");
+        assert_eq!(held, 0, "the replaced view's lock was taken");
+        pool.close().await;
+    }
+    assert_intact(&s).await;
+}

@@ -19,6 +19,7 @@
 
 pub mod lexer;
 pub mod plan;
+pub mod verdicts;
 
 use mcp_core::ToolError;
 

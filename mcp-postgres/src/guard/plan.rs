@@ -21,7 +21,8 @@ use super::lexer::{self, Kind};
 use crate::access::Relations;
 use sqlx::postgres::PgTypeInfo;
 
-use crate::transaction::{Tx, Window, run, run_declared};
+use super::verdicts::Verdicts;
+use crate::transaction::{Rows, Tx, Window, run, run_declared, run_gated};
 
 /// How the plan is asked for: verbose (every expression deparsed, every relation with its
 /// schema), as JSON; without costs, which the checks do not read (a smaller plan to send
@@ -48,6 +49,47 @@ pub async fn check(
     params: &[Value],
 ) -> Result<Value, ToolError> {
     check_declared(tx, guard, relations, sql, params, &[]).await
+}
+
+/// A read's statement, checked and run. Under a verdict that still stands (see
+/// [`super::verdicts`]) the statement runs alone, in its gate; otherwise its plan is
+/// taken and checked first, and a plan that writes and locks nothing is kept as a verdict.
+pub async fn checked_read(
+    tx: &mut Tx,
+    guard: &FunctionGuard,
+    verdicts: &Verdicts,
+    relations: &Relations,
+    sql: &str,
+    params: &[Value],
+    window: Window,
+) -> Result<Rows, ToolError> {
+    // Under a policy with scopes the checks depend on the client: taken every time.
+    let reusable = !relations.restricts();
+    if reusable
+        && let Some(gated) = verdicts.gated(tx, sql, params)
+        && let Some(rows) = run_gated(tx, &gated.sql, &gated.params, window).await?
+    {
+        verdicts.answered();
+        return Ok(rows);
+    }
+    let plan = check(tx, guard, relations, sql, params).await?;
+    let rows = run(tx, sql, params, window).await?;
+    if reusable && reads_only(&plan) {
+        verdicts.keep(tx, sql, params);
+    }
+    Ok(rows)
+}
+
+/// Whether a plan neither writes (a data-modifying WITH) nor locks rows (FOR UPDATE).
+fn reads_only(plan: &Value) -> bool {
+    match plan {
+        Value::Object(map) => {
+            !matches!(map.get("Node Type").and_then(Value::as_str), Some("ModifyTable" | "LockRows"))
+                && map.values().all(reads_only)
+        }
+        Value::Array(items) => items.iter().all(reads_only),
+        _ => true,
+    }
 }
 
 /// [`check`] with the parameters' types `declared` (an operator's tool), not inferred.

@@ -51,21 +51,19 @@ pub async fn query(dbs: Arc<Databases>, ctx: Context, args: QueryArgs) -> Result
         stop_early: true,
     };
     let mut tx = dbs.begin(&ctx, &db, Access::ReadOnly).await?;
-    match statement.kind.as_str() {
+    let rows = match statement.kind.as_str() {
         // SHOW has no plan and calls nothing.
-        "show" => {}
+        "show" => run(&mut tx, &args.sql, &args.params, window).await?,
         // EXPLAIN ANALYZE runs the statement it explains: that one is checked.
         "explain" => {
             let inner = explained_statement(&args.sql).ok_or_else(|| {
                 ToolError::invalid_arguments("`sql`: cannot find the statement this EXPLAIN explains")
             })?;
             plan::check(&mut tx, &dbs.guard, &relations, inner, &args.params).await?;
+            run(&mut tx, &args.sql, &args.params, window).await?
         }
-        _ => {
-            plan::check(&mut tx, &dbs.guard, &relations, &args.sql, &args.params).await?;
-        }
-    }
-    let rows = run(&mut tx, &args.sql, &args.params, window).await?;
+        _ => plan::checked_read(&mut tx, &dbs.guard, &db.verdicts, &relations, &args.sql, &args.params, window).await?,
+    };
     tx.rollback();
     Ok(Table { database: db.name.clone(), rows, offset: args.offset, rows_affected: None, note: None, user_sql: true })
 }
