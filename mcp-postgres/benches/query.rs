@@ -7,22 +7,29 @@
 //! MCP_TEST_DATABASE_URL=postgres://... cargo bench -p mcp-postgres --bench query -- [--quick]
 //! ```
 //!
-//! Cases: a point select by primary key, and a 10,000-row select of five typed columns.
+//! Cases: a point select by primary key, the same with a new text at each call (a
+//! comment that changes, so that no prepared statement and no kept plan verdict is
+//! reused: the plan check runs every time), and a 10,000-row select of five typed columns.
 //! The reference server runs when MCP_SERVER_POSTGRES_JS names its `dist/index.js` and
 //! `node` is on PATH (scripts/test.sh sets both). Targets (issue 24): mcp-postgres at most
-//! 1.3x raw sqlx on the point select, 1.6x on the 10,000-row case.
+//! 1.3x raw sqlx on the point select, 1.6x on the 10,000-row case; the new-text case has
+//! none (it shows what the plan check costs).
 //!
 //! Then the point select's steps, each timed on its own with sqlx on one connection: what
 //! a `query` call sends to the server (the pool's checks, the transaction's set-up, the
-//! guard's plan, the statement, the rollback; the begin goes with the previous read's
-//! rollback, off the next call's path, when calls follow within 250 ms, as here) and the
-//! MCP round trip (a call the text
+//! guard's plan, which a repeated read skips while its verdict stands, the statement, the
+//! rollback; the begin goes with the previous read's rollback, off the next call's path,
+//! when calls follow within 250 ms, as here) and the MCP round trip (a call the text
 //! guard refuses before any database work). What the connector's call costs beyond their
 //! sum is its own work: decoding, rendering, JSON.
+//!
+//! `MCP_POSTGRES_BENCH_BIN=path` also runs another build of the server, side by side (to
+//! compare two builds in one run).
 
 // The report is this program's output.
 #![allow(clippy::print_stdout)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -38,10 +45,12 @@ use common::{MANY, POINT};
 struct Case {
     name: &'static str,
     sql: &'static str,
+    /// A comment that changes at every call follows the SQL.
+    new_text: bool,
     rows: usize,
     iterations: usize,
     /// Most mcp-postgres / sqlx.
-    target: f64,
+    target: Option<f64>,
 }
 
 enum Target {
@@ -51,10 +60,16 @@ enum Target {
 
 impl Target {
     async fn run(&self, case: &Case) -> anyhow::Result<()> {
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        let sql = if case.new_text {
+            format!("{} /* call {} */", case.sql, CALLS.fetch_add(1, Ordering::Relaxed))
+        } else {
+            case.sql.to_string()
+        };
         match self {
             Target::Sqlx(pool) => {
                 // What an application does: fetch and decode every column.
-                let rows = sqlx::query(case.sql).fetch_all(pool).await?;
+                let rows = sqlx::query(&sql).fetch_all(pool).await?;
                 let mut check = 0usize;
                 for row in &rows {
                     let id: i32 = row.try_get(0)?;
@@ -71,7 +86,7 @@ impl Target {
                 }
             }
             Target::Mcp(client) => {
-                let result = client.call_tool("query", json!({ "sql": case.sql })).await?;
+                let result = client.call_tool("query", json!({ "sql": sql })).await?;
                 if result.is_error {
                     bail!("query failed: {:?}", result.content);
                 }
@@ -111,6 +126,10 @@ async fn main() -> anyhow::Result<()> {
     let mcp_args = common::connector_args(&url);
     let mcp_args: Vec<&str> = mcp_args.iter().map(String::as_str).collect();
     targets.push(("mcp-postgres", Target::Mcp(Box::new(stdio(connector, &mcp_args).await?))));
+    let other = std::env::var("MCP_POSTGRES_BENCH_BIN").ok();
+    if let Some(other) = &other {
+        targets.push(("mcp-postgres (other build)", Target::Mcp(Box::new(stdio(other, &mcp_args).await?))));
+    }
     match std::env::var("MCP_SERVER_POSTGRES_JS") {
         Ok(js) => targets
             .push(("server-postgres (npm)", Target::Mcp(Box::new(stdio("node", &[js.as_str(), url.as_str()]).await?)))),
@@ -119,8 +138,23 @@ async fn main() -> anyhow::Result<()> {
 
     let scale = if quick { 10 } else { 1 };
     let cases = [
-        Case { name: "point select", sql: POINT, rows: 1, iterations: 2000 / scale, target: 1.3 },
-        Case { name: "10,000 rows", sql: MANY, rows: 10_000, iterations: 100 / scale, target: 1.6 },
+        Case {
+            name: "point select",
+            sql: POINT,
+            new_text: false,
+            rows: 1,
+            iterations: 2000 / scale,
+            target: Some(1.3),
+        },
+        Case { name: "point, new text", sql: POINT, new_text: true, rows: 1, iterations: 2000 / scale, target: None },
+        Case {
+            name: "10,000 rows",
+            sql: MANY,
+            new_text: false,
+            rows: 10_000,
+            iterations: 100 / scale,
+            target: Some(1.6),
+        },
     ];
     let rounds = if quick { 1 } else { 3 };
     let mut results: Vec<Vec<Duration>> = vec![Vec::new(); targets.len() * cases.len()];
@@ -143,22 +177,24 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    println!("{:<24} {:<14} {:>12}", "target", "case", "median");
+    println!("{:<24} {:<16} {:>12}", "target", "case", "median");
     let at = |ci: usize, ti: usize| median(results[ci * targets.len() + ti].clone());
     for (ci, case) in cases.iter().enumerate() {
         for (ti, (name, _)) in targets.iter().enumerate() {
-            println!("{name:<24} {:<14} {:>9.1} us", case.name, at(ci, ti).as_secs_f64() * 1e6);
+            println!("{name:<24} {:<16} {:>9.1} us", case.name, at(ci, ti).as_secs_f64() * 1e6);
         }
     }
     println!();
     for (ci, case) in cases.iter().enumerate() {
         let ratio = at(ci, 1).as_secs_f64() / at(ci, 0).as_secs_f64();
-        let target = case.target;
-        let met = if ratio <= target { "met" } else { "MISSED" };
-        println!("{:<14} mcp-postgres / sqlx direct: {ratio:.2}x  (target <= {target}: {met})", case.name);
-        if targets.len() > 2 {
-            let ratio = at(ci, 2).as_secs_f64() / at(ci, 1).as_secs_f64();
-            println!("{:<14} server-postgres (npm) / mcp-postgres: {ratio:.2}x", case.name);
+        let verdict = match case.target {
+            Some(target) => format!("  (target <= {target}: {})", if ratio <= target { "met" } else { "MISSED" }),
+            None => String::new(),
+        };
+        println!("{:<16} mcp-postgres / sqlx direct: {ratio:.2}x{verdict}", case.name);
+        for (ti, (name, _)) in targets.iter().enumerate().skip(2) {
+            let ratio = at(ci, ti).as_secs_f64() / at(ci, 1).as_secs_f64();
+            println!("{:<16} {name} / mcp-postgres: {ratio:.2}x", case.name);
         }
     }
     if let Target::Mcp(client) = &targets[1].1 {
@@ -205,7 +241,7 @@ async fn steps(pool: &PgPool, client: &Client, n: usize) -> anyhow::Result<()> {
     let names = [
         "ping (the pool's test on release, off the call's path)",
         "begin (with the last read's rollback, off the call's path)",
-        "plan check (EXPLAIN VERBOSE, JSON, no costs)",
+        "plan check (EXPLAIN VERBOSE, JSON; skipped while kept)",
         "statement (cached prepared)",
         "rollback (after the answer, off the call's path)",
         "MCP round trip (a refused call)",
