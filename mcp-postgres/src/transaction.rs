@@ -343,8 +343,6 @@ fn end_read(mut conn: PoolConnection<Postgres>, db: Arc<Database>, pid: i32, rol
         return after_answer(conn, db, pid, "ROLLBACK".to_string());
     }
     handle.spawn(async move {
-        // The call's answer is on its way to the client: let it be written first.
-        tokio::task::yield_now().await;
         let sql = format!("ROLLBACK; {}", begin_sql(Access::ReadOnly, timeout, role.as_deref()));
         let begun = match send_after_cut(&mut conn, &sql).await {
             Ok(rows) => Begun::read(&rows).1,
