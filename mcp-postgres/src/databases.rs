@@ -60,7 +60,10 @@ impl Databases {
             };
             // sqlx logs slow statements' text at WARN: user SQL may carry secrets (a
             // password in ALTER ROLE, a token in a row). Slow calls show in the audit trail.
-            let options = options.application_name("mcp-postgres").disable_statement_logging();
+            let options = options
+                .application_name("mcp-postgres")
+                .disable_statement_logging()
+                .statement_cache_capacity(crate::transaction::STATEMENT_CACHE);
             let pool = PgPoolOptions::new()
                 .max_connections(settings.pool_size)
                 .acquire_timeout(settings.connect_timeout)

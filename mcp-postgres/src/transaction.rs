@@ -366,10 +366,23 @@ fn end_read(mut conn: PoolConnection<Postgres>, db: Arc<Database>, pid: i32, rol
     });
 }
 
+/// Prepared statements each connection keeps (sqlx's cache; `databases.rs` sets it).
+pub const STATEMENT_CACHE: usize = 100;
+
+/// A connection whose cache has fewer free places than this after a call is emptied
+/// then, off the next call's path, in one round trip: sqlx closes each statement it
+/// evicts in a round trip of its own, which would otherwise fall on a call's path at
+/// every new statement once the cache is full (a call prepares at most a few).
+const CACHE_ROOM: usize = 8;
+
 /// Sends `sql` on a connection whose last statement may have been cut: the cancellation
 /// of a statement whose rows were cut can land on the next command (the server takes it
-/// when it next runs one), so a cancelled attempt is sent once more.
+/// when it next runs one), so a cancelled attempt is sent once more. A nearly full
+/// statement cache is emptied first.
 async fn send_after_cut(conn: &mut PgConnection, sql: &str) -> Result<Vec<PgRow>, sqlx::Error> {
+    if sqlx::Connection::cached_statements_size(&*conn) + CACHE_ROOM > STATEMENT_CACHE {
+        sqlx::Connection::clear_cached_statements(&mut *conn).await?;
+    }
     let mut result = (&mut *conn).fetch_all(sqlx::raw_sql(sql)).await;
     if result.as_ref().is_err_and(was_cancelled) {
         result = (&mut *conn).fetch_all(sqlx::raw_sql(sql)).await;
@@ -765,7 +778,10 @@ pub(crate) mod tests {
         let url = std::env::var("MCP_TEST_DATABASE_URL").unwrap_or_else(|_| {
             panic!("MCP_TEST_DATABASE_URL is not set: run scripts/test.sh, or `eval \"$(scripts/services.sh up)\"`")
         });
-        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(size).connect_lazy(&url).expect("a valid URL");
+        let options: sqlx::postgres::PgConnectOptions = url.parse().expect("a valid URL");
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(size)
+            .connect_lazy_with(options.statement_cache_capacity(STATEMENT_CACHE));
         Arc::new(Database {
             name: "test".into(),
             description: None,
@@ -799,6 +815,26 @@ pub(crate) mod tests {
         let next = begin(&db).await;
         assert_ne!(next.pid, pid, "a closed connection must not serve the next call");
         next.rollback();
+    }
+
+    #[tokio::test]
+    async fn a_nearly_full_statement_cache_is_emptied_after_the_call_not_during_one() {
+        let db = one_connection();
+        let mut most_before_a_call = 0;
+        let mut pids = std::collections::HashSet::new();
+        // Distinct statements, as a model writes them: more than the cache holds.
+        for i in 0..STATEMENT_CACHE + 30 {
+            let mut tx = begin(&db).await;
+            pids.insert(tx.pid);
+            let cached = sqlx::Connection::cached_statements_size(tx.conn());
+            most_before_a_call = most_before_a_call.max(cached);
+            let rows = run(&mut tx, &format!("SELECT {i} AS n"), &[], Window::ALL).await.expect("read");
+            assert_eq!(rows.rows[0][0], i);
+            tx.rollback();
+        }
+        // Every call found room for its statements: none was evicted on its path.
+        assert!(most_before_a_call + CACHE_ROOM <= STATEMENT_CACHE, "a call began with {most_before_a_call} cached");
+        assert_eq!(pids.len(), 1, "the connection was kept");
     }
 
     /// Waits (at most a second) until the read that just ended left its connection warm.
