@@ -590,7 +590,8 @@ where
         Some(sqlx::Either::Left(types)) => types.to_vec(),
         _ => Vec::new(),
     };
-    let args: PgArguments = values::bind_all(&types, params).map_err(ToolError::invalid_arguments)?;
+    let args: PgArguments = values::bind_all(&types, params)
+        .map_err(|e| if gated { Attempt::Ungated } else { Attempt::Failed(ToolError::invalid_arguments(e)) })?;
     let columns: Vec<ColumnInfo> = statement
         .columns()
         .iter()

@@ -111,15 +111,20 @@ impl Verdicts {
     }
 }
 
-/// `sql` as a subquery under the gate; the snapshot is the last parameter. Every name
-/// the gate uses is schema-qualified: a function or operator of the same name earlier
-/// on the search path must not answer for it.
+/// `sql` as a subquery under the gate; the snapshot is the last parameter. The
+/// statement goes inside a subquery with `OFFSET 0`, which PostgreSQL neither merges into
+/// the query around it nor pushes conditions into: the gate is then the only condition
+/// of the outer query, alone in its one-time filter. Merged, it would share that filter
+/// with the statement's own conditions on no column (`(SELECT count(*) FROM v) > 0`),
+/// which PostgreSQL orders by cost and could evaluate first. Every name the gate uses is
+/// schema-qualified: a function or operator of the same name earlier on the search path
+/// must not answer for it.
 fn gate(sql: &str, params: &[Value], snapshot: String) -> Option<Gated> {
     let body = subquery_body(sql)?;
     let n = params.len() + 1;
     let now = "pg_catalog.txid_current_snapshot()::pg_catalog.text";
     let sql = format!(
-        "SELECT * FROM (\n{body}\n) AS mcp_checked WHERE CASE WHEN {now} OPERATOR(pg_catalog.=) ${n}::pg_catalog.text \
+        "SELECT * FROM (SELECT * FROM (\n{body}\n) AS mcp_statement OFFSET 0) AS mcp_checked WHERE CASE WHEN {now} OPERATOR(pg_catalog.=) ${n}::pg_catalog.text \
          THEN true ELSE ('mcp-postgres: the plan verdict expired, the snapshot is now ' OPERATOR(pg_catalog.||) \
          {now})::pg_catalog.bool END"
     );
@@ -260,6 +265,35 @@ mod tests {
         assert_eq!(alive, 1);
     }
 
+    /// A condition on no column of the user's own (`(SELECT count(*) FROM v) > 0`) is a
+    /// one-time filter too; PostgreSQL orders such filters by cost, so the gate must
+    /// stand apart from the user's statement to be evaluated first.
+    #[tokio::test]
+    async fn the_gate_runs_before_the_users_own_one_time_conditions() {
+        let mut admin = admin().await;
+        let s = fixture(&mut admin, "initplan").await;
+        let mut victim = self::admin().await;
+        let victim_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut victim).await.expect("pid");
+        let db = connections(1);
+        let sql = format!("SELECT 1 AS one WHERE (SELECT count(*) FROM {s}.v) > 0");
+        let mut tx = begin(&db).await;
+        db.verdicts.keep(&tx, &sql, &[]);
+        admin
+            .execute(sqlx::raw_sql(&format!(
+                "CREATE OR REPLACE VIEW {s}.v AS SELECT 1 AS x WHERE pg_terminate_backend({victim_pid})"
+            )))
+            .await
+            .expect("replace the view");
+        let guard = FunctionGuard::default();
+        let err = checked_read(&mut tx, &guard, &db.verdicts, &Relations::default(), &sql, &[], Window::ALL)
+            .await
+            .expect_err("the new view's plan is refused");
+        assert!(err.to_string().contains("pg_terminate_backend"), "{err}");
+        tx.rollback();
+        let alive: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut victim).await.expect("the victim lives");
+        assert_eq!(alive, 1);
+    }
+
     #[tokio::test]
     async fn a_failing_gated_read_answers_with_the_users_own_statement() {
         let mut admin = admin().await;
@@ -293,7 +327,11 @@ mod tests {
     fn the_gate_follows_the_statement_on_a_line_of_its_own() {
         let gated = gate("select $1 -- a comment", &[json!(5)], "10:12:11".into()).expect("gated");
         // The comment ends at the line break: the gate is not commented out.
-        assert!(gated.sql.starts_with("SELECT * FROM (\nselect $1 -- a comment\n) AS mcp_checked WHERE"));
+        assert!(
+            gated
+                .sql
+                .starts_with("SELECT * FROM (SELECT * FROM (\nselect $1 -- a comment\n) AS mcp_statement OFFSET 0)")
+        );
         assert!(gated.sql.contains("OPERATOR(pg_catalog.=) $2::pg_catalog.text"), "{}", gated.sql);
         assert_eq!(gated.params, vec![json!(5), json!("10:12:11")]);
     }
