@@ -8,11 +8,12 @@
 //! the snapshot read when its transaction began, before the plan was taken; and it is
 //! reused only inside a statement that checks, after PostgreSQL planned it and before
 //! anything in it runs, that the snapshot is still that one. The statement is run as
-//! `SELECT * FROM (<sql>) WHERE <gate>`: a condition on no column, which PostgreSQL
-//! evaluates once, before the rest of the plan (its One-Time Filter), and which fails
-//! with an error when anything has committed since. Any failure of a gated statement
-//! sends the call the usual way: the plan is taken again, then the statement runs as the
-//! user wrote it.
+//! `SELECT * FROM (SELECT * FROM (<sql>) OFFSET 0) WHERE <gate>`: a condition on no
+//! column, which PostgreSQL evaluates once, before the rest of the plan (its One-Time
+//! Filter; the fenced subquery keeps the statement's own such conditions out of it),
+//! and which fails with an error when anything has committed since. Any failure of a
+//! gated statement sends the call the usual way: the plan is taken again, then the
+//! statement runs as the user wrote it.
 //!
 //! Kept per connection (its pid), role, search path, SQL text and parameter values; only
 //! for statements whose plan writes nothing and locks no row, and not under an access
