@@ -7,6 +7,7 @@ use mcp_core::connector::Target;
 use tokio::sync::OnceCell;
 
 use crate::config::{HostEntry, cert_dir};
+use crate::documents::Documents;
 use crate::errors::{describe, failed, with_kind};
 
 /// One daemon the connector serves.
@@ -21,7 +22,15 @@ pub struct Daemon {
     timeout_secs: u64,
     /// Built on first use: a unix socket must exist when the client is built, and a
     /// daemon down at start must not stop the server.
-    client: OnceCell<Docker>,
+    client: OnceCell<Connected>,
+}
+
+/// A connected daemon's client, and its documents when its transport is the connector's
+/// own (unix sockets, ssh).
+#[derive(Debug)]
+struct Connected {
+    docker: Docker,
+    documents: Option<Documents>,
 }
 
 impl Target for Daemon {
@@ -50,15 +59,24 @@ impl Daemon {
     /// The client, connecting (and negotiating the API version) on first use. A failure
     /// is not cached: the next call tries again, so a daemon that comes back is used.
     pub async fn client(&self) -> Result<&Docker, ToolError> {
-        self.client
+        let connected = self
+            .client
             .get_or_try_init(|| async {
-                let docker = self.connect().map_err(|e| self.unreachable(&e))?;
+                let (docker, documents) = self.connect().map_err(|e| self.unreachable(&e))?;
                 // Old daemons (Debian's 20.10 speaks API 1.41) refuse newer clients: speak
-                // the daemon's version. The version lives in the client's shared state.
+                // the daemon's version. The version lives in the client's shared state
+                // (which the documents' clone shares too).
                 docker.clone().negotiate_version().await.map_err(|e| self.unreachable(&e))?;
-                Ok(docker)
+                Ok::<_, ToolError>(Connected { docker, documents })
             })
-            .await
+            .await?;
+        Ok(&connected.docker)
+    }
+
+    /// The documents read as they come (`documents.rs`), once connected over a
+    /// transport of the connector's own.
+    pub fn documents(&self) -> Option<&Documents> {
+        self.client.get()?.documents.as_ref()
     }
 
     /// The tool error for a failed call here (see [`failed`]), as a `map_err` argument.
@@ -71,30 +89,32 @@ impl Daemon {
         self.client().await?.ping().await.map(drop).map_err(|e| self.unreachable(&e))
     }
 
-    fn connect(&self) -> Result<Docker, bollard::errors::Error> {
+    fn connect(&self) -> Result<(Docker, Option<Documents>), bollard::errors::Error> {
         let url = self.url.as_str();
         let t = self.timeout_secs;
         if url.starts_with("unix://") {
-            return crate::socket::connect(url, t);
+            return crate::socket::connect(url, t).map(|(docker, documents)| (docker, Some(documents)));
         }
         if url.starts_with("ssh://") {
             let (key, known) = (self.entry.ssh_identity_file.as_deref(), self.entry.ssh_known_hosts_file.as_deref());
-            return crate::ssh::connect(&self.name, url, key, known, t);
+            return crate::ssh::connect(&self.name, url, key, known, t)
+                .map(|(docker, documents)| (docker, Some(documents)));
         }
         if self.entry.tls_verify || url.starts_with("https://") {
             let dir = cert_dir(&self.entry).map_err(|e| bollard::errors::Error::IOError {
                 err: std::io::Error::new(std::io::ErrorKind::NotFound, e),
             })?;
-            return Docker::connect_with_ssl(
+            let docker = Docker::connect_with_ssl(
                 url,
                 &dir.join("key.pem"),
                 &dir.join("cert.pem"),
                 &dir.join("ca.pem"),
                 t,
                 API_DEFAULT_VERSION,
-            );
+            )?;
+            return Ok((docker, None));
         }
-        Docker::connect_with_http(url, t, API_DEFAULT_VERSION)
+        Ok((Docker::connect_with_http(url, t, API_DEFAULT_VERSION)?, None))
     }
 
     fn unreachable(&self, e: &bollard::errors::Error) -> ToolError {

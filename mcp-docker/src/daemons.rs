@@ -29,6 +29,22 @@ pub struct Call {
     pub docker: Docker,
 }
 
+impl Call {
+    /// The engine's document at `path` (`/containers/{id}/json`) as JSON: read as it
+    /// comes where the transport is the connector's own (`documents.rs`), otherwise
+    /// bollard's typed `fallback` turned into JSON. `hint_404` as for [`Daemon::fail`].
+    pub async fn document<T, F>(&self, path: &str, fallback: F, hint_404: &str) -> Result<serde_json::Value, ToolError>
+    where
+        T: serde::Serialize,
+        F: std::future::Future<Output = Result<T, bollard::errors::Error>>,
+    {
+        match self.daemon.documents() {
+            Some(documents) => documents.get(path).await.map_err(self.fail(hint_404)),
+            None => Ok(serde_json::to_value(fallback.await.map_err(self.fail(hint_404))?)?),
+        }
+    }
+}
+
 impl std::ops::Deref for Call {
     type Target = Daemon;
     fn deref(&self) -> &Daemon {

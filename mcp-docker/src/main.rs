@@ -4,6 +4,7 @@ mod compose;
 mod config;
 mod daemon;
 mod daemons;
+mod documents;
 mod errors;
 mod guard;
 mod names;

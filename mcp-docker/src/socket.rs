@@ -16,12 +16,18 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::UnixStream;
 
+use crate::documents::{Documents, Transport};
+
 /// How long an unused connection stays open: long enough to serve a model's next call,
 /// short enough to let go of an engine the server no longer talks to.
 const IDLE: Duration = Duration::from_secs(10);
 
-/// A client for the daemon listening on the unix socket `url` (`unix:///path`).
-pub fn connect(url: &str, timeout_secs: u64) -> Result<Docker, bollard::errors::Error> {
+/// The Host the requests name, as the docker CLI's; the connector ignores it.
+const BASE: &str = "http://api.moby.localhost";
+
+/// A client for the daemon listening on the unix socket `url` (`unix:///path`), and its
+/// documents read on the same connections.
+pub fn connect(url: &str, timeout_secs: u64) -> Result<(Docker, Documents), bollard::errors::Error> {
     let path = url.strip_prefix("unix://").unwrap_or(url);
     // As bollard's unix client does: a missing socket is an error now, not at the first call.
     if !Path::new(path).exists() {
@@ -34,29 +40,32 @@ pub fn connect(url: &str, timeout_secs: u64) -> Result<Docker, bollard::errors::
         Box::pin(async move { UnixStream::connect(&*path).await.map(TokioIo::new) })
     });
     let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(IDLE).build(connector);
-    Docker::connect_with_custom_transport(
-        move |request: BollardRequest| {
-            let client = client.clone();
-            async move {
-                let again = retryable(&request);
-                match client.request(request).await {
-                    Err(e) if e.is_connect() => Err(e.into()),
-                    Err(e) => match again {
-                        Some(request) => {
-                            tracing::debug!(error = %e, "a kept Docker connection failed; sending again");
-                            Ok(client.request(request).await?)
-                        }
-                        None => Err(e.into()),
-                    },
-                    Ok(response) => Ok(response),
-                }
+    let transport: Transport = Arc::new(move |request: BollardRequest| {
+        let client = client.clone();
+        Box::pin(async move {
+            let again = retryable(&request);
+            match client.request(request).await {
+                Err(e) if e.is_connect() => Err(e.into()),
+                Err(e) => match again {
+                    Some(request) => {
+                        tracing::debug!(error = %e, "a kept Docker connection failed; sending again");
+                        Ok(client.request(request).await?)
+                    }
+                    None => Err(e.into()),
+                },
+                Ok(response) => Ok(response),
             }
-        },
-        // The Host the requests name, as the docker CLI's; the connector ignores it.
-        Some("http://api.moby.localhost"),
+        })
+    });
+    let send = transport.clone();
+    let docker = Docker::connect_with_custom_transport(
+        move |request| send(request),
+        Some(BASE),
         timeout_secs,
         API_DEFAULT_VERSION,
-    )
+    )?;
+    let documents = Documents::new(transport, BASE, docker.clone());
+    Ok((docker, documents))
 }
 
 /// A copy of `request` to send again if it fails, when that is safe: a GET without body.

@@ -20,6 +20,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncBufReadExt, BufReader, Join};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+use crate::documents::{Documents, Transport};
+
 /// The parts of an `ssh://` URL: user, host, port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -85,14 +87,17 @@ pub fn ssh_args(target: &Target, identity: Option<&Path>, known_hosts: Option<&P
     args
 }
 
-/// A client for the daemon behind `url`.
+/// The URL the requests are made to; the connector ignores it (one fixed target).
+const BASE: &str = "http://docker.ssh";
+
+/// A client for the daemon behind `url`, and its documents read on the same connections.
 pub fn connect(
     name: &str,
     url: &str,
     identity: Option<&Path>,
     known_hosts: Option<&Path>,
     timeout_secs: u64,
-) -> Result<Docker, bollard::errors::Error> {
+) -> Result<(Docker, Documents), bollard::errors::Error> {
     let target = parse(url).map_err(|e| bollard::errors::Error::IOError { err: io::Error::other(e) })?;
     let said: Arc<Mutex<Option<String>>> = Arc::default();
     let connector = SshConnector {
@@ -101,30 +106,33 @@ pub fn connect(
         said: said.clone(),
     };
     let client = Client::builder(TokioExecutor::new()).build(connector);
-    Docker::connect_with_custom_transport(
-        move |request: BollardRequest| {
-            let (client, said) = (client.clone(), said.clone());
-            async move {
-                let e = match client.request(request).await {
-                    Ok(response) => return Ok(response),
-                    Err(e) => e,
-                };
-                // hyper only knows the pipe closed; ssh's own last words say why (its
-                // stderr is read concurrently: give it a moment to arrive).
-                for _ in 0..20 {
-                    if let Some(line) = said.lock().ok().and_then(|mut s| s.take()) {
-                        return Err(bollard::errors::Error::IOError { err: io::Error::other(format!("ssh: {line}")) });
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    let transport: Transport = Arc::new(move |request: BollardRequest| {
+        let (client, said) = (client.clone(), said.clone());
+        Box::pin(async move {
+            let e = match client.request(request).await {
+                Ok(response) => return Ok(response),
+                Err(e) => e,
+            };
+            // hyper only knows the pipe closed; ssh's own last words say why (its
+            // stderr is read concurrently: give it a moment to arrive).
+            for _ in 0..20 {
+                if let Some(line) = said.lock().ok().and_then(|mut s| s.take()) {
+                    return Err(bollard::errors::Error::IOError { err: io::Error::other(format!("ssh: {line}")) });
                 }
-                Err(bollard::errors::Error::from(e))
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
-        },
-        // The URL the requests are made to; the connector ignores it (one fixed target).
-        Some("http://docker.ssh"),
+            Err(bollard::errors::Error::from(e))
+        })
+    });
+    let send = transport.clone();
+    let docker = Docker::connect_with_custom_transport(
+        move |request| send(request),
+        Some(BASE),
         timeout_secs,
         API_DEFAULT_VERSION,
-    )
+    )?;
+    let documents = Documents::new(transport, BASE, docker.clone());
+    Ok((docker, documents))
 }
 
 #[derive(Clone)]

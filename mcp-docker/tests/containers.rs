@@ -102,6 +102,82 @@ async fn inspect_redacts_secret_environment_values() {
     remove(&docker, &n).await;
 }
 
+/// Whether an inspect leaves `value` out: it carries nothing (null, "", [], {}, or an
+/// object of such members only).
+fn is_pruned(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null => true,
+        serde_json::Value::String(s) => s.is_empty(),
+        serde_json::Value::Array(items) => items.is_empty(),
+        serde_json::Value::Object(map) => map.values().all(is_pruned),
+        _ => false,
+    }
+}
+
+/// Every value of `typed` (bollard's model as JSON) that carries something is in `doc`
+/// (what a tool answered), but under the paths the tool changes on purpose.
+fn assert_holds(doc: &serde_json::Value, typed: &serde_json::Value, path: &str, changed: &[&str]) {
+    use serde_json::Value;
+    if changed.contains(&path) || is_pruned(typed) {
+        return;
+    }
+    match (doc, typed) {
+        (Value::Object(d), Value::Object(t)) => {
+            for (key, value) in t {
+                let inner = format!("{path}/{key}");
+                if changed.contains(&inner.as_str()) || is_pruned(value) {
+                    continue;
+                }
+                let held = d.get(key).unwrap_or_else(|| panic!("{inner} is missing"));
+                assert_holds(held, value, &inner, changed);
+            }
+        }
+        (Value::Array(d), Value::Array(t)) => {
+            assert_eq!(d.len(), t.len(), "{path}");
+            for (i, (held, value)) in d.iter().zip(t).enumerate() {
+                assert_holds(held, value, &format!("{path}/{i}"), changed);
+            }
+        }
+        _ => assert_eq!(doc, typed, "{path}"),
+    }
+}
+
+/// No member anywhere is `null` (bollard's models leave such members out).
+fn assert_no_nulls(doc: &serde_json::Value, path: &str) {
+    match doc {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                assert!(!value.is_null(), "{path}/{key} is null");
+                assert_no_nulls(value, &format!("{path}/{key}"));
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| assert_no_nulls(v, path)),
+        _ => {}
+    }
+}
+
+/// Inspect reads the engine's document as it comes over the connector's own transport
+/// (`documents.rs`): it holds all bollard's model does (but the redacted environment
+/// and the storage driver's internals), and no nulls.
+#[tokio::test]
+async fn inspect_answers_with_everything_bollard_reads_of_the_document() {
+    let docker = admin().await;
+    let n = name("document");
+    run(&docker, &n, &["sleep", "300"], &[("role", "web")], &["MODE=prod"]).await;
+    let container = serde_json::to_value(docker.inspect_container(&n, None).await.expect("inspect")).expect("json");
+    let image = serde_json::to_value(docker.inspect_image(common::IMAGE).await.expect("inspect")).expect("json");
+    for transport in TRANSPORTS {
+        let conn = start(transport, &[]).await;
+        let out = conn.ok("inspect_container", json!({"container": n})).await;
+        assert_holds(&out["container"], &container, "", &["/Config/Env", "/GraphDriver"]);
+        assert_no_nulls(&out["container"], "");
+        let out = conn.ok("inspect_image", json!({"image": common::IMAGE})).await;
+        assert_holds(&out["image"], &image, "", &["/Config/Env", "/GraphDriver"]);
+        assert_no_nulls(&out["image"], "");
+    }
+    remove(&docker, &n).await;
+}
+
 #[tokio::test]
 async fn logs_are_bounded_by_lines_and_bytes_and_say_so() {
     let docker = admin().await;

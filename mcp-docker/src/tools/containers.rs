@@ -226,11 +226,13 @@ pub async fn inspect_container(
 ) -> Result<Prebuilt<Inspected>, ToolError> {
     let mut call = daemons.read_container(args.host.as_deref(), &args.container).await?;
     // Within a scope the guard's inspect is the answer: the engine is asked once.
-    let info = match call.info.take() {
-        Some(info) => info,
-        None => call.docker.inspect_container(&call.id, None).await.map_err(call.fail(NO_CONTAINER))?,
+    let mut value = match call.info.take() {
+        Some(info) => serde_json::to_value(&info)?,
+        None => {
+            let path = format!("/containers/{}/json", call.id);
+            call.document(&path, call.docker.inspect_container(&call.id, None), NO_CONTAINER).await?
+        }
     };
-    let mut value = serde_json::to_value(&info)?;
     trim_document(&mut value, &["/Config/Env"], !daemons.settings.show_secrets);
     if let Some(log) = value.pointer_mut("/State/Health/Log").and_then(Value::as_array_mut) {
         let last = log.pop();

@@ -206,8 +206,8 @@ pub async fn inspect_image(
 ) -> Result<Prebuilt<InspectedImage>, ToolError> {
     check_ref("image", &args.image)?;
     let call = daemons.read(args.host.as_deref()).await?;
-    let info = call.docker.inspect_image(&args.image).await.map_err(call.fail(NO_IMAGE))?;
-    let mut value = serde_json::to_value(&info)?;
+    let path = format!("/images/{}/json", args.image);
+    let mut value = call.document(&path, call.docker.inspect_image(&args.image), NO_IMAGE).await?;
     trim_document(&mut value, &["/Config/Env", "/ContainerConfig/Env"], !daemons.settings.show_secrets);
     inspected(&call.name, "image", value)
 }
