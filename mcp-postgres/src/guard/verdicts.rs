@@ -237,25 +237,23 @@ mod tests {
         assert_eq!(db.verdicts.answers(), before);
     }
 
-    #[tokio::test]
-    async fn a_view_replaced_after_the_transaction_began_is_checked_again() {
+    /// Keeps a verdict for `sql` (`{s}`: the test's schema) for exactly the snapshot of a
+    /// transaction, so that its gated statement is tried; replaces the view `v` with
+    /// `view` (`{victim}`: the pid of another session) after that snapshot was read and
+    /// before the statement is planned; then the read must be refused for
+    /// `pg_terminate_backend`, and the other session must live.
+    async fn a_replaced_view_is_refused(tag: &str, sql: &str, view: &str) {
         let mut admin = admin().await;
-        let s = fixture(&mut admin, "race").await;
+        let s = fixture(&mut admin, tag).await;
         let mut victim = self::admin().await;
         let victim_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut victim).await.expect("pid");
         let db = connections(1);
-        let sql = format!("SELECT x FROM {s}.v");
+        let sql = sql.replace("{s}", &s);
         let mut tx = begin(&db).await;
-        // A verdict for exactly this transaction's snapshot: its gated statement is tried.
         db.verdicts.keep(&tx, &sql, &[]);
         assert!(db.verdicts.gated(&tx, &sql, &[]).is_some());
-        // The view changes after the snapshot was read, before the statement is planned.
-        admin
-            .execute(sqlx::raw_sql(&format!(
-                "CREATE OR REPLACE VIEW {s}.v AS SELECT 1 AS x, pg_terminate_backend({victim_pid}) AS y"
-            )))
-            .await
-            .expect("replace the view");
+        let view = view.replace("{s}", &s).replace("{victim}", &victim_pid.to_string());
+        admin.execute(sqlx::raw_sql(&format!("CREATE OR REPLACE VIEW {s}.v AS {view}"))).await.expect("replace");
         let guard = FunctionGuard::default();
         let err = checked_read(&mut tx, &guard, &db.verdicts, &Relations::default(), &sql, &[], Window::ALL)
             .await
@@ -266,33 +264,19 @@ mod tests {
         assert_eq!(alive, 1);
     }
 
+    #[tokio::test]
+    async fn a_view_replaced_after_the_transaction_began_is_checked_again() {
+        let view = "SELECT 1 AS x, pg_terminate_backend({victim}) AS y";
+        a_replaced_view_is_refused("race", "SELECT x FROM {s}.v", view).await;
+    }
+
     /// A condition on no column of the user's own (`(SELECT count(*) FROM v) > 0`) is a
     /// one-time filter too; PostgreSQL orders such filters by cost, so the gate must
     /// stand apart from the user's statement to be evaluated first.
     #[tokio::test]
     async fn the_gate_runs_before_the_users_own_one_time_conditions() {
-        let mut admin = admin().await;
-        let s = fixture(&mut admin, "initplan").await;
-        let mut victim = self::admin().await;
-        let victim_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut victim).await.expect("pid");
-        let db = connections(1);
-        let sql = format!("SELECT 1 AS one WHERE (SELECT count(*) FROM {s}.v) > 0");
-        let mut tx = begin(&db).await;
-        db.verdicts.keep(&tx, &sql, &[]);
-        admin
-            .execute(sqlx::raw_sql(&format!(
-                "CREATE OR REPLACE VIEW {s}.v AS SELECT 1 AS x WHERE pg_terminate_backend({victim_pid})"
-            )))
-            .await
-            .expect("replace the view");
-        let guard = FunctionGuard::default();
-        let err = checked_read(&mut tx, &guard, &db.verdicts, &Relations::default(), &sql, &[], Window::ALL)
-            .await
-            .expect_err("the new view's plan is refused");
-        assert!(err.to_string().contains("pg_terminate_backend"), "{err}");
-        tx.rollback();
-        let alive: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut victim).await.expect("the victim lives");
-        assert_eq!(alive, 1);
+        let sql = "SELECT 1 AS one WHERE (SELECT count(*) FROM {s}.v) > 0";
+        a_replaced_view_is_refused("initplan", sql, "SELECT 1 AS x WHERE pg_terminate_backend({victim})").await;
     }
 
     #[tokio::test]
