@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use bollard::errors::Error;
-use bollard::{BollardRequest, Docker, body_full};
+use bollard::{API_DEFAULT_VERSION, BollardRequest, Docker, body_full};
 use futures::future::BoxFuture;
 use http_body_util::{BodyExt as _, Limited};
 use hyper::body::Incoming;
@@ -37,11 +37,21 @@ impl std::fmt::Debug for Documents {
     }
 }
 
-impl Documents {
-    pub fn new(transport: Transport, base: &'static str, docker: Docker) -> Self {
-        Documents { transport, base, docker }
-    }
+/// A bollard client on `transport`, whose requests name `base`, and its documents read
+/// on the same transport.
+pub fn connect(transport: Transport, base: &'static str, timeout_secs: u64) -> Result<(Docker, Documents), Error> {
+    let send = transport.clone();
+    let docker = Docker::connect_with_custom_transport(
+        move |request| send(request),
+        Some(base),
+        timeout_secs,
+        API_DEFAULT_VERSION,
+    )?;
+    let documents = Documents { transport, base, docker: docker.clone() };
+    Ok((docker, documents))
+}
 
+impl Documents {
     /// The document at `path` (`/containers/{id}/json`). A status other than 2xx is the
     /// error bollard gives for it. (Members the engine sends as `null`, which bollard's
     /// models leave out, are here: `output::trim_document` prunes them with the empty ones.)

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::{API_DEFAULT_VERSION, BollardRequest, Docker, body_full};
+use bollard::{BollardRequest, Docker, body_full};
 use hyper::Method;
 use hyper::body::Body as _;
 use hyper::{Request, Uri};
@@ -16,7 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::UnixStream;
 
-use crate::documents::{Documents, Transport};
+use crate::documents::{self, Documents, Transport};
 
 /// How long an unused connection stays open: long enough to serve a model's next call,
 /// short enough to let go of an engine the server no longer talks to.
@@ -57,15 +57,7 @@ pub fn connect(url: &str, timeout_secs: u64) -> Result<(Docker, Documents), boll
             }
         })
     });
-    let send = transport.clone();
-    let docker = Docker::connect_with_custom_transport(
-        move |request| send(request),
-        Some(BASE),
-        timeout_secs,
-        API_DEFAULT_VERSION,
-    )?;
-    let documents = Documents::new(transport, BASE, docker.clone());
-    Ok((docker, documents))
+    documents::connect(transport, BASE, timeout_secs)
 }
 
 /// A copy of `request` to send again if it fails, when that is safe: a GET without body.

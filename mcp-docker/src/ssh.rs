@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use bollard::{API_DEFAULT_VERSION, BollardRequest, Docker};
+use bollard::{BollardRequest, Docker};
 use hyper::Uri;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, Connection};
@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncBufReadExt, BufReader, Join};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::documents::{Documents, Transport};
+use crate::documents::{self, Documents, Transport};
 
 /// The parts of an `ssh://` URL: user, host, port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,15 +124,7 @@ pub fn connect(
             Err(bollard::errors::Error::from(e))
         })
     });
-    let send = transport.clone();
-    let docker = Docker::connect_with_custom_transport(
-        move |request| send(request),
-        Some(BASE),
-        timeout_secs,
-        API_DEFAULT_VERSION,
-    )?;
-    let documents = Documents::new(transport, BASE, docker.clone());
-    Ok((docker, documents))
+    documents::connect(transport, BASE, timeout_secs)
 }
 
 #[derive(Clone)]
