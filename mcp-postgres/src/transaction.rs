@@ -731,13 +731,24 @@ pub fn run_declared<'a>(
     declared: &'a [PgTypeInfo],
     window: Window,
 ) -> BoxFuture<'a, Result<Rows, ToolError>> {
-    Box::pin(async move {
-        let mut kept = Windowed::new(window);
-        let offer = |_: &[ColumnInfo], values: Vec<Value>| Ok(kept.offer(Value::Array(values)));
-        let outcome =
-            each_row_inner(tx, sql, params, declared, false, offer).await.map_err(|a| a.into_tool_error(sql))?;
-        Ok(kept.finish(outcome.columns, outcome.rows_affected))
-    })
+    Box::pin(
+        async move { windowed(tx, sql, params, declared, false, window).await.map_err(|a| a.into_tool_error(sql)) },
+    )
+}
+
+/// Runs a statement through [`each_row_inner`], keeping the rows inside `window`.
+async fn windowed(
+    tx: &mut Tx,
+    sql: &str,
+    params: &[Value],
+    declared: &[PgTypeInfo],
+    gated: bool,
+    window: Window,
+) -> Result<Rows, Attempt> {
+    let mut kept = Windowed::new(window);
+    let offer = |_: &[ColumnInfo], values: Vec<Value>| Ok(kept.offer(Value::Array(values)));
+    let outcome = each_row_inner(tx, sql, params, declared, gated, offer).await?;
+    Ok(kept.finish(outcome.columns, outcome.rows_affected))
 }
 
 /// Runs a read's statement wrapped in its plan verdict's gate (`guard::verdicts`), like
@@ -751,10 +762,8 @@ pub fn run_gated<'a>(
     window: Window,
 ) -> BoxFuture<'a, Result<Option<Rows>, ToolError>> {
     Box::pin(async move {
-        let mut kept = Windowed::new(window);
-        let offer = |_: &[ColumnInfo], values: Vec<Value>| Ok(kept.offer(Value::Array(values)));
-        match each_row_inner(tx, gated_sql, params, &[], true, offer).await {
-            Ok(outcome) => Ok(Some(kept.finish(outcome.columns, outcome.rows_affected))),
+        match windowed(tx, gated_sql, params, &[], true, window).await {
+            Ok(rows) => Ok(Some(rows)),
             Err(Attempt::Ungated) => {
                 let back = (&mut *tx.conn()).execute(sqlx::raw_sql("ROLLBACK TO SAVEPOINT mcp_cut")).await;
                 back.map_err(|e| tool_error(&e, None, Some("after an expired plan verdict")))?;
