@@ -25,6 +25,7 @@ use sqlx::{Column as _, Executor as _, Postgres, Row as _, Statement as _, TypeI
 
 use crate::database::{Database, Warm, WarmSlot};
 use crate::errors::{describe, is_connection_error, tool_error};
+use crate::guard::lexer;
 use crate::ident::quote_ident;
 use crate::values::{self, Kind};
 
@@ -581,23 +582,41 @@ where
             Attempt::Failed(tool_error(&e, Some(sql), None))
         }
     };
-    // Declared types (an operator's tool) are the parameters' types; otherwise the
-    // server infers them from the statement.
-    let statement =
-        if declared.is_empty() { tx.conn().prepare(sql).await } else { tx.conn().prepare_with(sql, declared).await }
-            .map_err(|e| failed(e, false))?;
+    let text_sql: String;
+    let mut statement = prepare(tx, sql, declared).await.map_err(|e| failed(e, false))?;
+    let columns: Vec<ColumnInfo> = statement
+        .columns()
+        .iter()
+        .map(|c| ColumnInfo { name: c.name().to_string(), type_name: c.type_info().name().to_lowercase() })
+        .collect();
+    let mut kinds: Vec<Kind> = statement.columns().iter().map(|c| Kind::of(c.type_info())).collect();
+    // Columns this connector cannot read in binary (or the server cannot send so) are
+    // asked for as text, by a second statement around the first. Reads only: a write's
+    // RETURNING cannot stand in a subquery, and a read can go back to its savepoint.
+    if tx.access == Access::ReadOnly
+        && !kinds.iter().all(Kind::decodes)
+        && let Some(body) = lexer::subquery_body(sql)
+    {
+        text_sql = values::text_form(body, &kinds);
+        match prepare(tx, &text_sql, declared).await {
+            Ok(text) => {
+                statement = text;
+                kinds = statement.columns().iter().map(|c| Kind::of(c.type_info())).collect();
+            }
+            Err(e) if gated || is_connection_error(&e) => return Err(failed(e, false)),
+            // The statement as it came, with its undecoded columns shown as such.
+            Err(_) => {
+                let back = (&mut *tx.conn()).execute(sqlx::raw_sql("ROLLBACK TO SAVEPOINT mcp_cut")).await;
+                back.map_err(|e| tool_error(&e, None, Some("after asking for values as text")))?;
+            }
+        }
+    }
     let types = match statement.parameters() {
         Some(sqlx::Either::Left(types)) => types.to_vec(),
         _ => Vec::new(),
     };
     let args: PgArguments = values::bind_all(&types, params)
         .map_err(|e| if gated { Attempt::Ungated } else { Attempt::Failed(ToolError::invalid_arguments(e)) })?;
-    let columns: Vec<ColumnInfo> = statement
-        .columns()
-        .iter()
-        .map(|c| ColumnInfo { name: c.name().to_string(), type_name: c.type_info().name().to_lowercase() })
-        .collect();
-    let kinds: Vec<Kind> = statement.columns().iter().map(|c| Kind::of(c.type_info())).collect();
     let mut outcome = Outcome { columns, rows_affected: 0 };
     // One statement (the extended protocol allows no more); `fetch_many` is how sqlx
     // yields its rows and its command tag (rows affected) together.
@@ -641,6 +660,16 @@ where
         tx.busy = false;
     }
     Ok(outcome)
+}
+
+/// Prepares `sql`: with the parameters' types `declared` (an operator's tool), or as the
+/// server infers them.
+async fn prepare<'q>(
+    tx: &mut Tx,
+    sql: &'q str,
+    declared: &[PgTypeInfo],
+) -> Result<sqlx::postgres::PgStatement<'q>, sqlx::Error> {
+    if declared.is_empty() { tx.conn().prepare(sql).await } else { tx.conn().prepare_with(sql, declared).await }
 }
 
 /// Cuts the strings of `row` so that the row fits in about `budget` bytes, each cut
@@ -845,6 +874,23 @@ pub(crate) mod tests {
         // Every call found room for its statements: none was evicted on its path.
         assert!(most_before_a_call + CACHE_ROOM <= STATEMENT_CACHE, "a call began with {most_before_a_call} cached");
         assert_eq!(pids.len(), 1, "the connection was kept");
+    }
+
+    #[tokio::test]
+    async fn a_read_that_cannot_stand_as_a_subquery_keeps_its_own_error() {
+        let db = one_connection();
+        let mut tx = begin(&db).await;
+        // A point asks for the text form; wrapped, this statement fails at parse time
+        // (a data-modifying WITH must be at the top level). The user's own error stands.
+        let sql = "WITH gone AS (DELETE FROM pg_catalog.pg_description RETURNING point(1, 2) AS p) SELECT * FROM gone";
+        let err = run(&mut tx, sql, &[], Window::ALL).await.expect_err("a write in a read-only transaction");
+        assert!(err.to_string().contains("read-only transaction"), "{err}");
+        tx.rollback();
+        // And one that can: its point comes as text.
+        let mut tx = begin(&db).await;
+        let rows = run(&mut tx, "SELECT point(3, 4) AS p", &[], Window::ALL).await.expect("a read");
+        assert_eq!(rows.rows[0][0], "(3,4)");
+        tx.rollback();
     }
 
     /// Waits (at most a second) until the read that just ended left its connection warm.

@@ -5,7 +5,8 @@
 //! integers and floats as numbers, `numeric` and `money` as exact decimal strings,
 //! timestamps as RFC 3339, intervals as ISO 8601 durations, `json`/`jsonb` embedded,
 //! `uuid` and network types as strings, `bytea` as base64, arrays as arrays, NULL as
-//! null. Parameters go the other way, by the type the server inferred for each `$n`.
+//! null. A read's columns of other types are asked of the server as text ([`text_form`]).
+//! Parameters go the other way, by the type the server inferred for each `$n`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -70,6 +71,38 @@ impl Kind {
         Kind::by_name(name)
     }
 
+    /// Whether values of this kind are read from their binary form. The others are asked
+    /// of the server as text (see [`text_form`]).
+    pub fn decodes(&self) -> bool {
+        match self {
+            Kind::Other(_) => false,
+            Kind::Array(elem) => elem.decodes_in_arrays(),
+            _ => true,
+        }
+    }
+
+    /// The element kinds [`array`] reads.
+    fn decodes_in_arrays(&self) -> bool {
+        use Kind::*;
+        matches!(
+            self,
+            Bool | Int2
+                | Int4
+                | Int8
+                | Float4
+                | Float8
+                | Numeric
+                | Text
+                | Json
+                | Uuid
+                | Bytea
+                | Date
+                | Timestamp
+                | Timestamptz
+                | Inet
+        )
+    }
+
     fn by_name(name: &str) -> Kind {
         match name.to_ascii_uppercase().as_str() {
             "BOOL" => Kind::Bool,
@@ -104,6 +137,32 @@ impl Kind {
             other => Kind::Other(other.to_ascii_lowercase()),
         }
     }
+}
+
+/// A read (`body`, a statement that can stand as a subquery) whose columns of `kinds`
+/// that do not decode (types without a binary form, such as `aclitem`, or one this
+/// connector does not read, such as `point` or `tsvector`) come as text, as psql prints
+/// them. The text is what the type's own output function prints, as `format`'s `%s`
+/// calls it: not a cast to text, which may be a function of a user's (CREATE CAST),
+/// while output functions are the server's or an extension's, installed by a superuser.
+/// `num_nulls` keeps NULL apart from an empty text (`format` prints NULL as '').
+pub fn text_form(body: &str, kinds: &[Kind]) -> String {
+    let names: Vec<String> = (1..=kinds.len()).map(|i| format!("c{i}")).collect();
+    let select: Vec<String> = kinds
+        .iter()
+        .zip(&names)
+        .map(|(kind, c)| {
+            if kind.decodes() {
+                format!("mcp_text.{c}")
+            } else {
+                format!(
+                    "CASE WHEN pg_catalog.num_nulls(mcp_text.{c}) OPERATOR(pg_catalog.=) 0 \
+                     THEN pg_catalog.format('%s', mcp_text.{c}) END"
+                )
+            }
+        })
+        .collect();
+    format!("SELECT {} FROM (\n{body}\n) AS mcp_text({})", select.join(", "), names.join(", "))
 }
 
 /// Column `i` of `row` as JSON.

@@ -87,6 +87,24 @@ pub fn tokens(sql: &str) -> (Vec<Token>, Option<LexError>) {
     (out, error)
 }
 
+/// The statement without a final `;`, when it can stand as a subquery (a SELECT, WITH,
+/// VALUES or TABLE statement, or one in parentheses).
+pub fn subquery_body(sql: &str) -> Option<&str> {
+    let (tokens, error) = tokens(sql);
+    if error.is_some() {
+        return None;
+    }
+    let first = tokens.iter().find(|t| t.kind != Kind::Punct(b'('))?;
+    if !matches!(first.name.as_deref(), Some("select" | "with" | "values" | "table")) {
+        return None;
+    }
+    match tokens.last() {
+        Some(last) if last.kind == Kind::Punct(b';') => Some(&sql[..last.start]),
+        Some(_) => Some(sql),
+        None => None,
+    }
+}
+
 struct Lexer<'a> {
     s: &'a [u8],
     i: usize,
@@ -426,6 +444,17 @@ mod tests {
 
     fn names(sql: &str) -> Vec<String> {
         tokens(sql).0.into_iter().filter_map(|t| t.name).collect()
+    }
+
+    #[test]
+    fn a_reading_statement_becomes_a_subquery_without_its_semicolon() {
+        assert_eq!(subquery_body("select 1;"), Some("select 1"));
+        assert_eq!(subquery_body("select 1; -- done"), Some("select 1"));
+        assert_eq!(subquery_body("(select 1) union (select 2)"), Some("(select 1) union (select 2)"));
+        assert_eq!(subquery_body("TABLE t"), Some("TABLE t"));
+        assert_eq!(subquery_body("show work_mem"), None);
+        assert_eq!(subquery_body("explain select 1"), None);
+        assert_eq!(subquery_body("select 'unterminated"), None);
     }
 
     #[test]

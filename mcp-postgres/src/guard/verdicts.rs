@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 
-use super::lexer::{self, Kind};
+use super::lexer;
 use crate::transaction::Tx;
 
 /// Most verdicts kept per database; when full, all are dropped and kept anew.
@@ -89,7 +89,7 @@ impl Verdicts {
     /// Keeps the verdict that `sql` with `params` passed the plan check in `tx`.
     pub fn keep(&self, tx: &Tx, sql: &str, params: &[Value]) {
         let Some(key) = Key::of(tx, sql, params) else { return };
-        if subquery_body(sql).is_none() {
+        if lexer::subquery_body(sql).is_none() {
             return;
         }
         if let Ok(mut kept) = self.kept.lock() {
@@ -121,7 +121,7 @@ impl Verdicts {
 /// schema-qualified: a function or operator of the same name earlier on the search path
 /// must not answer for it.
 fn gate(sql: &str, params: &[Value], snapshot: String) -> Option<Gated> {
-    let body = subquery_body(sql)?;
+    let body = lexer::subquery_body(sql)?;
     let n = params.len() + 1;
     let now = "pg_catalog.txid_current_snapshot()::pg_catalog.text";
     let sql = format!(
@@ -132,24 +132,6 @@ fn gate(sql: &str, params: &[Value], snapshot: String) -> Option<Gated> {
     let mut all = params.to_vec();
     all.push(Value::String(snapshot));
     Some(Gated { sql, params: all })
-}
-
-/// The statement without a final `;`, when it can stand as a subquery (a SELECT, WITH,
-/// VALUES or TABLE statement, or one in parentheses).
-fn subquery_body(sql: &str) -> Option<&str> {
-    let (tokens, error) = lexer::tokens(sql);
-    if error.is_some() {
-        return None;
-    }
-    let first = tokens.iter().find(|t| t.kind != Kind::Punct(b'('))?;
-    if !matches!(first.name.as_deref(), Some("select" | "with" | "values" | "table")) {
-        return None;
-    }
-    match tokens.last() {
-        Some(last) if last.kind == Kind::Punct(b';') => Some(&sql[..last.start]),
-        Some(_) => Some(sql),
-        None => None,
-    }
 }
 
 #[cfg(test)]
@@ -295,17 +277,6 @@ mod tests {
         assert!(message.contains("division by zero"), "{message}");
         assert!(!message.contains("mcp_checked"), "the gate shows in the error: {message}");
         tx.rollback();
-    }
-
-    #[test]
-    fn a_reading_statement_becomes_a_subquery_without_its_semicolon() {
-        assert_eq!(subquery_body("select 1;"), Some("select 1"));
-        assert_eq!(subquery_body("select 1; -- done"), Some("select 1"));
-        assert_eq!(subquery_body("(select 1) union (select 2)"), Some("(select 1) union (select 2)"));
-        assert_eq!(subquery_body("TABLE t"), Some("TABLE t"));
-        assert_eq!(subquery_body("show work_mem"), None);
-        assert_eq!(subquery_body("explain select 1"), None);
-        assert_eq!(subquery_body("select 'unterminated"), None);
     }
 
     #[test]
