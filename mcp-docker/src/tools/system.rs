@@ -165,24 +165,21 @@ pub struct DiskUsage {
 /// shape differs between Engine API versions (and bollard reads only the newest).
 pub async fn disk_usage(daemons: Arc<Daemons>, _ctx: Context, args: HostArgs) -> Reply<DiskUsage> {
     let call = daemons.read(args.host.as_deref()).await?;
-    let containers = call
-        .docker
-        .list_containers(Some(ListContainersOptions {
+    let scope =
+        daemons.settings.scope.is_set().then(|| [("label".to_string(), daemons.settings.scope.filters())].into());
+    // Three independent lists, sent together: the slowest one's time, not their sum.
+    let (containers, images, volumes) = futures::try_join!(
+        call.docker.list_containers(Some(ListContainersOptions {
             all: true,
             size: true,
-            filters: (daemons.settings.scope.is_set())
-                .then(|| [("label".to_string(), daemons.settings.scope.filters())].into()),
+            filters: scope,
             ..Default::default()
-        }))
-        .await
-        .map_err(call.fail(""))?;
-    let images = call
-        .docker
-        .list_images(Some(ListImagesOptions { all: false, ..Default::default() }))
-        .await
-        .map_err(call.fail(""))?;
-    let volumes =
-        call.docker.list_volumes(None::<ListVolumesOptions>).await.map_err(call.fail(""))?.volumes.unwrap_or_default();
+        })),
+        call.docker.list_images(Some(ListImagesOptions { all: false, ..Default::default() })),
+        call.docker.list_volumes(None::<ListVolumesOptions>),
+    )
+    .map_err(call.fail(""))?;
+    let volumes = volumes.volumes.unwrap_or_default();
     let used_images: HashSet<&str> = containers.iter().filter_map(|c| c.image_id.as_deref()).collect();
     let image_size: i64 = images.iter().map(|i| i.size).sum();
     let unused_size: i64 = images.iter().filter(|i| !used_images.contains(i.id.as_str())).map(|i| i.size).sum();
