@@ -206,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
 /// The point select's steps, each timed alone (median of `n`), next to a whole call.
 async fn steps(pool: &PgPool, client: &Client, n: usize) -> anyhow::Result<()> {
     let explain = format!("EXPLAIN (VERBOSE, FORMAT JSON, COSTS OFF) {POINT}");
-    // What a `query` call's transaction starts with (transaction.rs).
+    // What a `query` call's transaction starts with (transaction/mod.rs).
     let begin = "BEGIN READ ONLY; SET LOCAL statement_timeout = 30000; SET LOCAL standard_conforming_strings = on; \
                  SELECT pg_backend_pid(); SAVEPOINT mcp_cut";
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); 8];

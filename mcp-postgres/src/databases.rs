@@ -68,7 +68,7 @@ impl Databases {
                 .max_connections(settings.pool_size)
                 .acquire_timeout(settings.connect_timeout)
                 // Not a ping (a round trip) on every acquire: a connection a cancelled call
-                // left mid-query is closed by the call (transaction.rs), the pool pings every
+                // left mid-query is closed by the call (transaction/), the pool pings every
                 // connection it gets back, and a transaction's begin replaces a connection
                 // that died while idle. Only one idle for long is tested first.
                 .test_before_acquire(false)
