@@ -132,6 +132,13 @@ pub fn is_connection_error(e: &sqlx::Error) -> bool {
         || matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("08") || c == "57P01"))
 }
 
+/// PostgreSQL refused a statement this connection prepared before a table it reads
+/// changed shape (its columns or their types): the kept preparation cannot run again.
+pub fn is_stale_statement(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if db.code().as_deref() == Some("0A000") && db.message().contains("cached plan must not change result type"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

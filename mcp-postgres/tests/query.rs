@@ -97,6 +97,34 @@ async fn values_without_a_binary_form_come_as_psql_prints_them() {
 }
 
 #[tokio::test]
+async fn a_table_that_changed_shape_is_read_as_it_is_now() {
+    let s = common::schema("reshaped");
+    setup(&format!("DROP SCHEMA IF EXISTS {s} CASCADE; CREATE SCHEMA {s}; CREATE TABLE {s}.t (id int, x int); INSERT INTO {s}.t VALUES (1, 2);")).await;
+    // One connection: the one that prepared the statement before the change reads after it.
+    let c = start(common::Transport::Stdio, &["--pool-size", "1", "--allow-write"]).await;
+    let read = json!({"sql": format!("SELECT * FROM {s}.t")});
+    let write = json!({"sql": format!("UPDATE {s}.t SET id = id RETURNING *")});
+    assert_eq!(c.ok("query", read.clone()).await["rows"], json!([[1, 2]]));
+    assert_eq!(c.ok("query", read.clone()).await["rows"], json!([[1, 2]]));
+    setup(&format!("ALTER TABLE {s}.t ALTER COLUMN x TYPE text")).await;
+    assert_eq!(c.ok("query", read.clone()).await["rows"], json!([[1, "2"]]));
+    // A column read as text, then gone: the text form kept from before is outdated too.
+    setup(&format!("ALTER TABLE {s}.t ADD COLUMN p point")).await;
+    assert_eq!(c.ok("query", read.clone()).await["rows"], json!([[1, "2", null]]));
+    setup(&format!("ALTER TABLE {s}.t DROP COLUMN p")).await;
+    assert_eq!(c.ok("query", read.clone()).await["rows"], json!([[1, "2"]]));
+    // A write's transaction cannot go on: it says so, changes nothing, and the next works.
+    assert_eq!(c.ok("execute", write.clone()).await["rows"], json!([[1, "2"]]));
+    setup(&format!("ALTER TABLE {s}.t ADD COLUMN z int")).await;
+    let err = c.fails("execute", write.clone()).await;
+    assert!(err.contains("changed its columns") && err.contains("run the call again"), "{err}");
+    assert_eq!(c.ok("execute", write).await["rows"], json!([[1, "2", null]]));
+    // An error of the statement's own, in a text form, is its own.
+    let err = c.fails("query", json!({"sql": "SELECT point(1, 1), 1 / 0"})).await;
+    assert!(err.contains("division by zero"), "{err}");
+}
+
+#[tokio::test]
 async fn a_large_result_sends_its_rows_once() {
     for transport in TRANSPORTS {
         let c = start(transport, &["--max-rows", "5000", "--max-result-bytes", "1048576"]).await;

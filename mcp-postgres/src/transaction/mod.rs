@@ -37,6 +37,12 @@ pub enum Access {
     ReadWrite,
 }
 
+/// The answer when PostgreSQL refused a write prepared before a table it uses changed
+/// shape (a read is prepared again and goes on).
+const STALE_STATEMENT: &str = "PostgreSQL refused the statement as this connection had prepared it, before a table \
+    it uses changed its columns (cached plan must not change result type); nothing was changed. The connection is \
+    dropped: run the call again.";
+
 /// What a writing call may have left in its session, undone before the connection goes
 /// back to the pool: settings, session-level advisory locks, LISTEN, cursors held past
 /// the transaction, temporary tables, sequence state. Sent after the call's answer.
@@ -57,6 +63,8 @@ pub struct Tx {
     busy: bool,
     /// Begun on a warm connection, and no statement run yet.
     warm_untouched: bool,
+    /// The connection keeps statements the server refuses: closed at the end, not pooled.
+    discard: bool,
     /// What the transaction was begun with, for keeping its connection warm.
     role: Option<String>,
     timeout: Duration,
@@ -137,6 +145,7 @@ impl Tx {
                 access,
                 busy: false,
                 warm_untouched: true,
+                discard: false,
                 role,
                 timeout,
             });
@@ -159,6 +168,7 @@ impl Tx {
                         access,
                         busy: false,
                         warm_untouched: false,
+                        discard: false,
                         role,
                         timeout,
                     });
@@ -250,6 +260,22 @@ impl Tx {
         })
     }
 
+    /// After PostgreSQL refused a statement the connection had prepared before a table it
+    /// reads changed shape: the connection drops every statement it keeps, so that none
+    /// is refused again. A read goes back to its savepoint and can go on; a write's
+    /// transaction is aborted, and its connection is closed when the call ends.
+    fn forget_statements(&mut self) -> BoxFuture<'_, Result<(), ToolError>> {
+        Box::pin(async move {
+            if self.access == Access::ReadWrite {
+                self.discard = true;
+                return Err(ToolError::failed(STALE_STATEMENT));
+            }
+            let failed = |e: sqlx::Error| tool_error(&e, None, Some("after a table changed shape"));
+            (&mut *self.conn()).execute(sqlx::raw_sql("ROLLBACK TO SAVEPOINT mcp_cut")).await.map_err(failed)?;
+            sqlx::Connection::clear_cached_statements(self.conn()).await.map_err(failed)
+        })
+    }
+
     /// Asks the server to stop the statement running on this transaction's connection.
     /// Uses another connection from the pool; a failure is only logged.
     pub fn cancel_running(&self) -> BoxFuture<'static, ()> {
@@ -292,6 +318,10 @@ impl Drop for Tx {
             conn.close_on_drop();
             return;
         };
+        if self.discard {
+            conn.close_on_drop();
+            return;
+        }
         let db = self.db.clone();
         let pid = self.pid;
         if self.busy {

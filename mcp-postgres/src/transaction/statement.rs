@@ -11,7 +11,7 @@ use sqlx::postgres::{PgArguments, PgRow, PgTypeInfo};
 use sqlx::{Column as _, Executor as _, Statement as _, TypeInfo as _};
 
 use super::{Access, Tx, was_cancelled};
-use crate::errors::{is_connection_error, tool_error};
+use crate::errors::{is_connection_error, is_stale_statement, tool_error};
 use crate::guard::lexer;
 use crate::values::{self, Kind};
 
@@ -112,13 +112,25 @@ where
     // A warm connection's transaction began before the call: if the server ended the
     // connection meanwhile, the first statement finds out before anything ran in it, and
     // goes again on another connection.
-    if std::mem::take(&mut tx.warm_untouched) {
+    let first = if std::mem::take(&mut tx.warm_untouched) {
         match each_row_attempt(tx, sql, params, declared, gated, &mut on_row).await {
-            Err(Attempt::Lost(_)) => tx.replace_connection().await.map_err(Attempt::Failed)?,
-            other => return other,
+            Err(Attempt::Lost(_)) => {
+                tx.replace_connection().await.map_err(Attempt::Failed)?;
+                each_row_attempt(tx, sql, params, declared, gated, &mut on_row).await
+            }
+            other => other,
         }
+    } else {
+        each_row_attempt(tx, sql, params, declared, gated, &mut on_row).await
+    };
+    match first {
+        // Prepared before a table it reads changed shape: prepared again, once.
+        Err(Attempt::Stale(_)) => {
+            tx.forget_statements().await?;
+            each_row_attempt(tx, sql, params, declared, gated, &mut on_row).await
+        }
+        other => other,
     }
-    each_row_attempt(tx, sql, params, declared, gated, &mut on_row).await
 }
 
 /// How a statement failed.
@@ -126,6 +138,9 @@ enum Attempt {
     /// The connection was gone before any row was read.
     Lost(sqlx::Error),
     Failed(ToolError),
+    /// PostgreSQL refused the statement as the connection had prepared it, before a
+    /// table it reads changed shape (or may have: a text form's error); nothing of it ran.
+    Stale(sqlx::Error),
     /// A gated statement failed (its gate, or anything else that is no timeout): the
     /// caller runs the statement again the usual way, which gives any error its answer.
     Ungated,
@@ -137,6 +152,8 @@ impl Attempt {
             Attempt::Lost(e) => tool_error(&e, Some(sql), None),
             Attempt::Failed(e) => e,
             Attempt::Ungated => ToolError::failed("a gated statement failed outside `run_gated`"),
+            Attempt::Stale(e) if is_stale_statement(&e) => ToolError::failed(super::STALE_STATEMENT),
+            Attempt::Stale(e) => tool_error(&e, Some(sql), None),
         }
     }
 }
@@ -159,18 +176,27 @@ where
     F: FnMut(&[ColumnInfo], Vec<Value>) -> Result<Flow, ToolError> + Send,
 {
     let mut read_any = false;
-    let failed = |e: sqlx::Error, read_any: bool| {
+    // `as_text`: the statement is the text form, built on the columns the connection
+    // kept from an earlier preparation, which a table changed since may have outdated
+    // (its error is then no stale-plan error): prepared again, it tells.
+    let failed = |e: sqlx::Error, read_any: bool, as_text: bool| {
+        let ran = matches!(e, sqlx::Error::Database(_)) && !was_cancelled(&e);
         if !read_any && is_connection_error(&e) {
             Attempt::Lost(e)
-        } else if gated && matches!(e, sqlx::Error::Database(_)) && !was_cancelled(&e) {
+        } else if !read_any && is_stale_statement(&e) {
+            Attempt::Stale(e)
+        } else if gated && ran {
             // A timeout stands: the statement would only time out again.
             Attempt::Ungated
+        } else if as_text && !read_any && ran {
+            Attempt::Stale(e)
         } else {
             Attempt::Failed(tool_error(&e, Some(sql), None))
         }
     };
     let text_sql: String;
-    let mut statement = prepare(tx, sql, declared).await.map_err(|e| failed(e, false))?;
+    let mut as_text = false;
+    let mut statement = prepare(tx, sql, declared).await.map_err(|e| failed(e, false, false))?;
     let columns: Vec<ColumnInfo> = statement
         .columns()
         .iter()
@@ -187,10 +213,11 @@ where
         text_sql = values::text_form(body, &kinds);
         match prepare(tx, &text_sql, declared).await {
             Ok(text) => {
+                as_text = true;
                 statement = text;
                 kinds = statement.columns().iter().map(|c| Kind::of(c.type_info())).collect();
             }
-            Err(e) if gated || is_connection_error(&e) => return Err(failed(e, false)),
+            Err(e) if gated || is_connection_error(&e) => return Err(failed(e, false, false)),
             // The statement as it came, with its undecoded columns shown as such.
             Err(_) => {
                 let back = (&mut *tx.conn()).execute(sqlx::raw_sql("ROLLBACK TO SAVEPOINT mcp_cut")).await;
@@ -219,7 +246,7 @@ where
                 // An error ends the statement; nothing is left running.
                 drop(stream);
                 tx.busy = false;
-                return Err(failed(e, read_any));
+                return Err(failed(e, read_any, as_text));
             }
         };
         let row: PgRow = match item {
