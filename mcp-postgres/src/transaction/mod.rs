@@ -270,9 +270,20 @@ impl Tx {
                 self.discard = true;
                 return Err(ToolError::failed(STALE_STATEMENT));
             }
-            let failed = |e: sqlx::Error| tool_error(&e, None, Some("after a table changed shape"));
-            (&mut *self.conn()).execute(sqlx::raw_sql("ROLLBACK TO SAVEPOINT mcp_cut")).await.map_err(failed)?;
-            sqlx::Connection::clear_cached_statements(self.conn()).await.map_err(failed)
+            self.back_to_savepoint("after a table changed shape").await?;
+            sqlx::Connection::clear_cached_statements(self.conn())
+                .await
+                .map_err(|e| tool_error(&e, None, Some("after a table changed shape")))
+        })
+    }
+
+    /// Takes a read's transaction back to the savepoint its begin set (`after`: what
+    /// happened, for the error), undoing a failed or cut statement so that the
+    /// transaction goes on.
+    fn back_to_savepoint<'a>(&'a mut self, after: &'a str) -> BoxFuture<'a, Result<(), ToolError>> {
+        Box::pin(async move {
+            let back = (&mut *self.conn()).execute(sqlx::raw_sql("ROLLBACK TO SAVEPOINT mcp_cut")).await;
+            back.map(drop).map_err(|e| tool_error(&e, None, Some(after)))
         })
     }
 
@@ -304,7 +315,7 @@ impl Tx {
                 return Err(ToolError::failed("the connection did not settle after cutting a result"));
             }
             if self.access == Access::ReadOnly {
-                (&mut *self.conn()).execute(sqlx::raw_sql("ROLLBACK TO SAVEPOINT mcp_cut")).await.map_err(failed)?;
+                self.back_to_savepoint("after cutting a result").await?;
             }
             Ok(())
         })

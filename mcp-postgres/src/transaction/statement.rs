@@ -220,8 +220,7 @@ where
             Err(e) if gated || is_connection_error(&e) => return Err(failed(e, false, false)),
             // The statement as it came, with its undecoded columns shown as such.
             Err(_) => {
-                let back = (&mut *tx.conn()).execute(sqlx::raw_sql("ROLLBACK TO SAVEPOINT mcp_cut")).await;
-                back.map_err(|e| tool_error(&e, None, Some("after asking for values as text")))?;
+                tx.back_to_savepoint("after asking for values as text").await?;
             }
         }
     }
@@ -408,8 +407,7 @@ pub fn run_gated<'a>(
         match windowed(tx, gated_sql, params, &[], true, window).await {
             Ok(rows) => Ok(Some(rows)),
             Err(Attempt::Ungated) => {
-                let back = (&mut *tx.conn()).execute(sqlx::raw_sql("ROLLBACK TO SAVEPOINT mcp_cut")).await;
-                back.map_err(|e| tool_error(&e, None, Some("after an expired plan verdict")))?;
+                tx.back_to_savepoint("after an expired plan verdict").await?;
                 Ok(None)
             }
             Err(other) => Err(other.into_tool_error(gated_sql)),
