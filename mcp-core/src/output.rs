@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::protocol::CallToolResult;
+use crate::protocol::{CallToolResult, JsonText};
 use crate::server::{IntoToolResult, schema_of};
 
 /// A tool result: `text` for the model to read, `data` as structured content (its type
@@ -55,6 +55,35 @@ impl<T: JsonSchema> Prebuilt<T> {
 impl<T: JsonSchema> IntoToolResult for Prebuilt<T> {
     fn into_tool_result(self) -> CallToolResult {
         CallToolResult::structured(self.text, self.value)
+    }
+
+    fn output_schema() -> Option<Value> {
+        Some(schema_of::<T>())
+    }
+}
+
+/// A tool result whose structured content is JSON text already (a backend's document
+/// rewritten straight from its bytes): it goes to the wire as it is, and no tree is built
+/// of it; `T` gives the schema.
+#[derive(Debug)]
+pub struct PrebuiltJson<T> {
+    /// What the model reads.
+    pub text: String,
+    /// The structured content.
+    pub json: JsonText,
+    schema: PhantomData<T>,
+}
+
+impl<T: JsonSchema> PrebuiltJson<T> {
+    /// A result of `text` and the structured content `json`, described by `T`'s schema.
+    pub fn new(text: String, json: JsonText) -> Self {
+        Self { text, json, schema: PhantomData }
+    }
+}
+
+impl<T: JsonSchema> IntoToolResult for PrebuiltJson<T> {
+    fn into_tool_result(self) -> CallToolResult {
+        CallToolResult::structured_json(self.text, self.json)
     }
 
     fn output_schema() -> Option<Value> {

@@ -384,3 +384,43 @@ async fn request_state_is_refused_with_other_arguments() {
     let r = p.call(call(3, "scratch", Some(&state))).await;
     assert_eq!(r["result"]["content"][0]["text"], "dropped scratch (asked about scratch)", "{r}");
 }
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct DocumentArgs {
+    /// The document's JSON text, as a backend sent it.
+    json: String,
+}
+
+/// A tool answering with a backend's document as JSON text (no tree built of it).
+async fn document(_ctx: Context, args: DocumentArgs) -> Result<mcp_core::protocol::CallToolResult, ToolError> {
+    let json = mcp_core::protocol::JsonText::new(args.json).map_err(|e| ToolError::invalid_arguments(e.to_string()))?;
+    Ok(mcp_core::protocol::CallToolResult::structured_json(json.get().to_string(), json))
+}
+
+#[tokio::test]
+async fn structured_content_given_as_json_text_arrives_whole_in_both_eras() {
+    let mut p = Peer::serve(builder().tool(tool("document", document).read_only()).build(), 1 << 20);
+    let doc = json!({"Id": "abc", "State": {"Running": true, "Pid": 7}, "Env": ["A=1", "quote=\"x\""], "n": 1.5});
+    // Stateless: the answer is decorated (resultType, serverInfo) and still takes the document.
+    let r = p.call(tool_call(1, "document", json!({"json": doc.to_string()}))).await;
+    assert_eq!(r["result"]["structuredContent"], doc, "{r}");
+    assert_eq!(r["result"]["resultType"], "complete");
+    assert_eq!(r["result"]["content"][0]["text"], doc.to_string());
+    // Pretty-printed JSON (line breaks between tokens) still goes out on one line.
+    let pretty = serde_json::to_string_pretty(&doc).expect("json");
+    let r = p.call(tool_call(2, "document", json!({"json": pretty}))).await;
+    assert_eq!(r["result"]["structuredContent"], doc, "{r}");
+    p.assert_alive(3).await;
+    // Not JSON: the tool's own error, and no structured content.
+    let r = p.call(tool_call(4, "document", json!({"json": "{\"a\": 1"}))).await;
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    assert!(r["result"].get("structuredContent").is_none(), "{r}");
+
+    p.initialize().await;
+    let r = p
+        .call(json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"document","arguments":{"json": doc.to_string()}}}))
+        .await;
+    assert_eq!(r["result"]["structuredContent"], doc, "{r}");
+    assert!(r["result"].get("resultType").is_none(), "{r}");
+    p.assert_alive(6).await;
+}

@@ -295,6 +295,12 @@ pub struct CallToolResult {
     /// Structured content matching the tool's output schema.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub structured_content: Option<Value>,
+    /// Structured content that is JSON text already (a server's, made straight from a
+    /// backend's bytes): the server sends it as `structuredContent` without building a
+    /// tree of it. Set instead of `structured_content`, never with it; a client reads the
+    /// answer's into `structured_content`.
+    #[serde(skip)]
+    pub structured_json: Option<JsonText>,
     /// True when the tool failed (the model sees the message and can adapt).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_error: bool,
@@ -303,18 +309,56 @@ pub struct CallToolResult {
     pub meta: Option<serde_json::Map<String, Value>>,
 }
 
+/// One JSON value as compact text: valid JSON on one line (it goes into a stdio line as
+/// it is), checked when made.
+#[derive(Debug, Clone)]
+pub struct JsonText(Box<serde_json::value::RawValue>);
+
+impl JsonText {
+    /// `json` checked to be one JSON value; one with line breaks between its tokens is
+    /// rewritten compactly (a raw line break would end a stdio message early).
+    pub fn new(json: String) -> Result<Self, serde_json::Error> {
+        // JSON strings cannot hold a raw line break: any there is whitespace.
+        if json.bytes().any(|b| b == b'\n' || b == b'\r') {
+            let value: Value = serde_json::from_str(&json)?;
+            return Ok(Self(serde_json::value::to_raw_value(&value)?));
+        }
+        serde_json::value::RawValue::from_string(json).map(Self)
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The JSON as a tree (for callers that inspect a result rather than send it).
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(self.get()).unwrap_or(Value::Null)
+    }
+}
+
+impl PartialEq for JsonText {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
 impl CallToolResult {
     /// A successful result with these blocks.
     pub fn success(content: Vec<Content>) -> Self {
-        Self { content, structured_content: None, is_error: false, meta: None }
+        Self { content, ..Self::default() }
     }
     /// A successful result: `text` for the model beside its structured form.
     pub fn structured(text: impl Into<String>, structured: Value) -> Self {
-        Self { content: vec![Content::text(text)], structured_content: Some(structured), is_error: false, meta: None }
+        Self { content: vec![Content::text(text)], structured_content: Some(structured), ..Self::default() }
+    }
+    /// A successful result: `text` for the model beside its structured form, as JSON text.
+    pub fn structured_json(text: impl Into<String>, structured: JsonText) -> Self {
+        Self { content: vec![Content::text(text)], structured_json: Some(structured), ..Self::default() }
     }
     /// A failed result with one text block.
     pub fn error(message: impl Into<String>) -> Self {
-        Self { content: vec![Content::text(message)], structured_content: None, is_error: true, meta: None }
+        Self { content: vec![Content::text(message)], is_error: true, ..Self::default() }
     }
 }
 
@@ -458,6 +502,17 @@ pub struct Completion {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn json_text_is_one_value_on_one_line() {
+        assert_eq!(JsonText::new(r#"{"a":[1,"x\ny"]}"#.into()).expect("json").get(), r#"{"a":[1,"x\ny"]}"#);
+        let pretty = JsonText::new("{\n  \"a\": [1,\r\n 2]\n}".into()).expect("json");
+        assert_eq!(pretty.get(), r#"{"a":[1,2]}"#);
+        for bad in ["", "{\"a\":", "1 2", "{\"a\":1}}", "nul"] {
+            assert!(JsonText::new(bad.into()).is_err(), "{bad:?}");
+        }
+        assert_eq!(JsonText::new("[1]".into()).expect("json").to_value(), json!([1]));
+    }
 
     #[test]
     fn a_listed_tool_is_what_serde_writes() {

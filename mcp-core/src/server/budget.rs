@@ -11,7 +11,11 @@ pub(crate) fn enforce(result: &mut CallToolResult, max_bytes: usize) -> bool {
     let total: usize = result.content.iter().map(payload_len).sum();
     // Counted, not rendered: a large result would otherwise be serialized into a
     // throwaway string on every call.
-    let structured = result.structured_content.as_ref().map(crate::connector::bounded::json_size).unwrap_or(0);
+    let structured = match (&result.structured_content, &result.structured_json) {
+        (Some(value), _) => crate::connector::bounded::json_size(value),
+        (None, Some(json)) => json.get().len(),
+        (None, None) => 0,
+    };
     if total <= max_bytes && structured <= max_bytes {
         return false;
     }
@@ -19,6 +23,7 @@ pub(crate) fn enforce(result: &mut CallToolResult, max_bytes: usize) -> bool {
         // Structured content cannot be cut without breaking its schema; the text copy is
         // cut instead, and the structured copy dropped.
         result.structured_content = None;
+        result.structured_json = None;
     }
     let mut left = max_bytes;
     let mut kept = Vec::with_capacity(result.content.len());
@@ -90,5 +95,18 @@ mod tests {
         assert_eq!(text.len(), 50);
         let Content::Text { text: marker, .. } = &r.content[1] else { panic!("marker") };
         assert!(marker.contains("150 of 200 bytes were cut"), "{marker}");
+    }
+
+    #[test]
+    fn structured_json_over_the_budget_is_dropped_and_its_text_cut() {
+        let big = format!("[{}]", vec!["1"; 100].join(","));
+        let json = crate::protocol::JsonText::new(big.clone()).expect("json");
+        let mut r = CallToolResult::structured_json(big.clone(), json.clone());
+        assert!(!enforce(&mut r, big.len()), "at the budget: untouched");
+        assert_eq!(r.structured_json, Some(json));
+        assert!(enforce(&mut r, big.len() - 1));
+        assert_eq!(r.structured_json, None);
+        let Content::Text { text, .. } = &r.content[0] else { panic!("text") };
+        assert_eq!(text.len(), big.len() - 1);
     }
 }

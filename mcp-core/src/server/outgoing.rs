@@ -3,7 +3,9 @@
 //! its audit line is closed then with the size that went out: nothing walks a response
 //! only to measure it.
 
-use crate::protocol::{Message, Response};
+use serde_json::Value;
+
+use crate::protocol::{JsonText, Message, Response};
 use crate::security::audit::{HeldLines, OpenLine};
 
 /// One item for a client's connection, in the order it must go out.
@@ -65,11 +67,33 @@ impl From<Message> for Outgoing {
 pub struct Answer {
     response: Response,
     audit: Option<OpenLine>,
+    /// The result's `structuredContent`, as JSON text, written into it on the way out.
+    structured_json: Option<JsonText>,
+}
+
+/// A request's result on its way to an [`Answer`]: the tree, and the structured content
+/// a tool gave as JSON text (see [`JsonText`]).
+#[derive(Debug, PartialEq)]
+pub(crate) struct Reply {
+    pub result: Value,
+    pub structured_json: Option<JsonText>,
+}
+
+impl From<Value> for Reply {
+    fn from(result: Value) -> Self {
+        Self { result, structured_json: None }
+    }
 }
 
 impl Answer {
     pub(crate) fn new(response: Response, audit: Option<OpenLine>) -> Self {
-        Self { response, audit }
+        Self { response, audit, structured_json: None }
+    }
+
+    /// An answer whose result takes `structured_json` as its `structuredContent`.
+    pub(crate) fn with_structured_json(mut self, structured_json: Option<JsonText>) -> Self {
+        self.structured_json = structured_json;
+        self
     }
 
     /// The response.
@@ -96,6 +120,12 @@ impl Answer {
     fn write_line_open(mut self, out: &mut Vec<u8>) -> (Option<OpenLine>, usize) {
         let start = out.len();
         self.response.write_to(out);
+        if let (Some(json), Some(_), Ok(Value::Object(result))) =
+            (&self.structured_json, &self.response.id, &self.response.outcome)
+            && !result.is_empty()
+        {
+            splice_structured(out, json);
+        }
         (self.audit.take(), out.len() - start)
     }
 
@@ -109,6 +139,9 @@ impl Answer {
     /// The response, for callers that do not send it as JSON themselves (tests, in-process
     /// embeddings): its audit line is closed with the size its JSON would take.
     pub fn into_response(mut self) -> Response {
+        if let (Some(json), Ok(Value::Object(result))) = (self.structured_json.take(), &mut self.response.outcome) {
+            result.insert("structuredContent".into(), json.to_value());
+        }
         if let Some(line) = self.audit.take() {
             let mut json = Vec::new();
             self.response.write_to(&mut json);
@@ -118,7 +151,56 @@ impl Answer {
     }
 }
 
+/// Writes `json` as the `structuredContent` of the result just written at the end of
+/// `out`: `{"jsonrpc":..,"id":..,"result":{..}}`, the result last and not empty, so the
+/// member goes before its two closing braces.
+fn splice_structured(out: &mut Vec<u8>, json: &JsonText) {
+    debug_assert!(out.ends_with(b"}}"));
+    out.truncate(out.len() - 2);
+    out.extend_from_slice(b",\"structuredContent\":");
+    out.extend_from_slice(json.get().as_bytes());
+    out.extend_from_slice(b"}}");
+}
+
 /// serde_json writes UTF-8 only: the check never fails.
 fn text(json: Vec<u8>) -> String {
     String::from_utf8(json).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::protocol::{ErrorObject, RequestId};
+
+    fn json_text(s: &str) -> Option<JsonText> {
+        Some(JsonText::new(s.into()).expect("json"))
+    }
+
+    #[test]
+    fn structured_json_is_written_into_the_result_and_kept_for_in_process_callers() {
+        let doc = r#"{"Id":"a\"b","N":[1,{"x":null}]}"#;
+        let result = json!({"content": [{"type": "text", "text": doc}], "resultType": "complete"});
+        let answer = || Answer::new(Response::result(RequestId::Number(7), result.clone()), None);
+        let wire: Value = serde_json::from_slice(&answer().with_structured_json(json_text(doc)).into_bytes())
+            .expect("one JSON message");
+        let mut expected = result.clone();
+        expected["structuredContent"] = serde_json::from_str(doc).expect("json");
+        assert_eq!(wire, json!({"jsonrpc": "2.0", "id": 7, "result": expected}));
+        let response = answer().with_structured_json(json_text(doc)).into_response();
+        assert_eq!(response.outcome.ok(), Some(expected));
+    }
+
+    #[test]
+    fn structured_json_never_goes_into_an_error_or_an_empty_result() {
+        let error = Answer::new(Response::error(Some(RequestId::Number(1)), ErrorObject::internal("x")), None);
+        let plain = Answer::new(Response::error(Some(RequestId::Number(1)), ErrorObject::internal("x")), None);
+        assert_eq!(error.with_structured_json(json_text("{}")).into_bytes(), plain.into_bytes());
+        let empty = Answer::new(Response::result(RequestId::Number(2), json!({})), None);
+        assert_eq!(
+            empty.with_structured_json(json_text("[1]")).into_bytes(),
+            br#"{"jsonrpc":"2.0","id":2,"result":{}}"#
+        );
+    }
 }

@@ -22,7 +22,7 @@ use crate::security::Identity;
 use crate::security::audit::{AuditLog, AuditStart, LineHead, OpenLine};
 use crate::server::Server;
 use crate::server::context::RequestSink;
-use crate::server::outgoing::Answer;
+use crate::server::outgoing::{Answer, Reply};
 use crate::server::session::Session;
 use crate::server::tool_set::Table;
 
@@ -88,10 +88,14 @@ impl Server {
         // Dropped before the end (the request was cancelled), the line is written as such.
         let mut audit =
             self.inner.audit.as_ref().map(|log| self.audit_open(log, session, &req, sensitive, bytes_in, started));
+        let mut structured_json = None;
         let response = match self.client_slot(session) {
             Err(e) => Response::error(Some(id), e),
             Ok(_slot) => match AssertUnwindSafe(self.route(session, req, sink)).catch_unwind().await {
-                Ok(Ok(result)) => Response::result(id, result),
+                Ok(Ok(reply)) => {
+                    structured_json = reply.structured_json;
+                    Response::result(id, reply.result)
+                }
                 Ok(Err(e)) => Response::error(Some(id), e),
                 Err(_) => {
                     tracing::error!(request = %id, "handler panicked");
@@ -105,7 +109,7 @@ impl Server {
         if let Some(line) = &mut audit {
             line.answered(outcome, error, elapsed);
         }
-        Answer::new(response, audit)
+        Answer::new(response, audit).with_structured_json(structured_json)
     }
 
     /// The tool or prompt a request names, if registered: its metrics label (`unknown`
@@ -229,7 +233,7 @@ impl Server {
         session: &Arc<Session>,
         req: Request,
         sink: Option<RequestSink>,
-    ) -> Result<Value, ErrorObject> {
+    ) -> Result<Reply, ErrorObject> {
         let params = params_of(&req);
         let has_stateless_meta = params.get("_meta").and_then(|m| m.get(meta::PROTOCOL_VERSION)).is_some();
         let meta = if has_stateless_meta {
@@ -240,9 +244,9 @@ impl Server {
             meta
         } else {
             match req.method.as_str() {
-                "initialize" => return self.initialize(session, params),
-                "ping" => return Ok(json!({})),
-                "server/discover" => return Ok(self.discover()),
+                "initialize" => return self.initialize(session, params).map(Reply::from),
+                "ping" => return Ok(json!({}).into()),
+                "server/discover" => return Ok(self.discover().into()),
                 _ => {}
             }
             let Some(hs) = session.handshake() else {
@@ -265,8 +269,9 @@ impl Server {
             handshake_meta(&hs, params)
         };
         let stateless = meta.version.era() == Era::Stateless;
+        let mut structured_json = None;
         let mut result = match req.method.as_str() {
-            "server/discover" => return Ok(self.discover()),
+            "server/discover" => return Ok(self.discover().into()),
             "logging/setLevel" => {
                 let level: LoggingLevel = serde_json::from_value(params.get("level").cloned().unwrap_or(Value::Null))
                     .map_err(|_| ErrorObject::invalid_params("logging/setLevel needs `level`: one of debug, info, notice, warning, error, critical, alert, emergency"))?;
@@ -274,7 +279,11 @@ impl Server {
                 json!({})
             }
             "tools/list" => self.list_tools(session, params)?,
-            "tools/call" => self.call_tool(Call { session, req: &req, meta: meta.clone(), sink }).await?,
+            "tools/call" => {
+                let reply = self.call_tool(Call { session, req: &req, meta: meta.clone(), sink }).await?;
+                structured_json = reply.structured_json;
+                reply.result
+            }
             "resources/list" => self.list_resources(Call { session, req: &req, meta: meta.clone(), sink }).await?,
             "resources/templates/list" => self.list_templates(params)?,
             "resources/read" => self.read_resource(Call { session, req: &req, meta: meta.clone(), sink }).await?,
@@ -301,7 +310,7 @@ impl Server {
             let shared = *identity == Identity::anonymous() || *identity == Identity::local();
             self.decorate_stateless(&req.method, &mut result, shared);
         }
-        Ok(result)
+        Ok(Reply { result, structured_json })
     }
 
     /// Adds `resultType`, server identity and cache hints to a stateless result: `public`

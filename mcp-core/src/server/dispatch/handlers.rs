@@ -26,21 +26,23 @@ impl Server {
     /// Runs a call's handler (`start`) about `target` with the call's context, under the
     /// limits (`what` names it in the deadline's message). `finish` makes the result of its
     /// outcome, except an input request, which becomes the stateless interim result.
-    pub(super) async fn run_call<T, F>(
+    pub(super) async fn run_call<T, F, R: From<Value>>(
         &self,
         call: Call<'_>,
         target: &str,
         what: &str,
         start: impl FnOnce(Context) -> F,
-        finish: impl FnOnce(Result<T, ToolError>) -> Result<Value, ErrorObject>,
-    ) -> Result<Value, ErrorObject>
+        finish: impl FnOnce(Result<T, ToolError>) -> Result<R, ErrorObject>,
+    ) -> Result<R, ErrorObject>
     where
         F: Future<Output = Result<T, ToolError>>,
     {
         let Call { session, req, meta, sink } = call;
         let ctx = self.context(session, req, target, meta.clone(), sink)?;
         match self.run(what, start(ctx)).await {
-            Err(ToolError::InputRequired(ir)) => self.input_required(&binding(session, req, target), &meta, ir),
+            Err(ToolError::InputRequired(ir)) => {
+                self.input_required(&binding(session, req, target), &meta, ir).map(R::from)
+            }
             outcome => finish(outcome),
         }
     }

@@ -9,6 +9,7 @@ use crate::protocol::{ErrorObject, jsonrpc::kind};
 use crate::server::Server;
 use crate::server::context::{Context, InputRequest};
 use crate::server::error::ToolError;
+use crate::server::outgoing::Reply;
 use crate::server::session::Session;
 
 impl Server {
@@ -21,7 +22,7 @@ impl Server {
         self.page(params, allowed.into_iter(), "tools", crate::protocol::Tool::listed)
     }
 
-    pub(super) async fn call_tool(&self, call: Call<'_>) -> Result<Value, ErrorObject> {
+    pub(super) async fn call_tool(&self, call: Call<'_>) -> Result<Reply, ErrorObject> {
         let params = params_of(call.req);
         let name = str_param(params, "name", "tools/call")?;
         let tools = self.inner.tools.snapshot();
@@ -65,15 +66,16 @@ impl Server {
 
 /// The result as the answer carries it. The structured content is moved in, not
 /// serialized into a second tree: `to_value` copied every key of a backend's document
-/// (a container inspect: a fifth of the server's work per call).
-fn result_value(mut result: crate::protocol::CallToolResult) -> Value {
+/// (a container inspect: a fifth of the server's work per call); JSON text stays text.
+fn result_value(mut result: crate::protocol::CallToolResult) -> Reply {
     let structured = result.structured_content.take();
+    let structured_json = result.structured_json.take();
     let mut value = serde_json::to_value(result)
         .unwrap_or_else(|e| json!({"content": [{"type": "text", "text": e.to_string()}], "isError": true}));
     if let (Some(structured), Value::Object(map)) = (structured, &mut value) {
         map.insert("structuredContent".into(), structured);
     }
-    value
+    Reply { result: value, structured_json }
 }
 
 /// Key of the framework's own confirmation among a call's input requests.
@@ -118,11 +120,19 @@ mod tests {
         let mut result = CallToolResult::structured("text", json!({"a": {"b": [1, "x"]}}));
         result.meta = Some(serde_json::Map::from_iter([("k".to_string(), json!(1))]));
         let expected = serde_json::to_value(&result).expect("serializable");
-        assert_eq!(result_value(result), expected);
+        assert_eq!(result_value(result), Reply::from(expected));
         let error = CallToolResult::error("boom");
         let expected = serde_json::to_value(&error).expect("serializable");
-        let value = result_value(error);
-        assert_eq!(value, expected);
-        assert!(value.get("structuredContent").is_none());
+        let reply = result_value(error);
+        assert_eq!(reply, Reply::from(expected));
+        assert!(reply.result.get("structuredContent").is_none());
+    }
+
+    #[test]
+    fn structured_json_goes_beside_the_tree_not_into_it() {
+        let json = crate::protocol::JsonText::new(r#"{"a":[1,"x"]}"#.into()).expect("json");
+        let reply = result_value(CallToolResult::structured_json("text", json.clone()));
+        assert_eq!(reply.structured_json, Some(json));
+        assert_eq!(reply.result, json!({"content": [{"type": "text", "text": "text"}]}));
     }
 }
