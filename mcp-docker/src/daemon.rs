@@ -79,6 +79,20 @@ impl Daemon {
         self.client.get()?.documents.as_ref()
     }
 
+    /// The engine's document at `path` (`/containers/{id}/json`) as JSON text: read as it
+    /// comes where the transport is the connector's own (`documents.rs`), otherwise
+    /// bollard's typed `fallback` written out.
+    pub async fn fetch_document<T, F>(&self, path: &str, fallback: F) -> Result<Vec<u8>, bollard::errors::Error>
+    where
+        T: serde::Serialize,
+        F: std::future::Future<Output = Result<T, bollard::errors::Error>>,
+    {
+        match self.documents() {
+            Some(documents) => documents.get(path).await.map(Vec::from),
+            None => Ok(serde_json::to_vec(&fallback.await?)?),
+        }
+    }
+
     /// The tool error for a failed call here (see [`failed`]), as a `map_err` argument.
     pub fn fail<'a>(&'a self, hint_404: &'a str) -> impl Fn(bollard::errors::Error) -> ToolError + 'a {
         move |e| failed(&self.name, &e, hint_404)

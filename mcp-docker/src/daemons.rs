@@ -6,13 +6,13 @@
 use std::sync::Arc;
 
 use bollard::Docker;
-use bollard::models::ContainerInspectResponse;
 use mcp_core::ToolError;
 use mcp_core::connector::Targets;
 
 use crate::config::Settings;
 use crate::daemon::Daemon;
 use crate::names::check_ref;
+use crate::scope::Resolved;
 
 /// Every daemon, plus the settings tools read.
 #[derive(Debug)]
@@ -30,18 +30,14 @@ pub struct Call {
 }
 
 impl Call {
-    /// The engine's document at `path` (`/containers/{id}/json`) as JSON: read as it
-    /// comes where the transport is the connector's own (`documents.rs`), otherwise
-    /// bollard's typed `fallback` turned into JSON. `hint_404` as for [`Daemon::fail`].
-    pub async fn document<T, F>(&self, path: &str, fallback: F, hint_404: &str) -> Result<serde_json::Value, ToolError>
+    /// [`Daemon::fetch_document`], its failure as a tool error (`hint_404` as for
+    /// [`Daemon::fail`]).
+    pub async fn document<T, F>(&self, path: &str, fallback: F, hint_404: &str) -> Result<Vec<u8>, ToolError>
     where
         T: serde::Serialize,
         F: std::future::Future<Output = Result<T, bollard::errors::Error>>,
     {
-        match self.daemon.documents() {
-            Some(documents) => documents.get(path).await.map_err(self.fail(hint_404)),
-            None => Ok(serde_json::to_value(fallback.await.map_err(self.fail(hint_404))?)?),
-        }
+        self.daemon.fetch_document(path, fallback).await.map_err(self.fail(hint_404))
     }
 }
 
@@ -58,9 +54,9 @@ pub struct ContainerCall {
     /// What to send to the engine: within a scope the full id the guard resolved (so the
     /// call acts on the container that was checked), otherwise the reference as given.
     pub id: String,
-    /// The guard's inspect document (within a scope only): reuse it rather than asking
-    /// the engine again.
-    pub info: Option<ContainerInspectResponse>,
+    /// What the guard resolved (within a scope only), its inspect document with it: reuse
+    /// it rather than asking the engine again.
+    pub info: Option<Resolved>,
 }
 
 impl std::ops::Deref for ContainerCall {
@@ -110,7 +106,7 @@ impl Daemons {
         check_ref("container", container)?;
         let daemon = daemon?;
         let info = self.settings.scope.container(&daemon, container).await?;
-        let id = info.as_ref().and_then(|i| i.id.clone()).unwrap_or_else(|| container.to_string());
+        let id = info.as_ref().map_or_else(|| container.to_string(), |i| i.id.clone());
         Ok(ContainerCall { call: connect(daemon).await?, id, info })
     }
 

@@ -14,6 +14,7 @@ mod scope;
 mod socket;
 mod ssh;
 mod tools;
+mod trim;
 
 use std::process::ExitCode;
 use std::sync::Arc;

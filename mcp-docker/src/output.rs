@@ -2,7 +2,7 @@
 //! log lines) plus typed `structuredContent`, and the helpers that keep both bounded.
 
 pub use mcp_core::connector::{Next, Page, cut_note, page};
-pub use mcp_core::output::{Prebuilt, Rendered, clip, one_line, table};
+pub use mcp_core::output::{PrebuiltJson, Rendered, clip, one_line, table};
 
 /// What a tool handler returns: its rendering, or why it failed.
 pub type Reply<T> = Result<Rendered<T>, mcp_core::ToolError>;
@@ -47,64 +47,27 @@ pub fn listing<T>(
     (rows, text, page)
 }
 
-/// An inspect document as the model reads it: environment values (at `env`, JSON
-/// pointers to `NAME=value` arrays) redacted when `redact`, storage-driver internals
-/// (host paths of overlay layers, of no use to a model) dropped, empty members pruned.
-pub fn trim_document(value: &mut serde_json::Value, env: &[&str], redact: bool) {
-    use serde_json::Value;
-    if redact {
-        for pointer in env {
-            if let Some(entries) = value.pointer_mut(pointer).and_then(Value::as_array_mut) {
-                for entry in entries.iter_mut() {
-                    if let Value::String(s) = entry {
-                        *s = mcp_core::security::redact::redact_env(s);
-                    }
-                }
-            }
-        }
-    }
-    if let Some(map) = value.as_object_mut() {
-        map.remove("GraphDriver");
-    }
-    prune_empty(value);
-}
-
-/// An inspect tool's answer: the trimmed `document` as the text and, beside the host, as
-/// the structured member `key`. Moved in, not through `json!`, which would copy the
-/// whole document key by key again (a tenth of the server's work on an inspect).
+/// An inspect tool's answer: the engine's document (its bytes, `document`), trimmed as
+/// `trim` says, as the text and, beside the host, as the structured member `key`. The
+/// trimmed JSON text is written once and sent as it is (see `trim.rs`).
 pub fn inspected<T: schemars::JsonSchema>(
     host: &str,
     key: &str,
-    document: serde_json::Value,
-) -> Result<Prebuilt<T>, mcp_core::ToolError> {
-    let text = serde_json::to_string(&document)?;
-    let mut structured = serde_json::Map::new();
-    structured.insert("host".into(), host.into());
-    structured.insert(key.into(), document);
-    Ok(Prebuilt::new(text, structured.into()))
-}
-
-/// Removes what carries no information from an inspect document (null, "", [], {}), so
-/// the model reads only what is set. Zeros and `false` stay: they are values.
-pub fn prune_empty(value: &mut serde_json::Value) {
-    use serde_json::Value;
-    let empty = |v: &Value| match v {
-        Value::Null => true,
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-        _ => false,
-    };
-    match value {
-        Value::Object(map) => {
-            for v in map.values_mut() {
-                prune_empty(v);
-            }
-            map.retain(|_, v| !empty(v));
-        }
-        Value::Array(items) => items.iter_mut().for_each(prune_empty),
-        _ => {}
-    }
+    document: &[u8],
+    trim: &crate::trim::Trim,
+) -> Result<PrebuiltJson<T>, mcp_core::ToolError> {
+    let text = crate::trim::trimmed(document, trim).map_err(|e| {
+        mcp_core::ToolError::failed(format!("host `{host}`: the engine sent a document that is not JSON: {e}"))
+    })?;
+    let mut structured = String::with_capacity(text.len() + host.len() + key.len() + 16);
+    structured.push_str("{\"host\":");
+    structured.push_str(&serde_json::to_string(host)?);
+    structured.push(',');
+    structured.push_str(&serde_json::to_string(key)?);
+    structured.push(':');
+    structured.push_str(&text);
+    structured.push('}');
+    Ok(PrebuiltJson::new(text, mcp_core::protocol::JsonText::new(structured)?))
 }
 
 /// Bytes as Docker prints them (1000-based, as `docker images` does).
@@ -183,18 +146,16 @@ mod tests {
     }
 
     #[test]
-    fn empty_members_are_pruned() {
-        let mut v = serde_json::json!({"a": null, "b": "", "c": [], "d": {"e": {}}, "f": 0, "g": false, "h": ["", 1]});
-        prune_empty(&mut v);
-        assert_eq!(v, serde_json::json!({"f": 0, "g": false, "h": ["", 1]}));
-    }
-
-    #[test]
     fn inspect_answers_carry_the_document_as_text_and_structure() {
-        let doc = serde_json::json!({"Id": "abc", "State": {"Running": true}});
-        let answer = inspected::<serde_json::Value>("local", "container", doc.clone()).expect("serializable");
-        assert_eq!(answer.value, serde_json::json!({"host": "local", "container": doc}));
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&answer.text).ok(), Some(doc));
+        let doc = serde_json::json!({"Id": "abc", "State": {"Running": true, "Error": ""}});
+        let trimmed = serde_json::json!({"Id": "abc", "State": {"Running": true}});
+        let bytes = doc.to_string().into_bytes();
+        let trim = crate::trim::Trim::default();
+        let answer = inspected::<serde_json::Value>("lo\"cal", "container", &bytes, &trim).expect("JSON");
+        assert_eq!(answer.json.to_value(), serde_json::json!({"host": "lo\"cal", "container": trimmed}));
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&answer.text).ok(), Some(trimmed));
+        let broken = inspected::<serde_json::Value>("local", "container", b"{\"Id\":", &trim).expect_err("not JSON");
+        assert!(broken.to_string().contains("not JSON"), "{broken}");
     }
 
     #[test]

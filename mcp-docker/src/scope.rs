@@ -8,8 +8,9 @@
 
 use std::collections::HashMap;
 
-use bollard::models::{ContainerInspectResponse, Mount, MountType, MountVolumeOptions, Volume};
+use bollard::models::{Mount, MountType, MountVolumeOptions, Volume};
 use mcp_core::ToolError;
+use serde::Deserialize;
 
 use crate::daemon::Daemon;
 use crate::errors::{NO_CONTAINER, NO_VOLUME, is_missing};
@@ -53,11 +54,7 @@ impl Scope {
     /// document of the container `container` resolves to: the caller acts on its full id
     /// (so what was checked is what is acted on) and reuses the document rather than
     /// asking the engine again. Without a scope, None and no request.
-    pub async fn container(
-        &self,
-        daemon: &Daemon,
-        container: &str,
-    ) -> Result<Option<ContainerInspectResponse>, ToolError> {
+    pub async fn container(&self, daemon: &Daemon, container: &str) -> Result<Option<Resolved>, ToolError> {
         if !self.is_set() {
             return Ok(None);
         }
@@ -72,13 +69,8 @@ impl Scope {
 
     /// `info` (what the engine resolved `container` to) if it carries the scope labels;
     /// otherwise the container is reported missing.
-    fn admit(
-        &self,
-        daemon: &Daemon,
-        container: &str,
-        info: ContainerInspectResponse,
-    ) -> Result<ContainerInspectResponse, ToolError> {
-        if self.holds(labels(&info)) {
+    fn admit(&self, daemon: &Daemon, container: &str, info: Resolved) -> Result<Resolved, ToolError> {
+        if self.holds(info.labels.as_ref()) {
             return Ok(info);
         }
         Err(ToolError::not_found(format!(
@@ -120,9 +112,7 @@ impl Scope {
                 return Err(refused());
             }
             match lookup(daemon, lookup_as).await? {
-                Some(info) if self.holds(labels(&info)) => {
-                    **mode = Some(format!("container:{}", info.id.as_deref().unwrap_or_default()))
-                }
+                Some(info) if self.holds(info.labels.as_ref()) => **mode = Some(format!("container:{}", info.id)),
                 _ => return Err(refused()),
             }
         }
@@ -183,23 +173,68 @@ impl Scope {
     }
 }
 
-/// The container `container` names, as the engine resolves it (its inspect document,
-/// with a full id), or None when there is no such container.
-async fn lookup(daemon: &Daemon, container: &str) -> Result<Option<ContainerInspectResponse>, ToolError> {
-    let client = daemon.client().await?;
-    match client.inspect_container(container, None).await {
-        Ok(info) if info.id.as_deref().is_some_and(|id| !id.is_empty()) => Ok(Some(info)),
-        Ok(_) => {
-            Err(ToolError::failed(format!("host `{}`: the engine described `{container}` without an id", daemon.name)))
-        }
-        Err(e) if is_missing(&e) => Ok(None),
-        Err(e) => Err(daemon.fail(NO_CONTAINER)(e)),
-    }
+/// A container as the engine resolved a reference to it: what the guard reads of its
+/// inspect document, and the document (for a tool that answers with it).
+#[derive(Debug)]
+pub struct Resolved {
+    /// The full id.
+    pub id: String,
+    /// Whether it is running (a paused one is: it still holds its processes).
+    pub running: bool,
+    labels: Option<HashMap<String, String>>,
+    /// The inspect document as the engine sent it.
+    pub document: Vec<u8>,
 }
 
-/// A container's labels, as its inspect document gives them.
-fn labels(info: &ContainerInspectResponse) -> Option<&HashMap<String, String>> {
-    info.config.as_ref()?.labels.as_ref()
+/// What the guard reads of an inspect document; the rest is skipped, not parsed into
+/// bollard's model (that was most of a scoped inspect's cost beyond an unscoped one's).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Head {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    state: Option<HeadState>,
+    #[serde(default)]
+    config: Option<HeadConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct HeadState {
+    #[serde(default)]
+    running: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct HeadConfig {
+    #[serde(default)]
+    labels: Option<HashMap<String, String>>,
+}
+
+/// The container `container` names, as the engine resolves it (with a full id), or None
+/// when there is no such container.
+async fn lookup(daemon: &Daemon, container: &str) -> Result<Option<Resolved>, ToolError> {
+    let path = format!("/containers/{container}/json");
+    let client = daemon.client().await?;
+    let document = match daemon.fetch_document(&path, client.inspect_container(container, None)).await {
+        Ok(document) => document,
+        Err(e) if is_missing(&e) => return Ok(None),
+        Err(e) => return Err(daemon.fail(NO_CONTAINER)(e)),
+    };
+    let head: Head = serde_json::from_slice(&document).map_err(|e| {
+        ToolError::failed(format!("host `{}`: the engine's inspect of `{container}` is not readable: {e}", daemon.name))
+    })?;
+    match head.id.filter(|id| !id.is_empty()) {
+        Some(id) => {
+            let running = head.state.and_then(|s| s.running).unwrap_or(false);
+            Ok(Some(Resolved { id, running, labels: head.config.and_then(|c| c.labels), document }))
+        }
+        None => {
+            Err(ToolError::failed(format!("host `{}`: the engine described `{container}` without an id", daemon.name)))
+        }
+    }
 }
 
 /// `X` when a namespace mode joins another container (`container:X`).

@@ -19,9 +19,10 @@ use crate::daemons::Daemons;
 use crate::errors::NO_CONTAINER;
 use crate::names::check_ref;
 use crate::output::{
-    NARROW, Page, Prebuilt, Rendered, Reply, ago, clip, human_bytes, inspected, listing, one_line, page, rfc3339,
-    short_id, table, trim_document,
+    NARROW, Page, PrebuiltJson, Rendered, Reply, ago, clip, human_bytes, inspected, listing, one_line, page, rfc3339,
+    short_id, table,
 };
+use crate::trim::Trim;
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder.tools_in(
@@ -215,38 +216,34 @@ pub struct Inspected {
     pub container: Value,
 }
 
-/// Health-check results Docker keeps (up to five, each with unbounded output): only the
-/// last is worth a model's context.
-const HEALTH_OUTPUT_BYTES: usize = 1024;
+/// What an inspect shows of a container: its env redacted; of the health-check results
+/// Docker keeps (up to five, each with unbounded output), the last, its output clipped;
+/// not the storage driver's paths.
+fn container_trim(redact: bool) -> Trim<'static> {
+    Trim {
+        drop: &["GraphDriver"],
+        env: &[&["Config", "Env"]],
+        redact,
+        last: &[&["State", "Health", "Log"]],
+        clip: &[(&["State", "Health", "Log", "Output"], 1024)],
+    }
+}
 
 pub async fn inspect_container(
     daemons: Arc<Daemons>,
     _ctx: Context,
     args: ContainerArgs,
-) -> Result<Prebuilt<Inspected>, ToolError> {
+) -> Result<PrebuiltJson<Inspected>, ToolError> {
     let mut call = daemons.read_container(args.host.as_deref(), &args.container).await?;
     // Within a scope the guard's inspect is the answer: the engine is asked once.
-    let mut value = match call.info.take() {
-        Some(info) => serde_json::to_value(&info)?,
+    let document = match call.info.take() {
+        Some(info) => info.document,
         None => {
             let path = format!("/containers/{}/json", call.id);
             call.document(&path, call.docker.inspect_container(&call.id, None), NO_CONTAINER).await?
         }
     };
-    trim_document(&mut value, &["/Config/Env"], !daemons.settings.show_secrets);
-    if let Some(log) = value.pointer_mut("/State/Health/Log").and_then(Value::as_array_mut) {
-        let last = log.pop();
-        log.clear();
-        if let Some(mut last) = last {
-            if let Some(output) = last.get_mut("Output")
-                && let Some(s) = output.as_str()
-            {
-                *output = Value::String(clip(s, HEALTH_OUTPUT_BYTES));
-            }
-            log.push(last);
-        }
-    }
-    inspected(&call.name, "container", value)
+    inspected(&call.name, "container", &document, &container_trim(!daemons.settings.show_secrets))
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

@@ -24,9 +24,10 @@ use crate::errors::NO_IMAGE;
 use crate::guard::refuse;
 use crate::names::check_ref;
 use crate::output::{
-    Page, Prebuilt, Rendered, Reply, ago, clip, human_size, inspected, listing, one_line, rfc3339, said, short_id,
-    table, trim_document,
+    Page, PrebuiltJson, Rendered, Reply, ago, clip, human_size, inspected, listing, one_line, rfc3339, said, short_id,
+    table,
 };
+use crate::trim::Trim;
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder.tools_in(
@@ -203,13 +204,18 @@ pub async fn inspect_image(
     daemons: Arc<Daemons>,
     _ctx: Context,
     args: ImageArgs,
-) -> Result<Prebuilt<InspectedImage>, ToolError> {
+) -> Result<PrebuiltJson<InspectedImage>, ToolError> {
     check_ref("image", &args.image)?;
     let call = daemons.read(args.host.as_deref()).await?;
     let path = format!("/images/{}/json", args.image);
-    let mut value = call.document(&path, call.docker.inspect_image(&args.image), NO_IMAGE).await?;
-    trim_document(&mut value, &["/Config/Env", "/ContainerConfig/Env"], !daemons.settings.show_secrets);
-    inspected(&call.name, "image", value)
+    let document = call.document(&path, call.docker.inspect_image(&args.image), NO_IMAGE).await?;
+    let trim = Trim {
+        drop: &["GraphDriver"],
+        env: &[&["Config", "Env"], &["ContainerConfig", "Env"]],
+        redact: !daemons.settings.show_secrets,
+        ..Trim::default()
+    };
+    inspected(&call.name, "image", &document, &trim)
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

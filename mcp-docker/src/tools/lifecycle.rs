@@ -3,11 +3,9 @@
 //! ones that would stop a process never touch the connector's own container.
 //! `wait_container` only observes, so it is a reading tool.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::{
     KillContainerOptions, RemoveContainerOptions, RenameContainerOptions, RestartContainerOptions,
     StopContainerOptions, WaitContainerOptions,
@@ -241,7 +239,7 @@ async fn act(daemons: Arc<Daemons>, host: Option<String>, container: String, ver
 /// Refuses if `container` resolves to the one this server runs in.
 async fn not_self(daemons: &Daemons, call: &ContainerCall, container: &str, verb: &str) -> Result<(), ToolError> {
     let Some(own) = &daemons.self_container else { return Ok(()) };
-    let id = inspected(call).await?.id.clone().unwrap_or_default();
+    let (id, _) = resolved(call).await?;
     if !id.is_empty() && (id.starts_with(own.as_str()) || own.starts_with(&id)) {
         return Err(ToolError::refused(format!(
             "refused by the self-protection guard: `{container}` is the container this MCP server runs in; {verb} it \
@@ -253,16 +251,17 @@ async fn not_self(daemons: &Daemons, call: &ContainerCall, container: &str, verb
 
 /// Whether the container is running (paused counts: it still holds its processes).
 async fn running(call: &ContainerCall) -> Result<bool, ToolError> {
-    Ok(inspected(call).await?.state.as_ref().and_then(|s| s.running).unwrap_or(false))
+    Ok(resolved(call).await?.1)
 }
 
-/// The container's inspect document: the scope guard's when it asked (this call), else
-/// the engine's now.
-async fn inspected(call: &ContainerCall) -> Result<Cow<'_, ContainerInspectResponse>, ToolError> {
-    match &call.info {
-        Some(info) => Ok(Cow::Borrowed(info)),
-        None => call.docker.inspect_container(&call.id, None).await.map(Cow::Owned).map_err(call.fail(NO_CONTAINER)),
+/// The container's full id and whether it is running: as the scope guard resolved it
+/// when it asked (this call), else as the engine says now.
+async fn resolved(call: &ContainerCall) -> Result<(String, bool), ToolError> {
+    if let Some(info) = &call.info {
+        return Ok((info.id.clone(), info.running));
     }
+    let info = call.docker.inspect_container(&call.id, None).await.map_err(call.fail(NO_CONTAINER))?;
+    Ok((info.id.unwrap_or_default(), info.state.and_then(|s| s.running).unwrap_or(false)))
 }
 
 pub async fn kill_container(daemons: Arc<Daemons>, _ctx: Context, args: KillArgs) -> Reply<Action> {
