@@ -14,7 +14,6 @@ mod scope;
 mod socket;
 mod ssh;
 mod tools;
-mod trim;
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -54,9 +54,9 @@ pub fn inspected<T: schemars::JsonSchema>(
     host: &str,
     key: &str,
     document: &[u8],
-    trim: &crate::trim::Trim,
+    trim: &mcp_core::connector::Trim,
 ) -> Result<PrebuiltJson<T>, mcp_core::ToolError> {
-    let text = crate::trim::trimmed(document, trim).map_err(|e| {
+    let text = mcp_core::connector::trimmed(document, trim).map_err(|e| {
         mcp_core::ToolError::failed(format!("host `{host}`: the engine sent a document that is not JSON: {e}"))
     })?;
     let mut structured = String::with_capacity(text.len() + host.len() + key.len() + 16);
@@ -150,7 +150,7 @@ mod tests {
         let doc = serde_json::json!({"Id": "abc", "State": {"Running": true, "Error": ""}});
         let trimmed = serde_json::json!({"Id": "abc", "State": {"Running": true}});
         let bytes = doc.to_string().into_bytes();
-        let trim = crate::trim::Trim::default();
+        let trim = mcp_core::connector::Trim::default();
         let answer = inspected::<serde_json::Value>("lo\"cal", "container", &bytes, &trim).expect("JSON");
         assert_eq!(answer.json.to_value(), serde_json::json!({"host": "lo\"cal", "container": trimmed}));
         assert_eq!(serde_json::from_str::<serde_json::Value>(&answer.text).ok(), Some(trimmed));

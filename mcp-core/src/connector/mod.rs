@@ -12,6 +12,8 @@
 //!   from files and the environment.
 //! - [`serve`]: the whole `main` of a connector binary but its flags.
 //! - [`uri`]: names as resource URI segments (percent-encoded).
+//! - [`trim`]: a backend's JSON document rewritten for a model in one pass over its bytes
+//!   (empty members pruned, env secrets redacted), sent as it is.
 //!
 //! Redaction is [`crate::security::redact`] (shared with the audit trail); rendering is
 //! [`crate::output`]; typed errors are [`crate::ToolError`] and its [`ErrorKind`](crate::server::ErrorKind).
@@ -22,6 +24,7 @@ pub mod config;
 pub mod selection;
 pub mod serve;
 pub mod targets;
+pub mod trim;
 pub mod uri;
 
 pub use bounded::{Next, Page, cut_note, cut_text, fit_json, page};
@@ -29,3 +32,4 @@ pub use config::{Secret, check_target_names, read_toml, valid_name};
 pub use selection::{Tier, ToolSelection};
 pub use serve::{Connector, run, serve};
 pub use targets::{Target, Targets};
+pub use trim::{Trim, trimmed};

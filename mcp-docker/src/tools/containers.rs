@@ -22,7 +22,7 @@ use crate::output::{
     NARROW, Page, PrebuiltJson, Rendered, Reply, ago, clip, human_bytes, inspected, listing, one_line, page, rfc3339,
     short_id, table,
 };
-use crate::trim::Trim;
+use mcp_core::connector::Trim;
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder.tools_in(

@@ -27,7 +27,7 @@ use crate::output::{
     Page, PrebuiltJson, Rendered, Reply, ago, clip, human_size, inspected, listing, one_line, rfc3339, said, short_id,
     table,
 };
-use crate::trim::Trim;
+use mcp_core::connector::Trim;
 
 pub fn register(builder: ServerBuilder, daemons: &Arc<Daemons>) -> ServerBuilder {
     builder.tools_in(

@@ -24,7 +24,7 @@ use crate::names::{check_new_name, check_ref};
 use crate::output::{
     Page, PrebuiltJson, Rendered, Reply, clip, human_size, inspected, listing, one_line, said, short_id,
 };
-use crate::trim::Trim;
+use mcp_core::connector::Trim;
 
 const NO_ATTACHMENT: &str = "Check the network (list_networks) and the container (list_containers)";
 

@@ -1,9 +1,9 @@
-//! An engine document rewritten for a model in one pass over its bytes: compact, without
-//! the members that carry nothing (null, "", [], {}), secrets in env lists redacted, and
-//! the rules of [`Trim`]. No tree is built: parsing a container's inspect into a
-//! `serde_json::Value`, pruning it and writing it out again was two thirds of the
-//! server's work per inspect (perf), and the JSON text written here goes to the client as
-//! it is ([`mcp_core::output::PrebuiltJson`]).
+//! A backend's JSON document rewritten for a model in one pass over its bytes: compact,
+//! without the members that carry nothing (null, "", [], {}), secrets in env lists
+//! redacted, and the rules of [`Trim`]. No tree is built: parsing a container's inspect
+//! into a `serde_json::Value`, pruning it and writing it out again was two thirds of
+//! mcp-docker's work per inspect (perf), and the JSON text written here goes to the
+//! client as it is ([`crate::output::PrebuiltJson`]).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -11,6 +11,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::output::clip;
+use crate::security::redact::redact_env;
 
 /// What is cut from a document besides its empty members. Paths name object members from
 /// the top; array items do not count (`State/Health/Log/Output` is each log entry's).
@@ -33,12 +34,9 @@ pub struct Trim<'a> {
 pub fn trimmed(body: &[u8], trim: &Trim) -> Result<String, serde_json::Error> {
     let mut out = Vec::with_capacity(body.len());
     let mut de = serde_json::Deserializer::from_slice(body);
-    let wrote = Writer { out: &mut out, path: &mut Vec::new(), trim, keep: false }.deserialize(&mut de)?;
+    // The document itself is kept even when empty: `{}` rather than no JSON at all.
+    Writer { out: &mut out, path: &mut Vec::new(), trim, keep: true }.deserialize(&mut de)?;
     de.end()?;
-    if !wrote {
-        // The whole document was empty: `{}` rather than no JSON at all.
-        out = b"{}".to_vec();
-    }
     // serde_json writes UTF-8 only, and the input was checked as UTF-8 where it was copied.
     String::from_utf8(out).map_err(|e| serde::de::Error::custom(e.to_string()))
 }
@@ -65,7 +63,7 @@ impl<'de> Writer<'_, 'de> {
         }
         let trim = self.trim;
         let rewritten = if trim.redact && trim.env.iter().any(|p| self.at(p)) {
-            Cow::Owned(mcp_core::security::redact::redact_env(s))
+            Cow::Owned(redact_env(s))
         } else if let Some((_, bytes)) = trim.clip.iter().find(|(p, _)| self.at(p)) {
             Cow::Owned(clip(s, *bytes))
         } else {
@@ -299,6 +297,8 @@ mod tests {
             assert!(trimmed(bad, &CONTAINER).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
         assert_eq!(trimmed(b"{\"A\":null}", &CONTAINER).expect("json"), "{}");
+        assert_eq!(trimmed(b" null ", &CONTAINER).expect("json"), "null");
+        assert_eq!(trimmed(b"[]", &CONTAINER).expect("json"), "[]");
         assert_eq!(trimmed(b" [ 1 , {\"a\" : \"\"} ] ", &CONTAINER).expect("json"), "[1,{}]");
     }
 
@@ -321,7 +321,7 @@ mod tests {
             "NetworkSettings": {"Networks": {"none": {"NetworkID": "n1"}}},
         });
         let out = trim(&doc, &CONTAINER);
-        assert_eq!(out["Config"]["Env"][1], json!(mcp_core::security::redact::redact_env("PASSWORD=x")));
+        assert_eq!(out["Config"]["Env"][1], json!(redact_env("PASSWORD=x")));
         let mut out = out;
         out["Config"]["Env"][1] = json!("PASSWORD=[REDACTED]");
         assert_eq!(out, expected);
