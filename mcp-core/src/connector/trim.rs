@@ -32,18 +32,21 @@ pub struct Trim<'a> {
 
 /// `body` (one JSON document) trimmed by `trim`, as compact JSON text.
 pub fn trimmed(body: &[u8], trim: &Trim) -> Result<String, serde_json::Error> {
+    // Checked whole first: a member left out is skipped unread, and the document must
+    // still be the UTF-8 JSON requires (serde_json does not check what it skips).
+    let body = std::str::from_utf8(body).map_err(|e| serde::de::Error::custom(format!("not UTF-8: {e}")))?;
     let mut out = Vec::with_capacity(body.len());
-    let mut de = serde_json::Deserializer::from_slice(body);
+    let mut de = serde_json::Deserializer::from_str(body);
     // The document itself is kept even when empty: `{}` rather than no JSON at all.
     Writer { out: &mut out, path: &mut Vec::new(), trim, keep: true }.deserialize(&mut de)?;
     de.end()?;
-    // serde_json writes UTF-8 only, and the input was checked as UTF-8 where it was copied.
+    // Made of the UTF-8 input and serde_json's own writing: the check does not fail.
     String::from_utf8(out).map_err(|e| serde::de::Error::custom(e.to_string()))
 }
 
-/// Writes one value to `out`. `keep`: an array item, written even when empty (leaving it
-/// out would shift the items after it); otherwise an empty value writes nothing. Returns
-/// whether it wrote anything.
+/// Writes one value to `out`. `keep`: an array item (leaving it out would shift the items
+/// after it) or the document itself, written even when empty; otherwise an empty value
+/// writes nothing. Returns whether it wrote anything.
 struct Writer<'w, 'de> {
     out: &'w mut Vec<u8>,
     /// The object members from the top to this value.
@@ -293,7 +296,8 @@ mod tests {
 
     #[test]
     fn what_is_not_one_json_document_is_an_error() {
-        for bad in [&b"{\"a\":"[..], b"{} {}", b"", b"{\"a\":1,}", b"\xff", b"[1,2"] {
+        let hidden = b"{\"GraphDriver\":\"\xaa\"}";
+        for bad in [&b"{\"a\":"[..], b"{} {}", b"", b"{\"a\":1,}", b"\xff", b"[1,2", hidden] {
             assert!(trimmed(bad, &CONTAINER).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
         assert_eq!(trimmed(b"{\"A\":null}", &CONTAINER).expect("json"), "{}");
