@@ -183,3 +183,39 @@ async fn builds_cannot_join_a_container_outside_the_scope() {
     }
     remove(&docker, &outside).await;
 }
+
+/// A scoped inspect answers from the guard's own read of the document: the same answer an
+/// unscoped server gives, whatever the spelling, and nothing of a container outside.
+#[tokio::test]
+async fn a_scoped_inspect_answers_as_an_unscoped_one_and_hides_the_rest() {
+    let docker = admin().await;
+    let (scope, k, v) = common::scope_label("inspect");
+    let inside = name("inspect-in");
+    let outside = name("inspect-out");
+    let inside_id = run(&docker, &inside, &["sleep", "300"], &[(k, v)], &["API_TOKEN=s3cret-value"]).await;
+    let outside_id = run(&docker, &outside, &["sleep", "300"], &[], &[]).await;
+    for transport in TRANSPORTS {
+        let plain = start(transport, &[]).await;
+        let scoped = start(transport, &["--scope-label", &scope]).await;
+        let expected = plain.ok("inspect_container", json!({"container": inside})).await;
+        assert!(!expected.to_string().contains("s3cret-value"), "redacted: {expected}");
+        assert_eq!(expected["container"]["Id"], inside_id.as_str());
+        for spelling in [inside.clone(), inside_id.clone(), inside_id[..12].to_string()] {
+            let got = scoped.ok("inspect_container", json!({"container": spelling})).await;
+            // The state's clocks and counters move between two reads of a running container.
+            let without_state = |v: &Value| {
+                let mut v = v["container"].clone();
+                v.as_object_mut().map(|m| m.remove("State"));
+                v
+            };
+            assert_eq!(without_state(&got), without_state(&expected), "{spelling}");
+            assert_eq!(got["container"]["State"]["Running"], true);
+        }
+        for spelling in [outside.clone(), outside_id.clone()] {
+            fails_with(&scoped, "inspect_container", json!({"container": spelling}), &["No such container", &scope])
+                .await;
+        }
+    }
+    remove(&docker, &inside).await;
+    remove(&docker, &outside).await;
+}
