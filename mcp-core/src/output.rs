@@ -34,56 +34,51 @@ impl<T: Serialize + JsonSchema> IntoToolResult for Rendered<T> {
     }
 }
 
-/// A tool result whose structured content is already a JSON value (a document from the
-/// backend, trimmed): sent as is, not serialized a second time; `T` gives the schema.
+/// A tool result whose structured content is ready: a JSON tree (a backend's document,
+/// trimmed), or JSON text made straight from a backend's bytes, which goes to the wire as
+/// it is with no tree built of it. Sent as is, not serialized a second time; `T` gives
+/// the schema.
 #[derive(Debug)]
 pub struct Prebuilt<T> {
     /// What the model reads.
     pub text: String,
-    /// The structured content.
-    pub value: Value,
+    structured: Structured,
     schema: PhantomData<T>,
+}
+
+#[derive(Debug)]
+enum Structured {
+    Tree(Value),
+    Text(JsonText),
 }
 
 impl<T: JsonSchema> Prebuilt<T> {
     /// A result of `text` and the ready `value`, described by `T`'s schema.
     pub fn new(text: String, value: Value) -> Self {
-        Self { text, value, schema: PhantomData }
+        Self { text, structured: Structured::Tree(value), schema: PhantomData }
+    }
+
+    /// A result of `text` and the structured content `json`, described by `T`'s schema.
+    pub fn json(text: String, json: JsonText) -> Self {
+        Self { text, structured: Structured::Text(json), schema: PhantomData }
+    }
+
+    /// The structured content when it is a tree (for a caller reading the result in
+    /// process).
+    pub fn value(&self) -> Option<&Value> {
+        match &self.structured {
+            Structured::Tree(value) => Some(value),
+            Structured::Text(_) => None,
+        }
     }
 }
 
 impl<T: JsonSchema> IntoToolResult for Prebuilt<T> {
     fn into_tool_result(self) -> CallToolResult {
-        CallToolResult::structured(self.text, self.value)
-    }
-
-    fn output_schema() -> Option<Value> {
-        Some(schema_of::<T>())
-    }
-}
-
-/// A tool result whose structured content is JSON text already (a backend's document
-/// rewritten straight from its bytes): it goes to the wire as it is, and no tree is built
-/// of it; `T` gives the schema.
-#[derive(Debug)]
-pub struct PrebuiltJson<T> {
-    /// What the model reads.
-    pub text: String,
-    /// The structured content.
-    pub json: JsonText,
-    schema: PhantomData<T>,
-}
-
-impl<T: JsonSchema> PrebuiltJson<T> {
-    /// A result of `text` and the structured content `json`, described by `T`'s schema.
-    pub fn new(text: String, json: JsonText) -> Self {
-        Self { text, json, schema: PhantomData }
-    }
-}
-
-impl<T: JsonSchema> IntoToolResult for PrebuiltJson<T> {
-    fn into_tool_result(self) -> CallToolResult {
-        CallToolResult::structured_json(self.text, self.json)
+        match self.structured {
+            Structured::Tree(value) => CallToolResult::structured(self.text, value),
+            Structured::Text(json) => CallToolResult::structured_json(self.text, json),
+        }
     }
 
     fn output_schema() -> Option<Value> {

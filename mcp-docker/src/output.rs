@@ -2,7 +2,7 @@
 //! log lines) plus typed `structuredContent`, and the helpers that keep both bounded.
 
 pub use mcp_core::connector::{Next, Page, cut_note, page};
-pub use mcp_core::output::{PrebuiltJson, Rendered, clip, one_line, table};
+pub use mcp_core::output::{Prebuilt, Rendered, clip, one_line, table};
 
 /// What a tool handler returns: its rendering, or why it failed.
 pub type Reply<T> = Result<Rendered<T>, mcp_core::ToolError>;
@@ -55,7 +55,7 @@ pub fn inspected<T: schemars::JsonSchema>(
     key: &str,
     document: &[u8],
     trim: &mcp_core::connector::Trim,
-) -> Result<PrebuiltJson<T>, mcp_core::ToolError> {
+) -> Result<Prebuilt<T>, mcp_core::ToolError> {
     let text = mcp_core::connector::trimmed(document, trim).map_err(|e| {
         mcp_core::ToolError::failed(format!("host `{host}`: the engine sent a document that is not JSON: {e}"))
     })?;
@@ -67,7 +67,7 @@ pub fn inspected<T: schemars::JsonSchema>(
     structured.push(':');
     structured.push_str(&text);
     structured.push('}');
-    Ok(PrebuiltJson::new(text, mcp_core::protocol::JsonText::new(structured)?))
+    Ok(Prebuilt::json(text, mcp_core::protocol::JsonText::new(structured)?))
 }
 
 /// Bytes as Docker prints them (1000-based, as `docker images` does).
@@ -152,8 +152,10 @@ mod tests {
         let bytes = doc.to_string().into_bytes();
         let trim = mcp_core::connector::Trim::default();
         let answer = inspected::<serde_json::Value>("lo\"cal", "container", &bytes, &trim).expect("JSON");
-        assert_eq!(answer.json.to_value(), serde_json::json!({"host": "lo\"cal", "container": trimmed}));
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&answer.text).ok(), Some(trimmed));
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&answer.text).ok(), Some(trimmed.clone()));
+        let result = mcp_core::server::IntoToolResult::into_tool_result(answer);
+        let structured = result.structured_json.map(|j| j.to_value());
+        assert_eq!(structured, Some(serde_json::json!({"host": "lo\"cal", "container": trimmed})));
         let broken = inspected::<serde_json::Value>("local", "container", b"{\"Id\":", &trim).expect_err("not JSON");
         assert!(broken.to_string().contains("not JSON"), "{broken}");
     }

@@ -232,7 +232,7 @@ async fn diagnose_workload(k: Arc<Clusters>, ctx: Context, a: WorkloadArgs) -> R
     )
     .await;
     let pods: Vec<Value> = match &listed {
-        Ok(r) => r.value["items"].as_array().cloned().unwrap_or_default(),
+        Ok(r) => r.value().and_then(|v| v["items"].as_array()).cloned().unwrap_or_default(),
         Err(_) => vec![],
     };
     let table = resources::resources_list(

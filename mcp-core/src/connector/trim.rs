@@ -3,7 +3,7 @@
 //! redacted, and the rules of [`Trim`]. No tree is built: parsing a container's inspect
 //! into a `serde_json::Value`, pruning it and writing it out again was two thirds of
 //! mcp-docker's work per inspect (perf), and the JSON text written here goes to the
-//! client as it is ([`crate::output::PrebuiltJson`]).
+//! client as it is ([`crate::output::Prebuilt`]).
 
 use std::borrow::Cow;
 use std::fmt;

@@ -19,7 +19,7 @@ use crate::daemons::Daemons;
 use crate::errors::NO_CONTAINER;
 use crate::names::check_ref;
 use crate::output::{
-    NARROW, Page, PrebuiltJson, Rendered, Reply, ago, clip, human_bytes, inspected, listing, one_line, page, rfc3339,
+    NARROW, Page, Prebuilt, Rendered, Reply, ago, clip, human_bytes, inspected, listing, one_line, page, rfc3339,
     short_id, table,
 };
 use mcp_core::connector::Trim;
@@ -233,7 +233,7 @@ pub async fn inspect_container(
     daemons: Arc<Daemons>,
     _ctx: Context,
     args: ContainerArgs,
-) -> Result<PrebuiltJson<Inspected>, ToolError> {
+) -> Result<Prebuilt<Inspected>, ToolError> {
     let mut call = daemons.read_container(args.host.as_deref(), &args.container).await?;
     // Within a scope the guard's inspect is the answer: the engine is asked once.
     let document = match call.info.take() {

@@ -24,7 +24,7 @@ use crate::errors::NO_IMAGE;
 use crate::guard::refuse;
 use crate::names::check_ref;
 use crate::output::{
-    Page, PrebuiltJson, Rendered, Reply, ago, clip, human_size, inspected, listing, one_line, rfc3339, said, short_id,
+    Page, Prebuilt, Rendered, Reply, ago, clip, human_size, inspected, listing, one_line, rfc3339, said, short_id,
     table,
 };
 use mcp_core::connector::Trim;
@@ -204,7 +204,7 @@ pub async fn inspect_image(
     daemons: Arc<Daemons>,
     _ctx: Context,
     args: ImageArgs,
-) -> Result<PrebuiltJson<InspectedImage>, ToolError> {
+) -> Result<Prebuilt<InspectedImage>, ToolError> {
     check_ref("image", &args.image)?;
     let call = daemons.read(args.host.as_deref()).await?;
     let path = format!("/images/{}/json", args.image);

@@ -21,9 +21,7 @@ use crate::config::Toolset;
 use crate::daemons::Daemons;
 use crate::errors::{NO_NETWORK, NO_VOLUME};
 use crate::names::{check_new_name, check_ref};
-use crate::output::{
-    Page, PrebuiltJson, Rendered, Reply, clip, human_size, inspected, listing, one_line, said, short_id,
-};
+use crate::output::{Page, Prebuilt, Rendered, Reply, clip, human_size, inspected, listing, one_line, said, short_id};
 use mcp_core::connector::Trim;
 
 const NO_ATTACHMENT: &str = "Check the network (list_networks) and the container (list_containers)";
@@ -203,7 +201,7 @@ pub async fn inspect_network(daemons: Arc<Daemons>, _ctx: Context, args: NamedAr
 
 /// An inspect tool's answer: the engine's document as text and, not copied again, as the
 /// structured `detail`.
-type Detail = Result<PrebuiltJson<Inspected>, ToolError>;
+type Detail = Result<Prebuilt<Inspected>, ToolError>;
 
 fn detail(host: &str, document: &impl Serialize) -> Detail {
     inspected(host, "detail", &serde_json::to_vec(document)?, &Trim::default())
