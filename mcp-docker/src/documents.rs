@@ -3,7 +3,7 @@
 //! turns back into JSON: together a quarter of an inspect's CPU in the server (perf).
 //! Over the transports the connector provides itself (unix sockets, ssh), a GET goes on
 //! the same transport instead, and its body's bytes are what the answer is rewritten from
-//! (`trim.rs`).
+//! (`mcp_core::connector::trim`).
 
 use std::sync::Arc;
 
@@ -54,7 +54,7 @@ pub fn connect(transport: Transport, base: &'static str, timeout_secs: u64) -> R
 impl Documents {
     /// The document at `path` (`/containers/{id}/json`), its bytes. A status other than
     /// 2xx is the error bollard gives for it. (Members the engine sends as `null`, which
-    /// bollard's models leave out, are here: `trim.rs` prunes them with the empty ones.)
+    /// bollard's models leave out, are here: the kit's `trim` prunes them with the empty ones.)
     pub async fn get(&self, path: &str) -> Result<Bytes, Error> {
         let version = self.docker.client_version();
         let uri = format!("{}/v{}.{}{path}", self.base, version.major_version, version.minor_version);

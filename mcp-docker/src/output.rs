@@ -49,7 +49,7 @@ pub fn listing<T>(
 
 /// An inspect tool's answer: the engine's document (its bytes, `document`), trimmed as
 /// `trim` says, as the text and, beside the host, as the structured member `key`. The
-/// trimmed JSON text is written once and sent as it is (see `trim.rs`).
+/// trimmed JSON text is written once and sent as it is (`mcp_core::connector::trim`).
 pub fn inspected<T: schemars::JsonSchema>(
     host: &str,
     key: &str,
