@@ -135,8 +135,10 @@ async fn the_policy_hides_and_refuses_tools_per_identity_in_both_eras() {
         assert_eq!(tool_names(&ops).await, ["add_note", "list_notes"]);
         let err = ops.call_tool("drop_notes", json!({})).await.expect_err("denied");
         assert!(err.to_string().contains("deny_tools pattern \"drop_*\""), "{err}");
-        let added =
-            ops.call_tool("add_note", json!({"text": "hi", "password": "hunter2", "pin": "4321"})).await.expect("add");
+        let added = ops
+            .call_tool("add_note", json!({"text": "hi", "password": "hunter2", "pin": "pin-4321"}))
+            .await
+            .expect("add");
         assert!(!added.is_error);
     }
     assert_eq!(f.dropped.load(Ordering::SeqCst), 0);
@@ -145,7 +147,7 @@ async fn the_policy_hides_and_refuses_tools_per_identity_in_both_eras() {
     let trail = std::fs::read_to_string(f.audit.path()).expect("audit");
     assert_eq!(mcp_core::security::audit::verify(trail.as_bytes()), Ok(trail.lines().count()));
     assert!(!trail.contains("hunter2"), "a password reached the audit trail");
-    assert!(!trail.contains("4321"), "a field the tool declared sensitive reached the audit trail");
+    assert!(!trail.contains("pin-4321"), "a field the tool declared sensitive reached the audit trail");
     let lines: Vec<Value> = trail.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
     let denied: Vec<&Value> = lines.iter().filter(|l| l["outcome"] == "denied").collect();
     assert_eq!(denied.len(), 4, "{trail}");

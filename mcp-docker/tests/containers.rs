@@ -73,13 +73,13 @@ async fn inspect_redacts_secret_environment_values() {
         &n,
         &["sleep", "300"],
         &[],
-        &["DB_PASSWORD=hunter2", "API_TOKEN=abc123", "DATABASE_URL=postgres://u:pw@db/x", "MODE=prod"],
+        &["DB_PASSWORD=hunter2", "API_TOKEN=tok-abc123", "DATABASE_URL=postgres://u:pw@db/x", "MODE=prod"],
     )
     .await;
     for transport in TRANSPORTS {
         let conn = start(transport, &[]).await;
         let (text, out) = conn.ok_text("inspect_container", json!({"container": n})).await;
-        assert!(!text.contains("hunter2") && !text.contains("abc123") && !text.contains(":pw@"), "{text}");
+        assert!(!text.contains("hunter2") && !text.contains("tok-abc123") && !text.contains(":pw@"), "{text}");
         let env = out["container"]["Config"]["Env"].as_array().expect("env").clone();
         assert!(env.contains(&json!("MODE=prod")), "{env:?}");
         assert!(env.contains(&json!("DB_PASSWORD=[REDACTED]")), "{env:?}");
