@@ -58,13 +58,8 @@ impl Scope {
         if !self.is_set() {
             return Ok(None);
         }
-        match lookup(daemon, container).await? {
-            Some(info) => self.admit(daemon, container, info).map(Some),
-            None => Err(ToolError::not_found(format!(
-                "host `{}`: No such container: {container}. {NO_CONTAINER}",
-                daemon.name
-            ))),
-        }
+        let info = resolve(daemon, container).await?;
+        self.admit(daemon, container, info).map(Some)
     }
 
     /// `info` (what the engine resolved `container` to) if it carries the scope labels;
@@ -211,6 +206,15 @@ struct HeadState {
 struct HeadConfig {
     #[serde(default)]
     labels: Option<HashMap<String, String>>,
+}
+
+/// The container `container` names, as the engine resolves it (with a full id); a missing
+/// one is a `not_found` error. The scope guard and the tools read a container's id and
+/// state here, one way.
+pub async fn resolve(daemon: &Daemon, container: &str) -> Result<Resolved, ToolError> {
+    lookup(daemon, container).await?.ok_or_else(|| {
+        ToolError::not_found(format!("host `{}`: No such container: {container}. {NO_CONTAINER}", daemon.name))
+    })
 }
 
 /// The container `container` names, as the engine resolves it (with a full id), or None

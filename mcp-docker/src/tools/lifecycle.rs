@@ -260,8 +260,8 @@ async fn resolved(call: &ContainerCall) -> Result<(String, bool), ToolError> {
     if let Some(info) = &call.info {
         return Ok((info.id.clone(), info.running));
     }
-    let info = call.docker.inspect_container(&call.id, None).await.map_err(call.fail(NO_CONTAINER))?;
-    Ok((info.id.unwrap_or_default(), info.state.and_then(|s| s.running).unwrap_or(false)))
+    let info = crate::scope::resolve(&call.daemon, &call.id).await?;
+    Ok((info.id, info.running))
 }
 
 pub async fn kill_container(daemons: Arc<Daemons>, _ctx: Context, args: KillArgs) -> Reply<Action> {
